@@ -1,0 +1,100 @@
+"""The HTTP API: JSON in and out, bearer tokens, errors as ``{"code", "message"}``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.channels import Principal
+from hub.errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
+from hub.identity import load_principal
+from hub.services import Services
+
+MAX_JSON = 256 * 1024
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def services(request: Request) -> Services:
+    s: Services = request.app.state.services
+    return s
+
+
+def error_response(err: HubError) -> JSON:
+    return JSON(err.as_dict(), status_code=err.status)
+
+
+async def body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body, or :class:`BadRequest` saying what is wrong."""
+    raw = await request.body()
+    if len(raw) > MAX_JSON:
+        raise TooLarge(f"request body over {MAX_JSON} bytes")
+    if not raw:
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body is not valid JSON: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+async def principal(request: Request, roles: Iterable[str] | None = None) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>``; checks the role if given."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        token = request.query_params.get("access_token", "")
+        if not token:
+            raise Unauthorized("missing `Authorization: Bearer <token>` header")
+    s = services(request)
+    claims = s.tokens.check(token.strip())
+    me = await load_principal(s.engine, claims.user_id)
+    if me.token_version != claims.version:
+        raise Unauthorized("token revoked: log in again")
+    if roles is not None and me.role not in roles:
+        raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
+    return me
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def field(
+    d: dict[str, Any], name: str, kind: type | tuple[type, ...], required: bool = True
+) -> Any:
+    """``d[name]`` checked against ``kind`` (bool is never an int here)."""
+    if name not in d or d[name] is None:
+        if required:
+            raise BadRequest(f"missing `{name}`")
+        return None
+    v = d[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(v, bool) and bool not in kinds:
+        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}")
+    if not isinstance(v, kinds):
+        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}")
+    return v
+
+
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise BadRequest(f"`{name}` must be an integer") from None
+    if not lo <= v <= hi:
+        raise BadRequest(f"`{name}` must be between {lo} and {hi}")
+    return v

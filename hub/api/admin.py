@@ -1,0 +1,75 @@
+"""Account management (admins): create, list, deactivate and reactivate users."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, field, principal, services
+from hub.errors import Close
+from hub.identity import create_user, set_active
+from hub.store.log import db_errors
+from hub.store.schema import users
+
+
+async def list_users(request: Request) -> Response:
+    await principal(request, roles=("admin", "secretariat", "supervisor"))
+    s = services(request)
+    async with db_errors(), s.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(
+                users.c.id,
+                users.c.username,
+                users.c.name,
+                users.c.role,
+                users.c.active,
+                users.c.delegation_id,
+                users.c.unit_id,
+            ).order_by(users.c.id)
+        )
+        return JSON({"users": [dict(r._mapping) for r in rows]})
+
+
+async def add_user(request: Request) -> Response:
+    await principal(request, roles=("admin",))
+    d = await body(request)
+    s = services(request)
+    async with db_errors(), s.engine.begin() as conn:
+        uid = await create_user(
+            conn,
+            username=field(d, "username", str),
+            name=field(d, "name", str),
+            role=field(d, "role", str),
+            password=field(d, "password", str, required=False),
+            delegation_id=field(d, "delegation_id", int, required=False),
+            unit_id=field(d, "unit_id", int, required=False),
+        )
+    return JSON({"id": uid}, status_code=201)
+
+
+async def deactivate(request: Request) -> Response:
+    await principal(request, roles=("admin",))
+    uid = int(request.path_params["id"])
+    s = services(request)
+    await set_active(s.engine, uid, False)
+    for c in list(s.connections):
+        if c.principal is not None and c.principal.id == uid:
+            c.close_soon(Close.DEACTIVATED, "account deactivated")
+    return JSON({"id": uid, "active": False})
+
+
+async def activate(request: Request) -> Response:
+    await principal(request, roles=("admin",))
+    uid = int(request.path_params["id"])
+    await set_active(services(request).engine, uid, True)
+    return JSON({"id": uid, "active": True})
+
+
+routes = [
+    Route("/api/admin/users", list_users, methods=["GET"]),
+    Route("/api/admin/users", add_user, methods=["POST"]),
+    Route("/api/admin/users/{id:int}/deactivate", deactivate, methods=["POST"]),
+    Route("/api/admin/users/{id:int}/activate", activate, methods=["POST"]),
+]

@@ -1,0 +1,81 @@
+"""The ASGI application: routes, static client, error handling, start and stop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from hub.api import JSON, admin, channels, error_response, login, ops
+from hub.api.login import LoginLimiter
+from hub.broker import Broker
+from hub.config import Settings
+from hub.errors import HubError, Internal
+from hub.services import Services
+from hub.ws import websocket_endpoint
+
+log = logging.getLogger("hub")
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+async def _hub_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HubError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(
+        exc.status_code, "bad_request"
+    )
+    return JSON({"code": code, "message": str(exc.detail)}, status_code=exc.status_code)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.exception("request %s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(Internal("internal error; it has been logged"))
+
+
+async def _index(request: Request) -> Response:
+    return RedirectResponse("/static/index.html")
+
+
+def create_app(settings: Settings | None = None, broker: Broker | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    services = Services(settings, broker)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    routes = [
+        Route("/", _index),
+        WebSocketRoute("/ws", websocket_endpoint),
+        *ops.routes,
+        *login.routes,
+        *channels.routes,
+        *admin.routes,
+    ]
+    if STATIC.is_dir():
+        routes.append(Mount("/static", StaticFiles(directory=STATIC, html=True), name="static"))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HubError: _hub_error, HTTPException: _http_error, Exception: _crash},
+    )
+    app.state.services = services
+    app.state.login_limiter = LoginLimiter(settings.login_rate)
+    return app

@@ -1,0 +1,49 @@
+"""The broker: PUB/SUB between hub nodes, chosen by configuration.
+
+:class:`Broker` is responsible for PUB/SUB mechanics only. It delivers at most once and
+may lose messages (a Redis restart, a dropped connection): the database is the record,
+and the node fills any gap it notices from the log. After the broker reconnects it calls
+``on_reconnect`` so the node can catch up every channel it serves.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+
+OnMessage = Callable[[str, int, str, float], None]
+"""``(channel, seq, frame, stored_at)``: called in the event loop for every message heard;
+``stored_at`` is the message's timestamp as Unix time (for the delivery-lag metric)."""
+OnReconnect = Callable[[], Awaitable[None]]
+
+
+class Broker(ABC):
+    @abstractmethod
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
+
+    @abstractmethod
+    async def subscribe(self, channel: str) -> None:
+        """Hear ``channel`` from now on (effective when this returns, if connected)."""
+
+    @abstractmethod
+    async def unsubscribe(self, channel: str) -> None: ...
+
+    @abstractmethod
+    async def publish(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
+        """Tell every node; may raise if the broker is down (the log still has it)."""
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+def make_broker(redis_url: str, prefix: str) -> Broker:
+    if redis_url:
+        from hub.broker.redis import RedisBroker
+
+        return RedisBroker(redis_url, prefix)
+    from hub.broker.memory import MemoryBroker
+
+    return MemoryBroker()

@@ -1,0 +1,170 @@
+"""The ``hub`` command: serve, migrate, demo, user add, token.
+
+Run ``hub --help`` for the list; every command reads the same ``HUB_*`` settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import orjson
+
+from hub.config import Settings
+
+
+def _print(obj: Any) -> None:
+    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _migrate(settings: Settings) -> None:
+    from hub.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+
+
+async def _with_engine(settings: Settings, fn: Any) -> Any:
+    from hub.store.engine import make_engine
+
+    engine = make_engine(settings.db_url)
+    try:
+        return await fn(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    _migrate(settings)
+    print(f"database at {settings.db_url.split('@')[-1]} is up to date")
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from hub import demo
+
+    _migrate(settings)
+    created = asyncio.run(_with_engine(settings, demo.seed))
+    _print({"created": created is not None, **(created or {})})
+    if args.serve:
+        cmd_serve(settings, args, demo_banner=True)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace, demo_banner: bool = False) -> None:
+    from hub import demo
+    from hub.app import create_app
+    from hub.server import bind, run
+
+    if args.demo and not demo_banner:
+        _migrate(settings)
+        asyncio.run(_with_engine(settings, demo.seed))
+        demo_banner = True
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{shown}:{port}/"
+    lines = [f"Session Hub listening on {url}  (WebSocket: ws://{shown}:{port}/ws)"]
+    if demo_banner:
+        lines.append(f"Demo accounts (password {demo.PASSWORD}):")
+        lines += [f"  {u:<12} {who}" for u, who in demo.logins()]
+    print("\n".join(lines), flush=True)
+    app = create_app(settings)
+    run(app, settings, sock, log_level=args.log_level, access_log=False)
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    from hub.auth import Tokens
+    from hub.identity import add_participants, create_user
+    from hub.services import load_secret
+
+    async def go(engine: Any) -> dict[str, Any]:
+        async with engine.begin() as conn:
+            uid = await create_user(
+                conn,
+                args.username,
+                args.name or args.username,
+                args.role,
+                password=args.password,
+                delegation_id=args.delegation,
+                unit_id=args.unit,
+            )
+            for m in args.meeting or []:
+                await add_participants(conn, m, [uid])
+        tokens = Tokens(load_secret(settings), settings.token_ttl)
+        return {"id": uid, "token": tokens.issue(uid, 0)}
+
+    _print(asyncio.run(_with_engine(settings, go)))
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
+    from hub.auth import Tokens
+    from hub.identity import load_principal, user_id_by_name
+    from hub.services import load_secret
+
+    async def go(engine: Any) -> dict[str, Any]:
+        uid = await user_id_by_name(engine, args.user)
+        me = await load_principal(engine, uid)
+        tokens = Tokens(load_secret(settings), settings.token_ttl)
+        return {"id": uid, "token": tokens.issue(uid, me.token_version, args.ttl)}
+
+    _print(asyncio.run(_with_engine(settings, go)))
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="hub", description="Session Hub")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def serve_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+        p.add_argument("--log-level", default="info")
+
+    p = sub.add_parser("serve", help="run the hub (HTTP + WebSocket)")
+    serve_args(p)
+    p.add_argument("--demo", action="store_true", help="migrate and seed the demo first")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(fn=cmd_migrate)
+
+    p = sub.add_parser("demo", help="seed a demo meeting with accounts (idempotent)")
+    p.add_argument("--serve", action="store_true", help="then serve")
+    serve_args(p)
+    p.set_defaults(fn=cmd_demo, demo=True)
+
+    p = sub.add_parser("user", help="manage accounts")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    a = usub.add_parser("add", help="create an account; prints its id and a token as JSON")
+    a.add_argument("--username", required=True)
+    a.add_argument("--name")
+    a.add_argument(
+        "--role", required=True, choices=("deputy", "secretariat", "unit", "supervisor", "admin")
+    )
+    a.add_argument("--password")
+    a.add_argument("--delegation", type=int)
+    a.add_argument("--unit", type=int)
+    a.add_argument("--meeting", type=int, action="append", help="add as participant")
+    a.set_defaults(fn=cmd_user_add)
+
+    p = sub.add_parser("token", help="print a fresh access token for USER (name or id)")
+    p.add_argument("user")
+    p.add_argument("--ttl", type=int, help="seconds (default HUB_TOKEN_TTL)")
+    p.set_defaults(fn=cmd_token)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from hub.errors import HubError
+
+    try:
+        args.fn(Settings.from_env(), args)
+    except HubError as e:
+        sys.stderr.write(f"hub: {e.code}: {e.message}\n")
+        raise SystemExit(2) from None

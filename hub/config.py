@@ -1,0 +1,98 @@
+"""Settings: one object, read once from the environment (``HUB_*``).
+
+Every variable is documented in the README's configuration table; defaults give the
+embedded set-up (SQLite file, in-process broker) that needs nothing else running.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "hub:"
+    secret: str = ""
+    token_ttl: int = 12 * 3600
+    max_frame: int = 64 * 1024
+    send_queue: int = 1000
+    frame_rate: float = 50.0
+    frame_burst: int = 200
+    auth_timeout: float = 10.0
+    catchup_interval: float = 1.0
+    allowed_origins: tuple[str, ...] = ()
+    login_rate: int = 10
+    upload_limit: int = 20 * 1024 * 1024
+    receipt_flush: float = 0.02
+    presence_ttl: float = 30.0
+    node_id: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'hub.sqlite3'}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        origins = tuple(o.strip() for o in e.get("HUB_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            data_dir=Path(e.get("HUB_DATA_DIR", "var")),
+            database_url=_normalise_db_url(e.get("HUB_DATABASE_URL", "")),
+            redis_url=e.get("HUB_REDIS_URL", ""),
+            redis_prefix=e.get("HUB_REDIS_PREFIX", "hub:"),
+            secret=e.get("HUB_SECRET", ""),
+            token_ttl=_int(e, "HUB_TOKEN_TTL", 12 * 3600),
+            max_frame=_int(e, "HUB_MAX_FRAME", 64 * 1024),
+            send_queue=_int(e, "HUB_SEND_QUEUE", 1000),
+            frame_rate=_float(e, "HUB_FRAME_RATE", 50.0),
+            frame_burst=_int(e, "HUB_FRAME_BURST", 200),
+            auth_timeout=_float(e, "HUB_AUTH_TIMEOUT", 10.0),
+            catchup_interval=_float(e, "HUB_CATCHUP_INTERVAL", 1.0),
+            allowed_origins=origins,
+            login_rate=_int(e, "HUB_LOGIN_RATE", 10),
+            upload_limit=_int(e, "HUB_UPLOAD_LIMIT", 20 * 1024 * 1024),
+            receipt_flush=_float(e, "HUB_RECEIPT_FLUSH", 0.02),
+            presence_ttl=_float(e, "HUB_PRESENCE_TTL", 30.0),
+            node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
+        )
+
+
+def _normalise_db_url(url: str) -> str:
+    """Accept the plain URLs operators paste (postgres://, postgresql://, sqlite:///)."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

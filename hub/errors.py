@@ -1,0 +1,103 @@
+"""Every error the hub reports, under one root, and the close codes.
+
+Error codes (the ``code`` of an ``error`` frame or HTTP error body) and the HTTP
+status each maps to:
+
+=============  ======  ==================================================
+code           status  meaning
+=============  ======  ==================================================
+bad_request    400     the frame or request is malformed; the message says which field
+unauthorized   401     no, invalid or expired token
+forbidden      403     authenticated, but this user may not do this
+not_found      404     no such channel, message, item or user
+conflict       409     the action is not allowed in the current state
+too_large      413     the frame or upload is over the configured limit
+rate_limited   429     too many frames or requests; slow down
+unavailable    503     the database (or broker) cannot be reached; nothing was stored
+internal       500     a bug; logged on the server
+=============  ======  ==================================================
+
+Close codes: see :class:`Close`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+HTTP_STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "unavailable": 503,
+    "internal": 500,
+}
+
+
+class Close(IntEnum):
+    """WebSocket close codes the server uses."""
+
+    GOING_AWAY = 1001  # server shutting down: resume on another node with `since`
+    TOO_LARGE = 1009  # a frame over HUB_MAX_FRAME
+    INTERNAL = 1011
+    UNAUTHENTICATED = 4401  # no, invalid or expired token, or no `auth` in time
+    DEACTIVATED = 4403  # the account was deactivated
+    TOO_SLOW = 4429  # send queue overflowed, or too many frames: reconnect with `since`
+
+
+class HubError(Exception):
+    """Root of every error the hub reports to a client."""
+
+    code = "internal"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.extra}
+
+
+class BadRequest(HubError):
+    code = "bad_request"
+
+
+class Unauthorized(HubError):
+    code = "unauthorized"
+
+
+class Forbidden(HubError):
+    code = "forbidden"
+
+
+class NotFound(HubError):
+    code = "not_found"
+
+
+class Conflict(HubError):
+    code = "conflict"
+
+
+class TooLarge(HubError):
+    code = "too_large"
+
+
+class RateLimited(HubError):
+    code = "rate_limited"
+
+
+class Unavailable(HubError):
+    code = "unavailable"
+
+
+class Internal(HubError):
+    code = "internal"

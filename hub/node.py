@@ -1,0 +1,298 @@
+"""A hub node: its local subscriptions, fed by its own publishes and by the broker.
+
+Per channel the node keeps a :class:`Feed` with ``head``, the last seq it has fanned
+out. A message with seq ``head + 1`` is fanned out at once; a duplicate is dropped; a
+jump means the broker lost something, and the node fills the gap from the log before
+going on. A periodic check of the channels' heads in the database catches the last
+message of a burst when the broker lost it (nothing after it reveals the gap), and runs
+at once after the broker reconnects.
+
+Each :class:`Subscription` tracks the last seq its client was given. A new subscription
+replays from the log first (``replaying``), and joins the live stream only when it has
+caught up with the feed, with no await between the check and the switch: so the client
+sees every seq exactly once, in order, with no gap at the seam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.broker import Broker
+from hub.channels import Principal
+from hub.errors import Close, HubError
+from hub.store.log import MessageLog, StoredMessage, append, db_errors
+
+if TYPE_CHECKING:
+    from hub.connection import Connection
+    from hub.metrics import Metrics
+
+log = logging.getLogger("hub.node")
+
+REPLAY_BATCH = 500
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    conn: Connection
+    channel: str
+    last_seq: int
+    replaying: bool = True
+
+
+@dataclass(eq=False)
+class Feed:
+    channel: str
+    head: int | None = None  # None until the first head read from the log
+    wanted: int = 0  # highest seq heard of that is not fanned out yet
+    filling: bool = False
+    subscribers: set[Subscription] = field(default_factory=set)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Writer:
+    """One database transaction that may append messages to several channels."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.appended: list[StoredMessage] = []
+
+    async def append(
+        self, channel: str, kind: str, sender: Principal, body: dict[str, Any] | str
+    ) -> StoredMessage:
+        msg, _ = await append(self.conn, channel, kind, sender, body)
+        self.appended.append(msg)
+        return msg
+
+
+class Node:
+    def __init__(self, log_: MessageLog, broker: Broker, metrics: Metrics, catchup: float) -> None:
+        self.log = log_
+        self.broker = broker
+        self.metrics = metrics
+        self.catchup_interval = catchup
+        self.feeds: dict[str, Feed] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._catchup_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.broker.start(self.on_broker_message, self.catch_up_all)
+        self._catchup_task = asyncio.create_task(self._catchup_loop(), name="catch-up")
+
+    async def stop(self) -> None:
+        if self._catchup_task is not None:
+            self._catchup_task.cancel()
+        for t in list(self._tasks):
+            t.cancel()
+        await self.broker.close()
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    # -- publishing ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[Writer]:
+        """A transaction whose appended messages are fanned out after it commits."""
+        async with db_errors(), self.log.engine.begin() as conn:
+            w = Writer(conn)
+            yield w
+        self.distribute(w.appended)
+
+    async def publish(
+        self, channel: str, kind: str, sender: Principal, body: dict[str, Any], key: str | None
+    ) -> tuple[StoredMessage, bool]:
+        """Store one message (or find its idempotent twin), then fan it out."""
+        async with db_errors(), self.log.engine.connect() as conn:
+            tx = await conn.begin()
+            try:
+                msg, created = await append(conn, channel, kind, sender, body, key)
+            except BaseException:
+                await tx.rollback()
+                raise
+            if created:
+                await tx.commit()
+            else:
+                await tx.rollback()
+        if created:
+            self.distribute([msg])
+        return msg, created
+
+    def distribute(self, msgs: list[StoredMessage]) -> None:
+        """Committed messages: fan out here now, and tell the other nodes."""
+        for m in msgs:
+            frame = m.frame()
+            stored_at = m.ts.timestamp()
+            self.metrics.published.inc()
+            self.on_broker_message(m.channel, m.seq, frame, stored_at)
+            self._spawn(self._broadcast(m.channel, m.seq, frame, stored_at))
+
+    async def _broadcast(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
+        try:
+            await self.broker.publish(channel, seq, frame, stored_at)
+        except Exception as e:  # the log has it; other nodes catch up by polling heads
+            log.warning("broker publish failed for %s#%d: %r", channel, seq, e)
+
+    # -- hearing ------------------------------------------------------------------
+
+    def on_broker_message(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
+        feed = self.feeds.get(channel)
+        if feed is None:
+            return
+        if feed.head is None or feed.filling or seq > feed.head + 1:
+            if seq > feed.wanted:
+                feed.wanted = seq
+            if feed.head is not None and not feed.filling:
+                self._spawn(self._fill(feed))
+            return
+        if seq == feed.head + 1:
+            self._fanout(feed, seq, frame, stored_at)
+
+    def _fanout(self, feed: Feed, seq: int, frame: str, stored_at: float) -> None:
+        feed.head = seq
+        self.metrics.lag.observe(max(0.0, time.time() - stored_at))
+        n = 0
+        for sub in feed.subscribers:
+            if sub.replaying:
+                continue
+            if sub.last_seq == seq - 1:
+                if sub.conn.enqueue(frame):
+                    n += 1
+                sub.last_seq = seq
+            elif sub.last_seq < seq - 1:  # fell behind (should not happen): replay
+                sub.replaying = True
+                self._spawn(self._replay(sub, feed))
+        self.metrics.delivered.inc(n)
+
+    async def _fill(self, feed: Feed) -> None:
+        """Fan out from the log every message between ``head`` and ``wanted``."""
+        if feed.filling or feed.head is None:
+            return
+        feed.filling = True
+        try:
+            while feed.head is not None and feed.wanted > feed.head:
+                rows = await self.log.read(feed.channel, feed.head, REPLAY_BATCH)
+                if not rows:
+                    break
+                self.metrics.gap_fills.inc()
+                for m in rows:
+                    if m.seq == feed.head + 1:
+                        self._fanout(feed, m.seq, m.frame(), m.ts.timestamp())
+        except HubError as e:
+            log.warning("gap fill of %s failed: %s (retrying on the next check)", feed.channel, e)
+        finally:
+            feed.filling = False
+
+    async def _catchup_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.catchup_interval)
+            with contextlib.suppress(HubError):
+                await self.catch_up_all()
+
+    async def catch_up_all(self) -> None:
+        """Compare every served channel with its head in the log; fill what is behind."""
+        names = [c for c, f in self.feeds.items() if f.head is not None]
+        if not names:
+            return
+        heads = await self.log.heads(names)
+        for name, h in heads.items():
+            feed = self.feeds.get(name)
+            if feed is not None and feed.head is not None and h > feed.head:
+                feed.wanted = max(feed.wanted, h)
+                self.metrics.catchups.inc()
+                self._spawn(self._fill(feed))
+
+    # -- subscriptions --------------------------------------------------------------
+
+    async def subscribe(
+        self, conn: Connection, channel: str, since: int | None
+    ) -> tuple[Subscription, int]:
+        """Register a subscription; returns it and the channel's head in the log.
+
+        The caller sends ``subscribed`` and then awaits :meth:`replay`.
+        """
+        feed = self.feeds.get(channel)
+        if feed is None:
+            feed = self.feeds[channel] = Feed(channel)
+            try:
+                await self.broker.subscribe(channel)
+                head = await self.log.head(channel)
+            except BaseException:
+                self.feeds.pop(channel, None)
+                feed.ready.set()
+                raise
+            feed.head = head
+            feed.ready.set()
+            if feed.wanted > head:
+                self._spawn(self._fill(feed))
+            log_head = head
+        else:
+            await feed.ready.wait()
+            if self.feeds.get(channel) is not feed:
+                return await self.subscribe(conn, channel, since)
+            log_head = await self.log.head(channel)
+        start = log_head if since is None else since
+        sub = Subscription(conn, channel, start)
+        feed.subscribers.add(sub)
+        return sub, log_head
+
+    async def replay(self, sub: Subscription) -> None:
+        feed = self.feeds.get(sub.channel)
+        if feed is not None:
+            await self._replay(sub, feed)
+
+    async def _replay(self, sub: Subscription, feed: Feed) -> None:
+        conn = sub.conn
+        try:
+            while not conn.closed and sub in feed.subscribers:
+                head = feed.head or 0
+                if sub.last_seq >= head:
+                    sub.replaying = False  # no await since the check: the seam is exact
+                    return
+                await conn.wait_room(REPLAY_BATCH)
+                rows = await self.log.read(sub.channel, sub.last_seq, REPLAY_BATCH)
+                self.metrics.replayed.inc(len(rows))
+                for m in rows:
+                    if m.seq == sub.last_seq + 1:
+                        conn.enqueue(m.frame())
+                        sub.last_seq = m.seq
+                if not rows:
+                    # the feed knows of a message the log did not show yet: wait a moment
+                    await asyncio.sleep(0.01)
+        except HubError:
+            conn.close_soon(Close.INTERNAL, "history unavailable: reconnect with since")
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        feed = self.feeds.get(sub.channel)
+        if feed is None:
+            return
+        feed.subscribers.discard(sub)
+        if not feed.subscribers and feed.ready.is_set():
+            del self.feeds[sub.channel]
+            self._spawn(self._drop_broker_sub(sub.channel))
+
+    async def _drop_broker_sub(self, channel: str) -> None:
+        if channel in self.feeds:
+            return
+        with contextlib.suppress(Exception):
+            await self.broker.unsubscribe(channel)
+        if channel in self.feeds:
+            # Subscribed again while the unsubscribe was in flight: undo it, and let the
+            # head check pick up whatever the broker did not carry meanwhile.
+            with contextlib.suppress(Exception):
+                await self.broker.subscribe(channel)
+            with contextlib.suppress(HubError):
+                await self.catch_up_all()
+
+    def served_channels(self) -> int:
+        return len(self.feeds)

@@ -1,0 +1,177 @@
+"""WebSocket protocol v1: parsing client frames and encoding server frames, without I/O.
+
+``parse(text)`` turns one text frame into a typed frame or raises
+:class:`~hub.errors.BadRequest` (whose ``ref`` is echoed when the frame carried a valid
+one). The authoritative description is ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from hub.channels import Channel, parse_channel
+from hub.errors import BadRequest, HubError
+
+MAX_SEQ = 2**63 - 1
+_KIND = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    token: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    channel: Channel
+    since: int | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    channel: Channel
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    channel: Channel
+    kind: str
+    body: dict[str, Any]
+    key: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """``ack`` (delivery: the client holds every message up to seq) or ``read``."""
+
+    what: str
+    channel: Channel
+    seq: int
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    ref: str | None = None
+
+
+Frame = Auth | Subscribe | Unsubscribe | Publish | Receipt | Ping
+FRAME_TYPES = ("auth", "subscribe", "unsubscribe", "publish", "ack", "read", "ping")
+
+
+class FrameError(BadRequest):
+    """A malformed frame; ``ref`` is the frame's ref when it had a valid one."""
+
+    def __init__(self, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
+def _ref(d: dict[str, Any]) -> str | None:
+    ref = d.get("ref")
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or len(ref) > 64:
+        raise FrameError("`ref` must be a string of at most 64 characters")
+    return ref
+
+
+def _int(d: dict[str, Any], name: str, minimum: int, ref: str | None) -> int:
+    v = d.get(name)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise FrameError(f"`{name}` must be an integer >= {minimum}", ref)
+    if v < minimum or v > MAX_SEQ:
+        raise FrameError(f"`{name}` must be an integer between {minimum} and {MAX_SEQ}", ref)
+    return v
+
+
+def _channel(d: dict[str, Any], ref: str | None) -> Channel:
+    if "channel" not in d:
+        raise FrameError("missing `channel`", ref)
+    try:
+        return parse_channel(d["channel"])
+    except BadRequest as e:
+        raise FrameError(e.message, ref) from None
+
+
+def parse_publish(d: dict[str, Any], ref: str | None = None) -> Publish:
+    """Validate a publish (a WebSocket frame or an HTTP body with ``channel`` set)."""
+    kind = d.get("kind")
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise FrameError(
+            "`kind` must be a lowercase name of 1-64 characters (letters, digits, _ . -)", ref
+        )
+    body = d.get("body", {})
+    if not isinstance(body, dict):
+        raise FrameError("`body` must be a JSON object", ref)
+    key = d.get("key")
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128):
+        raise FrameError("`key` must be a string of 1-128 characters", ref)
+    return Publish(_channel(d, ref), kind, body, key, ref)
+
+
+def parse(data: str | bytes) -> Frame:
+    """Parse and validate one client frame."""
+    if isinstance(data, bytes):
+        raise FrameError("frames must be JSON text frames, not binary")
+    try:
+        d = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise FrameError(f"frame is not valid JSON: {e.msg}") from None
+    if not isinstance(d, dict):
+        raise FrameError("a frame must be a JSON object with a `type`")
+    ref = _ref(d)
+    t = d.get("type")
+    if t == "subscribe":
+        since = None if d.get("since") is None else _int(d, "since", 0, ref)
+        return Subscribe(_channel(d, ref), since, ref)
+    if t == "publish":
+        return parse_publish(d, ref)
+    if t in ("ack", "read"):
+        return Receipt(t, _channel(d, ref), _int(d, "seq", 1, ref), ref)
+    if t == "unsubscribe":
+        return Unsubscribe(_channel(d, ref), ref)
+    if t == "ping":
+        return Ping(ref)
+    if t == "auth":
+        token = d.get("token")
+        if not isinstance(token, str) or not token:
+            raise FrameError("`token` must be a non-empty string", ref)
+        return Auth(token, ref)
+    if not isinstance(t, str):
+        raise FrameError("missing `type`: one of " + ", ".join(FRAME_TYPES), ref)
+    raise FrameError(
+        f"unknown frame type {t[:40]!r}: expected one of {', '.join(FRAME_TYPES)}", ref
+    )
+
+
+def iso(ts: datetime) -> str:
+    """ISO-8601 in UTC with microseconds and a ``Z``: the one timestamp format on the wire."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return orjson.dumps(frame).decode()
+
+
+def with_ref(frame: dict[str, Any], ref: str | None) -> dict[str, Any]:
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+
+
+def error_frame(err: HubError, ref: str | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", "code": err.code, "message": err.message}
+    frame.update(err.extra)
+    return encode(with_ref(frame, ref))

@@ -1,0 +1,89 @@
+"""Delivery (``ack``) and read receipts: checked, batched, stored, then confirmed.
+
+Receipts arrive in storms (every phone acknowledges a notice within a second), so they
+are written in batches: each receipt waits in memory for at most ``HUB_RECEIPT_FLUSH``
+seconds, one INSERT stores the batch, and only then is each sender told ``receipt``. A
+receipt whose batch could not be stored gets an ``unavailable`` error: the client
+resends it. None is confirmed and missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hub.errors import HubError
+from hub.store.log import db_errors
+from hub.store.schema import receipts
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from hub.metrics import Metrics
+
+log = logging.getLogger("hub.receipts")
+
+
+class ReceiptWriter:
+    def __init__(self, engine: AsyncEngine, metrics: Metrics, flush: float) -> None:
+        self.engine = engine
+        self.metrics = metrics
+        self.flush_interval = flush
+        self._batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="receipts")
+
+    async def stop(self) -> None:
+        """Store what is queued, then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._flush()
+
+    def add(self, kind: str, channel: str, seq: int, user_id: int) -> asyncio.Future[None]:
+        """Queue a receipt; the future resolves when it is stored (or fails)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        row = {"kind": kind, "channel": channel, "seq": seq, "user_id": user_id}
+        row["ts"] = datetime.now(UTC)
+        self._batch.append((row, fut))
+        self._wake.set()
+        return fut
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.flush_interval)
+            self._wake.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        try:
+            async with db_errors(), self.engine.begin() as conn:
+                await conn.execute(receipts.insert(), [row for row, _ in batch])
+        except HubError as e:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        except Exception as e:
+            log.exception("storing %d receipts failed", len(batch))
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        acks = sum(1 for row, _ in batch if row["kind"] == "ack")
+        self.metrics.receipts.labels("ack").inc(acks)
+        self.metrics.receipts.labels("read").inc(len(batch) - acks)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_result(None)

@@ -1,0 +1,93 @@
+"""Everything one hub process runs, built from the settings and started once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hub.auth import Tokens
+from hub.broker import Broker, make_broker
+from hub.config import Settings
+from hub.connection import Connection
+from hub.errors import Close
+from hub.metrics import Metrics
+from hub.node import Node
+from hub.receipts import ReceiptWriter
+from hub.store.engine import make_engine
+from hub.store.log import MessageLog
+
+log = logging.getLogger("hub")
+
+
+def load_secret(settings: Settings) -> str:
+    """``HUB_SECRET``, or one generated once and kept in the data directory."""
+    if settings.secret:
+        return settings.secret
+    path = Path(settings.data_dir) / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+class Services:
+    def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.engine = make_engine(settings.db_url)
+        self.log = MessageLog(self.engine)
+        self.tokens = Tokens(load_secret(settings), settings.token_ttl)
+        self.broker = broker or make_broker(settings.redis_url, settings.redis_prefix)
+        self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
+        self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
+        self.connections: set[Connection] = set()
+        self.draining = False
+        self.inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        await self.node.start()
+        self.receipts.start()
+
+    @contextmanager
+    def work(self) -> Iterator[None]:
+        """Mark an action in flight; :meth:`drain` lets it finish before closing clients."""
+        self.inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._idle.set()
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """Shutting down: refuse new actions, let those in flight finish and reply, store
+        queued receipts, then close every client with 1001 so it resumes elsewhere."""
+        if self.draining:
+            return
+        self.draining = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        await self.receipts.stop()
+        await asyncio.gather(
+            *(
+                c.close(Close.GOING_AWAY, "server shutting down: reconnect with since", flush=True)
+                for c in list(self.connections)
+            ),
+            return_exceptions=True,
+        )
+
+    async def stop(self) -> None:
+        await self.drain()
+        await self.node.stop()
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The database: schema, engine, and the append-only message log."""

@@ -1,0 +1,99 @@
+"""Tables. Alembic migrations in ``hub/migrations`` create exactly these.
+
+``messages`` is append-only: no code path updates or deletes a row. ``channels.head``
+is the channel's last assigned sequence number; incrementing it (a row lock on
+PostgreSQL, the write lock on SQLite) is what serialises publishers per channel.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+delegations = sa.Table(
+    "delegations",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+)
+
+units = sa.Table(
+    "units",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("token_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delegation_id", BigId, sa.ForeignKey("delegations.id"), nullable=True),
+    sa.Column("unit_id", BigId, sa.ForeignKey("units.id"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=True),
+    sa.Column("ends_on", sa.Date, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+meeting_participants = sa.Table(
+    "meeting_participants",
+    metadata,
+    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("head", sa.BigInteger, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("sender_id", BigId, nullable=False),
+    sa.Column("sender_name", sa.String(200), nullable=False),
+    sa.Column("sender_role", sa.String(20), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("idem_key", sa.String(128), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("channel", "seq", name="uq_messages_channel_seq"),
+    sa.Index("ix_messages_idem", "channel", "sender_id", "idem_key", unique=True),
+    sa.Index("ix_messages_ts", "ts"),
+)
+
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("user_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # ack | read
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_receipts_channel_kind_seq", "channel", "kind", "seq"),
+    sa.Index("ix_receipts_user", "user_id", "channel", "kind"),
+)

@@ -1,0 +1,274 @@
+"""The ``/ws`` endpoint: one connection's life, from ``auth`` to close.
+
+The reader loop parses each frame (``hub.protocol``), checks the frame rate, and
+dispatches it; replies go through the connection's send queue, so a reply and the
+messages around it keep their order. Errors become ``error`` frames; only the close
+codes in ``hub.errors.Close`` end a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from hub import protocol as p
+from hub.channels import Principal, check_publish, check_subscribe
+from hub.connection import Connection
+from hub.errors import (
+    BadRequest,
+    Close,
+    HubError,
+    Internal,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+from hub.identity import Deactivated, load_principal
+from hub.node import Subscription
+from hub.services import Services
+
+log = logging.getLogger("hub.ws")
+
+MAX_SUBSCRIPTIONS = 200
+
+
+class RateLimit:
+    """A token bucket: ``rate`` frames a second, bursts of up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+        self.refused = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.refused = 0
+            return True
+        self.refused += 1
+        return False
+
+
+def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Refuse cross-site WebSocket hijacking: a browser's Origin must be this host or listed."""
+    origin = ws.headers.get("origin")
+    if origin is None:  # not a browser (a native or server-side client)
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    host = ws.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
+
+
+class Session:
+    """One authenticated WebSocket connection."""
+
+    def __init__(self, services: Services, ws: WebSocket, conn: Connection, me: Principal) -> None:
+        self.s = services
+        self.ws = ws
+        self.conn = conn
+        self.me = me
+        self.subs: dict[str, Subscription] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def send(self, frame: dict[str, Any], ref: str | None) -> None:
+        self.conn.enqueue(p.encode(p.with_ref(frame, ref)))
+
+    def error(self, err: HubError, ref: str | None) -> None:
+        self.s.metrics.errors.labels(err.code).inc()
+        self.conn.enqueue(p.error_frame(err, ref))
+
+    def spawn(self, coro: Any) -> None:
+        t = asyncio.create_task(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    async def handle(self, f: p.Frame) -> None:
+        if isinstance(f, p.Publish):
+            await self.publish(f)
+        elif isinstance(f, p.Receipt):
+            self.receipt(f)
+        elif isinstance(f, p.Subscribe):
+            await self.subscribe(f)
+        elif isinstance(f, p.Unsubscribe):
+            sub = self.subs.pop(f.channel.name, None)
+            if sub is not None:
+                self.s.node.unsubscribe(sub)
+            self.send({"type": "unsubscribed", "channel": f.channel.name}, f.ref)
+        elif isinstance(f, p.Ping):
+            self.send({"type": "pong"}, f.ref)
+        elif isinstance(f, p.Auth):
+            raise BadRequest("already authenticated: `auth` is only the first frame")
+
+    async def subscribe(self, f: p.Subscribe) -> None:
+        name = f.channel.name
+        check_subscribe(self.me, f.channel)
+        if name in self.subs:
+            # Subscribing again restarts the stream from the new `since`.
+            self.s.node.unsubscribe(self.subs.pop(name))
+        elif len(self.subs) >= MAX_SUBSCRIPTIONS:
+            raise RateLimited(f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
+        sub, head = await self.s.node.subscribe(self.conn, name, f.since)
+        self.subs[name] = sub
+        self.send({"type": "subscribed", "channel": name, "head": head}, f.ref)
+        self.spawn(self.s.node.replay(sub))
+
+    async def publish(self, f: p.Publish) -> None:
+        check_publish(self.me, f.channel)
+        if self.s.draining:
+            raise Unavailable("server shutting down: publish again on another node")
+        with self.s.work():
+            msg, _ = await self.s.node.publish(f.channel.name, f.kind, self.me, f.body, f.key)
+        self.send(
+            {"type": "published", "channel": msg.channel, "seq": msg.seq, "id": msg.id}, f.ref
+        )
+
+    def receipt(self, f: p.Receipt) -> None:
+        check_subscribe(self.me, f.channel)
+        feed = self.s.node.feeds.get(f.channel.name)
+        sub = self.subs.get(f.channel.name)
+        known = max(sub.last_seq if sub else 0, (feed.head or 0) if feed else 0)
+        if f.seq > known:
+            self.spawn(self._receipt_checked(f))
+        else:
+            self.spawn(self._receipt(f))
+
+    async def _receipt_checked(self, f: p.Receipt) -> None:
+        try:
+            if f.seq > await self.s.log.head(f.channel.name):
+                raise NotFound(f"{f.channel.name} has no message {f.seq}")
+        except HubError as e:
+            self.error(e, f.ref)
+            return
+        await self._receipt(f)
+
+    async def _receipt(self, f: p.Receipt) -> None:
+        try:
+            with self.s.work():
+                await self.s.receipts.add(f.what, f.channel.name, f.seq, self.me.id)
+        except HubError as e:
+            self.error(e, f.ref)
+            return
+        self.send({"type": "receipt", "of": f.what, "channel": f.channel.name, "seq": f.seq}, f.ref)
+
+    def close(self) -> None:
+        for sub in self.subs.values():
+            self.s.node.unsubscribe(sub)
+        self.subs.clear()
+        for t in self.tasks:
+            t.cancel()
+
+
+async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, str | None]:
+    try:
+        raw = await asyncio.wait_for(ws.receive(), s.settings.auth_timeout)
+    except TimeoutError:
+        raise Unauthorized(f"no `auth` frame within {s.settings.auth_timeout:g} s") from None
+    if raw["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(raw.get("code", 1000))
+    frame = p.parse(_payload(raw))
+    if not isinstance(frame, p.Auth):
+        raise Unauthorized("the first frame must be `auth` with a token")
+    claims = s.tokens.check(frame.token)
+    me = await load_principal(s.engine, claims.user_id)
+    if me.token_version != claims.version:
+        raise Unauthorized("token revoked: log in again")
+    return me, frame.ref
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    s: Services = ws.app.state.services
+    if not origin_allowed(ws, s.settings.allowed_origins):
+        await ws.close(code=Close.UNAUTHENTICATED, reason="origin not allowed")
+        return
+    if s.draining:
+        await ws.close(code=Close.GOING_AWAY, reason="server shutting down")
+        return
+    await ws.accept()
+    conn = Connection(ws.send_text, _closer(ws), s.settings.send_queue)
+    s.connections.add(conn)
+    s.metrics.connections.inc()
+    session: Session | None = None
+    try:
+        try:
+            me, ref = await _authenticate(s, ws)
+        except Deactivated as e:
+            conn.enqueue(p.error_frame(e))
+            await conn.close(Close.DEACTIVATED, e.message, flush=True)
+            return
+        except HubError as e:
+            err = e if isinstance(e, Unavailable) else Unauthorized(e.message)
+            conn.enqueue(p.error_frame(err, getattr(e, "ref", None)))
+            code = Close.GOING_AWAY if isinstance(e, Unavailable) else Close.UNAUTHENTICATED
+            await conn.close(code, err.message[:120], flush=True)
+            return
+        conn.principal = me
+        session = Session(s, ws, conn, me)
+        session.send(
+            {"type": "welcome", "user": me.public(), "server_time": p.iso(datetime.now(UTC))}, ref
+        )
+        await _read_loop(s, ws, session)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if session is not None:
+            session.close()
+        conn.stop()
+        s.connections.discard(conn)
+        s.metrics.connections.dec()
+        if conn.close_code is not None:
+            s.metrics.closes.labels(str(conn.close_code)).inc()
+
+
+async def _read_loop(s: Services, ws: WebSocket, session: Session) -> None:
+    limit = RateLimit(s.settings.frame_rate, s.settings.frame_burst)
+    conn = session.conn
+    while not conn.closed:
+        raw = await ws.receive()
+        if raw["type"] == "websocket.disconnect":
+            return
+        if not limit.allow():
+            if limit.refused > limit.burst:
+                conn.close_soon(Close.TOO_SLOW, "too many frames")
+                return
+            session.error(RateLimited("too many frames: slow down"), None)
+            continue
+        ref = None
+        try:
+            frame = p.parse(_payload(raw))
+            ref = frame.ref
+            await session.handle(frame)
+        except p.FrameError as e:
+            session.error(e, e.ref)
+        except HubError as e:
+            session.error(e, ref)
+        except Exception:
+            log.exception("frame from user %s failed", session.me.id)
+            session.error(Internal("internal error; it has been logged"), ref)
+
+
+def _payload(message: MutableMapping[str, Any]) -> str | bytes:
+    text: str | None = message.get("text")
+    return text if text is not None else message.get("bytes") or b""
+
+
+def _closer(ws: WebSocket) -> Any:
+    async def close(code: int, reason: str) -> None:
+        if ws.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close(code=code, reason=reason)
+
+    return close
