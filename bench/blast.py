@@ -18,6 +18,7 @@ import hashlib
 import signal
 import struct
 import time
+from typing import cast
 
 import orjson
 import uvloop
@@ -45,8 +46,7 @@ class BlastConn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         subscribers.discard(self)

@@ -78,7 +78,11 @@ class Percentiles:
     max: float
 
     def as_dict(self) -> dict[str, float]:
-        return {"n": self.n, "p50": self.p50, "p99": self.p99, "max": self.max}
+        return {"n": self.n, "p50": _r(self.p50), "p99": _r(self.p99), "max": _r(self.max)}
+
+
+def _r(x: float) -> float:
+    return x if x != x or x in (float("inf"), float("-inf")) else round(x, 3)
 
 
 def percentiles(values: list[float] | object) -> Percentiles:

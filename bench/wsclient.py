@@ -14,6 +14,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
+from typing import cast
 
 from websockets.speedups import apply_mask
 
@@ -58,10 +59,9 @@ class WSClient(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
+        self.transport.write(
             (
                 f"GET {self._path} HTTP/1.1\r\nHost: {self._host}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -170,12 +170,23 @@ class WSClient(asyncio.Protocol):
 
 
 async def connect(
-    host: str, port: int, path: str, on_text: OnText, on_close: OnClose, timeout: float = 30.0
+    host: str,
+    port: int,
+    path: str,
+    on_text: OnText,
+    on_close: OnClose,
+    data: object = None,
+    limit_s: float = 30.0,
 ) -> WSClient:
-    """Open a connection and finish the upgrade handshake."""
+    """Open a connection and finish the upgrade handshake; `data` is set before any frame."""
     loop = asyncio.get_running_loop()
     proto = WSClient(host, port, path, on_text, on_close)
-    async with asyncio.timeout(timeout):
-        await loop.create_connection(lambda: proto, host, port)
-        await proto.opened
+    proto.data = data
+    try:
+        async with asyncio.timeout(limit_s):
+            await loop.create_connection(lambda: proto, host, port)
+            await proto.opened
+    except BaseException:
+        proto.close()
+        raise
     return proto
