@@ -49,11 +49,13 @@ class Connection:
         self._wake.set()
         return True
 
-    async def wait_room(self, free: int) -> None:
-        """Wait until the queue has room for ``free`` more frames (used by replays)."""
-        while not self.closed and len(self.queue) > self.max_queue - free:
+    async def wait_room(self) -> int:
+        """Wait until at least half the queue is free; how many frames fit now (replays
+        use it so that history never overflows the queue)."""
+        while not self.closed and len(self.queue) > self.max_queue // 2:
             self._drained.clear()
             await self._drained.wait()
+        return self.max_queue - len(self.queue)
 
     async def _write_loop(self) -> None:
         try:
@@ -102,6 +104,13 @@ class Connection:
     async def _do_close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self._close(code, reason)
+
+    async def finish(self) -> None:
+        """The handler is ending: let a close started by :meth:`close_soon` go out, then stop."""
+        if self._closing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._closing), 5)
+        self.stop()
 
     def stop(self) -> None:
         """The socket is gone: stop the writer."""

@@ -259,8 +259,8 @@ class Node:
                 if sub.last_seq >= head:
                     sub.replaying = False  # no await since the check: the seam is exact
                     return
-                await conn.wait_room(REPLAY_BATCH)
-                rows = await self.log.read(sub.channel, sub.last_seq, REPLAY_BATCH)
+                room = await conn.wait_room()
+                rows = await self.log.read(sub.channel, sub.last_seq, min(room, REPLAY_BATCH))
                 self.metrics.replayed.inc(len(rows))
                 for m in rows:
                     if m.seq == sub.last_seq + 1:

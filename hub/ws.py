@@ -226,7 +226,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         if session is not None:
             session.close()
-        conn.stop()
+        await conn.finish()
         s.connections.discard(conn)
         s.metrics.connections.dec()
         if conn.close_code is not None:

@@ -1,0 +1,3 @@
+"""Test helpers: real servers, real clients, data factories. One timeout for all waits."""
+
+TIMEOUT = 10.0
