@@ -65,7 +65,7 @@ class WSClient(asyncio.Protocol):
             (
                 f"GET {self._path} HTTP/1.1\r\nHost: {self._host}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
 
