@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from hub.api import JSON, admin, channels, error_response, login, ops
+from hub.api import JSON, admin, channels, error_response, login, openapi, ops
 from hub.api.login import LoginLimiter
 from hub.broker import Broker
 from hub.config import Settings
@@ -61,13 +61,13 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
         finally:
             await services.stop()
 
+    # Each API module brings its routes and their OpenAPI description.
+    api_modules = [ops, login, channels, admin]
     routes = [
         Route("/", _index),
         WebSocketRoute("/ws", websocket_endpoint),
-        *ops.routes,
-        *login.routes,
-        *channels.routes,
-        *admin.routes,
+        openapi.route([m.spec for m in api_modules]),
+        *(r for m in api_modules for r in m.routes),
     ]
     if STATIC.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC, html=True), name="static"))

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
+from hub.api.openapi import AUTH_ERRORS, BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import Close
 from hub.identity import create_user, set_active
 from hub.store.log import db_errors
@@ -73,3 +74,43 @@ routes = [
     Route("/api/admin/users/{id:int}/deactivate", deactivate, methods=["POST"]),
     Route("/api/admin/users/{id:int}/activate", activate, methods=["POST"]),
 ]
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ACTIVE = ok(obj(["id", "active"], id=INT, active=BOOL))
+spec = {
+    "/api/admin/users": {
+        "get": {
+            "summary": "List accounts (admin, secretariat, supervisor)",
+            "responses": {**ok(obj(["users"], users={"type": "array"})), **AUTH_ERRORS},
+        },
+        "post": {
+            "summary": "Create an account (admin)",
+            "requestBody": json_body(
+                obj(
+                    ["username", "name", "role"],
+                    username=STR,
+                    name=STR,
+                    role={"enum": ["deputy", "secretariat", "unit", "supervisor", "admin"]},
+                    password=STR,
+                    delegation_id=INT,
+                    unit_id=INT,
+                )
+            ),
+            "responses": {**ok(obj(["id"], id=INT), 201), **error_responses(400, 401, 403, 409)},
+        },
+    },
+    "/api/admin/users/{id}/deactivate": {
+        "post": {
+            "summary": "Deactivate an account: its tokens stop working, its sockets close 4403",
+            "parameters": [ID],
+            "responses": {**ACTIVE, **error_responses(401, 403, 404)},
+        }
+    },
+    "/api/admin/users/{id}/activate": {
+        "post": {
+            "summary": "Reactivate an account (it must log in again)",
+            "parameters": [ID],
+            "responses": {**ACTIVE, **error_responses(401, 403, 404)},
+        }
+    },
+}

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_int, services
+from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.channels import check_publish, check_subscribe, parse_channel
 from hub.errors import Unavailable
 from hub.protocol import MAX_SEQ, parse_publish
@@ -44,3 +45,68 @@ routes = [
     Route("/api/channels/{channel}/messages", history, methods=["GET"]),
     Route("/api/channels/{channel}/messages", publish, methods=["POST"]),
 ]
+
+CHANNEL = {
+    "name": "channel",
+    "in": "path",
+    "required": True,
+    "schema": {
+        "type": "string",
+        "pattern": "^(meeting|delegation|desk|deputy|unit):[1-9][0-9]{0,17}$",
+    },
+}
+MESSAGE = obj(
+    ["channel", "seq", "id", "kind", "sender", "body", "ts"],
+    channel=STR,
+    seq=INT,
+    id=INT,
+    kind=STR,
+    sender=obj(["id", "name", "role"], id=INT, name=STR, role=STR),
+    body={"type": "object"},
+    ts=STR,
+)
+PUBLISHED = obj(["channel", "seq", "id", "created"], channel=STR, seq=INT, id=INT, created=BOOL)
+spec = {
+    "/api/channels/{channel}/messages": {
+        "get": {
+            "summary": "A channel's stored messages after `since`, in seq order",
+            "parameters": [
+                CHANNEL,
+                {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+            ],
+            "responses": {
+                **ok(
+                    obj(
+                        ["channel", "head", "messages"],
+                        channel=STR,
+                        head=INT,
+                        messages={"type": "array", "items": MESSAGE},
+                    )
+                ),
+                **error_responses(400, 401, 403, 503),
+            },
+        },
+        "post": {
+            "summary": "Publish (server-side integrations); idempotent with `key`",
+            "parameters": [CHANNEL],
+            "requestBody": json_body(
+                obj(
+                    ["kind"],
+                    kind={"type": "string", "pattern": "^[a-z][a-z0-9_.\\-]{0,63}$"},
+                    body={"type": "object"},
+                    key={"type": "string", "minLength": 1, "maxLength": 128},
+                )
+            ),
+            "responses": {
+                **ok(PUBLISHED, 201, "stored"),
+                **ok(PUBLISHED, 200, "already stored with this key"),
+                **error_responses(400, 401, 403, 413, 503),
+            },
+        },
+    }
+}

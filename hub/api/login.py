@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
+from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import RateLimited, Unauthorized
 from hub.identity import check_password, find_login, load_principal
 
@@ -79,3 +80,37 @@ routes = [
     Route("/api/login", login, methods=["POST"]),
     Route("/api/me", whoami, methods=["GET"]),
 ]
+
+USER = obj(["id", "name", "role"], id=INT, name=STR, role=STR)
+spec = {
+    "/api/login": {
+        "post": {
+            "summary": "Exchange a username and password for an access token",
+            "security": [],
+            "requestBody": json_body(obj(["username", "password"], username=STR, password=STR)),
+            "responses": {
+                **ok(obj(["token", "expires_in", "user"], token=STR, expires_in=INT, user=USER)),
+                **error_responses(400, 401, 403, 413, 429),
+            },
+        }
+    },
+    "/api/me": {
+        "get": {
+            "summary": "The caller's account and memberships",
+            "responses": {
+                **ok(
+                    obj(
+                        ["id", "name", "role"],
+                        id=INT,
+                        name=STR,
+                        role=STR,
+                        delegation_id={"type": ["integer", "null"]},
+                        unit_id={"type": ["integer", "null"]},
+                        meetings={"type": "array", "items": INT},
+                    )
+                ),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+}

@@ -39,3 +39,30 @@ routes = [
     Route("/readyz", readyz),
     Route("/metrics", metrics),
 ]
+
+spec = {
+    "/healthz": {
+        "get": {
+            "summary": "The process is up",
+            "security": [],
+            "responses": {"200": {"description": "OK"}},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "The database and the broker are reachable",
+            "security": [],
+            "responses": {
+                "200": {"description": "ready"},
+                "503": {"description": "database or broker unreachable, or draining"},
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "security": [],
+            "responses": {"200": {"description": "text exposition format"}},
+        }
+    },
+}

@@ -18,11 +18,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (blocking; not in a running loop)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at ``url`` to ``revision`` (blocking; not in a running loop).
+
+    ``heads``: every branch of the migration history (each feature area may have its own).
+    """
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_async(url: str, revision: str = "head") -> None:
+async def upgrade_async(url: str, revision: str = "heads") -> None:
     """The same, from async code: Alembic's env runs its own event loop in a thread."""
     await asyncio.to_thread(upgrade, url, revision)

@@ -1,0 +1,95 @@
+"""``/openapi.json``: the HTTP API described by the modules that serve it.
+
+Each API module keeps its routes and, beside them, ``spec``: ``{path: {method: operation}}``
+in OpenAPI 3.1. This module merges them with the shared pieces (the error body, bearer
+auth). ``tests/test_openapi.py`` checks that every route is described and every described
+route exists, and schemathesis checks responses against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub import __version__
+from hub.api import JSON
+from hub.errors import HTTP_STATUS
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def error_responses(*codes: int) -> dict[str, Any]:
+    """Response entries for the error statuses an operation can return."""
+    names = {status: code for code, status in HTTP_STATUS.items()}
+    return {
+        str(c): {
+            "description": names.get(c, "error"),
+            "content": {"application/json": {"schema": ERROR}},
+        }
+        for c in codes
+    }
+
+
+def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def ok(schema: dict[str, Any], status: int = 200, description: str = "OK") -> dict[str, Any]:
+    return {
+        str(status): {
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        d["required"] = required
+    return d
+
+
+INT = {"type": "integer"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+AUTH_ERRORS = error_responses(401, 403)
+
+
+def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        for path, ops in spec.items():
+            paths.setdefault(path, {}).update(ops)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Session Hub",
+            "version": __version__,
+            "description": "HTTP API of Session Hub. The WebSocket protocol is in docs/protocol.md.",
+        },
+        "components": {
+            "schemas": {
+                "Error": obj(
+                    ["code", "message"],
+                    code={"type": "string", "enum": list(HTTP_STATUS)},
+                    message=STR,
+                )
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def route(specs: list[dict[str, dict[str, Any]]]) -> Route:
+    doc = document(specs)
+
+    async def openapi(request: Request) -> Response:
+        return JSON(doc)
+
+    return Route("/openapi.json", openapi, methods=["GET"])
