@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from hub.store.engine import make_engine
-from hub.store.schema import metadata
+from hub.tables import metadata
 
 config = context.config
 

@@ -1,0 +1,9 @@
+"""Every module that defines tables, imported so ``metadata`` is complete (for Alembic).
+
+The core tables are in ``hub.store.schema``; each workflow keeps its tables beside its
+code and is listed here.
+"""
+
+from hub.store.schema import metadata
+
+__all__ = ["metadata"]
