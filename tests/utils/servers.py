@@ -82,21 +82,23 @@ class HubProcess:
         self.log = log
 
     async def start(self) -> HubProcess:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub",
-                "serve",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=open(self.log, "ab") if self.log else subprocess.DEVNULL,  # noqa: SIM115
+        # The child writes its log to a file of its own; the parent keeps no handle open.
+        log_fd = (
+            os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            if self.log
+            else subprocess.DEVNULL
         )
+        cmd = [sys.executable, "-m", "hub", "serve", "--port", str(self.port)]
+        try:
+            self.proc = subprocess.Popen(
+                [*cmd, "--log-level", "warning"],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=log_fd,
+            )
+        finally:
+            if self.log:
+                os.close(log_fd)
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), TIMEOUT)
         m = re.search(rb"http://127\.0\.0\.1:(\d+)/", line)
@@ -112,6 +114,11 @@ class HubProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def terminate(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -119,7 +126,9 @@ class HubProcess:
 
     async def wait(self) -> int:
         assert self.proc is not None
-        return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), TIMEOUT * 2)
+        code = await asyncio.wait_for(asyncio.to_thread(self.proc.wait), TIMEOUT * 2)
+        self._close_files()
+        return code
 
 
 async def wait_ready(url: str, path: str = "/healthz") -> None:
