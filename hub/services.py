@@ -18,6 +18,7 @@ from hub.errors import Close
 from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
+from hub.revocation import AccountWatch
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
 
@@ -49,6 +50,9 @@ class Services:
         self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
         self.connections: set[Connection] = set()
+        self.accounts = AccountWatch(
+            self.engine, lambda: list(self.connections), settings.account_check
+        )
         self.draining = False
         self.inflight = 0
         self._idle = asyncio.Event()
@@ -57,6 +61,7 @@ class Services:
     async def start(self) -> None:
         await self.node.start()
         self.receipts.start()
+        self.accounts.start()
 
     @contextmanager
     def work(self) -> Iterator[None]:
@@ -89,5 +94,6 @@ class Services:
 
     async def stop(self) -> None:
         await self.drain()
+        await self.accounts.stop()
         await self.node.stop()
         await self.engine.dispose()

@@ -310,3 +310,28 @@ async def test_receipts_are_stored_and_confirmed(hub: RunningHub, world: World) 
     async with hub.services.engine.connect() as conn:
         rows = (await conn.execute(sa.select(receipts.c.kind, receipts.c.user_id))).all()
     assert sorted(rows) == [("ack", world.deputies[0]), ("read", world.deputies[0])]
+
+
+async def test_deactivation_closes_sockets_on_other_nodes(settings, world: World) -> None:  # type: ignore[no-untyped-def]
+    """An account deactivated through one node loses its socket on another node (4403),
+    and a revoked token version closes with 4401."""
+    import httpx
+
+    from hub.broker.memory import MemoryBroker
+    from hub.identity import revoke_tokens
+
+    bus = MemoryBroker()
+    fast = settings.with_(account_check=0.1)
+    async with running_hub(fast, bus) as a, running_hub(fast, bus.attach()) as b:
+        dep, other = world.deputies[0], world.deputies[1]
+        on_b = await Client.connect(b.ws_url, world.tok(dep))
+        other_b = await Client.connect(b.ws_url, world.tok(other))
+        adm = tokens.issue(world.admin, 0)
+        async with httpx.AsyncClient(base_url=a.url) as http:
+            r = await http.post(
+                f"/api/admin/users/{dep}/deactivate", headers={"authorization": f"Bearer {adm}"}
+            )
+            assert r.status_code == 200
+        assert await on_b.closed_with() == 4403
+        await revoke_tokens(a.services.engine, other)
+        assert await other_b.closed_with() == 4401
