@@ -1,4 +1,4 @@
-"""The ``hub`` command: serve, migrate, demo, user add, token.
+"""The ``hub`` command: serve, migrate, demo, user add, token, verify.
 
 Run ``hub --help`` for the list; every command reads the same ``HUB_*`` settings.
 """
@@ -113,6 +113,15 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
     _print(asyncio.run(_with_engine(settings, go)))
 
 
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> None:
+    from hub.supervision.verify import verify_log
+
+    report = asyncio.run(_with_engine(settings, lambda e: verify_log(e, args.channel)))
+    _print(report.as_dict())
+    if not report.ok:
+        raise SystemExit(1)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hub", description="Session Hub")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -153,6 +162,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("user")
     p.add_argument("--ttl", type=int, help="seconds (default HUB_TOKEN_TTL)")
     p.set_defaults(fn=cmd_token)
+
+    p = sub.add_parser(
+        "verify", help="recompute the message hash chains; exit 1 if a link is broken"
+    )
+    p.add_argument("--channel", help="only this channel (default: all)")
+    p.set_defaults(fn=cmd_verify)
     return ap
 
 
