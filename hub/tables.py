@@ -4,6 +4,7 @@ The core tables are in ``hub.store.schema``; each workflow keeps its tables besi
 code and is listed here.
 """
 
+from hub.session import attendance, documents, meetings, notices, presence, speakers  # noqa: F401
 from hub.store.schema import metadata
 
 __all__ = ["metadata"]

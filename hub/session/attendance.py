@@ -1,0 +1,280 @@
+"""Attendance per sitting: check-in (签到), leave requests (请假) and the board.
+
+Who is expected at a sitting: the meeting's deputies, and for a group deliberation only
+those of its delegation. Per deputy and sitting:
+
+* ``check in`` (the deputy): refused once checked in, and after the sitting has ended. A
+  deputy on leave who turns up may still check in; the board then shows them checked in.
+* ``request leave`` with a reason (the deputy): refused once checked in, or while a
+  request is pending or approved; after a refusal the deputy may ask again.
+* ``approve`` / ``refuse`` (the secretariat): only a pending request.
+
+Messages, all on ``desk:<meeting>``: ``attendance.checked_in`` ``{"sitting", "deputy",
+"ts"}``, ``attendance.leave_requested`` ``{"leave": …}``, ``attendance.leave_decided``
+``{"leave": …}`` (also on the deputy's inbox ``deputy:<id>``). Presence changes come as
+``presence.changed`` (see ``hub.session.presence``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import Principal
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.session.common import (
+    iso_or_none,
+    meeting_deputies,
+    now,
+    person,
+    require_role,
+)
+from hub.session.meetings import sitting_dict, sitting_ended, sitting_row
+from hub.session.presence import online_users
+from hub.store.schema import BigId, metadata, users
+
+if TYPE_CHECKING:
+    from hub.node import Node
+
+checkins = sa.Table(
+    "checkins",
+    metadata,
+    sa.Column("sitting_id", BigId, sa.ForeignKey("sittings.id"), primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+)
+
+leave_requests = sa.Table(
+    "leave_requests",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("sitting_id", BigId, sa.ForeignKey("sittings.id"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # pending | approved | refused
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_by", BigId, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index("ix_leave_requests_sitting", "sitting_id", "user_id"),
+)
+
+NEXT = {"pending": ["approve", "refuse"], "approved": [], "refused": []}
+
+
+def leave_dict(r: Any, name: str) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "sitting_id": int(r.sitting_id),
+        "deputy": person(int(r.user_id), name),
+        "reason": r.reason,
+        "status": r.status,
+        "created_at": iso_or_none(r.created_at),
+        "decided_at": iso_or_none(r.decided_at),
+        "note": r.note,
+        "allowed": NEXT[r.status],
+    }
+
+
+async def expected(conn: AsyncConnection, sitting: Any) -> list[Any]:
+    """The deputies expected at a sitting: rows (id, name, delegation_id)."""
+    deps = await meeting_deputies(conn, int(sitting.meeting_id))
+    if sitting.delegation_id is not None:
+        deps = [d for d in deps if d.delegation_id == sitting.delegation_id]
+    return deps
+
+
+async def _expected_deputy(conn: AsyncConnection, me: Principal, sitting_id: int) -> Any:
+    """The sitting, locked; Forbidden unless the caller is a deputy expected there."""
+    require_role(me, "deputy")
+    s = await sitting_row(conn, sitting_id, lock=True)
+    if int(s.meeting_id) not in me.meetings:
+        raise Forbidden(f"deputy {me.id} does not participate in meeting {s.meeting_id}")
+    if s.delegation_id is not None and s.delegation_id != me.delegation_id:
+        raise Forbidden(
+            f"sitting {sitting_id} is the group deliberation of delegation {s.delegation_id}"
+        )
+    return s
+
+
+async def _checked_in(conn: AsyncConnection, sitting_id: int, user_id: int) -> Any:
+    return (
+        await conn.execute(
+            sa.select(checkins.c.ts).where(
+                checkins.c.sitting_id == sitting_id, checkins.c.user_id == user_id
+            )
+        )
+    ).first()
+
+
+async def check_in(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+    async with node.writing() as w:
+        s = await _expected_deputy(w.conn, me, sitting_id)
+        if await _checked_in(w.conn, sitting_id, me.id):
+            raise Conflict(
+                f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
+            )
+        if sitting_ended(s):
+            raise Conflict(f"sitting {sitting_id} has ended: check-in is closed", allowed=[])
+        ts = now()
+        try:
+            await w.conn.execute(
+                checkins.insert().values(sitting_id=sitting_id, user_id=me.id, ts=ts)
+            )
+        except IntegrityError:  # a concurrent check-in won (the sitting lock prevents it on PG)
+            raise Conflict(
+                f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
+            ) from None
+        body = {"sitting": sitting_id, "deputy": person(me.id, me.name), "ts": iso_or_none(ts)}
+        await w.append(f"desk:{s.meeting_id}", "attendance.checked_in", me, body)
+    return body
+
+
+async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str) -> dict[str, Any]:
+    reason = reason.strip()
+    if not reason or len(reason) > 2000:
+        raise BadRequest("`reason` is required (1-2000 characters): say why you cannot attend")
+    async with node.writing() as w:
+        s = await _expected_deputy(w.conn, me, sitting_id)
+        if await _checked_in(w.conn, sitting_id, me.id):
+            raise Conflict(
+                f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
+            )
+        if sitting_ended(s):
+            raise Conflict(f"sitting {sitting_id} has ended", allowed=[])
+        open_ = (
+            await w.conn.execute(
+                sa.select(leave_requests.c.id, leave_requests.c.status).where(
+                    leave_requests.c.sitting_id == sitting_id,
+                    leave_requests.c.user_id == me.id,
+                    leave_requests.c.status.in_(("pending", "approved")),
+                )
+            )
+        ).first()
+        if open_ is not None:
+            raise Conflict(
+                f"leave request {open_.id} for this sitting is already {open_.status}",
+                allowed=NEXT[open_.status],
+                leave_id=int(open_.id),
+            )
+        lid = (
+            await w.conn.execute(
+                leave_requests.insert()
+                .values(
+                    sitting_id=sitting_id,
+                    user_id=me.id,
+                    reason=reason,
+                    status="pending",
+                    created_at=now(),
+                )
+                .returning(leave_requests.c.id)
+            )
+        ).scalar_one()
+        row = (
+            await w.conn.execute(sa.select(leave_requests).where(leave_requests.c.id == lid))
+        ).one()
+        out = leave_dict(row, me.name)
+        await w.append(f"desk:{s.meeting_id}", "attendance.leave_requested", me, {"leave": out})
+    return out
+
+
+async def decide_leave(
+    node: Node, me: Principal, leave_id: int, approve: bool, note: str | None = None
+) -> dict[str, Any]:
+    """Approve or refuse a pending leave request (secretariat)."""
+    if note is not None and len(note) > 2000:
+        raise BadRequest("`note` must be at most 2000 characters")
+    require_role(me, "secretariat")
+    async with node.writing() as w:
+        r = (
+            await w.conn.execute(
+                sa.select(leave_requests).where(leave_requests.c.id == leave_id).with_for_update()
+            )
+        ).first()
+        if r is None:
+            raise NotFound(f"no leave request {leave_id}")
+        if r.status != "pending":
+            raise Conflict(
+                f"leave request {leave_id} is already {r.status}", allowed=NEXT[r.status]
+            )
+        s = await sitting_row(w.conn, int(r.sitting_id))
+        await w.conn.execute(
+            leave_requests.update()
+            .where(leave_requests.c.id == leave_id)
+            .values(
+                status="approved" if approve else "refused",
+                decided_by=me.id,
+                decided_at=now(),
+                note=note,
+            )
+        )
+        row = (
+            await w.conn.execute(sa.select(leave_requests).where(leave_requests.c.id == leave_id))
+        ).one()
+        name = (
+            await w.conn.execute(sa.select(users.c.name).where(users.c.id == row.user_id))
+        ).scalar_one()
+        out = leave_dict(row, name)
+        for ch in (f"desk:{s.meeting_id}", f"deputy:{row.user_id}"):
+            await w.append(ch, "attendance.leave_decided", me, {"leave": out})
+    return out
+
+
+async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+    """Per expected deputy: checked in / on leave / leave pending / absent, and online now."""
+    require_role(me, "secretariat", "supervisor", "admin")
+    async with node.log.reading() as conn:
+        s = await sitting_row(conn, sitting_id)
+        deps = await expected(conn, s)
+        ids = {int(d.id) for d in deps}
+        ins = {
+            int(r.user_id): r.ts
+            for r in await conn.execute(
+                sa.select(checkins.c.user_id, checkins.c.ts).where(
+                    checkins.c.sitting_id == sitting_id
+                )
+            )
+        }
+        leaves: dict[int, Any] = {}
+        for r in await conn.execute(
+            sa.select(leave_requests)
+            .where(leave_requests.c.sitting_id == sitting_id)
+            .order_by(leave_requests.c.id)
+        ):
+            leaves[int(r.user_id)] = r  # the latest request of each deputy
+        online = await online_users(conn, ids)
+    people = []
+    counts = {"checked_in": 0, "on_leave": 0, "leave_pending": 0, "absent": 0, "online": 0}
+    for d in deps:
+        uid = int(d.id)
+        leave = leaves.get(uid)
+        if uid in ins:
+            status = "checked_in"
+        elif leave is not None and leave.status == "approved":
+            status = "on_leave"
+        elif leave is not None and leave.status == "pending":
+            status = "leave_pending"
+        else:
+            status = "absent"
+        counts[status] += 1
+        counts["online"] += uid in online
+        people.append(
+            {
+                "id": uid,
+                "name": d.name,
+                "delegation_id": d.delegation_id,
+                "status": status,
+                "online": uid in online,
+                "checked_in_at": iso_or_none(ins.get(uid)),
+                "leave": None if leave is None else leave_dict(leave, d.name),
+            }
+        )
+    return {
+        "sitting": sitting_dict(s),
+        "expected": len(people),
+        "counts": counts,
+        "deputies": people,
+    }

@@ -1,0 +1,212 @@
+"""Meeting documents (会议文件): uploaded by the secretariat, listed and opened by
+participants; every open is recorded.
+
+The bytes live under ``HUB_DATA_DIR/files/<aa>/<sha256>`` (content-addressed: the same
+file uploaded twice is stored once); the metadata is in ``documents``. An upload is
+streamed to a temporary file while it is hashed and counted, and refused with
+``too_large`` as soon as it passes ``HUB_UPLOAD_LIMIT``. Adding a document publishes
+``document.added`` ``{"document": …}`` on ``meeting:<id>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from hub.channels import Principal
+from hub.errors import BadRequest, NotFound, TooLarge
+from hub.session.common import (
+    check_meeting_reader,
+    iso_or_none,
+    meeting_row,
+    now,
+    person,
+    require_role,
+)
+from hub.store.schema import BigId, metadata, users
+
+if TYPE_CHECKING:
+    from hub.node import Node
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("uploaded_by", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_documents_meeting", "meeting_id"),
+)
+
+document_opens = sa.Table(
+    "document_opens",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("document_id", BigId, sa.ForeignKey("documents.id"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_document_opens_document", "document_id", "ts"),
+)
+
+
+def blob_path(data_dir: Path, sha256: str) -> Path:
+    return Path(data_dir) / "files" / sha256[:2] / sha256
+
+
+def clean_filename(name: str) -> str:
+    """The last path component of what the client sent, at most 255 characters."""
+    base = PureWindowsPath(PurePosixPath(name).name).name.strip().replace("\x00", "")
+    if not base or base in (".", ".."):
+        raise BadRequest("`filename` must name a file, e.g. 政府工作报告.pdf")
+    return base[-255:]
+
+
+async def store_blob(data_dir: Path, chunks: AsyncIterator[bytes], limit: int) -> tuple[str, int]:
+    """Stream an upload into the content store; ``(sha256, size)``.
+
+    Raises :class:`TooLarge` (and keeps nothing) once more than ``limit`` bytes arrive.
+    """
+    tmp_dir = Path(data_dir) / "files" / "tmp"
+    await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
+    tmp = tmp_dir / secrets.token_hex(8)
+    h = hashlib.sha256()
+    size = 0
+    f = await asyncio.to_thread(tmp.open, "wb")
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"the file is over the upload limit of {limit} bytes")
+            h.update(chunk)
+            await asyncio.to_thread(f.write, chunk)
+        await asyncio.to_thread(f.close)
+        if size == 0:
+            raise BadRequest("the file is empty: send its bytes as the request body")
+        digest = h.hexdigest()
+        final = blob_path(data_dir, digest)
+        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(os.replace, tmp, final)
+        return digest, size
+    finally:
+        await asyncio.to_thread(f.close)
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(tmp.unlink)
+
+
+def document_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "meeting_id": int(r.meeting_id),
+        "title": r.title,
+        "filename": r.filename,
+        "content_type": r.content_type,
+        "size": int(r.size),
+        "sha256": r.sha256,
+        "created_at": iso_or_none(r.created_at),
+    }
+
+
+async def check_can_upload(node: Node, me: Principal, meeting_id: int) -> None:
+    """Before the bytes are read: the caller is secretariat and the meeting exists."""
+    require_role(me, "secretariat")
+    async with node.log.reading() as conn:
+        await meeting_row(conn, meeting_id)
+
+
+async def add_document(
+    node: Node,
+    me: Principal,
+    meeting_id: int,
+    title: str,
+    filename: str,
+    content_type: str,
+    sha256: str,
+    size: int,
+) -> dict[str, Any]:
+    """Record a stored blob as a document of the meeting and announce it."""
+    require_role(me, "secretariat")
+    if not title.strip() or len(title) > 300:
+        raise BadRequest("`title` must be 1-300 characters")
+    async with node.writing() as w:
+        await meeting_row(w.conn, meeting_id)
+        did = (
+            await w.conn.execute(
+                documents.insert()
+                .values(
+                    meeting_id=meeting_id,
+                    title=title.strip(),
+                    filename=filename,
+                    content_type=content_type[:200] or "application/octet-stream",
+                    size=size,
+                    sha256=sha256,
+                    uploaded_by=me.id,
+                    created_at=now(),
+                )
+                .returning(documents.c.id)
+            )
+        ).scalar_one()
+        row = (await w.conn.execute(sa.select(documents).where(documents.c.id == did))).one()
+        out = document_dict(row)
+        await w.append(f"meeting:{meeting_id}", "document.added", me, {"document": out})
+    return out
+
+
+async def list_documents(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+    async with node.log.reading() as conn:
+        await meeting_row(conn, meeting_id)
+        check_meeting_reader(me, meeting_id)
+        rows = await conn.execute(
+            sa.select(documents)
+            .where(documents.c.meeting_id == meeting_id)
+            .order_by(documents.c.id)
+        )
+        return [document_dict(r) for r in rows]
+
+
+async def open_document(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
+    """Check access and record the open; the document (the caller then sends the bytes)."""
+    async with node.writing() as w:
+        r = (
+            await w.conn.execute(sa.select(documents).where(documents.c.id == document_id))
+        ).first()
+        if r is None:
+            raise NotFound(f"no document {document_id}")
+        check_meeting_reader(me, int(r.meeting_id))
+        await w.conn.execute(
+            document_opens.insert().values(document_id=document_id, user_id=me.id, ts=now())
+        )
+        return document_dict(r)
+
+
+async def document_opens_of(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
+    """Who opened a document and when (secretariat, supervisors, admins)."""
+    require_role(me, "secretariat", "supervisor", "admin")
+    async with node.log.reading() as conn:
+        r = (await conn.execute(sa.select(documents).where(documents.c.id == document_id))).first()
+        if r is None:
+            raise NotFound(f"no document {document_id}")
+        rows = await conn.execute(
+            sa.select(document_opens.c.user_id, users.c.name, document_opens.c.ts)
+            .join(users, users.c.id == document_opens.c.user_id)
+            .where(document_opens.c.document_id == document_id)
+            .order_by(document_opens.c.ts, document_opens.c.id)
+        )
+        opens = [(int(o.user_id), o.name, iso_or_none(o.ts)) for o in rows]
+    return {
+        "document": document_dict(r),
+        "opens": [{"user": person(uid, name), "ts": ts} for uid, name, ts in opens],
+        "readers": len({uid for uid, _, _ in opens}),
+    }

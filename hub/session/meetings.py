@@ -1,0 +1,241 @@
+"""A meeting's structure: sittings (plenary, group deliberation by delegation) and agenda
+items. The secretariat creates them; participants list them.
+
+Each creation publishes on ``meeting:<id>`` (every participant sees the schedule):
+``sitting.created`` ``{"sitting": …}`` and ``agenda.created`` ``{"agenda_item": …}``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import Principal
+from hub.errors import BadRequest, NotFound
+from hub.session.common import (
+    check_meeting_reader,
+    iso_or_none,
+    meeting_row,
+    now,
+    require_role,
+    utc,
+)
+from hub.store.schema import BigId, delegations, meetings, metadata
+
+if TYPE_CHECKING:
+    from hub.node import Node
+
+SITTING_KINDS = ("plenary", "group")
+
+sittings = sa.Table(
+    "sittings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # plenary | group
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("place", sa.String(300), nullable=False, server_default=""),
+    # the delegation that deliberates in a group sitting; None for a plenary
+    sa.Column("delegation_id", BigId, sa.ForeignKey("delegations.id"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_sittings_meeting", "meeting_id", "starts_at"),
+)
+
+agenda_items = sa.Table(
+    "agenda_items",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_agenda_items_meeting", "meeting_id", "position"),
+)
+
+
+def sitting_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "meeting_id": int(r.meeting_id),
+        "kind": r.kind,
+        "title": r.title,
+        "starts_at": iso_or_none(r.starts_at),
+        "ends_at": iso_or_none(r.ends_at),
+        "place": r.place,
+        "delegation_id": None if r.delegation_id is None else int(r.delegation_id),
+    }
+
+
+def agenda_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "meeting_id": int(r.meeting_id),
+        "position": int(r.position),
+        "title": r.title,
+    }
+
+
+async def sitting_row(conn: AsyncConnection, sitting_id: int, lock: bool = False) -> Any:
+    """The sitting (NotFound if none); ``lock`` holds its row until commit (PostgreSQL), so
+    actions on one sitting are serialised."""
+    q = sa.select(sittings).where(sittings.c.id == sitting_id)
+    if lock:
+        q = q.with_for_update()
+    r = (await conn.execute(q)).first()
+    if r is None:
+        raise NotFound(f"no sitting {sitting_id}")
+    return r
+
+
+async def agenda_row(conn: AsyncConnection, item_id: int) -> Any:
+    r = (await conn.execute(sa.select(agenda_items).where(agenda_items.c.id == item_id))).first()
+    if r is None:
+        raise NotFound(f"no agenda item {item_id}")
+    return r
+
+
+async def create_sitting(
+    node: Node,
+    me: Principal,
+    meeting_id: int,
+    kind: str,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    place: str = "",
+    delegation_id: int | None = None,
+) -> dict[str, Any]:
+    """A plenary or a group deliberation (``kind="group"`` with its ``delegation_id``)."""
+    require_role(me, "secretariat")
+    if kind not in SITTING_KINDS:
+        raise BadRequest(f"`kind` must be one of {', '.join(SITTING_KINDS)}")
+    if kind == "group" and delegation_id is None:
+        raise BadRequest("a group deliberation needs `delegation_id`")
+    if kind == "plenary" and delegation_id is not None:
+        raise BadRequest("a plenary sitting has no `delegation_id`")
+    if not title.strip() or len(title) > 300:
+        raise BadRequest("`title` must be 1-300 characters")
+    if len(place) > 300:
+        raise BadRequest("`place` must be at most 300 characters")
+    if ends_at is not None and ends_at <= starts_at:
+        raise BadRequest("`ends_at` must be after `starts_at`")
+    async with node.writing() as w:
+        await meeting_row(w.conn, meeting_id)
+        if delegation_id is not None:
+            found = await w.conn.execute(
+                sa.select(delegations.c.id).where(delegations.c.id == delegation_id)
+            )
+            if found.first() is None:
+                raise NotFound(f"no delegation {delegation_id}")
+        sid = (
+            await w.conn.execute(
+                sittings.insert()
+                .values(
+                    meeting_id=meeting_id,
+                    kind=kind,
+                    title=title.strip(),
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    place=place,
+                    delegation_id=delegation_id,
+                    created_at=now(),
+                )
+                .returning(sittings.c.id)
+            )
+        ).scalar_one()
+        out = sitting_dict(await sitting_row(w.conn, int(sid)))
+        await w.append(f"meeting:{meeting_id}", "sitting.created", me, {"sitting": out})
+    return out
+
+
+async def create_agenda_item(
+    node: Node, me: Principal, meeting_id: int, title: str, position: int | None = None
+) -> dict[str, Any]:
+    """An agenda item; without ``position`` it goes last."""
+    require_role(me, "secretariat")
+    if not title.strip() or len(title) > 300:
+        raise BadRequest("`title` must be 1-300 characters")
+    if position is not None and position < 1:
+        raise BadRequest("`position` must be >= 1")
+    async with node.writing() as w:
+        await meeting_row(w.conn, meeting_id)
+        if position is None:
+            last = (
+                await w.conn.execute(
+                    sa.select(sa.func.max(agenda_items.c.position)).where(
+                        agenda_items.c.meeting_id == meeting_id
+                    )
+                )
+            ).scalar()
+            position = int(last or 0) + 1
+        iid = (
+            await w.conn.execute(
+                agenda_items.insert()
+                .values(
+                    meeting_id=meeting_id, position=position, title=title.strip(), created_at=now()
+                )
+                .returning(agenda_items.c.id)
+            )
+        ).scalar_one()
+        out = agenda_dict(await agenda_row(w.conn, int(iid)))
+        await w.append(f"meeting:{meeting_id}", "agenda.created", me, {"agenda_item": out})
+    return out
+
+
+async def list_sittings(conn: AsyncConnection, meeting_id: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(sittings)
+        .where(sittings.c.meeting_id == meeting_id)
+        .order_by(sittings.c.starts_at, sittings.c.id)
+    )
+    return [sitting_dict(r) for r in rows]
+
+
+async def list_agenda(conn: AsyncConnection, meeting_id: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(agenda_items)
+        .where(agenda_items.c.meeting_id == meeting_id)
+        .order_by(agenda_items.c.position, agenda_items.c.id)
+    )
+    return [agenda_dict(r) for r in rows]
+
+
+def meeting_dict(m: Any) -> dict[str, Any]:
+    return {
+        "id": int(m.id),
+        "title": m.title,
+        "starts_on": None if m.starts_on is None else m.starts_on.isoformat(),
+        "ends_on": None if m.ends_on is None else m.ends_on.isoformat(),
+    }
+
+
+async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[str, Any]:
+    """The meeting with its sittings and agenda, for a participant or a reader of all."""
+    async with node.log.reading() as conn:
+        m = await meeting_row(conn, meeting_id)
+        check_meeting_reader(me, meeting_id)
+        return {
+            "meeting": meeting_dict(m),
+            "sittings": await list_sittings(conn, meeting_id),
+            "agenda": await list_agenda(conn, meeting_id),
+        }
+
+
+async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:
+    """Every meeting for readers of all; a participant's own meetings otherwise."""
+    from hub.channels import READERS_OF_ALL
+
+    q = sa.select(meetings).order_by(meetings.c.id)
+    if me.role not in READERS_OF_ALL:
+        q = q.where(meetings.c.id.in_(sorted(me.meetings)))
+    async with node.log.reading() as conn:
+        return [meeting_dict(m) for m in await conn.execute(q)]
+
+
+def sitting_ended(s: Any) -> bool:
+    return s.ends_at is not None and utc(s.ends_at) <= now()

@@ -1,0 +1,583 @@
+"""Notices (会议通知) with delivery and read receipts, tallied live for the secretariat.
+
+Sending a notice stores a ``notices`` row and one ``notice`` message per target channel:
+``meeting:<id>`` for the whole meeting, ``delegation:<id>`` per listed delegation,
+``deputy:<id>`` per listed deputy. For each addressee a ``notice_deliveries`` row records
+the (channel, seq) where that deputy gets it. Then, from the core ``receipts`` table:
+
+* **delivered**: the deputy acked that channel up to a seq >= the delivery's seq (an
+  ``ack`` says "this device holds every message up to seq"), or read it;
+* **read**: the deputy sent ``read`` for exactly that seq. Confirming a
+  confirmation-required notice *is* sending ``read`` for it: the client shows a confirm
+  button and sends ``read`` when it is pressed (and not on merely displaying it).
+
+A re-push sends the notice again (same ``notice`` id, ``"repush": true``) to the inbox
+``deputy:<id>`` of each addressee who has neither; that new (channel, seq) is another
+delivery of the same notice, so a receipt of either counts.
+
+The live tally costs no message per receipt. :class:`NoticeTally` (one per node) hears
+each stored batch of receipts (``ReceiptWriter.listeners``), finds the notices whose
+delivered or read count can change, and publishes at most one ``notice.tally`` per notice
+per ``HUB_TALLY_INTERVAL`` on ``desk:<meeting>``. Each tally is computed from the
+receipts under the notice's row lock and only published when a count changed, so the
+last tally on the desk is the true state even with several nodes. ``GET
+/api/notices/{id}/tally`` computes the exact numbers on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import READERS_OF_ALL, Principal
+from hub.errors import BadRequest, Forbidden, HubError, NotFound
+from hub.session.common import (
+    SYSTEM,
+    iso_or_none,
+    meeting_deputies,
+    meeting_row,
+    now,
+    person,
+    require_role,
+    utc,
+)
+from hub.store.schema import BigId, delegations, metadata, receipts, users
+
+if TYPE_CHECKING:
+    from hub.node import Node
+
+log = logging.getLogger("hub.notices")
+
+MAX_DEPUTIES = 5000
+TALLY_NAMES = 50  # names of missing deputies carried in a notice.tally message
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("confirm", sa.Boolean, nullable=False, server_default=sa.false()),
+    # JSON {"meeting": bool, "delegations": [ids], "deputies": [ids]}: what was asked
+    sa.Column("audience", sa.Text, nullable=False),
+    sa.Column("sent_by", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("addressees", sa.Integer, nullable=False),
+    # the counts of the last published tally (kept so a tally is only sent on change)
+    sa.Column("delivered_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("read_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_notices_meeting", "meeting_id", "id"),
+)
+
+notice_deliveries = sa.Table(
+    "notice_deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # sent | repush
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    # when the tally last saw this delivery delivered / read (a cache of the receipts,
+    # used to find which notices a new receipt can change; the receipts are the record)
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_notice_deliveries_notice", "notice_id", "user_id"),
+    sa.Index("ix_notice_deliveries_channel", "channel", "user_id", "seq"),
+)
+
+
+def notice_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "meeting_id": int(r.meeting_id),
+        "title": r.title,
+        "text": r.text,
+        "urgent": bool(r.urgent),
+        "confirm": bool(r.confirm),
+        "audience": orjson.loads(r.audience),
+        "created_at": iso_or_none(r.created_at),
+        "addressees": int(r.addressees),
+    }
+
+
+def message_body(r: Any, repush: bool = False) -> dict[str, Any]:
+    """The body of the ``notice`` message an addressee receives."""
+    body = {
+        "notice": int(r.id),
+        "meeting": int(r.meeting_id),
+        "title": r.title,
+        "text": r.text,
+        "urgent": bool(r.urgent),
+        "confirm": bool(r.confirm),
+    }
+    if repush:
+        body["repush"] = True
+    return body
+
+
+async def notice_row(conn: AsyncConnection, notice_id: int, lock: bool = False) -> Any:
+    q = sa.select(notices).where(notices.c.id == notice_id)
+    if lock:
+        q = q.with_for_update()
+    r = (await conn.execute(q)).first()
+    if r is None:
+        raise NotFound(f"no notice {notice_id}")
+    return r
+
+
+def _ids(values: Sequence[int] | None, name: str) -> list[int]:
+    if values is None:
+        return []
+    if len(values) > MAX_DEPUTIES:
+        raise BadRequest(f"`{name}` may list at most {MAX_DEPUTIES} ids")
+    return list(dict.fromkeys(values))
+
+
+async def send_notice(
+    node: Node,
+    me: Principal,
+    meeting_id: int,
+    title: str,
+    text: str,
+    urgent: bool = False,
+    confirm: bool = False,
+    delegation_ids: Sequence[int] | None = None,
+    deputy_ids: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Send a notice to the whole meeting (no lists given), or to the deputies of the
+    listed delegations and the listed deputies. Returns the notice with its channels."""
+    require_role(me, "secretariat")
+    if not title.strip() or len(title) > 300:
+        raise BadRequest("`title` must be 1-300 characters")
+    if len(text) > 20000:
+        raise BadRequest("`text` must be at most 20000 characters")
+    dels = _ids(delegation_ids, "delegations")
+    deps = _ids(deputy_ids, "deputies")
+    whole = not dels and not deps
+    async with node.writing() as w:
+        conn = w.conn
+        await meeting_row(conn, meeting_id)
+        members = {int(r.id): r for r in await meeting_deputies(conn, meeting_id)}
+        targets: list[tuple[str, list[int]]] = []
+        if whole:
+            if not members:
+                raise BadRequest(f"meeting {meeting_id} has no deputies to notify")
+            targets.append((f"meeting:{meeting_id}", sorted(members)))
+        covered: set[int] = set()
+        if dels:
+            known = set(
+                (
+                    await conn.execute(
+                        sa.select(delegations.c.id).where(delegations.c.id.in_(dels))
+                    )
+                ).scalars()
+            )
+            for d in dels:
+                if d not in known:
+                    raise NotFound(f"no delegation {d}")
+                ids = [u for u, r in members.items() if r.delegation_id == d]
+                if not ids:
+                    raise BadRequest(f"delegation {d} has no deputies in meeting {meeting_id}")
+                targets.append((f"delegation:{d}", ids))
+                covered.update(ids)
+        if deps:
+            found = {
+                int(r.id): r.role
+                for r in await conn.execute(
+                    sa.select(users.c.id, users.c.role).where(users.c.id.in_(deps))
+                )
+            }
+            for u in deps:
+                if u not in found:
+                    raise NotFound(f"no user {u}")
+                if u not in members:
+                    raise BadRequest(f"user {u} is not a deputy of meeting {meeting_id}")
+                if u not in covered:
+                    targets.append((f"deputy:{u}", [u]))
+                    covered.add(u)
+        addressees = len(members) if whole else len(covered)
+        audience = {"meeting": whole, "delegations": dels, "deputies": deps}
+        ts = now()
+        nid = (
+            await conn.execute(
+                notices.insert()
+                .values(
+                    meeting_id=meeting_id,
+                    title=title.strip(),
+                    text=text,
+                    urgent=urgent,
+                    confirm=confirm,
+                    audience=orjson.dumps(audience).decode(),
+                    sent_by=me.id,
+                    created_at=ts,
+                    addressees=addressees,
+                )
+                .returning(notices.c.id)
+            )
+        ).scalar_one()
+        row = await notice_row(conn, int(nid))
+        body = message_body(row)
+        sent: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        for channel, ids in targets:
+            msg = await w.append(channel, "notice", me, body)
+            sent.append({"channel": channel, "seq": msg.seq})
+            deliveries += [
+                {
+                    "notice_id": nid,
+                    "user_id": u,
+                    "channel": channel,
+                    "seq": msg.seq,
+                    "kind": "sent",
+                    "ts": ts,
+                }
+                for u in ids
+            ]
+        await conn.execute(notice_deliveries.insert(), deliveries)
+        out = notice_dict(row)
+        await w.append(f"desk:{meeting_id}", "notice.sent", me, {"notice": out, "channels": sent})
+    return {**out, "channels": sent}
+
+
+@dataclass
+class Addressee:
+    id: int
+    name: str
+    delegation_id: int | None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "delegation_id": self.delegation_id,
+            "delivered_at": iso_or_none(self.delivered_at),
+            "read_at": iso_or_none(self.read_at),
+        }
+
+
+@dataclass
+class Tally:
+    notice_id: int
+    meeting_id: int
+    people: list[Addressee] = field(default_factory=list)
+    # per delivery row id: (delivered_at, read_at) as computed from the receipts
+    per_delivery: dict[int, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+
+    @property
+    def delivered(self) -> int:
+        return sum(1 for p in self.people if p.delivered_at is not None)
+
+    @property
+    def read(self) -> int:
+        return sum(1 for p in self.people if p.read_at is not None)
+
+    def missing(self) -> list[Addressee]:
+        """Addressees with neither a delivery nor a read receipt."""
+        return [p for p in self.people if p.delivered_at is None]
+
+    def unread(self) -> list[Addressee]:
+        return [p for p in self.people if p.read_at is None]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "addressees": len(self.people),
+            "delivered": self.delivered,
+            "read": self.read,
+            "missing": len(self.people) - self.delivered,
+        }
+
+    def message(self) -> dict[str, Any]:
+        """The ``notice.tally`` body: counts and the first names of who has neither."""
+        missing = self.missing()
+        return {
+            "notice": self.notice_id,
+            **self.counts(),
+            "missing_people": [person(p.id, p.name) for p in missing[:TALLY_NAMES]],
+            "missing_truncated": len(missing) > TALLY_NAMES,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The full tally (HTTP): counts, who has neither, who has it unread, everyone."""
+        return {
+            "notice": self.notice_id,
+            "meeting_id": self.meeting_id,
+            **self.counts(),
+            "missing_people": [person(p.id, p.name) for p in self.missing()],
+            "unread_people": [
+                person(p.id, p.name) for p in self.unread() if p.delivered_at is not None
+            ],
+            "people": [p.public() for p in self.people],
+        }
+
+
+def _earliest(*ts: datetime | None) -> datetime | None:
+    present = [utc(t) for t in ts if t is not None]
+    return min(present) if present else None
+
+
+async def compute_tally(conn: AsyncConnection, notice: Any) -> Tally:
+    """Every addressee's delivered/read state, computed from the stored receipts."""
+    d = notice_deliveries
+    r = receipts
+    acked = (
+        sa.select(sa.func.min(r.c.ts))
+        .where(
+            r.c.user_id == d.c.user_id,
+            r.c.channel == d.c.channel,
+            r.c.kind == "ack",
+            r.c.seq >= d.c.seq,
+        )
+        .scalar_subquery()
+    )
+    read = (
+        sa.select(sa.func.min(r.c.ts))
+        .where(
+            r.c.user_id == d.c.user_id,
+            r.c.channel == d.c.channel,
+            r.c.kind == "read",
+            r.c.seq == d.c.seq,
+        )
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        sa.select(
+            d.c.id,
+            d.c.user_id,
+            users.c.name,
+            users.c.delegation_id,
+            acked.label("acked"),
+            read.label("read"),
+        )
+        .join(users, users.c.id == d.c.user_id)
+        .where(d.c.notice_id == notice.id)
+        .order_by(d.c.user_id, d.c.id)
+    )
+    t = Tally(int(notice.id), int(notice.meeting_id))
+    by_user: dict[int, Addressee] = {}
+    for x in rows:
+        uid = int(x.user_id)
+        p = by_user.get(uid)
+        if p is None:
+            p = by_user[uid] = Addressee(uid, x.name, x.delegation_id)
+            t.people.append(p)
+        read_at = _earliest(x.read)
+        delivered_at = _earliest(x.acked, x.read)
+        t.per_delivery[int(x.id)] = (delivered_at, read_at)
+        p.delivered_at = _earliest(p.delivered_at, delivered_at)
+        p.read_at = _earliest(p.read_at, read_at)
+    return t
+
+
+async def _check_reader(conn: AsyncConnection, me: Principal, notice_id: int) -> Any:
+    require_role(me, *sorted(READERS_OF_ALL))
+    return await notice_row(conn, notice_id)
+
+
+async def tally(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+    """The exact current tally (secretariat, supervisors, admins)."""
+    async with node.log.reading() as conn:
+        n = await _check_reader(conn, me, notice_id)
+        return {"notice_title": n.title, **(await compute_tally(conn, n)).report()}
+
+
+async def _save_cache(conn: AsyncConnection, t: Tally, n: Any) -> None:
+    """Store what the tally saw per delivery and the counts, for change detection."""
+    d = notice_deliveries
+    rows = await conn.execute(
+        sa.select(d.c.id, d.c.delivered_at, d.c.read_at).where(d.c.notice_id == n.id)
+    )
+    changed = [
+        {"_id": r.id, "_delivered": t.per_delivery[r.id][0], "_read": t.per_delivery[r.id][1]}
+        for r in rows
+        if r.id in t.per_delivery
+        and (
+            (r.delivered_at is None) != (t.per_delivery[r.id][0] is None)
+            or (r.read_at is None) != (t.per_delivery[r.id][1] is None)
+        )
+    ]
+    if changed:
+        await conn.execute(
+            d.update()
+            .where(d.c.id == sa.bindparam("_id"))
+            .values(delivered_at=sa.bindparam("_delivered"), read_at=sa.bindparam("_read")),
+            changed,
+        )
+    await conn.execute(
+        notices.update()
+        .where(notices.c.id == n.id)
+        .values(delivered_count=t.delivered, read_count=t.read)
+    )
+
+
+async def publish_tally(node: Node, notice_id: int) -> bool:
+    """Recompute a notice's tally under its row lock; publish ``notice.tally`` on the desk
+    if a count changed since the last one. True if published."""
+    async with node.writing() as w:
+        n = await notice_row(w.conn, notice_id, lock=True)
+        t = await compute_tally(w.conn, n)
+        if (t.delivered, t.read) == (n.delivered_count, n.read_count):
+            await _save_cache(w.conn, t, n)
+            return False
+        await _save_cache(w.conn, t, n)
+        await w.append(f"desk:{n.meeting_id}", "notice.tally", SYSTEM, t.message())
+        return True
+
+
+async def repush(node: Node, me: Principal, notice_id: int, who: str = "missing") -> dict[str, Any]:
+    """Send the notice again to the inbox of each addressee who has neither receipt
+    (``who="missing"``) or who has not read it (``who="unread"``)."""
+    require_role(me, "secretariat")
+    if who not in ("missing", "unread"):
+        raise BadRequest('`who` must be "missing" or "unread"')
+    async with node.writing() as w:
+        n = await notice_row(w.conn, notice_id, lock=True)
+        t = await compute_tally(w.conn, n)
+        targets = t.missing() if who == "missing" else t.unread()
+        body = message_body(n, repush=True)
+        ts = now()
+        out: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for p in targets:
+            msg = await w.append(f"deputy:{p.id}", "notice", me, body)
+            out.append({**person(p.id, p.name), "channel": msg.channel, "seq": msg.seq})
+            rows.append(
+                {
+                    "notice_id": n.id,
+                    "user_id": p.id,
+                    "channel": msg.channel,
+                    "seq": msg.seq,
+                    "kind": "repush",
+                    "ts": ts,
+                }
+            )
+        if rows:
+            await w.conn.execute(notice_deliveries.insert(), rows)
+            await w.append(
+                f"desk:{n.meeting_id}",
+                "notice.repushed",
+                me,
+                {
+                    "notice": int(n.id),
+                    "who": who,
+                    "to": [person(p.id, p.name) for p in targets],
+                },
+            )
+    return {"notice": notice_id, "who": who, "repushed": out}
+
+
+async def list_notices(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+    """Readers of all see every notice of the meeting with its last tallied counts; a
+    deputy sees the notices addressed to them."""
+    async with node.log.reading() as conn:
+        await meeting_row(conn, meeting_id)
+        q = sa.select(notices).where(notices.c.meeting_id == meeting_id).order_by(notices.c.id)
+        if me.role not in READERS_OF_ALL:
+            if me.role != "deputy" or meeting_id not in me.meetings:
+                raise Forbidden(f"{me.role} {me.id} does not participate in meeting {meeting_id}")
+            mine = sa.select(notice_deliveries.c.notice_id).where(
+                notice_deliveries.c.user_id == me.id
+            )
+            q = q.where(notices.c.id.in_(mine))
+        out = []
+        for r in await conn.execute(q):
+            d = notice_dict(r)
+            if me.role in READERS_OF_ALL:
+                d["delivered"] = int(r.delivered_count)
+                d["read"] = int(r.read_count)
+            out.append(d)
+        return out
+
+
+class NoticeTally:
+    """Per node: turns stored receipts into coalesced ``notice.tally`` messages.
+
+    ``on_receipts`` only records what changed (no I/O); the task wakes on the first new
+    receipt, tallies the notices it can change, then sleeps ``interval`` before the next
+    round, so a storm of receipts costs one tally per notice per interval.
+    """
+
+    def __init__(self, node: Node, interval: float) -> None:
+        self.node = node
+        self.interval = interval
+        self._acks: dict[tuple[str, int], int] = {}  # (channel, user) -> highest acked seq
+        self._reads: set[tuple[str, int, int]] = set()  # (channel, user, seq)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notice-tally")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def on_receipts(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            if not row["channel"].startswith(("meeting:", "delegation:", "deputy:")):
+                continue
+            key = (row["channel"], row["user_id"])
+            if row["kind"] == "ack":
+                if row["seq"] > self._acks.get(key, 0):
+                    self._acks[key] = row["seq"]
+            else:
+                self._reads.add((row["channel"], row["user_id"], row["seq"]))
+        if self._acks or self._reads:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            acks, self._acks = self._acks, {}
+            reads, self._reads = self._reads, set()
+            try:
+                for nid in await self._affected(acks, reads):
+                    await publish_tally(self.node, nid)
+            except HubError as e:
+                log.warning("notice tally failed: %s (retrying)", e)
+                for k, s in acks.items():
+                    self._acks[k] = max(s, self._acks.get(k, 0))
+                self._reads |= reads
+                self._wake.set()
+            except Exception:
+                log.exception("notice tally failed")
+            await asyncio.sleep(self.interval)
+
+    async def _affected(
+        self, acks: dict[tuple[str, int], int], reads: set[tuple[str, int, int]]
+    ) -> list[int]:
+        """Notices with a delivery these receipts newly cover."""
+        d = notice_deliveries
+        conds: list[sa.ColumnElement[bool]] = [
+            sa.and_(d.c.channel == ch, d.c.user_id == u, d.c.seq <= s, d.c.delivered_at.is_(None))
+            for (ch, u), s in acks.items()
+        ]
+        conds += [
+            sa.and_(d.c.channel == ch, d.c.user_id == u, d.c.seq == s, d.c.read_at.is_(None))
+            for ch, u, s in reads
+        ]
+        found: set[int] = set()
+        async with self.node.log.reading() as conn:
+            for i in range(0, len(conds), 100):
+                rows = await conn.execute(
+                    sa.select(d.c.notice_id).distinct().where(sa.or_(*conds[i : i + 100]))
+                )
+                found.update(int(x) for x in rows.scalars())
+        return sorted(found)

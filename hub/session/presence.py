@@ -1,0 +1,400 @@
+"""Presence ("online now") across nodes, devices and crashes, and its audit trail.
+
+Each authenticated WebSocket connection holds a **lease** row in ``presence_leases``
+(user, node, expiry). Its node renews all of its leases every ``HUB_PRESENCE_TTL / 3``
+seconds with one UPDATE; a user is online while any of their leases is unexpired, so a
+user with two devices on two nodes stays online until both are gone, and the leases of a
+killed node simply expire (no zombie members). Every node sweeps expired leases.
+
+``presence_events`` is append-only: ``connect`` when a lease is taken, ``disconnect``
+when it is given back (``reason`` ``closed`` or ``node_stopped``) or swept after it
+expired (``reason`` ``expired``, stamped with the lease's last renewal). That answers
+"was this deputy connected at that moment?" (:func:`connected_at`).
+
+Connection open and close only queue an operation (no I/O on the WebSocket path); a
+task stores them in batches, and when a deputy comes online or goes offline (cluster-wide,
+not per device) it publishes one ``presence.changed`` ``{"online": [...], "offline":
+[...]}`` per batch on ``desk:<meeting>`` of each meeting the deputy participates in.
+
+Nodes' clocks are assumed to agree within a fraction of the TTL (NTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import Principal
+from hub.errors import HubError, NotFound
+from hub.node import Writer
+from hub.session.common import SYSTEM, iso_or_none, now, person, require_role, utc
+from hub.store.schema import BigId, meeting_participants, metadata, users
+
+if TYPE_CHECKING:
+    from hub.connection import Connection
+    from hub.node import Node
+
+log = logging.getLogger("hub.presence")
+
+FLUSH = 0.05  # how long a connect or disconnect waits to be stored with others
+
+presence_leases = sa.Table(
+    "presence_leases",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("renewed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_presence_leases_user", "user_id", "expires_at"),
+    sa.Index("ix_presence_leases_node", "node_id"),
+    sa.Index("ix_presence_leases_expiry", "expires_at"),
+)
+
+presence_events = sa.Table(
+    "presence_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("lease_id", sa.String(40), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),  # connect | disconnect
+    sa.Column("reason", sa.String(20), nullable=True),  # closed | node_stopped | expired
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_presence_events_user", "user_id", "ts"),
+    sa.Index("ix_presence_events_lease", "lease_id"),
+)
+
+
+@dataclass(eq=False)
+class Lease:
+    id: str
+    user: Principal
+    connected_at: datetime
+    stored: bool = False
+    released: bool = False
+
+
+@dataclass
+class Op:
+    kind: str  # connect | disconnect
+    lease: Lease
+    ts: datetime
+    reason: str | None = None
+
+
+def _lease_id(node_id: str) -> str:
+    return f"{node_id[:23]}-{secrets.token_hex(8)}"
+
+
+async def online_users(conn: AsyncConnection, user_ids: set[int] | None = None) -> set[int]:
+    """Users with at least one unexpired lease (of those given, or of everyone)."""
+    q = sa.select(presence_leases.c.user_id).distinct().where(presence_leases.c.expires_at > now())
+    if user_ids is not None:
+        if not user_ids:
+            return set()
+        q = q.where(presence_leases.c.user_id.in_(sorted(user_ids)))
+    return {int(u) for u in (await conn.execute(q)).scalars()}
+
+
+async def announce(w: Writer, came: set[int], went: set[int]) -> None:
+    """One ``presence.changed`` per meeting desk for deputies who came online or went."""
+    ids = sorted(came | went)
+    if not ids:
+        return
+    rows = await w.conn.execute(
+        sa.select(users.c.id, users.c.name, meeting_participants.c.meeting_id)
+        .join(meeting_participants, meeting_participants.c.user_id == users.c.id)
+        .where(users.c.id.in_(ids), users.c.role == "deputy")
+        .order_by(meeting_participants.c.meeting_id, users.c.id)
+    )
+    per_meeting: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for r in rows:
+        m = per_meeting.setdefault(int(r.meeting_id), {"online": [], "offline": []})
+        m["online" if int(r.id) in came else "offline"].append(person(int(r.id), r.name))
+    for mid, body in per_meeting.items():
+        await w.append(f"desk:{mid}", "presence.changed", SYSTEM, body)
+
+
+class Presence:
+    """This node's leases: taken on connect, given back on close, renewed, swept."""
+
+    def __init__(self, node: Node, node_id: str, ttl: float) -> None:
+        self.node = node
+        self.node_id = node_id
+        self.ttl = ttl
+        self.leases: dict[Connection, Lease] = {}
+        self._ops: list[Op] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="presence-flush"),
+            asyncio.create_task(self._renew_loop(), name="presence-renew"),
+        ]
+
+    async def stop(self) -> None:
+        """Give back every lease this node still holds, then stop."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        for conn in list(self.leases):
+            self.disconnected(conn, "node_stopped")
+        with contextlib.suppress(HubError):
+            await self.flush()
+
+    # -- the WebSocket path: no I/O ------------------------------------------------
+
+    def connected(self, conn: Connection) -> None:
+        """An authenticated connection opened (``conn.principal`` is set)."""
+        if conn.principal is None or conn in self.leases:
+            return
+        lease = Lease(_lease_id(self.node_id), conn.principal, now())
+        self.leases[conn] = lease
+        self._ops.append(Op("connect", lease, lease.connected_at))
+        self._wake.set()
+
+    def disconnected(self, conn: Connection, reason: str = "closed") -> None:
+        lease = self.leases.pop(conn, None)
+        if lease is None:
+            return
+        lease.released = True
+        self._ops.append(Op("disconnect", lease, now(), reason))
+        self._wake.set()
+
+    # -- storing -------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(FLUSH)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except HubError as e:
+                log.warning("storing presence failed: %s (retrying)", e)
+                await asyncio.sleep(1)
+                self._wake.set()
+            except Exception:
+                log.exception("storing presence failed")
+
+    async def flush(self) -> None:
+        ops, self._ops = self._ops, []
+        if not ops:
+            return
+        try:
+            await self._store(ops)
+        except BaseException:
+            self._ops[:0] = ops
+            raise
+
+    async def _store(self, ops: list[Op]) -> None:
+        ids = {op.lease.user.id for op in ops}
+        t = now()
+        expires = t + timedelta(seconds=self.ttl)
+        async with self.node.writing() as w:
+            before = await online_users(w.conn, ids)
+            for op in ops:
+                lease = op.lease
+                if op.kind == "connect":
+                    await w.conn.execute(
+                        presence_leases.insert().values(
+                            id=lease.id,
+                            user_id=lease.user.id,
+                            node_id=self.node_id,
+                            connected_at=lease.connected_at,
+                            renewed_at=t,
+                            expires_at=expires,
+                        )
+                    )
+                else:
+                    await w.conn.execute(
+                        presence_leases.delete().where(presence_leases.c.id == lease.id)
+                    )
+                await w.conn.execute(
+                    presence_events.insert().values(
+                        lease_id=lease.id,
+                        user_id=lease.user.id,
+                        node_id=self.node_id,
+                        kind=op.kind,
+                        reason=op.reason,
+                        ts=op.ts,
+                    )
+                )
+            after = await online_users(w.conn, ids)
+            await announce(w, after - before, before - after)
+        for op in ops:
+            if op.kind == "connect":
+                op.lease.stored = True
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await self.renew()
+                await sweep(self.node)
+            except HubError as e:
+                log.warning("renewing presence leases failed: %s", e)
+            except Exception:
+                log.exception("renewing presence leases failed")
+
+    async def renew(self) -> None:
+        """Extend this node's leases; take again any that another node swept meanwhile
+        (this node could not renew in time, e.g. while the database was away)."""
+        held = [lease for lease in self.leases.values() if lease.stored and not lease.released]
+        t = now()
+        expires = t + timedelta(seconds=self.ttl)
+        async with self.node.writing() as w:
+            res = await w.conn.execute(
+                presence_leases.update()
+                .where(presence_leases.c.node_id == self.node_id)
+                .values(renewed_at=t, expires_at=expires)
+            )
+            if res.rowcount >= len(held):
+                return
+            present = set(
+                (
+                    await w.conn.execute(
+                        sa.select(presence_leases.c.id).where(
+                            presence_leases.c.node_id == self.node_id
+                        )
+                    )
+                ).scalars()
+            )
+            lost = [lease for lease in held if lease.id not in present]
+            ids = {lease.user.id for lease in lost}
+            before = await online_users(w.conn, ids)
+            for lease in lost:
+                lease.id = _lease_id(self.node_id)
+                await w.conn.execute(
+                    presence_leases.insert().values(
+                        id=lease.id,
+                        user_id=lease.user.id,
+                        node_id=self.node_id,
+                        connected_at=t,
+                        renewed_at=t,
+                        expires_at=expires,
+                    )
+                )
+                await w.conn.execute(
+                    presence_events.insert().values(
+                        lease_id=lease.id,
+                        user_id=lease.user.id,
+                        node_id=self.node_id,
+                        kind="connect",
+                        reason="renewed",
+                        ts=t,
+                    )
+                )
+            after = await online_users(w.conn, ids)
+            await announce(w, after - before, set())
+
+
+async def sweep(node: Node) -> int:
+    """Remove expired leases of any node, recording ``disconnect`` (``expired``) for each
+    and announcing deputies who are now offline. Safe to run on every node at once."""
+    async with node.writing() as w:
+        gone = (
+            await w.conn.execute(
+                presence_leases.delete()
+                .where(presence_leases.c.expires_at <= now())
+                .returning(
+                    presence_leases.c.id,
+                    presence_leases.c.user_id,
+                    presence_leases.c.node_id,
+                    presence_leases.c.renewed_at,
+                )
+            )
+        ).all()
+        if not gone:
+            return 0
+        await w.conn.execute(
+            presence_events.insert(),
+            [
+                {
+                    "lease_id": g.id,
+                    "user_id": g.user_id,
+                    "node_id": g.node_id,
+                    "kind": "disconnect",
+                    "reason": "expired",
+                    "ts": utc(g.renewed_at),
+                }
+                for g in gone
+            ],
+        )
+        ids = {int(g.user_id) for g in gone}
+        await announce(w, set(), ids - await online_users(w.conn, ids))
+        return len(gone)
+
+
+async def connected_at(node: Node, me: Principal, user_id: int, ts: datetime) -> dict[str, Any]:
+    """Was ``user_id`` connected at ``ts``? With the connections that covered that moment
+    (secretariat, supervisors, admins)."""
+    require_role(me, "secretariat", "supervisor", "admin")
+    e = presence_events
+    async with node.log.reading() as conn:
+        u = (await conn.execute(sa.select(users.c.name).where(users.c.id == user_id))).first()
+        if u is None:
+            raise NotFound(f"no user {user_id}")
+        opened = list(
+            await conn.execute(
+                sa.select(e.c.lease_id, e.c.node_id, e.c.ts)
+                .where(e.c.user_id == user_id, e.c.kind == "connect", e.c.ts <= ts)
+                .order_by(e.c.ts.desc())
+                .limit(1000)
+            )
+        )
+        leases = [r.lease_id for r in opened]
+        closed = {
+            r.lease_id: r
+            for r in await conn.execute(
+                sa.select(e.c.lease_id, e.c.ts, e.c.reason).where(
+                    e.c.kind == "disconnect", e.c.lease_id.in_(leases)
+                )
+            )
+        }
+        live = {
+            r.id: r
+            for r in await conn.execute(
+                sa.select(presence_leases).where(presence_leases.c.id.in_(leases))
+            )
+        }
+    covering = []
+    t_now = now()
+    for r in opened:
+        end: datetime | None = None
+        how: str | None = None
+        if r.lease_id in closed:
+            end, how = utc(closed[r.lease_id].ts), closed[r.lease_id].reason
+        elif r.lease_id in live and utc(live[r.lease_id].expires_at) <= t_now:
+            end, how = utc(live[r.lease_id].renewed_at), "expired"
+        elif r.lease_id not in live:
+            continue  # taken and given back in a batch not stored yet: no evidence
+        if end is None or end > ts:
+            covering.append(
+                {
+                    "lease": r.lease_id,
+                    "node": r.node_id,
+                    "from": iso_or_none(r.ts),
+                    "until": iso_or_none(end),
+                    "ended": how,
+                }
+            )
+    return {
+        "user": person(user_id, u.name),
+        "at": iso_or_none(ts),
+        "connected": bool(covering),
+        "connections": covering,
+    }
