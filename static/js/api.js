@@ -1,0 +1,138 @@
+// HTTP to the hub: the session's token (sessionStorage: one login per tab, gone when
+// the tab closes), JSON requests, and errors shown with the server's own message.
+
+import { t } from "./i18n.js";
+
+const KEY = "hub:session";
+
+export const PAGES = {
+  deputy: "/static/deputy.html",
+  secretariat: "/static/secretariat.html",
+  unit: "/static/unit.html",
+  supervisor: "/static/supervisor.html",
+  admin: "/static/supervisor.html",
+};
+
+export const session = {
+  get() {
+    try {
+      const s = JSON.parse(sessionStorage.getItem(KEY) || "null");
+      if (s && s.expires_at && s.expires_at < Date.now()) return null;
+      return s;
+    } catch {
+      return null;
+    }
+  },
+  save({ token, expires_in, user }) {
+    const s = { token, user, expires_at: Date.now() + expires_in * 1000 };
+    sessionStorage.setItem(KEY, JSON.stringify(s));
+    return s;
+  },
+  clear() {
+    sessionStorage.removeItem(KEY);
+  },
+};
+
+/** Back to the login page, saying why (expired, deactivated, logged out). */
+export function toLogin(reason) {
+  session.clear();
+  const q = reason ? `?reason=${encodeURIComponent(reason)}` : "";
+  location.replace(`/static/index.html${q}`);
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The routes the running server offers ("GET /api/x/{id}"), from /openapi.json. */
+let routes = null;
+export async function offered() {
+  if (routes) return routes;
+  try {
+    const r = await fetch("/openapi.json");
+    const doc = await r.json();
+    routes = new Set();
+    for (const [path, ops] of Object.entries(doc.paths || {}))
+      for (const m of Object.keys(ops)) routes.add(`${m.toUpperCase()} ${path}`);
+  } catch {
+    routes = new Set();
+  }
+  return routes;
+}
+
+export async function has(method, path) {
+  return (await offered()).has(`${method} ${path}`);
+}
+
+/**
+ * Call the API. Resolves with the JSON body; rejects with ApiError after showing the
+ * server's message (unless `quiet`). A 401 sends the user back to the login page.
+ */
+export async function api(method, path, body, { quiet = false, form = null } = {}) {
+  const s = session.get();
+  const headers = {};
+  if (s) headers.Authorization = `Bearer ${s.token}`;
+  let payload;
+  if (form) payload = form;
+  else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  let r;
+  try {
+    r = await fetch(path, { method, headers, body: payload });
+  } catch {
+    const err = new ApiError(0, "network", t("common.networkError"));
+    if (!quiet) showError(err.message);
+    throw err;
+  }
+  let data = null;
+  const text = await r.text();
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { code: "internal", message: text.slice(0, 200) };
+  }
+  if (!r.ok) {
+    const err = new ApiError(r.status, data?.code || "error", data?.message || r.statusText);
+    if (r.status === 401 && path !== "/api/login") {
+      toLogin("expired");
+      throw err;
+    }
+    if (!quiet) showError(err.message);
+    throw err;
+  }
+  return data;
+}
+
+export const get = (path, opts) => api("GET", path, undefined, opts);
+export const post = (path, body, opts) => api("POST", path, body ?? {}, opts);
+
+/** An authenticated link (downloads, documents) for an <a href>. */
+export function authUrl(path) {
+  const s = session.get();
+  const sep = path.includes("?") ? "&" : "?";
+  return s ? `${path}${sep}access_token=${encodeURIComponent(s.token)}` : path;
+}
+
+/** Show an error in the page's alert region (role="alert"), as text. */
+export function showError(message) {
+  const box = document.getElementById("errors");
+  if (!box) return;
+  const p = document.createElement("p");
+  p.className = "error-line";
+  p.textContent = t("common.error", { message });
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "link";
+  close.textContent = t("common.close");
+  close.addEventListener("click", () => p.remove());
+  p.append(" ", close);
+  box.append(p);
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(() => p.remove(), 15000);
+}

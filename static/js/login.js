@@ -1,0 +1,53 @@
+// The login page: a username and password for a token kept in sessionStorage (this
+// tab, this session), then the page for the user's role.
+
+import { ApiError, PAGES, api, session } from "./api.js";
+import { applyI18n, t } from "./i18n.js";
+import { mountLangSwitch } from "./ui.js";
+
+applyI18n();
+document.title = `${t("login.title")} · ${t("app.name")}`;
+mountLangSwitch(document.getElementById("lang-slot"));
+
+const reason = new URLSearchParams(location.search).get("reason");
+if (reason && ["expired", "deactivated", "loggedOut"].includes(reason)) {
+  const p = document.getElementById("reason");
+  p.textContent = t(`login.${reason}`);
+  p.hidden = false;
+  if (reason === "deactivated") p.className = "error-line";
+}
+
+const existing = session.get();
+if (existing && PAGES[existing.user.role] && !reason) location.replace(PAGES[existing.user.role]);
+
+const form = document.getElementById("login");
+const submit = document.getElementById("submit");
+document.getElementById("username").focus();
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  if (!username || !password) {
+    (username ? form.password : form.username).focus();
+    return;
+  }
+  submit.disabled = true;
+  submit.textContent = t("login.busy");
+  try {
+    const r = await api("POST", "/api/login", { username, password });
+    session.save(r);
+    const page = PAGES[r.user.role];
+    if (!page) throw new ApiError(0, "no_page", t("login.noPage"));
+    location.replace(page);
+  } catch (e) {
+    form.password.value = "";
+    form.password.focus();
+    if (e instanceof ApiError && e.code === "no_page") {
+      document.getElementById("errors").textContent = e.message;
+    }
+  } finally {
+    submit.disabled = false;
+    submit.textContent = t("login.submit");
+  }
+});

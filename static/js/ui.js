@@ -1,0 +1,290 @@
+// DOM helpers and the page shell every signed-in page shares.
+//
+// el() builds elements from text only: strings become text nodes, never markup, so
+// anything a user typed (opinions, replies, names) cannot inject HTML.
+
+import { PAGES, get, session, toLogin } from "./api.js";
+import { HubClient, forgetUser } from "./hub-client.js";
+import { LANGUAGES, applyI18n, lang, setLang, t } from "./i18n.js";
+
+/**
+ * el("button", {class: "primary", onclick: fn, "aria-label": "…"}, "text", child…)
+ * Attribute values are set with setAttribute (or as properties for on* handlers,
+ * `value`, `checked`, `disabled`, `hidden`); children are Nodes or text.
+ */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+    else if (k === "value" || k === "checked" || k === "disabled" || k === "hidden") e[k] = v;
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(e, children);
+  return e;
+}
+
+function append(parent, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    parent.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** Replace an element's children. */
+export function fill(parent, ...children) {
+  parent.replaceChildren();
+  append(parent, children);
+  return parent;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+/** A labelled form field: <label for=id>text</label> + control. */
+export function field(labelKey, control, hint) {
+  if (!control.id) control.id = `f-${Math.random().toString(36).slice(2, 9)}`;
+  return el(
+    "div",
+    { class: "field" },
+    el("label", { for: control.id }, t(labelKey)),
+    control,
+    hint ? el("small", { class: "hint" }, hint) : null,
+  );
+}
+
+export function button(labelKey, onclick, cls = "", attrs = {}) {
+  return el("button", { type: "button", class: cls, onclick, ...attrs }, t(labelKey));
+}
+
+/** Run an async action from a button: disabled while it runs, errors already shown. */
+export async function busy(btn, fn) {
+  btn.disabled = true;
+  try {
+    return await fn();
+  } catch {
+    return undefined;
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+/** A short confirmation for screen readers and eyes (role=status). */
+export function flash(message) {
+  const box = document.getElementById("flash");
+  if (!box) return;
+  const p = el("p", { class: "flash-line" }, message);
+  box.append(p);
+  setTimeout(() => p.remove(), 6000);
+}
+
+// -- time ----------------------------------------------------------------------------
+
+const fmt = () =>
+  new Intl.DateTimeFormat(lang(), {
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+
+export function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : fmt().format(d);
+}
+
+export function day(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime())
+    ? String(iso)
+    : new Intl.DateTimeFormat(lang(), { year: "numeric", month: "2-digit", day: "2-digit" }).format(
+        d,
+      );
+}
+
+/** "3 d 4 h left" / "2 h overdue", from a deadline and the server-corrected now. */
+export function countdown(iso, now = Date.now()) {
+  const ms = Date.parse(iso) - now;
+  const abs = Math.abs(ms);
+  const d = Math.floor(abs / 86400000);
+  const h = Math.floor((abs % 86400000) / 3600000);
+  const m = Math.floor((abs % 3600000) / 60000);
+  const parts = [];
+  if (d) parts.push(t("time.days", { n: d }));
+  if (h || d) parts.push(t("time.hours", { n: h }));
+  if (!d) parts.push(t("time.mins", { n: m }));
+  const text = parts.join(" ");
+  return { overdue: ms < 0, soon: ms >= 0 && ms < 86400000, text: t(ms < 0 ? "time.overdue" : "time.dueIn", { d: text }) };
+}
+
+/** A countdown element that keeps itself up to date. */
+export function countdownEl(iso, client) {
+  const span = el("span", { class: "countdown", "data-deadline": iso });
+  const tick = () => {
+    const c = countdown(iso, client ? client.now() : Date.now());
+    span.textContent = c.text;
+    span.classList.toggle("overdue", c.overdue);
+    span.classList.toggle("soon", c.soon);
+  };
+  tick();
+  return span;
+}
+
+setInterval(() => {
+  for (const s of document.querySelectorAll(".countdown[data-deadline]")) {
+    const c = countdown(s.dataset.deadline, window.hubClient ? window.hubClient.now() : Date.now());
+    s.textContent = c.text;
+    s.classList.toggle("overdue", c.overdue);
+    s.classList.toggle("soon", c.soon);
+  }
+}, 30000);
+
+// -- the shell -------------------------------------------------------------------------
+
+function langSwitch() {
+  const sel = el(
+    "select",
+    { id: "lang", "aria-label": t("lang.switch") },
+    Object.entries(LANGUAGES).map(([code, name]) =>
+      el("option", { value: code, selected: code === lang() }, name),
+    ),
+  );
+  sel.value = lang();
+  sel.addEventListener("change", () => {
+    setLang(sel.value);
+    location.reload();
+  });
+  return sel;
+}
+
+/** The language switch alone (the login page). */
+export function mountLangSwitch(where) {
+  where.append(langSwitch());
+}
+
+/** The online/offline banner: shows while the connection is down, and after it heals. */
+export function attachBanner(client, box = document.getElementById("conn")) {
+  if (!box) return;
+  let wasOffline = false;
+  let hideTimer = null;
+  const retry = el("button", { type: "button", class: "link", onclick: () => client.reconnectNow() }, t("conn.retry"));
+  const text = el("span");
+  box.replaceChildren(text, " ", retry);
+  const show = (state, message, withRetry) => {
+    clearTimeout(hideTimer);
+    box.dataset.state = state;
+    box.hidden = false;
+    text.textContent = message;
+    retry.hidden = !withRetry;
+  };
+  box.hidden = true;
+  client.addEventListener("status", (ev) => {
+    const { state, attempt } = ev.detail;
+    document.body.dataset.conn = state;
+    if (state === "offline") {
+      wasOffline = true;
+      show("offline", t("conn.offline", { n: Math.max(1, attempt) }), true);
+    } else if (state === "online" && wasOffline) {
+      wasOffline = false;
+      show("online", t("conn.online"), false);
+      hideTimer = setTimeout(() => {
+        box.hidden = true;
+      }, 4000);
+    } else if (state === "online") {
+      box.hidden = true;
+      box.dataset.state = "online";
+    }
+  });
+}
+
+/**
+ * Start a signed-in page: check the role, draw the header, load /api/me, open the
+ * hub connection. Resolves with {me, client}.
+ */
+export async function startPage(roles, titleKey) {
+  applyI18n();
+  const s = session.get();
+  if (!s) {
+    toLogin();
+    return new Promise(() => {});
+  }
+  if (!roles.includes(s.user.role)) {
+    location.replace(PAGES[s.user.role] || "/static/index.html");
+    return new Promise(() => {});
+  }
+  document.title = `${t(titleKey)} · ${t("app.name")}`;
+  const header = document.getElementById("top");
+  fill(
+    header,
+    el("a", { class: "skip", href: "#main" }, t("shell.skip")),
+    el("div", { class: "brand" }, el("strong", {}, t("app.name")), el("span", { class: "page-name" }, t(titleKey))),
+    el(
+      "div",
+      { class: "who" },
+      el("span", { class: "user-name", id: "user-name" }, s.user.name),
+      el("span", { class: "role" }, t(`role.${s.user.role}`)),
+      langSwitch(),
+      el("button", { type: "button", class: "ghost", id: "logout", onclick: () => logout(s.user.id) }, t("shell.logout")),
+    ),
+  );
+  const me = await get("/api/me");
+  const client = new HubClient({ token: s.token, userId: s.user.id });
+  window.hubClient = client;
+  attachBanner(client);
+  client.addEventListener("unauthorized", () => toLogin("expired"));
+  client.addEventListener("deactivated", () => toLogin("deactivated"));
+  return { me, client };
+}
+
+export function logout(userId) {
+  if (window.hubClient) window.hubClient.stop();
+  // A shared office PC must not keep what this user received.
+  forgetUser(userId);
+  toLogin("loggedOut");
+}
+
+/** Tabs: buttons with role=tab controlling sections; arrow keys move between them. */
+export function tabs(nav, onShow) {
+  const list = [...nav.querySelectorAll("[role=tab]")];
+  const show = (tab, focus) => {
+    for (const x of list) {
+      const on = x === tab;
+      x.setAttribute("aria-selected", on ? "true" : "false");
+      x.tabIndex = on ? 0 : -1;
+      document.getElementById(x.getAttribute("aria-controls")).hidden = !on;
+    }
+    if (focus) tab.focus();
+    history.replaceState(null, "", `#${tab.dataset.tab}`);
+    if (onShow) onShow(tab.dataset.tab);
+  };
+  for (const x of list) {
+    x.addEventListener("click", () => show(x, false));
+    x.addEventListener("keydown", (ev) => {
+      const i = list.indexOf(x);
+      let j = null;
+      if (ev.key === "ArrowRight" || ev.key === "ArrowDown") j = (i + 1) % list.length;
+      if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") j = (i - 1 + list.length) % list.length;
+      if (ev.key === "Home") j = 0;
+      if (ev.key === "End") j = list.length - 1;
+      if (j !== null) {
+        ev.preventDefault();
+        show(list[j], true);
+      }
+    });
+  }
+  const initial = list.find((x) => `#${x.dataset.tab}` === location.hash) || list[0];
+  show(initial, false);
+  return { show: (name) => show(list.find((x) => x.dataset.tab === name), false) };
+}
+
+/** A status chip. */
+export function chip(text, kind = "") {
+  return el("span", { class: `chip ${kind}` }, text);
+}
+
+/** A placeholder saying the server does not offer something yet. */
+export function notYet(what) {
+  return el("p", { class: "not-yet" }, t("common.notAvailable", { what }));
+}

@@ -1,0 +1,4 @@
+import { startPage } from "./ui.js";
+
+const { client } = await startPage(["unit"], "page.unit");
+client.start();

@@ -1,0 +1,118 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real hub.
+
+The hub runs the demo seed (the accounts a user logs in with) on SQLite. Screenshots go
+to ``test-artifacts/`` (gitignored). Without ``/usr/bin/chromium`` the tests skip, or
+fail under ``HUB_TEST_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub import demo
+from hub.store.engine import make_engine
+from tests.utils.backends import REQUIRE
+from tests.utils.servers import RunningHub, running_hub, settings_for
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 15_000
+
+
+@dataclass
+class Demo:
+    """A hub with the demo seed: ``ids`` is what ``hub.demo.seed`` returned."""
+
+    hub: Any  # RunningHub, or a HubProcess with url/ws_url
+    ids: dict[str, Any]
+    db_url: str
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.hub.url)
+
+
+def need_chromium() -> None:
+    if not os.path.exists(CHROMIUM):
+        msg = f"{CHROMIUM} is missing: apt-get install chromium"
+        if REQUIRE:
+            pytest.fail(msg + " (HUB_TEST_REQUIRE_SERVICES=1)")
+        pytest.skip(msg)
+
+
+async def seed_demo(db_url: str) -> dict[str, Any]:
+    engine = make_engine(db_url)
+    try:
+        ids = await demo.seed(engine)
+    finally:
+        await engine.dispose()
+    assert ids is not None
+    return ids
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    need_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def demo_hub(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Demo]:
+    """A hub in this process on SQLite, with the demo accounts."""
+    ids = await seed_demo(sqlite_url)
+    async with running_hub(settings_for(sqlite_url, tmp_path)) as h:
+        yield Demo(h, ids, sqlite_url, tmp_path)
+
+
+async def open_as(
+    browser: Any, base_url: str, username: str, width: int = 1280, height: int = 860
+) -> Any:
+    """A fresh browser context logged in through the login page as ``username``."""
+    ctx = await browser.new_context(
+        viewport={"width": width, "height": height}, locale="zh-CN", base_url=base_url
+    )
+    ctx.set_default_timeout(TIMEOUT_MS)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.js_errors = errors
+    await page.goto("/")
+    await page.fill("#username", username)
+    await page.fill("#password", demo.PASSWORD)
+    await page.click("#submit")
+    await page.wait_for_selector("#user-name")
+    await page.wait_for_function("window.hubClient && window.hubClient.state === 'online'")
+    return page
+
+
+async def shot(page: Any, name: str, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+__all__ = ["ARTIFACTS", "Demo", "RunningHub", "open_as", "seed_demo", "shot"]

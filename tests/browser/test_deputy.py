@@ -1,0 +1,101 @@
+"""The deputy's page in a real browser: login, live notices and read receipts, the phone
+layout, user text shown as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import Demo, open_as, shot
+from tests.utils import TIMEOUT
+
+
+async def token(base: str, username: str) -> str:
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        r = await c.post("/api/login", json={"username": username, "password": "demo2026"})
+        r.raise_for_status()
+        return str(r.json()["token"])
+
+
+async def publish(base: str, tok: str, channel: str, kind: str, body: dict[str, Any]) -> int:
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        r = await c.post(
+            f"/api/channels/{channel}/messages",
+            json={"kind": kind, "body": body},
+            headers={"Authorization": f"Bearer {tok}"},
+        )
+        r.raise_for_status()
+        return int(r.json()["seq"])
+
+
+async def test_login_lands_on_the_role_page_and_logout_returns(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """Each role lands on its page after login; logout goes back to the login page."""
+    for user, path in [
+        ("daibiao1", "/static/deputy.html"),
+        ("mishu", "/static/secretariat.html"),
+        ("jiaotong", "/static/unit.html"),
+        ("jiandu", "/static/supervisor.html"),
+    ]:
+        page = await open_as(browser, demo_hub.url, user)
+        assert page.url.split("#")[0].endswith(path)
+        await page.click("#logout")
+        await page.wait_for_url("**/static/index.html?reason=loggedOut")
+        assert page.js_errors == []
+        await page.context.close()
+
+
+async def test_wrong_password_shows_the_server_message(browser: Any, demo_hub: Demo) -> None:
+    """A failed login shows the server's message and stays on the login page."""
+    ctx = await browser.new_context(base_url=demo_hub.url)
+    page = await ctx.new_page()
+    await page.goto("/")
+    await page.fill("#username", "daibiao1")
+    await page.fill("#password", "wrong")
+    await page.click("#submit")
+    await page.wait_for_selector("#errors .error-line")
+    assert "wrong username or password" in await page.inner_text("#errors")
+    await ctx.close()
+
+
+async def test_notice_arrives_live_and_read_is_confirmed(browser: Any, demo_hub: Demo) -> None:
+    """A notice appears on the open page, the badge counts it, opening it sends `read`."""
+    page = await open_as(browser, demo_hub.url, "daibiao1", width=360, height=740)
+    sec = await token(demo_hub.url, "mishu")
+    m = demo_hub.ids["meeting_id"]
+    body = {
+        "notice": 9001,
+        "meeting": m,
+        "title": "下午分组审议改在3号会议室",
+        "text": "请准时参加。",
+    }
+    body |= {"urgent": True, "confirm": False}
+    await publish(demo_hub.url, sec, f"meeting:{m}", "notice", body)
+    li = page.locator('li.notice[data-notice="9001"]')
+    await li.wait_for()
+    assert await page.inner_text("#unread-badge") == "1"
+    await li.locator("button.open").click()
+    await page.wait_for_selector('li.notice[data-notice="9001"][data-state="read"]')
+    assert await page.locator("#unread-badge").is_hidden()
+    await shot(page, "deputy-notices-360")
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_user_text_is_shown_as_text(browser: Any, demo_hub: Demo) -> None:
+    """A notice title containing <script> and markup is displayed literally, never run."""
+    page = await open_as(browser, demo_hub.url, "daibiao2")
+    sec = await token(demo_hub.url, "mishu")
+    m = demo_hub.ids["meeting_id"]
+    evil = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+    body = {"notice": 9002, "meeting": m, "title": evil, "text": evil}
+    body |= {"urgent": False, "confirm": True}
+    await publish(demo_hub.url, sec, f"meeting:{m}", "notice", body)
+    li = page.locator('li.notice[data-notice="9002"]')
+    await li.wait_for()
+    assert await li.locator(".notice-title").inner_text() == evil
+    assert await page.evaluate("window.pwned") is None
+    assert await li.locator("script, img").count() == 0
+    await page.context.close()
