@@ -14,7 +14,20 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from hub.api import JSON, admin, channels, error_response, login, openapi, ops
+from hub.api import (
+    JSON,
+    admin,
+    attendance,
+    channels,
+    documents,
+    error_response,
+    login,
+    meetings,
+    notices,
+    openapi,
+    ops,
+    speakers,
+)
 from hub.api.login import LoginLimiter
 from hub.broker import Broker
 from hub.config import Settings
@@ -62,7 +75,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
             await services.stop()
 
     # Each API module brings its routes and their OpenAPI description.
-    api_modules = [ops, login, channels, admin]
+    api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
     routes = [
         Route("/", _index),
         WebSocketRoute("/ws", websocket_endpoint),

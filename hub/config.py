@@ -51,6 +51,7 @@ class Settings:
     upload_limit: int = 20 * 1024 * 1024
     receipt_flush: float = 0.02
     presence_ttl: float = 30.0
+    tally_interval: float = 0.5
     account_check: float = 5.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
@@ -83,6 +84,7 @@ class Settings:
             upload_limit=_int(e, "HUB_UPLOAD_LIMIT", 20 * 1024 * 1024),
             receipt_flush=_float(e, "HUB_RECEIPT_FLUSH", 0.02),
             presence_ttl=_float(e, "HUB_PRESENCE_TTL", 30.0),
+            tally_interval=_float(e, "HUB_TALLY_INTERVAL", 0.5),
             account_check=_float(e, "HUB_ACCOUNT_CHECK", 5.0),
             node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
         )

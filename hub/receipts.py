@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hub.receipts")
 
+Listener = Callable[[Sequence[dict[str, Any]]], None]
+"""Called with each batch of rows (``kind, channel, seq, user_id, ts``) once it is stored;
+it runs in the writer's task, so it must only take note (no I/O, no waiting)."""
+
 
 class ReceiptWriter:
     def __init__(self, engine: AsyncEngine, metrics: Metrics, flush: float) -> None:
@@ -35,6 +40,7 @@ class ReceiptWriter:
         self._batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.listeners: list[Listener] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="receipts")
@@ -81,6 +87,12 @@ class ReceiptWriter:
                 if not fut.done():
                     fut.set_exception(e)
             return
+        rows = [row for row, _ in batch]
+        for listener in self.listeners:
+            try:
+                listener(rows)
+            except Exception:
+                log.exception("a receipt listener failed")
         acks = sum(1 for row, _ in batch if row["kind"] == "ack")
         self.metrics.receipts.labels("ack").inc(acks)
         self.metrics.receipts.labels("read").inc(len(batch) - acks)

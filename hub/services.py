@@ -19,6 +19,8 @@ from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
 from hub.revocation import AccountWatch
+from hub.session.notices import NoticeTally
+from hub.session.presence import Presence
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
 
@@ -53,6 +55,9 @@ class Services:
         self.accounts = AccountWatch(
             self.engine, lambda: list(self.connections), settings.account_check
         )
+        self.notice_tally = NoticeTally(self.node, settings.tally_interval)
+        self.receipts.listeners.append(self.notice_tally.on_receipts)
+        self.presence = Presence(self.node, settings.node_id, settings.presence_ttl)
         self.draining = False
         self.inflight = 0
         self._idle = asyncio.Event()
@@ -62,6 +67,8 @@ class Services:
         await self.node.start()
         self.receipts.start()
         self.accounts.start()
+        self.presence.start()
+        self.notice_tally.start()
 
     @contextmanager
     def work(self) -> Iterator[None]:
@@ -95,5 +102,7 @@ class Services:
     async def stop(self) -> None:
         await self.drain()
         await self.accounts.stop()
+        await self.presence.stop()
+        await self.notice_tally.stop()
         await self.node.stop()
         await self.engine.dispose()

@@ -216,6 +216,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             await conn.close(code, err.message[:120], flush=True)
             return
         conn.principal = me
+        s.presence.connected(conn)
         session = Session(s, ws, conn, me)
         session.send(
             {"type": "welcome", "user": me.public(), "server_time": p.iso(datetime.now(UTC))}, ref
@@ -226,6 +227,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         if session is not None:
             session.close()
+            s.presence.disconnected(conn)
         await conn.finish()
         s.connections.discard(conn)
         s.metrics.connections.dec()

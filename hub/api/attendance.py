@@ -1,0 +1,224 @@
+"""Check-in, leave requests, the attendance board, and the presence audit
+(``hub.session.attendance``, ``hub.session.presence``)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, field, principal, services
+from hub.api.meetings import NULL_INT, NULL_TS, PERSON, SITTING, TS, acting, path_id
+from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
+from hub.errors import BadRequest, NotFound
+from hub.session import attendance as a
+from hub.session import presence
+from hub.session.common import parse_ts, utc
+from hub.session.notices import notices
+
+
+async def check_in(request: Request) -> Response:
+    me = await principal(request)
+    s = services(request)
+    with acting(s):
+        out = await a.check_in(s.node, me, request.path_params["id"])
+    return JSON(out, status_code=201)
+
+
+async def request_leave(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    s = services(request)
+    with acting(s):
+        out = await a.request_leave(s.node, me, request.path_params["id"], field(d, "reason", str))
+    return JSON(out, status_code=201)
+
+
+async def _decide(request: Request, approve: bool) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    s = services(request)
+    with acting(s):
+        out = await a.decide_leave(
+            s.node,
+            me,
+            request.path_params["id"],
+            approve,
+            field(d, "note", str, required=False),
+        )
+    return JSON(out)
+
+
+async def approve(request: Request) -> Response:
+    return await _decide(request, True)
+
+
+async def refuse(request: Request) -> Response:
+    return await _decide(request, False)
+
+
+async def board(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await a.board(services(request).node, me, request.path_params["id"]))
+
+
+async def presence_at(request: Request) -> Response:
+    me = await principal(request)
+    s = services(request)
+    raw_ts = request.query_params.get("ts")
+    raw_notice = request.query_params.get("notice")
+    if (raw_ts is None) == (raw_notice is None):
+        raise BadRequest("give either `ts` (ISO-8601 with zone) or `notice` (a notice id)")
+    if raw_ts is not None:
+        ts = parse_ts(raw_ts, "ts")
+    else:
+        if raw_notice is None or not raw_notice.isdigit():
+            raise BadRequest("`notice` must be a notice id")
+        async with s.log.reading() as conn:
+            sent = (
+                await conn.execute(
+                    sa.select(notices.c.created_at).where(notices.c.id == int(raw_notice))
+                )
+            ).scalar()
+        if sent is None:
+            raise NotFound(f"no notice {raw_notice}")
+        ts = utc(sent)
+    return JSON(await presence.connected_at(s.node, me, request.path_params["user_id"], ts))
+
+
+routes = [
+    Route("/api/sittings/{id:int}/checkin", check_in, methods=["POST"]),
+    Route("/api/sittings/{id:int}/leave", request_leave, methods=["POST"]),
+    Route("/api/sittings/{id:int}/attendance", board, methods=["GET"]),
+    Route("/api/leave/{id:int}/approve", approve, methods=["POST"]),
+    Route("/api/leave/{id:int}/refuse", refuse, methods=["POST"]),
+    Route("/api/presence/{user_id:int}/at", presence_at, methods=["GET"]),
+]
+
+SITTING_ID = path_id("id", "sitting id")
+LEAVE_ID = path_id("id", "leave request id")
+ALLOWED = {"type": "array", "items": STR, "description": "the actions the object allows next"}
+LEAVE = obj(
+    ["id", "sitting_id", "deputy", "reason", "status", "created_at", "allowed"],
+    id=INT,
+    sitting_id=INT,
+    deputy=PERSON,
+    reason=STR,
+    status={"enum": ["pending", "approved", "refused"]},
+    created_at=NULL_TS,
+    decided_at=NULL_TS,
+    note={"type": ["string", "null"]},
+    allowed=ALLOWED,
+)
+NOTE = json_body(obj(note=STR), required=False)
+STATUSES = ["checked_in", "on_leave", "leave_pending", "absent"]
+spec = {
+    "/api/sittings/{id}/checkin": {
+        "post": {
+            "summary": "Check in to a sitting (a deputy expected there); publishes "
+            "attendance.checked_in on desk:<meeting>",
+            "parameters": [SITTING_ID],
+            "responses": {
+                **ok(obj(["sitting", "deputy", "ts"], sitting=INT, deputy=PERSON, ts=TS), 201),
+                **error_responses(401, 403, 404, 409, 503),
+            },
+        }
+    },
+    "/api/sittings/{id}/leave": {
+        "post": {
+            "summary": "Ask for leave from a sitting with a reason (a deputy expected there); "
+            "publishes attendance.leave_requested on desk:<meeting>",
+            "parameters": [SITTING_ID],
+            "requestBody": json_body(obj(["reason"], reason=STR)),
+            "responses": {**ok(LEAVE, 201), **error_responses(400, 401, 403, 404, 409, 503)},
+        }
+    },
+    "/api/leave/{id}/approve": {
+        "post": {
+            "summary": "Approve a pending leave request (secretariat); publishes "
+            "attendance.leave_decided on desk:<meeting> and deputy:<id>",
+            "parameters": [LEAVE_ID],
+            "requestBody": NOTE,
+            "responses": {**ok(LEAVE), **error_responses(400, 401, 403, 404, 409, 503)},
+        }
+    },
+    "/api/leave/{id}/refuse": {
+        "post": {
+            "summary": "Refuse a pending leave request (secretariat); publishes "
+            "attendance.leave_decided on desk:<meeting> and deputy:<id>",
+            "parameters": [LEAVE_ID],
+            "requestBody": NOTE,
+            "responses": {**ok(LEAVE), **error_responses(400, 401, 403, 404, 409, 503)},
+        }
+    },
+    "/api/sittings/{id}/attendance": {
+        "get": {
+            "summary": "The attendance board (staff): each expected deputy checked in / on "
+            "leave / leave pending / absent, and online now",
+            "parameters": [SITTING_ID],
+            "responses": {
+                **ok(
+                    obj(
+                        ["sitting", "expected", "counts", "deputies"],
+                        sitting=SITTING,
+                        expected=INT,
+                        counts=obj(
+                            [*STATUSES, "online"], **{k: INT for k in [*STATUSES, "online"]}
+                        ),
+                        deputies={
+                            "type": "array",
+                            "items": obj(
+                                ["id", "name", "status", "online"],
+                                id=INT,
+                                name=STR,
+                                delegation_id=NULL_INT,
+                                status={"enum": STATUSES},
+                                online=BOOL,
+                                checked_in_at=NULL_TS,
+                                leave={"oneOf": [LEAVE, {"type": "null"}]},
+                            ),
+                        },
+                    )
+                ),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+    "/api/presence/{user_id}/at": {
+        "get": {
+            "summary": "Was this user connected at a moment (`ts`) or when a notice went out "
+            "(`notice`)? With the connections covering it (staff)",
+            "parameters": [
+                path_id("user_id", "user id"),
+                {"name": "ts", "in": "query", "schema": TS},
+                {"name": "notice", "in": "query", "schema": INT},
+            ],
+            "responses": {
+                **ok(
+                    obj(
+                        ["user", "at", "connected", "connections"],
+                        user=PERSON,
+                        at=TS,
+                        connected=BOOL,
+                        connections={
+                            "type": "array",
+                            "items": obj(
+                                ["lease", "node", "from", "until", "ended"],
+                                lease=STR,
+                                node=STR,
+                                **{"from": TS},
+                                until=NULL_TS,
+                                ended={
+                                    "type": ["string", "null"],
+                                    "enum": ["closed", "node_stopped", "expired", None],
+                                },
+                            ),
+                        },
+                    )
+                ),
+                **error_responses(400, 401, 403, 404),
+            },
+        }
+    },
+}

@@ -1,0 +1,159 @@
+"""Meeting documents: upload (secretariat), list, open (recorded), who opened
+(``hub.session.documents``)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from hub.api import JSON, principal, services
+from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, acting, path_id
+from hub.api.openapi import INT, STR, error_responses, obj, ok
+from hub.errors import BadRequest, NotFound, TooLarge
+from hub.session import documents as docs
+
+
+async def upload(request: Request) -> Response:
+    me = await principal(request)
+    s = services(request)
+    mid = request.path_params["id"]
+    limit = s.settings.upload_limit
+    filename = docs.clean_filename(request.query_params.get("filename", ""))
+    title = request.query_params.get("title") or filename
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
+    with acting(s):
+        await docs.check_can_upload(s.node, me, mid)
+        sha, size = await docs.store_blob(s.settings.data_dir, request.stream(), limit)
+        out = await docs.add_document(
+            s.node,
+            me,
+            mid,
+            title=title,
+            filename=filename,
+            content_type=request.headers.get("content-type") or "application/octet-stream",
+            sha256=sha,
+            size=size,
+        )
+    return JSON(out, status_code=201)
+
+
+async def list_documents(request: Request) -> Response:
+    me = await principal(request)
+    out = await docs.list_documents(services(request).node, me, request.path_params["id"])
+    return JSON({"documents": out})
+
+
+async def open_document(request: Request) -> Response:
+    me = await principal(request)
+    s = services(request)
+    d = await docs.open_document(s.node, me, request.path_params["id"])
+    path = docs.blob_path(s.settings.data_dir, d["sha256"])
+    if not path.is_file():
+        raise NotFound(f"the file of document {d['id']} is missing from the store")
+    return FileResponse(
+        path,
+        media_type=d["content_type"],
+        headers={
+            "content-disposition": f"inline; filename*=utf-8''{quote(d['filename'])}",
+            "x-content-type-options": "nosniff",
+        },
+    )
+
+
+async def opens(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await docs.document_opens_of(services(request).node, me, request.path_params["id"]))
+
+
+routes = [
+    Route("/api/meetings/{id:int}/documents", list_documents, methods=["GET"]),
+    Route("/api/meetings/{id:int}/documents", upload, methods=["POST"]),
+    Route("/api/documents/{id:int}", open_document, methods=["GET"]),
+    Route("/api/documents/{id:int}/opens", opens, methods=["GET"]),
+]
+
+DOCUMENT = obj(
+    ["id", "meeting_id", "title", "filename", "content_type", "size", "sha256", "created_at"],
+    id=INT,
+    meeting_id=INT,
+    title=STR,
+    filename=STR,
+    content_type=STR,
+    size=INT,
+    sha256=STR,
+    created_at=NULL_TS,
+)
+DOC_ID = path_id("id", "document id")
+spec = {
+    "/api/meetings/{id}/documents": {
+        "get": {
+            "summary": "The meeting's documents (participants and staff)",
+            "parameters": [MEETING_ID],
+            "responses": {
+                **ok(obj(["documents"], documents={"type": "array", "items": DOCUMENT})),
+                **error_responses(401, 403, 404),
+            },
+        },
+        "post": {
+            "summary": "Upload a document (secretariat): the request body is the file's bytes, "
+            "Content-Type its type; at most HUB_UPLOAD_LIMIT bytes. Publishes document.added "
+            "on meeting:<id>",
+            "parameters": [
+                MEETING_ID,
+                {"name": "filename", "in": "query", "required": True, "schema": STR},
+                {
+                    "name": "title",
+                    "in": "query",
+                    "schema": STR,
+                    "description": "defaults to the file name",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "responses": {**ok(DOCUMENT, 201), **error_responses(400, 401, 403, 404, 413, 503)},
+        },
+    },
+    "/api/documents/{id}": {
+        "get": {
+            "summary": "Open a document: its bytes (inline). Each open is recorded. A browser "
+            "link may carry the token as ?access_token=",
+            "parameters": [DOC_ID],
+            "responses": {
+                "200": {
+                    "description": "the file",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+    "/api/documents/{id}/opens": {
+        "get": {
+            "summary": "Who opened a document and when (secretariat, supervisor, admin)",
+            "parameters": [DOC_ID],
+            "responses": {
+                **ok(
+                    obj(
+                        ["document", "opens", "readers"],
+                        document=DOCUMENT,
+                        opens={
+                            "type": "array",
+                            "items": obj(["user", "ts"], user=PERSON, ts=NULL_TS),
+                        },
+                        readers={**INT, "description": "distinct users who opened it"},
+                    )
+                ),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+}

@@ -1,0 +1,186 @@
+"""Meetings, their sittings and agenda items (``hub.session.meetings``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, field, principal, services
+from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
+from hub.errors import BadRequest, Unavailable
+from hub.services import Services
+from hub.session import meetings as m
+from hub.session.common import parse_ts
+
+
+@contextmanager
+def acting(s: Services) -> Iterator[None]:
+    """A state-changing request: refused while the node drains, waited for while it runs."""
+    if s.draining:
+        raise Unavailable("server shutting down: send the request again")
+    with s.work():
+        yield
+
+
+def int_list(d: dict[str, Any], name: str) -> list[int] | None:
+    v = field(d, name, list, required=False)
+    if v is None:
+        return None
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        raise BadRequest(f"`{name}` must be a list of integer ids")
+    return list(v)
+
+
+async def list_meetings(request: Request) -> Response:
+    me = await principal(request)
+    return JSON({"meetings": await m.visible_meetings(services(request).node, me)})
+
+
+async def overview(request: Request) -> Response:
+    me = await principal(request)
+    mid = request.path_params["id"]
+    return JSON(await m.meeting_overview(services(request).node, me, mid))
+
+
+async def add_sitting(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    s = services(request)
+    ends = field(d, "ends_at", str, required=False)
+    with acting(s):
+        out = await m.create_sitting(
+            s.node,
+            me,
+            request.path_params["id"],
+            kind=field(d, "kind", str),
+            title=field(d, "title", str),
+            starts_at=parse_ts(field(d, "starts_at", str), "starts_at"),
+            ends_at=None if ends is None else parse_ts(ends, "ends_at"),
+            place=field(d, "place", str, required=False) or "",
+            delegation_id=field(d, "delegation_id", int, required=False),
+        )
+    return JSON(out, status_code=201)
+
+
+async def add_agenda_item(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    s = services(request)
+    with acting(s):
+        out = await m.create_agenda_item(
+            s.node,
+            me,
+            request.path_params["id"],
+            title=field(d, "title", str),
+            position=field(d, "position", int, required=False),
+        )
+    return JSON(out, status_code=201)
+
+
+routes = [
+    Route("/api/meetings", list_meetings, methods=["GET"]),
+    Route("/api/meetings/{id:int}", overview, methods=["GET"]),
+    Route("/api/meetings/{id:int}/sittings", add_sitting, methods=["POST"]),
+    Route("/api/meetings/{id:int}/agenda", add_agenda_item, methods=["POST"]),
+]
+
+
+def path_id(name: str = "id", what: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": what,
+        "schema": {"type": "integer"},
+    }
+
+
+TS = {"type": "string", "format": "date-time"}
+NULL_TS = {"type": ["string", "null"], "format": "date-time"}
+NULL_INT = {"type": ["integer", "null"]}
+PERSON = obj(["id", "name"], id=INT, name=STR)
+MEETING = obj(
+    ["id", "title"],
+    id=INT,
+    title=STR,
+    starts_on={"type": ["string", "null"], "format": "date"},
+    ends_on={"type": ["string", "null"], "format": "date"},
+)
+SITTING = obj(
+    ["id", "meeting_id", "kind", "title", "starts_at", "ends_at", "place", "delegation_id"],
+    id=INT,
+    meeting_id=INT,
+    kind={"enum": list(m.SITTING_KINDS)},
+    title=STR,
+    starts_at=TS,
+    ends_at=NULL_TS,
+    place=STR,
+    delegation_id=NULL_INT,
+)
+AGENDA_ITEM = obj(
+    ["id", "meeting_id", "position", "title"], id=INT, meeting_id=INT, position=INT, title=STR
+)
+MEETING_ID = path_id("id", "meeting id")
+
+spec = {
+    "/api/meetings": {
+        "get": {
+            "summary": "Meetings the caller can see (participants: their own; staff: all)",
+            "responses": {
+                **ok(obj(["meetings"], meetings={"type": "array", "items": MEETING})),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/meetings/{id}": {
+        "get": {
+            "summary": "A meeting with its sittings (by start) and agenda (by position)",
+            "parameters": [MEETING_ID],
+            "responses": {
+                **ok(
+                    obj(
+                        ["meeting", "sittings", "agenda"],
+                        meeting=MEETING,
+                        sittings={"type": "array", "items": SITTING},
+                        agenda={"type": "array", "items": AGENDA_ITEM},
+                    )
+                ),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+    "/api/meetings/{id}/sittings": {
+        "post": {
+            "summary": "Add a sitting (secretariat): plenary, or group deliberation of a "
+            "delegation; publishes sitting.created on meeting:<id>",
+            "parameters": [MEETING_ID],
+            "requestBody": json_body(
+                obj(
+                    ["kind", "title", "starts_at"],
+                    kind={"enum": list(m.SITTING_KINDS)},
+                    title=STR,
+                    starts_at=TS,
+                    ends_at=TS,
+                    place=STR,
+                    delegation_id={**INT, "description": "required for kind=group"},
+                )
+            ),
+            "responses": {**ok(SITTING, 201), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
+    "/api/meetings/{id}/agenda": {
+        "post": {
+            "summary": "Add an agenda item (secretariat); publishes agenda.created on meeting:<id>",
+            "parameters": [MEETING_ID],
+            "requestBody": json_body(
+                obj(["title"], title=STR, position={**INT, "minimum": 1, "description": "last"})
+            ),
+            "responses": {**ok(AGENDA_ITEM, 201), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
+}

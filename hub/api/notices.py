@@ -1,0 +1,218 @@
+"""Notices: send, list, the exact tally, re-push (``hub.session.notices``)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, field, principal, services
+from hub.api.meetings import MEETING_ID, NULL_INT, NULL_TS, PERSON, acting, int_list, path_id
+from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
+from hub.session import notices as n
+
+
+async def send(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    s = services(request)
+    with acting(s):
+        out = await n.send_notice(
+            s.node,
+            me,
+            request.path_params["id"],
+            title=field(d, "title", str),
+            text=field(d, "text", str, required=False) or "",
+            urgent=bool(field(d, "urgent", bool, required=False)),
+            confirm=bool(field(d, "confirm", bool, required=False)),
+            delegation_ids=int_list(d, "delegations"),
+            deputy_ids=int_list(d, "deputies"),
+        )
+    return JSON(out, status_code=201)
+
+
+async def list_notices(request: Request) -> Response:
+    me = await principal(request)
+    out = await n.list_notices(services(request).node, me, request.path_params["id"])
+    return JSON({"notices": out})
+
+
+async def tally(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await n.tally(services(request).node, me, request.path_params["id"]))
+
+
+async def repush(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    s = services(request)
+    with acting(s):
+        out = await n.repush(
+            s.node,
+            me,
+            request.path_params["id"],
+            who=field(d, "who", str, required=False) or "missing",
+        )
+    return JSON(out)
+
+
+routes = [
+    Route("/api/meetings/{id:int}/notices", list_notices, methods=["GET"]),
+    Route("/api/meetings/{id:int}/notices", send, methods=["POST"]),
+    Route("/api/notices/{id:int}/tally", tally, methods=["GET"]),
+    Route("/api/notices/{id:int}/repush", repush, methods=["POST"]),
+]
+
+IDS = {"type": "array", "items": INT}
+NOTICE = obj(
+    [
+        "id",
+        "meeting_id",
+        "title",
+        "text",
+        "urgent",
+        "confirm",
+        "audience",
+        "created_at",
+        "addressees",
+    ],
+    id=INT,
+    meeting_id=INT,
+    title=STR,
+    text=STR,
+    urgent=BOOL,
+    confirm=BOOL,
+    audience=obj(
+        ["meeting", "delegations", "deputies"], meeting=BOOL, delegations=IDS, deputies=IDS
+    ),
+    created_at=NULL_TS,
+    addressees=INT,
+    delivered={**INT, "description": "staff only: delivered count of the last tally"},
+    read={**INT, "description": "staff only: read count of the last tally"},
+)
+PEOPLE = {"type": "array", "items": PERSON}
+NOTICE_ID = path_id("id", "notice id")
+spec = {
+    "/api/meetings/{id}/notices": {
+        "get": {
+            "summary": "Notices of a meeting: staff see all with their last tallied counts; a "
+            "deputy sees the notices addressed to them",
+            "parameters": [MEETING_ID],
+            "responses": {
+                **ok(obj(["notices"], notices={"type": "array", "items": NOTICE})),
+                **error_responses(401, 403, 404),
+            },
+        },
+        "post": {
+            "summary": "Send a notice (secretariat) to the whole meeting (no lists), or to the "
+            "deputies of `delegations` and the listed `deputies`. Publishes `notice` on each "
+            "target channel and notice.sent on desk:<meeting>",
+            "parameters": [MEETING_ID],
+            "requestBody": json_body(
+                obj(
+                    ["title"],
+                    title=STR,
+                    text=STR,
+                    urgent=BOOL,
+                    confirm={**BOOL, "description": "the deputy confirms by sending `read`"},
+                    delegations={**IDS, "description": "delegation ids"},
+                    deputies={
+                        **IDS,
+                        "description": "deputy user ids (each gets it on deputy:<id>)",
+                    },
+                )
+            ),
+            "responses": {
+                **ok(
+                    {
+                        **NOTICE,
+                        "properties": {
+                            **NOTICE["properties"],
+                            "channels": {
+                                "type": "array",
+                                "items": obj(["channel", "seq"], channel=STR, seq=INT),
+                            },
+                        },
+                    },
+                    201,
+                ),
+                **error_responses(400, 401, 403, 404, 503),
+            },
+        },
+    },
+    "/api/notices/{id}/tally": {
+        "get": {
+            "summary": "The exact delivered/read tally now, with who has neither "
+            "(missing_people) and who has it unread (staff)",
+            "parameters": [NOTICE_ID],
+            "responses": {
+                **ok(
+                    obj(
+                        [
+                            "notice",
+                            "notice_title",
+                            "meeting_id",
+                            "addressees",
+                            "delivered",
+                            "read",
+                            "missing",
+                            "missing_people",
+                            "unread_people",
+                            "people",
+                        ],
+                        notice=INT,
+                        notice_title=STR,
+                        meeting_id=INT,
+                        addressees=INT,
+                        delivered=INT,
+                        read=INT,
+                        missing={**INT, "description": "addressees with neither receipt"},
+                        missing_people=PEOPLE,
+                        unread_people={**PEOPLE, "description": "delivered but not read"},
+                        people={
+                            "type": "array",
+                            "items": obj(
+                                ["id", "name", "delegation_id", "delivered_at", "read_at"],
+                                id=INT,
+                                name=STR,
+                                delegation_id=NULL_INT,
+                                delivered_at=NULL_TS,
+                                read_at=NULL_TS,
+                            ),
+                        },
+                    )
+                ),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+    "/api/notices/{id}/repush": {
+        "post": {
+            "summary": "Re-push the notice (secretariat) to the inbox deputy:<id> of each "
+            "addressee with neither receipt (who=missing, the default) or not read "
+            "(who=unread); publishes notice.repushed on desk:<meeting>",
+            "parameters": [NOTICE_ID],
+            "requestBody": json_body(obj(who={"enum": ["missing", "unread"]}), required=False),
+            "responses": {
+                **ok(
+                    obj(
+                        ["notice", "who", "repushed"],
+                        notice=INT,
+                        who=STR,
+                        repushed={
+                            "type": "array",
+                            "items": obj(
+                                ["id", "name", "channel", "seq"],
+                                id=INT,
+                                name=STR,
+                                channel=STR,
+                                seq=INT,
+                            ),
+                        },
+                    )
+                ),
+                **error_responses(400, 401, 403, 404, 503),
+            },
+        }
+    },
+}
