@@ -1,0 +1,282 @@
+"""Tools for fault tests: a TCP proxy that can cut PostgreSQL away, a client that resumes
+on another node, a publisher that resends with the same keys, and process memory.
+
+Faults are only ever made on things the test owns: its own hub processes, its own
+redis-server, its own database's backends, its own proxy. Never the shared servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+import websockets
+
+from hub.store.engine import make_engine
+from hub.store.schema import messages, receipts
+from tests.utils import TIMEOUT
+from tests.utils.client import Client
+
+# Fault nodes take frames as fast as the tests send them (the flood limit has its own test).
+FAST = {"HUB_FRAME_RATE": "100000", "HUB_FRAME_BURST": "100000"}
+
+
+def rss(pid: int, field_: str = "VmRSS") -> int:
+    """A process's resident memory (or its peak, ``VmHWM``) in bytes, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field_ + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field_} for pid {pid}")
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a backend; :meth:`cut` drops every connection and
+    refuses new ones (the backend looks down), :meth:`restore` listens again."""
+
+    def __init__(self, backend_host: str, backend_port: int) -> None:
+        self.backend = (backend_host, backend_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            br, bw = await asyncio.open_connection(*self.backend)
+        except OSError:
+            w.close()
+            return
+        self._writers |= {w, bw}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(r, bw), pipe(br, w))
+        self._writers -= {w, bw}
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def close(self) -> None:
+        await self.cut()
+
+
+async def terminate_backends(db_url: str) -> int:
+    """``pg_terminate_backend`` every other connection to this test's own database."""
+    plain = db_url.replace("postgresql+asyncpg://", "postgresql://")
+    name = plain.rpartition("/")[2]
+    conn = await asyncpg.connect(plain)
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        return sum(1 for r in rows if r[0])
+    finally:
+        await conn.close()
+
+
+async def stored(db_url: str, channel: str) -> list[tuple[int, int, str | None, str]]:
+    """``(seq, id, key, body)`` of every stored message of ``channel``, in seq order."""
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(messages.c.seq, messages.c.id, messages.c.idem_key, messages.c.body)
+                .where(messages.c.channel == channel)
+                .order_by(messages.c.seq)
+            )
+            return [(r.seq, r.id, r.idem_key, r.body) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+async def stored_receipts(db_url: str, user_id: int) -> set[tuple[str, str, int]]:
+    """``(kind, channel, seq)`` of every stored receipt of a user."""
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(receipts.c.kind, receipts.c.channel, receipts.c.seq).where(
+                    receipts.c.user_id == user_id
+                )
+            )
+            return {(r.kind, r.channel, r.seq) for r in rows}
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Follower:
+    """A client that follows one channel and, whenever its connection ends, resumes on
+    the next node in ``urls`` with ``since`` = the last seq it holds."""
+
+    token: str
+    channel: str
+    urls: list[str]
+    seqs: list[int] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    closes: list[int | None] = field(default_factory=list)
+    connects: int = 0
+    client: Client | None = None
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, until: int) -> None:
+        """Follow until seq ``until`` is held; each URL is tried in turn after a close."""
+        for url in itertools.cycle(self.urls):
+            try:
+                await self._follow(url, until)
+                return
+            except (OSError, websockets.InvalidHandshake, TimeoutError):
+                await asyncio.sleep(0.1)
+            except websockets.ConnectionClosed as e:
+                self.closes.append(e.rcvd.code if e.rcvd else None)
+                if url == self.urls[0] and len(self.urls) > 1:
+                    self.urls = self.urls[1:]  # that node is gone: stay on the others
+
+    async def _follow(self, url: str, until: int) -> None:
+        self.client = c = await Client.connect(url, self.token)
+        self.connects += 1
+        since = self.seqs[-1] if self.seqs else 0
+        await c.subscribe(self.channel, since=since)
+        self.subscribed.set()
+        while not self.seqs or self.seqs[-1] < until:
+            f = await c.recv(TIMEOUT * 3)
+            if f["type"] == "message" and f["channel"] == self.channel:
+                self.seqs.append(f["seq"])
+                self.bodies.append(f["body"])
+        await c.close()
+
+
+@dataclass
+class Publisher:
+    """Publishes numbered notices ``{"p": name, "i": i}`` with key ``<name><i>``, one at a
+    time. When its connection ends it moves to the next node in ``urls`` and resends there
+    the notice it holds no ``published`` reply for (same key); past the last, it stops."""
+
+    token: str
+    channel: str
+    urls: list[str]
+    name: str = "n"
+    next: int = 0  # the next notice to publish
+    acked: dict[int, tuple[int, int]] = field(default_factory=dict)  # i -> (seq, id)
+    refused: set[int] = field(default_factory=set)  # got `unavailable` at least once
+    unanswered: set[int] = field(default_factory=set)  # the connection ended before a reply
+    errors: list[dict[str, Any]] = field(default_factory=list)  # any other reply
+    closes: list[int | None] = field(default_factory=list)
+
+    async def run(self, n: int, pause: float = 0.0) -> None:
+        """Publish until notice ``n - 1`` is acknowledged, or no node is left."""
+        while self.next < n and self.urls:
+            try:
+                c = await Client.connect(self.urls[0], self.token)
+            except (OSError, websockets.InvalidHandshake, TimeoutError):
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                while self.next < n:
+                    i = self.next
+                    r = await c.publish(self.channel, {"p": self.name, "i": i}, key=self.key(i))
+                    if r["type"] == "published":
+                        self.acked[i] = (r["seq"], r["id"])
+                        self.next += 1
+                        if pause:
+                            await asyncio.sleep(pause)
+                    elif r.get("code") == "unavailable":
+                        self.refused.add(i)
+                        await asyncio.sleep(0.02)
+                    else:
+                        self.errors.append(r)
+                        self.next += 1
+                await c.close()
+            except websockets.ConnectionClosed as e:
+                self.closes.append(e.rcvd.code if e.rcvd else None)
+                self.unanswered.add(self.next)
+                self.urls = self.urls[1:]
+
+    def key(self, i: int) -> str:
+        return f"{self.name}{i}"
+
+
+@dataclass
+class Acknowledger:
+    """A deputy's client that sends `ack` and `read` for every message of a channel as it
+    arrives, and records which receipts the server confirmed before the connection ended."""
+
+    token: str
+    channel: str
+    sent: set[tuple[str, int]] = field(default_factory=set)
+    confirmed: set[tuple[str, int]] = field(default_factory=set)
+    refused: set[tuple[str, int]] = field(default_factory=set)
+    other: list[dict[str, Any]] = field(default_factory=list)
+    close: int | None = None
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, url: str) -> None:
+        """Until the server closes the connection."""
+        c = await Client.connect(url, self.token)
+        await c.subscribe(self.channel, since=0)
+        self.subscribed.set()
+        try:
+            while True:
+                f = await c.recv(TIMEOUT * 3)
+                if f["type"] == "message":
+                    for what in ("ack", "read"):
+                        ref = f"{what}:{f['seq']}"
+                        await c.send(
+                            {"type": what, "channel": self.channel, "seq": f["seq"], "ref": ref}
+                        )
+                        self.sent.add((what, f["seq"]))
+                elif f["type"] == "receipt":
+                    self.confirmed.add((f["of"], f["seq"]))
+                elif f["type"] == "error" and f["code"] == "unavailable" and "ref" in f:
+                    what, _, seq = f["ref"].partition(":")
+                    self.refused.add((what, int(seq)))
+                else:
+                    self.other.append(f)
+        except websockets.ConnectionClosed as e:
+            self.close = e.rcvd.code if e.rcvd else None
+
+    async def resend(self, url: str, receipts: set[tuple[str, int]]) -> None:
+        """Send again, on another node, receipts that were not confirmed; wait for each."""
+        c = await Client.connect(url, self.token)
+        for what, seq in sorted(receipts):
+            r = await c.request({"type": what, "channel": self.channel, "seq": seq})
+            assert r["type"] == "receipt", r
+            self.confirmed.add((what, seq))
+        await c.close()
+
+
+async def until(
+    cond: Callable[[], bool], timeout: float = TIMEOUT * 2, step: float = 0.005
+) -> None:
+    """Poll ``cond`` until it holds; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out waiting"
+        await asyncio.sleep(step)
