@@ -169,19 +169,13 @@ class WSClient(asyncio.Protocol):
             self.on_close(self)
 
 
-async def connect(
-    host: str,
-    port: int,
-    path: str,
-    on_text: OnText,
-    on_close: OnClose,
-    data: object = None,
-    limit_s: float = 30.0,
-) -> WSClient:
-    """Open a connection and finish the upgrade handshake; `data` is set before any frame."""
+async def connect(proto: WSClient, host: str, port: int, limit_s: float = 30.0) -> None:
+    """Open `proto`'s connection and finish the upgrade handshake.
+
+    Frames that arrive with the handshake reach `on_text` at once, so set up whatever it
+    needs (`proto.data`, references to `proto`) before calling this.
+    """
     loop = asyncio.get_running_loop()
-    proto = WSClient(host, port, path, on_text, on_close)
-    proto.data = data
     try:
         async with asyncio.timeout(limit_s):
             await loop.create_connection(lambda: proto, host, port)
@@ -189,4 +183,3 @@ async def connect(
     except BaseException:
         proto.close()
         raise
-    return proto

@@ -1,0 +1,481 @@
+"""docs/benchmarks.md and its plots, from bench/run_all.py's results."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+FLOOR_FACTOR = 1.5  # fan-out within this factor of the load generator's own floor: its limit
+CEILING_SHARE = 0.8  # sustained deliveries/s above this share of the receive ceiling: ditto
+
+SYSTEM_INFO = {
+    "hub": (
+        "Session Hub: `hub serve` (Starlette on uvicorn), default embedded set-up: "
+        "SQLite (WAL) + in-process broker",
+        "every message, in the database, before fan-out; ack/read receipts",
+        "replays what was missed from the log (`since`)",
+    ),
+    "bare_ws": (
+        "`websockets.asyncio.server` + `websockets.broadcast()`: the Python ceiling",
+        "nothing",
+        "what was sent while away is lost",
+    ),
+    "socketio": (
+        "python-socketio `AsyncServer` + `AsyncRedisManager` (one Redis channel per run), "
+        "served by uvicorn, broadcast to a room",
+        "nothing (each emit passes through Redis pub/sub, not kept)",
+        "what was sent while away is lost",
+    ),
+}
+
+
+def _f(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "–"
+        if math.isinf(x):
+            return "∞"
+        return f"{x:,.{digits}f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_f(c) for c in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def _ceiling(results: dict[str, Any], n: int) -> dict[str, Any]:
+    choice = results["ceiling"].get(str(n), {})
+    raw = results["ceiling"].get(f"{n}/{choice.get('workers', 1)}", {})
+    return raw.get("ceiling") or {}
+
+
+def _runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in results["runs"] if "system" in r]
+
+
+def limits(results: dict[str, Any]) -> dict[tuple[str, int, str], str]:
+    """(system, N, scenario) -> why the load generator, not the server, was the limit."""
+    out: dict[tuple[str, int, str], str] = {}
+    for r in _runs(results):
+        ceil = _ceiling(results, r["n"])
+        floor = (ceil.get("single_notice_time_to_last_ms") or {}).get("p50")
+        fan = r.get("fanout") or {}
+        ttl = (fan.get("time_to_last_ms") or {}).get("p50")
+        if floor and ttl and ttl <= FLOOR_FACTOR * floor:
+            out[(r["system"], r["n"], "fanout")] = (
+                f"time-to-last p50 {ttl:.1f} ms is within {FLOOR_FACTOR}× of the load "
+                f"generator's own floor ({floor:.1f} ms)"
+            )
+        sus = r.get("sustained") or {}
+        frames = ceil.get("receive_ceiling_frames_per_s")
+        best = sus.get("best_deliveries_per_s") or 0
+        if sus.get("loadgen_limited"):
+            out[(r["system"], r["n"], "sustained")] = (
+                "the load generator's core was ≥ 90 % busy at the first failing rate"
+            )
+        elif frames and best >= CEILING_SHARE * frames:
+            out[(r["system"], r["n"], "sustained")] = (
+                f"{best:,.0f} deliveries/s is ≥ {CEILING_SHARE:.0%} of the receive ceiling "
+                f"({frames:,} frames/s)"
+            )
+    return out
+
+
+def _sustained_limit(r: dict[str, Any], lim: dict[tuple[str, int, str], str]) -> str:
+    sus = r.get("sustained") or {}
+    if (r["system"], r["n"], "sustained") in lim:
+        return "load generator"
+    if sus.get("first_failing_rate") is None:
+        return "not reached (highest step passed)"
+    failing = next(
+        (s for s in sus.get("steps", []) if s["rate"] == sus["first_failing_rate"]), None
+    )
+    if failing and failing["server_cpu_busy"] >= 0.9:
+        return "server CPU (core 0 saturated)"
+    if failing and failing["incomplete"]:
+        return "deliveries missing"
+    return "latency"
+
+
+def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img.mkdir(parents=True, exist_ok=True)
+    runs = _runs(results)
+    systems = sorted({r["system"] for r in runs})
+    sizes = sorted({r["n"] for r in runs})
+    made: list[tuple[str, str]] = []
+
+    def series(fn: Any) -> dict[str, tuple[list[int], list[float]]]:
+        out: dict[str, tuple[list[int], list[float]]] = {}
+        for s in systems:
+            xs, ys = [], []
+            for r in sorted((r for r in runs if r["system"] == s), key=lambda r: r["n"]):
+                y = fn(r)
+                if y is not None and not (isinstance(y, float) and not math.isfinite(y)):
+                    xs.append(r["n"])
+                    ys.append(y)
+            out[s] = (xs, ys)
+        return out
+
+    def save(fig: Any, name: str, title: str) -> None:
+        fig.tight_layout()
+        fig.savefig(img / name, dpi=110)
+        plt.close(fig)
+        made.append((name, title))
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for s, (xs, ys) in series(
+        lambda r: ((r.get("fanout") or {}).get("time_to_last_ms") or {}).get("p99")
+    ).items():
+        ax.plot(xs, ys, marker="o", label=s)
+    floor = [
+        (n, (_ceiling(results, n).get("single_notice_time_to_last_ms") or {}).get("p50"))
+        for n in sizes
+    ]
+    floor = [(n, f) for n, f in floor if f]
+    if floor:
+        ax.plot(*zip(*floor, strict=True), "k--", label="load generator floor (p50)")
+    ax.set(xlabel="clients N", ylabel="ms", title="Fan-out: time until the last client, p99")
+    ax.set_yscale("log")
+    ax.legend()
+    save(fig, "bench-fanout.png", "Fan-out: p99 time until the last of N clients has a notice")
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for s, (xs, ys) in series(
+        lambda r: (r.get("sustained") or {}).get("best_deliveries_per_s")
+    ).items():
+        ax.plot(xs, ys, marker="o", label=s)
+    ceil = [(n, _ceiling(results, n).get("receive_ceiling_frames_per_s")) for n in sizes]
+    ceil = [(n, c) for n, c in ceil if c]
+    if ceil:
+        ax.plot(*zip(*ceil, strict=True), "k--", label="load generator receive ceiling")
+    ax.set(
+        xlabel="clients N",
+        ylabel="deliveries/s",
+        title="Sustained: deliveries/s with p99 time-to-last < 250 ms",
+    )
+    ax.set_yscale("log")
+    ax.legend()
+    save(fig, "bench-sustained.png", "Sustained publishing: best deliveries/s within the SLO")
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for s, (xs, ys) in series(lambda r: (r.get("connect") or {}).get("rss_per_conn_kb")).items():
+        ax.plot(xs, ys, marker="o", label=s)
+    ax.set(xlabel="clients N", ylabel="KiB", title="Server RSS per idle connection")
+    ax.legend()
+    save(fig, "bench-memory.png", "Server memory per idle connection")
+
+    biggest = max(sizes) if sizes else None
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for r in runs:
+        if r["n"] != biggest or not r.get("sustained"):
+            continue
+        steps = sorted(r["sustained"]["steps"], key=lambda s: s["rate"])
+        xs = [s["rate"] for s in steps]
+        ys = [min(s["time_to_last_p99_ms"], 1e5) for s in steps]
+        ax.plot(xs, ys, marker="o", label=r["system"])
+    ax.axhline(250, color="k", linestyle="--", label="SLO 250 ms")
+    ax.set(
+        xlabel="notices/s",
+        ylabel="p99 time-to-last, ms",
+        title=f"Sustained steps at N={biggest}",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend()
+    save(fig, "bench-steps.png", f"Sustained publishing steps at N={biggest}")
+    return made
+
+
+def write(results: dict[str, Any], out: Path, img: Path) -> None:
+    made = plots(results, img)
+    runs = _runs(results)
+    sizes = sorted({r["n"] for r in runs})
+    lim = limits(results)
+    m = results["machine"]
+    o = next((r["options"] for r in runs if "options" in r), {})
+    rates = ", ".join(f"{x:g}" for x in o.get("rates", ()))
+    rel = Path(os.path.relpath(img.resolve(), out.parent.resolve()))
+    L: list[str] = ["# Benchmarks", ""]
+    if results.get("quick"):
+        L += ["> **Quick run** (N=50, short steps): proves the harness, not the systems.", ""]
+    L += [
+        f"Generated by `{results['command']}` from {results['started']} to "
+        f"{results.get('finished', '?')} (UTC). Raw numbers: `{out.with_suffix('.json').name}`.",
+        "",
+        "Reproduce: `.venv/bin/pip install -e '.[bench]'`, Redis on 127.0.0.1:6379 (started "
+        "if missing), then `.venv/bin/python -m bench.run_all` (see `--help`).",
+        "",
+        "## Systems and what they store",
+        "",
+    ]
+    L += _table(
+        ["system", "what", "stores", "after a reconnect"],
+        [[s, *SYSTEM_INFO[s]] for s in sorted({r["system"] for r in runs})],
+    )
+    L += [
+        "## Machine and method",
+        "",
+        f"- CPU: {m['cpu']}, `nproc` = {m['nproc']}, memory {m['memory']}, "
+        f"Linux {m['kernel']}, Python {m['python']}.",
+        f"- Server pinned to core {results['pinning']['server_core']}; the load generator "
+        f"(coordinator + workers) to core {results['pinning']['loadgen_core']}. "
+        f"{results.get('redis', '')}. All traffic on 127.0.0.1; every phase has a time limit.",
+        "- Clients: a minimal RFC 6455 client on uvloop (`bench/wsclient.py`), no compression "
+        "offered. Latency = receive time − send time embedded by the publisher "
+        "(`time.monotonic_ns()`, one clock for all processes).",
+        "- Fan-out: one ~300-byte JSON notice at a time to all N (next one when all N have "
+        f"it), {o.get('notices')} notices after {o.get('warmup')} warm-up ones.",
+        "- Receipt storm: every client sends `ack` + `read` at a random moment within "
+        f"{o.get('receipt_window')} s; time until the server confirmed all of them as stored.",
+        f"- Sustained: notices/s stepped up ({rates}, then {o.get('bisect_steps')} bisection "
+        f"steps), {o.get('step_seconds')} s per step; the best rate whose p99 "
+        f"time-until-last-client stays under {o.get('slo_ms')} ms.",
+        "- Reconnect storm: all N drop (TCP close) and reconnect at once (≤ "
+        f"{o.get('connect_concurrency')} handshakes in flight per worker) while "
+        f"{o.get('reconnect_notices')} notices are published, one every "
+        f"{(o.get('reconnect_spacing') or 0) * 1000:g} ms; the hub's clients resubscribe "
+        "with `since` = the last seq they hold.",
+        f"- Memory: server VmRSS before and {o.get('settle')} s after connecting N; CPU: utime+stime from "
+        "/proc/<pid>/stat over the fan-out phase, divided by the deliveries.",
+        "- Hub settings: `HUB_FRAME_RATE`/`HUB_FRAME_BURST` lifted so that one publisher "
+        "connection can drive the rate steps; everything else default.",
+        "",
+        "Package versions: "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v != "not installed")
+        + ".",
+        "",
+        "## Load generator ceiling",
+        "",
+        "Measured against `bench/blast.py`, a server that only copies ready-made frames, so "
+        "the numbers are the load generator's own limits: the time until the last of N "
+        "clients has parsed one notice (its floor for fan-out), and frames/s taken in during "
+        "a burst (its ceiling for sustained rates).",
+        "",
+    ]
+    rows = []
+    for n in sizes:
+        for key, raw in results["ceiling"].items():
+            if not key.startswith(f"{n}/"):
+                continue
+            c = raw.get("ceiling") or {}
+            chosen = results["ceiling"].get(str(n), {}).get("workers")
+            rows.append(
+                [
+                    n,
+                    f"{raw.get('workers')}" + (" (used)" if raw.get("workers") == chosen else ""),
+                    (c.get("single_notice_time_to_last_ms") or {}).get("p50"),
+                    c.get("receive_ceiling_frames_per_s"),
+                    c.get("loadgen_busy"),
+                    raw.get("aborted"),
+                ]
+            )
+    L += _table(
+        [
+            "N",
+            "worker processes",
+            "one notice to all, ms (p50)",
+            "receive ceiling, frames/s",
+            "CPU busy",
+            "aborted",
+        ],
+        rows,
+    )
+    L += ["## 1. Fan-out", ""]
+    rows = []
+    for r in runs:
+        f = r.get("fanout")
+        if not f:
+            continue
+        lat, ttl = f["latency_ms"], f["time_to_last_ms"]
+        rows.append(
+            [
+                r["system"],
+                r["n"],
+                (r.get("connect") or {}).get("connected"),
+                lat["p50"],
+                lat["p99"],
+                ttl["p50"],
+                ttl["p99"],
+                f"{f['deliveries']:,}/{f['expected_deliveries']:,}",
+                f["server_cpu_us_per_delivery"],
+                "load generator" if (r["system"], r["n"], "fanout") in lim else "",
+            ]
+        )
+    L += _table(
+        [
+            "system",
+            "N",
+            "connected",
+            "delivery p50 ms",
+            "delivery p99 ms",
+            "last client p50 ms",
+            "last client p99 ms",
+            "delivered",
+            "server CPU µs/delivery",
+            "limit",
+        ],
+        rows,
+    )
+    L += ["## 2. Receipt storm", ""]
+    rows = []
+    for r in runs:
+        rc = r.get("receipts")
+        if rc is None:
+            continue
+        if not rc.get("supported"):
+            rows.append([r["system"], r["n"], "not supported / not stored", "", "", "", "", ""])
+            continue
+        cl = rc["confirm_latency_ms"]
+        rows.append(
+            [
+                r["system"],
+                r["n"],
+                f"{rc['confirmed']:,}/{rc['sent']:,}",
+                rc["seconds_until_last_confirmed"],
+                rc["confirmed_per_s"],
+                cl["p50"],
+                cl["p99"],
+                rc["server_cpu_us_per_receipt"],
+            ]
+        )
+    L += _table(
+        [
+            "system",
+            "N",
+            "confirmed (stored)",
+            "s until last confirmed",
+            "confirmed/s",
+            "confirm p50 ms",
+            "confirm p99 ms",
+            "server CPU µs/receipt",
+        ],
+        rows,
+    )
+    L += ["## 3. Sustained publishing", ""]
+    rows = []
+    for r in runs:
+        s = r.get("sustained")
+        if not s:
+            continue
+        rows.append(
+            [
+                r["system"],
+                r["n"],
+                s["best_rate"],
+                s["best_deliveries_per_s"],
+                s["first_failing_rate"],
+                _sustained_limit(r, lim),
+            ]
+        )
+    L += _table(
+        [
+            "system",
+            "N",
+            "best notices/s (p99 last client < 250 ms)",
+            "deliveries/s",
+            "first failing notices/s",
+            "what limited it",
+        ],
+        rows,
+    )
+    L += ["## 4. Reconnect storm", ""]
+    rows = []
+    for r in runs:
+        rc = r.get("reconnect")
+        if not rc:
+            continue
+        rows.append(
+            [
+                r["system"],
+                r["n"],
+                f"{rc['reconnected']:,}/{rc['clients']:,}",
+                rc["seconds_until_all_reconnected"],
+                f"{rc['clients_with_all_notices']:,}",
+                rc["seconds_until_all_hold_all"]
+                if rc["seconds_until_all_hold_all"] is not None
+                else "never",
+                f"{rc['lost_fraction']:.1%}" if rc["lost_fraction"] is not None else None,
+            ]
+        )
+    L += _table(
+        [
+            "system",
+            "N",
+            "reconnected",
+            "s until all reconnected",
+            "clients holding all",
+            "s until all hold all",
+            "deliveries lost",
+        ],
+        rows,
+    )
+    window = (o.get("reconnect_notices") or 0) * (o.get("reconnect_spacing") or 0)
+    L += [
+        f"The {o.get('reconnect_notices')} notices go out over the first {window:g} s of the "
+        f"storm, so no system can finish before ~{window:g} s; a system that stores nothing "
+        "loses whatever was published while a client was away.",
+        "",
+        "## 5. Memory and CPU",
+        "",
+    ]
+    rows = []
+    for r in runs:
+        c = r.get("connect") or {}
+        rows.append(
+            [
+                r["system"],
+                r["n"],
+                c.get("connected"),
+                c.get("seconds"),
+                c.get("rss_before_mb"),
+                c.get("rss_after_mb"),
+                c.get("rss_per_conn_kb"),
+                (r.get("fanout") or {}).get("server_cpu_us_per_delivery"),
+            ]
+        )
+    L += _table(
+        [
+            "system",
+            "N",
+            "connected",
+            "s to connect all",
+            "RSS before MB",
+            "RSS after MB",
+            "KiB per idle connection",
+            "CPU µs per delivery",
+        ],
+        rows,
+    )
+    L += ["## When the load generator was the limit", ""]
+    if lim:
+        L += [f"- {s} at N={n}, {what}: {why}." for (s, n, what), why in sorted(lim.items())]
+    else:
+        L += [
+            "Nowhere: in every run the servers were slower than the load generator's floor "
+            f"(fan-out more than {FLOOR_FACTOR}× its one-notice time) and its ceiling "
+            f"(sustained below {CEILING_SHARE:.0%} of its frames/s, its core below 90 % busy)."
+        ]
+    L += [""]
+    aborted = [r for r in results["runs"] if "aborted" in r]
+    if aborted:
+        L += ["## Aborted runs", ""]
+        L += [f"- {r.get('system')} at N={r.get('n')}: {r['aborted']}" for r in aborted]
+        L += [""]
+    L += ["## Plots", ""]
+    L += [f"![{title}]({rel / name})" for name, title in made]
+    L += [""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(L))

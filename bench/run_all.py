@@ -1,0 +1,313 @@
+"""Run every scenario for the chosen systems and sizes, then write docs/benchmarks.md.
+
+  .venv/bin/python -m bench.run_all                      # hub, bare_ws, socketio at N=1000,3000,10000
+  .venv/bin/python -m bench.run_all --systems bare_ws,socketio --n 1000
+  .venv/bin/python -m bench.run_all --quick --out /tmp/b.md --img /tmp/img   # N=50, ~1 minute
+
+Each (system, N) gets a fresh server process pinned to core 0; this process and the load
+generator's workers are pinned to core 1. Before the systems, the load generator's own
+receive ceiling is measured at each N against bench/blast.py (with 1 and 2 worker
+processes; the better one is used for the systems unless --workers is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import os
+import platform
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import report
+from bench.common import LOADGEN_CORE, SERVER_CORE, free_port, pin, raise_nofile, wait_port
+from bench.loadgen import Options, Target, run_sync
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SYSTEMS = ("hub", "bare_ws", "socketio")
+PACKAGES = (
+    "session-hub",
+    "websockets",
+    "python-socketio",
+    "python-engineio",
+    "uvicorn",
+    "starlette",
+    "uvloop",
+    "redis",
+    "orjson",
+    "SQLAlchemy",
+    "aiosqlite",
+    "matplotlib",
+    "numpy",
+)
+
+
+def _server_preexec() -> None:
+    os.setpgrp()
+    pin(SERVER_CORE)
+    raise_nofile()
+
+
+@dataclass
+class Server:
+    system: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+    target: Target
+    cleanup: list[Path] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for p in self.cleanup:
+            shutil.rmtree(p, ignore_errors=True)
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start_server(system: str, n: int, logdir: Path) -> Server:
+    port = free_port()
+    env = dict(os.environ)
+    target = Target(system, port)
+    cleanup: list[Path] = []
+    if system == "bare_ws":
+        cmd = [PY, "-m", "bench.alternatives.bare_ws", "--port", str(port)]
+    elif system == "blast":
+        cmd = [PY, "-m", "bench.blast", "--port", str(port)]
+    elif system == "socketio":
+        channel = f"bench-socketio-{uuid.uuid4().hex[:12]}"
+        cmd = [PY, "-m", "bench.alternatives.socketio_server", "--port", str(port)]
+        cmd += ["--redis-channel", channel]
+    elif system == "hub":
+        from bench.hub_fixture import hub_env
+
+        data = Path(tempfile.mkdtemp(prefix="hubbench-"))
+        cleanup.append(data)
+        secret = secrets.token_urlsafe(24)
+        env.update(hub_env(data, secret))
+        tokens_file = data / "tokens.json"
+        seed = [PY, "-m", "bench.hub_fixture", "--data-dir", str(data), "--n", str(n)]
+        done = subprocess.run(  # the secret goes in HUB_SECRET, not on the command line
+            [*seed, "--out", str(tokens_file)], cwd=REPO, env=env, timeout=600, capture_output=True
+        )
+        if done.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise RuntimeError(f"hub fixture failed:\n{done.stderr.decode()[-2000:]}")
+        fixture = orjson.loads(tokens_file.read_bytes())
+        target.channel = fixture["channel"]
+        target.publisher_token = fixture["publisher"]
+        target.tokens = fixture["subscribers"]
+        hub = shutil.which("hub", path=str(Path(PY).parent)) or "hub"
+        cmd = [hub, "serve", "--port", str(port), "--log-level", "warning"]
+    else:
+        raise ValueError(f"unknown system {system!r}")
+    log = logdir / f"{system}-{n}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_server_preexec
+        )
+    target.server_pid = proc.pid
+    server = Server(system, port, proc, log, target, cleanup)
+    try:
+        wait_port(port, 60)
+    except TimeoutError:
+        server.stop()
+        raise RuntimeError(f"{system} did not start:\n{server.tail()}") from None
+    return server
+
+
+@contextlib.contextmanager
+def redis_available() -> Iterator[str]:
+    """Yield a note on Redis; start a private redis-server on 6379 if none answers."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2)
+    try:
+        info = client.info("server")
+        yield f"Redis {info['redis_version']} (already running, not pinned)"
+        return
+    except redis.RedisError:
+        pass
+    exe = shutil.which("redis-server")
+    if exe is None:
+        yield "Redis not available: socketio cannot run"
+        return
+    proc = subprocess.Popen(
+        [exe, "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(6379, 10)
+        info = client.info("server")
+        yield f"Redis {info['redis_version']} (started by the benchmark, not pinned)"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    mem = "unknown"
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return {
+        "cpu": model,
+        "nproc": nproc,
+        "memory": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+def quick_options(n: int, workers: int) -> Options:
+    return Options(
+        n=n,
+        workers=workers,
+        notices=10,
+        warmup=1,
+        settle=0.5,
+        step_seconds=1.0,
+        rates=(10, 100),
+        bisect_steps=0,
+        reconnect_notices=5,
+        reconnect_spacing=0.02,
+        blast_burst=5,
+        time_limit=180,
+    )
+
+
+def options(n: int, workers: int, quick: bool, time_limit: float) -> Options:
+    if quick:
+        return quick_options(n, workers)
+    return Options(n=n, workers=workers, time_limit=time_limit)
+
+
+def run_one(system: str, opts: Options, logdir: Path) -> dict[str, Any]:
+    t0 = time.monotonic()
+    print(f"[run_all] {system} N={opts.n} workers={opts.workers} ...", flush=True)
+    try:
+        server = start_server(system, opts.n, logdir)
+    except Exception as e:
+        return {"system": system, "n": opts.n, "aborted": f"server did not start: {e}"}
+    try:
+        result = run_sync(server.target, opts)
+    finally:
+        server.stop()
+    result["options"] = asdict(opts)
+    if "aborted" in result:
+        result["server_log_tail"] = server.tail()
+    result["wall_seconds"] = round(time.monotonic() - t0, 1)
+    print(
+        f"[run_all] {system} N={opts.n} done in {result['wall_seconds']}s"
+        + (f" (aborted: {result['aborted']})" if "aborted" in result else ""),
+        flush=True,
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--n", default="1000,3000,10000", help="comma-separated client counts")
+    ap.add_argument("--quick", action="store_true", help="N=50 and short steps (test suite)")
+    ap.add_argument("--workers", type=int, help="load generator processes (default: measured)")
+    ap.add_argument("--time-limit", type=float, default=900, help="seconds per (system, N)")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    ap.add_argument("--img", type=Path, default=REPO / "docs" / "img")
+    ap.add_argument("--json", type=Path, help="raw results (default: next to --out)")
+    args = ap.parse_args(argv)
+
+    systems = [s for s in args.systems.split(",") if s]
+    for s in systems:
+        if s not in SYSTEMS:
+            ap.error(f"unknown system {s!r}: expected some of {', '.join(SYSTEMS)}")
+    sizes = [50] if args.quick else [int(x) for x in args.n.split(",") if x]
+    host = machine()  # before pinning: nproc counts the cores this process may use
+    pin(LOADGEN_CORE)
+    nofile = raise_nofile()
+    if nofile < max(sizes) + 100:
+        print(f"[run_all] warning: RLIMIT_NOFILE is {nofile}, below N={max(sizes)}", flush=True)
+    started = datetime.now(UTC)
+    logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    results: dict[str, Any] = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": " ".join(
+            ["python -m bench.run_all", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "quick": args.quick,
+        "machine": host,
+        "pinning": {"server_core": SERVER_CORE, "loadgen_core": LOADGEN_CORE},
+        "ceiling": {},
+        "runs": [],
+    }
+    with redis_available() as redis_note:
+        results["redis"] = redis_note
+        for n in sizes:
+            workers, best = 0, 0.0
+            for w in [args.workers] if args.workers else [1, 2]:
+                r = run_one("blast", options(n, w, args.quick, args.time_limit), logdir)
+                results["ceiling"][f"{n}/{w}"] = r
+                rate = float((r.get("ceiling") or {}).get("receive_ceiling_frames_per_s") or 0)
+                if rate > best * 1.1:  # more processes only when they clearly help
+                    workers, best = w, rate
+            workers = workers or args.workers or 1
+            results["ceiling"][str(n)] = {"workers": workers, "frames_per_s": best}
+            for system in systems:
+                opts = options(n, workers, args.quick, args.time_limit)
+                results["runs"].append(run_one(system, opts, logdir))
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    json_path = args.json or args.out.with_suffix(".json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    report.write(results, args.out, args.img)
+    shutil.rmtree(logdir, ignore_errors=True)
+    print(f"[run_all] wrote {args.out}, {json_path} and plots in {args.img}", flush=True)
+    failed = [f"{r['system']}@{r['n']}" for r in results["runs"] if "aborted" in r]
+    if failed:
+        print(f"[run_all] aborted runs: {', '.join(failed)}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The benchmark harness end to end at N=50: `python -m bench.run_all --quick`.
+
+Needs the `bench` extra and Redis on 127.0.0.1:6379 (run_all starts one if it can).
+Run with: .venv/bin/python -m pytest bench/tests
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    cmd = [sys.executable, "-m", "bench.run_all", "--quick", "--out", str(out)]
+    done = subprocess.run(
+        [*cmd, "--img", str(tmp_path / "img")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(out.with_suffix(".json").read_text())
+    runs = {r["system"]: r for r in results["runs"]}
+    assert set(runs) == {"hub", "bare_ws", "socketio"}
+    for system, r in runs.items():
+        assert "aborted" not in r, (system, r.get("aborted"))
+        assert r["connect"]["connected"] == 50
+        fan = r["fanout"]
+        assert fan["deliveries"] == fan["expected_deliveries"] > 0, system
+        assert r["sustained"]["best_rate"], system
+        assert r["reconnect"]["reconnected"] == 50, system
+    assert runs["hub"]["receipts"]["confirmed"] == runs["hub"]["receipts"]["sent"] == 100
+    assert runs["hub"]["reconnect"]["lost_fraction"] == 0
+    assert not runs["bare_ws"]["receipts"]["supported"]
+    ceiling = results["ceiling"]["50"]
+    assert ceiling["frames_per_s"] > 0
+    text = out.read_text()
+    for heading in ("## 1. Fan-out", "## 2. Receipt storm", "## 3. Sustained", "## 5. Memory"):
+        assert heading in text
+    for png in ("bench-fanout.png", "bench-sustained.png", "bench-memory.png"):
+        assert (tmp_path / "img" / png).stat().st_size > 1000
