@@ -9,6 +9,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -17,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from hub.api import (
     JSON,
     admin,
+    archive,
     attendance,
     channels,
     documents,
@@ -32,6 +34,7 @@ from hub.api.login import LoginLimiter
 from hub.broker import Broker
 from hub.config import Settings
 from hub.errors import HubError, Internal
+from hub.server import KeepServerSend
 from hub.services import Services
 from hub.ws import websocket_endpoint
 
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
 
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
+    api_modules += [archive]
     routes = [
         Route("/", _index),
         WebSocketRoute("/ws", websocket_endpoint),
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
         routes.append(Mount("/static", StaticFiles(directory=STATIC, html=True), name="static"))
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(KeepServerSend)],
         lifespan=lifespan,
         exception_handlers={HubError: _hub_error, HTTPException: _http_error, Exception: _crash},
     )

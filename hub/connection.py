@@ -1,8 +1,11 @@
 """One client connection: a bounded send queue drained by a single writer task.
 
-Fan-out only appends an already-encoded frame to the queue (no awaiting, no encoding,
-no I/O per recipient). If the queue is full the client is too slow to be served
-without skipping messages, so it is closed with 4429 and resumes with ``since``.
+Fan-out hands each connection an already-encoded frame. When the queue is empty and the
+socket can take more (the common case), the frame is written at once, synchronously,
+through ``direct`` (see ``hub.server.direct_writer``): no task switch per recipient.
+Otherwise it waits in the queue for the writer task, which keeps the order. If the queue
+is full the client is too slow to be served without skipping messages, so it is closed
+with 4429 and resumes with ``since``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
+
 from hub.channels import Principal
 from hub.errors import Close
 
@@ -22,12 +28,36 @@ SendText = Callable[[str], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
 
 
+class Outgoing:
+    """One encoded frame for one or many connections; its WebSocket framing (the same
+    bytes for every recipient: server frames are not masked) is computed once."""
+
+    __slots__ = ("_wire", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = WsFrame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+        return self._wire
+
+
+DirectWrite = Callable[[Outgoing], bool]
+"""Write a frame now if the socket can take it; False if it cannot (write nothing then)."""
+
+
 class Connection:
-    def __init__(self, send: SendText, close: CloseFn, max_queue: int) -> None:
+    def __init__(
+        self, send: SendText, close: CloseFn, max_queue: int, direct: DirectWrite | None = None
+    ) -> None:
         self._send = send
+        self._direct = direct
+        self._writing = False
         self._close = close
         self.max_queue = max_queue
-        self.queue: deque[str] = deque()
+        self.queue: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -38,9 +68,22 @@ class Connection:
         self._closing: asyncio.Task[None] | None = None
 
     def enqueue(self, frame: str) -> bool:
-        """Queue a frame; False (and the connection closing with 4429) if the queue is full."""
+        """Send a frame meant for this connection only (a reply)."""
+        return self.push(Outgoing(frame))
+
+    def push(self, frame: Outgoing) -> bool:
+        """Send ``frame`` now or queue it; False (and the connection closing with 4429) if
+        the queue is full."""
         if self.closed:
             return False
+        if not self.queue and not self._writing and self._direct is not None:
+            try:
+                if self._direct(frame):
+                    return True
+            except Exception as e:  # the socket is going away; the reader cleans up
+                log.debug("direct write failed: %r", e)
+                self.stop()
+                return False
         if len(self.queue) >= self.max_queue:
             self.close_soon(Close.TOO_SLOW, "send queue overflow: reconnect with since")
             return False
@@ -63,8 +106,11 @@ class Connection:
                 await self._wake.wait()
                 self._wake.clear()
                 q = self.queue
+                self._writing = True
                 while q:
-                    await self._send(q.popleft())
+                    await self._send(q[0].text)
+                    q.popleft()
+                self._writing = False
                 self._drained.set()
         except asyncio.CancelledError:
             raise

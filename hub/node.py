@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.broker import Broker
 from hub.channels import Principal
+from hub.connection import Outgoing
 from hub.errors import Close, HubError
 from hub.store.log import MessageLog, StoredMessage, append, db_errors
 
@@ -158,15 +159,16 @@ class Node:
         if seq == feed.head + 1:
             self._fanout(feed, seq, frame, stored_at)
 
-    def _fanout(self, feed: Feed, seq: int, frame: str, stored_at: float) -> None:
+    def _fanout(self, feed: Feed, seq: int, text: str, stored_at: float) -> None:
         feed.head = seq
+        frame = Outgoing(text)
         self.metrics.lag.observe(max(0.0, time.time() - stored_at))
         n = 0
         for sub in feed.subscribers:
             if sub.replaying:
                 continue
             if sub.last_seq == seq - 1:
-                if sub.conn.enqueue(frame):
+                if sub.conn.push(frame):
                     n += 1
                 sub.last_seq = seq
             elif sub.last_seq < seq - 1:  # fell behind (should not happen): replay

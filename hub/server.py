@@ -8,8 +8,53 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from hub.config import Settings
+from hub.connection import DirectWrite, Outgoing
+
+
+class KeepServerSend:
+    """ASGI middleware: keep the server's own ``send`` of a WebSocket in the scope
+    (``hub.send``), before Starlette wraps it, for :func:`direct_writer`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope["hub.send"] = send
+        await self.app(scope, receive, send)
+
+
+def direct_writer(send: object) -> DirectWrite | None:
+    """A synchronous text-frame writer for a uvicorn websockets-sansio connection.
+
+    ``send`` is the ASGI send callable (uvicorn's protocol method). Writing through the
+    protocol's own framing and transport skips an await and a task switch per recipient on
+    the fan-out path. It declines (returns False, writes nothing) when the transport is
+    paused or the connection is not open, and the caller falls back to the ASGI send.
+    None if ``send`` is not such a connection (another server or implementation).
+    """
+    proto = getattr(send, "__self__", None)
+    conn = getattr(proto, "conn", None)
+    writable = getattr(proto, "writable", None)
+    if proto is None or not isinstance(conn, ServerProtocol) or writable is None:
+        return None
+
+    def write(frame: Outgoing) -> bool:
+        if not writable.is_set() or conn.state is not State.OPEN or proto.disconnected:
+            return False
+        if conn.extensions:  # per-connection framing (compression): let the protocol frame it
+            conn.send_text(frame.text.encode())
+            proto.transport.write(b"".join(conn.data_to_send()))
+        else:
+            proto.transport.write(frame.wire())
+        return True
+
+    return write
 
 
 class HubServer(uvicorn.Server):
@@ -30,6 +75,7 @@ class HubServer(uvicorn.Server):
 def uvicorn_config(app: Starlette, settings: Settings, **kw: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        ws="websockets-sansio",
         ws_max_size=settings.max_frame,
         ws_per_message_deflate=False,
         ws_ping_interval=20,

@@ -33,6 +33,7 @@ from hub.errors import (
 )
 from hub.identity import Deactivated, load_principal
 from hub.node import Subscription
+from hub.server import direct_writer
 from hub.services import Services
 
 log = logging.getLogger("hub.ws")
@@ -198,7 +199,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=Close.GOING_AWAY, reason="server shutting down")
         return
     await ws.accept()
-    conn = Connection(ws.send_text, _closer(ws), s.settings.send_queue)
+    conn = Connection(
+        ws.send_text, _closer(ws), s.settings.send_queue, direct_writer(ws.scope.get("hub.send"))
+    )
     s.connections.add(conn)
     s.metrics.connections.inc()
     session: Session | None = None
