@@ -10,7 +10,6 @@ from hub.broker import Broker, OnMessage, OnReconnect
 class MemoryBroker(Broker):
     def __init__(self) -> None:
         self._subs: defaultdict[str, dict[int, OnMessage]] = defaultdict(dict)
-        self._nodes: dict[int, OnMessage] = {}
         self._shared: MemoryBroker = self
 
     def attach(self) -> MemoryBroker:
