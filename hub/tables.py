@@ -6,5 +6,6 @@ code and is listed here.
 
 from hub.session import attendance, documents, meetings, notices, presence, speakers  # noqa: F401
 from hub.store.schema import metadata
+from hub.supervision import archive, files, points, registrations  # noqa: F401
 
 __all__ = ["metadata"]

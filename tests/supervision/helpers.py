@@ -1,0 +1,45 @@
+"""Helpers for the supervision tests: HTTP as a given user, publishing and receipts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.utils import TIMEOUT
+from tests.utils.client import Client
+from tests.utils.factories import World
+from tests.utils.servers import RunningHub
+
+
+def http(hub: RunningHub, world: World, user: int) -> httpx.AsyncClient:
+    """An HTTP client of the running hub, authenticated as ``user``."""
+    return httpx.AsyncClient(
+        base_url=hub.url,
+        headers={"authorization": f"Bearer {world.tok(user)}"},
+        timeout=TIMEOUT,
+    )
+
+
+async def publish(
+    hub: RunningHub, world: World, channel: str, body: dict[str, Any], kind: str = "notice",
+    user: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Publish over HTTP (as the secretariat unless ``user``); the stored message's ids."""
+    async with http(hub, world, world.secretariat if user is None else user) as c:
+        r = await c.post(f"/api/channels/{channel}/messages", json={"kind": kind, "body": body})
+        assert r.status_code == 201, r.text
+        d: dict[str, Any] = r.json()
+        return d
+
+
+async def receipt(
+    hub: RunningHub, world: World, user: int, what: str, channel: str, seq: int
+) -> None:
+    """Send an ``ack`` or ``read`` over /ws and wait until it is stored."""
+    c = await Client.connect(hub.ws_url, world.tok(user))
+    try:
+        got = await c.request({"type": what, "channel": channel, "seq": seq})
+        assert got["type"] == "receipt", got
+    finally:
+        await c.close()
