@@ -30,7 +30,8 @@ async def list_users(request: Request) -> Response:
                 users.c.unit_id,
             ).order_by(users.c.id)
         )
-        return JSON({"users": [dict(r._mapping) for r in rows]})
+        # Column keys are str subclasses (quoted_name), which orjson refuses as keys.
+        return JSON({"users": [{str(k): v for k, v in r._mapping.items()} for r in rows]})
 
 
 async def add_user(request: Request) -> Response:
