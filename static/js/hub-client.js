@@ -72,6 +72,7 @@ export class HubClient extends EventTarget {
     this._timers = new Set();
     this._onOnline = () => this.reconnectNow();
     this._onOffline = () => this.ws && this.ws.close();
+    this._onHide = () => this.flush();
   }
 
   // -- public API ------------------------------------------------------------------
@@ -79,6 +80,7 @@ export class HubClient extends EventTarget {
   start() {
     window.addEventListener("online", this._onOnline);
     window.addEventListener("offline", this._onOffline);
+    window.addEventListener("pagehide", this._onHide);
     this._heartbeat = setInterval(() => this._checkAlive(), PING_EVERY / 2);
     this._connect();
     return this;
@@ -90,7 +92,8 @@ export class HubClient extends EventTarget {
     for (const t of this._timers) clearTimeout(t);
     window.removeEventListener("online", this._onOnline);
     window.removeEventListener("offline", this._onOffline);
-    for (const ch of this.channels.values()) this._persist(ch);
+    window.removeEventListener("pagehide", this._onHide);
+    this.flush();
     if (this.ws) this.ws.close(1000, "bye");
   }
 
@@ -162,6 +165,18 @@ export class HubClient extends EventTarget {
       this.publishes.set(ref, { frame, resolve, reject });
       if (this.state === "online") this._send(frame);
     });
+  }
+
+  /** Write what is held to storage now (it is otherwise written a moment later). */
+  flush() {
+    for (const ch of this.channels.values()) {
+      if (ch.persistTimer) {
+        clearTimeout(ch.persistTimer);
+        this._timers.delete(ch.persistTimer);
+        ch.persistTimer = null;
+      }
+      this._persist(ch);
+    }
   }
 
   /** Local time corrected by the server clock (for deadlines and countdowns). */

@@ -1,4 +1,50 @@
+// The secretariat's console (laptop): notices with live tallies, the opinions stream,
+// items, the overdue board, attendance, speakers, and the meeting's schedule.
+
+import { t } from "./i18n.js";
+import { chooseMeeting, directory } from "./meeting.js";
+import * as attendance from "./sec-attendance.js";
+import * as items from "./sec-items.js";
+import * as notices from "./sec-notices.js";
+import * as opinions from "./sec-opinions.js";
+import * as setup from "./sec-setup.js";
+import * as speakers from "./sec-speakers.js";
 import { startPage } from "./ui.js";
 
-const { client } = await startPage(["secretariat"], "page.secretariat");
+const { me, client } = await startPage(["secretariat"], "page.secretariat");
+const chosen = await chooseMeeting(me, document.getElementById("meeting-pick"));
+if (!chosen) {
+  document.getElementById("meeting-title").textContent = t("shell.noMeeting");
+} else {
+  document.getElementById("meeting-title").textContent = chosen.overview.meeting.title;
+  const ctx = {
+    me,
+    client,
+    meetingId: chosen.id,
+    overview: chosen.overview,
+    dir: await directory(),
+    bus: new EventTarget(),
+  };
+  const parts = [notices, opinions, items, attendance, speakers, setup];
+  client.addEventListener("message", (ev) => {
+    const m = ev.detail;
+    if (m.channel === `meeting:${ctx.meetingId}`) {
+      const o = ctx.overview;
+      if (m.kind === "sitting.created" && !o.sittings.some((s) => s.id === m.body.sitting.id)) {
+        o.sittings.push(m.body.sitting);
+        o.sittings.sort((a, b) => a.starts_at.localeCompare(b.starts_at) || a.id - b.id);
+        ctx.bus.dispatchEvent(new Event("overview"));
+      } else if (m.kind === "agenda.created" && !o.agenda.some((a) => a.id === m.body.agenda_item.id)) {
+        o.agenda.push(m.body.agenda_item);
+        o.agenda.sort((a, b) => a.position - b.position || a.id - b.id);
+        ctx.bus.dispatchEvent(new Event("overview"));
+      }
+    }
+    for (const p of parts) p.onMessage?.(m, ctx);
+  });
+  // One part failing to load (its error is shown) leaves the others working.
+  await Promise.all(parts.map((p) => Promise.resolve(p.mount?.(ctx)).catch((e) => console.error(e))));
+  client.subscribe(`desk:${ctx.meetingId}`);
+  client.subscribe(`meeting:${ctx.meetingId}`);
+}
 client.start();

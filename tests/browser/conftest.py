@@ -7,6 +7,7 @@ fail under ``HUB_TEST_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -99,6 +100,13 @@ async def open_as(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.js_errors = errors
+    frames: list[dict[str, Any]] = []
+    page.ws_frames = frames  # every frame the hub sent to this page, parsed
+
+    def on_ws(ws: Any) -> None:
+        ws.on("framereceived", lambda payload: frames.append(json.loads(payload)))
+
+    page.on("websocket", on_ws)
     await page.goto("/")
     await page.fill("#username", username)
     await page.fill("#password", demo.PASSWORD)
@@ -108,6 +116,13 @@ async def open_as(
     return page
 
 
+def wire_messages(page: Any, channel: str) -> list[int]:
+    """The seqs of ``channel`` the hub sent to this page over every connection, in order."""
+    return [
+        f["seq"] for f in page.ws_frames if f.get("type") == "message" and f["channel"] == channel
+    ]
+
+
 async def shot(page: Any, name: str, full_page: bool = True) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -115,4 +130,4 @@ async def shot(page: Any, name: str, full_page: bool = True) -> Path:
     return path
 
 
-__all__ = ["ARTIFACTS", "Demo", "RunningHub", "open_as", "seed_demo", "shot"]
+__all__ = ["ARTIFACTS", "Demo", "RunningHub", "open_as", "seed_demo", "shot", "wire_messages"]

@@ -1,0 +1,139 @@
+// Secretariat: the meeting's schedule (sittings, agenda) and its documents.
+
+import { authUrl, get, post, session, showError } from "./api.js";
+import { t } from "./i18n.js";
+import { busy, el, field, fill, flash, when } from "./ui.js";
+import { sittingLabel } from "./sittings.js";
+
+let ctx = null;
+let lists = null;
+let docs = [];
+
+export async function mount(c) {
+  ctx = c;
+  lists = {
+    sittings: el("ul", { class: "list", id: "setup-sittings" }),
+    agenda: el("ol", { class: "list", id: "setup-agenda" }),
+    docs: el("ul", { class: "list", id: "setup-docs" }),
+  };
+  fill(
+    document.querySelector("#setup .body"),
+    el(
+      "div",
+      { class: "console three" },
+      el("div", {}, el("h3", {}, t("att.sittings")), sittingForm(), lists.sittings),
+      el("div", {}, el("h3", {}, t("setup.agenda")), agendaForm(), lists.agenda),
+      el("div", {}, el("h3", {}, t("doc.title")), docForm(), lists.docs),
+    ),
+  );
+  ctx.bus.addEventListener("overview", draw);
+  draw();
+  try {
+    docs = (await get(`/api/meetings/${ctx.meetingId}/documents`)).documents;
+  } catch {
+    docs = [];
+  }
+  drawDocs();
+}
+
+export function onMessage(m) {
+  if (!ctx || m.channel !== `meeting:${ctx.meetingId}`) return;
+  if (m.kind === "document.added" && !docs.some((d) => d.id === m.body.document.id)) {
+    docs.push(m.body.document);
+    drawDocs();
+  }
+}
+
+function draw() {
+  fill(lists.sittings, ctx.overview.sittings.map((s) => el("li", { "data-sitting": s.id }, sittingLabel(s), s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null)));
+  fill(lists.agenda, ctx.overview.agenda.map((a) => el("li", { "data-agenda": a.id }, `${a.position}. ${a.title}`)));
+}
+
+function drawDocs() {
+  fill(
+    lists.docs,
+    docs.length
+      ? docs.map((d) => el("li", { "data-document": d.id }, el("a", { href: authUrl(`/api/documents/${d.id}`), target: "_blank", rel: "noopener" }, d.title), el("span", { class: "meta" }, ` · ${t("doc.size", { n: Math.max(1, Math.round(d.size / 1024)) })}`)))
+      : el("li", { class: "meta" }, t("doc.none")),
+  );
+}
+
+function iso(local) {
+  return local ? new Date(local).toISOString() : null;
+}
+
+function sittingForm() {
+  const kind = el("select", { id: "s-kind" }, el("option", { value: "plenary" }, t("att.plenary")), el("option", { value: "group" }, t("att.group")));
+  const dele = el("select", { id: "s-delegation" }, [...ctx.dir.delegations].map(([id, name]) => el("option", { value: id }, name)));
+  const delField = field("setup.delegation", dele);
+  delField.hidden = true;
+  kind.addEventListener("change", () => {
+    delField.hidden = kind.value !== "group";
+  });
+  const title = el("input", { id: "s-title", maxlength: 300 });
+  const starts = el("input", { id: "s-starts", type: "datetime-local" });
+  const ends = el("input", { id: "s-ends", type: "datetime-local" });
+  const place = el("input", { id: "s-place", maxlength: 300 });
+  const btn = el("button", { type: "submit", class: "primary" }, t("setup.addSitting"));
+  const form = el("form", { id: "sitting-form" }, field("setup.kind", kind), delField, field("common.title", title), field("setup.starts", starts), field("setup.ends", ends), field("setup.place", place), btn);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!title.value.trim() || !starts.value) {
+      (title.value.trim() ? starts : title).focus();
+      return;
+    }
+    const body = { kind: kind.value, title: title.value.trim(), starts_at: iso(starts.value), place: place.value };
+    if (ends.value) body.ends_at = iso(ends.value);
+    if (kind.value === "group") body.delegation_id = Number(dele.value);
+    busy(btn, async () => {
+      await post(`/api/meetings/${ctx.meetingId}/sittings`, body);
+      form.reset();
+      delField.hidden = true;
+      flash(t("common.done"));
+    });
+  });
+  return form;
+}
+
+function agendaForm() {
+  const title = el("input", { id: "a-title", maxlength: 300 });
+  const btn = el("button", { type: "submit", class: "primary" }, t("setup.addAgenda"));
+  const form = el("form", { id: "agenda-form" }, field("common.title", title), btn);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!title.value.trim()) return title.focus();
+    busy(btn, async () => {
+      await post(`/api/meetings/${ctx.meetingId}/agenda`, { title: title.value.trim() });
+      form.reset();
+    });
+  });
+  return form;
+}
+
+function docForm() {
+  const file = el("input", { id: "d-file", type: "file" });
+  const title = el("input", { id: "d-title", maxlength: 300 });
+  const btn = el("button", { type: "submit", class: "primary" }, t("doc.upload"));
+  const form = el("form", { id: "doc-form" }, field("doc.file", file), field("common.title", title), btn);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = file.files[0];
+    if (!f) return file.focus();
+    busy(btn, async () => {
+      const q = new URLSearchParams({ filename: f.name, title: title.value.trim() || f.name });
+      const r = await fetch(`/api/meetings/${ctx.meetingId}/documents?${q}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${session.get().token}`, "Content-Type": f.type || "application/octet-stream" },
+        body: f,
+      });
+      if (!r.ok) {
+        const e = await r.json().catch(() => ({ message: r.statusText }));
+        showError(e.message);
+        return;
+      }
+      form.reset();
+      flash(t("common.done"));
+    });
+  });
+  return form;
+}

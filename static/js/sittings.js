@@ -1,0 +1,44 @@
+// A sitting picker shared by the attendance board, the speakers list and the deputy's
+// check-in: sittings in time order, the current or next one chosen first.
+
+import { t } from "./i18n.js";
+import { el, when } from "./ui.js";
+
+export function sittingLabel(s) {
+  return `${when(s.starts_at)} ${t(s.kind === "group" ? "att.group" : "att.plenary")} · ${s.title}`;
+}
+
+/** The sitting going on now, else the next one, else the last one. */
+export function currentSitting(sittings, now = Date.now()) {
+  if (!sittings.length) return null;
+  const on = sittings.find((s) => Date.parse(s.starts_at) <= now && (!s.ends_at || Date.parse(s.ends_at) > now));
+  if (on) return on;
+  const next = sittings.find((s) => Date.parse(s.starts_at) > now);
+  return next || sittings[sittings.length - 1];
+}
+
+/**
+ * A labelled <select> of sittings (optionally filtered), kept in sync with
+ * ctx.overview; calls onChange(sitting) when the choice changes.
+ */
+export function sittingPicker(ctx, id, onChange, filter = () => true) {
+  const sel = el("select", { id });
+  let current = null;
+  const draw = () => {
+    const list = ctx.overview.sittings.filter(filter);
+    const keep = current && list.some((s) => s.id === current) ? current : currentSitting(list)?.id ?? null;
+    sel.replaceChildren(...list.map((s) => el("option", { value: s.id }, sittingLabel(s))));
+    sel.disabled = !list.length;
+    if (keep !== null) sel.value = String(keep);
+    if (keep !== current) {
+      current = keep;
+      onChange(list.find((s) => s.id === keep) || null);
+    }
+  };
+  sel.addEventListener("change", () => {
+    current = Number(sel.value);
+    onChange(ctx.overview.sittings.find((s) => s.id === current) || null);
+  });
+  ctx.bus?.addEventListener("overview", draw);
+  return { sel, draw, get: () => ctx.overview.sittings.find((s) => s.id === current) || null };
+}

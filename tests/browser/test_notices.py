@@ -1,0 +1,57 @@
+"""Notices across three browsers: the secretariat sends one, the deputy's page shows it,
+and the secretariat's live tally moves from delivered to read when the deputy opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.conftest import Demo, open_as, shot
+
+
+async def test_notice_tally_moves_from_delivered_to_read(browser: Any, demo_hub: Demo) -> None:
+    """Sent from the console to the whole meeting: delivered when the deputy's page holds
+    it, read once the deputy opens it, each change appearing live on the console."""
+    sec = await open_as(browser, demo_hub.url, "mishu")
+    dep = await open_as(browser, demo_hub.url, "daibiao1", width=360, height=740)
+    unit = await open_as(browser, demo_hub.url, "jiaotong")
+
+    await sec.fill("#n-title", "明天上午九时全体会议改在大礼堂")
+    await sec.fill("#n-text", "请各位代表提前十分钟入场。")
+    await sec.check("#n-urgent")
+    await sec.click("#n-send")
+    card = sec.locator("li.notice-sent").first
+    await card.wait_for()
+    notice_id = await card.get_attribute("data-notice")
+    assert await card.locator(".recipients").inner_text() == "应收 9"
+
+    # The deputy's page holds it: acked automatically, so the console shows it delivered.
+    li = dep.locator(f'li.notice[data-notice="{notice_id}"]')
+    await li.wait_for()
+    await sec.wait_for_selector(f'li.notice-sent[data-notice="{notice_id}"][data-delivered="1"]')
+    assert await card.get_attribute("data-read") == "0"
+    assert await card.locator(".t-missing b").inner_text() == "8"
+    assert "王建国" not in await card.locator(".missing-names").inner_text()
+    assert "李秀英" in await card.locator(".missing-names").inner_text()
+
+    await card.locator("button.details").click()
+    await sec.wait_for_selector(
+        f'li.notice-sent[data-notice="{notice_id}"] .detail li[data-person]'
+    )
+
+    # Opening it on the phone sends `read`: the console's tally follows.
+    await li.locator("button.open").click()
+    await sec.wait_for_selector(f'li.notice-sent[data-notice="{notice_id}"][data-read="1"]')
+    assert await card.locator(".t-read b").inner_text() == "1"
+
+    # Re-push to those who have neither receipt.
+    await card.locator("button.repush").click()
+    await sec.wait_for_selector(
+        f'li.notice-sent[data-notice="{notice_id}"] .repush-note:has-text("8")'
+    )
+
+    await shot(sec, "secretariat-notices")
+    await shot(dep, "deputy-notice-read-360")
+    await shot(unit, "unit-empty")
+    for p in (sec, dep, unit):
+        assert p.js_errors == []
+        await p.context.close()
