@@ -53,6 +53,9 @@ class Settings:
     presence_ttl: float = 30.0
     tally_interval: float = 0.5
     account_check: float = 5.0
+    timezone: str = "Asia/Shanghai"
+    deadline_interval: float = 60.0
+    deadline_lease: float = 180.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property
@@ -85,6 +88,9 @@ class Settings:
             receipt_flush=_float(e, "HUB_RECEIPT_FLUSH", 0.02),
             presence_ttl=_float(e, "HUB_PRESENCE_TTL", 30.0),
             tally_interval=_float(e, "HUB_TALLY_INTERVAL", 0.5),
+            timezone=e.get("HUB_TIMEZONE") or "Asia/Shanghai",
+            deadline_interval=_float(e, "HUB_DEADLINE_INTERVAL", 60.0),
+            deadline_lease=_float(e, "HUB_DEADLINE_LEASE", 180.0),
             account_check=_float(e, "HUB_ACCOUNT_CHECK", 5.0),
             node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
         )

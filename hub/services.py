@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hub.auth import Tokens
 from hub.broker import Broker, make_broker
+from hub.clock import Clock
 from hub.config import Settings
 from hub.connection import Connection
 from hub.errors import Close
@@ -19,6 +20,7 @@ from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
 from hub.revocation import AccountWatch
+from hub.session.deadlines import DeadlineWatcher
 from hub.session.notices import NoticeTally
 from hub.session.presence import Presence
 from hub.store.engine import make_engine
@@ -52,6 +54,8 @@ class Services:
         self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
         self.connections: set[Connection] = set()
+        self.clock = Clock(settings.timezone)
+        self.deadlines = DeadlineWatcher(self)
         self.accounts = AccountWatch(
             self.engine, lambda: list(self.connections), settings.account_check
         )
@@ -66,6 +70,7 @@ class Services:
     async def start(self) -> None:
         await self.node.start()
         self.receipts.start()
+        self.deadlines.start()
         self.accounts.start()
         self.presence.start()
         self.notice_tally.start()
@@ -101,6 +106,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.drain()
+        await self.deadlines.stop()
         await self.accounts.stop()
         await self.presence.stop()
         await self.notice_tally.stop()

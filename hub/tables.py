@@ -4,7 +4,19 @@ The core tables are in ``hub.store.schema``; each workflow keeps its tables besi
 code and is listed here.
 """
 
-from hub.session import attendance, documents, meetings, notices, presence, speakers  # noqa: F401
+from hub.session import (  # noqa: F401
+    attendance,
+    calendar,
+    deadline_rules,
+    deadlines,
+    documents,
+    items,
+    meetings,
+    notices,
+    opinions,
+    presence,
+    speakers,
+)
 from hub.store.schema import metadata
 from hub.supervision import archive, files, points, registrations  # noqa: F401
 

@@ -1,0 +1,300 @@
+"""Deliberation opinions (审议意见): submitted by deputies to the meeting's desk.
+
+A deputy who participates in a meeting submits an opinion (text, an optional agenda item
+and an optional attachment reference); it lands on ``desk:<meeting id>`` at once. The
+secretariat marks it ``noted``, merges it into another opinion of the same meeting
+(``merged``; opinions merged into it follow it), or turns it into a commit-to-do item
+with others (``committed``, by ``POST /api/items``; the item's ``item.handed_over``
+message lists the opinions). Every change is also told to the deputy on ``deputy:<id>``.
+
+==========  =======================  ===========  ===========================
+status      action                   next         by
+==========  =======================  ===========  ===========================
+(new)       submit                   submitted    a participating deputy
+submitted   note                     noted        secretariat
+submitted   merge                    merged       secretariat
+noted       merge                    merged       secretariat
+submitted   commit                   committed    secretariat (creating an item)
+noted       commit                   committed    secretariat (creating an item)
+==========  =======================  ===========  ===========================
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import Principal
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.protocol import iso
+from hub.session.actions import id_field, text_field, writing
+from hub.store.schema import BigId, meetings, metadata, users
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+opinions = sa.Table(
+    "opinions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), nullable=False),
+    sa.Column("deputy_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    # The other workflow's agenda items: a plain id, no foreign key across areas.
+    sa.Column("agenda_item_id", BigId, nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("attachment", sa.String(300), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("merged_into", BigId, sa.ForeignKey("opinions.id"), nullable=True),
+    sa.Column("item_id", BigId, sa.ForeignKey("items.id"), nullable=True),
+    sa.Column("handled_by", BigId, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_opinions_meeting_status", "meeting_id", "status"),
+    sa.Index("ix_opinions_deputy", "deputy_id"),
+)
+
+STATUSES = ("submitted", "noted", "merged", "committed")
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("submitted", "note"): "noted",
+    ("submitted", "merge"): "merged",
+    ("noted", "merge"): "merged",
+    ("submitted", "commit"): "committed",
+    ("noted", "commit"): "committed",
+}
+
+
+def allowed(status: str) -> list[str]:
+    return [a for (s, a) in TRANSITIONS if s == status]
+
+
+def next_status(status: str, action: str, opinion_id: int) -> str:
+    nxt = TRANSITIONS.get((status, action))
+    if nxt is None:
+        ok = allowed(status)
+        raise Conflict(
+            f"opinion {opinion_id} is {status}; cannot {action}"
+            + (f"; allowed next: {', '.join(ok)}" if ok else ""),
+            allowed=ok,
+            status=status,
+        )
+    return nxt
+
+
+_COLS = (*opinions.c, users.c.name.label("deputy_name"))
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(*_COLS).join(users, users.c.id == opinions.c.deputy_id)
+
+
+def as_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "meeting_id": r.meeting_id,
+        "deputy_id": r.deputy_id,
+        "deputy_name": r.deputy_name,
+        "agenda_item_id": r.agenda_item_id,
+        "text": r.text,
+        "attachment": r.attachment,
+        "status": r.status,
+        "merged_into": r.merged_into,
+        "item_id": r.item_id,
+        "created_at": iso(r.created_at),
+        "updated_at": iso(r.updated_at),
+    }
+
+
+async def get_row(conn: AsyncConnection, opinion_id: int, lock: bool = False) -> Any:
+    q = _select().where(opinions.c.id == opinion_id)
+    if lock:
+        q = q.with_for_update(of=opinions)
+    r = (await conn.execute(q)).first()
+    if r is None:
+        raise NotFound(f"no opinion {opinion_id}")
+    return r
+
+
+async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+    meeting_id = id_field(d, "meeting_id")
+    text = text_field(d, "text")
+    agenda_item_id = id_field(d, "agenda_item_id", required=False)
+    attachment = d.get("attachment")
+    if attachment is not None and (
+        not isinstance(attachment, str) or not 1 <= len(attachment) <= 300
+    ):
+        raise BadRequest("`attachment` must be a reference string of 1-300 characters")
+    if me.role != "deputy":
+        raise Forbidden("only deputies submit deliberation opinions")
+    now = s.clock.now()
+    async with writing(s) as w:
+        exists = (
+            await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))
+        ).first()
+        if exists is None:
+            raise NotFound(f"no meeting {meeting_id}")
+        if meeting_id not in me.meetings:
+            raise Forbidden(f"you do not participate in meeting {meeting_id}")
+        oid = (
+            await w.conn.execute(
+                opinions.insert()
+                .values(
+                    meeting_id=meeting_id,
+                    deputy_id=me.id,
+                    agenda_item_id=agenda_item_id,
+                    text=text,
+                    attachment=attachment,
+                    status="submitted",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(opinions.c.id)
+            )
+        ).scalar_one()
+        row = await get_row(w.conn, oid)
+        body = {"opinion": as_dict(row)}
+        await w.append(f"desk:{meeting_id}", "opinion.submitted", me, body)
+        await w.append(f"deputy:{me.id}", "opinion.submitted", me, body)
+    return body["opinion"]
+
+
+async def note(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
+    _secretariat(me)
+    now = s.clock.now()
+    async with writing(s) as w:
+        row = await get_row(w.conn, opinion_id, lock=True)
+        nxt = next_status(row.status, "note", opinion_id)
+        await _set(w.conn, [opinion_id], me, now, status=nxt)
+        row = await get_row(w.conn, opinion_id)
+        body = {"opinion": as_dict(row)}
+        await w.append(f"desk:{row.meeting_id}", "opinion.noted", me, body)
+        await w.append(f"deputy:{row.deputy_id}", "opinion.noted", me, body)
+    return body["opinion"]
+
+
+async def merge(s: Services, me: Principal, opinion_id: int, d: dict[str, Any]) -> dict[str, Any]:
+    """Merge the opinion (and those already merged into it) into opinion ``into``."""
+    into = id_field(d, "into")
+    assert into is not None
+    _secretariat(me)
+    if into == opinion_id:
+        raise BadRequest("an opinion cannot be merged into itself")
+    now = s.clock.now()
+    async with writing(s) as w:
+        row = await get_row(w.conn, opinion_id, lock=True)
+        target = await get_row(w.conn, into, lock=True)
+        nxt = next_status(row.status, "merge", opinion_id)
+        if target.meeting_id != row.meeting_id:
+            raise BadRequest(f"opinion {into} belongs to another meeting")
+        if target.status not in ("submitted", "noted"):
+            raise Conflict(
+                f"opinion {into} is {target.status}; merge into a submitted or noted opinion",
+                allowed=allowed(row.status),
+                status=row.status,
+            )
+        children = (
+            (
+                await w.conn.execute(
+                    sa.select(opinions.c.id).where(opinions.c.merged_into == opinion_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        await _set(w.conn, [opinion_id, *children], me, now, status=nxt, merged_into=into)
+        moved = [await get_row(w.conn, i) for i in (opinion_id, *children)]
+        for r in moved:
+            body = {"opinion": as_dict(r), "into": into}
+            await w.append(f"desk:{r.meeting_id}", "opinion.merged", me, body)
+            await w.append(f"deputy:{r.deputy_id}", "opinion.merged", me, body)
+    return as_dict(moved[0])
+
+
+async def commit_for_item(
+    conn: AsyncConnection, me: Principal, opinion_ids: list[int], item_id: int, now: datetime
+) -> tuple[int, list[int]]:
+    """Mark opinions (and those merged into them) committed to ``item_id``.
+
+    Returns the meeting and the deputies of all of them, in order of first appearance.
+    Conflict if one of them is not submitted or noted; BadRequest if they span meetings.
+    """
+    rows = [await get_row(conn, i, lock=True) for i in opinion_ids]
+    meeting_ids = {r.meeting_id for r in rows}
+    if len(meeting_ids) > 1:
+        raise BadRequest("the opinions of one item must come from one meeting")
+    for r in rows:
+        next_status(r.status, "commit", r.id)
+    children = (
+        await conn.execute(
+            sa.select(opinions.c.id, opinions.c.deputy_id)
+            .where(opinions.c.merged_into.in_(opinion_ids), opinions.c.status == "merged")
+            .order_by(opinions.c.id)
+        )
+    ).all()
+    all_ids = [*opinion_ids, *(c.id for c in children)]
+    await _set(conn, all_ids, me, now, status="committed", item_id=item_id)
+    deputies = list(dict.fromkeys([*(r.deputy_id for r in rows), *(c.deputy_id for c in children)]))
+    return meeting_ids.pop(), deputies
+
+
+async def _set(
+    conn: AsyncConnection, ids: list[int], me: Principal, now: datetime, **values: Any
+) -> None:
+    await conn.execute(
+        opinions.update()
+        .where(opinions.c.id.in_(ids))
+        .values(handled_by=me.id, updated_at=now, **values)
+    )
+
+
+def _secretariat(me: Principal) -> None:
+    if me.role != "secretariat":
+        raise Forbidden("only the secretariat handles opinions")
+
+
+async def get(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
+    async with s.log.reading() as conn:
+        row = await get_row(conn, opinion_id)
+    if me.role == "deputy" and row.deputy_id != me.id:
+        raise Forbidden("this is another deputy's opinion")
+    if me.role == "unit":
+        raise Forbidden("units do not see deliberation opinions")
+    return as_dict(row)
+
+
+async def listing(
+    s: Services,
+    me: Principal,
+    meeting_id: int | None,
+    status: str | None,
+    agenda_item_id: int | None,
+    deputy_id: int | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """A deputy sees their own opinions; the secretariat, supervisors and admins all."""
+    if me.role == "unit":
+        raise Forbidden("units do not see deliberation opinions")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"`status` must be one of {', '.join(STATUSES)}")
+    conds = []
+    if me.role == "deputy":
+        conds.append(opinions.c.deputy_id == me.id)
+    if deputy_id is not None:
+        conds.append(opinions.c.deputy_id == deputy_id)
+    if meeting_id is not None:
+        conds.append(opinions.c.meeting_id == meeting_id)
+    if status is not None:
+        conds.append(opinions.c.status == status)
+    if agenda_item_id is not None:
+        conds.append(opinions.c.agenda_item_id == agenda_item_id)
+    async with s.log.reading() as conn:
+        total = (
+            await conn.execute(sa.select(sa.func.count()).select_from(opinions).where(*conds))
+        ).scalar_one()
+        rows = await conn.execute(
+            _select().where(*conds).order_by(opinions.c.id).limit(limit).offset(offset)
+        )
+        return {"opinions": [as_dict(r) for r in rows], "total": int(total)}
