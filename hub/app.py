@@ -20,15 +20,20 @@ from hub.api import (
     admin,
     archive,
     attendance,
+    calendar,
     channels,
+    deadlines,
     documents,
     error_response,
+    items,
     login,
     meetings,
     notices,
     openapi,
+    opinions,
     ops,
     speakers,
+    suggestions,
 )
 from hub.api.login import LoginLimiter
 from hub.broker import Broker
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
     api_modules += [archive]
+    api_modules += [opinions, items, suggestions, calendar, deadlines]
     routes = [
         Route("/", _index),
         WebSocketRoute("/ws", websocket_endpoint),

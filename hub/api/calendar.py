@@ -1,0 +1,89 @@
+"""The working-day calendar (``hub.session.calendar``): read a year, load a year (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, field, principal, services
+from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
+from hub.errors import BadRequest
+from hub.session.actions import writing
+from hub.session.calendar import DayEntry, parse_entries, replace_year, year_entries
+
+
+def _year(request: Request) -> int:
+    year: int = request.path_params["year"]
+    if not 2000 <= year <= 2100:
+        raise BadRequest("`year` must be between 2000 and 2100")
+    return year
+
+
+def _shape(year: int, entries: list[DayEntry]) -> dict[str, Any]:
+    return {
+        "year": year,
+        "holidays": [{"date": e.day.isoformat(), "name": e.name} for e in entries if not e.working],
+        "workdays": [{"date": e.day.isoformat(), "name": e.name} for e in entries if e.working],
+    }
+
+
+async def get_year(request: Request) -> Response:
+    await principal(request)
+    year = _year(request)
+    async with services(request).log.reading() as conn:
+        return JSON(_shape(year, await year_entries(conn, year)))
+
+
+async def put_year(request: Request) -> Response:
+    await principal(request, roles=("admin",))
+    year = _year(request)
+    d = await body(request)
+    entries = parse_entries(
+        year,
+        field(d, "holidays", list, required=False) or [],
+        field(d, "workdays", list, required=False) or [],
+    )
+    async with writing(services(request)) as w:
+        await replace_year(w.conn, year, entries)
+    return JSON(_shape(year, entries))
+
+
+routes = [
+    Route("/api/calendar/{year:int}", get_year, methods=["GET"]),
+    Route("/api/admin/calendar/{year:int}", put_year, methods=["PUT"]),
+]
+
+DAYS = {
+    "type": "array",
+    "items": obj(["date"], date={"type": "string", "format": "date"}, name=STR),
+}
+YEAR_DOC = obj(["year", "holidays", "workdays"], year=INT, holidays=DAYS, workdays=DAYS)
+YEAR = {"name": "year", "in": "path", "required": True, "schema": INT}
+spec = {
+    "/api/calendar/{year}": {
+        "get": {
+            "summary": "A year's public holidays and make-up working days (调休); other days "
+            "follow the week (Monday–Friday working)",
+            "parameters": [YEAR],
+            "responses": {**ok(YEAR_DOC), **error_responses(400, 401)},
+        }
+    },
+    "/api/admin/calendar/{year}": {
+        "put": {
+            "summary": "Load a year's holidays and make-up working days, replacing the year's "
+            "entries (admin); deadlines computed afterwards use them",
+            "parameters": [YEAR],
+            "requestBody": json_body(
+                obj(
+                    [],
+                    holidays={**DAYS, "description": "non-working days (法定节假日)"},
+                    workdays={**DAYS, "description": "weekend days worked (调休上班)"},
+                )
+            ),
+            "responses": {**ok(YEAR_DOC), **error_responses(400, 401, 403, 503)},
+        }
+    },
+}

@@ -1,0 +1,71 @@
+"""Deadline rules (``hub.session.deadline_rules``): read them; change one (admin)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, principal, services
+from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
+from hub.session.actions import writing
+from hub.session.deadline_rules import DEFAULTS, UNITS, load_rules, save_rule, validate
+
+
+async def list_rules(request: Request) -> Response:
+    await principal(request)
+    async with services(request).log.reading() as conn:
+        rules = await load_rules(conn)
+    return JSON({"rules": [r.as_dict() for r in rules.values()]})
+
+
+async def put_rule(request: Request) -> Response:
+    me = await principal(request, roles=("admin",))
+    d = await body(request)
+    rule = validate(request.path_params["name"], d.get("amount"), d.get("unit"))
+    s = services(request)
+    async with writing(s) as w:
+        await save_rule(w.conn, rule, me.id, s.clock.now())
+    return JSON(rule.as_dict())
+
+
+routes = [
+    Route("/api/deadline-rules", list_rules, methods=["GET"]),
+    Route("/api/admin/deadline-rules/{name}", put_rule, methods=["PUT"]),
+]
+
+RULE = obj(
+    ["name", "amount", "unit", "description"],
+    name={"enum": list(DEFAULTS)},
+    amount=INT,
+    unit={"enum": list(UNITS)},
+    description=STR,
+)
+spec = {
+    "/api/deadline-rules": {
+        "get": {
+            "summary": "The deadline rules in force (sign, reply, co-unit opinion, second "
+            "reply, due-soon window; per item kind)",
+            "responses": {
+                **ok(obj(["rules"], rules={"type": "array", "items": RULE})),
+                **error_responses(401),
+            },
+        }
+    },
+    "/api/admin/deadline-rules/{name}": {
+        "put": {
+            "summary": "Change a deadline rule (admin); applies to deadlines set afterwards",
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"enum": list(DEFAULTS)}}
+            ],
+            "requestBody": json_body(
+                obj(
+                    ["amount", "unit"],
+                    amount={"type": "integer", "minimum": 0},
+                    unit={"enum": list(UNITS)},
+                )
+            ),
+            "responses": {**ok(RULE), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
+}

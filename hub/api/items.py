@@ -1,0 +1,362 @@
+"""Items handed over to units (``hub.session.items``): commit-to-do items from opinions,
+the lifecycle actions shared with suggestions, lists and timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, body, principal, query_int, services
+from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
+from hub.errors import BadRequest
+from hub.session import items as it
+from hub.session import lifecycle as lc
+
+
+def opt_int(request: Request, name: str) -> int | None:
+    if request.query_params.get(name) in (None, ""):
+        return None
+    return query_int(request, name, 0, 1, 2**62)
+
+
+def filters(request: Request, kind: str | None = None, overdue: bool = False) -> it.Filters:
+    q = request.query_params
+    raw_overdue = q.get("overdue", "")
+    if raw_overdue not in ("", "true", "false", "1", "0"):
+        raise BadRequest("`overdue` must be true or false")
+    return it.Filters(
+        meeting_id=opt_int(request, "meeting_id"),
+        kind=kind or q.get("kind") or None,
+        states=tuple(s for s in q.get("state", "").split(",") if s),
+        unit_id=opt_int(request, "unit_id"),
+        deputy_id=opt_int(request, "deputy_id"),
+        overdue=overdue or raw_overdue in ("true", "1"),
+        limit=query_int(request, "limit", 100, 1, 500),
+        offset=query_int(request, "offset", 0, 0, 2**62),
+    )
+
+
+async def create(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    return JSON(await it.create_commit(services(request), me, d), status_code=201)
+
+
+async def listing(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await it.listing(services(request), me, filters(request)))
+
+
+async def overdue(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await it.listing(services(request), me, filters(request, overdue=True)))
+
+
+async def get(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await it.get(services(request), me, request.path_params["id"]))
+
+
+async def events(request: Request) -> Response:
+    me = await principal(request)
+    out = await it.events(services(request), me, request.path_params["id"])
+    return JSON({"events": out})
+
+
+def action_endpoint(action: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        me = await principal(request)
+        d = await body(request)
+        return JSON(await it.act(services(request), me, request.path_params["id"], action, d))
+
+    endpoint.__name__ = action
+    return endpoint
+
+
+# The lifecycle actions after hand-over; the review-phase ones are in hub.api.suggestions.
+ACTIONS = (
+    "sign",
+    "return",
+    "reassign",
+    "co_opinion",
+    "contact",
+    "request_extension",
+    "approve_extension",
+    "refuse_extension",
+    "reply",
+    "evaluate",
+)
+
+routes = [
+    Route("/api/items", create, methods=["POST"]),
+    Route("/api/items", listing, methods=["GET"]),
+    Route("/api/items/overdue", overdue, methods=["GET"]),
+    Route("/api/items/{id:int}", get, methods=["GET"]),
+    Route("/api/items/{id:int}/events", events, methods=["GET"]),
+    *(Route(f"/api/items/{{id:int}}/{a}", action_endpoint(a), methods=["POST"]) for a in ACTIONS),
+]
+
+# -- OpenAPI -------------------------------------------------------------------------------
+
+TS = {"type": "string", "format": "date-time"}
+NULL_TS = {"type": ["string", "null"], "format": "date-time"}
+NULL_STR = {"type": ["string", "null"]}
+DEADLINE = {
+    "type": "string",
+    "description": "YYYY-MM-DD (the end of that day in HUB_TIMEZONE) or an ISO datetime "
+    "with offset; in the future",
+}
+REASON = {"type": "string", "minLength": 1, "maxLength": 2000}
+TEXT = {"type": "string", "minLength": 1, "maxLength": 20000}
+NAMED = obj(["id", "name"], id=INT, name=STR)
+ITEM = obj(
+    [
+        "id",
+        "kind",
+        "meeting_id",
+        "title",
+        "state",
+        "round",
+        "lead_unit",
+        "co_units",
+        "deputies",
+        "due",
+        "overdue",
+    ],
+    id=INT,
+    kind={"enum": list(it.KINDS)},
+    meeting_id=INT,
+    title=STR,
+    state={"enum": list(lc.STATES)},
+    round={**INT, "description": "handling round: 1, then 2 after re-handling …"},
+    complex=BOOL,
+    lead_unit={"oneOf": [NAMED, {"type": "null"}]},
+    co_units={"type": "array", "items": NAMED},
+    deputies={
+        "type": "array",
+        "items": obj(
+            ["id", "name", "role", "status"],
+            id=INT,
+            name=STR,
+            role={"enum": ["author", "cosigner", "opinion"]},
+            status={"enum": ["confirmed", "pending", "declined"]},
+        ),
+    },
+    sign_due=NULL_TS,
+    reply_due=NULL_TS,
+    due={**NULL_TS, "description": "the deadline the item waits on now (sign or reply)"},
+    overdue=BOOL,
+    extension_until={**NULL_TS, "description": "an extension request waiting for a decision"},
+    grade={"enum": [*it.GRADES, None]},
+    created_at=TS,
+    handed_over_at=NULL_TS,
+    replied_at=NULL_TS,
+    closed_at=NULL_TS,
+    updated_at=TS,
+)
+ITEM_DETAIL = {
+    "allOf": [
+        ITEM,
+        obj(
+            ["text"],
+            text=STR,
+            extension_reason=NULL_STR,
+            reply_text=NULL_STR,
+            review_reason=NULL_STR,
+            return_reason=NULL_STR,
+            unit_opinions={
+                "type": "array",
+                "items": obj(
+                    ["unit_id"], unit_id=INT, opinion_due=NULL_TS, text=NULL_STR, at=NULL_TS
+                ),
+            },
+            evaluations={
+                "type": "array",
+                "items": obj(
+                    ["round", "deputy_id", "rating"],
+                    round=INT,
+                    deputy_id=INT,
+                    rating={"enum": list(it.RATINGS)},
+                    reason=NULL_STR,
+                    at=TS,
+                ),
+            },
+        ),
+    ]
+}
+EVENT = obj(
+    ["id", "item_id", "action", "actor", "from", "to", "round", "payload", "at"],
+    id=INT,
+    item_id=INT,
+    action=STR,
+    actor=obj(["id", "role"], id=INT, role=STR, unit_id={"type": ["integer", "null"]}),
+    to=STR,
+    round=INT,
+    payload={"type": "object"},
+    at=TS,
+    **{"from": NULL_STR},
+)
+ID = {"name": "id", "in": "path", "required": True, "schema": INT}
+CONFLICT = {"409": {**error_responses(409)["409"], "description": "not allowed now; see `allowed`"}}
+ASSIGNMENT = obj(
+    ["lead_unit_id"],
+    lead_unit_id=INT,
+    co_unit_ids={"type": "array", "items": INT},
+    deadline={
+        **DEADLINE,
+        "description": "reply deadline (commit-to-do items only); "
+        "default: the rule commit.reply. " + DEADLINE["description"],
+    },
+)
+
+# (who, summary, request body or None)
+ACTION_DOCS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "sign": ("lead unit", "Sign for the item (签收): assigned → in_progress", obj([], note=REASON)),
+    "return": (
+        "lead unit",
+        "Return the item with a reason (退回): assigned → returned",
+        obj(["reason"], reason=REASON),
+    ),
+    "reassign": (
+        "secretariat",
+        "Hand a returned item over again (to another unit): returned → assigned; deadlines restart",
+        ASSIGNMENT,
+    ),
+    "co_opinion": (
+        "co-unit",
+        "Send the co-unit's opinion to the lead unit (协办意见)",
+        obj(["text"], text=TEXT),
+    ),
+    "contact": (
+        "lead unit",
+        "Record a contact with the item's deputy (or all, without deputy_id)",
+        obj(
+            ["method", "note"],
+            method={"enum": list(it.CONTACT_METHODS)},
+            note=REASON,
+            deputy_id=INT,
+        ),
+    ),
+    "request_extension": (
+        "lead unit",
+        "Ask for a later reply deadline",
+        obj(["until", "reason"], until=DEADLINE, reason=REASON),
+    ),
+    "approve_extension": (
+        "secretariat",
+        "Approve the pending extension (optionally with another date): the reply deadline moves",
+        obj([], until=DEADLINE),
+    ),
+    "refuse_extension": (
+        "secretariat",
+        "Refuse the pending extension; the deadline stays",
+        obj([], reason=REASON),
+    ),
+    "reply": (
+        "lead unit",
+        "Reply (答复) with grade A solved, B being solved, C planned, D for reference; needs "
+        "every co-unit's opinion first (first round): → replied",
+        obj(["grade", "text"], grade={"enum": list(it.GRADES)}, text=TEXT),
+    ),
+    "evaluate": (
+        "deputy of the item",
+        "Evaluate the reply (满意度测评), once per round; when every deputy has: → closed, or "
+        "→ rehandling with a new deadline if any is unsatisfied",
+        obj(
+            ["rating"],
+            rating={"enum": list(it.RATINGS)},
+            reason={**REASON, "description": "required for unsatisfied"},
+        ),
+    ),
+}
+
+
+def _q(name: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": what}
+
+
+LIST_PARAMS = [
+    _q("meeting_id", INT, "only this meeting"),
+    _q("kind", {"enum": list(it.KINDS)}, "commit or suggestion"),
+    _q("state", STR, "comma-separated states, e.g. assigned,in_progress"),
+    _q("unit_id", INT, "only items this unit is on (lead or co)"),
+    _q("deputy_id", INT, "only items of this deputy"),
+    _q("overdue", {"enum": ["true", "false"]}, "only items past the deadline they wait on"),
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
+    _q("offset", {"type": "integer", "minimum": 0}, "default 0"),
+]
+LIST = ok(obj(["items", "total"], items={"type": "array", "items": ITEM}, total=INT))
+
+
+def action_spec(action: str) -> dict[str, Any]:
+    who, summary, schema = ACTION_DOCS[action]
+    op: dict[str, Any] = {
+        "summary": f"{summary} ({who}); item.{it.MESSAGE_KIND[action].split('.', 1)[1]} to the "
+        "desk, the item's deputies and units",
+        "parameters": [ID],
+        "responses": {**ok(ITEM), **error_responses(400, 401, 403, 404, 503), **CONFLICT},
+    }
+    if schema is not None:
+        op["requestBody"] = json_body(schema, required=bool(schema.get("required")))
+    return {f"/api/items/{{id}}/{action}": {"post": op}}
+
+
+spec: dict[str, dict[str, Any]] = {
+    "/api/items": {
+        "post": {
+            "summary": "Create a commit-to-do item (马上办) from opinions and hand it over "
+            "(secretariat); item.handed_over to the desk, its deputies and units",
+            "requestBody": json_body(
+                {
+                    "allOf": [
+                        ASSIGNMENT,
+                        obj(
+                            ["opinion_ids", "title"],
+                            opinion_ids={"type": "array", "items": INT, "minItems": 1},
+                            title={"type": "string", "minLength": 1, "maxLength": 300},
+                            text={**TEXT, "description": "default: the opinions' texts"},
+                        ),
+                    ]
+                }
+            ),
+            "responses": {**ok(ITEM, 201), **error_responses(400, 401, 403, 404, 503), **CONFLICT},
+        },
+        "get": {
+            "summary": "Items, by id: a deputy's own, a unit's own, every item for staff; "
+            "with filters",
+            "parameters": LIST_PARAMS,
+            "responses": {**LIST, **error_responses(400, 401, 403)},
+        },
+    },
+    "/api/items/overdue": {
+        "get": {
+            "summary": "The overdue board: items past the deadline they wait on, most "
+            "overdue first (same scope and filters as /api/items)",
+            "parameters": LIST_PARAMS,
+            "responses": {**LIST, **error_responses(400, 401, 403)},
+        }
+    },
+    "/api/items/{id}": {
+        "get": {
+            "summary": "One item with its text, reply, co-unit opinions and evaluations",
+            "parameters": [ID],
+            "responses": {**ok(ITEM_DETAIL), **error_responses(401, 403, 404)},
+        }
+    },
+    "/api/items/{id}/events": {
+        "get": {
+            "summary": "The item's timeline (item_events), oldest first",
+            "parameters": [ID],
+            "responses": {
+                **ok(obj(["events"], events={"type": "array", "items": EVENT})),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+}
+for _a in ACTIONS:
+    spec.update(action_spec(_a))
