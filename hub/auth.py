@@ -71,7 +71,9 @@ class Tokens:
     def check(self, token: str) -> TokenClaims:
         """The token's claims; :class:`Unauthorized` if forged, malformed or expired."""
         payload, _, sig = token.partition(".")
-        if not payload or not sig or not hmac.compare_digest(sig, self._sign(payload)):
+        if not (payload and sig and token.isascii()):  # compare_digest takes ASCII only
+            raise Unauthorized("invalid token: log in again to get a new one")
+        if not hmac.compare_digest(sig, self._sign(payload)):
             raise Unauthorized("invalid token: log in again to get a new one")
         try:
             claims = orjson.loads(_unb64(payload))
