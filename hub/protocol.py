@@ -18,6 +18,7 @@ from hub.channels import Channel, parse_channel
 from hub.errors import BadRequest, HubError
 
 MAX_SEQ = 2**63 - 1
+MAX_DEPTH = 64  # nesting of a `body`; JSON encoders (and readers of the log) have limits
 _KIND = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 
 
@@ -103,6 +104,19 @@ def _channel(d: dict[str, Any], ref: str | None) -> Channel:
         raise FrameError(e.message, ref) from None
 
 
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in ``value`` (without recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 def parse_publish(d: dict[str, Any], ref: str | None = None) -> Publish:
     """Validate a publish (a WebSocket frame or an HTTP body with ``channel`` set)."""
     kind = d.get("kind")
@@ -113,9 +127,11 @@ def parse_publish(d: dict[str, Any], ref: str | None = None) -> Publish:
     body = d.get("body", {})
     if not isinstance(body, dict):
         raise FrameError("`body` must be a JSON object", ref)
+    if _depth(body) > MAX_DEPTH:
+        raise FrameError(f"`body` nests deeper than {MAX_DEPTH} levels", ref)
     key = d.get("key")
-    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128):
-        raise FrameError("`key` must be a string of 1-128 characters", ref)
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key):
+        raise FrameError("`key` must be a string of 1-128 characters (no NUL)", ref)
     return Publish(_channel(d, ref), kind, body, key, ref)
 
 
