@@ -48,7 +48,7 @@ from hub.protocol import iso
 from hub.session import lifecycle as lc
 from hub.session.actions import aware, id_field, id_list, text_field, writing
 from hub.session.deadline_rules import Deadlines, parse_deadline
-from hub.session.opinions import commit_for_item, get_row, opinions
+from hub.session.opinions import commit_for_item, get_row
 from hub.store.schema import BigId, meeting_participants, meetings, metadata, units, users
 
 if TYPE_CHECKING:
@@ -225,8 +225,8 @@ class Ctx:
             rel = set()
             if me.id in self.deputy_ids("confirmed"):
                 rel.add("deputy")
-            if me.id in self.deputy_ids("pending"):
-                rel.add("cosigner")
+            if any(d.deputy_id == me.id and d.role == "cosigner" for d in self.deputies):
+                rel.add("cosigner")  # the guard checks the signature is still pending
             return frozenset(rel), me.id
         if me.role == "unit" and me.unit_id is not None:
             rel = set()
@@ -780,15 +780,8 @@ async def create_commit(s: Services, me: Principal, d: dict[str, Any]) -> dict[s
         item_id = await _insert_item(
             w.conn, COMMIT, first.meeting_id, title, text, lc.ASSIGNED, me, now
         )
-        _, deputies = await commit_for_item(w.conn, me, ids, item_id, now)
+        deputies, texts = await commit_for_item(w.conn, me, ids, item_id, now)
         if not text:
-            texts = (
-                await w.conn.execute(
-                    sa.select(opinions.c.text)
-                    .where(opinions.c.item_id == item_id)
-                    .order_by(opinions.c.id)
-                )
-            ).scalars()
             await w.conn.execute(
                 items.update().where(items.c.id == item_id).values(text="\n\n".join(texts))
             )
@@ -859,7 +852,13 @@ async def submit_suggestion(s: Services, me: Principal, d: dict[str, Any]) -> di
                 }
             ]
             + [
-                {"item_id": item_id, "deputy_id": c, "role": "cosigner", "status": "pending"}
+                {
+                    "item_id": item_id,
+                    "deputy_id": c,
+                    "role": "cosigner",
+                    "status": "pending",
+                    "answered_at": None,
+                }
                 for c in cos
             ],
         )

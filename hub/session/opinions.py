@@ -214,10 +214,11 @@ async def merge(s: Services, me: Principal, opinion_id: int, d: dict[str, Any]) 
 
 async def commit_for_item(
     conn: AsyncConnection, me: Principal, opinion_ids: list[int], item_id: int, now: datetime
-) -> tuple[int, list[int]]:
+) -> tuple[list[int], list[str]]:
     """Mark opinions (and those merged into them) committed to ``item_id``.
 
-    Returns the meeting and the deputies of all of them, in order of first appearance.
+    Returns the deputies of all of them (in order of first appearance) and their texts:
+    the listed opinions first, then those merged into them.
     Conflict if one of them is not submitted or noted; BadRequest if they span meetings.
     """
     rows = [await get_row(conn, i, lock=True) for i in opinion_ids]
@@ -228,15 +229,15 @@ async def commit_for_item(
         next_status(r.status, "commit", r.id)
     children = (
         await conn.execute(
-            sa.select(opinions.c.id, opinions.c.deputy_id)
+            sa.select(opinions.c.id, opinions.c.deputy_id, opinions.c.text)
             .where(opinions.c.merged_into.in_(opinion_ids), opinions.c.status == "merged")
             .order_by(opinions.c.id)
         )
     ).all()
     all_ids = [*opinion_ids, *(c.id for c in children)]
     await _set(conn, all_ids, me, now, status="committed", item_id=item_id)
-    deputies = list(dict.fromkeys([*(r.deputy_id for r in rows), *(c.deputy_id for c in children)]))
-    return meeting_ids.pop(), deputies
+    both = [*rows, *children]
+    return list(dict.fromkeys(r.deputy_id for r in both)), [r.text for r in both]
 
 
 async def _set(
