@@ -93,5 +93,12 @@ def percentiles(values: list[float] | object) -> Percentiles:
     if arr.size == 0:
         nan = float("nan")
         return Percentiles(0, nan, nan, nan)
-    p50, p99 = np.percentile(arr, [50, 99])
-    return Percentiles(int(arr.size), float(p50), float(p99), float(arr.max()))
+    # inf (never arrived) sorts last; a percentile that reaches into it is inf too
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        inf = float("inf")
+        return Percentiles(int(arr.size), inf, inf, inf)
+    top = float(finite.max())
+    big = np.where(np.isinf(arr), top * 2 + 1, arr)
+    p50, p99, hi = (float(x) for x in np.percentile(big, [50, 99, 100]))
+    return Percentiles(int(arr.size), *(x if x <= top else float("inf") for x in (p50, p99, hi)))

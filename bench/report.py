@@ -95,13 +95,17 @@ def _sustained_limit(r: dict[str, Any], lim: dict[tuple[str, int, str], str]) ->
         return "load generator"
     if sus.get("first_failing_rate") is None:
         return "not reached (highest step passed)"
-    failing = next(
-        (s for s in sus.get("steps", []) if s["rate"] == sus["first_failing_rate"]), None
-    )
+    steps = sus.get("steps", [])
+    failing = next((s for s in steps if s["rate"] == sus["first_failing_rate"]), None)
+    if sus.get("best_rate") is None and failing:
+        return (
+            f"SLO unreachable at this N: at {failing['rate']:g} notice/s the p99 time to the "
+            f"last client is already {_f(failing['time_to_last_p99_ms'], 0)} ms"
+        )
     if failing and failing["server_cpu_busy"] >= 0.9:
         return "server CPU (core 0 saturated)"
     if failing and failing["incomplete"]:
-        return "deliveries missing"
+        return "latency (deliveries still queued when the step ended)"
     return "latency"
 
 
@@ -310,6 +314,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
                 ttl["p50"],
                 ttl["p99"],
                 f"{f['deliveries']:,}/{f['expected_deliveries']:,}",
+                r["n"] / ttl["p50"] * 1000 if ttl["p50"] else None,
                 f["server_cpu_us_per_delivery"],
                 "load generator" if (r["system"], r["n"], "fanout") in lim else "",
             ]
@@ -324,6 +329,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
             "last client p50 ms",
             "last client p99 ms",
             "delivered",
+            "deliveries/s within a notice",
             "server CPU µs/delivery",
             "limit",
         ],
