@@ -47,7 +47,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     from hub import demo
 
     _migrate(settings)
-    created = asyncio.run(_with_engine(settings, demo.seed))
+    created = asyncio.run(_with_engine(settings, lambda e: demo.seed(e, settings.data_dir)))
     _print({"created": created is not None, **(created or {})})
     if args.serve:
         cmd_serve(settings, args, demo_banner=True)
@@ -60,7 +60,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, demo_banner: bool = 
 
     if args.demo and not demo_banner:
         _migrate(settings)
-        asyncio.run(_with_engine(settings, demo.seed))
+        asyncio.run(_with_engine(settings, lambda e: demo.seed(e, settings.data_dir)))
         demo_banner = True
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]

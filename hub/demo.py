@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from hub.identity import (
     create_unit,
     create_user,
 )
+from hub.session.demo import seed_session
 from hub.store.schema import users
 
 PASSWORD = "demo2026"
@@ -44,7 +46,7 @@ STAFF = (
 )
 
 
-async def seed(engine: AsyncEngine) -> dict[str, Any] | None:
+async def seed(engine: AsyncEngine, data_dir: Path = Path("var")) -> dict[str, Any] | None:
     """Create the demo once; None if it is already there."""
     async with engine.begin() as conn:
         if (await conn.execute(sa.select(users.c.id).where(users.c.username == "mishu"))).first():
@@ -64,12 +66,14 @@ async def seed(engine: AsyncEngine) -> dict[str, Any] | None:
             await create_user(conn, u, f"{n} · 承办员", "unit", unit_id=uid, password_hash=pw)
         staff = {u: await create_user(conn, u, n, r, password_hash=pw) for u, n, r in STAFF}
         await add_participants(conn, meeting, [*deputy_ids, staff["mishu"]])
+        session = await seed_session(conn, meeting, dele, DELEGATIONS, staff["mishu"], data_dir)
     return {
         "meeting_id": meeting,
         "delegation_ids": dele,
         "deputy_ids": deputy_ids,
         "unit_ids": unit_ids,
         "staff": staff,
+        **session,
     }
 
 
