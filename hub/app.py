@@ -32,6 +32,8 @@ from hub.api import (
     openapi,
     opinions,
     ops,
+    performance,
+    points,
     speakers,
     suggestions,
 )
@@ -84,7 +86,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
 
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
-    api_modules += [archive]
+    api_modules += [archive, performance, points]
     api_modules += [opinions, items, suggestions, calendar, deadlines]
     routes = [
         Route("/", _index),

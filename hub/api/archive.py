@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -28,6 +28,13 @@ def congress_tz(request: Request) -> tzinfo:
     clock = getattr(services(request), "clock", None)
     tz: tzinfo = clock.tz if clock is not None else ZoneInfo("Asia/Shanghai")
     return tz
+
+
+def now(request: Request) -> datetime:
+    """The hub's time (``services.clock``, which tests may set)."""
+    clock = getattr(services(request), "clock", None)
+    t: datetime = clock.now() if clock is not None else datetime.now(UTC)
+    return t
 
 
 async def archive_messages(request: Request) -> Response:

@@ -1,24 +1,216 @@
 """Performance files (履职档案): everything a deputy did, in one view, and who viewed it.
 
-Every read of a file, or of one registration in it, is recorded in ``performance_views``
-(viewer, time), and the file shows its view counts.
+A file gathers, for one deputy: their registrations, their duty points of a period with
+every entry, their attendance at sittings, their speeches, and the view count of the
+file and of their registrations. Every read of a file is recorded in
+``performance_views`` (viewer, time) before it is answered. A deputy reads only their own
+file; the secretariat, supervisors and admins read every file; units none.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.store.schema import BigId, metadata
-
-performance_views = sa.Table(
-    "performance_views",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("deputy_id", BigId, sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("viewer_id", BigId, sa.ForeignKey("users.id"), nullable=False),
-    # set when one registration was opened, NULL for the whole file
-    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id"), nullable=True),
-    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_performance_views_deputy", "deputy_id", "ts"),
-    sa.Index("ix_performance_views_registration", "registration_id"),
+from hub.channels import Principal
+from hub.errors import NotFound
+from hub.protocol import iso
+from hub.session.attendance import checkins, leave_requests
+from hub.session.meetings import sittings
+from hub.session.speakers import speech_requests
+from hub.store.schema import delegations, meeting_participants, users
+from hub.supervision import points
+from hub.supervision.archive import utc
+from hub.supervision.export import attendance_status
+from hub.supervision.registrations import (
+    check_reader,
+    performance_views,
+    registration_dict,
+    registrations,
 )
+
+if TYPE_CHECKING:
+    from hub.node import Node
+
+RECENT_VIEWS = 20
+
+
+async def deputy_row(conn: AsyncConnection, deputy_id: int) -> Any:
+    r = (
+        await conn.execute(
+            sa.select(users.c.id, users.c.name, users.c.delegation_id, delegations.c.name)
+            .select_from(users.outerjoin(delegations, delegations.c.id == users.c.delegation_id))
+            .where(users.c.id == deputy_id, users.c.role == "deputy")
+        )
+    ).first()
+    if r is None:
+        raise NotFound(f"no deputy {deputy_id}")
+    return r
+
+
+async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) -> dict[str, Any]:
+    """The sittings the deputy was expected at, each with their status, and the counts."""
+    me = await deputy_row(conn, deputy_id)
+    rows = (
+        await conn.execute(
+            sa.select(sittings)
+            .join(
+                meeting_participants,
+                sa.and_(
+                    meeting_participants.c.meeting_id == sittings.c.meeting_id,
+                    meeting_participants.c.user_id == deputy_id,
+                ),
+            )
+            .where(
+                sa.or_(
+                    sittings.c.delegation_id.is_(None),
+                    sittings.c.delegation_id == me.delegation_id,
+                )
+            )
+            .order_by(sittings.c.starts_at, sittings.c.id)
+        )
+    ).all()
+    ids = [int(s.id) for s in rows]
+    ins = {
+        int(r.sitting_id): r.ts
+        for r in await conn.execute(
+            sa.select(checkins.c.sitting_id, checkins.c.ts).where(
+                checkins.c.user_id == deputy_id, checkins.c.sitting_id.in_(ids)
+            )
+        )
+    }
+    leaves = {
+        int(r.sitting_id): r.status
+        for r in await conn.execute(
+            sa.select(leave_requests.c.sitting_id, leave_requests.c.status)
+            .where(leave_requests.c.user_id == deputy_id, leave_requests.c.sitting_id.in_(ids))
+            .order_by(leave_requests.c.id)
+        )
+    }
+    out = []
+    for s in rows:
+        status = attendance_status(int(s.id) in ins, leaves.get(int(s.id)))
+        ended = s.ends_at is not None and utc(s.ends_at) <= now
+        if status == "absent" and not ended:
+            status = "upcoming"
+        checked = ins.get(int(s.id))
+        out.append(
+            {
+                "sitting": {"id": int(s.id), "title": s.title, "kind": s.kind},
+                "starts_at": iso(utc(s.starts_at)),
+                "status": status,
+                "checked_in_at": None if checked is None else iso(utc(checked)),
+            }
+        )
+    counts = Counter(a["status"] for a in out)
+    return {
+        "counts": {
+            k: counts.get(k, 0)
+            for k in ("checked_in", "on_leave", "leave_pending", "absent", "upcoming")
+        },
+        "sittings": out,
+    }
+
+
+async def speeches_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(speech_requests, sittings.c.title)
+        .join(sittings, sittings.c.id == speech_requests.c.sitting_id)
+        .where(speech_requests.c.user_id == deputy_id, speech_requests.c.status == "done")
+        .order_by(speech_requests.c.started_at)
+    )
+    return [
+        {
+            "id": int(r.id),
+            "sitting": {"id": int(r.sitting_id), "title": r.title},
+            "agenda_item_id": int(r.agenda_item_id),
+            "started_at": iso(utc(r.started_at)),
+            "duration_s": None if r.duration_ms is None else r.duration_ms / 1000,
+        }
+        for r in rows
+    ]
+
+
+async def views_of(conn: AsyncConnection, deputy_id: int) -> dict[str, Any]:
+    """How often the file and the deputy's registrations were viewed, and the latest views."""
+    v = performance_views.c
+    file_views, file_viewers = (
+        await conn.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(v.viewer_id))).where(
+                v.deputy_id == deputy_id, v.registration_id.is_(None)
+            )
+        )
+    ).one()
+    reg_views = (
+        await conn.execute(
+            sa.select(sa.func.count()).where(
+                v.deputy_id == deputy_id, v.registration_id.is_not(None)
+            )
+        )
+    ).scalar_one()
+    recent = await conn.execute(
+        sa.select(v.viewer_id, users.c.name, users.c.role, v.registration_id, v.ts)
+        .join(users, users.c.id == v.viewer_id)
+        .where(v.deputy_id == deputy_id)
+        .order_by(v.id.desc())
+        .limit(RECENT_VIEWS)
+    )
+    return {
+        "file": int(file_views),
+        "file_viewers": int(file_viewers),
+        "registrations": int(reg_views),
+        "recent": [
+            {
+                "viewer": {"id": int(r.viewer_id), "name": r.name, "role": r.role},
+                "registration_id": None if r.registration_id is None else int(r.registration_id),
+                "ts": iso(utc(r.ts)),
+            }
+            for r in recent
+        ],
+    }
+
+
+async def performance_file(
+    node: Node,
+    me: Principal,
+    deputy_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    tz: tzinfo,
+) -> dict[str, Any]:
+    """The deputy's whole file, with points of ``[start, end)``; records the view first."""
+    check_reader(me, deputy_id)
+    async with node.writing() as w:
+        await deputy_row(w.conn, deputy_id)
+        await w.conn.execute(
+            performance_views.insert().values(deputy_id=deputy_id, viewer_id=me.id, ts=now)
+        )
+    async with node.log.reading() as conn:
+        d = await deputy_row(conn, deputy_id)
+        regs = await conn.execute(
+            sa.select(registrations)
+            .where(registrations.c.deputy_id == deputy_id)
+            .order_by(registrations.c.activity_date.desc(), registrations.c.id.desc())
+        )
+        tallies = await points.tally(conn, {deputy_id}, start, end, now, tz)
+        t = tallies.get(deputy_id)
+        return {
+            "deputy": {
+                "id": int(d.id),
+                "name": d.name,
+                "delegation": None
+                if d.delegation_id is None
+                else {"id": int(d.delegation_id), "name": d[3]},
+            },
+            "period": {"from": iso(start), "to": iso(end)},
+            "registrations": [registration_dict(r, d.name) for r in regs],
+            "points": (t.as_dict() if t else points.Tally.empty().as_dict()),
+            "attendance": await attendance_of(conn, deputy_id, now),
+            "speeches": await speeches_of(conn, deputy_id),
+            "views": await views_of(conn, deputy_id),
+        }

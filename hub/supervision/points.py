@@ -1,13 +1,55 @@
-"""Duty points (履职积分): derived from the record by versioned rules, disputable.
+"""Duty points (履职积分): derived from the record by versioned rules, never typed in.
 
-Points are never typed in.
+**Events.** Each source below yields events ``(deputy, key, event, time, title)`` from the
+workflow tables; ``key`` names the source row (``speech:17``) and is what a dispute
+refers to. See :data:`EVENTS` for the list.
+
+**Rules** are data. A rule set is a version: ``valid_from`` and a list of rules
+``{"event", "points", "cap", "period"}`` — each occurrence of ``event`` earns ``points``
+(negative for a penalty), and the positive points one rule earns a deputy within one
+``period`` (calendar ``year``, ``quarter`` or ``month`` in the congress's time zone) stop
+at ``cap`` (none: no cap). A rule for ``registration`` covers every kind of registration;
+a rule for ``registration.research`` takes precedence for that kind.
+
+**Versions.** Admins add rule sets; none is edited. An event is scored by the rule set in
+force at the event's time (the one with the latest ``valid_from`` not after it), so
+adding a version never changes the points of events before its ``valid_from``. Caps
+count every point of the period, whichever version earned it. A version may start in
+the past only from the latest existing version's ``valid_from`` on (to correct it); a
+version not yet in force may be withdrawn.
+
+**Disputes.** A deputy disputes one entry (by key) with a reason; an admin upholds the
+dispute — the entry then counts 0 and frees its room under the cap — or rejects it. Both
+steps append a message to the deputy's inbox ``deputy:<id>``.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import bisect
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
-from hub.store.schema import BigId, metadata
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import READERS_OF_ALL, Principal
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.protocol import iso
+from hub.session.attendance import checkins, leave_requests
+from hub.session.meetings import sittings
+from hub.session.speakers import speech_requests
+from hub.store.schema import BigId, meeting_participants, metadata, users
+from hub.supervision.archive import parse_when, utc
+from hub.supervision.registrations import KINDS as REGISTRATION_KINDS
+from hub.supervision.registrations import registrations
+
+if TYPE_CHECKING:
+    from hub.node import Node
 
 points_rulesets = sa.Table(
     "points_rulesets",
@@ -37,3 +79,588 @@ points_disputes = sa.Table(
     sa.Index("ix_points_disputes_deputy", "deputy_id", "entry"),
     sa.Index("ix_points_disputes_state", "state", "id"),
 )
+
+EVENTS: dict[str, str] = {
+    "attendance": "checked in to a sitting (签到)",
+    "absence": "expected at a sitting that has ended, neither checked in nor on approved leave",
+    "speech": "a speech in a deliberation, ended by the convenor (发言)",
+    "registration": "a confirmed performance registration of any kind (履职登记)",
+    **{f"registration.{k}": f"a confirmed registration of kind {k}" for k in REGISTRATION_KINDS},
+}
+PERIODS = ("year", "quarter", "month")
+MAX_RULES = 100
+
+
+@dataclass(frozen=True)
+class Rule:
+    event: str
+    points: Decimal
+    cap: Decimal | None
+    period: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "points": number(self.points),
+            "cap": None if self.cap is None else number(self.cap),
+            "period": self.period,
+        }
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    id: int
+    valid_from: datetime
+    rules: dict[str, Rule]
+    note: str
+    created_by: int
+    created_at: datetime
+
+    def rule_for(self, event: str) -> Rule | None:
+        return self.rules.get(event) or self.rules.get(event.split(".", 1)[0])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "valid_from": iso(self.valid_from),
+            "rules": [r.as_dict() for r in self.rules.values()],
+            "note": self.note,
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    deputy_id: int
+    key: str  # the source row, e.g. "speech:17"
+    event: str  # one of EVENTS
+    ts: datetime
+    title: str
+
+
+def number(d: Decimal) -> int | float:
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def _decimal(v: object, name: str, lo: Decimal, hi: Decimal) -> Decimal:
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise BadRequest(f"`{name}` must be a number")
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation:
+        raise BadRequest(f"`{name}` must be a number") from None
+    if not d.is_finite() or not lo <= d <= hi or d != d.quantize(Decimal("0.01")):
+        raise BadRequest(f"`{name}` must be between {lo} and {hi}, with at most 2 decimals")
+    return d
+
+
+def parse_rules(raw: object) -> list[Rule]:
+    """Validate a list of rules; errors name the rule and the field."""
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_RULES:
+        raise BadRequest(f"`rules` must be a list of 1-{MAX_RULES} rules")
+    out: list[Rule] = []
+    seen: set[str] = set()
+    for i, r in enumerate(raw):
+        where = f"rules[{i}]"
+        if not isinstance(r, dict):
+            raise BadRequest(f"`{where}` must be an object with event, points, cap, period")
+        event = r.get("event")
+        if event not in EVENTS:
+            raise BadRequest(f"`{where}.event` must be one of {', '.join(EVENTS)}")
+        if event in seen:
+            raise BadRequest(f"`{where}.event`: {event} has two rules in this set")
+        seen.add(event)
+        points = _decimal(r.get("points"), f"{where}.points", Decimal(-1000), Decimal(1000))
+        cap = r.get("cap")
+        capd = None if cap is None else _decimal(cap, f"{where}.cap", Decimal(0), Decimal(100000))
+        period = r.get("period", "year")
+        if period not in PERIODS:
+            raise BadRequest(f"`{where}.period` must be one of {', '.join(PERIODS)}")
+        out.append(Rule(event, points, capd, period))
+    return out
+
+
+def _ruleset(r: Any) -> RuleSet:
+    rules = {
+        d["event"]: Rule(
+            d["event"],
+            Decimal(str(d["points"])),
+            None if d.get("cap") is None else Decimal(str(d["cap"])),
+            d.get("period", "year"),
+        )
+        for d in orjson.loads(r.rules)
+    }
+    return RuleSet(
+        int(r.id), utc(r.valid_from), rules, r.note, int(r.created_by), utc(r.created_at)
+    )
+
+
+async def load_rulesets(conn: AsyncConnection) -> list[RuleSet]:
+    """Every version, in the order they take effect."""
+    rows = await conn.execute(
+        sa.select(points_rulesets).order_by(points_rulesets.c.valid_from, points_rulesets.c.id)
+    )
+    return [_ruleset(r) for r in rows]
+
+
+def in_force(rulesets: list[RuleSet], ts: datetime) -> RuleSet | None:
+    """The version in force at ``ts`` (``rulesets`` as :func:`load_rulesets` orders them)."""
+    i = bisect.bisect_right([r.valid_from for r in rulesets], ts)
+    return rulesets[i - 1] if i else None
+
+
+async def add_ruleset(
+    node: Node, me: Principal, raw: dict[str, Any], now: datetime, tz: tzinfo
+) -> dict[str, Any]:
+    """An admin adds a version (see the module docstring for what may start when)."""
+    if me.role != "admin":
+        raise Forbidden("only an admin edits the points rules")
+    rules = parse_rules(raw.get("rules"))
+    valid_from = parse_instant(raw.get("valid_from"), "valid_from", tz)
+    note = raw.get("note") or ""
+    if not isinstance(note, str) or len(note) > 2000:
+        raise BadRequest("`note` must be a string of at most 2000 characters")
+    async with node.writing() as w:
+        latest = (
+            await w.conn.execute(sa.select(sa.func.max(points_rulesets.c.valid_from)))
+        ).scalar()
+        if latest is not None and valid_from < utc(latest):
+            raise Conflict(
+                f"`valid_from` is before the latest version's ({iso(utc(latest))}): past "
+                "points keep the rules that were in force; start the new version from then on"
+            )
+        rid = (
+            await w.conn.execute(
+                points_rulesets.insert()
+                .values(
+                    valid_from=valid_from,
+                    rules=orjson.dumps([r.as_dict() for r in rules]).decode(),
+                    note=note,
+                    created_by=me.id,
+                    created_at=now,
+                )
+                .returning(points_rulesets.c.id)
+            )
+        ).scalar_one()
+        row = (
+            await w.conn.execute(sa.select(points_rulesets).where(points_rulesets.c.id == rid))
+        ).one()
+    return _ruleset(row).as_dict()
+
+
+async def withdraw_ruleset(node: Node, me: Principal, ruleset_id: int, now: datetime) -> None:
+    if me.role != "admin":
+        raise Forbidden("only an admin edits the points rules")
+    async with node.writing() as w:
+        r = (
+            await w.conn.execute(
+                sa.select(points_rulesets.c.valid_from).where(points_rulesets.c.id == ruleset_id)
+            )
+        ).first()
+        if r is None:
+            raise NotFound(f"no points rule set {ruleset_id}")
+        if utc(r.valid_from) <= now:
+            raise Conflict(
+                f"rule set {ruleset_id} is in force since {iso(utc(r.valid_from))}: points "
+                "were earned under it; add a new version instead"
+            )
+        await w.conn.execute(points_rulesets.delete().where(points_rulesets.c.id == ruleset_id))
+
+
+def parse_instant(raw: object, name: str, tz: tzinfo) -> datetime:
+    """A date (local midnight) or an ISO timestamp with a zone."""
+    if not isinstance(raw, str):
+        raise BadRequest(f"`{name}` must be a date like 2026-07-01 or a timestamp with a zone")
+    return parse_when(raw, name, tz)
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tz).astimezone(UTC)
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+def _only(col: Any, deputies: set[int] | None) -> list[sa.ColumnElement[bool]]:
+    return [] if deputies is None else [col.in_(sorted(deputies))]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which events a source yields: of ``deputies`` (None: all), ``start <= time < end``."""
+
+    deputies: set[int] | None
+    start: datetime
+    end: datetime
+    now: datetime
+    tz: tzinfo
+
+
+async def _registrations(conn: AsyncConnection, w: Window) -> list[Event]:
+    """Confirmed registrations, at the activity's date (local midnight)."""
+    r = registrations.c
+    rows = await conn.execute(
+        sa.select(r.id, r.deputy_id, r.kind, r.activity_date, r.title).where(
+            r.state == "confirmed",
+            r.activity_date >= w.start.astimezone(w.tz).date(),
+            r.activity_date <= w.end.astimezone(w.tz).date(),
+            *_only(r.deputy_id, w.deputies),
+        )
+    )
+    out = []
+    for x in rows:
+        ts = local_midnight(x.activity_date, w.tz)
+        if w.start <= ts < w.end:
+            key, event = f"registration:{x.id}", f"registration.{x.kind}"
+            out.append(Event(int(x.deputy_id), key, event, ts, x.title))
+    return out
+
+
+async def _checkins(conn: AsyncConnection, w: Window) -> list[Event]:
+    c = checkins.c
+    rows = await conn.execute(
+        sa.select(c.sitting_id, c.user_id, c.ts, sittings.c.title)
+        .join(sittings, sittings.c.id == c.sitting_id)
+        .where(c.ts >= w.start, c.ts < w.end, *_only(c.user_id, w.deputies))
+    )
+    return [
+        Event(int(x.user_id), f"attendance:{x.sitting_id}", "attendance", utc(x.ts), x.title)
+        for x in rows
+    ]
+
+
+async def _speeches(conn: AsyncConnection, w: Window) -> list[Event]:
+    """Speeches the convenor ended, at their start."""
+    s = speech_requests.c
+    rows = await conn.execute(
+        sa.select(s.id, s.user_id, s.started_at, sittings.c.title)
+        .join(sittings, sittings.c.id == s.sitting_id)
+        .where(
+            s.status == "done",
+            s.started_at >= w.start,
+            s.started_at < w.end,
+            *_only(s.user_id, w.deputies),
+        )
+    )
+    return [
+        Event(int(x.user_id), f"speech:{x.id}", "speech", utc(x.started_at), x.title) for x in rows
+    ]
+
+
+async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
+    """Deputies expected at a sitting that has ended, not checked in, not on approved
+    leave; at the sitting's start."""
+    ended = (
+        await conn.execute(
+            sa.select(sittings).where(
+                sittings.c.starts_at >= w.start,
+                sittings.c.starts_at < w.end,
+                sittings.c.ends_at.is_not(None),
+                sittings.c.ends_at <= w.now,
+            )
+        )
+    ).all()
+    if not ended:
+        return []
+    ids = [int(s.id) for s in ended]
+    present = {
+        (int(x.sitting_id), int(x.user_id))
+        for x in await conn.execute(
+            sa.select(checkins.c.sitting_id, checkins.c.user_id).where(
+                checkins.c.sitting_id.in_(ids)
+            )
+        )
+    }
+    excused = {
+        (int(x.sitting_id), int(x.user_id))
+        for x in await conn.execute(
+            sa.select(leave_requests.c.sitting_id, leave_requests.c.user_id).where(
+                leave_requests.c.sitting_id.in_(ids), leave_requests.c.status == "approved"
+            )
+        )
+    }
+    members: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for x in await conn.execute(
+        sa.select(meeting_participants.c.meeting_id, users.c.id, users.c.delegation_id)
+        .join(users, users.c.id == meeting_participants.c.user_id)
+        .where(
+            meeting_participants.c.meeting_id.in_({int(s.meeting_id) for s in ended}),
+            users.c.role == "deputy",
+            *_only(users.c.id, w.deputies),
+        )
+    ):
+        members[int(x.meeting_id)].append((int(x.id), x.delegation_id))
+    out = []
+    for s in ended:
+        for uid, delegation in members[int(s.meeting_id)]:
+            if s.delegation_id is not None and delegation != s.delegation_id:
+                continue
+            if (int(s.id), uid) in present or (int(s.id), uid) in excused:
+                continue
+            out.append(Event(uid, f"absence:{s.id}", "absence", utc(s.starts_at), s.title))
+    return out
+
+
+SOURCES: list[Callable[[AsyncConnection, Window], Awaitable[list[Event]]]] = [
+    _registrations,
+    _checkins,
+    _absences,
+    _speeches,
+]
+
+
+async def collect(
+    conn: AsyncConnection,
+    deputies: set[int] | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    tz: tzinfo,
+) -> list[Event]:
+    """Every event of ``deputies`` (None: all) with ``start <= time < end``, in time order."""
+    w = Window(deputies, start, end, now, tz)
+    out: list[Event] = []
+    for source in SOURCES:
+        out += await source(conn, w)
+    out.sort(key=lambda e: (e.ts, e.key))
+    return out
+
+
+# -- scoring ----------------------------------------------------------------------------
+
+
+def period_key(period: str, ts: datetime, tz: tzinfo) -> tuple[int, ...]:
+    local = ts.astimezone(tz)
+    if period == "month":
+        return (local.year, local.month)
+    if period == "quarter":
+        return (local.year, (local.month - 1) // 3 + 1)
+    return (local.year,)
+
+
+def year_start(ts: datetime, tz: tzinfo) -> datetime:
+    """The start of the calendar year (in ``tz``) of ``ts``: every cap period starts on or
+    after it, so scoring from there counts each cap in full."""
+    return local_midnight(date(ts.astimezone(tz).year, 1, 1), tz)
+
+
+def score(
+    events: Iterable[Event],
+    rulesets: list[RuleSet],
+    disputes: dict[tuple[int, str], dict[str, Any]],
+    tz: tzinfo,
+) -> list[tuple[Event, dict[str, Any]]]:
+    """Entries for ``events`` (in time order), one per event a rule in force covers."""
+    used: dict[tuple[int, str, tuple[int, ...]], Decimal] = defaultdict(Decimal)
+    out = []
+    for e in events:
+        rs = in_force(rulesets, e.ts)
+        rule = rs.rule_for(e.event) if rs is not None else None
+        if rs is None or rule is None:
+            continue
+        dispute = disputes.get((e.deputy_id, e.key))
+        voided = dispute is not None and dispute["state"] == "upheld"
+        earned = Decimal(0) if voided else rule.points
+        capped = False
+        if earned > 0 and rule.cap is not None:
+            room = (e.deputy_id, rule.event, period_key(rule.period, e.ts, tz))
+            earned = min(earned, max(Decimal(0), rule.cap - used[room]))
+            capped = earned < rule.points
+            used[room] += earned
+        entry = {
+            "deputy_id": e.deputy_id,
+            "key": e.key,
+            "event": e.event,
+            "rule": rule.event,
+            "title": e.title,
+            "ts": iso(e.ts),
+            "points": number(earned),
+            "rule_points": number(rule.points),
+            "capped": capped,
+            "voided": voided,
+            "ruleset": rs.id,
+            "dispute": dispute,
+        }
+        out.append((e, entry))
+    return out
+
+
+async def _disputes(
+    conn: AsyncConnection, deputies: set[int] | None
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """The latest dispute of each (deputy, entry)."""
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    rows = await conn.execute(
+        sa.select(points_disputes)
+        .where(*_only(points_disputes.c.deputy_id, deputies))
+        .order_by(points_disputes.c.id)
+    )
+    for r in rows:
+        out[(int(r.deputy_id), r.entry)] = {"id": int(r.id), "state": r.state}
+    return out
+
+
+@dataclass
+class Tally:
+    total: Decimal
+    by_event: dict[str, Decimal]
+    entries: list[dict[str, Any]]
+
+    @classmethod
+    def empty(cls) -> Tally:
+        return cls(Decimal(0), defaultdict(Decimal), [])
+
+    def as_dict(self, with_entries: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "total": number(self.total),
+            "by_event": {k: number(v) for k, v in sorted(self.by_event.items())},
+        }
+        if with_entries:
+            d["entries"] = self.entries
+        return d
+
+
+async def tally(
+    conn: AsyncConnection,
+    deputies: set[int] | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    tz: tzinfo,
+) -> dict[int, Tally]:
+    """Points per deputy for events in ``[start, end)``, caps counted from the start of
+    each cap period (events before ``start`` in the same period use up the cap)."""
+    events = await collect(conn, deputies, year_start(start, tz), end, now, tz)
+    entries = score(events, await load_rulesets(conn), await _disputes(conn, deputies), tz)
+    out: dict[int, Tally] = {}
+    for ev, e in entries:
+        if start <= ev.ts < end:
+            t = out.setdefault(ev.deputy_id, Tally.empty())
+            p = Decimal(str(e["points"]))
+            t.total += p
+            t.by_event[e["rule"]] += p
+            t.entries.append(e)
+    return out
+
+
+def check_points_reader(me: Principal, deputy_id: int) -> None:
+    if me.role in READERS_OF_ALL or (me.role == "deputy" and me.id == deputy_id):
+        return
+    raise Forbidden(f"a {me.role} may read only their own points")
+
+
+# -- disputes ---------------------------------------------------------------------------
+
+
+def dispute_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "deputy_id": int(r.deputy_id),
+        "entry": r.entry,
+        "reason": r.reason,
+        "state": r.state,
+        "created_at": iso(utc(r.created_at)),
+        "resolved_by": None if r.resolved_by is None else int(r.resolved_by),
+        "resolved_at": None if r.resolved_at is None else iso(utc(r.resolved_at)),
+        "resolution": r.resolution,
+    }
+
+
+async def dispute(
+    node: Node, me: Principal, entry: str, reason: str, now: datetime, tz: tzinfo
+) -> dict[str, Any]:
+    """A deputy disputes one of their own entries; one open dispute per entry."""
+    if me.role != "deputy":
+        raise Forbidden("only the deputy whose points they are disputes an entry")
+    if not reason.strip() or len(reason) > 2000:
+        raise BadRequest("`reason` is required (1-2000 characters): say what is wrong")
+    async with node.writing() as w:
+        mine = await collect(w.conn, {me.id}, datetime(1970, 1, 1, tzinfo=UTC), now, now, tz)
+        if entry not in {e.key for e in mine}:
+            raise NotFound(f"you have no points entry {entry!r}")
+        open_ = (
+            await w.conn.execute(
+                sa.select(points_disputes.c.id).where(
+                    points_disputes.c.deputy_id == me.id,
+                    points_disputes.c.entry == entry,
+                    points_disputes.c.state == "open",
+                )
+            )
+        ).first()
+        if open_ is not None:
+            raise Conflict(f"entry {entry} is already disputed (dispute {open_.id})")
+        did = (
+            await w.conn.execute(
+                points_disputes.insert()
+                .values(
+                    deputy_id=me.id,
+                    entry=entry,
+                    reason=reason.strip(),
+                    state="open",
+                    created_at=now,
+                )
+                .returning(points_disputes.c.id)
+            )
+        ).scalar_one()
+        row = (
+            await w.conn.execute(sa.select(points_disputes).where(points_disputes.c.id == did))
+        ).one()
+        out = dispute_dict(row)
+        await w.append(f"deputy:{me.id}", "points.disputed", me, {"dispute": out})
+    return out
+
+
+async def resolve(
+    node: Node, me: Principal, dispute_id: int, upheld: bool, resolution: str, now: datetime
+) -> dict[str, Any]:
+    """An admin upholds (the entry counts 0) or rejects an open dispute, saying why."""
+    if me.role != "admin":
+        raise Forbidden("only an admin resolves points disputes")
+    if not resolution.strip() or len(resolution) > 2000:
+        raise BadRequest("`resolution` is required (1-2000 characters): tell the deputy why")
+    async with node.writing() as w:
+        r = (
+            await w.conn.execute(
+                sa.select(points_disputes)
+                .where(points_disputes.c.id == dispute_id)
+                .with_for_update()
+            )
+        ).first()
+        if r is None:
+            raise NotFound(f"no points dispute {dispute_id}")
+        if r.state != "open":
+            raise Conflict(f"dispute {dispute_id} is already {r.state}", state=r.state)
+        await w.conn.execute(
+            points_disputes.update()
+            .where(points_disputes.c.id == dispute_id)
+            .values(
+                state="upheld" if upheld else "rejected",
+                resolved_by=me.id,
+                resolved_at=now,
+                resolution=resolution.strip(),
+            )
+        )
+        row = (
+            await w.conn.execute(
+                sa.select(points_disputes).where(points_disputes.c.id == dispute_id)
+            )
+        ).one()
+        out = dispute_dict(row)
+        await w.append(f"deputy:{r.deputy_id}", "points.dispute_resolved", me, {"dispute": out})
+    return out
+
+
+async def list_disputes(
+    conn: AsyncConnection, me: Principal, state: str | None
+) -> list[dict[str, Any]]:
+    q = sa.select(points_disputes)
+    if me.role == "deputy":
+        q = q.where(points_disputes.c.deputy_id == me.id)
+    elif me.role not in READERS_OF_ALL:
+        raise Forbidden(f"a {me.role} may not read points disputes")
+    if state is not None:
+        if state not in ("open", "upheld", "rejected"):
+            raise BadRequest("`state` must be open, upheld or rejected")
+        q = q.where(points_disputes.c.state == state)
+    return [dispute_dict(r) for r in await conn.execute(q.order_by(points_disputes.c.id))]

@@ -7,16 +7,31 @@ required to reject). Each step changes the row and appends a message to the depu
 inbox ``deputy:<id>`` in the same transaction (``registration.submitted``,
 ``registration.confirmed``, ``registration.rejected``), so the deputy's devices hear of
 the decision and the log keeps it. Only confirmed registrations earn duty points.
+
+Every read of one registration is recorded in ``performance_views`` (who, when), as is
+every read of a deputy's performance file (``hub.supervision.files``).
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
-from hub.store.schema import BigId, metadata
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import READERS_OF_ALL, Principal
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.protocol import iso
+from hub.store.schema import BigId, metadata, users
+from hub.supervision.archive import utc
+
+if TYPE_CHECKING:
+    from hub.node import Node
 
 KINDS = ("inspection", "research", "constituents", "training", "other")
 STATES = ("submitted", "confirmed", "rejected")
+MAX_TEXT = 20_000
 
 registrations = sa.Table(
     "registrations",
@@ -39,3 +54,224 @@ registrations = sa.Table(
     sa.Index("ix_registrations_deputy", "deputy_id", "id"),
     sa.Index("ix_registrations_state", "state", "id"),
 )
+
+performance_views = sa.Table(
+    "performance_views",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("deputy_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("viewer_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    # set when one registration was opened, NULL for the whole performance file
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id"), nullable=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_performance_views_deputy", "deputy_id", "ts"),
+    sa.Index("ix_performance_views_registration", "registration_id"),
+)
+
+
+def registration_dict(r: Any, deputy_name: str | None = None) -> dict[str, Any]:
+    attachment = None
+    if r.attachment_sha256 is not None:
+        attachment = {
+            "name": r.attachment_name,
+            "content_type": r.attachment_type,
+            "size": int(r.attachment_size),
+        }
+    return {
+        "id": int(r.id),
+        "deputy": {"id": int(r.deputy_id), "name": deputy_name or ""},
+        "kind": r.kind,
+        "activity_date": r.activity_date.isoformat(),
+        "title": r.title,
+        "text": r.text,
+        "attachment": attachment,
+        "state": r.state,
+        "created_at": iso(utc(r.created_at)),
+        "decided_by": None if r.decided_by is None else int(r.decided_by),
+        "decided_at": None if r.decided_at is None else iso(utc(r.decided_at)),
+        "reason": r.reason,
+    }
+
+
+def parse_new(d: dict[str, Any], today: date) -> dict[str, Any]:
+    """Validate a new registration's fields: kind, activity_date, title, text."""
+    kind = d.get("kind")
+    if kind not in KINDS:
+        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}")
+    raw = d.get("activity_date")
+    try:
+        day = date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadRequest("`activity_date` must be a date like 2026-03-01")
+    if day > today:
+        raise BadRequest("`activity_date` is in the future: register an activity once done")
+    title, text = d.get("title"), d.get("text")
+    if not isinstance(title, str) or not title.strip() or len(title) > 300:
+        raise BadRequest("`title` must be 1-300 characters")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise BadRequest(f"`text` must be 1-{MAX_TEXT} characters: say what was done")
+    return {"kind": kind, "activity_date": day, "title": title.strip(), "text": text.strip()}
+
+
+async def _row(conn: AsyncConnection, reg_id: int, lock: bool = False) -> Any:
+    q = sa.select(registrations, users.c.name).join(users, users.c.id == registrations.c.deputy_id)
+    q = q.where(registrations.c.id == reg_id)
+    if lock:
+        q = q.with_for_update(of=registrations)
+    r = (await conn.execute(q)).first()
+    if r is None:
+        raise NotFound(f"no registration {reg_id}")
+    return r
+
+
+def check_reader(me: Principal, deputy_id: int) -> None:
+    """A deputy reads only their own; units nothing; the secretariat, supervisors and
+    admins everything."""
+    if me.role in READERS_OF_ALL:
+        return
+    if me.role == "deputy" and me.id == deputy_id:
+        return
+    raise Forbidden(f"a {me.role} may read only their own performance record")
+
+
+async def register(
+    node: Node, me: Principal, fields: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A deputy records an activity (``fields`` from :func:`parse_new`)."""
+    if me.role != "deputy":
+        raise Forbidden("only a deputy registers their own activities")
+    async with node.writing() as w:
+        rid = (
+            await w.conn.execute(
+                registrations.insert()
+                .values(deputy_id=me.id, state="submitted", created_at=now, **fields)
+                .returning(registrations.c.id)
+            )
+        ).scalar_one()
+        out = registration_dict(await _row(w.conn, int(rid)), me.name)
+        await w.append(f"deputy:{me.id}", "registration.submitted", me, {"registration": out})
+    return out
+
+
+async def attach(
+    node: Node,
+    me: Principal,
+    reg_id: int,
+    name: str,
+    content_type: str,
+    sha256: str,
+    size: int,
+) -> dict[str, Any]:
+    """Set the attachment of the caller's own registration while it awaits a decision."""
+    async with node.writing() as w:
+        r = await _row(w.conn, reg_id, lock=True)
+        if me.role != "deputy" or int(r.deputy_id) != me.id:
+            raise Forbidden("only the deputy who registered the activity attaches its evidence")
+        if r.state != "submitted":
+            raise Conflict(f"registration {reg_id} is already {r.state}", state=r.state)
+        await w.conn.execute(
+            registrations.update()
+            .where(registrations.c.id == reg_id)
+            .values(
+                attachment_name=name,
+                attachment_type=content_type[:200] or "application/octet-stream",
+                attachment_size=size,
+                attachment_sha256=sha256,
+            )
+        )
+        out = registration_dict(await _row(w.conn, reg_id), me.name)
+        await w.append(f"deputy:{me.id}", "registration.attached", me, {"registration": out})
+    return out
+
+
+async def decide(
+    node: Node, me: Principal, reg_id: int, confirm: bool, reason: str | None, now: datetime
+) -> dict[str, Any]:
+    """A supervisor confirms or rejects (with a reason) a submitted registration; the
+    deputy's inbox gets the decision in the same transaction."""
+    if me.role != "supervisor":
+        raise Forbidden("only a supervisor (代表工委) confirms or rejects registrations")
+    if not confirm and (reason is None or not reason.strip()):
+        raise BadRequest("`reason` is required to reject: tell the deputy what is missing")
+    if reason is not None and len(reason) > 2000:
+        raise BadRequest("`reason` must be at most 2000 characters")
+    async with node.writing() as w:
+        r = await _row(w.conn, reg_id, lock=True)
+        if r.state != "submitted":
+            raise Conflict(f"registration {reg_id} is already {r.state}", state=r.state)
+        state = "confirmed" if confirm else "rejected"
+        await w.conn.execute(
+            registrations.update()
+            .where(registrations.c.id == reg_id)
+            .values(
+                state=state,
+                decided_by=me.id,
+                decided_at=now,
+                reason=reason.strip() if reason else None,
+            )
+        )
+        out = registration_dict(await _row(w.conn, reg_id), r.name)
+        await w.append(f"deputy:{r.deputy_id}", f"registration.{state}", me, {"registration": out})
+    return out
+
+
+async def get(node: Node, me: Principal, reg_id: int, now: datetime) -> dict[str, Any]:
+    """One registration; the read is recorded as a view of it."""
+    async with node.writing() as w:
+        r = await _row(w.conn, reg_id)
+        check_reader(me, int(r.deputy_id))
+        await w.conn.execute(
+            performance_views.insert().values(
+                deputy_id=r.deputy_id, viewer_id=me.id, registration_id=reg_id, ts=now
+            )
+        )
+        views = (
+            await w.conn.execute(
+                sa.select(sa.func.count()).where(performance_views.c.registration_id == reg_id)
+            )
+        ).scalar_one()
+        return {**registration_dict(r, r.name), "views": int(views)}
+
+
+async def attachment_of(node: Node, me: Principal, reg_id: int) -> dict[str, Any]:
+    async with node.log.reading() as conn:
+        r = await _row(conn, reg_id)
+    check_reader(me, int(r.deputy_id))
+    if r.attachment_sha256 is None:
+        raise NotFound(f"registration {reg_id} has no attachment")
+    return {
+        "sha256": r.attachment_sha256,
+        "name": r.attachment_name,
+        "content_type": r.attachment_type,
+    }
+
+
+async def listing(
+    conn: AsyncConnection,
+    me: Principal,
+    deputy_id: int | None,
+    state: str | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Registrations, newest first; a deputy sees only their own. ``(page, next after)``."""
+    if me.role == "deputy":
+        if deputy_id is not None and deputy_id != me.id:
+            raise Forbidden("a deputy may read only their own registrations")
+        deputy_id = me.id
+    elif me.role not in READERS_OF_ALL:
+        raise Forbidden(f"a {me.role} may not read performance registrations")
+    if state is not None and state not in STATES:
+        raise BadRequest(f"`state` must be one of {', '.join(STATES)}")
+    q = sa.select(registrations, users.c.name).join(users, users.c.id == registrations.c.deputy_id)
+    if deputy_id is not None:
+        q = q.where(registrations.c.deputy_id == deputy_id)
+    if state is not None:
+        q = q.where(registrations.c.state == state)
+    if after is not None:
+        q = q.where(registrations.c.id < after)
+    rows = (await conn.execute(q.order_by(registrations.c.id.desc()).limit(limit + 1))).all()
+    page = [registration_dict(r, r.name) for r in rows[:limit]]
+    return page, (int(rows[limit - 1].id) if len(rows) > limit else None)

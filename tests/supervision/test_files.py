@@ -1,0 +1,102 @@
+"""Performance files: one view of a deputy's record, every read counted, own file only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hub.identity import load_principal
+from hub.session.attendance import check_in, decide_leave, request_leave
+from hub.session.meetings import create_sitting
+from tests.supervision.helpers import http
+from tests.utils.factories import World
+from tests.utils.servers import RunningHub
+
+
+async def test_file_gathers_the_record_and_counts_views(hub: RunningHub, world: World) -> None:
+    """Registrations, points, attendance and views of one deputy, in one answer."""
+    d0 = world.deputies[0]
+    node, engine = hub.services.node, hub.services.engine
+    sec = await load_principal(engine, world.secretariat)
+    dep = await load_principal(engine, d0)
+    now = datetime.now(UTC)
+    year = now.astimezone().year
+    past = await create_sitting(
+        node,
+        sec,
+        world.meeting,
+        "plenary",
+        "开幕大会",
+        now - timedelta(hours=3),
+        now - timedelta(hours=1),
+    )
+    missed = await create_sitting(
+        node,
+        sec,
+        world.meeting,
+        "plenary",
+        "第二次全体会议",
+        now - timedelta(hours=1),
+        now - timedelta(minutes=1),
+    )
+    future = await create_sitting(
+        node, sec, world.meeting, "plenary", "闭幕大会", now + timedelta(hours=1)
+    )
+    upcoming_leave = await create_sitting(
+        node, sec, world.meeting, "plenary", "第三次全体会议", now + timedelta(hours=2)
+    )
+    await check_in(node, dep, future["id"])
+    leave = await request_leave(node, dep, upcoming_leave["id"], "出差")
+    await decide_leave(node, sec, leave["id"], True)
+    async with http(hub, world, world.admin) as c:
+        rules = {
+            "valid_from": f"{year}-01-01",
+            "rules": [
+                {"event": "attendance", "points": 1},
+                {"event": "absence", "points": -2},
+                {"event": "registration", "points": 3},
+            ],
+        }
+        assert (await c.post("/api/points/rules", json=rules)).status_code == 201
+    async with http(hub, world, d0) as c:
+        body = {
+            "kind": "research",
+            "activity_date": now.date().isoformat(),
+            "title": "调研",
+            "text": "做了",
+        }
+        reg = (await c.post("/api/registrations", json=body)).json()
+    async with http(hub, world, world.supervisor) as c:
+        await c.post(f"/api/registrations/{reg['id']}/confirm")
+        first = (await c.get(f"/api/deputies/{d0}/file")).json()
+        second = (await c.get(f"/api/deputies/{d0}/file")).json()
+    assert first["deputy"]["name"] == "代表0" and first["deputy"]["delegation"]["name"] == "一团"
+    assert [r["id"] for r in first["registrations"]] == [reg["id"]]
+    assert first["registrations"][0]["state"] == "confirmed"
+    assert first["attendance"]["counts"] == {
+        "checked_in": 1, "on_leave": 1, "leave_pending": 0, "absent": 2, "upcoming": 0,
+    }  # fmt: skip
+    by_sitting = {a["sitting"]["id"]: a["status"] for a in first["attendance"]["sittings"]}
+    assert by_sitting[past["id"]] == "absent" and by_sitting[missed["id"]] == "absent"
+    # 1 check-in + 3 for the registration - 2 for each of the two missed sittings.
+    assert first["points"]["total"] == 1 + 3 - 2 - 2
+    assert first["views"]["file"] == 1 and second["views"]["file"] == 2
+    assert second["views"]["file_viewers"] == 1
+    assert second["views"]["recent"][0]["viewer"] == {
+        "id": world.supervisor, "name": "工委", "role": "supervisor",
+    }  # fmt: skip
+    async with http(hub, world, d0) as c:
+        own = (await c.get(f"/api/deputies/{d0}/file")).json()
+    assert own["views"]["file"] == 3 and own["views"]["file_viewers"] == 2
+
+
+async def test_file_access(hub: RunningHub, world: World) -> None:
+    """A deputy reads only their own file; a unit none; a refused read is not counted."""
+    d0, d1 = world.deputies[:2]
+    async with http(hub, world, d1) as c:
+        assert (await c.get(f"/api/deputies/{d0}/file")).status_code == 403
+    async with http(hub, world, world.unit_users[0]) as c:
+        assert (await c.get(f"/api/deputies/{d0}/file")).status_code == 403
+    async with http(hub, world, world.secretariat) as c:
+        assert (await c.get(f"/api/deputies/{world.secretariat}/file")).status_code == 404
+        got = (await c.get(f"/api/deputies/{d0}/file")).json()
+    assert got["views"]["file"] == 1
