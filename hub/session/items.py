@@ -481,7 +481,16 @@ async def _set_units(
     opinion_due = dl.due(f"{ctx_kind}.co_opinion", now)
     await conn.execute(
         item_units.insert(),
-        [{"item_id": item_id, "unit_id": lead, "role": "lead", "assigned_at": now}]
+        # one shape for every row: an executemany takes its columns from the first
+        [
+            {
+                "item_id": item_id,
+                "unit_id": lead,
+                "role": "lead",
+                "assigned_at": now,
+                "opinion_due": None,
+            }
+        ]
         + [
             {
                 "item_id": item_id,
