@@ -63,6 +63,8 @@ async def open_document(request: Request) -> Response:
         headers={
             "content-disposition": f"inline; filename*=utf-8''{quote(d['filename'])}",
             "x-content-type-options": "nosniff",
+            # an uploaded HTML or SVG file opened in the browser runs no script here
+            "content-security-policy": "sandbox",
         },
     )
 

@@ -218,7 +218,7 @@ async def decide_leave(
             await w.conn.execute(sa.select(users.c.name).where(users.c.id == row.user_id))
         ).scalar_one()
         out = leave_dict(row, name)
-        for ch in (f"desk:{s.meeting_id}", f"deputy:{row.user_id}"):
+        for ch in (f"deputy:{row.user_id}", f"desk:{s.meeting_id}"):
             await w.append(ch, "attendance.leave_decided", me, {"leave": out})
     return out
 

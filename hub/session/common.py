@@ -6,6 +6,10 @@ Access rules every workflow applies the same way:
 * secretariat, supervisors and admins may read every meeting; others only the meetings
   they participate in (else :class:`Forbidden`);
 * only the secretariat changes a meeting's structure, sends notices and runs sittings.
+
+A transaction that appends to several channels appends in the order meeting, delegation,
+deputy (by id), unit, desk: on PostgreSQL each append holds its channel's head row until
+commit, so one order everywhere means two workflows never wait for each other in a cycle.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ async def send_notice(
                     )
                 ).scalars()
             )
-            for d in dels:
+            for d in sorted(dels):
                 if d not in known:
                     raise NotFound(f"no delegation {d}")
                 ids = [u for u, r in members.items() if r.delegation_id == d]
@@ -200,7 +200,7 @@ async def send_notice(
                     sa.select(users.c.id, users.c.role).where(users.c.id.in_(deps))
                 )
             }
-            for u in deps:
+            for u in sorted(deps):
                 if u not in found:
                     raise NotFound(f"no user {u}")
                 if u not in members:

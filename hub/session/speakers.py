@@ -127,7 +127,8 @@ async def _publish(
     if request is not None:
         body["request"] = request_dict(request)
     body["queue"] = await _queue(w.conn, int(s.id), item_id)
-    for ch in (f"desk:{s.meeting_id}", f"delegation:{s.delegation_id}"):
+    # the desk last, as every workflow does: one lock order for channel heads
+    for ch in (f"delegation:{s.delegation_id}", f"desk:{s.meeting_id}"):
         await w.append(ch, kind, me, body)
     return body
 
