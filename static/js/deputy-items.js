@@ -1,7 +1,64 @@
-// Placeholder until its endpoints land.
-import { fill, notYet } from "./ui.js";
+// Deputy, "items" tab: my commit-to-do items and suggestions with every step live,
+// co-signing, evaluating a reply; submitting a suggestion (alone or jointly).
 
-export async function mount() {
-  for (const s of document.querySelectorAll("section[role=tabpanel] .card .body"))
-    if (!s.childElementCount) fill(s, notYet("…"));
+import { get, has, post } from "./api.js";
+import { t } from "./i18n.js";
+import { ItemBoard, actionsFor } from "./items.js";
+import { busy, el, field, fill, flash } from "./ui.js";
+
+let ctx = null;
+let board = null;
+
+export async function mount(c) {
+  ctx = c;
+  const list = el("ul", { class: "list", id: "my-items" });
+  board = new ItemBoard({ me: ctx.me, client: ctx.client, list, onFresh: drawBadge });
+  fill(document.querySelector("#items .body"), list);
+  await board.load("");
+  drawBadge();
+  await drawSuggest();
+}
+
+export function onMessage(m) {
+  if (!board || m.channel !== `deputy:${ctx.me.id}`) return;
+  if (board.apply(m)) drawBadge();
+}
+
+function drawBadge() {
+  const n = board.count((item, c) => actionsFor(item, ctx.me, c.seen).length > 0);
+  const badge = document.getElementById("items-badge");
+  badge.textContent = String(n);
+  badge.hidden = n === 0;
+  badge.setAttribute("aria-label", t("item.toAnswer", { n }));
+}
+
+async function drawSuggest() {
+  const box = document.querySelector("#suggest .body");
+  if (ctx.meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
+  const title = el("input", { id: "sg-title", maxlength: 300 });
+  const text = el("textarea", { id: "sg-text", rows: 5, maxlength: 20000 });
+  let cosigners = null;
+  // Co-signers are chosen from the meeting's deputies when the server lists them.
+  const path = `/api/meetings/{id}/deputies`;
+  if (await has("GET", path)) {
+    const r = await get(`/api/meetings/${ctx.meetingId}/deputies`, { quiet: true }).catch(() => null);
+    const people = (r?.deputies || []).filter((d) => d.id !== ctx.me.id);
+    if (people.length)
+      cosigners = el("fieldset", { id: "sg-cosigners" }, el("legend", {}, t("item.cosigners")), el("div", { class: "checks" }, people.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d.id }), d.name))));
+  }
+  const send = el("button", { type: "submit", class: "primary", id: "sg-send" }, t("common.submit"));
+  const form = el("form", { id: "suggest-form" }, field("item.suggestTitle", title), field("item.suggestText", text), cosigners, send);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!title.value.trim()) return title.focus();
+    if (!text.value.trim()) return text.focus();
+    const body = { meeting_id: ctx.meetingId, title: title.value.trim(), text: text.value.trim() };
+    if (cosigners) body.cosigner_ids = [...cosigners.querySelectorAll("input:checked")].map((x) => Number(x.value));
+    busy(send, async () => {
+      await post("/api/suggestions", body);
+      form.reset();
+      flash(t("item.suggested"));
+    });
+  });
+  fill(box, form);
 }

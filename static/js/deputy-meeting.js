@@ -1,7 +1,326 @@
-// Placeholder until its endpoints land.
-import { fill, notYet } from "./ui.js";
+// Deputy, "meeting" tab: check-in and leave per sitting, meeting documents, requests to
+// speak, and deliberation opinions on an agenda item.
 
-export async function mount() {
-  for (const s of document.querySelectorAll("section[role=tabpanel] .card .body"))
-    if (!s.childElementCount) fill(s, notYet("…"));
+import { authUrl, get, post } from "./api.js";
+import { t } from "./i18n.js";
+import { busy, chip, el, field, fill, flash, when } from "./ui.js";
+import { sittingLabel } from "./sittings.js";
+
+let ctx = null;
+let overview = { sittings: [], agenda: [] };
+let docs = [];
+const freshDocs = new Set();
+const speech = new Map(); // request id -> request (mine)
+const queues = new Map(); // `${sitting}:${item}` -> queue
+const opinions = new Map(); // opinion id -> opinion (mine)
+
+// Attendance the deputy did here is remembered per user in this browser; the server
+// refuses a second check-in anyway, and leave decisions arrive on the inbox.
+const attKey = () => `hub:v1:${ctx.me.id}:attendance`;
+function attState() {
+  try {
+    return JSON.parse(localStorage.getItem(attKey()) || "{}");
+  } catch {
+    return {};
+  }
+}
+function setAtt(sittingId, value) {
+  const s = attState();
+  s[sittingId] = value;
+  localStorage.setItem(attKey(), JSON.stringify(s));
+}
+
+export async function mount(c) {
+  ctx = c;
+  if (ctx.meetingId === null) {
+    for (const id of ["attendance", "documents", "speak", "opinion"]) fill(document.querySelector(`#${id} .body`), el("p", { class: "meta" }, t("shell.noMeeting")));
+    return;
+  }
+  overview = await get(`/api/meetings/${ctx.meetingId}`);
+  document.getElementById("meeting-title").textContent = overview.meeting.title;
+  drawAttendance();
+  drawSpeak();
+  drawOpinionForm();
+  const [d, o] = await Promise.all([
+    get(`/api/meetings/${ctx.meetingId}/documents`, { quiet: true }).catch(() => ({ documents: [] })),
+    get(`/api/opinions?meeting_id=${ctx.meetingId}&limit=500`, { quiet: true }).catch(() => ({ opinions: [] })),
+  ]);
+  docs = d.documents;
+  drawDocs();
+  for (const x of o.opinions) opinions.set(x.id, x);
+  drawOpinions();
+  await loadMySpeech();
+}
+
+export function onMessage(m) {
+  if (!ctx || ctx.meetingId === null) return;
+  const b = m.body || {};
+  if (m.channel === `meeting:${ctx.meetingId}`) {
+    if (m.kind === "sitting.created" && !overview.sittings.some((s) => s.id === b.sitting.id)) {
+      overview.sittings.push(b.sitting);
+      overview.sittings.sort((x, y) => x.starts_at.localeCompare(y.starts_at) || x.id - y.id);
+      drawAttendance();
+      drawSpeak();
+    } else if (m.kind === "agenda.created" && !overview.agenda.some((a) => a.id === b.agenda_item.id)) {
+      overview.agenda.push(b.agenda_item);
+      overview.agenda.sort((x, y) => x.position - y.position || x.id - y.id);
+      drawSpeak();
+      drawOpinionForm();
+    } else if (m.kind === "document.added" && !docs.some((x) => x.id === b.document.id)) {
+      docs.push(b.document);
+      if (!m.cached) freshDocs.add(b.document.id);
+      drawDocs();
+    }
+  } else if (m.channel === `deputy:${ctx.me.id}`) {
+    if (m.kind === "attendance.leave_decided" && b.leave) {
+      setAtt(b.leave.sitting_id, `leave:${b.leave.status}`);
+      drawAttendance();
+    } else if (m.kind.startsWith("opinion.") && b.opinion) {
+      opinions.set(b.opinion.id, b.opinion);
+      drawOpinions();
+    } else if (m.kind === "item.handed_over" && b.event?.payload?.opinion_ids) {
+      if (committed(opinions, b.event.payload.opinion_ids, b.item.id)) drawOpinions();
+    }
+  } else if (m.channel === `delegation:${ctx.me.delegation_id}` && m.kind.startsWith("speaker")) {
+    queues.set(`${b.sitting}:${b.agenda_item}`, b.queue || []);
+    if (b.request && b.request.deputy.id === ctx.me.id) speech.set(b.request.id, b.request);
+    for (const q of b.queue || []) if (q.deputy.id === ctx.me.id) speech.set(q.id, q);
+    drawMySpeech();
+  }
+}
+
+// -- attendance ------------------------------------------------------------------------
+
+function mySittings() {
+  return overview.sittings.filter((s) => s.kind === "plenary" || s.delegation_id === ctx.me.delegation_id);
+}
+
+function drawAttendance() {
+  const box = document.querySelector("#attendance .body");
+  const list = mySittings();
+  if (!list.length) return fill(box, el("p", { class: "meta" }, t("att.none")));
+  const st = attState();
+  fill(
+    box,
+    el(
+      "ul",
+      { class: "list", id: "my-sittings" },
+      list.map((s) => {
+        const mine = st[s.id] || "";
+        const stateChip =
+          mine === "checked_in"
+            ? chip(t("att.checkedIn"), "ok")
+            : mine === "leave:pending"
+              ? chip(t("att.leavePending"), "warn")
+              : mine === "leave:approved"
+                ? chip(t("att.onLeave"), "info")
+                : mine === "leave:refused"
+                  ? chip(t("att.leaveRefused"), "bad")
+                  : null;
+        const checkin = el("button", { type: "button", class: "primary checkin" }, t("att.checkin"));
+        checkin.addEventListener("click", () =>
+          busy(checkin, async () => {
+            await post(`/api/sittings/${s.id}/checkin`);
+            setAtt(s.id, "checked_in");
+            flash(t("att.checkedIn"));
+            drawAttendance();
+          }),
+        );
+        const reasonId = `leave-reason-${s.id}`;
+        const reason = el("textarea", { id: reasonId, rows: 2, maxlength: 2000 });
+        const send = el("button", { type: "submit", class: "primary" }, t("common.submit"));
+        const form = el("form", { class: "leave-form", hidden: true }, field("att.leaveReason", reason), send);
+        form.addEventListener("submit", (ev) => {
+          ev.preventDefault();
+          if (!reason.value.trim()) return reason.focus();
+          busy(send, async () => {
+            await post(`/api/sittings/${s.id}/leave`, { reason: reason.value.trim() });
+            setAtt(s.id, "leave:pending");
+            flash(t("att.leaveSent"));
+            drawAttendance();
+          });
+        });
+        const leave = el("button", { type: "button", class: "leave", "aria-expanded": "false", "aria-controls": reasonId }, t("att.leave"));
+        leave.addEventListener("click", () => {
+          form.hidden = !form.hidden;
+          leave.setAttribute("aria-expanded", String(!form.hidden));
+          if (!form.hidden) reason.focus();
+        });
+        const done = mine === "checked_in";
+        const asked = mine === "leave:pending" || mine === "leave:approved";
+        return el(
+          "li",
+          { "data-sitting": s.id, "data-state": mine || "none" },
+          el("div", { class: "row" }, el("strong", { class: "grow" }, sittingLabel(s)), stateChip),
+          s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null,
+          done ? null : el("div", { class: "row" }, checkin, asked ? null : leave),
+          form,
+        );
+      }),
+    ),
+  );
+}
+
+// -- documents -------------------------------------------------------------------------
+
+function drawDocs() {
+  const box = document.querySelector("#documents .body");
+  if (!docs.length) return fill(box, el("p", { class: "meta" }, t("doc.none")));
+  fill(
+    box,
+    el(
+      "ul",
+      { class: "list", id: "my-docs" },
+      [...docs]
+        .sort((a, b) => b.id - a.id)
+        .map((d) =>
+          el(
+            "li",
+            { "data-document": d.id },
+            el("div", { class: "row" }, freshDocs.has(d.id) ? chip(t("common.new"), "warn") : null, el("a", { class: "grow", href: authUrl(`/api/documents/${d.id}`), target: "_blank", rel: "noopener" }, d.title)),
+            el("div", { class: "meta" }, `${d.filename} · ${t("doc.size", { n: Math.max(1, Math.round(d.size / 1024)) })} · ${when(d.created_at)}`),
+          ),
+        ),
+    ),
+  );
+}
+
+// -- speaking --------------------------------------------------------------------------
+
+function groupSittings() {
+  return overview.sittings.filter((s) => s.kind === "group" && s.delegation_id === ctx.me.delegation_id);
+}
+
+function agendaOptions(sel) {
+  sel.replaceChildren(...overview.agenda.map((a) => el("option", { value: a.id }, `${a.position}. ${a.title}`)));
+}
+
+function drawSpeak() {
+  const box = document.querySelector("#speak .body");
+  const groups = groupSittings();
+  if (!groups.length || !overview.agenda.length) {
+    fill(box, el("p", { class: "meta" }, t("spk.noGroup")), el("div", { id: "my-speech" }));
+    drawMySpeech();
+    return;
+  }
+  const sSel = el("select", { id: "spk-sitting" }, groups.map((s) => el("option", { value: s.id }, sittingLabel(s))));
+  const iSel = el("select", { id: "spk-item" });
+  agendaOptions(iSel);
+  const btn = el("button", { type: "button", class: "primary", id: "spk-request" }, t("spk.request"));
+  btn.addEventListener("click", () =>
+    busy(btn, async () => {
+      const r = await post(`/api/sittings/${sSel.value}/speakers`, { agenda_item_id: Number(iSel.value) });
+      speech.set(r.id, r);
+      drawMySpeech();
+    }),
+  );
+  fill(box, field("att.sittings", sSel), field("spk.agenda", iSel), btn, el("div", { id: "my-speech", "aria-live": "polite" }));
+  drawMySpeech();
+}
+
+async function loadMySpeech() {
+  for (const s of groupSittings()) {
+    try {
+      const r = await get(`/api/sittings/${s.id}/speakers`, { quiet: true });
+      for (const x of r.requests) if (x.deputy.id === ctx.me.id) speech.set(x.id, x);
+    } catch {
+      /* shown when it changes */
+    }
+  }
+  drawMySpeech();
+}
+
+function drawMySpeech() {
+  const box = document.getElementById("my-speech");
+  if (!box) return;
+  const mine = [...speech.values()].filter((x) => x.status === "waiting" || x.status === "speaking");
+  const agendaTitle = (id) => overview.agenda.find((a) => a.id === id)?.title || "";
+  fill(
+    box,
+    mine.map((x) => {
+      const q = queues.get(`${x.sitting_id}:${x.agenda_item_id}`);
+      const place = q ? q.filter((r) => r.status === "waiting").findIndex((r) => r.id === x.id) + 1 : 0;
+      const withdraw = el("button", { type: "button" }, t("spk.withdraw"));
+      withdraw.addEventListener("click", () =>
+        busy(withdraw, async () => {
+          const r = await post(`/api/speakers/${x.id}/withdraw`);
+          speech.set(r.id, r);
+          drawMySpeech();
+        }),
+      );
+      return el(
+        "p",
+        { class: "row", "data-request": x.id, "data-status": x.status },
+        x.status === "speaking" ? chip(t("spk.speaking"), "ok") : chip(place > 0 ? t("spk.requested", { n: place }) : t("spk.waiting"), "info"),
+        el("span", { class: "grow" }, agendaTitle(x.agenda_item_id)),
+        x.status === "waiting" ? withdraw : null,
+      );
+    }),
+  );
+}
+
+// -- opinions --------------------------------------------------------------------------
+
+/** Mark opinions (and those merged into them) committed to an item; true if one changed. */
+export function committed(map, ids, itemId) {
+  let changed = false;
+  for (const o of map.values()) {
+    if (ids.includes(o.id) || (o.status === "merged" && ids.includes(o.merged_into))) {
+      if (o.status !== "committed") changed = true;
+      map.set(o.id, { ...o, status: "committed", item_id: itemId });
+    }
+  }
+  return changed;
+}
+
+function drawOpinionForm() {
+  const box = document.querySelector("#opinion .body");
+  const iSel = el("select", { id: "op-agenda" }, el("option", { value: "" }, t("op.general")));
+  for (const a of overview.agenda) iSel.append(el("option", { value: a.id }, `${a.position}. ${a.title}`));
+  const text = el("textarea", { id: "op-text", rows: 4, maxlength: 20000 });
+  const btn = el("button", { type: "submit", class: "primary", id: "op-send" }, t("op.submit"));
+  const form = el("form", { id: "op-form" }, field("op.agenda", iSel), field("op.text", text), btn);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!text.value.trim()) return text.focus();
+    const body = { meeting_id: ctx.meetingId, text: text.value.trim() };
+    if (iSel.value) body.agenda_item_id = Number(iSel.value);
+    busy(btn, async () => {
+      const r = await post("/api/opinions", body);
+      opinions.set(r.id, r);
+      text.value = "";
+      flash(t("op.sent"));
+      drawOpinions();
+    });
+  });
+  const list = document.getElementById("my-opinions") || el("div", { id: "my-opinions" });
+  fill(box, form, el("h3", {}, t("op.mine")), list);
+  drawOpinions();
+}
+
+const OP_STATUS = { submitted: ["op.new", "info"], noted: ["op.noted", "ok"], merged: ["op.merged", ""], committed: ["op.committed", "warn"] };
+
+function drawOpinions() {
+  const box = document.getElementById("my-opinions");
+  if (!box) return;
+  const list = [...opinions.values()].sort((a, b) => b.id - a.id);
+  const agendaTitle = (id) => overview.agenda.find((a) => a.id === id)?.title || t("op.general");
+  fill(
+    box,
+    list.length
+      ? el(
+          "ul",
+          { class: "list" },
+          list.map((o) => {
+            const [key, kind] = OP_STATUS[o.status] || [o.status, ""];
+            return el(
+              "li",
+              { "data-opinion": o.id, "data-status": o.status },
+              el("div", { class: "row" }, chip(t(key), kind), el("span", { class: "meta grow" }, `${agendaTitle(o.agenda_item_id)} · ${when(o.created_at)}`)),
+              el("p", { class: "text" }, o.text),
+            );
+          }),
+        )
+      : el("p", { class: "meta" }, t("op.none")),
+  );
 }

@@ -147,9 +147,14 @@ client.addEventListener("reset", (ev) => {
 if (meetingId === null) {
   document.getElementById("meeting-title").textContent = t("shell.noMeeting");
 }
-tabs(document.getElementById("tabs"));
+tabs(document.getElementById("tabs"), (name) => {
+  for (const h of handlers) h.onTab?.(name);
+});
 updateBadge();
-for (const h of handlers) await h.mount?.(ctx);
+// One part failing to load (its error is shown) leaves the others working.
+for (const h of handlers) await Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e));
+const shown = document.querySelector("#tabs [aria-selected=true]")?.dataset.tab;
+for (const h of handlers) h.onTab?.(shown);
 
 const channels = [`deputy:${me.id}`];
 if (me.delegation_id) channels.push(`delegation:${me.delegation_id}`);

@@ -24,6 +24,7 @@ if (!chosen) {
     overview: chosen.overview,
     dir: await directory(),
     bus: new EventTarget(),
+    selection: new Set(), // opinion ids chosen for a commit-to-do item
   };
   const parts = [notices, opinions, items, attendance, speakers, setup];
   client.addEventListener("message", (ev) => {

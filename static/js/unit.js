@@ -1,4 +1,119 @@
+// The unit inbox (office PC): items handed over arrive with a visible and an audible
+// alert; sign or return, co-unit opinion, contacts, extension, reply; deadline
+// countdowns on every card.
+
+import { t } from "./i18n.js";
+import { ItemBoard, actionsFor } from "./items.js";
 import { startPage } from "./ui.js";
 
-const { client } = await startPage(["unit"], "page.unit");
+const { me, client } = await startPage(["unit"], "page.unit");
+
+// -- sound: WebAudio needs a user gesture once per page load ----------------------------
+
+const SOUND = `hub:v1:${me.id}:sound`;
+let audio = null;
+let soundOn = localStorage.getItem(SOUND) !== "off";
+const soundBtn = document.getElementById("sound");
+
+function drawSound() {
+  soundBtn.textContent = t(soundOn ? "unit.soundOff" : "unit.soundOn");
+  soundBtn.setAttribute("aria-pressed", String(soundOn));
+}
+
+function ensureAudio() {
+  if (!audio) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return null;
+    audio = new Ctx();
+  }
+  if (audio.state === "suspended") audio.resume();
+  return audio;
+}
+
+/** Two short tones: noticeable in an office, not alarming. */
+function beep() {
+  document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+  if (!soundOn) return;
+  const a = ensureAudio();
+  if (!a) return;
+  const start = a.currentTime + 0.01;
+  for (const [i, f] of [880, 660].entries()) {
+    const osc = a.createOscillator();
+    const gain = a.createGain();
+    osc.type = "sine";
+    osc.frequency.value = f;
+    gain.gain.setValueAtTime(0.0001, start + i * 0.25);
+    gain.gain.exponentialRampToValueAtTime(0.3, start + i * 0.25 + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.25 + 0.22);
+    osc.connect(gain).connect(a.destination);
+    osc.start(start + i * 0.25);
+    osc.stop(start + i * 0.25 + 0.24);
+  }
+}
+
+soundBtn.addEventListener("click", () => {
+  soundOn = !soundOn;
+  localStorage.setItem(SOUND, soundOn ? "on" : "off");
+  drawSound();
+  if (soundOn) {
+    ensureAudio();
+    beep();
+  }
+});
+// Any first click or key unlocks audio for alerts that come later.
+for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, () => soundOn && ensureAudio(), { once: true });
+drawSound();
+
+// -- the alert --------------------------------------------------------------------------
+
+let fresh = 0;
+const alertBox = document.getElementById("handover-alert");
+document.getElementById("handover-dismiss").addEventListener("click", () => {
+  fresh = 0;
+  alertBox.hidden = true;
+  for (const li of document.querySelectorAll("li.fresh")) li.classList.remove("fresh");
+});
+
+function alertHandover() {
+  fresh += 1;
+  document.getElementById("handover-text").textContent = t("item.newHandoverAlert", { n: fresh });
+  alertBox.hidden = false;
+  alertBox.classList.remove("flashing");
+  void alertBox.offsetWidth; // restart the animation
+  alertBox.classList.add("flashing");
+  beep();
+}
+
+// -- the boards -------------------------------------------------------------------------
+
+const units = new Map();
+const isTodo = (item) => actionsFor(item, me).length > 0;
+const onFresh = (item, event) => {
+  for (const u of [item.lead_unit, ...item.co_units]) if (u) units.set(u.id, u.name);
+  if (event && (event.action === "hand_over" || event.action === "reassign")) alertHandover();
+  else if (event && (event.action === "due_soon" || event.action === "overdue")) beep();
+  drawCount();
+};
+const todo = new ItemBoard({ me, client, units, list: document.getElementById("todo"), filter: isTodo, emptyKey: "unit.nothingToDo", onFresh });
+const others = new ItemBoard({ me, client, units, list: document.getElementById("others"), filter: (i) => !isTodo(i) });
+
+function drawCount() {
+  const n = todo.cards.size;
+  const badge = document.getElementById("todo-count");
+  badge.textContent = String(n);
+  badge.hidden = n === 0;
+  document.title = `${n ? `(${n}) ` : ""}${t("page.unit")} · ${t("app.name")}`;
+}
+
+client.addEventListener("message", (ev) => {
+  const m = ev.detail;
+  // The item moves between the boards as its state changes; only one alerts.
+  todo.apply(m);
+  others.apply({ ...m, cached: true });
+  drawCount();
+});
+
+await Promise.all([todo.load(""), others.load("")]);
+drawCount();
+client.subscribe(`unit:${me.unit_id}`);
 client.start();

@@ -1,0 +1,379 @@
+// Items (commit-to-do items and suggestions) as every page shows them: a live card per
+// item with its state, deadline countdown, the latest step, its timeline, and the
+// actions the viewer may take now. Pages differ only in the role passed in.
+//
+// Every item message carries {item: summary, event}; a card is updated from it in
+// place, so each step appears live on every page that shows the item.
+
+import { get, post } from "./api.js";
+import { t } from "./i18n.js";
+import { busy, chip, countdownEl, day, el, field, fill, flash, when } from "./ui.js";
+
+export const STATE_KIND = {
+  cosigning: "warn",
+  submitted: "info",
+  accepted: "info",
+  not_accepted: "",
+  assigned: "warn",
+  returned: "bad",
+  in_progress: "info",
+  replied: "ok",
+  rehandling: "bad",
+  closed: "ok",
+};
+const WORKING = ["in_progress", "rehandling"];
+export const RATINGS = ["satisfied", "basically_satisfied", "unsatisfied"];
+const METHODS = ["phone", "visit", "meeting", "message", "other"];
+
+/** The actions `me` may take on `item` now (the server checks again). */
+export function actionsFor(item, me, seen = {}) {
+  const s = item.state;
+  const out = [];
+  if (me.role === "secretariat") {
+    if (s === "submitted") out.push("accept", "not_accept");
+    if (s === "accepted") out.push("hand_over");
+    if (s === "returned") out.push("reassign");
+    if (WORKING.includes(s) && item.extension_until) out.push("approve_extension", "refuse_extension");
+  } else if (me.role === "unit") {
+    const lead = item.lead_unit && item.lead_unit.id === me.unit_id;
+    const co = item.co_units.some((u) => u.id === me.unit_id);
+    if (lead && s === "assigned") out.push("sign", "return");
+    if (lead && WORKING.includes(s)) {
+      out.push("reply", "contact");
+      if (!item.extension_until) out.push("request_extension");
+    }
+    if (co && (s === "assigned" || s === "in_progress") && !seen.coOpinionSent) out.push("co_opinion");
+  } else if (me.role === "deputy") {
+    const mine = item.deputies.find((d) => d.id === me.id);
+    if (mine && s === "cosigning" && mine.role === "cosigner" && mine.status === "pending") out.push("cosign", "decline");
+    if (mine && s === "replied" && mine.status === "confirmed" && !seen.evaluated) out.push("evaluate");
+  }
+  return out;
+}
+
+/** Where each action is posted. */
+function actionPath(item, action) {
+  const suggestionOnly = ["cosign", "decline", "accept", "not_accept", "hand_over"];
+  return suggestionOnly.includes(action) ? `/api/suggestions/${item.id}/${action}` : `/api/items/${item.id}/${action}`;
+}
+
+/** A human line for one event of the timeline. */
+export function eventText(e, units) {
+  const who = e.actor?.name || t(`role.${e.actor?.role || "system"}`);
+  const p = e.payload || {};
+  const bits = [t(`act.${e.action}`)];
+  if (p.grade) bits.push(t(`item.grade.${p.grade}`));
+  if (p.rating) bits.push(t(`rating.${p.rating}`));
+  if (p.method) bits.push(t(`method.${p.method}`));
+  if (p.until) bits.push(`${t("item.extensionUntil")} ${day(p.until)}`);
+  if (p.lead_unit_id && units) bits.push(`${t("item.lead")} ${units.get(p.lead_unit_id) || p.lead_unit_id}`);
+  if (p.due && (e.action === "due_soon" || e.action === "overdue")) bits.push(`${t("time.deadline")} ${when(p.due)}`);
+  if (p.rereply_due) bits.push(`${t("item.rereplyDue")} ${day(p.rereply_due)}`);
+  return { who, what: bits.join(" · "), text: p.reason || p.note || p.text || "" };
+}
+
+export class ItemBoard {
+  /**
+   * @param {object} o
+   * @param {object} o.me       the caller (/api/me)
+   * @param {object} o.client   the HubClient
+   * @param {HTMLElement} o.list  the <ul> that holds the cards
+   * @param {Map} [o.units]     unit id -> name (assignment forms, timelines)
+   * @param {(item) => boolean} [o.filter]  which items this board shows
+   * @param {string} [o.emptyKey]
+   */
+  constructor({ me, client, list, units = new Map(), filter = () => true, emptyKey = "item.none", onFresh = null }) {
+    Object.assign(this, { me, client, list, units, filter, emptyKey, onFresh });
+    this.cards = new Map(); // id -> {item, events, detail, open, li, seen}
+  }
+
+  async load(query) {
+    const r = await get(`/api/items?${query}&limit=500`);
+    for (const item of r.items) this._upsert(item, null, true);
+    this.render();
+  }
+
+  /** Apply a message; true if it concerned an item this board shows. */
+  apply(m) {
+    const b = m.body || {};
+    if (!b.item || !(m.kind.startsWith("item.") || m.kind.startsWith("suggestion."))) return false;
+    const isNew = !this.cards.has(b.item.id);
+    const c = this._upsert(b.item, b.event, false);
+    if (!c) return false;
+    if (isNew) this.render();
+    else this._update(c);
+    if (!m.cached) {
+      c.li.classList.add("fresh");
+      if (this.onFresh) this.onFresh(c.item, b.event, m, isNew);
+    }
+    return true;
+  }
+
+  _upsert(item, event, fromList) {
+    for (const u of [item.lead_unit, ...item.co_units]) if (u && !this.units.has(u.id)) this.units.set(u.id, u.name);
+    let c = this.cards.get(item.id);
+    if (!this.filter(item)) {
+      if (c) {
+        c.li.remove();
+        this.cards.delete(item.id);
+      }
+      return null;
+    }
+    if (!c) {
+      c = { item, events: [], detail: null, open: false, li: null, seen: {} };
+      this.cards.set(item.id, c);
+    } else if (!fromList || item.updated_at >= c.item.updated_at) {
+      c.item = item;
+    }
+    if (event) {
+      if (!c.events.some((e) => e.id === event.id)) c.events.push(event);
+      c.last = event;
+      if (event.action === "evaluate" && event.actor?.id === this.me.id && event.round === item.round) c.seen.evaluated = true;
+      if (event.action === "co_opinion" && event.actor?.unit_id === this.me.unit_id) c.seen.coOpinionSent = true;
+    }
+    return c;
+  }
+
+  render() {
+    const cards = [...this.cards.values()].sort((a, b) => b.item.id - a.item.id);
+    for (const c of cards) if (!c.li) this._build(c);
+    fill(this.list, cards.length ? cards.map((c) => c.li) : el("li", { class: "meta empty" }, t(this.emptyKey)));
+    for (const c of cards) this._update(c);
+  }
+
+  count(pred) {
+    let n = 0;
+    for (const c of this.cards.values()) if (pred(c.item, c)) n++;
+    return n;
+  }
+
+  _build(c) {
+    const id = c.item.id;
+    const detailId = `item-detail-${id}`;
+    const toggle = el("button", { type: "button", class: "details", "aria-expanded": "false", "aria-controls": detailId }, t("item.timeline"));
+    toggle.addEventListener("click", () => {
+      c.open = !c.open;
+      toggle.setAttribute("aria-expanded", String(c.open));
+      c.li.querySelector(".item-detail").hidden = !c.open;
+      if (c.open) this._loadDetail(c);
+    });
+    c.li = el(
+      "li",
+      { class: "item", "data-item": id },
+      el("div", { class: "row" }, el("span", { class: "chips" }), el("strong", { class: "grow item-title" }), el("span", { class: "due" })),
+      el("div", { class: "meta item-meta" }),
+      el("div", { class: "last-step", "aria-live": "polite" }),
+      el("div", { class: "row item-actions" }),
+      el("div", { class: "action-form" }),
+      el("div", { class: "row" }, toggle),
+      el("div", { class: "item-detail", id: detailId, hidden: true }),
+    );
+  }
+
+  _update(c) {
+    const it = c.item;
+    const q = (s) => c.li.querySelector(s);
+    c.li.dataset.state = it.state;
+    c.li.dataset.kind = it.kind;
+    fill(
+      q(".chips"),
+      chip(t(it.kind === "commit" ? "item.commit" : "item.suggestion"), "info"),
+      " ",
+      el("span", { class: `chip state ${STATE_KIND[it.state] || ""}` }, t(`state.${it.state}`)),
+      it.overdue ? el("span", { class: "chip bad" }, t("item.isOverdue")) : null,
+      it.grade ? el("span", { class: "chip" }, t(`item.grade.${it.grade}`)) : null,
+    );
+    q(".item-title").textContent = it.title;
+    fill(q(".due"), it.due ? countdownEl(it.due, this.client) : null);
+    const units = [it.lead_unit ? `${t("item.lead")}：${it.lead_unit.name}` : null, it.co_units.length ? `${t("item.co")}：${it.co_units.map((u) => u.name).join("、")}` : null].filter(Boolean);
+    const deputies = it.deputies.filter((d) => d.status !== "declined").map((d) => d.name);
+    fill(q(".item-meta"), [...units, deputies.length ? `${t("item.deputies")}：${deputies.join("、")}` : null, `#${it.id}`].filter(Boolean).join(" · "));
+    if (c.last) {
+      const e = eventText(c.last, this.units);
+      fill(q(".last-step"), el("span", { class: "meta" }, `${when(c.last.at)} ${e.who}：`), e.what, e.text ? el("span", { class: "text" }, ` “${e.text}”`) : null);
+    }
+    this._drawActions(c);
+    if (c.open) this._drawDetail(c);
+  }
+
+  _drawActions(c) {
+    const box = c.li.querySelector(".item-actions");
+    const formBox = c.li.querySelector(".action-form");
+    const acts = actionsFor(c.item, this.me, c.seen);
+    if (!acts.includes(formBox.dataset.action)) {
+      formBox.replaceChildren();
+      delete formBox.dataset.action;
+    }
+    fill(
+      box,
+      acts.map((a) => {
+        const b = el("button", { type: "button", class: `act-${a} ${PRIMARY.has(a) ? "primary" : ""}`, "data-action": a }, t(`do.${a}`));
+        b.addEventListener("click", () => {
+          if (NO_INPUT.has(a)) {
+            busy(b, () => this._act(c, a, {}));
+            return;
+          }
+          if (formBox.dataset.action === a) {
+            formBox.replaceChildren();
+            delete formBox.dataset.action;
+            return;
+          }
+          formBox.dataset.action = a;
+          fill(formBox, this._form(c, a));
+          formBox.querySelector("input, select, textarea")?.focus();
+        });
+        return b;
+      }),
+    );
+  }
+
+  async _act(c, action, body) {
+    const item = await post(actionPath(c.item, action), body);
+    if (action === "evaluate") c.seen.evaluated = true;
+    if (action === "co_opinion") c.seen.coOpinionSent = true;
+    const formBox = c.li.querySelector(".action-form");
+    formBox.replaceChildren();
+    delete formBox.dataset.action;
+    if (item && item.id) this._upsert(item, null, false);
+    this._update(c);
+    flash(t("common.done"));
+  }
+
+  _form(c, action) {
+    const parts = [];
+    const get_ = {};
+    const need = [];
+    const text = (name, key, required, rows = 3) => {
+      const x = el("textarea", { name, rows, maxlength: name === "text" ? 20000 : 2000 });
+      parts.push(field(key, x));
+      get_[name] = () => x.value.trim() || undefined;
+      if (required) need.push([x, name]);
+    };
+    const date = (name, key, required) => {
+      const x = el("input", { type: "date", name, min: new Date().toISOString().slice(0, 10) });
+      parts.push(field(key, x));
+      get_[name] = () => x.value || undefined;
+      if (required) need.push([x, name]);
+    };
+    const unitPickers = (withDeadline, withComplex) => {
+      const lead = el("select", { name: "lead_unit_id" }, [...this.units].map(([id, n]) => el("option", { value: id }, n)));
+      parts.push(field("item.lead", lead));
+      const co = el("fieldset", {}, el("legend", {}, t("item.co")), el("div", { class: "checks" }, [...this.units].map(([id, n]) => el("label", { class: "check" }, el("input", { type: "checkbox", value: id, name: "co" }), n))));
+      parts.push(co);
+      get_.lead_unit_id = () => Number(lead.value);
+      get_.co_unit_ids = () => [...co.querySelectorAll("input:checked")].map((x) => Number(x.value)).filter((x) => x !== Number(lead.value));
+      if (withDeadline) date("deadline", "item.deadline", false);
+      if (withComplex) {
+        const cx = el("input", { type: "checkbox", name: "complex" });
+        parts.push(el("label", { class: "check" }, cx, t("item.complex")));
+        get_.complex = () => cx.checked;
+      }
+    };
+    switch (action) {
+      case "return":
+        text("reason", "item.returnReason", true);
+        break;
+      case "not_accept":
+        text("reason", "common.reason", true);
+        break;
+      case "decline":
+      case "refuse_extension":
+        text("reason", "common.reason", false);
+        break;
+      case "reassign":
+        unitPickers(c.item.kind === "commit", false);
+        break;
+      case "hand_over":
+        unitPickers(false, true);
+        break;
+      case "co_opinion":
+        text("text", "item.coOpinion", true);
+        break;
+      case "contact": {
+        const m = el("select", { name: "method" }, METHODS.map((x) => el("option", { value: x }, t(`method.${x}`))));
+        parts.push(field("item.method", m));
+        get_.method = () => m.value;
+        text("note", "item.contactText", true, 2);
+        break;
+      }
+      case "request_extension":
+        date("until", "item.extensionUntil", true);
+        text("reason", "common.reason", true, 2);
+        break;
+      case "approve_extension":
+        date("until", "item.extensionUntilOptional", false);
+        break;
+      case "reply": {
+        const g = el("select", { name: "grade" }, ["A", "B", "C", "D"].map((x) => el("option", { value: x }, t(`item.grade.${x}`))));
+        parts.push(field("item.grade", g));
+        get_.grade = () => g.value;
+        text("text", "item.replyText", true, 5);
+        break;
+      }
+      case "evaluate": {
+        const name = `rating-${c.item.id}`;
+        const radios = RATINGS.map((r) => el("input", { type: "radio", name, value: r, checked: r === "satisfied" }));
+        parts.push(el("fieldset", {}, el("legend", {}, t("item.evaluate")), radios.map((r) => el("label", { class: "check" }, r, t(`rating.${r}`)))));
+        get_.rating = () => radios.find((r) => r.checked)?.value;
+        text("reason", "item.evalReason", false, 2);
+        break;
+      }
+      default:
+        text("note", "item.note", false, 2);
+    }
+    const send = el("button", { type: "submit", class: "primary" }, t(`do.${action}`));
+    const form = el("form", { class: `form-${action}` }, parts, el("div", { class: "row" }, send));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      for (const [x, name] of need) if (!get_[name]()) return x.focus();
+      const body = {};
+      for (const [k, fn] of Object.entries(get_)) {
+        const v = fn();
+        if (v !== undefined && !(Array.isArray(v) && !v.length && k !== "co_unit_ids")) body[k] = v;
+      }
+      if (action === "evaluate" && body.rating === "unsatisfied" && !body.reason) return form.querySelector("textarea").focus();
+      busy(send, () => this._act(c, action, body));
+    });
+    return form;
+  }
+
+  async _loadDetail(c) {
+    try {
+      const [detail, ev] = await Promise.all([get(`/api/items/${c.item.id}`), get(`/api/items/${c.item.id}/events`)]);
+      c.detail = detail;
+      for (const e of ev.events) if (!c.events.some((x) => x.id === e.id)) c.events.push(e);
+      c.events.sort((a, b) => a.id - b.id);
+      if (detail.evaluations.some((e) => e.deputy_id === this.me.id && e.round === c.item.round)) c.seen.evaluated = true;
+      if (detail.unit_opinions.some((u) => u.unit_id === this.me.unit_id && u.text)) c.seen.coOpinionSent = true;
+    } catch {
+      return;
+    }
+    this._update(c);
+  }
+
+  _drawDetail(c) {
+    const d = c.detail;
+    const box = c.li.querySelector(".item-detail");
+    const events = [...c.events].sort((a, b) => a.id - b.id);
+    fill(
+      box,
+      d ? el("p", { class: "text item-text" }, d.text) : null,
+      d && d.reply_text ? el("div", { class: "reply" }, el("strong", {}, `${t("item.reply")}（${t(`item.grade.${d.grade}`)}）：`), el("p", { class: "text" }, d.reply_text)) : null,
+      d && d.return_reason ? el("p", { class: "meta" }, `${t("item.returnReason")}：`, el("span", { class: "text" }, d.return_reason)) : null,
+      d && d.review_reason ? el("p", { class: "meta" }, `${t("common.reason")}：`, el("span", { class: "text" }, d.review_reason)) : null,
+      d && d.extension_reason ? el("p", { class: "meta" }, `${t("item.extension")}：`, el("span", { class: "text" }, d.extension_reason)) : null,
+      el(
+        "ol",
+        { class: "timeline" },
+        events.map((e) => {
+          const x = eventText(e, this.units);
+          return el("li", { "data-event": e.id, "data-action": e.action }, el("span", { class: "meta" }, `${when(e.at)} · ${x.who}`), el("div", {}, x.what), x.text ? el("div", { class: "text" }, x.text) : null);
+        }),
+      ),
+    );
+  }
+}
+
+const PRIMARY = new Set(["sign", "reply", "evaluate", "accept", "hand_over", "reassign", "approve_extension", "cosign", "co_opinion"]);
+const NO_INPUT = new Set(["sign", "accept", "cosign"]);
+

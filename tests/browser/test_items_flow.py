@@ -1,0 +1,95 @@
+"""An opinion becomes a commit-to-do item, the unit signs and replies, the deputy rates
+the reply: each step made in one browser appears live in the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.conftest import Demo, open_as, shot
+
+OPINION = "建议在城东新区增设公交线路，方便群众出行。<script>window.pwned=1</script>"
+
+
+async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hub: Demo) -> None:
+    """Deputy → secretariat → unit → deputy, with no reload anywhere."""
+    sec = await open_as(browser, demo_hub.url, "mishu")
+    dep = await open_as(browser, demo_hub.url, "daibiao1", width=360, height=740)
+    unit = await open_as(browser, demo_hub.url, "jiaotong")
+
+    # The deputy submits an opinion on the phone.
+    await dep.click("#tab-meeting")
+    await dep.fill("#op-text", OPINION)
+    await dep.click("#op-send")
+    mine = dep.locator("#my-opinions li[data-opinion]").first
+    await mine.wait_for()
+    opinion_id = await mine.get_attribute("data-opinion")
+    assert await mine.locator(".text").inner_text() == OPINION
+
+    # It appears at once on the console, as text; the secretariat commits it to do.
+    row = sec.locator(f'#opinion-list li[data-opinion="{opinion_id}"]')
+    await row.wait_for()
+    assert await row.locator(".text").inner_text() == OPINION
+    assert await sec.evaluate("window.pwned") is None
+    await row.locator("button.op-commit").click()
+    await sec.wait_for_selector(f'#it-opinions li[data-opinion="{opinion_id}"]')
+    await sec.fill("#it-title", "城东新区增设公交线路")
+    await sec.select_option("#it-lead", label="市交通运输局")
+    await sec.click("#it-send")
+    card = sec.locator("#item-list li.item").first
+    await card.wait_for()
+    item_id = await card.get_attribute("data-item")
+    assert await card.get_attribute("data-state") == "assigned"
+    await dep.wait_for_selector(
+        f'#my-opinions li[data-opinion="{opinion_id}"][data-status="committed"]'
+    )
+
+    # The unit is alerted (visible and audible) and signs.
+    await unit.wait_for_selector("#handover-alert:not([hidden])")
+    assert int(await unit.evaluate("document.body.dataset.beeps")) >= 1
+    ucard = unit.locator(f'#todo li.item[data-item="{item_id}"]')
+    await ucard.wait_for()
+    await shot(unit, "unit-new-handover")
+    await ucard.locator("button.act-sign").click()
+    await sec.wait_for_selector(
+        f'#item-list li.item[data-item="{item_id}"][data-state="in_progress"]'
+    )
+    await dep.click("#tab-items")
+    await dep.wait_for_selector(
+        f'#my-items li.item[data-item="{item_id}"][data-state="in_progress"]'
+    )
+
+    # The unit replies with a grade and text.
+    ucard = unit.locator(f'#todo li.item[data-item="{item_id}"]')
+    await ucard.locator("button.act-reply").click()
+    await ucard.locator("select[name=grade]").select_option("A")
+    await ucard.locator("textarea[name=text]").fill("已新开通 K12 路公交，途经城东新区。")
+    await ucard.locator("form.form-reply button[type=submit]").click()
+    dcard = dep.locator(f'#my-items li.item[data-item="{item_id}"]')
+    await dep.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="replied"]')
+    await sec.wait_for_selector(f'#item-list li.item[data-item="{item_id}"][data-state="replied"]')
+    assert await dep.inner_text("#items-badge") == "1"
+
+    # The deputy rates it on the phone; everyone sees it closed.
+    await dcard.locator("button.act-evaluate").click()
+    await dcard.locator("input[value=satisfied]").check()
+    await dcard.locator("form.form-evaluate button[type=submit]").click()
+    await dep.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="closed"]')
+    await sec.wait_for_selector(f'#item-list li.item[data-item="{item_id}"][data-state="closed"]')
+    await unit.wait_for_selector(f'#others li.item[data-item="{item_id}"][data-state="closed"]')
+
+    # The timeline lists every step.
+    await dcard.locator("button.details").click()
+    await dep.wait_for_selector(
+        f'#my-items li.item[data-item="{item_id}"] .timeline li[data-action="evaluate"]'
+    )
+    actions = await dcard.locator(".timeline li").evaluate_all(
+        "els => els.map(e => e.dataset.action)"
+    )
+    assert actions == ["hand_over", "sign", "reply", "evaluate"]
+
+    await shot(dep, "deputy-items-360")
+    await shot(sec, "secretariat-console")
+    await shot(unit, "unit-inbox")
+    for p in (sec, dep, unit):
+        assert p.js_errors == []
+        await p.context.close()
