@@ -18,6 +18,7 @@ from hub.identity import (
     create_user,
 )
 from hub.session.demo import seed_session
+from hub.session.demo_items import seed_items
 from hub.store.schema import users
 
 PASSWORD = "demo2026"
@@ -67,6 +68,7 @@ async def seed(engine: AsyncEngine, data_dir: Path = Path("var")) -> dict[str, A
         staff = {u: await create_user(conn, u, n, r, password_hash=pw) for u, n, r in STAFF}
         await add_participants(conn, meeting, [*deputy_ids, staff["mishu"]])
         session = await seed_session(conn, meeting, dele, DELEGATIONS, staff["mishu"], data_dir)
+        session |= await seed_items(conn, meeting, session["agenda_item_ids"])
     return {
         "meeting_id": meeting,
         "delegation_ids": dele,

@@ -623,29 +623,36 @@ async def act(
     s: Services, me: Principal, item_id: int, action: str, d: dict[str, Any]
 ) -> dict[str, Any]:
     """Take ``action`` on item ``item_id`` for ``me``; the item's summary after it."""
-    now = s.clock.now()
     async with writing(s) as w:
-        ctx = await load(w.conn, item_id, lock=True)
-        rel, key = ctx.relations(me)
-        t = lc.check(ctx.state, action, rel, ctx.facts(), key)
-        args = parse(action, d, s.clock, ctx.row.kind)
-        payload = await _effect(w.conn, s.clock, ctx, me, key, action, args, now)
-        mid = await load(w.conn, item_id)
-        nxt = t.resolve(mid.facts())
-        values: dict[str, Any] = {"state": nxt, "updated_at": now}
-        if nxt == lc.REHANDLING:
-            dl = await Deadlines.load(w.conn, s.clock, now)
-            values.update(
-                round=ctx.row.round + 1,
-                reply_due=dl.due(f"{ctx.row.kind}.rereply", now),
-                extension_until=None,
-                extension_reason=None,
-            )
-            payload["rereply_due"] = iso(values["reply_due"])
-        if nxt == lc.CLOSED:
-            values["closed_at"] = now
-        await w.conn.execute(items.update().where(items.c.id == item_id).values(**values))
-        after = await record(w, ctx, item_id, action, me, ctx.state, payload, now)
+        return await act_in(w, s.clock, me, item_id, action, d)
+
+
+async def act_in(
+    w: Writer, clock: Clock, me: Principal, item_id: int, action: str, d: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`act` inside the caller's transaction."""
+    now = clock.now()
+    ctx = await load(w.conn, item_id, lock=True)
+    rel, key = ctx.relations(me)
+    t = lc.check(ctx.state, action, rel, ctx.facts(), key)
+    args = parse(action, d, clock, ctx.row.kind)
+    payload = await _effect(w.conn, clock, ctx, me, key, action, args, now)
+    mid = await load(w.conn, item_id)
+    nxt = t.resolve(mid.facts())
+    values: dict[str, Any] = {"state": nxt, "updated_at": now}
+    if nxt == lc.REHANDLING:
+        dl = await Deadlines.load(w.conn, clock, now)
+        values.update(
+            round=ctx.row.round + 1,
+            reply_due=dl.due(f"{ctx.row.kind}.rereply", now),
+            extension_until=None,
+            extension_reason=None,
+        )
+        payload["rereply_due"] = iso(values["reply_due"])
+    if nxt == lc.CLOSED:
+        values["closed_at"] = now
+    await w.conn.execute(items.update().where(items.c.id == item_id).values(**values))
+    after = await record(w, ctx, item_id, action, me, ctx.state, payload, now)
     return summary(after, now)
 
 
@@ -776,40 +783,55 @@ async def _insert_item(
 
 async def create_commit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
     """A commit-to-do item from one or more opinions, handed over at once."""
+    async with writing(s) as w:
+        return await create_commit_in(w, s.clock, me, d)
+
+
+async def create_commit_in(
+    w: Writer, clock: Clock, me: Principal, d: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`create_commit` inside the caller's transaction."""
     ids = id_list(d, "opinion_ids", allow_empty=False)
     title = text_field(d, "title", limit=300)
     text = text_field(d, "text", required=False)
-    a = parse_assignment(d, s.clock, COMMIT)
+    a = parse_assignment(d, clock, COMMIT)
     staff = frozenset({"secretariat"} if me.role == "secretariat" else ())
     lc.check(None, "hand_over", staff, lc.Facts(), me.id)
-    now = s.clock.now()
-    async with writing(s) as w:
-        # the item takes the meeting of its opinions
-        first = await get_row(w.conn, ids[0])
-        item_id = await _insert_item(
-            w.conn, COMMIT, first.meeting_id, title, text, lc.ASSIGNED, me, now
-        )
-        deputies, texts = await commit_for_item(w.conn, me, ids, item_id, now)
-        if not text:
-            await w.conn.execute(
-                items.update().where(items.c.id == item_id).values(text="\n\n".join(texts))
-            )
+    now = clock.now()
+    # the item takes the meeting of its opinions
+    first = await get_row(w.conn, ids[0])
+    item_id = await _insert_item(
+        w.conn, COMMIT, first.meeting_id, title, text, lc.ASSIGNED, me, now
+    )
+    deputies, texts = await commit_for_item(w.conn, me, ids, item_id, now)
+    if not text:
         await w.conn.execute(
-            item_deputies.insert(),
-            [
-                {"item_id": item_id, "deputy_id": dep, "role": "opinion", "status": "confirmed"}
-                for dep in deputies
-            ],
+            items.update().where(items.c.id == item_id).values(text="\n\n".join(texts))
         )
-        dl = await Deadlines.load(w.conn, s.clock, now)
-        payload = await _hand_over(w.conn, COMMIT, item_id, a, False, dl, now)
-        payload = {"opinion_ids": ids, "title": title, **payload}
-        after = await record(w, None, item_id, "hand_over", me, None, payload, now)
+    await w.conn.execute(
+        item_deputies.insert(),
+        [
+            {"item_id": item_id, "deputy_id": dep, "role": "opinion", "status": "confirmed"}
+            for dep in deputies
+        ],
+    )
+    dl = await Deadlines.load(w.conn, clock, now)
+    payload = await _hand_over(w.conn, COMMIT, item_id, a, False, dl, now)
+    payload = {"opinion_ids": ids, "title": title, **payload}
+    after = await record(w, None, item_id, "hand_over", me, None, payload, now)
     return summary(after, now)
 
 
 async def submit_suggestion(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
     """A deputy's suggestion, alone or jointly: co-signers are asked to confirm."""
+    async with writing(s) as w:
+        return await submit_suggestion_in(w, s.clock, me, d)
+
+
+async def submit_suggestion_in(
+    w: Writer, clock: Clock, me: Principal, d: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`submit_suggestion` inside the caller's transaction."""
     meeting_id = id_field(d, "meeting_id")
     assert meeting_id is not None
     title = text_field(d, "title", limit=300)
@@ -817,62 +839,61 @@ async def submit_suggestion(s: Services, me: Principal, d: dict[str, Any]) -> di
     cos = id_list(d, "cosigner_ids")
     if me.id in cos:
         raise BadRequest("`cosigner_ids` must not include yourself")
-    now = s.clock.now()
-    async with writing(s) as w:
-        if (
-            await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))
-        ).first() is None:
-            raise NotFound(f"no meeting {meeting_id}")
-        author = frozenset({"author"} if me.role == "deputy" and meeting_id in me.meetings else ())
-        if me.role == "deputy" and not author:
-            raise Forbidden(f"you do not participate in meeting {meeting_id}")
-        t = lc.check(None, "submit", author, lc.Facts(), me.id)
-        if cos:
-            ok = set(
-                (
-                    await w.conn.execute(
-                        sa.select(users.c.id)
-                        .join(
-                            meeting_participants,
-                            meeting_participants.c.user_id == users.c.id,
-                        )
-                        .where(
-                            users.c.id.in_(cos),
-                            users.c.role == "deputy",
-                            meeting_participants.c.meeting_id == meeting_id,
-                        )
+    now = clock.now()
+    if (
+        await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))
+    ).first() is None:
+        raise NotFound(f"no meeting {meeting_id}")
+    author = frozenset({"author"} if me.role == "deputy" and meeting_id in me.meetings else ())
+    if me.role == "deputy" and not author:
+        raise Forbidden(f"you do not participate in meeting {meeting_id}")
+    t = lc.check(None, "submit", author, lc.Facts(), me.id)
+    if cos:
+        ok = set(
+            (
+                await w.conn.execute(
+                    sa.select(users.c.id)
+                    .join(
+                        meeting_participants,
+                        meeting_participants.c.user_id == users.c.id,
                     )
-                ).scalars()
-            )
-            bad = [c for c in cos if c not in ok]
-            if bad:
-                raise BadRequest(f"co-signers must be deputies of meeting {meeting_id}: not {bad}")
-        state = t.resolve(lc.Facts(cosigners_pending=frozenset(cos)))
-        item_id = await _insert_item(w.conn, SUGGESTION, meeting_id, title, text, state, me, now)
-        await w.conn.execute(
-            item_deputies.insert(),
-            [
-                {
-                    "item_id": item_id,
-                    "deputy_id": me.id,
-                    "role": "author",
-                    "status": "confirmed",
-                    "answered_at": now,
-                }
-            ]
-            + [
-                {
-                    "item_id": item_id,
-                    "deputy_id": c,
-                    "role": "cosigner",
-                    "status": "pending",
-                    "answered_at": None,
-                }
-                for c in cos
-            ],
+                    .where(
+                        users.c.id.in_(cos),
+                        users.c.role == "deputy",
+                        meeting_participants.c.meeting_id == meeting_id,
+                    )
+                )
+            ).scalars()
         )
-        payload = {"title": title, "text": text, "cosigner_ids": cos}
-        after = await record(w, None, item_id, "submit", me, None, payload, now)
+        bad = [c for c in cos if c not in ok]
+        if bad:
+            raise BadRequest(f"co-signers must be deputies of meeting {meeting_id}: not {bad}")
+    state = t.resolve(lc.Facts(cosigners_pending=frozenset(cos)))
+    item_id = await _insert_item(w.conn, SUGGESTION, meeting_id, title, text, state, me, now)
+    await w.conn.execute(
+        item_deputies.insert(),
+        [
+            {
+                "item_id": item_id,
+                "deputy_id": me.id,
+                "role": "author",
+                "status": "confirmed",
+                "answered_at": now,
+            }
+        ]
+        + [
+            {
+                "item_id": item_id,
+                "deputy_id": c,
+                "role": "cosigner",
+                "status": "pending",
+                "answered_at": None,
+            }
+            for c in cos
+        ],
+    )
+    payload = {"title": title, "text": text, "cosigner_ids": cos}
+    after = await record(w, None, item_id, "submit", me, None, payload, now)
     return summary(after, now)
 
 

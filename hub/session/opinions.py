@@ -28,7 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
+from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.node import Writer
 from hub.protocol import iso
 from hub.session.actions import id_field, text_field, writing
 from hub.store.schema import BigId, meetings, metadata, users
@@ -118,6 +120,13 @@ async def get_row(conn: AsyncConnection, opinion_id: int, lock: bool = False) ->
 
 
 async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+    """A deputy's opinion to the meeting's desk."""
+    async with writing(s) as w:
+        return await submit_in(w, s.clock, me, d)
+
+
+async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+    """:func:`submit` inside the caller's transaction."""
     meeting_id = id_field(d, "meeting_id")
     text = text_field(d, "text")
     agenda_item_id = id_field(d, "agenda_item_id", required=False)
@@ -128,49 +137,54 @@ async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any
         raise BadRequest("`attachment` must be a reference string of 1-300 characters")
     if me.role != "deputy":
         raise Forbidden("only deputies submit deliberation opinions")
-    now = s.clock.now()
-    async with writing(s) as w:
-        exists = (
-            await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))
-        ).first()
-        if exists is None:
-            raise NotFound(f"no meeting {meeting_id}")
-        if meeting_id not in me.meetings:
-            raise Forbidden(f"you do not participate in meeting {meeting_id}")
-        oid = (
-            await w.conn.execute(
-                opinions.insert()
-                .values(
-                    meeting_id=meeting_id,
-                    deputy_id=me.id,
-                    agenda_item_id=agenda_item_id,
-                    text=text,
-                    attachment=attachment,
-                    status="submitted",
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(opinions.c.id)
+    now = clock.now()
+    exists = (
+        await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))
+    ).first()
+    if exists is None:
+        raise NotFound(f"no meeting {meeting_id}")
+    if meeting_id not in me.meetings:
+        raise Forbidden(f"you do not participate in meeting {meeting_id}")
+    oid = (
+        await w.conn.execute(
+            opinions.insert()
+            .values(
+                meeting_id=meeting_id,
+                deputy_id=me.id,
+                agenda_item_id=agenda_item_id,
+                text=text,
+                attachment=attachment,
+                status="submitted",
+                created_at=now,
+                updated_at=now,
             )
-        ).scalar_one()
-        row = await get_row(w.conn, oid)
-        body = {"opinion": as_dict(row)}
-        await w.append(f"desk:{meeting_id}", "opinion.submitted", me, body)
-        await w.append(f"deputy:{me.id}", "opinion.submitted", me, body)
+            .returning(opinions.c.id)
+        )
+    ).scalar_one()
+    row = await get_row(w.conn, oid)
+    body = {"opinion": as_dict(row)}
+    await w.append(f"desk:{meeting_id}", "opinion.submitted", me, body)
+    await w.append(f"deputy:{me.id}", "opinion.submitted", me, body)
     return body["opinion"]
 
 
 async def note(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
-    _secretariat(me)
-    now = s.clock.now()
+    """The secretariat marks an opinion noted."""
     async with writing(s) as w:
-        row = await get_row(w.conn, opinion_id, lock=True)
-        nxt = next_status(row.status, "note", opinion_id)
-        await _set(w.conn, [opinion_id], me, now, status=nxt)
-        row = await get_row(w.conn, opinion_id)
-        body = {"opinion": as_dict(row)}
-        await w.append(f"desk:{row.meeting_id}", "opinion.noted", me, body)
-        await w.append(f"deputy:{row.deputy_id}", "opinion.noted", me, body)
+        return await note_in(w, s.clock, me, opinion_id)
+
+
+async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> dict[str, Any]:
+    """:func:`note` inside the caller's transaction."""
+    _secretariat(me)
+    now = clock.now()
+    row = await get_row(w.conn, opinion_id, lock=True)
+    nxt = next_status(row.status, "note", opinion_id)
+    await _set(w.conn, [opinion_id], me, now, status=nxt)
+    row = await get_row(w.conn, opinion_id)
+    body = {"opinion": as_dict(row)}
+    await w.append(f"desk:{row.meeting_id}", "opinion.noted", me, body)
+    await w.append(f"deputy:{row.deputy_id}", "opinion.noted", me, body)
     return body["opinion"]
 
 
