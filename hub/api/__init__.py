@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,6 +16,18 @@ from hub.identity import load_principal
 from hub.services import Services
 
 MAX_JSON = 256 * 1024
+MAX_INT = 2**63 - 1  # the database's BIGINT
+
+
+class _PathInt(IntegerConvertor):
+    """``{name:int}`` in a route: at most 18 digits, so it always fits a BIGINT (a longer
+    number matches no route: 404, not a database error)."""
+
+    regex = "[0-9]{1,18}"
+
+
+# Before any API module builds its routes (they are built when the module is imported).
+register_url_convertor("int", _PathInt())
 
 
 class JSON(Response):
@@ -84,6 +97,10 @@ def field(
         raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}")
     if not isinstance(v, kinds):
         raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}")
+    if isinstance(v, int) and not -MAX_INT <= v <= MAX_INT:
+        raise BadRequest(f"`{name}` must be between {-MAX_INT} and {MAX_INT}")
+    if isinstance(v, str) and "\x00" in v:
+        raise BadRequest(f"`{name}` must not contain NUL characters")
     return v
 
 
