@@ -64,6 +64,10 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     for spec in specs:
         for path, ops in spec.items():
             paths.setdefault(path, {}).update(ops)
+    for path, ops in paths.items():
+        if "{" in path:  # a path value its route's pattern does not match is a 404
+            for method, op in ops.items():
+                ops[method] = {**op, "responses": {**error_responses(404), **op["responses"]}}
     return {
         "openapi": "3.1.0",
         "info": {
