@@ -102,3 +102,24 @@ def percentiles(values: list[float] | object) -> Percentiles:
     big = np.where(np.isinf(arr), top * 2 + 1, arr)
     p50, p99, hi = (float(x) for x in np.percentile(big, [50, 99, 100]))
     return Percentiles(int(arr.size), *(x if x <= top else float("inf") for x in (p50, p99, hi)))
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def own_seconds() -> float:
+    """CPU seconds of this process and of its children that have been waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def other_load(seconds: float = 1.0) -> float:
+    """Cores used by processes other than this one and its children, over `seconds`."""
+    b0, o0 = machine_busy_seconds(), own_seconds()
+    time.sleep(seconds)
+    return max(0.0, (machine_busy_seconds() - b0) - (own_seconds() - o0)) / seconds

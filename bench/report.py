@@ -61,6 +61,14 @@ def _runs(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in results["runs"] if "system" in r]
 
 
+def _noisy(results: dict[str, Any], r: dict[str, Any]) -> bool:
+    return float(r.get("other_load_cores") or 0) > results.get("quiet_threshold_cores", 0.2)
+
+
+def _name(results: dict[str, Any], r: dict[str, Any]) -> str:
+    return r["system"] + (" ⚠" if _noisy(results, r) else "")
+
+
 def limits(results: dict[str, Any]) -> dict[tuple[str, int, str], str]:
     """(system, N, scenario) -> why the load generator, not the server, was the limit."""
     out: dict[tuple[str, int, str], str] = {}
@@ -203,6 +211,30 @@ def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
     return made
 
 
+def _noise_lines(results: dict[str, Any]) -> list[str]:
+    runs = [r for r in results["runs"] if "other_load_cores" in r]
+    ceil = [r for r in results["ceiling"].values() if "other_load_cores" in r]
+    every = runs + ceil
+    if not every:
+        return []
+    worst = max(every, key=lambda r: r["other_load_cores"])
+    mean = sum(r["other_load_cores"] for r in every) / len(every)
+    limit = results.get("quiet_threshold_cores", 0.2)
+    noisy = [r for r in every if r["other_load_cores"] > limit]
+    out = [
+        f"- Other processes on the machine used {mean:.2f} cores on average during the runs "
+        f"(most: {worst['other_load_cores']:.2f} during {worst['system']} at N={worst['n']}).",
+    ]
+    if noisy:
+        out.append(
+            f"- ⚠ marks the {len(noisy)} of {len(every)} runs during which other processes used "
+            f"more than {limit} cores: they competed with the pinned server and load "
+            "generator, so those numbers are disturbed (worse tails, lower rates). Rerun on a "
+            "quiet machine (`--wait-quiet 600`) before drawing conclusions from them."
+        )
+    return out
+
+
 def write(results: dict[str, Any], out: Path, img: Path) -> None:
     made = plots(results, img)
     runs = _runs(results)
@@ -257,6 +289,8 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
         "- Hub settings: `HUB_FRAME_RATE`/`HUB_FRAME_BURST` lifted so that one publisher "
         "connection can drive the rate steps; everything else default.",
         "",
+        *_noise_lines(results),
+        "",
         "Package versions: "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v != "not installed")
         + ".",
@@ -278,7 +312,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
             chosen = results["ceiling"].get(str(n), {}).get("workers")
             rows.append(
                 [
-                    n,
+                    f"{n:,}" + (" ⚠" if _noisy(results, raw) else ""),
                     f"{raw.get('workers')}" + (" (used)" if raw.get("workers") == chosen else ""),
                     (c.get("single_notice_time_to_last_ms") or {}).get("p50"),
                     c.get("receive_ceiling_frames_per_s"),
@@ -306,7 +340,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
         lat, ttl = f["latency_ms"], f["time_to_last_ms"]
         rows.append(
             [
-                r["system"],
+                _name(results, r),
                 r["n"],
                 (r.get("connect") or {}).get("connected"),
                 lat["p50"],
@@ -342,12 +376,14 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
         if rc is None:
             continue
         if not rc.get("supported"):
-            rows.append([r["system"], r["n"], "not supported / not stored", "", "", "", "", ""])
+            rows.append(
+                [_name(results, r), r["n"], "not supported / not stored", "", "", "", "", ""]
+            )
             continue
         cl = rc["confirm_latency_ms"]
         rows.append(
             [
-                r["system"],
+                _name(results, r),
                 r["n"],
                 f"{rc['confirmed']:,}/{rc['sent']:,}",
                 rc["seconds_until_last_confirmed"],
@@ -378,7 +414,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
             continue
         rows.append(
             [
-                r["system"],
+                _name(results, r),
                 r["n"],
                 s["best_rate"],
                 s["best_deliveries_per_s"],
@@ -405,7 +441,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
             continue
         rows.append(
             [
-                r["system"],
+                _name(results, r),
                 r["n"],
                 f"{rc['reconnected']:,}/{rc['clients']:,}",
                 rc["seconds_until_all_reconnected"],
@@ -442,7 +478,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
         c = r.get("connect") or {}
         rows.append(
             [
-                r["system"],
+                _name(results, r),
                 r["n"],
                 c.get("connected"),
                 c.get("seconds"),

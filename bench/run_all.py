@@ -34,12 +34,23 @@ from typing import Any
 import orjson
 
 from bench import report
-from bench.common import LOADGEN_CORE, SERVER_CORE, free_port, pin, raise_nofile, wait_port
+from bench.common import (
+    LOADGEN_CORE,
+    SERVER_CORE,
+    free_port,
+    machine_busy_seconds,
+    other_load,
+    own_seconds,
+    pin,
+    raise_nofile,
+    wait_port,
+)
 from bench.loadgen import Options, Target, run_sync
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 SYSTEMS = ("hub", "bare_ws", "socketio")
+QUIET = 0.2  # cores other processes may use while a run counts as undisturbed
 PACKAGES = (
     "session-hub",
     "websockets",
@@ -223,9 +234,21 @@ def options(n: int, workers: int, quick: bool, time_limit: float) -> Options:
     return Options(n=n, workers=workers, time_limit=time_limit)
 
 
-def run_one(system: str, opts: Options, logdir: Path) -> dict[str, Any]:
-    t0 = time.monotonic()
+def wait_quiet(limit_s: float, threshold: float = QUIET) -> float:
+    """Wait (up to limit_s) until other processes use less than `threshold` cores."""
+    deadline = time.monotonic() + limit_s
+    load = other_load(1.0)
+    while load > threshold and time.monotonic() < deadline:
+        print(f"[run_all] other processes use {load:.2f} cores; waiting for quiet", flush=True)
+        time.sleep(4)
+        load = other_load(1.0)
+    return load
+
+
+def run_one(system: str, opts: Options, logdir: Path, quiet_s: float = 0) -> dict[str, Any]:
+    load_before = wait_quiet(quiet_s) if quiet_s else other_load(0.5)
     print(f"[run_all] {system} N={opts.n} workers={opts.workers} ...", flush=True)
+    t0, busy0, own0 = time.monotonic(), machine_busy_seconds(), own_seconds()
     try:
         server = start_server(system, opts.n, logdir)
     except Exception as e:
@@ -234,12 +257,17 @@ def run_one(system: str, opts: Options, logdir: Path) -> dict[str, Any]:
         result = run_sync(server.target, opts)
     finally:
         server.stop()
+    wall = time.monotonic() - t0
+    other = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
+    result["other_load_cores"] = round(max(0.0, other) / wall, 2)
+    result["other_load_before"] = round(load_before, 2)
     result["options"] = asdict(opts)
     if "aborted" in result:
         result["server_log_tail"] = server.tail()
-    result["wall_seconds"] = round(time.monotonic() - t0, 1)
+    result["wall_seconds"] = round(wall, 1)
     print(
-        f"[run_all] {system} N={opts.n} done in {result['wall_seconds']}s"
+        f"[run_all] {system} N={opts.n} done in {result['wall_seconds']}s, other processes "
+        f"used {result['other_load_cores']} cores meanwhile"
         + (f" (aborted: {result['aborted']})" if "aborted" in result else ""),
         flush=True,
     )
@@ -253,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="N=50 and short steps (test suite)")
     ap.add_argument("--workers", type=int, help="load generator processes (default: measured)")
     ap.add_argument("--time-limit", type=float, default=900, help="seconds per (system, N)")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help=f"before each run wait up to S s until other processes use < {QUIET} cores",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     ap.add_argument("--img", type=Path, default=REPO / "docs" / "img")
     ap.add_argument("--json", type=Path, help="raw results (default: next to --out)")
@@ -278,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "machine": host,
         "pinning": {"server_core": SERVER_CORE, "loadgen_core": LOADGEN_CORE},
+        "quiet_threshold_cores": QUIET,
         "ceiling": {},
         "runs": [],
     }
@@ -286,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             workers, best = 0, 0.0
             for w in [args.workers] if args.workers else [1, 2]:
-                r = run_one("blast", options(n, w, args.quick, args.time_limit), logdir)
+                opts = options(n, w, args.quick, args.time_limit)
+                r = run_one("blast", opts, logdir, args.wait_quiet)
                 results["ceiling"][f"{n}/{w}"] = r
                 rate = float((r.get("ceiling") or {}).get("receive_ceiling_frames_per_s") or 0)
                 if rate > best * 1.1:  # more processes only when they clearly help
@@ -295,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             results["ceiling"][str(n)] = {"workers": workers, "frames_per_s": best}
             for system in systems:
                 opts = options(n, workers, args.quick, args.time_limit)
-                results["runs"].append(run_one(system, opts, logdir))
+                results["runs"].append(run_one(system, opts, logdir, args.wait_quiet))
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     json_path = args.json or args.out.with_suffix(".json")
     json_path.parent.mkdir(parents=True, exist_ok=True)
