@@ -59,7 +59,8 @@ function actionPath(item, action) {
 
 /** A human line for one event of the timeline. */
 export function eventText(e, units) {
-  const who = e.actor?.name || t(`role.${e.actor?.role || "system"}`);
+  const a = e.actor || {};
+  const who = a.name || a.unit_name || (a.unit_id && units?.get(a.unit_id)) || t(`role.${a.role || "system"}`);
   const p = e.payload || {};
   const bits = [t(`act.${e.action}`)];
   if (p.grade) bits.push(t(`item.grade.${p.grade}`));

@@ -1,4 +1,415 @@
-import { startPage } from "./ui.js";
+// The supervisor's dashboard (big screen): statistics with SVG charts, archive search
+// with receipts, exports, item timelines, deputies' performance files, registrations
+// to review, and the tamper check. Reads everything, changes only registrations.
 
-const { client } = await startPage(["supervisor", "admin"], "page.supervisor");
+import { authUrl, get, has, post } from "./api.js";
+import { bars, pct, ring } from "./charts.js";
+import { t } from "./i18n.js";
+import { eventText } from "./items.js";
+import { chooseMeeting } from "./meeting.js";
+import { busy, chip, day, el, field, fill, flash, startPage, when } from "./ui.js";
+
+const { me, client } = await startPage(["supervisor", "admin"], "page.supervisor");
+const chosen = await chooseMeeting(me, document.getElementById("meeting-pick"));
+const meetingId = chosen ? chosen.id : null;
+document.getElementById("meeting-title").textContent = chosen ? chosen.overview.meeting.title : t("shell.noMeeting");
+const units = new Map();
+
+// -- statistics ------------------------------------------------------------------------------
+
+async function allItems() {
+  const out = [];
+  for (let offset = 0; ; offset += 500) {
+    const r = await get(`/api/items?meeting_id=${meetingId}&limit=500&offset=${offset}`, { quiet: true });
+    out.push(...r.items);
+    if (out.length >= r.total || !r.items.length) return out;
+  }
+}
+
+function sameDay(a, b) {
+  return a && b && new Date(a).toDateString() === new Date(b).toDateString();
+}
+
+async function drawStats() {
+  const box = document.querySelector("#stats .body");
+  if (meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
+  let items;
+  let notices;
+  try {
+    [items, notices] = await Promise.all([allItems(), get(`/api/meetings/${meetingId}/notices`, { quiet: true }).then((r) => r.notices)]);
+  } catch {
+    return;
+  }
+  for (const it of items) for (const u of [it.lead_unit, ...it.co_units]) if (u) units.set(u.id, u.name);
+  const suggestions = items.filter((i) => i.kind === "suggestion");
+  const commits = items.filter((i) => i.kind === "commit");
+  const closed = items.filter((i) => i.state === "closed");
+  const overdue = items.filter((i) => i.overdue);
+  const sameDayDone = commits.filter((i) => i.state === "closed" && sameDay(i.handed_over_at || i.created_at, i.closed_at));
+  const addressees = notices.reduce((a, n) => a + n.addressees, 0);
+  const delivered = notices.reduce((a, n) => a + (n.delivered || 0), 0);
+  const read = notices.reduce((a, n) => a + (n.read || 0), 0);
+  const tile = (id, n, key) => el("div", { class: "stat", id }, el("b", {}, String(n)), el("span", {}, t(key)));
+
+  const STATES = ["cosigning", "submitted", "accepted", "assigned", "returned", "in_progress", "replied", "rehandling", "closed", "not_accepted"];
+  const byState = STATES.map((s) => ({ label: t(`state.${s}`), value: items.filter((i) => i.state === s).length })).filter((r) => r.value);
+  const perUnit = new Map();
+  for (const it of items) {
+    if (!it.lead_unit) continue;
+    const u = perUnit.get(it.lead_unit.id) || { name: it.lead_unit.name, all: 0, closed: 0, overdue: 0 };
+    u.all++;
+    if (it.state === "closed") u.closed++;
+    if (it.overdue) u.overdue++;
+    perUnit.set(it.lead_unit.id, u);
+  }
+  const grades = ["A", "B", "C", "D"].map((g, i) => ({ label: t(`item.grade.${g}`), value: items.filter((x) => x.grade === g).length, color: ["#2f8a4a", "#1f5c99", "#b26b00", "#4a4a4f"][i] }));
+  const chart = (titleKey, svgEl, id) => el("div", { class: "chart", id }, el("h3", {}, t(titleKey)), svgEl);
+
+  fill(
+    box,
+    el(
+      "div",
+      { class: "stat-grid", id: "stat-tiles" },
+      tile("st-suggestions", suggestions.length, "stat.suggestions"),
+      tile("st-commits", commits.length, "stat.commits"),
+      tile("st-closed", closed.length, "stat.closed"),
+      tile("st-sameday", sameDayDone.length, "stat.sameDay"),
+      tile("st-overdue", overdue.length, "stat.overdue"),
+      tile("st-notices", notices.length, "stat.notices"),
+      tile("st-delivered", pct(delivered, addressees), "stat.deliveryRate"),
+      tile("st-read", pct(read, addressees), "stat.readRate"),
+    ),
+    el(
+      "div",
+      { class: "chart-grid" },
+      chart("stat.byState", byState.length ? bars(byState, { title: t("stat.byState") }) : el("p", { class: "meta" }, t("item.none")), "chart-states"),
+      chart("stat.byUnit", perUnit.size ? bars([...perUnit.values()].map((u) => ({ label: u.name, value: u.all, note: u.overdue })), { title: t("stat.byUnit") }) : el("p", { class: "meta" }, t("item.none")), "chart-units"),
+      chart("stat.grades", ring(grades, { title: t("stat.grades") }), "chart-grades"),
+      chart(
+        "stat.noticeReads",
+        notices.length
+          ? bars(
+              notices.slice(-8).map((n) => ({ label: n.title.slice(0, 12), value: n.addressees ? (100 * (n.read || 0)) / n.addressees : 0, color: "#2f8a4a" })),
+              { title: t("stat.noticeReads"), max: 100, format: (v) => `${v.toFixed(0)}%` },
+            )
+          : el("p", { class: "meta" }, t("notice.none")),
+        "chart-notices",
+      ),
+    ),
+    perUnit.size
+      ? el(
+          "div",
+          { class: "table-wrap" },
+          el(
+            "table",
+            { id: "unit-table" },
+            el("thead", {}, el("tr", {}, ["item.lead", "stat.items", "stat.closed", "stat.overdue"].map((k) => el("th", { scope: "col" }, t(k))))),
+            el("tbody", {}, [...perUnit.values()].map((u) => el("tr", {}, el("td", {}, u.name), el("td", {}, String(u.all)), el("td", {}, String(u.closed)), el("td", {}, String(u.overdue))))),
+          ),
+        )
+      : null,
+    el("p", { class: "meta" }, t("stat.asOf", { when: when(new Date().toISOString()) })),
+  );
+}
+
+// -- archive and export ------------------------------------------------------------------------
+
+const FILTERS = [
+  ["channel", "arch.channel", "text"],
+  ["kind", "arch.kind", "text"],
+  ["sender", "arch.sender", "number"],
+  ["deputy", "arch.deputy", "number"],
+  ["unit", "arch.unit", "number"],
+  ["since", "common.from", "date"],
+  ["until", "common.to", "date"],
+  ["q", "arch.text", "search"],
+];
+
+function summarize(body) {
+  if (!body || typeof body !== "object") return String(body ?? "");
+  const inner = [body.item, body.opinion, body.notice, body.leave, body.registration, body.document, body.sitting, body.agenda_item];
+  const b = inner.find((x) => x && typeof x === "object") || body;
+  const main = b.title || b.text || b.reason || "";
+  return main ? String(main) : JSON.stringify(body).slice(0, 160);
+}
+
+function archiveRow(m) {
+  const rs = m.receipts || [];
+  const got = rs.filter((r) => r.delivered_at || r.read_at).length;
+  const readN = rs.filter((r) => r.read_at).length;
+  return el(
+    "tr",
+    { "data-message": m.id },
+    el("td", {}, when(m.ts)),
+    el("td", {}, `${m.channel} #${m.seq}`),
+    el("td", {}, m.kind),
+    el("td", {}, m.sender.name),
+    el("td", { class: "text" }, summarize(m.body)),
+    el(
+      "td",
+      {},
+      m.recipients ? `${t("notice.delivered")} ${got}/${m.recipients} · ${t("notice.readCount")} ${readN}` : "—",
+      rs.length
+        ? el(
+            "details",
+            {},
+            el("summary", {}, t("common.details")),
+            el("ul", { class: "people" }, rs.map((r) => el("li", {}, r.user.name, " ", r.read_at ? chip(`${t("notice.readCount")} ${when(r.read_at)}`, "ok") : r.delivered_at ? chip(`${t("notice.delivered")} ${when(r.delivered_at)}`, "info") : chip(t("notice.missing"), "bad")))),
+          )
+        : null,
+    ),
+  );
+}
+
+function drawArchive() {
+  const box = document.querySelector("#archive .body");
+  const inputs = {};
+  const form = el(
+    "form",
+    { id: "archive-form", role: "search" },
+    el(
+      "div",
+      { class: "filters" },
+      FILTERS.map(([name, key, type]) => {
+        inputs[name] = el("input", { name, type, id: `ar-${name}`, min: type === "number" ? 1 : undefined });
+        return field(key, inputs[name]);
+      }),
+    ),
+    el("button", { type: "submit", class: "primary", id: "ar-search" }, t("common.search")),
+  );
+  if (meetingId !== null) inputs.channel.placeholder = `desk:${meetingId}`;
+  const tbody = el("tbody", { id: "archive-rows" });
+  const more = el("button", { type: "button", id: "ar-more", hidden: true }, t("common.more"));
+  const exports = el("div", { class: "row", id: "exports" });
+  let next = null;
+  const params = () => {
+    const q = new URLSearchParams();
+    for (const [name] of FILTERS) if (inputs[name].value) q.set(name, inputs[name].value.trim());
+    return q;
+  };
+  const drawExports = () => {
+    const q = params();
+    const links = [];
+    for (const ds of ["messages", "receipts", "attendance"]) {
+      for (const fmt of ["csv", "jsonl"]) {
+        const p = new URLSearchParams(q);
+        p.set("format", fmt);
+        if (ds === "attendance" && meetingId !== null) p.set("meeting", meetingId);
+        links.push(el("a", { class: "button", href: authUrl(`/api/archive/export/${ds}?${p}`), download: `${ds}.${fmt}`, "data-export": `${ds}.${fmt}` }, `${t(`export.${ds}`)} ${fmt.toUpperCase()}`));
+      }
+    }
+    fill(exports, el("strong", {}, `${t("sup.export")}：`), links);
+  };
+  const run = async (append) => {
+    const q = params();
+    q.set("order", "desc");
+    q.set("limit", "50");
+    if (append && next) q.set("cursor", next);
+    const r = await get(`/api/archive/messages?${q}`);
+    next = r.next;
+    if (!append) tbody.replaceChildren();
+    tbody.append(...r.messages.map(archiveRow));
+    if (!tbody.children.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "meta" }, t("common.empty"))));
+    more.hidden = !next;
+    drawExports();
+  };
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(form.querySelector("button[type=submit]"), () => run(false));
+  });
+  more.addEventListener("click", () => busy(more, () => run(true)));
+  for (const i of Object.values(inputs)) i.addEventListener("change", drawExports);
+  fill(
+    box,
+    form,
+    exports,
+    el(
+      "div",
+      { class: "table-wrap" },
+      el("table", { id: "archive-table" }, el("thead", {}, el("tr", {}, ["common.time", "arch.channel", "arch.kind", "arch.sender", "common.text", "arch.receipts"].map((k) => el("th", { scope: "col" }, t(k))))), tbody),
+    ),
+    more,
+  );
+  drawExports();
+  run(false).catch(() => {});
+}
+
+// -- item timelines ------------------------------------------------------------------------
+
+async function drawTimelines() {
+  const box = document.querySelector("#timelines .body");
+  if (meetingId === null) return;
+  const items = await allItems().catch(() => []);
+  const sel = el("select", { id: "tl-item" }, items.map((i) => el("option", { value: i.id }, `#${i.id} ${i.title}`)));
+  const out = el("div", { id: "tl-out", "aria-live": "polite" });
+  const show = async () => {
+    if (!sel.value) return fill(out, el("p", { class: "meta" }, t("item.none")));
+    const id = Number(sel.value);
+    const timelinePath = "/api/items/{id}/timeline";
+    const [ev, tl] = await Promise.all([get(`/api/items/${id}/events`), (await has("GET", timelinePath)) ? get(`/api/items/${id}/timeline`, { quiet: true }).catch(() => null) : null]);
+    const item = items.find((i) => i.id === id);
+    const stages = tl && tl.stages ? Object.entries(tl.stages).filter(([, v]) => v !== null && typeof v === "number") : [];
+    fill(
+      out,
+      item ? el("p", {}, chip(t(`state.${item.state}`), ""), " ", item.lead_unit ? item.lead_unit.name : "") : null,
+      stages.length ? el("ul", { class: "people", id: "tl-stages" }, stages.map(([k, v]) => el("li", {}, `${t(`stage.${k.replace(/_s$/, "")}`)}：${duration(v)}`))) : null,
+      tl && tl.deadlines ? el("ul", { class: "list", id: "tl-deadlines" }, tl.deadlines.map((d) => el("li", {}, `${t(`deadline.${d.deadline}`)}${d.unit ? ` · ${d.unit.name}` : ""} · ${when(d.due)} · `, chip(t(`dstatus.${d.status}`), d.status === "met" ? "ok" : d.status === "pending" ? "info" : d.status === "superseded" ? "" : "bad")))) : null,
+      el(
+        "ol",
+        { class: "timeline" },
+        ev.events.map((e) => {
+          const x = eventText(e, units);
+          return el("li", { "data-action": e.action }, el("span", { class: "meta" }, `${when(e.at)} · ${x.who}`), el("div", {}, x.what), x.text ? el("div", { class: "text" }, x.text) : null);
+        }),
+      ),
+    );
+  };
+  sel.addEventListener("change", show);
+  fill(box, field("sup.pickItem", sel), out);
+  show();
+}
+
+function duration(seconds) {
+  const h = seconds / 3600;
+  return h < 48 ? t("time.hours", { n: h.toFixed(1) }) : t("time.days", { n: (h / 24).toFixed(1) });
+}
+
+// -- performance files -------------------------------------------------------------------
+
+async function drawFiles() {
+  const box = document.querySelector("#files .body");
+  let ranking;
+  try {
+    ranking = (await get("/api/points", { quiet: true })).deputies;
+  } catch {
+    ranking = null;
+  }
+  if (!ranking) return fill(box, el("p", { class: "meta" }, t("common.empty")));
+  const sel = el("select", { id: "file-deputy" }, ranking.map((r) => el("option", { value: r.deputy.id }, `${r.deputy.name}${r.delegation ? ` · ${r.delegation.name}` : ""}`)));
+  const out = el("div", { id: "file-out", "aria-live": "polite" });
+  const show = async () => {
+    const f = await get(`/api/deputies/${sel.value}/file`);
+    const a = f.attendance?.counts || {};
+    const pts = Object.entries(f.points?.by_event || {});
+    fill(
+      out,
+      el("div", { class: "stat-grid" }, [
+        [a.checked_in, "att.checkedIn"],
+        [a.on_leave, "att.onLeave"],
+        [a.absent, "att.absent"],
+        [(f.speeches || []).length, "perf.speeches"],
+        [(f.registrations || []).length, "perf.register"],
+        [f.points?.total ?? 0, "perf.points"],
+      ].map(([n, k]) => el("div", { class: "stat" }, el("b", {}, String(n ?? 0)), el("span", {}, t(k))))),
+      pts.length ? el("div", { class: "chart" }, bars(pts.map(([k, v]) => ({ label: pointsLabel(k), value: Number(v) })), { title: t("perf.points") })) : null,
+      el("p", { class: "meta" }, t("perf.views", { n: f.views?.file ?? 0 })),
+      (f.registrations || []).length ? el("ul", { class: "list" }, f.registrations.map((r) => el("li", {}, chip(t(`regState.${r.state}`), r.state === "confirmed" ? "ok" : r.state === "rejected" ? "bad" : "warn"), " ", `${day(r.activity_date)} ${t(`perf.activity.${r.kind}`)} · `, el("span", { class: "text" }, r.title)))) : null,
+    );
+  };
+  // Opening a file is recorded as a view: only on request, never on page load.
+  const open = el("button", { type: "button", id: "file-open" }, t("sup.openFile"));
+  open.addEventListener("click", () => busy(open, show));
+  const top = ranking.slice(0, 10).map((r) => ({ label: r.deputy.name, value: Number(r.total) }));
+  fill(box, el("div", { class: "chart", id: "chart-points" }, el("h3", {}, t("stat.pointsTop")), bars(top, { title: t("stat.pointsTop") })), field("sup.pickDeputy", sel), open, out);
+}
+
+function pointsLabel(k) {
+  const s = t(`points.${k}`);
+  return s === `points.${k}` ? k : s;
+}
+
+// -- registrations to review ------------------------------------------------------------------
+
+async function drawRegistrations() {
+  const box = document.querySelector("#registrations .body");
+  if (me.role !== "supervisor") return fill(box, el("p", { class: "meta" }, t("sup.onlySupervisor")));
+  let r;
+  try {
+    r = await get("/api/registrations?state=submitted&limit=200", { quiet: true });
+  } catch {
+    return fill(box, el("p", { class: "meta" }, t("common.empty")));
+  }
+  const refresh = el("button", { type: "button" }, t("common.refresh"));
+  refresh.addEventListener("click", () => drawRegistrations());
+  fill(
+    box,
+    refresh,
+    r.registrations.length
+      ? el(
+          "ul",
+          { class: "list", id: "review-list" },
+          r.registrations.map((x) => {
+            const reason = el("textarea", { rows: 2 });
+            const rejectForm = el("form", { hidden: true }, field("common.reason", reason), el("button", { type: "submit", class: "danger" }, t("sup.reject")));
+            rejectForm.addEventListener("submit", (ev) => {
+              ev.preventDefault();
+              if (!reason.value.trim()) return reason.focus();
+              busy(rejectForm.querySelector("button"), () => post(`/api/registrations/${x.id}/reject`, { reason: reason.value.trim() }).then(done));
+            });
+            const ok = el("button", { type: "button", class: "primary" }, t("sup.confirm"));
+            ok.addEventListener("click", () => busy(ok, () => post(`/api/registrations/${x.id}/confirm`).then(done)));
+            const no = el("button", { type: "button" }, t("sup.reject"));
+            no.addEventListener("click", () => {
+              rejectForm.hidden = !rejectForm.hidden;
+            });
+            return el(
+              "li",
+              { "data-registration": x.id },
+              el("div", {}, el("strong", {}, x.deputy.name), ` · ${t(`perf.activity.${x.kind}`)} · ${day(x.activity_date)}`),
+              el("div", { class: "text" }, x.title),
+              el("p", { class: "text meta" }, x.text),
+              x.attachment ? el("a", { href: authUrl(`/api/registrations/${x.id}/attachment`) }, t("perf.hasEvidence")) : null,
+              el("div", { class: "row" }, ok, no),
+              rejectForm,
+            );
+          }),
+        )
+      : el("p", { class: "meta" }, t("common.empty")),
+  );
+}
+
+function done() {
+  flash(t("common.done"));
+  drawRegistrations();
+}
+
+// -- verify --------------------------------------------------------------------------------
+
+function drawVerify() {
+  const box = document.querySelector("#verify .body");
+  const out = el("div", { id: "verify-out", "aria-live": "polite" });
+  const btn = el("button", { type: "button", class: "primary", id: "verify-run" }, t("sup.verifyRun"));
+  btn.addEventListener("click", () =>
+    busy(btn, async () => {
+      const r = await get("/api/archive/verify");
+      fill(
+        out,
+        r.ok
+          ? el("p", { class: "verify-ok", "data-ok": "true" }, `✔ ${t("sup.verifyOk", { n: r.messages, c: r.channels })}`)
+          : el("div", { "data-ok": "false" }, el("p", { class: "verify-bad" }, `✘ ${t("sup.verifyBad", { n: r.breaks.length })}`), el("ul", { class: "list" }, r.breaks.map((b) => el("li", {}, t("sup.verifyBroken", { channel: b.channel, seq: b.seq }), " · ", b.problem, " · ", el("span", { class: "text" }, b.detail))))),
+        el("p", { class: "meta" }, `${t("sup.anchor")}：`, el("code", {}, r.anchor || "—"), ` · ${when(new Date().toISOString())}`),
+      );
+    }),
+  );
+  fill(box, el("p", { class: "meta" }, t("sup.verifyWhat")), btn, out);
+}
+
+// -- wiring --------------------------------------------------------------------------------
+
+let statsTimer = null;
+client.addEventListener("message", (ev) => {
+  const m = ev.detail;
+  if (m.cached || meetingId === null) return;
+  if (m.kind.startsWith("item.") || m.kind.startsWith("suggestion.") || m.kind.startsWith("notice")) {
+    clearTimeout(statsTimer);
+    statsTimer = setTimeout(drawStats, 1500);
+  }
+});
+
+drawArchive();
+drawVerify();
+await Promise.all([drawStats(), drawTimelines(), drawFiles(), drawRegistrations()].map((p) => p.catch((e) => console.error(e))));
+if (meetingId !== null) {
+  client.subscribe(`desk:${meetingId}`);
+}
 client.start();

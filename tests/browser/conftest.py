@@ -57,10 +57,11 @@ def need_chromium() -> None:
         pytest.skip(msg)
 
 
-async def seed_demo(db_url: str) -> dict[str, Any]:
+async def seed_demo(db_url: str, data_dir: Path) -> dict[str, Any]:
+    """The demo seed; its document's bytes go to ``data_dir`` (the hub's)."""
     engine = make_engine(db_url)
     try:
-        ids = await demo.seed(engine)
+        ids = await demo.seed(engine, data_dir)
     finally:
         await engine.dispose()
     assert ids is not None
@@ -83,7 +84,7 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 async def demo_hub(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Demo]:
     """A hub in this process on SQLite, with the demo accounts."""
-    ids = await seed_demo(sqlite_url)
+    ids = await seed_demo(sqlite_url, tmp_path)
     async with running_hub(settings_for(sqlite_url, tmp_path)) as h:
         yield Demo(h, ids, sqlite_url, tmp_path)
 

@@ -20,7 +20,7 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     await dep.click("#tab-meeting")
     await dep.fill("#op-text", OPINION)
     await dep.click("#op-send")
-    mine = dep.locator("#my-opinions li[data-opinion]").first
+    mine = dep.locator("#my-opinions li[data-opinion]", has_text="城东新区")
     await mine.wait_for()
     opinion_id = await mine.get_attribute("data-opinion")
     assert await mine.locator(".text").inner_text() == OPINION
@@ -35,7 +35,7 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     await sec.fill("#it-title", "城东新区增设公交线路")
     await sec.select_option("#it-lead", label="市交通运输局")
     await sec.click("#it-send")
-    card = sec.locator("#item-list li.item").first
+    card = sec.locator("#item-list li.item", has_text="城东新区增设公交线路")
     await card.wait_for()
     item_id = await card.get_attribute("data-item")
     assert await card.get_attribute("data-state") == "assigned"
@@ -67,7 +67,8 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     dcard = dep.locator(f'#my-items li.item[data-item="{item_id}"]')
     await dep.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="replied"]')
     await sec.wait_for_selector(f'#item-list li.item[data-item="{item_id}"][data-state="replied"]')
-    assert await dep.inner_text("#items-badge") == "1"
+    assert await dep.locator("#items-badge").is_visible()
+    assert await dcard.locator("button.act-evaluate").is_visible()
 
     # The deputy rates it on the phone; everyone sees it closed.
     await dcard.locator("button.act-evaluate").click()

@@ -26,7 +26,7 @@ window.hubClient.addEventListener("message", (ev) => {
 
 @pytest.fixture
 async def hub_env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
-    ids = await seed_demo(sqlite_url)
+    ids = await seed_demo(sqlite_url, tmp_path)
     return {
         "HUB_DATABASE_URL": sqlite_url,
         "HUB_DATA_DIR": str(tmp_path),

@@ -1,0 +1,148 @@
+"""The supervisor's dashboard: statistics, archive search with receipts, export links,
+item timelines, the chain verification; and the pages' shared qualities (every string
+in every language, the phone layout)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import Demo, open_as, shot
+from tests.browser.test_deputy import token
+from tests.utils import TIMEOUT
+
+
+async def seed_activity(base: str, meeting: int) -> dict[str, int]:
+    """A notice and a commit-to-do item, through the HTTP API; the totals after."""
+    sec = await token(base, "mishu")
+    dep = await token(base, "daibiao1")
+    auth = {"Authorization": f"Bearer {sec}"}
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        r = await c.post(
+            f"/api/meetings/{meeting}/notices",
+            json={"title": "分组审议地点调整", "text": "改在 3 号会议室。"},
+            headers=auth,
+        )
+        r.raise_for_status()
+        r = await c.post(
+            "/api/opinions",
+            json={"meeting_id": meeting, "text": "建议加快老旧小区加装电梯。"},
+            headers={"Authorization": f"Bearer {dep}"},
+        )
+        r.raise_for_status()
+        units = {
+            u["username"]: u["unit_id"]
+            for u in (await c.get("/api/admin/users", headers=auth)).json()["users"]
+        }
+        r = await c.post(
+            "/api/items",
+            json={
+                "opinion_ids": [r.json()["id"]],
+                "title": "老旧小区加装电梯",
+                "lead_unit_id": units["jiaotong"],
+            },
+            headers=auth,
+        )
+        r.raise_for_status()
+        q = f"/api/items?meeting_id={meeting}&kind=commit&limit=1"
+        commits = (await c.get(q, headers=auth)).json()["total"]
+        notices = len(
+            (await c.get(f"/api/meetings/{meeting}/notices", headers=auth)).json()["notices"]
+        )
+    return {"commits": commits, "notices": notices}
+
+
+async def test_supervisor_sees_statistics_archive_timeline_and_verification(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """Figures, the archived notice with its receipts, a timeline, exports, verify OK."""
+    meeting = demo_hub.ids["meeting_id"]
+    totals = await seed_activity(demo_hub.url, meeting)
+    page = await open_as(browser, demo_hub.url, "jiandu", width=1920, height=1080)
+    await page.wait_for_selector("#stat-tiles")
+    assert await page.inner_text("#st-commits b") == str(totals["commits"])
+    assert await page.inner_text("#st-notices b") == str(totals["notices"])
+    assert await page.locator("#chart-states svg[role=img]").count() == 1
+
+    await page.fill("#ar-kind", "notice")
+    await page.click("#ar-search")
+    row = page.locator("#archive-rows tr[data-message]", has_text="分组审议地点调整").filter(
+        has_text=f"meeting:{meeting} #"
+    )
+    await row.wait_for()
+    await page.wait_for_function(
+        "[...document.querySelectorAll('#archive-rows tr')].every(r => r.innerText.includes('notice'))"
+    )
+    assert "0/9" in await row.inner_text()
+
+    # An export link downloads CSV with a BOM, for Excel and WPS.
+    href = await page.get_attribute('[data-export="messages.csv"]', "href")
+    assert href is not None
+    r = await page.request.get(href)
+    assert r.ok
+    assert (await r.body()).startswith(b"\xef\xbb\xbf")
+
+    await page.wait_for_selector('#tl-out .timeline li[data-action="hand_over"]')
+
+    await page.click("#verify-run")
+    await page.wait_for_selector('#verify-out [data-ok="true"]')
+    await shot(page, "supervisor-dashboard")
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_every_language_has_every_string(browser: Any, demo_hub: Demo) -> None:
+    """Each language table lists exactly the keys of the default one."""
+    ctx = await browser.new_context(base_url=demo_hub.url)
+    page = await ctx.new_page()
+    await page.goto("/static/index.html")
+    missing = await page.evaluate(
+        """async () => {
+          const { STRINGS } = await import("/static/js/i18n.js");
+          const base = Object.keys(STRINGS["zh-CN"]);
+          const out = {};
+          for (const [lang, table] of Object.entries(STRINGS)) {
+            const keys = Object.keys(table);
+            out[lang] = [...base.filter((k) => !keys.includes(k)), ...keys.filter((k) => !base.includes(k))];
+          }
+          return out;
+        }"""
+    )
+    assert all(not v for v in missing.values()), missing
+    await ctx.close()
+
+
+async def test_english_switch_is_remembered(browser: Any, demo_hub: Demo) -> None:
+    """Choosing English on the login page carries over to the signed-in page."""
+    ctx = await browser.new_context(base_url=demo_hub.url)
+    page = await ctx.new_page()
+    await page.goto("/")
+    await page.select_option("#lang", "en")
+    await page.wait_for_selector("text=Log in")
+    await page.fill("#username", "daibiao3")
+    await page.fill("#password", "demo2026")
+    await page.click("#submit")
+    await page.wait_for_selector("#tab-notices:has-text('Notices')")
+    assert await page.get_attribute("html", "lang") == "en"
+    await ctx.close()
+
+
+async def test_deputy_page_fits_a_phone(browser: Any, demo_hub: Demo) -> None:
+    """At 360 px wide no tab scrolls sideways, and the controls keep their labels."""
+    page = await open_as(browser, demo_hub.url, "daibiao4", width=360, height=740)
+    for tab in ("notices", "meeting", "items", "perf"):
+        await page.click(f"#tab-{tab}")
+        await page.wait_for_timeout(300)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, (tab, width)
+        unlabelled = await page.evaluate(
+            """() => [...document.querySelectorAll('input, select, textarea')]
+                .filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
+                .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                .map((e) => e.id || e.name || e.outerHTML.slice(0, 60))"""
+        )
+        assert unlabelled == [], (tab, unlabelled)
+        await shot(page, f"deputy-{tab}-360")
+    assert page.js_errors == []
+    await page.context.close()
