@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
-from hub.api.meetings import NULL_INT, NULL_TS, PERSON, SITTING, TS, acting, path_id
+from hub.api.meetings import NULL_INT, NULL_TS, PERSON, SITTING, TS, acting, path_id, path_int
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound
 from hub.session import attendance as a
@@ -22,7 +22,7 @@ async def check_in(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
     with acting(s):
-        out = await a.check_in(s.node, me, request.path_params["id"])
+        out = await a.check_in(s.node, me, path_int(request))
     return JSON(out, status_code=201)
 
 
@@ -31,7 +31,7 @@ async def request_leave(request: Request) -> Response:
     d = await body(request)
     s = services(request)
     with acting(s):
-        out = await a.request_leave(s.node, me, request.path_params["id"], field(d, "reason", str))
+        out = await a.request_leave(s.node, me, path_int(request), field(d, "reason", str))
     return JSON(out, status_code=201)
 
 
@@ -43,7 +43,7 @@ async def _decide(request: Request, approve: bool) -> Response:
         out = await a.decide_leave(
             s.node,
             me,
-            request.path_params["id"],
+            path_int(request),
             approve,
             field(d, "note", str, required=False),
         )
@@ -60,7 +60,7 @@ async def refuse(request: Request) -> Response:
 
 async def board(request: Request) -> Response:
     me = await principal(request)
-    return JSON(await a.board(services(request).node, me, request.path_params["id"]))
+    return JSON(await a.board(services(request).node, me, path_int(request)))
 
 
 async def presence_at(request: Request) -> Response:
@@ -84,7 +84,7 @@ async def presence_at(request: Request) -> Response:
         if sent is None:
             raise NotFound(f"no notice {raw_notice}")
         ts = utc(sent)
-    return JSON(await presence.connected_at(s.node, me, request.path_params["user_id"], ts))
+    return JSON(await presence.connected_at(s.node, me, path_int(request, "user_id"), ts))
 
 
 routes = [

@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from hub.api import JSON, principal, services
-from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, acting, path_id
+from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, acting, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session import documents as docs
@@ -19,7 +19,7 @@ from hub.session import documents as docs
 async def upload(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
-    mid = request.path_params["id"]
+    mid = path_int(request)
     limit = s.settings.upload_limit
     filename = docs.clean_filename(request.query_params.get("filename", ""))
     title = request.query_params.get("title") or filename
@@ -46,14 +46,14 @@ async def upload(request: Request) -> Response:
 
 async def list_documents(request: Request) -> Response:
     me = await principal(request)
-    out = await docs.list_documents(services(request).node, me, request.path_params["id"])
+    out = await docs.list_documents(services(request).node, me, path_int(request))
     return JSON({"documents": out})
 
 
 async def open_document(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
-    d = await docs.open_document(s.node, me, request.path_params["id"])
+    d = await docs.open_document(s.node, me, path_int(request))
     path = docs.blob_path(s.settings.data_dir, d["sha256"])
     if not path.is_file():
         raise NotFound(f"the file of document {d['id']} is missing from the store")
@@ -71,7 +71,7 @@ async def open_document(request: Request) -> Response:
 
 async def opens(request: Request) -> Response:
     me = await principal(request)
-    return JSON(await docs.document_opens_of(services(request).node, me, request.path_params["id"]))
+    return JSON(await docs.document_opens_of(services(request).node, me, path_int(request)))
 
 
 routes = [

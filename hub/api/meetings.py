@@ -12,10 +12,10 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest, Unavailable
+from hub.errors import BadRequest, NotFound, Unavailable
 from hub.services import Services
 from hub.session import meetings as m
-from hub.session.common import parse_ts
+from hub.session.common import MAX_ID, parse_ts
 
 
 @contextmanager
@@ -27,12 +27,34 @@ def acting(s: Services) -> Iterator[None]:
         yield
 
 
+def path_int(request: Request, name: str = "id") -> int:
+    """An id from the path; one no row can have is simply not found."""
+    v: int = request.path_params[name]
+    if not 1 <= v <= MAX_ID:
+        raise NotFound(f"no such {name} {v}")
+    return v
+
+
+def optional_id(d: dict[str, Any], name: str) -> int | None:
+    v: int | None = field(d, name, int, required=False)
+    if v is not None and not 1 <= v <= MAX_ID:
+        raise BadRequest(f"`{name}` must be a positive id")
+    return v
+
+
+def id_field(d: dict[str, Any], name: str) -> int:
+    v = optional_id(d, name)
+    if v is None:
+        raise BadRequest(f"missing `{name}`")
+    return v
+
+
 def int_list(d: dict[str, Any], name: str) -> list[int] | None:
     v = field(d, name, list, required=False)
     if v is None:
         return None
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
-        raise BadRequest(f"`{name}` must be a list of integer ids")
+    if not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= MAX_ID for x in v):
+        raise BadRequest(f"`{name}` must be a list of positive integer ids")
     return list(v)
 
 
@@ -43,7 +65,7 @@ async def list_meetings(request: Request) -> Response:
 
 async def overview(request: Request) -> Response:
     me = await principal(request)
-    mid = request.path_params["id"]
+    mid = path_int(request)
     return JSON(await m.meeting_overview(services(request).node, me, mid))
 
 
@@ -56,13 +78,13 @@ async def add_sitting(request: Request) -> Response:
         out = await m.create_sitting(
             s.node,
             me,
-            request.path_params["id"],
+            path_int(request),
             kind=field(d, "kind", str),
             title=field(d, "title", str),
             starts_at=parse_ts(field(d, "starts_at", str), "starts_at"),
             ends_at=None if ends is None else parse_ts(ends, "ends_at"),
             place=field(d, "place", str, required=False) or "",
-            delegation_id=field(d, "delegation_id", int, required=False),
+            delegation_id=optional_id(d, "delegation_id"),
         )
     return JSON(out, status_code=201)
 
@@ -75,7 +97,7 @@ async def add_agenda_item(request: Request) -> Response:
         out = await m.create_agenda_item(
             s.node,
             me,
-            request.path_params["id"],
+            path_int(request),
             title=field(d, "title", str),
             position=field(d, "position", int, required=False),
         )

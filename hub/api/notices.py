@@ -7,7 +7,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
-from hub.api.meetings import MEETING_ID, NULL_INT, NULL_TS, PERSON, acting, int_list, path_id
+from hub.api.meetings import (
+    MEETING_ID,
+    NULL_INT,
+    NULL_TS,
+    PERSON,
+    acting,
+    int_list,
+    path_id,
+    path_int,
+)
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.session import notices as n
 
@@ -20,7 +29,7 @@ async def send(request: Request) -> Response:
         out = await n.send_notice(
             s.node,
             me,
-            request.path_params["id"],
+            path_int(request),
             title=field(d, "title", str),
             text=field(d, "text", str, required=False) or "",
             urgent=bool(field(d, "urgent", bool, required=False)),
@@ -33,13 +42,13 @@ async def send(request: Request) -> Response:
 
 async def list_notices(request: Request) -> Response:
     me = await principal(request)
-    out = await n.list_notices(services(request).node, me, request.path_params["id"])
+    out = await n.list_notices(services(request).node, me, path_int(request))
     return JSON({"notices": out})
 
 
 async def tally(request: Request) -> Response:
     me = await principal(request)
-    return JSON(await n.tally(services(request).node, me, request.path_params["id"]))
+    return JSON(await n.tally(services(request).node, me, path_int(request)))
 
 
 async def repush(request: Request) -> Response:
@@ -50,7 +59,7 @@ async def repush(request: Request) -> Response:
         out = await n.repush(
             s.node,
             me,
-            request.path_params["id"],
+            path_int(request),
             who=field(d, "who", str, required=False) or "missing",
         )
     return JSON(out)

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, Handler, body, field, principal, query_int, services
-from hub.api.meetings import NULL_TS, PERSON, acting, int_list, path_id
+from hub.api import JSON, Handler, body, principal, query_int, services
+from hub.api.meetings import NULL_TS, PERSON, acting, id_field, int_list, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.channels import Principal
 from hub.errors import BadRequest
@@ -21,7 +21,7 @@ from hub.session import speakers as sp
 async def list_speakers(request: Request) -> Response:
     me = await principal(request)
     item = query_int(request, "agenda_item_id", 0, 0, 2**63 - 1) or None
-    return JSON(await sp.list_speakers(services(request).node, me, request.path_params["id"], item))
+    return JSON(await sp.list_speakers(services(request).node, me, path_int(request), item))
 
 
 async def request_to_speak(request: Request) -> Response:
@@ -30,7 +30,7 @@ async def request_to_speak(request: Request) -> Response:
     s = services(request)
     with acting(s):
         out = await sp.request_to_speak(
-            s.node, me, request.path_params["id"], field(d, "agenda_item_id", int)
+            s.node, me, path_int(request), id_field(d, "agenda_item_id")
         )
     return JSON(out, status_code=201)
 
@@ -43,9 +43,7 @@ async def order(request: Request) -> Response:
     if ids is None:
         raise BadRequest("missing `order`: the waiting request ids, first speaker first")
     with acting(s):
-        out = await sp.order(
-            s.node, me, request.path_params["id"], field(d, "agenda_item_id", int), ids
-        )
+        out = await sp.order(s.node, me, path_int(request), id_field(d, "agenda_item_id"), ids)
     return JSON(out)
 
 
@@ -57,7 +55,7 @@ def _action(fn: Transition) -> Handler:
         me = await principal(request)
         s = services(request)
         with acting(s):
-            return JSON(await fn(s.node, me, request.path_params["id"]))
+            return JSON(await fn(s.node, me, path_int(request)))
 
     return handler
 

@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
-from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.session.common import (
+    check_text,
     iso_or_none,
     meeting_deputies,
     now,
@@ -134,9 +135,7 @@ async def check_in(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]
 
 
 async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str) -> dict[str, Any]:
-    reason = reason.strip()
-    if not reason or len(reason) > 2000:
-        raise BadRequest("`reason` is required (1-2000 characters): say why you cannot attend")
+    reason = check_text(reason, "reason", 2000)
     async with node.writing() as w:
         s = await _expected_deputy(w.conn, me, sitting_id)
         if await _checked_in(w.conn, sitting_id, me.id):
@@ -185,8 +184,8 @@ async def decide_leave(
     node: Node, me: Principal, leave_id: int, approve: bool, note: str | None = None
 ) -> dict[str, Any]:
     """Approve or refuse a pending leave request (secretariat)."""
-    if note is not None and len(note) > 2000:
-        raise BadRequest("`note` must be at most 2000 characters")
+    if note is not None:
+        note = check_text(note, "note", 2000, required=False) or None
     require_role(me, "secretariat")
     async with node.writing() as w:
         r = (

@@ -29,6 +29,21 @@ SYSTEM = Principal(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
 
 
+MAX_ID = 2**63 - 1
+
+
+def check_text(value: str, name: str, max_len: int, required: bool = True) -> str:
+    """``value`` stripped; BadRequest if empty (when required), too long, or holding NUL."""
+    v = value.strip()
+    if required and not v:
+        raise BadRequest(f"`{name}` is required (1-{max_len} characters)")
+    if len(v) > max_len:
+        raise BadRequest(f"`{name}` must be at most {max_len} characters")
+    if "\x00" in v:
+        raise BadRequest(f"`{name}` must not contain NUL characters")
+    return v
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -55,7 +70,10 @@ def parse_ts(raw: object, name: str) -> datetime:
         ) from None
     if ts.tzinfo is None:
         raise BadRequest(f"`{name}` needs a time zone, e.g. +08:00 or Z")
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"`{name}` is out of range") from None
 
 
 def require_role(me: Principal, *roles: str) -> None:

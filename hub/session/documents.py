@@ -25,6 +25,7 @@ from hub.channels import Principal
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session.common import (
     check_meeting_reader,
+    check_text,
     iso_or_none,
     meeting_row,
     now,
@@ -68,7 +69,9 @@ def blob_path(data_dir: Path, sha256: str) -> Path:
 
 def clean_filename(name: str) -> str:
     """The last path component of what the client sent, at most 255 characters."""
-    base = PureWindowsPath(PurePosixPath(name).name).name.strip().replace("\x00", "")
+    base = PureWindowsPath(PurePosixPath(name).name).name.strip()
+    if "\x00" in base:
+        raise BadRequest("`filename` must not contain NUL characters")
     if not base or base in (".", ".."):
         raise BadRequest("`filename` must name a file, e.g. 政府工作报告.pdf")
     return base[-255:]
@@ -138,8 +141,7 @@ async def add_document(
 ) -> dict[str, Any]:
     """Record a stored blob as a document of the meeting and announce it."""
     require_role(me, "secretariat")
-    if not title.strip() or len(title) > 300:
-        raise BadRequest("`title` must be 1-300 characters")
+    title = check_text(title, "title", 300)
     async with node.writing() as w:
         await meeting_row(w.conn, meeting_id)
         did = (
@@ -147,7 +149,7 @@ async def add_document(
                 documents.insert()
                 .values(
                     meeting_id=meeting_id,
-                    title=title.strip(),
+                    title=title,
                     filename=filename,
                     content_type=content_type[:200] or "application/octet-stream",
                     size=size,

@@ -17,6 +17,7 @@ from hub.channels import Principal
 from hub.errors import BadRequest, NotFound
 from hub.session.common import (
     check_meeting_reader,
+    check_text,
     iso_or_none,
     meeting_row,
     now,
@@ -118,10 +119,8 @@ async def create_sitting(
         raise BadRequest("a group deliberation needs `delegation_id`")
     if kind == "plenary" and delegation_id is not None:
         raise BadRequest("a plenary sitting has no `delegation_id`")
-    if not title.strip() or len(title) > 300:
-        raise BadRequest("`title` must be 1-300 characters")
-    if len(place) > 300:
-        raise BadRequest("`place` must be at most 300 characters")
+    title = check_text(title, "title", 300)
+    place = check_text(place, "place", 300, required=False)
     if ends_at is not None and ends_at <= starts_at:
         raise BadRequest("`ends_at` must be after `starts_at`")
     async with node.writing() as w:
@@ -138,7 +137,7 @@ async def create_sitting(
                 .values(
                     meeting_id=meeting_id,
                     kind=kind,
-                    title=title.strip(),
+                    title=title,
                     starts_at=starts_at,
                     ends_at=ends_at,
                     place=place,
@@ -158,10 +157,9 @@ async def create_agenda_item(
 ) -> dict[str, Any]:
     """An agenda item; without ``position`` it goes last."""
     require_role(me, "secretariat")
-    if not title.strip() or len(title) > 300:
-        raise BadRequest("`title` must be 1-300 characters")
-    if position is not None and position < 1:
-        raise BadRequest("`position` must be >= 1")
+    title = check_text(title, "title", 300)
+    if position is not None and not 1 <= position <= 1_000_000:
+        raise BadRequest("`position` must be between 1 and 1000000")
     async with node.writing() as w:
         await meeting_row(w.conn, meeting_id)
         if position is None:
@@ -176,9 +174,7 @@ async def create_agenda_item(
         iid = (
             await w.conn.execute(
                 agenda_items.insert()
-                .values(
-                    meeting_id=meeting_id, position=position, title=title.strip(), created_at=now()
-                )
+                .values(meeting_id=meeting_id, position=position, title=title, created_at=now())
                 .returning(agenda_items.c.id)
             )
         ).scalar_one()

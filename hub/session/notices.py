@@ -41,7 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import READERS_OF_ALL, Principal
 from hub.errors import BadRequest, Forbidden, HubError, NotFound
 from hub.session.common import (
+    MAX_ID,
     SYSTEM,
+    check_text,
     iso_or_none,
     meeting_deputies,
     meeting_row,
@@ -143,6 +145,8 @@ def _ids(values: Sequence[int] | None, name: str) -> list[int]:
         return []
     if len(values) > MAX_DEPUTIES:
         raise BadRequest(f"`{name}` may list at most {MAX_DEPUTIES} ids")
+    if not all(1 <= v <= MAX_ID for v in values):
+        raise BadRequest(f"`{name}` must list positive ids")
     return list(dict.fromkeys(values))
 
 
@@ -160,10 +164,8 @@ async def send_notice(
     """Send a notice to the whole meeting (no lists given), or to the deputies of the
     listed delegations and the listed deputies. Returns the notice with its channels."""
     require_role(me, "secretariat")
-    if not title.strip() or len(title) > 300:
-        raise BadRequest("`title` must be 1-300 characters")
-    if len(text) > 20000:
-        raise BadRequest("`text` must be at most 20000 characters")
+    title = check_text(title, "title", 300)
+    text = check_text(text, "text", 20000, required=False)
     dels = _ids(delegation_ids, "delegations")
     deps = _ids(deputy_ids, "deputies")
     whole = not dels and not deps
@@ -216,7 +218,7 @@ async def send_notice(
                 notices.insert()
                 .values(
                     meeting_id=meeting_id,
-                    title=title.strip(),
+                    title=title,
                     text=text,
                     urgent=urgent,
                     confirm=confirm,

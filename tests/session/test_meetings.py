@@ -122,6 +122,21 @@ async def test_bad_or_unauthorised_structure_changes_write_nothing(
             400,
         ),
         (world.secretariat, f"/api/meetings/{m}/agenda", {"title": " "}, 400),
+        (world.secretariat, f"/api/meetings/{m}/agenda", {"title": "a\x00b"}, 400),
+        (world.secretariat, f"/api/meetings/{m}/agenda", {"title": "x", "position": 2**40}, 400),
+        (
+            world.secretariat,
+            f"/api/meetings/{m}/sittings",
+            {**ok_sitting, "kind": "group", "delegation_id": 2**70},
+            400,
+        ),
+        (
+            world.secretariat,
+            f"/api/meetings/{m}/sittings",
+            {**ok_sitting, "starts_at": "0001-01-01T00:00:00+01:00"},
+            400,
+        ),
+        (world.secretariat, f"/api/meetings/{2**64}/sittings", ok_sitting, 404),
         (world.secretariat, f"/api/meetings/{m}/agenda", {"title": "x", "position": 0}, 400),
     ]
     for who, path, payload, status in cases:
