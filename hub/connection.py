@@ -54,17 +54,17 @@ class Connection:
     ) -> None:
         self._send = send
         self._direct = direct
-        self._writing = False
         self._close = close
         self.max_queue = max_queue
         self.queue: deque[Outgoing] = deque()
-        self._wake = asyncio.Event()
+        # The writer task exists only while frames wait in the queue: an idle connection
+        # costs no task.
+        self._writer: asyncio.Task[None] | None = None
         self._drained = asyncio.Event()
         self._drained.set()
         self.principal: Principal | None = None
         self.closed = False
         self.close_code: int | None = None
-        self._writer = asyncio.create_task(self._write_loop())
         self._closing: asyncio.Task[None] | None = None
 
     def enqueue(self, frame: str) -> bool:
@@ -76,7 +76,7 @@ class Connection:
         the queue is full."""
         if self.closed:
             return False
-        if not self.queue and not self._writing and self._direct is not None:
+        if self._writer is None and self._direct is not None:
             try:
                 if self._direct(frame):
                     return True
@@ -88,35 +88,31 @@ class Connection:
             self.close_soon(Close.TOO_SLOW, "send queue overflow: reconnect with since")
             return False
         self.queue.append(frame)
-        self._drained.clear()
-        self._wake.set()
+        if self._writer is None:
+            self._drained.clear()
+            self._writer = asyncio.create_task(self._write())
         return True
 
     async def wait_room(self) -> int:
         """Wait until at least half the queue is free; how many frames fit now (replays
         use it so that history never overflows the queue)."""
         while not self.closed and len(self.queue) > self.max_queue // 2:
-            self._drained.clear()
             await self._drained.wait()
         return self.max_queue - len(self.queue)
 
-    async def _write_loop(self) -> None:
+    async def _write(self) -> None:
+        q = self.queue
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                q = self.queue
-                self._writing = True
-                while q:
-                    await self._send(q[0].text)
-                    q.popleft()
-                self._writing = False
-                self._drained.set()
+            while q:
+                await self._send(q[0].text)
+                q.popleft()
         except asyncio.CancelledError:
             raise
         except Exception as e:  # the socket went away; the reader notices and cleans up
             log.debug("writer stopped: %r", e)
             self.closed = True
+        finally:
+            self._writer = None
             self._drained.set()
 
     def close_soon(self, code: int, reason: str) -> None:
@@ -126,8 +122,7 @@ class Connection:
         self.closed = True
         self.close_code = code
         self.queue.clear()
-        self._drained.set()
-        self._writer.cancel()
+        self._cancel_writer()
         self._closing = asyncio.create_task(self._do_close(code, reason))
 
     async def close(self, code: int, reason: str, flush: bool = False) -> None:
@@ -138,14 +133,10 @@ class Connection:
             return
         if flush:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._flushed(), 2.0)
+                await asyncio.wait_for(self._drained.wait(), 2.0)
         self.close_soon(code, reason)
         if self._closing is not None:
             await self._closing
-
-    async def _flushed(self) -> None:
-        while self.queue and not self.closed:
-            await self._drained.wait()
 
     async def _do_close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
@@ -161,5 +152,10 @@ class Connection:
     def stop(self) -> None:
         """The socket is gone: stop the writer."""
         self.closed = True
-        self._writer.cancel()
+        self._cancel_writer()
+
+    def _cancel_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
         self._drained.set()
