@@ -90,7 +90,7 @@ export class ItemBoard {
 
   async load(query) {
     const r = await get(`/api/items?${query}&limit=500`);
-    for (const item of r.items) this._upsert(item, null, true);
+    for (const item of r.items) this._upsert(item, null);
     this.render();
   }
 
@@ -99,8 +99,11 @@ export class ItemBoard {
     const b = m.body || {};
     if (!b.item || !(m.kind.startsWith("item.") || m.kind.startsWith("suggestion."))) return false;
     const isNew = !this.cards.has(b.item.id);
-    const c = this._upsert(b.item, b.event, false);
-    if (!c) return false;
+    const c = this._upsert(b.item, b.event);
+    if (!c) {
+      if (!isNew) this.render(); // it left this board
+      return false;
+    }
     if (isNew) this.render();
     else this._update(c);
     if (!m.cached) {
@@ -110,25 +113,27 @@ export class ItemBoard {
     return true;
   }
 
-  _upsert(item, event, fromList) {
+  _upsert(item, event) {
     for (const u of [item.lead_unit, ...item.co_units]) if (u && !this.units.has(u.id)) this.units.set(u.id, u.name);
     let c = this.cards.get(item.id);
-    if (!this.filter(item)) {
+    // Cached messages replayed after the list was loaded must not take it back.
+    const current = c && c.item.updated_at > item.updated_at ? c.item : item;
+    if (!this.filter(current)) {
       if (c) {
-        c.li.remove();
+        c.li?.remove();
         this.cards.delete(item.id);
       }
       return null;
     }
     if (!c) {
-      c = { item, events: [], detail: null, open: false, li: null, seen: {} };
+      c = { item: current, events: [], detail: null, open: false, li: null, seen: {} };
       this.cards.set(item.id, c);
-    } else if (!fromList || item.updated_at >= c.item.updated_at) {
-      c.item = item;
+    } else {
+      c.item = current;
     }
     if (event) {
       if (!c.events.some((e) => e.id === event.id)) c.events.push(event);
-      c.last = event;
+      if (!c.last || event.id >= c.last.id) c.last = event;
       if (event.action === "evaluate" && event.actor?.id === this.me.id && event.round === item.round) c.seen.evaluated = true;
       if (event.action === "co_opinion" && event.actor?.unit_id === this.me.unit_id) c.seen.coOpinionSent = true;
     }
@@ -235,7 +240,7 @@ export class ItemBoard {
     const formBox = c.li.querySelector(".action-form");
     formBox.replaceChildren();
     delete formBox.dataset.action;
-    if (item && item.id) this._upsert(item, null, false);
+    if (item && item.id) this._upsert(item, null);
     this._update(c);
     flash(t("common.done"));
   }

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.browser.conftest import open_as, seed_demo, shot, wire_messages
-from tests.browser.test_deputy import publish, token
+from tests.browser.test_deputy import token
+from tests.utils import TIMEOUT
 from tests.utils.servers import HubProcess
 
-# Records every message the shared client delivers to the page, cached or not.
+# Records every message the shared client hands to the page, cached or not.
 RECORD = """
 window.__seen = [];
 window.hubClient.addEventListener("message", (ev) => {
@@ -32,7 +34,15 @@ async def hub_env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
         "HUB_DATA_DIR": str(tmp_path),
         "HUB_SECRET": "browser-test-secret",
         "HUB_MEETING": str(ids["meeting_id"]),
+        "HUB_UNIT": str(ids["unit_ids"][0]),
     }
+
+
+def stop(h: HubProcess) -> None:
+    """Kill -9 (no goodbye to the clients) and release the pipe."""
+    h.kill()
+    if h.proc is not None and h.proc.stdout is not None:
+        h.proc.stdout.close()
 
 
 @contextlib.asynccontextmanager
@@ -46,79 +56,104 @@ async def hub_process(
         stop(h)
 
 
-def stop(h: HubProcess) -> None:
-    """Kill -9 (no goodbye to the clients) and release the pipe."""
-    h.kill()
-    if h.proc is not None and h.proc.stdout is not None:
-        h.proc.stdout.close()
+async def send_notice(base: str, meeting: int, title: str) -> int:
+    sec = await token(base, "mishu")
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        r = await c.post(
+            f"/api/meetings/{meeting}/notices",
+            json={"title": title, "text": title},
+            headers={"Authorization": f"Bearer {sec}"},
+        )
+        r.raise_for_status()
+        return int(r.json()["id"])
 
 
-def notice(n: int, meeting: int) -> dict[str, Any]:
-    return {
-        "notice": 7000 + n,
-        "meeting": meeting,
-        "title": f"通知{n}",
-        "text": f"第{n}条",
-        "urgent": False,
-        "confirm": False,
-    }
+async def hand_over(base: str, meeting: int, unit: int, title: str) -> int:
+    """A deputy's opinion made into an item for ``unit``."""
+    sec = {"Authorization": f"Bearer {await token(base, 'mishu')}"}
+    dep = {"Authorization": f"Bearer {await token(base, 'daibiao1')}"}
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        r = await c.post("/api/opinions", json={"meeting_id": meeting, "text": title}, headers=dep)
+        r.raise_for_status()
+        body = {"opinion_ids": [r.json()["id"]], "title": title, "lead_unit_id": unit}
+        r = await c.post("/api/items", json=body, headers=sec)
+        r.raise_for_status()
+        return int(r.json()["id"])
 
 
-async def shown(page: Any) -> list[int]:
-    ids: list[int] = await page.eval_on_selector_all(
-        "li.notice", "els => els.map(e => Number(e.dataset.notice))"
-    )
-    return sorted(ids)
+def assert_once_in_order(page: Any, channel: str) -> list[int]:
+    """What the hub sent this page on ``channel`` over all its connections: 1, 2, 3 …"""
+    seqs = wire_messages(page, channel)
+    assert seqs == list(range(1, len(seqs) + 1)), (channel, seqs)
+    return seqs
 
 
 async def test_hub_restart_pages_resume_without_gap_or_duplicate(
     browser: Any, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Killed and restarted on the same port, the hub is rejoined by the page on its own;
-    notices sent while it was cut off arrive once each, then live ones follow."""
+    """Killed and restarted on the same port, the hub is rejoined by the three pages on
+    their own; what was sent while they were cut off arrives once each, then live."""
     meeting = int(hub_env["HUB_MEETING"])
-    channel = f"meeting:{meeting}"
+    unit_id = int(hub_env["HUB_UNIT"])
     log = tmp_path / "hub.log"
     first = await HubProcess(hub_env, log=log).start()
     port = first.port
     try:
-        page = await open_as(browser, first.url, "daibiao1", width=360, height=740)
-        await page.evaluate(RECORD)
-        sec = await token(first.url, "mishu")
-        await publish(first.url, sec, channel, "notice", notice(1, meeting))
-        await page.wait_for_selector('li.notice[data-notice="7001"]')
+        dep = await open_as(browser, first.url, "daibiao1", width=360, height=740)
+        sec = await open_as(browser, first.url, "mishu")
+        unit = await open_as(browser, first.url, "jiaotong")
+        await dep.evaluate(RECORD)
+        n1 = await send_notice(first.url, meeting, "通知一")
+        await dep.wait_for_selector(f'li.notice[data-notice="{n1}"]')
+        await sec.wait_for_selector(f'li.notice-sent[data-notice="{n1}"]')
     finally:
         stop(first)
-    await page.wait_for_selector('#conn[data-state="offline"]')
+    for p in (dep, sec, unit):
+        await p.wait_for_selector('#conn[data-state="offline"]')
 
-    # Sent while the page cannot reach the hub: through a hub on another port.
+    # Sent while the pages cannot reach the hub: through a hub on another port.
     async with hub_process(hub_env, log=log) as elsewhere:
-        sec = await token(elsewhere.url, "mishu")
-        for n in (2, 3):
-            await publish(elsewhere.url, sec, channel, "notice", notice(n, meeting))
-    await shot(page, "deputy-offline-360")
+        n2 = await send_notice(elsewhere.url, meeting, "通知二")
+        n3 = await send_notice(elsewhere.url, meeting, "通知三")
+        item = await hand_over(elsewhere.url, meeting, unit_id, "停电期间交办的事项")
+    await shot(dep, "deputy-offline-360")
 
     async with hub_process(hub_env, port=port, log=log) as again:
-        await page.wait_for_selector('#conn[data-state="online"]')
-        await page.wait_for_selector('li.notice[data-notice="7003"]')
-        await publish(again.url, sec, channel, "notice", notice(4, meeting))
-        await page.wait_for_selector('li.notice[data-notice="7004"]')
-        assert await shown(page) == [7001, 7002, 7003, 7004]
-        seen = await page.evaluate("window.__seen")
-        fresh = [seq for ch, seq, cached in seen if ch == channel and not cached]
-        assert fresh == [1, 2, 3, 4], seen
-        # On the wire too: the resumed subscription asked from seq 1 on, nothing twice.
-        assert wire_messages(page, channel) == [1, 2, 3, 4]
+        for p in (dep, sec, unit):
+            await p.wait_for_selector('#conn[data-state="online"]')
+        await dep.wait_for_selector(f'li.notice[data-notice="{n3}"]')
+        for n in (n2, n3):
+            await sec.wait_for_selector(f'li.notice-sent[data-notice="{n}"]')
+        await unit.wait_for_selector(f'#todo li.item[data-item="{item}"]')
+        await unit.wait_for_selector("#handover-alert:not([hidden])")
+
+        n4 = await send_notice(again.url, meeting, "通知四")
+        await dep.wait_for_selector(f'li.notice[data-notice="{n4}"]')
+        await sec.wait_for_selector(f'li.notice-sent[data-notice="{n4}"]')
+
+        for n in (n1, n2, n3, n4):
+            assert await dep.locator(f'li.notice[data-notice="{n}"]').count() == 1
+            assert await sec.locator(f'li.notice-sent[data-notice="{n}"]').count() == 1
+        assert await unit.locator(f'li.item[data-item="{item}"]').count() == 1
+        held = assert_once_in_order(dep, f"meeting:{meeting}")
+        assert_once_in_order(dep, f"deputy:{await dep.evaluate('window.hubClient.userId')}")
+        assert_once_in_order(sec, f"desk:{meeting}")
+        assert_once_in_order(unit, f"unit:{unit_id}")
+        seen = await dep.evaluate("window.__seen")
+        fresh = [s for ch, s, cached in seen if ch == f"meeting:{meeting}" and not cached]
+        assert fresh == held[held.index(fresh[0]) :], seen
 
         # A reload shows what the browser holds and asks the hub only for what is new.
-        await page.reload()
-        await page.wait_for_function("window.hubClient && window.hubClient.state === 'online'")
-        await page.evaluate(RECORD)
-        await publish(again.url, sec, channel, "notice", notice(5, meeting))
-        await page.wait_for_selector('li.notice[data-notice="7005"]')
-        assert await shown(page) == [7001, 7002, 7003, 7004, 7005]
-        seen = await page.evaluate("window.__seen")
-        assert [seq for ch, seq, cached in seen if ch == channel and not cached] == [5], seen
-        assert wire_messages(page, channel) == [1, 2, 3, 4, 5]
-        assert page.js_errors == []
-    await page.context.close()
+        await dep.reload()
+        await dep.wait_for_function("window.hubClient && window.hubClient.state === 'online'")
+        await dep.evaluate(RECORD)
+        n5 = await send_notice(again.url, meeting, "通知五")
+        await dep.wait_for_selector(f'li.notice[data-notice="{n5}"]')
+        assert await dep.locator("li.notice").count() >= 5
+        seqs = assert_once_in_order(dep, f"meeting:{meeting}")
+        assert seqs[-1] == held[-1] + 1
+        seen = await dep.evaluate("window.__seen")
+        assert [s for ch, s, c in seen if ch == f"meeting:{meeting}" and not c] == [seqs[-1]]
+        for p in (dep, sec, unit):
+            assert p.js_errors == []
+            await p.context.close()
