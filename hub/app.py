@@ -35,6 +35,7 @@ from hub.api import (
     performance,
     points,
     speakers,
+    statistics,
     suggestions,
 )
 from hub.api.login import LoginLimiter
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
 
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
-    api_modules += [archive, performance, points]
+    api_modules += [archive, performance, points, statistics]
     api_modules += [opinions, items, suggestions, calendar, deadlines]
     routes = [
         Route("/", _index),

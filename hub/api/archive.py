@@ -161,8 +161,8 @@ spec = {
     },
     "/api/archive/export/{dataset}": {
         "get": {
-            "summary": "Download messages, receipts or attendance as CSV (UTF-8 with BOM) or "
-            "JSON Lines, streamed (supervisor, admin)",
+            "summary": "Download messages, receipts, items, item events or attendance as CSV "
+            "(UTF-8 with BOM) or JSON Lines, streamed (supervisor, admin)",
             "parameters": [
                 {
                     "name": "dataset",

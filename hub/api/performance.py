@@ -253,7 +253,7 @@ spec = {
     "/api/deputies/{id}/file": {
         "get": {
             "summary": "A deputy's performance file: registrations, points of the period, "
-            "attendance, speeches, views (the read is recorded)",
+            "attendance, speeches, opinions, items, views (the read is recorded)",
             "parameters": [ID, *PERIOD],
             "responses": {
                 **ok(
@@ -265,6 +265,8 @@ spec = {
                         points={"type": "object"},
                         attendance={"type": "object"},
                         speeches={"type": "array"},
+                        opinions={"type": "array"},
+                        items={"type": "array"},
                         views={"type": "object"},
                     )
                 ),

@@ -2,8 +2,10 @@
 Lines, streamed.
 
 Datasets: ``messages`` (the archive's filters), ``receipts`` (``channel``, ``meeting``,
-``user``, ``since``, ``until``), ``attendance`` (``meeting``: one row per sitting and
-expected deputy). Rows are read in keyset batches of :data:`BATCH` in short read
+``user``, ``since``, ``until``), ``items`` (one row per commit-to-do item or suggestion
+as it stands) and ``item_events`` (every step of those items) by ``meeting``, ``unit``,
+``deputy``, ``since``, ``until`` (of the item's creation), ``attendance`` (``meeting``:
+one row per sitting and expected deputy). Rows are read in keyset batches of :data:`BATCH` in short read
 transactions and encoded batch by batch, so memory holds one batch whatever the size of
 the export, and no transaction stays open while a slow client downloads. Timestamps
 are ISO-8601 UTC (``…Z``); a message's ``body`` is its stored JSON text.
@@ -24,11 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import BadRequest
 from hub.protocol import iso
-from hub.session.attendance import checkins, expected, leave_requests
+from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
 from hub.store.log import db_errors
-from hub.store.schema import messages, receipts, users
+from hub.store.schema import messages, receipts, units, users
 from hub.supervision.archive import Filters, utc
+from hub.supervision.attendance import marks
 
 BATCH = 5000
 BOM = "\ufeff"
@@ -162,6 +165,10 @@ def dataset(name: str, params: Any, f: Filters) -> Dataset:
         return Dataset(name, MESSAGE_COLUMNS, _message_rows(f))
     if name == "receipts":
         return Dataset(name, RECEIPT_COLUMNS, _receipt_rows(receipts_where(params, f)))
+    if name == "items":
+        return Dataset(name, ITEM_COLUMNS, item_rows(f))
+    if name == "item_events":
+        return Dataset(name, ITEM_EVENT_COLUMNS, item_event_rows(f))
     if name == "attendance":
         if f.meeting is None:
             raise BadRequest("the attendance export needs `meeting`")
@@ -169,7 +176,136 @@ def dataset(name: str, params: Any, f: Filters) -> Dataset:
     raise BadRequest(f"unknown export {name!r}: expected one of {', '.join(DATASETS)}")
 
 
-DATASETS = ("messages", "receipts", "attendance")
+DATASETS = ("messages", "receipts", "items", "item_events", "attendance")
+
+ITEM_COLUMNS = (
+    "id", "kind", "meeting_id", "title", "state", "round", "lead_unit_id", "lead_unit",
+    "co_units", "deputies", "created_at", "handed_over_at", "sign_due", "reply_due",
+    "replied_at", "grade", "closed_at", "text", "reply_text",
+)  # fmt: skip
+
+
+def _items_where(f: Filters) -> list[sa.ColumnElement[bool]]:
+    out: list[sa.ColumnElement[bool]] = []
+    if f.meeting is not None:
+        out.append(items.c.meeting_id == f.meeting)
+    if f.since is not None:
+        out.append(items.c.created_at >= f.since)
+    if f.until is not None:
+        out.append(items.c.created_at < f.until)
+    if f.unit is not None:
+        out.append(
+            items.c.id.in_(sa.select(item_units.c.item_id).where(item_units.c.unit_id == f.unit))
+        )
+    if f.deputy is not None:
+        out.append(
+            items.c.id.in_(
+                sa.select(item_deputies.c.item_id).where(item_deputies.c.deputy_id == f.deputy)
+            )
+        )
+    return out
+
+
+def item_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
+    """One row per item as it stands, with its units and deputies (names joined by "、")."""
+
+    async def read(conn: AsyncConnection, after: Any, batch: int) -> Batch:
+        q = sa.select(items).where(*_items_where(f))
+        if after is not None:
+            q = q.where(items.c.id > after)
+        rows = (await conn.execute(q.order_by(items.c.id).limit(batch))).all()
+        ids = [int(r.id) for r in rows]
+        lead: dict[int, tuple[int, str]] = {}
+        co: dict[int, list[str]] = {i: [] for i in ids}
+        deps: dict[int, list[str]] = {i: [] for i in ids}
+        if ids:
+            for u in await conn.execute(
+                sa.select(item_units.c.item_id, item_units.c.role, units.c.id, units.c.name)
+                .join(units, units.c.id == item_units.c.unit_id)
+                .where(item_units.c.item_id.in_(ids))
+                .order_by(item_units.c.item_id, units.c.id)
+            ):
+                if u.role == "lead":
+                    lead[int(u.item_id)] = (int(u.id), u.name)
+                else:
+                    co[int(u.item_id)].append(u.name)
+            for d in await conn.execute(
+                sa.select(item_deputies.c.item_id, users.c.name)
+                .join(users, users.c.id == item_deputies.c.deputy_id)
+                .where(item_deputies.c.item_id.in_(ids), item_deputies.c.status == "confirmed")
+                .order_by(item_deputies.c.item_id, users.c.id)
+            ):
+                deps[int(d.item_id)].append(d.name)
+        out = []
+        for r in rows:
+            i = int(r.id)
+            row = {
+                "id": i,
+                "kind": r.kind,
+                "meeting_id": int(r.meeting_id),
+                "title": r.title,
+                "state": r.state,
+                "round": int(r.round),
+                "lead_unit_id": lead[i][0] if i in lead else None,
+                "lead_unit": lead[i][1] if i in lead else None,
+                "co_units": "、".join(co[i]),
+                "deputies": "、".join(deps[i]),
+                "created_at": _ts(r.created_at),
+                "handed_over_at": _ts(r.handed_over_at),
+                "sign_due": _ts(r.sign_due),
+                "reply_due": _ts(r.reply_due),
+                "replied_at": _ts(r.replied_at),
+                "grade": r.grade,
+                "closed_at": _ts(r.closed_at),
+                "text": r.text,
+                "reply_text": r.reply_text,
+            }
+            out.append(([row[c] for c in ITEM_COLUMNS], orjson.dumps(row)))
+        return Batch(out, ids[-1] if ids else None, len(rows) == batch)
+
+    return read
+
+
+ITEM_EVENT_COLUMNS = (
+    "id", "item_id", "action", "at", "actor_id", "actor_name", "actor_role", "actor_unit_id",
+    "from_state", "to_state", "round", "payload",
+)  # fmt: skip
+
+
+def item_event_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
+    """Every step of the items in scope, in the order they were taken."""
+
+    async def read(conn: AsyncConnection, after: Any, batch: int) -> Batch:
+        e = item_events.c
+        q = (
+            sa.select(item_events, users.c.name)
+            .select_from(item_events.outerjoin(users, users.c.id == e.actor_id))
+            .where(e.item_id.in_(sa.select(items.c.id).where(*_items_where(f))))
+        )
+        if after is not None:
+            q = q.where(e.id > after)
+        rows = (await conn.execute(q.order_by(e.id).limit(batch))).all()
+        out = []
+        for r in rows:
+            row = {
+                "id": int(r.id),
+                "item_id": int(r.item_id),
+                "action": r.action,
+                "at": _ts(r.at),
+                "actor_id": int(r.actor_id),
+                "actor_name": r.name if r.name is not None else "会议系统",
+                "actor_role": r.actor_role,
+                "actor_unit_id": r.actor_unit_id,
+                "from_state": r.from_state,
+                "to_state": r.to_state,
+                "round": int(r.round),
+                "payload": r.payload,
+            }
+            obj = orjson.dumps({**row, "payload": orjson.Fragment(r.payload)})
+            out.append(([row[c] for c in ITEM_EVENT_COLUMNS], obj))
+        return Batch(out, int(rows[-1].id) if rows else None, len(rows) == batch)
+
+    return read
 
 
 ATTENDANCE_COLUMNS = (
@@ -189,54 +325,26 @@ def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], An
         s = (await conn.execute(q.order_by(sittings.c.id).limit(1))).first()
         if s is None:
             return Batch([], None, False)
-        ins = {
-            int(r.user_id): r.ts
-            for r in await conn.execute(
-                sa.select(checkins.c.user_id, checkins.c.ts).where(checkins.c.sitting_id == s.id)
-            )
-        }
-        leaves = {
-            int(r.user_id): r
-            for r in await conn.execute(
-                sa.select(leave_requests)
-                .where(leave_requests.c.sitting_id == s.id)
-                .order_by(leave_requests.c.id)
-            )
-        }  # the latest request of each deputy
         out = []
-        for d in await expected(conn, s):
-            uid = int(d.id)
-            leave = leaves.get(uid)
-            status = attendance_status(uid in ins, leave.status if leave is not None else None)
+        for m in await marks(conn, [s]):
             row = {
                 "meeting_id": meeting_id,
                 "sitting_id": int(s.id),
                 "sitting": s.title,
                 "sitting_kind": s.kind,
                 "starts_at": _ts(s.starts_at),
-                "deputy_id": uid,
-                "deputy_name": d.name,
-                "delegation_id": d.delegation_id,
-                "status": status,
-                "checked_in_at": _ts(ins.get(uid)),
-                "leave_reason": leave.reason if leave is not None else None,
-                "leave_status": leave.status if leave is not None else None,
+                "deputy_id": m.deputy_id,
+                "deputy_name": m.deputy_name,
+                "delegation_id": m.delegation_id,
+                "status": m.status,
+                "checked_in_at": _ts(m.checked_in_at),
+                "leave_reason": None if m.leave is None else m.leave.reason,
+                "leave_status": None if m.leave is None else m.leave.status,
             }
             out.append(([row[c] for c in ATTENDANCE_COLUMNS], orjson.dumps(row)))
         return Batch(out, int(s.id), True)
 
     return read
-
-
-def attendance_status(checked_in: bool, leave: str | None) -> str:
-    """checked_in, on_leave (approved), leave_pending, or absent."""
-    if checked_in:
-        return "checked_in"
-    if leave == "approved":
-        return "on_leave"
-    if leave == "pending":
-        return "leave_pending"
-    return "absent"
 
 
 def _csv_line(cells: Sequence[Any]) -> str:

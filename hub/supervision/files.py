@@ -1,8 +1,9 @@
 """Performance files (履职档案): everything a deputy did, in one view, and who viewed it.
 
 A file gathers, for one deputy: their registrations, their duty points of a period with
-every entry, their attendance at sittings, their speeches, and the view count of the
-file and of their registrations. Every read of a file is recorded in
+every entry, their attendance at sittings, their speeches, their opinions, their
+suggestions and commit-to-do items, and the view count of the file and of their
+registrations. Every read of a file is recorded in
 ``performance_views`` (viewer, time) before it is answered. A deputy reads only their own
 file; the secretariat, supervisors and admins read every file; units none.
 """
@@ -20,12 +21,14 @@ from hub.channels import Principal
 from hub.errors import NotFound
 from hub.protocol import iso
 from hub.session.attendance import checkins, leave_requests
+from hub.session.items import item_deputies, items
 from hub.session.meetings import sittings
+from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.schema import delegations, meeting_participants, users
 from hub.supervision import points
 from hub.supervision.archive import utc
-from hub.supervision.export import attendance_status
+from hub.supervision.attendance import status as attendance_status
 from hub.supervision.registrations import (
     check_reader,
     performance_views,
@@ -135,6 +138,49 @@ async def speeches_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, A
     ]
 
 
+async def items_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, Any]]:
+    """The deputy's suggestions (as author or co-signer) and commit-to-do items (from
+    their opinions), newest first."""
+    rows = await conn.execute(
+        sa.select(items, item_deputies.c.role, item_deputies.c.status)
+        .join(item_deputies, item_deputies.c.item_id == items.c.id)
+        .where(item_deputies.c.deputy_id == deputy_id)
+        .order_by(items.c.id.desc())
+    )
+    return [
+        {
+            "id": int(r.id),
+            "kind": r.kind,
+            "meeting_id": int(r.meeting_id),
+            "title": r.title,
+            "state": r.state,
+            "grade": r.grade,
+            "role": r.role,
+            "status": r.status,
+            "created_at": iso(utc(r.created_at)),
+            "closed_at": None if r.closed_at is None else iso(utc(r.closed_at)),
+        }
+        for r in rows
+    ]
+
+
+async def opinions_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(opinions).where(opinions.c.deputy_id == deputy_id).order_by(opinions.c.id.desc())
+    )
+    return [
+        {
+            "id": int(r.id),
+            "meeting_id": int(r.meeting_id),
+            "text": r.text,
+            "status": r.status,
+            "item_id": None if r.item_id is None else int(r.item_id),
+            "created_at": iso(utc(r.created_at)),
+        }
+        for r in rows
+    ]
+
+
 async def views_of(conn: AsyncConnection, deputy_id: int) -> dict[str, Any]:
     """How often the file and the deputy's registrations were viewed, and the latest views."""
     v = performance_views.c
@@ -212,5 +258,7 @@ async def performance_file(
             "points": (t.as_dict() if t else points.Tally.empty().as_dict()),
             "attendance": await attendance_of(conn, deputy_id, now),
             "speeches": await speeches_of(conn, deputy_id),
+            "opinions": await opinions_of(conn, deputy_id),
+            "items": await items_of(conn, deputy_id),
             "views": await views_of(conn, deputy_id),
         }

@@ -40,11 +40,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import READERS_OF_ALL, Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.protocol import iso
-from hub.session.attendance import checkins, leave_requests
+from hub.session.attendance import checkins
+from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
 from hub.session.meetings import sittings
+from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
-from hub.store.schema import BigId, meeting_participants, metadata, users
+from hub.store.schema import BigId, metadata
 from hub.supervision.archive import parse_when, utc
+from hub.supervision.attendance import marks
 from hub.supervision.registrations import KINDS as REGISTRATION_KINDS
 from hub.supervision.registrations import registrations
 
@@ -84,6 +87,11 @@ EVENTS: dict[str, str] = {
     "attendance": "checked in to a sitting (签到)",
     "absence": "expected at a sitting that has ended, neither checked in nor on approved leave",
     "speech": "a speech in a deliberation, ended by the convenor (发言)",
+    "opinion": "a deliberation opinion submitted (审议意见)",
+    "suggestion": "a suggestion submitted as its author (提出建议)",
+    "cosign": "a suggestion co-signed (联名)",
+    "suggestion_accepted": "the author's suggestion accepted by review (立案)",
+    "evaluation": "a reply evaluated (满意度测评)",
     "registration": "a confirmed performance registration of any kind (履职登记)",
     **{f"registration.{k}": f"a confirmed registration of kind {k}" for k in REGISTRATION_KINDS},
 }
@@ -363,43 +371,87 @@ async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
     ).all()
     if not ended:
         return []
-    ids = [int(s.id) for s in ended]
-    present = {
-        (int(x.sitting_id), int(x.user_id))
-        for x in await conn.execute(
-            sa.select(checkins.c.sitting_id, checkins.c.user_id).where(
-                checkins.c.sitting_id.in_(ids)
-            )
+    return [
+        Event(
+            m.deputy_id,
+            f"absence:{m.sitting.id}",
+            "absence",
+            utc(m.sitting.starts_at),
+            m.sitting.title,
         )
-    }
-    excused = {
-        (int(x.sitting_id), int(x.user_id))
-        for x in await conn.execute(
-            sa.select(leave_requests.c.sitting_id, leave_requests.c.user_id).where(
-                leave_requests.c.sitting_id.in_(ids), leave_requests.c.status == "approved"
-            )
+        for m in await marks(conn, ended, w.deputies)
+        if m.status in ("absent", "leave_pending")
+    ]
+
+
+async def _opinions(conn: AsyncConnection, w: Window) -> list[Event]:
+    o = opinions.c
+    rows = await conn.execute(
+        sa.select(o.id, o.deputy_id, o.created_at, o.text).where(
+            o.created_at >= w.start, o.created_at < w.end, *_only(o.deputy_id, w.deputies)
         )
-    }
-    members: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for x in await conn.execute(
-        sa.select(meeting_participants.c.meeting_id, users.c.id, users.c.delegation_id)
-        .join(users, users.c.id == meeting_participants.c.user_id)
+    )
+    return [
+        Event(int(x.deputy_id), f"opinion:{x.id}", "opinion", utc(x.created_at), x.text[:60])
+        for x in rows
+    ]
+
+
+async def _suggestions(conn: AsyncConnection, w: Window) -> list[Event]:
+    """Suggestions by their author (at submission) and co-signers (at confirming), and
+    the author's suggestions accepted (at the acceptance)."""
+    d = item_deputies.c
+    rows = await conn.execute(
+        sa.select(items.c.id, items.c.title, items.c.created_at, d.deputy_id, d.role, d.answered_at)
+        .join(items, items.c.id == d.item_id)
         .where(
-            meeting_participants.c.meeting_id.in_({int(s.meeting_id) for s in ended}),
-            users.c.role == "deputy",
-            *_only(users.c.id, w.deputies),
+            items.c.kind == SUGGESTION,
+            d.status == "confirmed",
+            d.role.in_(("author", "cosigner")),
+            *_only(d.deputy_id, w.deputies),
         )
-    ):
-        members[int(x.meeting_id)].append((int(x.id), x.delegation_id))
+    )
     out = []
-    for s in ended:
-        for uid, delegation in members[int(s.meeting_id)]:
-            if s.delegation_id is not None and delegation != s.delegation_id:
-                continue
-            if (int(s.id), uid) in present or (int(s.id), uid) in excused:
-                continue
-            out.append(Event(uid, f"absence:{s.id}", "absence", utc(s.starts_at), s.title))
+    authors: dict[int, list[int]] = defaultdict(list)
+    titles: dict[int, str] = {}
+    for x in rows:
+        if x.role == "author":
+            ts, key, event = utc(x.created_at), f"suggestion:{x.id}", "suggestion"
+            authors[int(x.id)].append(int(x.deputy_id))
+            titles[int(x.id)] = x.title
+        else:
+            ts, key, event = utc(x.answered_at), f"cosign:{x.id}", "cosign"
+        if w.start <= ts < w.end:
+            out.append(Event(int(x.deputy_id), key, event, ts, x.title))
+    ids = sorted(authors)
+    for i in range(0, len(ids), 500):
+        accepted = await conn.execute(
+            sa.select(item_events.c.item_id, item_events.c.at).where(
+                item_events.c.item_id.in_(ids[i : i + 500]),
+                item_events.c.action == "accept",
+                item_events.c.at >= w.start,
+                item_events.c.at < w.end,
+            )
+        )
+        for a in accepted:
+            item = int(a.item_id)
+            for dep in authors[item]:
+                key = f"suggestion_accepted:{item}"
+                out.append(Event(dep, key, "suggestion_accepted", utc(a.at), titles[item]))
     return out
+
+
+async def _evaluations(conn: AsyncConnection, w: Window) -> list[Event]:
+    e = item_evaluations.c
+    rows = await conn.execute(
+        sa.select(e.id, e.deputy_id, e.at, items.c.title)
+        .join(items, items.c.id == e.item_id)
+        .where(e.at >= w.start, e.at < w.end, *_only(e.deputy_id, w.deputies))
+    )
+    return [
+        Event(int(x.deputy_id), f"evaluation:{x.id}", "evaluation", utc(x.at), x.title)
+        for x in rows
+    ]
 
 
 SOURCES: list[Callable[[AsyncConnection, Window], Awaitable[list[Event]]]] = [
@@ -407,6 +459,9 @@ SOURCES: list[Callable[[AsyncConnection, Window], Awaitable[list[Event]]]] = [
     _checkins,
     _absences,
     _speeches,
+    _opinions,
+    _suggestions,
+    _evaluations,
 ]
 
 

@@ -15,7 +15,9 @@ from hub.session.meetings import create_sitting
 from hub.supervision import export
 from hub.supervision.archive import Filters
 from tests.supervision.helpers import http, publish, receipt
+from tests.supervision.scenario import items_scenario
 from tests.utils.factories import World
+from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
 TRICKY = [
@@ -140,3 +142,35 @@ async def test_export_refuses_others_and_unknown_datasets(hub: RunningHub, world
             headers={"authorization": ""},
         )  # fmt: skip
         assert r.status_code == 200  # a download link carries the token in the query
+
+
+async def test_items_and_their_steps_export(hub: RunningHub, world: World) -> None:
+    """One row per item with its units and deputies; one row per step of each item."""
+    async with Api(hub, world) as api:
+        ids = await items_scenario(hub, world, api)
+    async with http(hub, world, world.supervisor) as c:
+        got = _csv(
+            (await c.get("/api/archive/export/items", params={"meeting": world.meeting})).content
+        )
+        u2 = _csv(
+            (await c.get("/api/archive/export/items", params={"unit": world.units[1]})).content
+        )
+        steps = (
+            (
+                await c.get(
+                    "/api/archive/export/item_events",
+                    params={"format": "jsonl", "unit": world.units[1]},
+                )
+            )
+            .content.decode()
+            .splitlines()
+        )
+    assert len(got) == 5 and list(got[0]) == list(export.ITEM_COLUMNS)
+    c2 = next(r for r in got if int(r["id"]) == ids["c2"])
+    assert (c2["lead_unit"], c2["co_units"], c2["deputies"], c2["state"]) == (
+        "法院", "交通局", "代表1", "rehandling",
+    )  # fmt: skip
+    assert [int(r["id"]) for r in u2] == [ids["c2"]]
+    actions = [orjson.loads(line)["action"] for line in steps]
+    assert actions == ["hand_over", "co_opinion", "sign", "reply", "evaluate"]
+    assert orjson.loads(steps[0])["payload"]["lead_unit_id"] == world.units[1]

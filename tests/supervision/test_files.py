@@ -8,7 +8,9 @@ from hub.identity import load_principal
 from hub.session.attendance import check_in, decide_leave, request_leave
 from hub.session.meetings import create_sitting
 from tests.supervision.helpers import http
+from tests.supervision.scenario import items_scenario
 from tests.utils.factories import World
+from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
 
@@ -100,3 +102,18 @@ async def test_file_access(hub: RunningHub, world: World) -> None:
         assert (await c.get(f"/api/deputies/{world.secretariat}/file")).status_code == 404
         got = (await c.get(f"/api/deputies/{d0}/file")).json()
     assert got["views"]["file"] == 1
+
+
+async def test_file_lists_the_deputys_items_and_opinions(hub: RunningHub, world: World) -> None:
+    """d0's suggestion (author), the one co-signed and the commit-to-do item of d0's opinion."""
+    async with Api(hub, world) as api:
+        ids = await items_scenario(hub, world, api)
+        got = await api.get(world.supervisor, f"/api/deputies/{world.deputies[0]}/file")
+    roles = [(i["kind"], i["role"], i["state"]) for i in got["items"]]
+    assert roles == [
+        ("commit", "opinion", "closed"),
+        ("suggestion", "author", "cosigning"),
+        ("suggestion", "cosigner", "not_accepted"),
+    ]
+    assert got["items"][0]["id"] == ids["c1"]
+    assert [(o["status"], o["item_id"]) for o in got["opinions"]] == [("committed", ids["c1"])]

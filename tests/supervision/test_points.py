@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 from hub.supervision.points import Event, Rule, RuleSet, score
 from tests.supervision.helpers import http
+from tests.supervision.scenario import items_scenario
 from tests.utils.client import Client
 from tests.utils.factories import World
+from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
 Y = date.today().year - 1  # a whole past year: every activity date is allowed
@@ -212,3 +214,32 @@ def test_monthly_and_quarterly_caps_and_penalties() -> None:
         "absence:1": -1,
         "absence:2": -1,
     }
+
+
+async def test_points_from_opinions_suggestions_and_evaluations(
+    hub: RunningHub, world: World
+) -> None:
+    """The scenario's workflow events earn what the rules say, worked out per deputy:
+    d0 suggestion 3 + co-sign 1 + opinion 1 + evaluation 0.5; d1 opinion 1 + evaluation
+    0.5 (its co-signature is still pending); d2 suggestion 3 + accepted 2; d3 suggestion 3
+    (not accepted)."""
+    rules = {
+        "valid_from": "2030-01-01",
+        "rules": [
+            {"event": "opinion", "points": 1},
+            {"event": "suggestion", "points": 3},
+            {"event": "cosign", "points": 1},
+            {"event": "suggestion_accepted", "points": 2},
+            {"event": "evaluation", "points": 0.5},
+        ],
+    }
+    async with Api(hub, world) as api:
+        await api.post(world.admin, "/api/points/rules", rules, status=201)
+        await items_scenario(hub, world, api)
+        got = await api.get(world.supervisor, "/api/points", year=2030)
+    d0, d1, d2, d3 = world.deputies
+    totals = [(r["deputy"]["id"], r["total"]) for r in got["deputies"]]
+    assert totals == [(d0, 5.5), (d2, 5), (d3, 3), (d1, 1.5), (world.outsider, 0)]
+    assert got["deputies"][0]["by_event"] == {
+        "cosign": 1, "evaluation": 0.5, "opinion": 1, "suggestion": 3,
+    }  # fmt: skip

@@ -1,0 +1,284 @@
+"""Statistics of a meeting and/or a period, in one answer.
+
+Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start, end)``
+(items created, notices sent, sittings started in it). Definitions:
+
+* **suggestions**: ``received`` reached the secretariat (state ``submitted``, after any
+  co-signing); ``accepted`` / ``not_accepted`` by review; ``assigned`` handed over;
+  ``signed`` signed for by a lead unit; ``replied`` answered at least once; ``closed``.
+* **commit_items** (马上办): ``assigned`` (they are created handed over), ``signed``,
+  ``replied``, ``closed``, and ``same_day``: first replied on the local date of their
+  first hand-over.
+* **evaluations** of the items in scope, every round: counts per rating,
+  ``satisfaction_rate`` = (satisfied + basically satisfied) / all, ``satisfied_rate`` =
+  satisfied / all.
+* **overdue**: ``now`` — items whose current deadline (signing, or the reply) has passed;
+  ``missed`` — items with at least one deadline missed or overdue.
+* **deadlines** (see ``hub.supervision.timelines``): met, missed, overdue, pending,
+  superseded; ``on_time_rate`` = met / (met + missed + overdue).
+* **units**, per unit: hand-overs to it as lead (``assigned``), the median time to sign
+  and to reply (seconds, of the items it signed / replied), and its deadlines' counts
+  and on-time rate.
+* **notices**: addressees (per notice and deputy), ``delivered`` (an ack of the
+  addressee's channel up to the notice's seq or later, or a read), ``read`` (a read of
+  that seq), their rates, and the median time from sending to reading (seconds).
+* **attendance** at sittings that have ended: expected deputies, checked in, on
+  approved leave, absent; ``rate`` = checked in / expected.
+
+Rates are rounded to 4 decimals; a rate over nothing is None.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.session import lifecycle as lc
+from hub.session.items import RATINGS, SUGGESTION, due_expr, item_evaluations, items
+from hub.session.meetings import sittings
+from hub.session.notices import notice_deliveries, notices
+from hub.store.schema import receipts, units
+from hub.supervision.archive import utc
+from hub.supervision.attendance import marks
+from hub.supervision.timelines import analyse, load_events
+
+
+def rate(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def median(values: Iterable[float]) -> float | None:
+    v = list(values)
+    return None if not v else float(statistics.median(v))
+
+
+async def item_statistics(
+    conn: AsyncConnection,
+    meeting: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+    tz: tzinfo,
+) -> dict[str, Any]:
+    q = sa.select(items)
+    if meeting is not None:
+        q = q.where(items.c.meeting_id == meeting)
+    if start is not None:
+        q = q.where(items.c.created_at >= start)
+    if end is not None:
+        q = q.where(items.c.created_at < end)
+    rows = (await conn.execute(q.order_by(items.c.id))).all()
+    ids = [int(r.id) for r in rows]
+    events = await load_events(conn, ids)
+    timelines = [analyse(r, events[int(r.id)], now) for r in rows]
+
+    sugg = dict.fromkeys(
+        ("received", "accepted", "not_accepted", "assigned", "signed", "replied", "closed"), 0
+    )
+    commit = dict.fromkeys(("assigned", "signed", "replied", "closed", "same_day"), 0)
+    deadline_counts = dict.fromkeys(("met", "missed", "overdue", "pending", "superseded"), 0)
+    per_unit: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "assigned": 0,
+            "sign_s": [],
+            "reply_s": [],
+            **dict.fromkeys(("met", "missed", "overdue", "pending"), 0),
+        }
+    )
+    missed_items = 0
+    for t in timelines:
+        actions = {s["action"] for s in t.steps}
+        to_states = {s["to"] for s in t.steps}
+        if t.kind == SUGGESTION:
+            sugg["received"] += lc.SUBMITTED in to_states
+            sugg["accepted"] += "accept" in actions
+            sugg["not_accepted"] += "not_accept" in actions
+            sugg["assigned"] += "hand_over" in actions
+            sugg["signed"] += "sign" in actions
+            sugg["replied"] += "reply" in actions
+            sugg["closed"] += t.state == lc.CLOSED
+        else:
+            commit["assigned"] += "hand_over" in actions
+            commit["signed"] += "sign" in actions
+            commit["replied"] += "reply" in actions
+            commit["closed"] += t.state == lc.CLOSED
+            if t.first_hand_over is not None and t.first_reply is not None:
+                same = (
+                    t.first_hand_over.astimezone(tz).date() == t.first_reply.astimezone(tz).date()
+                )
+                commit["same_day"] += same
+        for s in t.steps:
+            if s["action"] in ("hand_over", "reassign") and s["payload"].get("lead_unit_id"):
+                per_unit[int(s["payload"]["lead_unit_id"])]["assigned"] += 1
+        if t.sign is not None and t.sign_unit is not None:
+            per_unit[t.sign_unit]["sign_s"].append(t.sign)
+        if t.reply is not None and t.reply_unit is not None:
+            per_unit[t.reply_unit]["reply_s"].append(t.reply)
+        any_missed = False
+        for d in t.deadlines:
+            deadline_counts[d.status] += 1
+            if d.unit_id is not None and d.status != "superseded":
+                per_unit[d.unit_id][d.status] += 1
+            any_missed |= d.status in ("missed", "overdue")
+        missed_items += any_missed
+
+    overdue_now = 0
+    if ids:
+        q2 = sa.select(sa.func.count()).select_from(items).where(due_expr() <= now)
+        if meeting is not None:
+            q2 = q2.where(items.c.meeting_id == meeting)
+        if start is not None:
+            q2 = q2.where(items.c.created_at >= start)
+        if end is not None:
+            q2 = q2.where(items.c.created_at < end)
+        overdue_now = int((await conn.execute(q2)).scalar_one())
+
+    ratings = dict.fromkeys(RATINGS, 0)
+    for i in range(0, len(ids), 500):
+        for r in await conn.execute(
+            sa.select(item_evaluations.c.rating, sa.func.count())
+            .where(item_evaluations.c.item_id.in_(ids[i : i + 500]))
+            .group_by(item_evaluations.c.rating)
+        ):
+            ratings[r[0]] += int(r[1])
+    total_eval = sum(ratings.values())
+
+    names = {
+        int(r.id): r.name
+        for r in await conn.execute(
+            sa.select(units.c.id, units.c.name).where(units.c.id.in_(list(per_unit)))
+        )
+    }
+    unit_rows = []
+    for uid in sorted(per_unit):
+        u = per_unit[uid]
+        judged = u["met"] + u["missed"] + u["overdue"]
+        unit_rows.append(
+            {
+                "unit": {"id": uid, "name": names.get(uid, "")},
+                "assigned": u["assigned"],
+                "signed": len(u["sign_s"]),
+                "median_sign_s": median(u["sign_s"]),
+                "replied": len(u["reply_s"]),
+                "median_reply_s": median(u["reply_s"]),
+                "deadlines": {k: u[k] for k in ("met", "missed", "overdue", "pending")},
+                "on_time_rate": rate(u["met"], judged),
+            }
+        )
+    judged = deadline_counts["met"] + deadline_counts["missed"] + deadline_counts["overdue"]
+    return {
+        "suggestions": sugg,
+        "commit_items": commit,
+        "evaluations": {
+            "total": total_eval,
+            **ratings,
+            "satisfaction_rate": rate(
+                ratings["satisfied"] + ratings["basically_satisfied"], total_eval
+            ),
+            "satisfied_rate": rate(ratings["satisfied"], total_eval),
+        },
+        "overdue": {"now": overdue_now, "missed": missed_items},
+        "deadlines": {**deadline_counts, "on_time_rate": rate(deadline_counts["met"], judged)},
+        "units": unit_rows,
+    }
+
+
+async def notice_statistics(
+    conn: AsyncConnection, meeting: int | None, start: datetime | None, end: datetime | None
+) -> dict[str, Any]:
+    d, r = notice_deliveries, receipts
+    acked = sa.exists().where(
+        r.c.user_id == d.c.user_id,
+        r.c.channel == d.c.channel,
+        r.c.kind == "ack",
+        r.c.seq >= d.c.seq,
+    )
+    read = (
+        sa.select(sa.func.min(r.c.ts))
+        .where(
+            r.c.user_id == d.c.user_id,
+            r.c.channel == d.c.channel,
+            r.c.kind == "read",
+            r.c.seq == d.c.seq,
+        )
+        .scalar_subquery()
+    )
+    q = sa.select(
+        d.c.notice_id, d.c.user_id, notices.c.created_at, acked.label("acked"), read.label("read")
+    ).join(notices, notices.c.id == d.c.notice_id)
+    if meeting is not None:
+        q = q.where(notices.c.meeting_id == meeting)
+    if start is not None:
+        q = q.where(notices.c.created_at >= start)
+    if end is not None:
+        q = q.where(notices.c.created_at < end)
+    # Per addressee of a notice (a re-push is a second delivery of the same notice).
+    people: dict[tuple[int, int], list[Any]] = {}
+    sent: set[int] = set()
+    for x in await conn.execute(q):
+        sent.add(int(x.notice_id))
+        key = (int(x.notice_id), int(x.user_id))
+        read_at = None if x.read is None else utc(x.read)
+        p = people.setdefault(key, [False, None, utc(x.created_at)])
+        p[0] = p[0] or bool(x.acked) or read_at is not None
+        if read_at is not None and (p[1] is None or read_at < p[1]):
+            p[1] = read_at
+    delivered = sum(1 for p in people.values() if p[0])
+    read_times = [(p[1] - p[2]).total_seconds() for p in people.values() if p[1] is not None]
+    return {
+        "count": len(sent),
+        "addressees": len(people),
+        "delivered": delivered,
+        "read": len(read_times),
+        "delivery_rate": rate(delivered, len(people)),
+        "read_rate": rate(len(read_times), len(people)),
+        "median_time_to_read_s": median(read_times),
+    }
+
+
+async def attendance_statistics(
+    conn: AsyncConnection,
+    meeting: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    q = sa.select(sittings).where(sittings.c.ends_at.is_not(None), sittings.c.ends_at <= now)
+    if meeting is not None:
+        q = q.where(sittings.c.meeting_id == meeting)
+    if start is not None:
+        q = q.where(sittings.c.starts_at >= start)
+    if end is not None:
+        q = q.where(sittings.c.starts_at < end)
+    ended = (await conn.execute(q)).all()
+    counts = dict.fromkeys(("expected", "checked_in", "on_leave", "absent"), 0)
+    for m in await marks(conn, ended):
+        counts["expected"] += 1
+        # a leave still pending when the sitting ended is an absence
+        counts[m.status if m.status != "leave_pending" else "absent"] += 1
+    return {
+        "sittings": len(ended),
+        **counts,
+        "rate": rate(counts["checked_in"], counts["expected"]),
+    }
+
+
+async def statistics_of(
+    conn: AsyncConnection,
+    meeting: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+    tz: tzinfo,
+) -> dict[str, Any]:
+    return {
+        **await item_statistics(conn, meeting, start, end, now, tz),
+        "notices": await notice_statistics(conn, meeting, start, end),
+        "attendance": await attendance_statistics(conn, meeting, start, end, now),
+    }

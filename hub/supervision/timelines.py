@@ -1,0 +1,309 @@
+"""Item timelines: every step of a commit-to-do item or suggestion, how long each stage
+took, and which deadlines were met.
+
+Built on ``item_events`` (``hub.session.items``), the append-only record of every action
+on an item with who, when, the state before and after and the action's payload. From the
+events alone, :func:`analyse` derives:
+
+**Stages** (seconds; None while not reached):
+
+* ``review``: from the suggestion reaching the secretariat (``submitted``) to its
+  acceptance or refusal;
+* ``sign``: from the hand-over (or reassignment) that was signed for, to the signature;
+* ``reply``: from the signature to the first reply;
+* ``rereply``: per re-handling, from the unsatisfied evaluation to the next reply;
+* ``close``: from the item's creation to ``closed``; ``handling``: from the first
+  hand-over to ``closed``.
+
+**Deadlines**, each with its unit, its due time (as the hand-over set it, moved by
+approved extensions) and a status: ``met`` (done by the due time), ``missed`` (done
+later), ``overdue`` (not done, due time passed), ``pending`` (not done, still time) or
+``superseded`` (the item was reassigned or re-handled before it was done):
+
+* ``sign``: the lead unit signs for the item, or returns it (an answer in time too);
+* ``reply``: the lead unit's first reply; ``rereply``: the reply after an unsatisfied
+  evaluation (due ``rereply_due``);
+* ``co_opinion``: each co-unit's opinion to the lead unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.channels import Principal
+from hub.errors import Forbidden, NotFound
+from hub.protocol import iso
+from hub.session import lifecycle as lc
+from hub.session.items import item_deputies, item_events, item_units, items
+from hub.store.schema import units, users
+from hub.supervision.archive import utc
+
+
+@dataclass
+class Deadline:
+    deadline: str  # sign | reply | rereply | co_opinion
+    round: int
+    unit_id: int | None
+    due: datetime | None
+    done_at: datetime | None = None
+    status: str = "pending"
+    extended_from: datetime | None = None
+
+    def settle(self, at: datetime) -> None:
+        self.done_at = at
+        self.status = "met" if self.due is None or at <= self.due else "missed"
+
+    def as_dict(self, unit_names: dict[int, str]) -> dict[str, Any]:
+        return {
+            "deadline": self.deadline,
+            "round": self.round,
+            "unit": None
+            if self.unit_id is None
+            else {"id": self.unit_id, "name": unit_names.get(self.unit_id, "")},
+            "due": None if self.due is None else iso(self.due),
+            "done_at": None if self.done_at is None else iso(self.done_at),
+            "status": self.status,
+            "extended_from": None if self.extended_from is None else iso(self.extended_from),
+        }
+
+
+@dataclass
+class Timeline:
+    item_id: int
+    kind: str
+    meeting_id: int
+    state: str
+    created_at: datetime
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    review: float | None = None
+    sign: float | None = None
+    sign_unit: int | None = None
+    reply: float | None = None
+    reply_unit: int | None = None
+    rereply: list[float] = field(default_factory=list)
+    close: float | None = None
+    handling: float | None = None
+    first_hand_over: datetime | None = None
+    first_reply: datetime | None = None
+    closed_at: datetime | None = None
+    deadlines: list[Deadline] = field(default_factory=list)
+
+    def stages(self) -> dict[str, Any]:
+        return {
+            "review_s": self.review,
+            "sign_s": self.sign,
+            "reply_s": self.reply,
+            "rereply_s": self.rereply,
+            "close_s": self.close,
+            "handling_s": self.handling,
+        }
+
+
+def _secs(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds()
+
+
+def _due(payload: dict[str, Any], name: str) -> datetime | None:
+    v = payload.get(name)
+    return None if not v else datetime.fromisoformat(v.replace("Z", "+00:00"))
+
+
+def analyse(item: Any, events: list[Any], now: datetime) -> Timeline:
+    """Stages and deadlines of one item from its events (oldest first)."""
+    t = Timeline(int(item.id), item.kind, int(item.meeting_id), item.state, utc(item.created_at))
+    open_: dict[tuple[str, int | None], Deadline] = {}  # (deadline, unit) -> not yet done
+    submitted_at: datetime | None = None
+    assigned_at: datetime | None = None  # the hand-over now waiting for a signature
+    signed_at: datetime | None = None
+    rehandling_at: datetime | None = None
+    lead: int | None = None
+    prev_at: datetime | None = None
+
+    def supersede(*names: str) -> None:
+        for key in [k for k in open_ if k[0] in names]:
+            open_.pop(key).status = "superseded"
+
+    for e in events:
+        at = utc(e.at)
+        payload = orjson.loads(e.payload)
+        action = e.action
+        t.steps.append(
+            {
+                "id": int(e.id),
+                "action": action,
+                "actor": {
+                    "id": int(e.actor_id),
+                    "role": e.actor_role,
+                    "unit_id": None if e.actor_unit_id is None else int(e.actor_unit_id),
+                },
+                "from": e.from_state,
+                "to": e.to_state,
+                "round": int(e.round),
+                "payload": payload,
+                "at": iso(at),
+                "since_previous_s": None if prev_at is None else _secs(prev_at, at),
+            }
+        )
+        prev_at = at
+        if e.to_state == lc.SUBMITTED and submitted_at is None:
+            submitted_at = at
+        if action in ("accept", "not_accept") and submitted_at is not None:
+            t.review = _secs(submitted_at, at)
+        elif action in ("hand_over", "reassign"):
+            supersede("sign", "reply", "co_opinion")
+            assigned_at = at
+            t.first_hand_over = t.first_hand_over or at
+            lead = payload.get("lead_unit_id")
+            d = Deadline("sign", int(e.round), lead, _due(payload, "sign_due"))
+            open_[("sign", lead)] = d
+            t.deadlines.append(d)
+            d = Deadline("reply", int(e.round), lead, _due(payload, "reply_due"))
+            open_[("reply", lead)] = d
+            t.deadlines.append(d)
+            for co in payload.get("co_unit_ids") or []:
+                d = Deadline("co_opinion", int(e.round), co, _due(payload, "co_opinion_due"))
+                open_[("co_opinion", co)] = d
+                t.deadlines.append(d)
+        elif action in ("sign", "return"):
+            d_ = open_.pop(("sign", lead), None)
+            if d_ is not None:
+                d_.settle(at)
+            if action == "sign":
+                signed_at = at
+                if assigned_at is not None:
+                    t.sign = _secs(assigned_at, at)
+                    t.sign_unit = lead
+            else:
+                supersede("reply", "co_opinion")
+        elif action == "co_opinion":
+            d_ = open_.pop(("co_opinion", payload.get("unit_id")), None)
+            if d_ is not None:
+                d_.settle(at)
+        elif action == "approve_extension":
+            for name in ("reply", "rereply"):
+                d_ = open_.get((name, lead))
+                if d_ is not None:
+                    d_.extended_from = d_.extended_from or d_.due
+                    d_.due = _due(payload, "until")
+        elif action == "reply":
+            for name in ("reply", "rereply"):
+                d_ = open_.pop((name, lead), None)
+                if d_ is not None:
+                    d_.settle(at)
+            if rehandling_at is not None:
+                t.rereply.append(_secs(rehandling_at, at))
+                rehandling_at = None
+            elif t.first_reply is None:
+                t.first_reply = at
+                if signed_at is not None:
+                    t.reply = _secs(signed_at, at)
+                    t.reply_unit = lead
+        if action == "evaluate" and e.to_state == lc.REHANDLING:
+            rehandling_at = at
+            supersede("co_opinion")
+            d = Deadline("rereply", int(e.round), lead, _due(payload, "rereply_due"))
+            open_[("rereply", lead)] = d
+            t.deadlines.append(d)
+        if e.to_state == lc.CLOSED:
+            t.closed_at = at
+            t.close = _secs(t.created_at, at)
+            if t.first_hand_over is not None:
+                t.handling = _secs(t.first_hand_over, at)
+    for d in open_.values():
+        if d.due is not None and d.due <= now:
+            d.status = "overdue"
+    return t
+
+
+async def load_events(conn: AsyncConnection, item_ids: list[int]) -> dict[int, list[Any]]:
+    """The events of each item, oldest first."""
+    out: dict[int, list[Any]] = {i: [] for i in item_ids}
+    for i in range(0, len(item_ids), 500):
+        rows = await conn.execute(
+            sa.select(item_events)
+            .where(item_events.c.item_id.in_(item_ids[i : i + 500]))
+            .order_by(item_events.c.item_id, item_events.c.id)
+        )
+        for r in rows:
+            out[int(r.item_id)].append(r)
+    return out
+
+
+async def check_item_reader(conn: AsyncConnection, me: Principal, item_id: int) -> Any:
+    """The item row; a deputy reads only their items, a unit only items it is (or was)
+    on, the secretariat, supervisors and admins every item."""
+    row = (await conn.execute(sa.select(items).where(items.c.id == item_id))).first()
+    if row is None:
+        raise NotFound(f"no item {item_id}")
+    if me.role in ("secretariat", "supervisor", "admin"):
+        return row
+    if me.role == "deputy":
+        mine = await conn.execute(
+            sa.select(item_deputies.c.item_id).where(
+                item_deputies.c.item_id == item_id, item_deputies.c.deputy_id == me.id
+            )
+        )
+        if mine.first() is not None:
+            return row
+    elif me.role == "unit" and me.unit_id is not None:
+        now_on = await conn.execute(
+            sa.select(item_units.c.item_id).where(
+                item_units.c.item_id == item_id, item_units.c.unit_id == me.unit_id
+            )
+        )
+        was_on = await conn.execute(
+            sa.select(item_events.c.id).where(
+                item_events.c.item_id == item_id, item_events.c.actor_unit_id == me.unit_id
+            )
+        )
+        if now_on.first() is not None or was_on.first() is not None:
+            return row
+    raise Forbidden(f"item {item_id} is not yours")
+
+
+async def timeline(
+    conn: AsyncConnection, me: Principal, item_id: int, now: datetime
+) -> dict[str, Any]:
+    """One item's timeline for the caller."""
+    row = await check_item_reader(conn, me, item_id)
+    evs = (await load_events(conn, [item_id]))[item_id]
+    t = analyse(row, evs, now)
+    actor_ids = {s["actor"]["id"] for s in t.steps}
+    names = {
+        int(r.id): r.name
+        for r in await conn.execute(
+            sa.select(users.c.id, users.c.name).where(users.c.id.in_(actor_ids))
+        )
+    }
+    unit_ids = {d.unit_id for d in t.deadlines if d.unit_id is not None}
+    unit_ids |= {s["actor"]["unit_id"] for s in t.steps if s["actor"]["unit_id"] is not None}
+    unit_names = {
+        int(r.id): r.name
+        for r in await conn.execute(
+            sa.select(units.c.id, units.c.name).where(units.c.id.in_(unit_ids))
+        )
+    }
+    for s in t.steps:
+        a = s["actor"]
+        a["name"] = names.get(a["id"], "会议系统" if a["id"] == 0 else "")
+        a["unit_name"] = None if a["unit_id"] is None else unit_names.get(a["unit_id"], "")
+    return {
+        "item": {
+            "id": t.item_id,
+            "kind": t.kind,
+            "meeting_id": t.meeting_id,
+            "title": row.title,
+            "state": t.state,
+            "created_at": iso(t.created_at),
+            "closed_at": None if t.closed_at is None else iso(t.closed_at),
+        },
+        "steps": t.steps,
+        "stages": t.stages(),
+        "deadlines": [d.as_dict(unit_names) for d in t.deadlines],
+    }

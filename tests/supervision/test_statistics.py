@@ -1,0 +1,120 @@
+"""Statistics and item timelines against the small scenario of ``scenario.py``, whose
+numbers are worked out by hand below."""
+
+from __future__ import annotations
+
+from tests.supervision.scenario import attendance_scenario, items_scenario, notices_scenario
+from tests.utils.factories import World
+from tests.utils.items import Api
+from tests.utils.servers import RunningHub
+
+
+async def test_statistics_of_a_small_meeting(hub: RunningHub, world: World) -> None:
+    """Every figure of the statistics endpoint equals the hand count of the scenario."""
+    async with Api(hub, world) as api:
+        await notices_scenario(hub, world, api)
+        await attendance_scenario(hub, world)
+        await items_scenario(hub, world, api)
+        got = await api.get(world.supervisor, "/api/statistics", meeting=world.meeting)
+    assert got["suggestions"] == {
+        "received": 2, "accepted": 1, "not_accepted": 1, "assigned": 1, "signed": 1,
+        "replied": 0, "closed": 0,
+    }  # fmt: skip
+    assert got["commit_items"] == {
+        "assigned": 2, "signed": 2, "replied": 2, "closed": 1, "same_day": 1,
+    }  # fmt: skip
+    assert got["evaluations"] == {
+        "total": 2, "satisfied": 1, "basically_satisfied": 0, "unsatisfied": 1,
+        "satisfaction_rate": 0.5, "satisfied_rate": 0.5,
+    }  # fmt: skip
+    assert got["overdue"] == {"now": 1, "missed": 1}
+    # C1 sign+reply met; C2 sign missed, co-opinion met, reply met, re-reply overdue;
+    # S1 sign met, reply pending: 5 met of 7 judged.
+    assert got["deadlines"] == {
+        "met": 5, "missed": 1, "overdue": 1, "pending": 1, "superseded": 0,
+        "on_time_rate": 0.7143,
+    }  # fmt: skip
+    u1, u2 = world.units
+    assert got["units"] == [
+        {
+            "unit": {"id": u1, "name": "交通局"},
+            "assigned": 2,
+            "signed": 2,
+            "median_sign_s": 4500.0,  # C1 in 30 min, S1 in 2 h
+            "replied": 1,
+            "median_reply_s": 19800.0,  # C1: 09:30 → 15:00
+            "deadlines": {"met": 4, "missed": 0, "overdue": 0, "pending": 1},
+            "on_time_rate": 1.0,
+        },
+        {
+            "unit": {"id": u2, "name": "法院"},
+            "assigned": 1,
+            "signed": 1,
+            "median_sign_s": 172800.0,  # Monday 10:00 → Wednesday 10:00
+            "replied": 1,
+            "median_reply_s": 86400.0,  # Wednesday 10:00 → Thursday 10:00
+            "deadlines": {"met": 1, "missed": 1, "overdue": 1, "pending": 0},
+            "on_time_rate": 0.3333,
+        },
+    ]
+    assert got["notices"] == {
+        "count": 2, "addressees": 8, "delivered": 4, "read": 2, "delivery_rate": 0.5,
+        "read_rate": 0.25, "median_time_to_read_s": 120.0,
+    }  # fmt: skip
+    assert got["attendance"] == {
+        "sittings": 2, "expected": 6, "checked_in": 3, "on_leave": 1, "absent": 2, "rate": 0.5,
+    }  # fmt: skip
+
+
+async def test_statistics_of_a_period(hub: RunningHub, world: World) -> None:
+    """A period counts only the items created in it: Tuesday alone has none of them."""
+    async with Api(hub, world) as api:
+        await items_scenario(hub, world, api)
+        monday = await api.get(
+            world.admin, "/api/statistics", **{"from": "2030-03-04", "to": "2030-03-04"}
+        )
+        tuesday = await api.get(
+            world.admin, "/api/statistics", **{"from": "2030-03-05", "to": "2030-03-05"}
+        )
+        refused = await api.call(world.deputies[0], "GET", "/api/statistics", status=403)
+    assert monday["commit_items"]["assigned"] == 2 and monday["suggestions"]["received"] == 2
+    assert tuesday["commit_items"]["assigned"] == 0 and tuesday["suggestions"]["received"] == 0
+    assert refused["code"] == "forbidden"
+
+
+async def test_timeline_of_an_item(hub: RunningHub, world: World) -> None:
+    """Each step with who and when, the stage times and each deadline's outcome."""
+    async with Api(hub, world) as api:
+        ids = await items_scenario(hub, world, api)
+        t = await api.get(world.supervisor, f"/api/items/{ids['c2']}/timeline")
+        s1 = await api.get(world.unit_users[0], f"/api/items/{ids['s1']}/timeline")
+        # Who may read: the item's deputies and units; not others.
+        await api.get(world.deputies[1], f"/api/items/{ids['c2']}/timeline")
+        await api.get(world.unit_users[0], f"/api/items/{ids['c2']}/timeline")  # co-unit
+        await api.call(world.unit_users[1], "GET", f"/api/items/{ids['c1']}/timeline", status=403)
+        await api.call(world.deputies[3], "GET", f"/api/items/{ids['c1']}/timeline", status=403)
+    assert [(s["action"], s["to"]) for s in t["steps"]] == [
+        ("hand_over", "assigned"),
+        ("co_opinion", "assigned"),
+        ("sign", "in_progress"),
+        ("reply", "replied"),
+        ("evaluate", "rehandling"),
+    ]
+    assert t["steps"][2]["actor"]["unit_name"] == "法院"
+    assert t["steps"][2]["actor"]["name"] == "法院承办员"
+    assert t["steps"][2]["at"] == "2030-03-06T02:00:00.000000Z"  # 10:00 in Beijing
+    assert t["steps"][2]["since_previous_s"] == 47 * 3600  # Monday 11:00 → Wednesday 10:00
+    assert t["stages"] == {
+        "review_s": None, "sign_s": 172800.0, "reply_s": 86400.0, "rereply_s": [],
+        "close_s": None, "handling_s": None,
+    }  # fmt: skip
+    assert [(d["deadline"], d["unit"]["name"], d["status"]) for d in t["deadlines"]] == [
+        ("sign", "法院", "missed"),
+        ("reply", "法院", "met"),
+        ("co_opinion", "交通局", "met"),
+        ("rereply", "法院", "overdue"),
+    ]
+    # The sign deadline: one working day after Monday, i.e. the end of Tuesday in Beijing.
+    assert t["deadlines"][0]["due"] == "2030-03-05T16:00:00.000000Z"
+    assert s1["stages"]["review_s"] == 86400.0 and s1["stages"]["sign_s"] == 7200.0
+    assert [d["status"] for d in s1["deadlines"]] == ["met", "pending"]
