@@ -1,0 +1,342 @@
+"""Soak: a bounded run against one hub process, on loopback, with connections churning.
+
+For ``duration`` seconds the secretariat publishes notices to the meeting at a steady
+rate; every deputy follows the meeting, acknowledges each notice (and reads every tenth),
+sends an opinion to the secretariat desk now and then, and drops its connection after a
+random lifetime to resume with ``since``; short-lived connections come and go beside
+them; the secretariat follows the desk. Meanwhile the hub's resident memory is sampled.
+
+At the end every deputy must hold every notice exactly once, in order, across all its
+reconnections; every receipt must be confirmed; the desk must hold every opinion; no
+error may have been answered; and the memory after warm-up must stay flat (the end
+within a tolerance of the level just after warm-up).
+
+``tests/faults/test_soak.py`` runs it for about a minute; run it here for longer:
+
+  python -m bench.soak --duration 180 --deputies 40 --rate 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+TIMEOUT = 10.0
+
+
+@dataclass
+class SoakConfig:
+    duration: float = 60.0
+    warmup: float = 15.0
+    rate: float = 20.0  # notices a second
+    lifetime: float = 6.0  # mean seconds a deputy's connection lives before it drops
+    opinion_every: int = 25  # a deputy sends an opinion about every this many notices
+    churners: int = 4  # tasks opening and closing short connections
+    rss_tolerance: int = 12 * 1024 * 1024  # bytes; or 10 % of the level after warm-up
+
+
+@dataclass
+class SoakResult:
+    duration: float = 0.0
+    notices: int = 0
+    deliveries: int = 0
+    reconnects: int = 0
+    short_connections: int = 0
+    receipts_confirmed: int = 0
+    receipts_unconfirmed: int = 0
+    opinions: int = 0
+    desk_received: int = 0
+    errors: list[str] = field(default_factory=list)
+    rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds, bytes)
+    rss_after_warmup: int = 0
+    rss_end: int = 0
+    rss_tolerance: int = 0
+
+    @property
+    def rss_growth(self) -> int:
+        return self.rss_end - self.rss_after_warmup
+
+    def problems(self) -> list[str]:
+        out = list(self.errors)
+        if self.receipts_unconfirmed:
+            out.append(f"{self.receipts_unconfirmed} receipts never confirmed")
+        if self.desk_received != self.opinions:
+            out.append(f"desk holds {self.desk_received} of {self.opinions} opinions")
+        if self.rss_growth > self.rss_tolerance:
+            out.append(
+                f"memory grew {self.rss_growth >> 20} MiB after warm-up "
+                f"(tolerance {self.rss_tolerance >> 20} MiB)"
+            )
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "duration_s": round(self.duration, 1),
+            "notices": self.notices,
+            "deliveries": self.deliveries,
+            "reconnects": self.reconnects,
+            "short_connections": self.short_connections,
+            "receipts_confirmed": self.receipts_confirmed,
+            "opinions": self.opinions,
+            "rss_after_warmup_mib": round(self.rss_after_warmup / 2**20, 1),
+            "rss_end_mib": round(self.rss_end / 2**20, 1),
+            "rss_growth_mib": round(self.rss_growth / 2**20, 1),
+            "problems": self.problems(),
+        }
+
+
+def rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def _open(url: str, token: str) -> ClientConnection:
+    ws = await connect(url, open_timeout=TIMEOUT, max_size=None)
+    await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+    welcome = orjson.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    if welcome["type"] != "welcome":
+        raise RuntimeError(f"not welcomed: {welcome}")
+    return ws
+
+
+class _Run:
+    def __init__(
+        self, url: str, pid: int, channel: str, desk: str, cfg: SoakConfig, res: SoakResult
+    ) -> None:
+        self.url = url
+        self.pid = pid
+        self.channel = channel
+        self.desk = desk
+        self.cfg = cfg
+        self.res = res
+        self.publishing = True
+        self.published = 0  # highest seq acknowledged to the secretariat
+        self.stop = asyncio.Event()
+        self.stopped_at = 0.0
+
+    async def publisher(self, token: str) -> None:
+        ws = await _open(self.url, token)
+        t0 = time.monotonic()
+        i = 0
+        while time.monotonic() - t0 < self.cfg.duration:
+            frame = {"type": "publish", "channel": self.channel, "kind": "notice"}
+            frame |= {"body": {"i": i, "text": "会议室改在二楼"}, "key": f"soak{i}"}
+            await ws.send(orjson.dumps(frame).decode())
+            r = orjson.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            if r["type"] != "published":
+                self.res.errors.append(f"publish {i}: {r}")
+            else:
+                self.published = max(self.published, r["seq"])
+            i += 1
+            await asyncio.sleep(max(0.0, t0 + i / self.cfg.rate - time.monotonic()))
+        self.res.notices = self.published
+        self.publishing = False
+        await ws.close()
+
+    async def deputy(self, n: int, token: str) -> None:
+        """Follow the meeting across reconnections until every notice is held."""
+        rnd = random.Random(n)
+        last = 0
+        pending: set[tuple[str, int]] = set()
+        opinions: dict[str, dict[str, Any]] = {}  # key -> frame, until `published`
+        first = True
+
+        def unfinished() -> bool:
+            return self.publishing or last < self.published or bool(pending or opinions)
+
+        while unfinished():
+            if not first:
+                self.res.reconnects += 1
+            first = False
+            ws = await _open(self.url, token)
+            await ws.send(
+                orjson.dumps({"type": "subscribe", "channel": self.channel, "since": last}).decode()
+            )
+            for what, seq in sorted(pending):  # unconfirmed before the drop: send again
+                await ws.send(
+                    orjson.dumps({"type": what, "channel": self.channel, "seq": seq}).decode()
+                )
+            for frame in opinions.values():  # unanswered: again, with the same key
+                await ws.send(orjson.dumps(frame).decode())
+            drop_at = time.monotonic() + rnd.expovariate(1 / self.cfg.lifetime)
+            try:
+                while time.monotonic() < drop_at and unfinished():
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), 0.5)
+                    except TimeoutError:
+                        continue
+                    f = orjson.loads(raw)
+                    if f["type"] == "message":
+                        if f["seq"] != last + 1:
+                            self.res.errors.append(f"deputy {n}: seq {f['seq']} after {last}")
+                        last = f["seq"]
+                        self.res.deliveries += 1
+                        sends = [("ack", last)] + ([("read", last)] if last % 10 == 0 else [])
+                        for what, seq in sends:
+                            pending.add((what, seq))
+                            frame = {"type": what, "channel": self.channel, "seq": seq}
+                            await ws.send(orjson.dumps(frame).decode())
+                        if rnd.randrange(self.cfg.opinion_every) == 0:
+                            key = f"op{n}-{last}"
+                            frame = {"type": "publish", "channel": self.desk, "kind": "opinion"}
+                            frame |= {"body": {"deputy": n, "text": "建议增加公交线路"}}
+                            frame |= {"key": key, "ref": key}
+                            opinions[key] = frame
+                            await ws.send(orjson.dumps(frame).decode())
+                    elif f["type"] == "receipt":
+                        if (f["of"], f["seq"]) in pending:
+                            pending.discard((f["of"], f["seq"]))
+                            self.res.receipts_confirmed += 1
+                    elif f["type"] == "published":
+                        if opinions.pop(f.get("ref", ""), None) is not None:
+                            self.res.opinions += 1
+                    elif f["type"] != "subscribed":
+                        self.res.errors.append(f"deputy {n}: {f}")
+            except websockets.ConnectionClosed as e:
+                self.res.errors.append(f"deputy {n}: closed by the server {e}")
+            await ws.close()
+        if last != self.published:
+            self.res.errors.append(f"deputy {n} ended at {last} of {self.published}")
+        if opinions:
+            self.res.errors.append(f"deputy {n}: {len(opinions)} opinions never acknowledged")
+        self.res.receipts_unconfirmed += len(pending)
+
+    async def desk_follower(self, token: str) -> None:
+        ws = await _open(self.url, token)
+        await ws.send(orjson.dumps({"type": "subscribe", "channel": self.desk}).decode())
+        last = None
+        while not (self.stop.is_set() and self.res.desk_received >= self.res.opinions):
+            try:
+                f = orjson.loads(await asyncio.wait_for(ws.recv(), 0.5))
+            except TimeoutError:
+                if self.stop.is_set() and time.monotonic() > self.stopped_at + TIMEOUT:
+                    break
+                continue
+            if f["type"] == "message":
+                if last is not None and f["seq"] != last + 1:
+                    self.res.errors.append(f"desk: seq {f['seq']} after {last}")
+                last = f["seq"]
+                # The hub also writes to the desk by itself (presence, tallies).
+                self.res.desk_received += f["kind"] == "opinion"
+        await ws.close()
+
+    async def churner(self, token: str) -> None:
+        while self.publishing:
+            ws = await _open(self.url, token)
+            await ws.send('{"type":"ping"}')
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+            await ws.close()
+            self.res.short_connections += 1
+            await asyncio.sleep(0.05)
+
+    async def sampler(self) -> None:
+        t0 = time.monotonic()
+        while self.publishing:
+            self.res.rss.append((time.monotonic() - t0, rss(self.pid)))
+            await asyncio.sleep(1.0)
+
+
+async def run_soak(
+    ws_url: str,
+    pid: int,
+    channel: str,
+    desk: str,
+    publisher: str,
+    deputies: list[str],
+    cfg: SoakConfig,
+) -> SoakResult:
+    """Run the load against a hub already serving ``ws_url`` (process ``pid``)."""
+    res = SoakResult()
+    run = _Run(ws_url, pid, channel, desk, cfg, res)
+    t0 = time.monotonic()
+    follower = asyncio.create_task(run.desk_follower(publisher))
+    others = [
+        asyncio.create_task(run.sampler()),
+        *(
+            asyncio.create_task(run.churner(deputies[i % len(deputies)]))
+            for i in range(cfg.churners)
+        ),
+    ]
+    deps = [asyncio.create_task(run.deputy(i, t)) for i, t in enumerate(deputies)]
+    await run.publisher(publisher)
+    try:
+        await asyncio.wait_for(asyncio.gather(*deps, *others), TIMEOUT * 3)
+    except TimeoutError:
+        res.errors.append("deputies did not catch up within the time limit")
+    run.stop.set()
+    run.stopped_at = time.monotonic()
+    await asyncio.wait_for(follower, TIMEOUT * 2)
+    res.duration = time.monotonic() - t0
+    after = [b for t, b in res.rss if t >= cfg.warmup]
+    if len(after) >= 6:
+        res.rss_after_warmup = int(statistics.median(after[:5]))
+        res.rss_end = int(statistics.median(after[-5:]))
+    res.rss_tolerance = max(cfg.rss_tolerance, res.rss_after_warmup // 10)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--duration", type=float, default=180.0)
+    ap.add_argument("--warmup", type=float, default=30.0)
+    ap.add_argument("--deputies", type=int, default=40)
+    ap.add_argument("--rate", type=float, default=20.0, help="notices a second")
+    args = ap.parse_args()
+
+    from bench.hub_fixture import hub_env, prepare
+
+    secret = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        seeded = prepare(data, args.deputies, secret)
+        env = {**os.environ, **hub_env(data, secret), "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve", "--port", "0", "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode()
+            port = line.split("http://127.0.0.1:")[1].split("/")[0]
+            ws_url = f"ws://127.0.0.1:{port}/ws"
+            meeting = seeded["channel"].split(":")[1]
+            cfg = SoakConfig(duration=args.duration, warmup=args.warmup, rate=args.rate)
+            res = asyncio.run(
+                run_soak(
+                    ws_url,
+                    proc.pid,
+                    seeded["channel"],
+                    f"desk:{meeting}",
+                    seeded["publisher"],
+                    seeded["subscribers"],
+                    cfg,
+                )
+            )
+        finally:
+            proc.terminate()
+            proc.wait(TIMEOUT * 2)
+    print(orjson.dumps(res.summary(), option=orjson.OPT_INDENT_2).decode())
+    raise SystemExit(1 if res.problems() else 0)
+
+
+if __name__ == "__main__":
+    main()
