@@ -120,7 +120,8 @@ async def test_hub_restart_pages_resume_without_gap_or_duplicate(
 
     async with hub_process(hub_env, port=port, log=log) as again:
         for p in (dep, sec, unit):
-            await p.wait_for_selector('#conn[data-state="online"]')
+            # The banner says so for a few seconds, then hides.
+            await p.wait_for_selector('body[data-conn="online"]', state="attached")
         await dep.wait_for_selector(f'li.notice[data-notice="{n3}"]')
         for n in (n2, n3):
             await sec.wait_for_selector(f'li.notice-sent[data-notice="{n}"]')
