@@ -3,7 +3,7 @@
 // to review, and the tamper check. Reads everything, changes only registrations.
 
 import { authUrl, get, has, post } from "./api.js";
-import { bars, pct, ring } from "./charts.js";
+import { bars, ring } from "./charts.js";
 import { t } from "./i18n.js";
 import { eventText } from "./items.js";
 import { chooseMeeting } from "./meeting.js";
@@ -26,85 +26,129 @@ async function allItems() {
   }
 }
 
-function sameDay(a, b) {
-  return a && b && new Date(a).toDateString() === new Date(b).toDateString();
+const statsQuery = { from: "", to: "" };
+
+function statsForm() {
+  const from = el("input", { type: "date", id: "st-from", value: statsQuery.from });
+  const to = el("input", { type: "date", id: "st-to", value: statsQuery.to });
+  const go = el("button", { type: "submit", class: "primary" }, t("sup.statsRun"));
+  const f = el("form", { class: "row", id: "stats-form" }, field("common.from", from), field("common.to", to), go);
+  f.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    statsQuery.from = from.value;
+    statsQuery.to = to.value;
+    busy(go, drawStats);
+  });
+  return f;
 }
+
+/** Seconds as "3.5 小时" / "2.0 天" / "12 分". */
+function span(s) {
+  if (s === null || s === undefined) return "—";
+  if (s < 3600) return t("time.mins", { n: Math.round(s / 60) });
+  return duration(s);
+}
+
+const rateText = (r) => (r === null || r === undefined ? "—" : `${(100 * r).toFixed(1)}%`);
 
 async function drawStats() {
   const box = document.querySelector("#stats .body");
   if (meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
+  const q = new URLSearchParams({ meeting: meetingId });
+  if (statsQuery.from) q.set("from", statsQuery.from);
+  if (statsQuery.to) q.set("to", statsQuery.to);
+  let s;
   let items;
   let notices;
   try {
-    [items, notices] = await Promise.all([allItems(), get(`/api/meetings/${meetingId}/notices`, { quiet: true }).then((r) => r.notices)]);
+    [s, items, notices] = await Promise.all([
+      get(`/api/statistics?${q}`, { quiet: true }),
+      allItems(),
+      get(`/api/meetings/${meetingId}/notices`, { quiet: true }).then((r) => r.notices),
+    ]);
   } catch {
     return;
   }
   for (const it of items) for (const u of [it.lead_unit, ...it.co_units]) if (u) units.set(u.id, u.name);
-  const suggestions = items.filter((i) => i.kind === "suggestion");
-  const commits = items.filter((i) => i.kind === "commit");
-  const closed = items.filter((i) => i.state === "closed");
-  const overdue = items.filter((i) => i.overdue);
-  const sameDayDone = commits.filter((i) => i.state === "closed" && sameDay(i.handed_over_at || i.created_at, i.closed_at));
-  const addressees = notices.reduce((a, n) => a + n.addressees, 0);
-  const delivered = notices.reduce((a, n) => a + (n.delivered || 0), 0);
-  const read = notices.reduce((a, n) => a + (n.read || 0), 0);
+  const sg = s.suggestions;
+  const ci = s.commit_items;
+  const ev = s.evaluations;
+  const nt = s.notices;
+  const at = s.attendance;
   const tile = (id, n, key) => el("div", { class: "stat", id }, el("b", {}, String(n)), el("span", {}, t(key)));
+  const chart = (titleKey, svgEl, id) => el("div", { class: "chart", id }, el("h3", {}, t(titleKey)), svgEl);
+  const none = (key) => el("p", { class: "meta" }, t(key));
 
   const STATES = ["cosigning", "submitted", "accepted", "assigned", "returned", "in_progress", "replied", "rehandling", "closed", "not_accepted"];
-  const byState = STATES.map((s) => ({ label: t(`state.${s}`), value: items.filter((i) => i.state === s).length })).filter((r) => r.value);
-  const perUnit = new Map();
-  for (const it of items) {
-    if (!it.lead_unit) continue;
-    const u = perUnit.get(it.lead_unit.id) || { name: it.lead_unit.name, all: 0, closed: 0, overdue: 0 };
-    u.all++;
-    if (it.state === "closed") u.closed++;
-    if (it.overdue) u.overdue++;
-    perUnit.set(it.lead_unit.id, u);
-  }
-  const grades = ["A", "B", "C", "D"].map((g, i) => ({ label: t(`item.grade.${g}`), value: items.filter((x) => x.grade === g).length, color: ["#2f8a4a", "#1f5c99", "#b26b00", "#4a4a4f"][i] }));
-  const chart = (titleKey, svgEl, id) => el("div", { class: "chart", id }, el("h3", {}, t(titleKey)), svgEl);
+  const byState = STATES.map((x) => ({ label: t(`state.${x}`), value: items.filter((i) => i.state === x).length })).filter((r) => r.value);
+  const funnel = ["received", "accepted", "assigned", "signed", "replied", "closed"].map((k, i) => ({ label: t(`stat.sg.${k}`), value: sg[k], color: ["#1f5c99", "#1f5c99", "#b26b00", "#b26b00", "#2f8a4a", "#2f8a4a"][i] }));
+  const commitBars = ["assigned", "signed", "replied", "closed", "same_day"].map((k) => ({ label: t(`stat.ci.${k}`), value: ci[k], color: k === "same_day" ? "#8f1d1d" : "#1f5c99" }));
+  const ratings = [
+    { label: t("rating.satisfied"), value: ev.satisfied, color: "#2f8a4a" },
+    { label: t("rating.basically_satisfied"), value: ev.basically_satisfied, color: "#1f5c99" },
+    { label: t("rating.unsatisfied"), value: ev.unsatisfied, color: "#a01414" },
+  ];
+  const attendance = [
+    { label: t("att.checkedIn"), value: at.checked_in, color: "#2f8a4a" },
+    { label: t("att.onLeave"), value: at.on_leave, color: "#1f5c99" },
+    { label: t("att.absent"), value: at.absent, color: "#a01414" },
+  ];
+  const unitRows = s.units || [];
 
   fill(
     box,
+    statsForm(),
     el(
       "div",
       { class: "stat-grid", id: "stat-tiles" },
-      tile("st-suggestions", suggestions.length, "stat.suggestions"),
-      tile("st-commits", commits.length, "stat.commits"),
-      tile("st-closed", closed.length, "stat.closed"),
-      tile("st-sameday", sameDayDone.length, "stat.sameDay"),
-      tile("st-overdue", overdue.length, "stat.overdue"),
-      tile("st-notices", notices.length, "stat.notices"),
-      tile("st-delivered", pct(delivered, addressees), "stat.deliveryRate"),
-      tile("st-read", pct(read, addressees), "stat.readRate"),
+      tile("st-suggestions", sg.received, "stat.suggestions"),
+      tile("st-commits", ci.assigned, "stat.commits"),
+      tile("st-closed", sg.closed + ci.closed, "stat.closed"),
+      tile("st-sameday", ci.same_day, "stat.sameDay"),
+      tile("st-overdue", s.overdue.now, "stat.overdue"),
+      tile("st-satisfaction", rateText(ev.satisfaction_rate), "stat.satisfaction"),
+      tile("st-ontime", rateText(s.deadlines.on_time_rate), "stat.onTime"),
+      tile("st-notices", nt.count, "stat.notices"),
+      tile("st-delivered", rateText(nt.delivery_rate), "stat.deliveryRate"),
+      tile("st-read", rateText(nt.read_rate), "stat.readRate"),
+      tile("st-readtime", span(nt.median_time_to_read_s), "stat.timeToRead"),
+      tile("st-attendance", rateText(at.rate), "stat.attendanceRate"),
     ),
     el(
       "div",
       { class: "chart-grid" },
-      chart("stat.byState", byState.length ? bars(byState, { title: t("stat.byState") }) : el("p", { class: "meta" }, t("item.none")), "chart-states"),
-      chart("stat.byUnit", perUnit.size ? bars([...perUnit.values()].map((u) => ({ label: u.name, value: u.all, note: u.overdue })), { title: t("stat.byUnit") }) : el("p", { class: "meta" }, t("item.none")), "chart-units"),
-      chart("stat.grades", ring(grades, { title: t("stat.grades") }), "chart-grades"),
+      chart("stat.sgFunnel", bars(funnel, { title: t("stat.sgFunnel") }), "chart-suggestions"),
+      chart("stat.ciBars", bars(commitBars, { title: t("stat.ciBars") }), "chart-commits"),
+      chart("stat.byState", byState.length ? bars(byState, { title: t("stat.byState") }) : none("item.none"), "chart-states"),
+      chart("stat.evaluations", ev.total ? ring(ratings, { title: t("stat.evaluations") }) : none("stat.noEvaluations"), "chart-evaluations"),
+      chart("stat.attendance", at.expected ? ring(attendance, { title: t("stat.attendance"), center: rateText(at.rate) }) : none("stat.noAttendance"), "chart-attendance"),
       chart(
         "stat.noticeReads",
         notices.length
           ? bars(
-              notices.slice(-8).map((n) => ({ label: n.title.slice(0, 12), value: n.addressees ? (100 * (n.read || 0)) / n.addressees : 0, color: "#2f8a4a" })),
+              notices.slice(-8).map((n) => ({ label: n.title.slice(0, 10), value: n.addressees ? (100 * (n.read || 0)) / n.addressees : 0, color: "#2f8a4a" })),
               { title: t("stat.noticeReads"), max: 100, format: (v) => `${v.toFixed(0)}%` },
             )
-          : el("p", { class: "meta" }, t("notice.none")),
+          : none("notice.none"),
         "chart-notices",
       ),
     ),
-    perUnit.size
+    unitRows.length
       ? el(
           "div",
           { class: "table-wrap" },
           el(
             "table",
             { id: "unit-table" },
-            el("thead", {}, el("tr", {}, ["item.lead", "stat.items", "stat.closed", "stat.overdue"].map((k) => el("th", { scope: "col" }, t(k))))),
-            el("tbody", {}, [...perUnit.values()].map((u) => el("tr", {}, el("td", {}, u.name), el("td", {}, String(u.all)), el("td", {}, String(u.closed)), el("td", {}, String(u.overdue))))),
+            el("caption", { class: "meta" }, t("stat.byUnit")),
+            el("thead", {}, el("tr", {}, ["item.lead", "stat.u.assigned", "stat.u.signed", "stat.u.medianSign", "stat.u.replied", "stat.u.medianReply", "stat.onTime"].map((k) => el("th", { scope: "col" }, t(k))))),
+            el(
+              "tbody",
+              {},
+              unitRows.map((u) =>
+                el("tr", { "data-unit": u.unit.id }, el("td", {}, u.unit.name), el("td", {}, String(u.assigned)), el("td", {}, String(u.signed)), el("td", {}, span(u.median_sign_s)), el("td", {}, String(u.replied)), el("td", {}, span(u.median_reply_s)), el("td", {}, rateText(u.on_time_rate))),
+              ),
+            ),
           ),
         )
       : null,
