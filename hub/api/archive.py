@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 import sqlalchemy as sa
 from starlette.requests import Request
@@ -24,17 +23,13 @@ AUDITORS = ("supervisor", "admin")
 
 
 def congress_tz(request: Request) -> tzinfo:
-    """The zone in which a bare date such as ``since=2026-03-01`` starts."""
-    clock = getattr(services(request), "clock", None)
-    tz: tzinfo = clock.tz if clock is not None else ZoneInfo("Asia/Shanghai")
-    return tz
+    """The zone (``HUB_TIMEZONE``) in which a bare date such as ``since=2026-03-01`` starts."""
+    return services(request).clock.tz
 
 
 def now(request: Request) -> datetime:
     """The hub's time (``services.clock``, which tests may set)."""
-    clock = getattr(services(request), "clock", None)
-    t: datetime = clock.now() if clock is not None else datetime.now(UTC)
-    return t
+    return services(request).clock.now()
 
 
 async def archive_messages(request: Request) -> Response:
