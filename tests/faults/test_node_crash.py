@@ -10,20 +10,21 @@ from tests.faults.conftest import StartNode
 from tests.utils import TIMEOUT
 from tests.utils.factories import World
 from tests.utils.faults import Follower, Publisher, stored, until
+from tests.utils.redis_server import RedisServer
 
 N = 1000
 
 
 @pytest.mark.slow
 async def test_kill_9_node_clients_resume_on_other_node(
-    start_node: StartNode, pg_world: World, pg_url: str
+    start_node: StartNode, own_redis: RedisServer, pg_world: World, pg_url: str
 ) -> None:
     """kill -9 of one of two nodes while the secretariat publishes 1,000 notices through
     it: its deputies resume on the other node with `since`, the secretariat resends its
     unanswered notice there with the same key, and every deputy ends with every notice
     exactly once, in order; the log holds exactly 1,000."""
     w = pg_world
-    a, b = await asyncio.gather(start_node(), start_node())
+    a, b = await asyncio.gather(start_node(redis=own_redis.url), start_node(redis=own_redis.url))
     ch = f"meeting:{w.meeting}"
     followers = [
         Follower(w.tok(d), ch, [a.ws_url, b.ws_url] if i % 2 == 0 else [b.ws_url])
