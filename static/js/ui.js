@@ -17,7 +17,11 @@ export function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
-    else if (k === "value" || k === "checked" || k === "disabled" || k === "hidden") e[k] = v;
+    else if (k === "checked") e.checked = e.defaultChecked = true;
+    else if (k === "value" && e instanceof HTMLInputElement) {
+      e.setAttribute("value", String(v)); // what form.reset() goes back to
+      e.value = String(v);
+    } else if (k === "value" || k === "disabled" || k === "hidden") e[k] = v;
     else if (k === "dataset") Object.assign(e.dataset, v);
     else e.setAttribute(k, v === true ? "" : String(v));
   }

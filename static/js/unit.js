@@ -31,7 +31,10 @@ function ensureAudio() {
 }
 
 /** Two short tones: noticeable in an office, not alarming. */
+let lastBeep = 0;
 function beep() {
+  if (Date.now() - lastBeep < 2000) return; // a burst of alerts sounds once
+  lastBeep = Date.now();
   document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
   if (!soundOn) return;
   const a = ensureAudio();
@@ -57,6 +60,7 @@ soundBtn.addEventListener("click", () => {
   drawSound();
   if (soundOn) {
     ensureAudio();
+    lastBeep = 0;
     beep();
   }
 });
@@ -66,22 +70,31 @@ drawSound();
 
 // -- the alert --------------------------------------------------------------------------
 
-let fresh = 0;
+// A burst of hand-overs (or the replay of what came while this PC was off) gives one
+// banner and one sound; the banner counts what still waits for the unit's signature.
 const alertBox = document.getElementById("handover-alert");
+let alertTimer = null;
 document.getElementById("handover-dismiss").addEventListener("click", () => {
-  fresh = 0;
   alertBox.hidden = true;
   for (const li of document.querySelectorAll("li.fresh")) li.classList.remove("fresh");
 });
 
+const waitingForMe = (item) =>
+  (item.state === "assigned" && item.lead_unit && item.lead_unit.id === me.unit_id) ||
+  actionsFor(item, me).includes("co_opinion");
+
 function alertHandover() {
-  fresh += 1;
-  document.getElementById("handover-text").textContent = t("item.newHandoverAlert", { n: fresh });
-  alertBox.hidden = false;
-  alertBox.classList.remove("flashing");
-  void alertBox.offsetWidth; // restart the animation
-  alertBox.classList.add("flashing");
-  beep();
+  clearTimeout(alertTimer);
+  alertTimer = setTimeout(() => {
+    const n = todo.count(waitingForMe);
+    if (!n) return;
+    document.getElementById("handover-text").textContent = t("item.newHandoverAlert", { n });
+    alertBox.hidden = false;
+    alertBox.classList.remove("flashing");
+    void alertBox.offsetWidth; // restart the animation
+    alertBox.classList.add("flashing");
+    beep();
+  }, 300);
 }
 
 // -- the boards -------------------------------------------------------------------------

@@ -48,7 +48,13 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     assert int(await unit.evaluate("document.body.dataset.beeps")) >= 1
     ucard = unit.locator(f'#todo li.item[data-item="{item_id}"]')
     await ucard.wait_for()
+    # The banner counts every item still waiting for the unit's signature.
+    await unit.wait_for_function(
+        """() => document.getElementById("handover-text").textContent.includes(
+             String(document.querySelectorAll('#todo li.item[data-state="assigned"]').length))"""
+    )
     await shot(unit, "unit-new-handover")
+    await shot(unit, "client-unit", full_page=False)
     await ucard.locator("button.act-sign").click()
     await sec.wait_for_selector(
         f'#item-list li.item[data-item="{item_id}"][data-state="in_progress"]'
@@ -68,6 +74,8 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     await dep.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="replied"]')
     await sec.wait_for_selector(f'#item-list li.item[data-item="{item_id}"][data-state="replied"]')
     assert await dep.locator("#items-badge").is_visible()
+    await dcard.evaluate("e => { e.scrollIntoView(); window.scrollBy(0, -60); }")
+    await shot(dep, "client-deputy", full_page=False)
     assert await dcard.locator("button.act-evaluate").is_visible()
 
     # The deputy rates it on the phone; everyone sees it closed.

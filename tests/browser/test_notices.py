@@ -50,6 +50,8 @@ async def test_notice_tally_moves_from_delivered_to_read(browser: Any, demo_hub:
     )
 
     await shot(sec, "secretariat-notices")
+    await sec.locator("#compose").scroll_into_view_if_needed()
+    await shot(sec, "client-secretariat", full_page=False)
     await shot(dep, "deputy-notice-read-360")
     await shot(unit, "unit-empty")
     for p in (sec, dep, unit):

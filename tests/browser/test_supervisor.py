@@ -88,6 +88,8 @@ async def test_supervisor_sees_statistics_archive_timeline_and_verification(
     await page.click("#verify-run")
     await page.wait_for_selector('#verify-out [data-ok="true"]')
     await shot(page, "supervisor-dashboard")
+    await page.evaluate("window.scrollTo(0, 0)")
+    await shot(page, "client-supervisor", full_page=False)
     assert page.js_errors == []
     await page.context.close()
 
