@@ -577,6 +577,9 @@ class NoticeTally:
         ]
         found: set[int] = set()
         async with self.node.log.reading() as conn:
+            # Each batch has its own shape (how many receipts of each kind): caching every
+            # shape's compiled SQL would fill SQLAlchemy's statement cache with them.
+            conn = await conn.execution_options(compiled_cache=None)
             for i in range(0, len(conds), 100):
                 rows = await conn.execute(
                     sa.select(d.c.notice_id).distinct().where(sa.or_(*conds[i : i + 100]))
