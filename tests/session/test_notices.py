@@ -7,10 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hub.broker.memory import MemoryBroker
+from hub.config import Settings
 from hub.session.notices import notice_deliveries, notices
 from tests.utils.client import Client
 from tests.utils.factories import World
-from tests.utils.servers import RunningHub
+from tests.utils.servers import RunningHub, running_hub
 from tests.utils.session import (
     add_deputies,
     connect_many,
@@ -229,3 +231,45 @@ async def test_refused_notice_actions_write_nothing(hub: RunningHub, world: Worl
     async with hub.services.engine.connect() as conn:
         n = (await conn.execute(sa.select(sa.func.count()).select_from(notice_deliveries))).scalar()
     assert n == len(world.deputies)
+
+
+async def test_tally_with_receipts_on_two_nodes(
+    settings: Settings, world: World, db_url: str
+) -> None:
+    """Receipts stored by two nodes each trigger that node's tally; the tallies on the desk
+    never go backwards and the last one is the exact state."""
+    m = world.meeting
+    bulk = await add_deputies(db_url, m, world.delegations, 40)
+    bus = MemoryBroker()
+    async with (
+        running_hub(settings.with_(node_id="node-a"), bus) as na,
+        running_hub(settings.with_(node_id="node-b"), bus.attach()) as nb,
+    ):
+        ids = list(bulk)
+        sec = await Client.connect(nb.ws_url, world.tok(world.secretariat))
+        await sec.subscribe(f"desk:{m}")
+        clients = [
+            *await connect_many(na.ws_url, [bulk[u] for u in ids[:20]]),
+            *await connect_many(nb.ws_url, [bulk[u] for u in ids[20:]]),
+        ]
+        await asyncio.gather(*(c.subscribe(f"meeting:{m}") for c in clients))
+        sent = await _send(na, world, title="两个节点")
+        await asyncio.gather(
+            *(_receive_and_ack(c, f"meeting:{m}", i % 2 == 0) for i, c in enumerate(clients))
+        )
+        await wait_for(
+            sec,
+            "notice.tally",
+            f"desk:{m}",
+            lambda f: f["body"]["delivered"] == 40 and f["body"]["read"] == 20,
+        )
+        exact = await _tally(nb, world, sent["id"])
+        assert (exact["delivered"], exact["read"], exact["missing"]) == (40, 20, 4)
+        desk = await history(na.url, world.tok(world.secretariat), f"desk:{m}")
+        counts = [
+            (t["body"]["delivered"], t["body"]["read"]) for t in desk if t["kind"] == "notice.tally"
+        ]
+        assert counts == sorted(counts) and len(set(counts)) == len(counts)
+        assert counts[-1] == (40, 20)
+        for c in [sec, *clients]:
+            await c.close()
