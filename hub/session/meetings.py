@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
+from hub.channels import READERS_OF_ALL, Principal
 from hub.errors import BadRequest, NotFound
 from hub.session.common import (
     check_meeting_reader,
@@ -224,8 +224,6 @@ async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[s
 
 async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:
     """Every meeting for readers of all; a participant's own meetings otherwise."""
-    from hub.channels import READERS_OF_ALL
-
     q = sa.select(meetings).order_by(meetings.c.id)
     if me.role not in READERS_OF_ALL:
         q = q.where(meetings.c.id.in_(sorted(me.meetings)))

@@ -34,13 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import HubError, NotFound
-from hub.node import Writer
 from hub.session.common import SYSTEM, iso_or_none, now, person, require_role, utc
 from hub.store.schema import BigId, meeting_participants, metadata, users
 
 if TYPE_CHECKING:
     from hub.connection import Connection
-    from hub.node import Node
+    from hub.node import Node, Writer
 
 log = logging.getLogger("hub.presence")
 
