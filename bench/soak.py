@@ -96,6 +96,7 @@ class SoakResult:
             "rss_after_warmup_mib": round(self.rss_after_warmup / 2**20, 1),
             "rss_end_mib": round(self.rss_end / 2**20, 1),
             "rss_growth_mib": round(self.rss_growth / 2**20, 1),
+            "rss_mib_every_10s": [round(b / 2**20) for t, b in self.rss[::10]],
             "problems": self.problems(),
         }
 

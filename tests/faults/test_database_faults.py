@@ -59,6 +59,7 @@ async def test_connections_killed_while_publishing(
     total = N * len(pubs) + 1
     await until(lambda: len(follower.seqs) >= total)
     following.cancel()
+    assert follower.connects == 1 and follower.closes == [], "served on one connection"
 
     assert killed > 10
     assert sum(len(p.refused) for p in pubs) > 0, "no publish met a killed connection"
@@ -99,6 +100,7 @@ async def test_database_unreachable_then_back(
     total = N * len(pubs) + 1
     await until(lambda: len(follower.seqs) >= total)
     following.cancel()
+    assert follower.connects == 1 and follower.closes == [], "served on one connection"
     await proxy.close()
 
     assert sum(len(p.refused) for p in pubs) > 0

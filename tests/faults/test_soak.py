@@ -32,6 +32,6 @@ async def test_soak_a_minute_memory_flat_no_errors_no_loss(
         cfg,
     )
     assert res.problems() == [], res.summary()
-    assert res.notices >= 0.9 * cfg.duration * cfg.rate
+    assert res.notices >= 0.75 * cfg.duration * cfg.rate
     assert res.deliveries == res.notices * len(w.deputies)
     assert res.reconnects > 50 and res.short_connections > 500 and res.opinions > 100
