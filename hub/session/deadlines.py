@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.deadlines")
 
 LEASE = "deadlines"
+RELEASE_TIMEOUT = 2.0  # seconds a stopping node tries to give the lease back
 DEADLINES = ("sign", "reply", "rereply", "co_opinion")
 LEVELS = ("due_soon", "overdue")
 
@@ -308,9 +309,14 @@ class DeadlineWatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        with contextlib.suppress(Exception):  # a dead database: the lease will expire
-            async with db_errors(), self.s.engine.begin() as conn:
-                await release_lease(conn, LEASE, self.holder, self.s.clock.now())
+        # Give the lease back so another node scans at once; with the database down, or
+        # slow to answer, do not hold up the shutdown: the lease simply expires.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._release(), RELEASE_TIMEOUT)
+
+    async def _release(self) -> None:
+        async with db_errors(), self.s.engine.begin() as conn:
+            await release_lease(conn, LEASE, self.holder, self.s.clock.now())
 
     async def lease(self) -> bool:
         async with db_errors(), self.s.engine.begin() as conn:
