@@ -14,7 +14,11 @@ import logging
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.broker import Broker, OnMessage, OnReconnect
 
@@ -25,8 +29,15 @@ class RedisBroker(Broker):
     def __init__(self, url: str, prefix: str) -> None:
         self.url = url
         self.prefix = prefix
+        # A pooled connection that died with a restarted Redis fails its next command;
+        # retrying on a fresh connection hides that from publish and ping.
         self._client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=5
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=5,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self._wanted: set[str] = set()
         self._pubsub: Any = None
