@@ -10,19 +10,14 @@ Pages are in the stable order of message ids (the order the hub stored them), as
 or descending, and continue with an opaque cursor: a page never repeats or skips a
 message, however many are stored meanwhile.
 
-Receipts: for each message, who has it and who read it, and when. A user *read* message
-N when they sent ``read`` for exactly (channel, N). A user *has* it (delivered) from their
-first ``ack`` with seq >= N on that channel (an ``ack`` says "this device holds everything
-up to seq"), or from reading it if that came first. Clients ack in seq order, so the
-first such ack is the ack with the smallest seq >= N; it is found with one index probe
-(``ix_receipts_user_seq``) per user and page, never by reading a channel's acks.
+Receipts: for each message, who has it and who read it, and when
+(``hub.supervision.delivery``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
@@ -33,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import parse_channel
 from hub.errors import BadRequest
-from hub.protocol import iso
 from hub.store.log import StoredMessage
-from hub.store.schema import meeting_participants, messages, receipts, users
+from hub.store.schema import messages, receipts
+from hub.supervision.delivery import receipts_of
 
 # Indexes the archive relies on (created by migration 0004). On PostgreSQL the migration
 # also adds a trigram index on the body (pg_trgm) for the text filter.
@@ -47,8 +42,6 @@ sa.Index(
 )
 
 MAX_PAGE = 200
-NONE = 2**63  # a probe found no ack at or after its seq (so none after any later seq)
-_IN = 500  # ids per IN list
 
 COLUMNS = (
     messages.c.id,
@@ -231,144 +224,3 @@ async def search(
             d["receipts"] = people
     nxt = encode_cursor(msgs[-1].id, desc) if more and msgs else None
     return Page(out, nxt)
-
-
-# -- receipts -----------------------------------------------------------------------
-
-
-async def recipients_of(conn: AsyncConnection, channel: str) -> list[int] | None:
-    """Who a channel's messages are meant for (None for a desk: the secretariat at large)."""
-    ch = parse_channel(channel)
-    if ch.kind == "deputy":
-        return [ch.id]
-    if ch.kind == "meeting":
-        q = sa.select(meeting_participants.c.user_id).where(
-            meeting_participants.c.meeting_id == ch.id
-        )
-    elif ch.kind == "delegation":
-        q = sa.select(users.c.id).where(users.c.delegation_id == ch.id, users.c.role == "deputy")
-    elif ch.kind == "unit":
-        q = sa.select(users.c.id).where(users.c.unit_id == ch.id, users.c.role == "unit")
-    else:
-        return None
-    return sorted(int(u) for u in (await conn.execute(q)).scalars())
-
-
-async def _first_acks(
-    conn: AsyncConnection, channel: str, user_ids: list[int], n: int
-) -> dict[int, int | None]:
-    """For each user, the smallest seq >= ``n`` they acked on ``channel`` (None: none)."""
-    out: dict[int, int | None] = {}
-    for i in range(0, len(user_ids), _IN):
-        chunk = user_ids[i : i + _IN]
-        probe = (
-            sa.select(sa.func.min(receipts.c.seq))
-            .where(
-                receipts.c.user_id == users.c.id,
-                receipts.c.channel == channel,
-                receipts.c.kind == "ack",
-                receipts.c.seq >= n,
-            )
-            .scalar_subquery()
-        )
-        rows = await conn.execute(sa.select(users.c.id, probe).where(users.c.id.in_(chunk)))
-        out.update({int(u): (None if s is None else int(s)) for u, s in rows})
-    for u in user_ids:  # users without an account row (the system) acked nothing
-        out.setdefault(u, None)
-    return out
-
-
-async def receipts_of(
-    conn: AsyncConnection, wanted: list[tuple[str, int, int]]
-) -> dict[tuple[str, int], tuple[int | None, list[dict[str, Any]]]]:
-    """Receipts of messages ``(channel, seq, sender id)``: per message the number of
-    intended recipients (None if the channel has no fixed audience) and, per user who has
-    it or read it, ``{"user", "delivered_at", "read_at"}``."""
-    by_channel: dict[str, dict[int, int]] = defaultdict(dict)
-    for ch, seq, sender in wanted:
-        by_channel[ch][seq] = sender
-    result: dict[tuple[str, int], tuple[int | None, list[dict[str, Any]]]] = {}
-    everyone: set[int] = set()
-    pending: list[tuple[str, int, dict[int, tuple[datetime | None, datetime | None]]]] = []
-    for ch, seqs_senders in by_channel.items():
-        seqs = sorted(seqs_senders)
-        audience = await recipients_of(conn, ch)
-        # Exact receipts at the page's seqs: every read, and the acks of clients that ack
-        # each message as it arrives.
-        exact_ack: dict[tuple[int, int], datetime] = {}
-        read: dict[tuple[int, int], datetime] = {}
-        for i in range(0, len(seqs), _IN):
-            rows = await conn.execute(
-                sa.select(receipts.c.user_id, receipts.c.seq, receipts.c.kind, receipts.c.ts)
-                .where(receipts.c.channel == ch, receipts.c.seq.in_(seqs[i : i + _IN]))
-                .order_by(receipts.c.ts)
-            )
-            for u, s, k, ts in rows:
-                target = exact_ack if k == "ack" else read
-                target.setdefault((int(u), int(s)), utc(ts))
-        candidates = sorted(set(audience or ()) | {u for u, _ in exact_ack} | {u for u, _ in read})
-        # The first ack >= s of each (user, page seq s), walking the seqs upwards: an
-        # exact ack answers at once, and one probe answers every seq up to the ack it
-        # finds (there is no ack in between, or the probe would have found it).
-        first: dict[tuple[int, int], int] = {}
-        cur: dict[int, int] = {}  # user -> the ack the last probe found (NONE: none)
-        for s in seqs:
-            need = [u for u in candidates if (u, s) not in exact_ack and cur.get(u, 0) < s]
-            if need:
-                found = await _first_acks(conn, ch, need, s)
-                cur.update({u: NONE if a is None else a for u, a in found.items()})
-            for u in candidates:
-                if (u, s) in exact_ack:
-                    first[(u, s)] = s
-                elif cur.get(u, NONE) != NONE and cur[u] >= s:
-                    first[(u, s)] = cur[u]
-        ack_ts = dict(exact_ack)
-        pairs = sorted({(u, a) for (u, _), a in first.items()} - set(ack_ts))
-        for i in range(0, len(pairs), _IN):
-            firsts = await conn.execute(
-                sa.select(receipts.c.user_id, receipts.c.seq, sa.func.min(receipts.c.ts))
-                .where(
-                    receipts.c.channel == ch,
-                    receipts.c.kind == "ack",
-                    sa.tuple_(receipts.c.user_id, receipts.c.seq).in_(pairs[i : i + _IN]),
-                )
-                .group_by(receipts.c.user_id, receipts.c.seq)
-            )
-            ack_ts.update({(int(u), int(a)): utc(ts) for u, a, ts in firsts})
-        for s in seqs:
-            people: dict[int, tuple[datetime | None, datetime | None]] = {}
-            for u in candidates:
-                a = first.get((u, s))
-                delivered = ack_ts.get((u, a)) if a is not None else None
-                r = read.get((u, s))
-                if r is not None and (delivered is None or r < delivered):
-                    delivered = r
-                if delivered is not None:
-                    people[u] = (delivered, r)
-                    everyone.add(u)
-            pending.append((ch, s, people))
-            sender = seqs_senders[s]
-            n = None if audience is None else len([u for u in audience if u != sender])
-            result[(ch, s)] = (n, [])
-    names = await _names(conn, everyone)
-    for ch, s, people in pending:
-        result[(ch, s)][1].extend(
-            {
-                "user": {"id": u, "name": names.get(u, "")},
-                "delivered_at": iso(d) if d is not None else None,
-                "read_at": iso(r) if r is not None else None,
-            }
-            for u, (d, r) in sorted(people.items())
-        )
-    return result
-
-
-async def _names(conn: AsyncConnection, ids: set[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    ordered_ids = sorted(ids)
-    for i in range(0, len(ordered_ids), _IN):
-        rows = await conn.execute(
-            sa.select(users.c.id, users.c.name).where(users.c.id.in_(ordered_ids[i : i + _IN]))
-        )
-        out.update({int(r.id): r.name for r in rows})
-    return out

@@ -148,3 +148,39 @@ async def test_bad_filters_say_what_is_expected(hub: RunningHub, world: World) -
         ):
             r = await c.get("/api/archive/messages", params=params)
             assert r.status_code == 400 and word in r.json()["message"], (params, r.text)
+
+
+async def test_receipts_of_a_sparse_page_match_the_channel_page(
+    hub: RunningHub, world: World
+) -> None:
+    """Notices at seqs 1, 8 and 16 of a busy channel: each has it from the first ack at
+    or after its seq, whether the page is the channel's run or only the notices."""
+    ch = f"meeting:{world.meeting}"
+    d0, d1, d2, _d3 = world.deputies
+    for i in range(1, 17):
+        await publish(hub, world, ch, {"i": i}, kind="notice" if i in (1, 8, 16) else "agenda")
+    await receipt(hub, world, d1, "ack", ch, 3)
+    await receipt(hub, world, d0, "ack", ch, 10)
+    await receipt(hub, world, d1, "ack", ch, 16)
+    await receipt(hub, world, d2, "ack", ch, 16)
+    await receipt(hub, world, d2, "read", ch, 8)
+    async with http(hub, world, world.supervisor) as c:
+        sparse = (await c.get("/api/archive/messages", params={"kind": "notice"})).json()
+        run = (await c.get("/api/archive/messages", params={"channel": ch})).json()
+
+    def who(page: dict[str, object], seq: int) -> dict[int, tuple[str, str | None]]:
+        [m] = [m for m in page["messages"] if m["seq"] == seq]  # type: ignore[attr-defined]
+        return {r["user"]["id"]: (r["delivered_at"], r["read_at"]) for r in m["receipts"]}
+
+    got = {s: who(sparse, s) for s in (1, 8, 16)}
+    assert {s: sorted(v) for s, v in got.items()} == {
+        1: [d0, d1, d2],
+        8: [d0, d1, d2],
+        16: [d1, d2],
+    }
+    assert got[1][d1][0] < got[1][d0][0] < got[1][d2][0]  # ack 3, ack 10, ack 16
+    assert got[8][d1][0] == got[16][d1][0]  # both from the ack of 16
+    assert got[8][d0][0] == got[1][d0][0]  # both from the ack of 10
+    assert got[8][d2][1] is not None and got[8][d2][0] < got[8][d2][1]  # acked, then read
+    assert all(r is None for s in (1, 16) for _, r in got[s].values())
+    assert {s: who(run, s) for s in (1, 8, 16)} == got
