@@ -127,7 +127,7 @@ async def seed_people(conn: asyncpg.Connection) -> World:
                 f"承办员{i}",
                 u,
                 now,
-            )  # fmt: skip
+            )
         )
     for attr, role in (("secretariat", "secretariat"), ("supervisor", "supervisor")):
         uid = await conn.fetchval(
@@ -289,7 +289,7 @@ async def seed_items(conn: asyncpg.Connection, w: World, rnd: random.Random) -> 
                     tm,
                 )
                 for (a, frm, to_, p, _, actor, role), tm in zip(steps, times, strict=True)
-            ],  # fmt: skip
+            ],
             columns=[
                 "item_id",
                 "action",
@@ -301,7 +301,7 @@ async def seed_items(conn: asyncpg.Connection, w: World, rnd: random.Random) -> 
                 "round",
                 "payload",
                 "at",
-            ],  # fmt: skip
+            ],
         )
         if steps[-1][0] == "evaluate":
             await conn.execute(
@@ -473,7 +473,6 @@ def pct(values: list[float], p: float) -> float:
 
 def archive_queries(w: World, rnd: random.Random) -> list[tuple[str, dict[str, Any], int]]:
     """(type, params, pages to follow) — 24 requests of each type, mixed."""
-    day = START + timedelta(days=rnd.randint(1, 25), hours=rnd.randint(0, 20))
     out: list[tuple[str, dict[str, Any], int]] = []
     for _ in range(8):
         d = rnd.choice(w.deputies)
@@ -492,7 +491,6 @@ def archive_queries(w: World, rnd: random.Random) -> list[tuple[str, dict[str, A
             ("meeting + kind", {"meeting": w.meeting, "kind": "opinion.submitted"}, 3),
             ("newest first (no filter)", {"order": "desc"}, 3),
         ]  # fmt: skip
-    del day
     rnd.shuffle(out)
     return out
 
@@ -533,7 +531,7 @@ async def measure_archive(
                 "max_ms": round(max(v), 1),
             }
             for k, v in per.items()
-        },  # fmt: skip
+        },
     }
 
 
