@@ -3,6 +3,8 @@ redis-server (which the test may stop) or the shared one under a private prefix.
 
 from __future__ import annotations
 
+import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -22,10 +24,27 @@ async def pg_world(pg_url: str) -> World:
     return await make_world(pg_url)
 
 
+def _port_outside_ephemeral_range() -> int:
+    """A free port below the kernel's ephemeral range. A test that stops its Redis and
+    starts it again on the same port leaves the port free meanwhile: a port the kernel
+    hands out for port-0 binds could be taken by someone else's server in between."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rnd = random.Random()
+    for _ in range(100):
+        port = rnd.randrange(20000, max(20001, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 @pytest.fixture
 async def own_redis() -> AsyncIterator[RedisServer]:
     """A redis-server of this test's own, which it may stop and restart."""
-    r = await RedisServer().start()
+    r = await RedisServer(port=_port_outside_ephemeral_range()).start()
     yield r
     r.stop()
 

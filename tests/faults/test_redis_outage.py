@@ -58,9 +58,11 @@ async def test_redis_stopped_10s_then_restarted_subscribers_miss_nothing(
         r = await http.get(b.url + "/readyz")
         assert (r.status_code, r.json()["broker"]) == (503, False)
         await own_redis.start()
+        assert own_redis.proc is not None and own_redis.proc.poll() is None, "restarted"
         await publish_for(2.0)
         await until(lambda: all(len(f.seqs) == n for f in followers))
-        assert (await http.get(b.url + "/readyz")).status_code == 200
+        r = await http.get(b.url + "/readyz")
+        assert r.status_code == 200, r.text
 
     # After the restart messages flow live again, not only through the catch-up.
     t0 = time.monotonic()
