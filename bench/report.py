@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+COLORS = {"hub": "tab:blue", "bare_ws": "tab:orange", "socketio": "tab:green"}
 FLOOR_FACTOR = 1.5  # fan-out within this factor of the load generator's own floor: its limit
 CEILING_SHARE = 0.8  # sustained deliveries/s above this share of the receive ceiling: ditto
 
@@ -125,7 +126,7 @@ def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
 
     img.mkdir(parents=True, exist_ok=True)
     runs = _runs(results)
-    systems = sorted({r["system"] for r in runs})
+    systems = [s for s in COLORS if any(r["system"] == s for r in runs)]
     sizes = sorted({r["n"] for r in runs})
     made: list[tuple[str, str]] = []
 
@@ -151,14 +152,14 @@ def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
     for s, (xs, ys) in series(
         lambda r: ((r.get("fanout") or {}).get("time_to_last_ms") or {}).get("p99")
     ).items():
-        ax.plot(xs, ys, marker="o", label=s)
+        ax.plot(xs, ys, marker="o", label=s, color=COLORS[s])
     floor = [
         (n, (_ceiling(results, n).get("single_notice_time_to_last_ms") or {}).get("p50"))
         for n in sizes
     ]
     floor = [(n, f) for n, f in floor if f]
     if floor:
-        ax.plot(*zip(*floor, strict=True), "k--", label="load generator floor (p50)")
+        ax.plot(*zip(*floor, strict=True), "kx--", label="load generator floor (p50)")
     ax.set(xlabel="clients N", ylabel="ms", title="Fan-out: time until the last client, p99")
     ax.set_yscale("log")
     ax.legend()
@@ -168,11 +169,11 @@ def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
     for s, (xs, ys) in series(
         lambda r: (r.get("sustained") or {}).get("best_deliveries_per_s")
     ).items():
-        ax.plot(xs, ys, marker="o", label=s)
+        ax.plot(xs, ys, marker="o", label=s, color=COLORS[s])
     ceil = [(n, _ceiling(results, n).get("receive_ceiling_frames_per_s")) for n in sizes]
     ceil = [(n, c) for n, c in ceil if c]
     if ceil:
-        ax.plot(*zip(*ceil, strict=True), "k--", label="load generator receive ceiling")
+        ax.plot(*zip(*ceil, strict=True), "kx--", label="load generator receive ceiling")
     ax.set(
         xlabel="clients N",
         ylabel="deliveries/s",
@@ -184,24 +185,24 @@ def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for s, (xs, ys) in series(lambda r: (r.get("connect") or {}).get("rss_per_conn_kb")).items():
-        ax.plot(xs, ys, marker="o", label=s)
+        ax.plot(xs, ys, marker="o", label=s, color=COLORS[s])
     ax.set(xlabel="clients N", ylabel="KiB", title="Server RSS per idle connection")
     ax.legend()
     save(fig, "bench-memory.png", "Server memory per idle connection")
 
     biggest = max(sizes) if sizes else None
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    for r in runs:
+    for r in sorted(runs, key=lambda r: list(COLORS).index(r["system"])):
         if r["n"] != biggest or not r.get("sustained"):
             continue
         steps = sorted(r["sustained"]["steps"], key=lambda s: s["rate"])
         xs = [s["rate"] for s in steps]
-        ys = [min(s["time_to_last_p99_ms"], 1e5) for s in steps]
-        ax.plot(xs, ys, marker="o", label=r["system"])
+        ys = [min(s["time_to_last_p99_ms"] or math.inf, 1e5) for s in steps]
+        ax.plot(xs, ys, marker="o", label=r["system"], color=COLORS[r["system"]])
     ax.axhline(250, color="k", linestyle="--", label="SLO 250 ms")
     ax.set(
         xlabel="notices/s",
-        ylabel="p99 time-to-last, ms",
+        ylabel="p99 time-to-last, ms (never: 10^5)",
         title=f"Sustained steps at N={biggest}",
     )
     ax.set_xscale("log")
@@ -521,3 +522,20 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
     L += [""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(L))
+
+
+def cli() -> None:
+    import argparse
+
+    import orjson
+
+    ap = argparse.ArgumentParser(description="Rewrite the report from run_all's raw JSON.")
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    ap.add_argument("--img", type=Path, default=Path("docs/img"))
+    args = ap.parse_args()
+    write(orjson.loads(args.results.read_bytes()), args.out, args.img)
+
+
+if __name__ == "__main__":
+    cli()
