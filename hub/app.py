@@ -44,6 +44,7 @@ from hub.config import Settings
 from hub.errors import HubError, Internal
 from hub.server import KeepServerSend
 from hub.services import Services
+from hub.session.runtime import Workflows
 from hub.ws import websocket_endpoint
 
 log = logging.getLogger("hub")
@@ -104,5 +105,6 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
         exception_handlers={HubError: _hub_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.services = services
+    app.state.workflows = Workflows(services)
     app.state.login_limiter = LoginLimiter(settings.login_rate)
     return app

@@ -1,4 +1,10 @@
-"""Everything one hub process runs, built from the settings and started once."""
+"""Everything one hub process runs, built from the settings and started once.
+
+The transport's own parts live here. Layers built on it (the session workflows) add
+their background parts to :attr:`Services.parts` and listen to connections through
+:attr:`Services.on_connect` / :attr:`Services.on_disconnect`; this module knows nothing
+of them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from hub.auth import Tokens
 from hub.broker import Broker, make_broker
@@ -20,13 +27,21 @@ from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
 from hub.revocation import AccountWatch
-from hub.session.deadlines import DeadlineWatcher
-from hub.session.notices import NoticeTally
-from hub.session.presence import Presence
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
 
 log = logging.getLogger("hub")
+
+
+class Part(Protocol):
+    """A background part of the hub: started with the node, stopped after the drain."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+ConnectionHook = Callable[[Connection], None]
 
 
 def load_secret(settings: Settings) -> str:
@@ -55,13 +70,14 @@ class Services:
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
         self.connections: set[Connection] = set()
         self.clock = Clock(settings.timezone)
-        self.deadlines = DeadlineWatcher(self)
         self.accounts = AccountWatch(
             self.engine, lambda: list(self.connections), settings.account_check
         )
-        self.notice_tally = NoticeTally(self.node, settings.tally_interval)
-        self.receipts.listeners.append(self.notice_tally.on_receipts)
-        self.presence = Presence(self.node, settings.node_id, settings.presence_ttl)
+        self.parts: list[Part] = [self.receipts, self.accounts]
+        # Called (without awaiting: no I/O on the socket's path) once a connection is
+        # authenticated, and once it is gone.
+        self.on_connect: list[ConnectionHook] = []
+        self.on_disconnect: list[ConnectionHook] = []
         self.draining = False
         self.inflight = 0
         self._idle = asyncio.Event()
@@ -69,11 +85,23 @@ class Services:
 
     async def start(self) -> None:
         await self.node.start()
-        self.receipts.start()
-        self.deadlines.start()
-        self.accounts.start()
-        self.presence.start()
-        self.notice_tally.start()
+        for part in self.parts:
+            part.start()
+
+    def connected(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self.metrics.connections.inc()
+
+    def authenticated(self, conn: Connection) -> None:
+        for hook in self.on_connect:
+            hook(conn)
+
+    def disconnected(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        self.metrics.connections.dec()
+        if conn.principal is not None:
+            for hook in self.on_disconnect:
+                hook(conn)
 
     @contextmanager
     def work(self) -> Iterator[None]:
@@ -106,9 +134,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.drain()
-        await self.deadlines.stop()
-        await self.accounts.stop()
-        await self.presence.stop()
-        await self.notice_tally.stop()
+        for part in reversed(self.parts):
+            await part.stop()
         await self.node.stop()
         await self.engine.dispose()

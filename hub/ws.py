@@ -202,8 +202,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     conn = Connection(
         ws.send_text, _closer(ws), s.settings.send_queue, direct_writer(ws.scope.get("hub.send"))
     )
-    s.connections.add(conn)
-    s.metrics.connections.inc()
+    s.connected(conn)
     session: Session | None = None
     try:
         try:
@@ -219,7 +218,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             await conn.close(code, err.message[:120], flush=True)
             return
         conn.principal = me
-        s.presence.connected(conn)
+        s.authenticated(conn)
         session = Session(s, ws, conn, me)
         session.send(
             {"type": "welcome", "user": me.public(), "server_time": p.iso(datetime.now(UTC))}, ref
@@ -230,10 +229,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         if session is not None:
             session.close()
-            s.presence.disconnected(conn)
         await conn.finish()
-        s.connections.discard(conn)
-        s.metrics.connections.dec()
+        s.disconnected(conn)
         if conn.close_code is not None:
             s.metrics.closes.labels(str(conn.close_code)).inc()
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from hub.config import Settings
 from hub.services import Services
-from hub.session.deadlines import deadline_alerts, scan
+from hub.session.deadlines import DeadlineWatcher, deadline_alerts, scan
 from hub.session.items import item_events
 from hub.store.schema import messages
 from tests.utils.factories import World
@@ -32,6 +32,7 @@ async def test_sign_deadline_due_soon_then_overdue_once_each(hub: RunningHub, wo
     unit and the desk get "due soon" once from 11 March, "overdue" once from 18 March;
     the overdue board lists it; signing ends the sign alerts."""
     s = hub.services
+    w = hub.workflows
     u0, uu0 = world.units[0], world.unit_users[0]
     unit_box = await inbox(hub, world, uu0, f"unit:{u0}")
     desk = await inbox(hub, world, world.secretariat, f"desk:{world.meeting}")
@@ -45,15 +46,15 @@ async def test_sign_deadline_due_soon_then_overdue_once_each(hub: RunningHub, wo
         assert r["sign_due"] == "2026-03-17T16:00:00.000000Z"
 
         s.clock.set(datetime(2026, 3, 10, 23, 59))
-        assert await s.deadlines.run_once() == []
+        assert await w.deadlines.run_once() == []
         s.clock.set(datetime(2026, 3, 11, 0, 1))
-        assert summary(await s.deadlines.run_once()) == [("sign", "due_soon")]
-        assert await s.deadlines.run_once() == []
+        assert summary(await w.deadlines.run_once()) == [("sign", "due_soon")]
+        assert await w.deadlines.run_once() == []
         assert (await api.get(world.secretariat, "/api/items/overdue"))["items"] == []
 
         s.clock.set(datetime(2026, 3, 18, 0, 0))
-        assert summary(await s.deadlines.run_once()) == [("sign", "overdue")]
-        assert await s.deadlines.run_once() == []
+        assert summary(await w.deadlines.run_once()) == [("sign", "overdue")]
+        assert await w.deadlines.run_once() == []
         for user in (world.secretariat, uu0, world.deputies[0]):
             board = await api.get(user, "/api/items/overdue")
             assert [(x["id"], x["overdue"]) for x in board["items"]] == [(i, True)]
@@ -63,7 +64,7 @@ async def test_sign_deadline_due_soon_then_overdue_once_each(hub: RunningHub, wo
         assert r["due"] == r["reply_due"] == "2026-06-08T16:00:00.000000Z"  # 6 June: Saturday
         assert r["overdue"] is False
         s.clock.set(datetime(2026, 3, 25, 0, 0))
-        assert await s.deadlines.run_once() == []
+        assert await w.deadlines.run_once() == []
 
     for c, ch in ((unit_box, f"unit:{u0}"), (desk, f"desk:{world.meeting}")):
         got = await kinds(c, 5 if c is desk else 3, ch)
@@ -87,6 +88,7 @@ async def test_commit_deadlines_cross_a_weekend_and_the_holiday_week(
     October, a make-up working day; one handed over on Friday 18 September by Monday 21.
     The co-unit's opinion (1 working day) is alerted to the co-unit."""
     s = hub.services
+    w = hub.workflows
     u0, u1 = world.units
     co_box = await inbox(hub, world, world.unit_users[1], f"unit:{u1}")
     async with Api(hub, world) as api:
@@ -105,15 +107,15 @@ async def test_commit_deadlines_cross_a_weekend_and_the_holiday_week(
         assert full["unit_opinions"][0]["opinion_due"] == "2026-10-08T16:00:00.000000Z"
 
         s.clock.set(datetime(2026, 10, 8, 19, 59))  # the first item is long overdue
-        assert sorted(summary(await s.deadlines.run_once())) == [("sign", "overdue")]
+        assert sorted(summary(await w.deadlines.run_once())) == [("sign", "overdue")]
         s.clock.set(datetime(2026, 10, 8, 20, 0))  # 4 hours before the end of 8 October
-        got = await s.deadlines.run_once()
+        got = await w.deadlines.run_once()
         assert sorted((a.item_id, a.deadline, a.unit_id, a.level) for a in got) == [
             (i, "co_opinion", u1, "due_soon"),
             (i, "sign", u0, "due_soon"),
         ]
         s.clock.set(datetime(2026, 10, 9, 0, 0))
-        assert sorted(summary(await s.deadlines.run_once())) == [
+        assert sorted(summary(await w.deadlines.run_once())) == [
             ("co_opinion", "overdue"),
             ("sign", "overdue"),
         ]
@@ -125,20 +127,21 @@ async def test_moved_deadlines_get_their_own_alerts(hub: RunningHub, world: Worl
     """An approved extension is a new reply deadline, alerted again; after an unsatisfied
     evaluation the second-reply deadline is alerted as rereply."""
     s = hub.services
+    w = hub.workflows
     uu0, d0, sec = world.unit_users[0], world.deputies[0], world.secretariat
     s.clock.set(datetime(2026, 3, 2, 9, 0))  # Monday
     async with Api(hub, world) as api:
         i = (await api.commit_item([d0], deadline="2026-03-03"))["id"]
         await api.post(uu0, f"/api/items/{i}/sign")
         s.clock.set(datetime(2026, 3, 4, 9, 0))
-        assert summary(await s.deadlines.run_once()) == [("reply", "overdue")]
+        assert summary(await w.deadlines.run_once()) == [("reply", "overdue")]
         await api.post(
             uu0, f"/api/items/{i}/request_extension", {"until": "2026-03-06", "reason": "r"}
         )
         await api.post(sec, f"/api/items/{i}/approve_extension")
-        assert await s.deadlines.run_once() == []
+        assert await w.deadlines.run_once() == []
         s.clock.set(datetime(2026, 3, 7, 0, 0))
-        assert summary(await s.deadlines.run_once()) == [("reply", "overdue")]
+        assert summary(await w.deadlines.run_once()) == [("reply", "overdue")]
         await api.post(uu0, f"/api/items/{i}/reply", {"grade": "D", "text": "留作参考"})
         r = await api.post(
             d0, f"/api/items/{i}/evaluate", {"rating": "unsatisfied", "reason": "no"}
@@ -146,9 +149,9 @@ async def test_moved_deadlines_get_their_own_alerts(hub: RunningHub, world: Worl
         assert r["state"] == "rehandling"
         assert r["reply_due"] == "2026-03-11T16:00:00.000000Z"  # Saturday + 3 working days
         s.clock.set(datetime(2026, 3, 11, 20, 0))
-        assert summary(await s.deadlines.run_once()) == [("rereply", "due_soon")]
+        assert summary(await w.deadlines.run_once()) == [("rereply", "due_soon")]
         s.clock.set(datetime(2026, 3, 12, 0, 0))
-        assert summary(await s.deadlines.run_once()) == [("rereply", "overdue")]
+        assert summary(await w.deadlines.run_once()) == [("rereply", "overdue")]
     stored = await rows(hub, deadline_alerts, deadline_alerts.c.item_id == i)
     assert len(stored) == 4 and len({a.due for a in stored}) == 3
 
@@ -181,7 +184,9 @@ async def test_two_nodes_raise_each_alert_once(
         items = [(await api.commit_item([d], deadline="2026-03-03"))["id"] for d in world.deputies]
         for c in (a.clock, b.clock):
             c.set(datetime(2026, 3, 3, 21, 0))  # inside the 4 h before signing is due
-        got = await asyncio.gather(a.deadlines.run_once(), b.deadlines.run_once())
+        got = await asyncio.gather(
+            hub.workflows.deadlines.run_once(), other.workflows.deadlines.run_once()
+        )
         assert sorted(len(x) for x in got) == [0, len(items)]
         assert await _count_alerts(hub) == (len(items), 2 * len(items))  # unit + desk
 
@@ -200,20 +205,21 @@ async def test_lease_passes_when_its_holder_stops_or_expires(
     a = hub.services
     b = Services(settings)
     c = Services(settings)
+    watchers = {a: hub.workflows.deadlines, b: DeadlineWatcher(b), c: DeadlineWatcher(c)}
     try:
         for s in (a, b, c):
             s.clock.set(datetime(2026, 3, 2, 9, 0))
-        assert await a.deadlines.lease()
-        assert not await b.deadlines.lease() and not await c.deadlines.lease()
-        assert await a.deadlines.lease()  # renewing
-        await a.deadlines.stop()  # gives it back
-        assert await b.deadlines.lease()
-        assert not await c.deadlines.lease()
+        assert await watchers[a].lease()
+        assert not await watchers[b].lease() and not await watchers[c].lease()
+        assert await watchers[a].lease()  # renewing
+        await watchers[a].stop()  # gives it back
+        assert await watchers[b].lease()
+        assert not await watchers[c].lease()
         for s in (b, c):  # b dies without a word; its lease runs out
             s.clock.advance(timedelta(seconds=settings.deadline_lease - 1))
-        assert not await c.deadlines.lease()
+        assert not await watchers[c].lease()
         c.clock.advance(timedelta(seconds=2))
-        assert await c.deadlines.lease()
+        assert await watchers[c].lease()
     finally:
         await b.engine.dispose()
         await c.engine.dispose()

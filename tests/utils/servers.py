@@ -22,6 +22,7 @@ from hub.broker import Broker
 from hub.config import Settings
 from hub.server import HubServer, bind, uvicorn_config
 from hub.services import Services
+from hub.session.runtime import Workflows
 from tests.utils import TIMEOUT
 
 
@@ -37,6 +38,11 @@ class RunningHub:
     def services(self) -> Services:
         s: Services = self.app.state.services
         return s
+
+    @property
+    def workflows(self) -> Workflows:
+        w: Workflows = self.app.state.workflows
+        return w
 
     async def stop(self) -> None:
         self.server.should_exit = True
