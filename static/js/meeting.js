@@ -38,7 +38,7 @@ export async function chooseMeeting(me, pickBox) {
 /**
  * Accounts, delegations and units for staff pages. Names of units and delegations come
  * from /api/units and /api/delegations when the server offers them; otherwise a unit
- * is named after its first account and a delegation by its number.
+ * is named after its first account and a delegation as the points list names it.
  * Resolves with {users, deputies, byId, units: Map(id→name), delegations: Map(id→name)}.
  */
 export async function directory() {
@@ -57,6 +57,9 @@ export async function directory() {
     const r = await get("/api/delegations");
     for (const d of r.delegations || []) delegations.set(d.id, d.name);
   } else {
+    // The points list names each deputy's delegation.
+    const r = await get("/api/points", { quiet: true }).catch(() => ({ deputies: [] }));
+    for (const d of r.deputies || []) if (d.delegation) delegations.set(d.delegation.id, d.delegation.name);
     for (const u of deputies)
       if (u.delegation_id && !delegations.has(u.delegation_id))
         delegations.set(u.delegation_id, t("common.delegation", { n: u.delegation_id }));
