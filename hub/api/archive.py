@@ -59,7 +59,7 @@ async def export_dataset(request: Request) -> Response:
     if fmt not in export.FORMATS:
         raise BadRequest("`format` must be csv or jsonl")
     f = Filters.parse(request.query_params, congress_tz(request))
-    ds = export.dataset(name, request.query_params, f)
+    ds = export.dataset(name, request.query_params, f, fmt)
     engine = services(request).engine
     # Fail with 503 before the 200 is sent if the database cannot be reached.
     async with db_errors(), engine.connect() as conn:

@@ -154,6 +154,34 @@ class Filters:
         return out
 
 
+# How far out of time order a message may have been stored and still be found by a time
+# filter: see id_window.
+TIME_MARGIN = 10_000
+
+
+async def id_window(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
+    """Id bounds for ``f``'s time range, added to its ``ts`` conditions.
+
+    A message's id and its time are both taken when it is stored, so they grow together;
+    the database's planner does not know that, and walks the ids from the first message
+    to find the first one after ``since``. The bounds say where to start: the smallest id
+    among the first :data:`TIME_MARGIN` messages from ``since`` on (by time), the largest
+    among the last ones before ``until`` — so only a message stored more than that many
+    messages out of time order (node clocks minutes apart) could be missed.
+    """
+    m = messages.c
+    out: list[sa.ColumnElement[bool]] = []
+    if f.since is not None:
+        first = sa.select(m.id).where(m.ts >= f.since).order_by(m.ts).limit(TIME_MARGIN)
+        lo = (await conn.execute(sa.select(sa.func.min(first.subquery().c.id)))).scalar()
+        out.append(m.id >= lo if lo is not None else sa.false())
+    if f.until is not None:
+        last = sa.select(m.id).where(m.ts < f.until).order_by(m.ts.desc()).limit(TIME_MARGIN)
+        hi = (await conn.execute(sa.select(sa.func.max(last.subquery().c.id)))).scalar()
+        out.append(m.id <= hi if hi is not None else sa.false())
+    return out
+
+
 def encode_cursor(last_id: int, desc: bool) -> str:
     raw = orjson.dumps({"after": last_id, "desc": desc})
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -211,7 +239,8 @@ async def search(
 ) -> Page:
     """One page of messages matching ``f``, each with its receipts."""
     after = decode_cursor(cursor, desc) if cursor else None
-    q = ordered(sa.select(*COLUMNS).where(*f.where()), after, desc).limit(limit + 1)
+    where = [*f.where(), *await id_window(conn, f)]
+    q = ordered(sa.select(*COLUMNS).where(*where), after, desc).limit(limit + 1)
     rows = (await conn.execute(q)).all()
     more = len(rows) > limit
     msgs = [stored(r) for r in rows[:limit]]

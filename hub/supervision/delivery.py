@@ -15,7 +15,6 @@ probe finds also answers every page seq up to it, since no ack lies in between.
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -155,23 +154,26 @@ async def _inside(
     return out
 
 
-async def _resolve(
+async def _known(
     conn: AsyncConnection,
     seqs: dict[str, list[int]],
     people: dict[str, list[int]],
-    exact: dict[tuple[str, int, int], datetime],
-) -> dict[tuple[str, int, int], Ack | None]:
-    """The first ack >= s of every (channel, page seq s, user) with no exact ack at s."""
-    first: dict[tuple[str, int, int], Ack | None] = {}
+    exact: dict[tuple[str, int], dict[int, datetime]],
+) -> dict[tuple[str, int], list[Ack]]:
+    """Per (channel, user), acks sorted by seq such that the first ack >= s of every page
+    seq s is the first of them >= s: no ack lies between a page seq and its answer."""
+    known: dict[tuple[str, int], list[Ack]] = {}
     todo: dict[tuple[str, int], list[int]] = {}
     for ch, ss in seqs.items():
         for u in people[ch]:
-            left = [s for s in ss if (ch, s, u) not in exact]
+            at = exact.get((ch, u), {})
+            known[(ch, u)] = sorted(at.items())
+            left = [s for s in ss if s not in at] if at else ss
             if left:
                 todo[(ch, u)] = left
-    # A channel's run of neighbouring seqs: read the acks between its ends at once; a seq
-    # with no ack after it in the run has the first ack after the run.
-    after: dict[tuple[str, int], list[int]] = {}
+    # A channel's run of neighbouring seqs: read the acks between its ends at once; past
+    # the last one, the first ack after the run.
+    after: list[tuple[str, int, int]] = []
     for ch, ss in seqs.items():
         lo, hi = ss[0], ss[-1]
         mine = [u for (c, u) in todo if c == ch]
@@ -179,35 +181,30 @@ async def _resolve(
             continue
         inside = await _inside(conn, ch, lo, hi, mine)
         for u in mine:
-            acks = inside.get(u, [])
-            keys = [a[0] for a in acks]
-            for s in todo.pop((ch, u)):
-                i = bisect.bisect_left(keys, s)
-                if i < len(acks):
-                    first[(ch, s, u)] = acks[i]
-                else:
-                    after.setdefault((ch, u), []).append(s)
-    beyond = await _first_acks(conn, [(ch, u, seqs[ch][-1] + 1) for (ch, u) in after])
-    for (ch, u), ss in after.items():
-        for s in ss:
-            first[(ch, s, u)] = beyond[(ch, u, seqs[ch][-1] + 1)]
-    # The other (sparse) seqs, round by round.
-    todo = {k: v for k, v in todo.items() if v}
+            acks = inside.get(u)
+            if acks:
+                known[(ch, u)] = sorted({*known[(ch, u)], *acks})
+            left = todo.pop((ch, u))
+            if not acks or acks[-1][0] < left[-1]:
+                after.append((ch, u, hi + 1))
+    for (ch, u, _), ack in (await _first_acks(conn, after)).items():
+        if ack is not None:
+            known[(ch, u)].append(ack)
+    # The other (sparse) seqs, round by round: a probe at a user's lowest unanswered seq
+    # answers every seq up to the ack it finds.
     while todo:
         found = await _first_acks(conn, [(ch, u, ss[0]) for (ch, u), ss in todo.items()])
         nxt: dict[tuple[str, int], list[int]] = {}
         for (ch, u), ss in todo.items():
             ack = found[(ch, u, ss[0])]
-            rest = []
-            for s in ss:
-                if ack is None or s <= ack[0]:
-                    first[(ch, s, u)] = ack
-                else:
-                    rest.append(s)
+            if ack is None:
+                continue
+            known[(ch, u)] = sorted({*known[(ch, u)], ack})
+            rest = [s for s in ss if s > ack[0]]
             if rest:
                 nxt[(ch, u)] = rest
         todo = nxt
-    return first
+    return known
 
 
 async def receipts_of(
@@ -218,21 +215,25 @@ async def receipts_of(
     read it, ``{"user", "delivered_at", "read_at"}``, by user id."""
     seqs: dict[str, list[int]] = defaultdict(list)
     sender: dict[Pair, int] = {}
-    for ch, sq, who in wanted:
+    for ch, sq, by in wanted:
         seqs[ch].append(sq)
-        sender[(ch, sq)] = who
+        sender[(ch, sq)] = by
     for ss in seqs.values():
         ss.sort()
     audience = await audiences(conn, set(seqs))
     acks, reads = await _exact(conn, list(sender))
+    exact: dict[tuple[str, int], dict[int, datetime]] = defaultdict(dict)
+    for (ch, sq, u), ts in acks.items():
+        exact[(ch, u)][sq] = ts
+    read_by: dict[tuple[str, int], dict[int, datetime]] = defaultdict(dict)
+    for (ch, sq, u), ts in reads.items():
+        read_by[(ch, u)][sq] = ts
     people: dict[str, list[int]] = {}
     for ch in seqs:
         seen = {u for (c, _, u) in acks if c == ch} | {u for (c, _, u) in reads if c == ch}
         people[ch] = sorted(set(audience[ch] or ()) | seen)
-    first = await _resolve(conn, seqs, people, acks)
-    for (ch, sq, u), ts in acks.items():
-        first[(ch, sq, u)] = (sq, ts)
-    having = {u for (_, _, u), a in first.items() if a is not None} | {u for (_, _, u) in reads}
+    known = await _known(conn, seqs, people, exact)
+    having = {u for (_, u), a in known.items() if a} | {u for (_, u) in read_by}
     names: dict[int, dict[str, Any]] = {}
     ids = sorted(having)
     for i in range(0, len(ids), _IN):
@@ -252,23 +253,27 @@ async def receipts_of(
 
     out: dict[Pair, tuple[int | None, list[dict[str, Any]]]] = {}
     for ch, ss in seqs.items():
-        listed = [u for u in people[ch] if u in having]
         members = audience[ch]
-        for s in ss:
-            entries = []
-            for u in listed:
-                a = first.get((ch, s, u))
-                r = reads.get((ch, s, u))
+        lists: list[list[dict[str, Any]]] = [[] for _ in ss]
+        for u in people[ch]:
+            mine = known.get((ch, u)) or []
+            read_at = read_by.get((ch, u)) or {}
+            if not mine and not read_at:
+                continue
+            who = names.get(u) or {"id": u, "name": ""}
+            j = 0  # walk the page's seqs and the user's acks together
+            for k, s in enumerate(ss):
+                while j < len(mine) and mine[j][0] < s:
+                    j += 1
+                a = mine[j][1] if j < len(mine) else None
+                r = read_at.get(s)
                 if a is None and r is None:
                     continue
-                delivered = r if a is None or (r is not None and r < a[1]) else a[1]
-                entries.append(
-                    {
-                        "user": names.get(u) or {"id": u, "name": ""},
-                        "delivered_at": stamp(delivered),
-                        "read_at": stamp(r),
-                    }
+                delivered = r if a is None or (r is not None and r < a) else a
+                lists[k].append(
+                    {"user": who, "delivered_at": stamp(delivered), "read_at": stamp(r)}
                 )
+        for k, s in enumerate(ss):
             n = None if members is None else len(members) - (sender[(ch, s)] in members)
-            out[(ch, s)] = (n, entries)
+            out[(ch, s)] = (n, lists[k])
     return out

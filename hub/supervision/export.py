@@ -17,11 +17,12 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import BadRequest
@@ -30,7 +31,7 @@ from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
 from hub.store.log import db_errors
 from hub.store.schema import messages, receipts, units, users
-from hub.supervision.archive import Filters, utc
+from hub.supervision.archive import Filters, id_window, utc
 from hub.supervision.attendance import marks
 
 BATCH = 5000
@@ -39,16 +40,28 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def _ts(v: datetime | None) -> str | None:
-    return None if v is None else iso(utc(v))
+    """:func:`hub.protocol.iso`, faster for the UTC datetimes PostgreSQL returns."""
+    if v is None:
+        return None
+    if v.tzinfo is UTC or (v.tzinfo is not None and not v.utcoffset()):
+        return v.isoformat(timespec="microseconds")[:26] + "Z"
+    return iso(utc(v))
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows of one batch as (CSV cells, JSON object) pairs, and the key to continue after."""
+    """The rows of one batch, and the key to continue after."""
 
-    rows: list[tuple[list[Any], bytes]]
+    rows: Sequence[Any]
     last: Any
     more: bool
+
+
+def _as_dict(
+    columns: Sequence[str],
+) -> tuple[Callable[[Any], Sequence[Any]], Callable[[Any], bytes]]:
+    """Encoders of rows that are dicts keyed by ``columns``."""
+    return (lambda d: [d[c] for c in columns]), orjson.dumps
 
 
 @dataclass(frozen=True)
@@ -56,41 +69,68 @@ class Dataset:
     name: str
     columns: Sequence[str]
     read: Callable[[AsyncConnection, Any, int], Any]  # (conn, after, batch) -> Batch
+    cells: Callable[[Any], Sequence[Any]]  # a row as CSV cells, in ``columns`` order
+    json: Callable[[Any], bytes]  # a row as one JSON object
 
 
-def _message_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
+def ts_text(col: Any, dialect: str) -> sa.ColumnElement[str]:
+    """The database writes a timestamp as :func:`hub.protocol.iso` does (UTC, microseconds,
+    ``Z``): the formatting runs beside the hub, not in it. SQLite keeps timestamps as UTC
+    text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if dialect == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", col), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return sa.func.replace(col, " ", "T").concat("Z")
+
+
+def json_object(dialect: str, *pairs: Any) -> Any:
+    """A JSON object built by the database (embeddable in another)."""
+    if dialect == "postgresql":
+        return sa.func.json_build_object(*pairs)
+    return sa.func.json_object(*pairs)
+
+
+def as_text(obj: Any, dialect: str) -> Any:
+    return sa.cast(obj, sa.Text) if dialect == "postgresql" else obj
+
+
+def json_value(col: Any, dialect: str) -> Any:
+    """Stored JSON text, embedded as JSON (not as a string)."""
+    return sa.cast(col, postgresql.JSON) if dialect == "postgresql" else sa.func.json(col)
+
+
+def _message_rows(f: Filters, fmt: str) -> Callable[[AsyncConnection, Any, int], Any]:
+    """CSV: (id, cells…); JSON Lines: (id, the line built by the database)."""
+
     async def read(conn: AsyncConnection, after: Any, batch: int) -> Batch:
-        m = messages.c
-        q = sa.select(
-            m.id, m.channel, m.seq, m.kind, m.ts, m.sender_id, m.sender_name, m.sender_role,
-            m.body, m.hash,
-        ).where(*f.where())  # fmt: skip
-        if after is not None:
-            q = q.where(m.id > after)
-        rows = (await conn.execute(q.order_by(m.id).limit(batch))).all()
-        out = []
-        for r in rows:
-            ts = _ts(r.ts)
-            cells = [
-                r.id, r.channel, r.seq, r.kind, ts, r.sender_id, r.sender_name, r.sender_role,
-                r.body, r.hash,
+        m, d = messages.c, conn.dialect.name
+        ts = ts_text(m.ts, d)
+        if fmt == "csv":
+            cols: list[Any] = [
+                m.id, m.channel, m.seq, m.kind, ts, m.sender_id, m.sender_name, m.sender_role,
+                m.body, m.hash,
             ]  # fmt: skip
-            obj = orjson.dumps(
-                {
-                    "id": r.id,
-                    "channel": r.channel,
-                    "seq": r.seq,
-                    "kind": r.kind,
-                    "ts": ts,
-                    "sender": {"id": r.sender_id, "name": r.sender_name, "role": r.sender_role},
-                    "body": orjson.Fragment(r.body),
-                    "hash": r.hash,
-                }
-            )
-            out.append((cells, obj))
-        return Batch(out, rows[-1].id if rows else None, len(rows) == batch)
+        else:
+            sender = json_object(d, "id", m.sender_id, "name", m.sender_name, "role", m.sender_role)
+            line = json_object(
+                d, "id", m.id, "channel", m.channel, "seq", m.seq, "kind", m.kind, "ts", ts,
+                "sender", sender, "body", json_value(m.body, d), "hash", m.hash,
+            )  # fmt: skip
+            cols = [m.id, as_text(line, d)]
+        # the first batch starts where the time range does; the next ones after the last
+        start = [m.id > after] if after is not None else await id_window(conn, f)
+        q = sa.select(*cols).where(*f.where(), *start)
+        rows = (await conn.execute(q.order_by(m.id).limit(batch))).all()
+        return Batch(rows, rows[-1][0] if rows else None, len(rows) == batch)
 
     return read
+
+
+def _from_db_cells(r: Sequence[Any]) -> Sequence[Any]:
+    return r
+
+
+def _from_db_json(r: Any) -> bytes:
+    return str(r[1]).encode()
 
 
 MESSAGE_COLUMNS = (
@@ -100,34 +140,29 @@ MESSAGE_COLUMNS = (
 
 
 def _receipt_rows(
-    where: list[sa.ColumnElement[bool]],
+    where: list[sa.ColumnElement[bool]], fmt: str
 ) -> Callable[[AsyncConnection, Any, int], Any]:
     async def read(conn: AsyncConnection, after: Any, batch: int) -> Batch:
-        r_ = receipts.c
+        r_, d = receipts.c, conn.dialect.name
+        ts = ts_text(r_.ts, d)
+        if fmt == "csv":
+            cols: list[Any] = [r_.id, r_.channel, r_.seq, r_.kind, r_.user_id, users.c.name, ts]
+        else:
+            user = json_object(d, "id", r_.user_id, "name", users.c.name)
+            line = json_object(
+                d, "id", r_.id, "channel", r_.channel, "seq", r_.seq, "kind", r_.kind,
+                "user", user, "ts", ts,
+            )  # fmt: skip
+            cols = [r_.id, as_text(line, d)]
         q = (
-            sa.select(r_.id, r_.channel, r_.seq, r_.kind, r_.user_id, users.c.name, r_.ts)
+            sa.select(*cols)
             .select_from(receipts.outerjoin(users, users.c.id == r_.user_id))
             .where(*where)
         )
         if after is not None:
             q = q.where(r_.id > after)
         rows = (await conn.execute(q.order_by(r_.id).limit(batch))).all()
-        out = []
-        for r in rows:
-            ts = _ts(r.ts)
-            cells = [r.id, r.channel, r.seq, r.kind, r.user_id, r.name, ts]
-            obj = orjson.dumps(
-                {
-                    "id": r.id,
-                    "channel": r.channel,
-                    "seq": r.seq,
-                    "kind": r.kind,
-                    "user": {"id": r.user_id, "name": r.name},
-                    "ts": ts,
-                }
-            )
-            out.append((cells, obj))
-        return Batch(out, rows[-1].id if rows else None, len(rows) == batch)
+        return Batch(rows, rows[-1][0] if rows else None, len(rows) == batch)
 
     return read
 
@@ -159,20 +194,24 @@ def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
     return out
 
 
-def dataset(name: str, params: Any, f: Filters) -> Dataset:
-    """The dataset ``name`` with the request's filters applied."""
+def dataset(name: str, params: Any, f: Filters, fmt: str = "csv") -> Dataset:
+    """The dataset ``name`` with the request's filters applied, read for ``fmt``."""
     if name == "messages":
-        return Dataset(name, MESSAGE_COLUMNS, _message_rows(f))
+        rows = _message_rows(f, fmt)
+        return Dataset(name, MESSAGE_COLUMNS, rows, _from_db_cells, _from_db_json)
     if name == "receipts":
-        return Dataset(name, RECEIPT_COLUMNS, _receipt_rows(receipts_where(params, f)))
+        rows = _receipt_rows(receipts_where(params, f), fmt)
+        return Dataset(name, RECEIPT_COLUMNS, rows, _from_db_cells, _from_db_json)
     if name == "items":
-        return Dataset(name, ITEM_COLUMNS, item_rows(f))
+        return Dataset(name, ITEM_COLUMNS, item_rows(f), *_as_dict(ITEM_COLUMNS))
     if name == "item_events":
-        return Dataset(name, ITEM_EVENT_COLUMNS, item_event_rows(f))
+        cells, _ = _as_dict(ITEM_EVENT_COLUMNS)
+        return Dataset(name, ITEM_EVENT_COLUMNS, item_event_rows(f), cells, _event_json)
     if name == "attendance":
         if f.meeting is None:
             raise BadRequest("the attendance export needs `meeting`")
-        return Dataset(name, ATTENDANCE_COLUMNS, attendance_rows(f.meeting))
+        rows = attendance_rows(f.meeting)
+        return Dataset(name, ATTENDANCE_COLUMNS, rows, *_as_dict(ATTENDANCE_COLUMNS))
     raise BadRequest(f"unknown export {name!r}: expected one of {', '.join(DATASETS)}")
 
 
@@ -260,7 +299,7 @@ def item_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
                 "text": r.text,
                 "reply_text": r.reply_text,
             }
-            out.append(([row[c] for c in ITEM_COLUMNS], orjson.dumps(row)))
+            out.append(row)
         return Batch(out, ids[-1] if ids else None, len(rows) == batch)
 
     return read
@@ -270,6 +309,10 @@ ITEM_EVENT_COLUMNS = (
     "id", "item_id", "action", "at", "actor_id", "actor_name", "actor_role", "actor_unit_id",
     "from_state", "to_state", "round", "payload",
 )  # fmt: skip
+
+
+def _event_json(d: dict[str, Any]) -> bytes:
+    return orjson.dumps({**d, "payload": orjson.Fragment(d["payload"])})
 
 
 def item_event_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
@@ -301,8 +344,7 @@ def item_event_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
                 "round": int(r.round),
                 "payload": r.payload,
             }
-            obj = orjson.dumps({**row, "payload": orjson.Fragment(r.payload)})
-            out.append(([row[c] for c in ITEM_EVENT_COLUMNS], obj))
+            out.append(row)
         return Batch(out, int(rows[-1].id) if rows else None, len(rows) == batch)
 
     return read
@@ -341,7 +383,7 @@ def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], An
                 "leave_reason": None if m.leave is None else m.leave.reason,
                 "leave_status": None if m.leave is None else m.leave.status,
             }
-            out.append(([row[c] for c in ATTENDANCE_COLUMNS], orjson.dumps(row)))
+            out.append(row)
         return Batch(out, int(s.id), True)
 
     return read
@@ -367,10 +409,10 @@ async def stream(
         if fmt == "csv" and b.rows:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\r\n")
-            w.writerows(cells for cells, _ in b.rows)
+            w.writerows(map(ds.cells, b.rows))
             yield buf.getvalue().encode()
         elif b.rows:
-            yield b"\n".join(obj for _, obj in b.rows) + b"\n"
+            yield b"\n".join(map(ds.json, b.rows)) + b"\n"
         if not b.more:
             return
         after = b.last

@@ -48,6 +48,15 @@ async def test_chinese_text_round_trips_through_csv(hub: RunningHub, world: Worl
     assert [orjson.loads(row["body"])["text"] for row in rows] == TRICKY
     assert [row["seq"] for row in rows] == ["1", "2", "3", "4"]
     assert {row["sender_name"] for row in rows} == {"秘书处"}
+    # The same timestamps, to the microsecond, as the archive and the wire show them.
+    async with http(hub, world, world.supervisor) as c:
+        page = (await c.get("/api/archive/messages", params={"channel": ch})).json()
+        lines = (
+            await c.get("/api/archive/export/messages", params={"channel": ch, "format": "jsonl"})
+        ).content.splitlines()
+    assert [row["ts"] for row in rows] == [m["ts"] for m in page["messages"]]
+    assert [orjson.loads(x)["ts"] for x in lines] == [m["ts"] for m in page["messages"]]
+    assert [orjson.loads(x)["hash"] for x in lines] == [row["hash"] for row in rows]
 
 
 async def test_jsonl_has_one_object_per_line(hub: RunningHub, world: World) -> None:
