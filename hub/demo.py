@@ -20,6 +20,7 @@ from hub.identity import (
 from hub.session.demo import seed_session
 from hub.session.demo_items import seed_items
 from hub.store.schema import users
+from hub.supervision.demo import seed_supervision
 
 PASSWORD = "demo2026"
 MEETING = "市第七届人民代表大会第五次会议"
@@ -69,6 +70,7 @@ async def seed(engine: AsyncEngine, data_dir: Path = Path("var")) -> dict[str, A
         await add_participants(conn, meeting, [*deputy_ids, staff["mishu"]])
         session = await seed_session(conn, meeting, dele, DELEGATIONS, staff["mishu"], data_dir)
         session |= await seed_items(conn, meeting, session["agenda_item_ids"])
+        session |= await seed_supervision(conn, staff["admin"], staff["jiandu"], deputy_ids)
     return {
         "meeting_id": meeting,
         "delegation_ids": dele,

@@ -27,7 +27,7 @@ from hub.store.schema import BigId, metadata, users
 from hub.supervision.archive import utc
 
 if TYPE_CHECKING:
-    from hub.node import Node
+    from hub.node import Node, Writer
 
 KINDS = ("inspection", "research", "constituents", "training", "other")
 STATES = ("submitted", "confirmed", "rejected")
@@ -140,18 +140,25 @@ async def register(
     node: Node, me: Principal, fields: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """A deputy records an activity (``fields`` from :func:`parse_new`)."""
+    async with node.writing() as w:
+        return await register_in(w, me, fields, now)
+
+
+async def register_in(
+    w: Writer, me: Principal, fields: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """:func:`register` inside the caller's transaction."""
     if me.role != "deputy":
         raise Forbidden("only a deputy registers their own activities")
-    async with node.writing() as w:
-        rid = (
-            await w.conn.execute(
-                registrations.insert()
-                .values(deputy_id=me.id, state="submitted", created_at=now, **fields)
-                .returning(registrations.c.id)
-            )
-        ).scalar_one()
-        out = registration_dict(await _row(w.conn, int(rid)), me.name)
-        await w.append(f"deputy:{me.id}", "registration.submitted", me, {"registration": out})
+    rid = (
+        await w.conn.execute(
+            registrations.insert()
+            .values(deputy_id=me.id, state="submitted", created_at=now, **fields)
+            .returning(registrations.c.id)
+        )
+    ).scalar_one()
+    out = registration_dict(await _row(w.conn, int(rid)), me.name)
+    await w.append(f"deputy:{me.id}", "registration.submitted", me, {"registration": out})
     return out
 
 
@@ -191,29 +198,36 @@ async def decide(
 ) -> dict[str, Any]:
     """A supervisor confirms or rejects (with a reason) a submitted registration; the
     deputy's inbox gets the decision in the same transaction."""
+    async with node.writing() as w:
+        return await decide_in(w, me, reg_id, confirm, reason, now)
+
+
+async def decide_in(
+    w: Writer, me: Principal, reg_id: int, confirm: bool, reason: str | None, now: datetime
+) -> dict[str, Any]:
+    """:func:`decide` inside the caller's transaction."""
     if me.role != "supervisor":
         raise Forbidden("only a supervisor (代表工委) confirms or rejects registrations")
     if not confirm and (reason is None or not reason.strip()):
         raise BadRequest("`reason` is required to reject: tell the deputy what is missing")
     if reason is not None and len(reason) > 2000:
         raise BadRequest("`reason` must be at most 2000 characters")
-    async with node.writing() as w:
-        r = await _row(w.conn, reg_id, lock=True)
-        if r.state != "submitted":
-            raise Conflict(f"registration {reg_id} is already {r.state}", state=r.state)
-        state = "confirmed" if confirm else "rejected"
-        await w.conn.execute(
-            registrations.update()
-            .where(registrations.c.id == reg_id)
-            .values(
-                state=state,
-                decided_by=me.id,
-                decided_at=now,
-                reason=reason.strip() if reason else None,
-            )
+    r = await _row(w.conn, reg_id, lock=True)
+    if r.state != "submitted":
+        raise Conflict(f"registration {reg_id} is already {r.state}", state=r.state)
+    state = "confirmed" if confirm else "rejected"
+    await w.conn.execute(
+        registrations.update()
+        .where(registrations.c.id == reg_id)
+        .values(
+            state=state,
+            decided_by=me.id,
+            decided_at=now,
+            reason=reason.strip() if reason else None,
         )
-        out = registration_dict(await _row(w.conn, reg_id), r.name)
-        await w.append(f"deputy:{r.deputy_id}", f"registration.{state}", me, {"registration": out})
+    )
+    out = registration_dict(await _row(w.conn, reg_id), r.name)
+    await w.append(f"deputy:{r.deputy_id}", f"registration.{state}", me, {"registration": out})
     return out
 
 
