@@ -23,6 +23,7 @@ from hub.api import (
     calendar,
     channels,
     deadlines,
+    directory,
     documents,
     error_response,
     items,
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
 
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
-    api_modules += [archive, performance, points, statistics]
+    api_modules += [directory, archive, performance, points, statistics]
     api_modules += [opinions, items, suggestions, calendar, deadlines]
     routes = [
         Route("/", _index),

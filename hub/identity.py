@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,18 @@ async def create_delegation(conn: AsyncConnection, name: str) -> int:
 async def create_unit(conn: AsyncConnection, name: str) -> int:
     r = await conn.execute(units.insert().values(name=name).returning(units.c.id))
     return int(r.scalar_one())
+
+
+async def list_delegations(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every delegation, ``{id, name}``, by id."""
+    rows = await conn.execute(sa.select(delegations.c.id, delegations.c.name).order_by("id"))
+    return [{"id": int(r.id), "name": r.name} for r in rows]
+
+
+async def list_units(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every undertaking unit, ``{id, name}``, by id."""
+    rows = await conn.execute(sa.select(units.c.id, units.c.name).order_by("id"))
+    return [{"id": int(r.id), "name": r.name} for r in rows]
 
 
 async def create_meeting(
