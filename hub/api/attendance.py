@@ -9,7 +9,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
-from hub.api.meetings import NULL_INT, NULL_TS, PERSON, SITTING, TS, acting, path_id, path_int
+from hub.api.meetings import (
+    LEAVE,
+    NULL_INT,
+    NULL_TS,
+    PERSON,
+    SITTING,
+    STATUSES,
+    TS,
+    acting,
+    path_id,
+    path_int,
+)
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound
 from hub.session import attendance as a
@@ -98,21 +109,7 @@ routes = [
 
 SITTING_ID = path_id("id", "sitting id")
 LEAVE_ID = path_id("id", "leave request id")
-ALLOWED = {"type": "array", "items": STR, "description": "the actions the object allows next"}
-LEAVE = obj(
-    ["id", "sitting_id", "deputy", "reason", "status", "created_at", "allowed"],
-    id=INT,
-    sitting_id=INT,
-    deputy=PERSON,
-    reason=STR,
-    status={"enum": ["pending", "approved", "refused"]},
-    created_at=NULL_TS,
-    decided_at=NULL_TS,
-    note={"type": ["string", "null"]},
-    allowed=ALLOWED,
-)
 NOTE = json_body(obj(note=STR), required=False)
-STATUSES = ["checked_in", "on_leave", "leave_pending", "absent"]
 spec = {
     "/api/sittings/{id}/checkin": {
         "post": {

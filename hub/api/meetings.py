@@ -14,6 +14,7 @@ from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound, Unavailable
 from hub.services import Services
+from hub.session import attendance
 from hub.session import meetings as m
 from hub.session.common import MAX_ID, parse_ts
 
@@ -66,7 +67,17 @@ async def list_meetings(request: Request) -> Response:
 async def overview(request: Request) -> Response:
     me = await principal(request)
     mid = path_int(request)
-    return JSON(await m.meeting_overview(services(request).node, me, mid))
+    node = services(request).node
+    out = await m.meeting_overview(node, me, mid)
+    if me.role == "deputy":
+        await attendance.add_my_attendance(node, me, out["sittings"])
+    return JSON(out)
+
+
+async def deputies(request: Request) -> Response:
+    me = await principal(request)
+    mid = path_int(request)
+    return JSON({"deputies": await m.deputies_of(services(request).node, me, mid)})
 
 
 async def add_sitting(request: Request) -> Response:
@@ -107,6 +118,7 @@ async def add_agenda_item(request: Request) -> Response:
 routes = [
     Route("/api/meetings", list_meetings, methods=["GET"]),
     Route("/api/meetings/{id:int}", overview, methods=["GET"]),
+    Route("/api/meetings/{id:int}/deputies", deputies, methods=["GET"]),
     Route("/api/meetings/{id:int}/sittings", add_sitting, methods=["POST"]),
     Route("/api/meetings/{id:int}/agenda", add_agenda_item, methods=["POST"]),
 ]
@@ -144,6 +156,37 @@ SITTING = obj(
     place=STR,
     delegation_id=NULL_INT,
 )
+ALLOWED = {"type": "array", "items": STR, "description": "the actions the object allows next"}
+LEAVE = obj(
+    ["id", "sitting_id", "deputy", "reason", "status", "created_at", "allowed"],
+    id=INT,
+    sitting_id=INT,
+    deputy=PERSON,
+    reason=STR,
+    status={"enum": ["pending", "approved", "refused"]},
+    created_at=NULL_TS,
+    decided_at=NULL_TS,
+    note={"type": ["string", "null"]},
+    allowed=ALLOWED,
+)
+STATUSES = ["checked_in", "on_leave", "leave_pending", "absent"]
+# A sitting in the overview a deputy reads: with their own attendance.
+MY_SITTING = {
+    **SITTING,
+    "properties": {
+        **SITTING["properties"],
+        "my_status": {
+            "enum": [*STATUSES, None],
+            "description": "deputies only: their attendance (as on the board); null at a "
+            "sitting they are not expected at",
+        },
+        "my_checked_in_at": {**NULL_TS, "description": "deputies only"},
+        "my_leave": {
+            "oneOf": [LEAVE, {"type": "null"}],
+            "description": "deputies only: their latest leave request for the sitting",
+        },
+    },
+}
 AGENDA_ITEM = obj(
     ["id", "meeting_id", "position", "title"], id=INT, meeting_id=INT, position=INT, title=STR
 )
@@ -161,15 +204,43 @@ spec = {
     },
     "/api/meetings/{id}": {
         "get": {
-            "summary": "A meeting with its sittings (by start) and agenda (by position)",
+            "summary": "A meeting with its sittings (by start) and agenda (by position); for "
+            "a deputy each sitting carries their own attendance (my_status, my_checked_in_at, "
+            "my_leave)",
             "parameters": [MEETING_ID],
             "responses": {
                 **ok(
                     obj(
                         ["meeting", "sittings", "agenda"],
                         meeting=MEETING,
-                        sittings={"type": "array", "items": SITTING},
+                        sittings={"type": "array", "items": MY_SITTING},
                         agenda={"type": "array", "items": AGENDA_ITEM},
+                    )
+                ),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
+    "/api/meetings/{id}/deputies": {
+        "get": {
+            "summary": "The deputies participating in the meeting (the addressees of a notice "
+            "to it, the possible co-signers of a suggestion), with their delegation, by id "
+            "(participants, staff)",
+            "parameters": [MEETING_ID],
+            "responses": {
+                **ok(
+                    obj(
+                        ["deputies"],
+                        deputies={
+                            "type": "array",
+                            "items": obj(
+                                ["id", "name", "delegation_id", "delegation_name"],
+                                id=INT,
+                                name=STR,
+                                delegation_id=NULL_INT,
+                                delegation_name={"type": ["string", "null"]},
+                            ),
+                        },
                     )
                 ),
                 **error_responses(401, 403, 404),

@@ -80,6 +80,18 @@ def leave_dict(r: Any, name: str) -> dict[str, Any]:
     }
 
 
+def status_of(checked_in: bool, leave: Any | None) -> str:
+    """A deputy's attendance at a sitting from their check-in and latest leave request:
+    ``checked_in`` (whatever the leave), ``on_leave``, ``leave_pending`` or ``absent``."""
+    if checked_in:
+        return "checked_in"
+    if leave is not None and leave.status == "approved":
+        return "on_leave"
+    if leave is not None and leave.status == "pending":
+        return "leave_pending"
+    return "absent"
+
+
 async def expected(conn: AsyncConnection, sitting: Any) -> list[Any]:
     """The deputies expected at a sitting: rows (id, name, delegation_id)."""
     deps = await meeting_deputies(conn, int(sitting.meeting_id))
@@ -250,14 +262,7 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
     for d in deps:
         uid = int(d.id)
         leave = leaves.get(uid)
-        if uid in ins:
-            status = "checked_in"
-        elif leave is not None and leave.status == "approved":
-            status = "on_leave"
-        elif leave is not None and leave.status == "pending":
-            status = "leave_pending"
-        else:
-            status = "absent"
+        status = status_of(uid in ins, leave)
         counts[status] += 1
         counts["online"] += uid in online
         people.append(
@@ -277,3 +282,37 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
         "counts": counts,
         "deputies": people,
     }
+
+
+async def add_my_attendance(node: Node, me: Principal, sittings: list[dict[str, Any]]) -> None:
+    """Adds a deputy's own attendance to the sittings of a meeting overview: on each
+    sitting they are expected at ``my_status`` (as on the board), ``my_checked_in_at`` and
+    ``my_leave`` (their latest leave request, or null); on the others all three are null."""
+    mine = [
+        s["id"]
+        for s in sittings
+        if s["delegation_id"] is None or s["delegation_id"] == me.delegation_id
+    ]
+    ins: dict[int, Any] = {}
+    leaves: dict[int, Any] = {}
+    if mine:
+        async with node.log.reading() as conn:
+            for r in await conn.execute(
+                sa.select(checkins.c.sitting_id, checkins.c.ts).where(
+                    checkins.c.user_id == me.id, checkins.c.sitting_id.in_(mine)
+                )
+            ):
+                ins[int(r.sitting_id)] = r.ts
+            for r in await conn.execute(
+                sa.select(leave_requests)
+                .where(leave_requests.c.user_id == me.id, leave_requests.c.sitting_id.in_(mine))
+                .order_by(leave_requests.c.id)
+            ):
+                leaves[int(r.sitting_id)] = r  # the latest request per sitting
+    expected_at = set(mine)
+    for s in sittings:
+        sid = s["id"]
+        leave = leaves.get(sid)
+        s["my_status"] = status_of(sid in ins, leave) if sid in expected_at else None
+        s["my_checked_in_at"] = iso_or_none(ins.get(sid))
+        s["my_leave"] = None if leave is None else leave_dict(leave, me.name)

@@ -19,6 +19,7 @@ from hub.session.common import (
     check_meeting_reader,
     check_text,
     iso_or_none,
+    meeting_deputies,
     meeting_row,
     now,
     require_role,
@@ -220,6 +221,32 @@ async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[s
             "sittings": await list_sittings(conn, meeting_id),
             "agenda": await list_agenda(conn, meeting_id),
         }
+
+
+async def deputies_of(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+    """The deputies participating in the meeting (those a notice to it reaches, who may
+    co-sign a suggestion in it), with their delegation's name, by id; for a participant or
+    a reader of all."""
+    async with node.log.reading() as conn:
+        await meeting_row(conn, meeting_id)
+        check_meeting_reader(me, meeting_id)
+        deps = await meeting_deputies(conn, meeting_id)
+        ids = sorted({int(d.delegation_id) for d in deps if d.delegation_id is not None})
+        named = {
+            int(r.id): r.name
+            for r in await conn.execute(
+                sa.select(delegations.c.id, delegations.c.name).where(delegations.c.id.in_(ids))
+            )
+        }
+    return [
+        {
+            "id": int(d.id),
+            "name": d.name,
+            "delegation_id": None if d.delegation_id is None else int(d.delegation_id),
+            "delegation_name": None if d.delegation_id is None else named[int(d.delegation_id)],
+        }
+        for d in deps
+    ]
 
 
 async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:

@@ -362,7 +362,7 @@ def _created(r: httpx.Response) -> dict[str, Any]:
 
 def test_other_peoples_objects_are_not_reachable(target: Target, http: httpx.Client) -> None:
     """A deputy's opinion, points, performance file and presence; a unit's item; a meeting's
-    documents and notices: each read by someone who must not (another deputy, the other
+    documents, deputies and notices: each read by someone who must not (another deputy, the other
     unit, a non-participant) is 403 or 404, and lists do not include them."""
     w = target.world
     dep, other_dep, outsider = w.deputies[0], w.deputies[1], w.outsider
@@ -386,6 +386,9 @@ def test_other_peoples_objects_are_not_reachable(target: Target, http: httpx.Cli
         refused(outsider, "GET", f"/api/meetings/{w.meeting}")
         refused(unit1, "GET", f"/api/meetings/{w.meeting}/documents")
         refused(outsider, "GET", f"/api/meetings/{w.meeting}/documents")
+    if "/api/meetings/{id}/deputies" in served:
+        refused(unit1, "GET", f"/api/meetings/{w.meeting}/deputies")
+        refused(outsider, "GET", f"/api/meetings/{w.meeting}/deputies")
     if "/api/meetings/{id}/notices" in served:
         n = _created(
             http.post(f"/api/meetings/{w.meeting}/notices", headers=sec, json={"title": "改在二楼"})

@@ -194,6 +194,69 @@ async def test_invalid_attendance_actions_are_refused_and_write_nothing(
     assert await head(hub.url, sec_tok, f"deputy:{b}") == inbox0
 
 
+async def _overview(url: str, world: World, who: int) -> dict[int, dict[str, Any]]:
+    """The meeting overview's sittings as ``who`` reads them, by id."""
+    async with http(url, world.tok(who)) as c:
+        r = await c.get(f"/api/meetings/{world.meeting}")
+        assert r.status_code == 200, r.text
+        return {s["id"]: s for s in r.json()["sittings"]}
+
+
+async def test_a_deputy_reads_their_own_attendance_in_the_overview(
+    hub: RunningHub, world: World
+) -> None:
+    """In the meeting overview a deputy's sittings carry their own status as the board
+    shows it, their check-in time and latest leave request (a refused leave leaves them
+    absent); sittings of another delegation carry null; staff get no such fields."""
+    a, b = world.deputies[:2]
+    d1, d2 = world.delegations
+    checked = (await _sitting(hub.url, world))["id"]
+    own_group = (await _sitting(hub.url, world, kind="group", delegation_id=d1))["id"]
+    other_group = (await _sitting(hub.url, world, kind="group", delegation_id=d2))["id"]
+    pending, refused, approved = [(await _sitting(hub.url, world))["id"] for _ in range(3)]
+    async with http(hub.url, world.tok(a)) as c_a:
+        r = await c_a.post(f"/api/sittings/{checked}/checkin")
+        checked_at = r.json()["ts"]
+        leave = {}
+        for s in (pending, refused, approved):
+            r = await c_a.post(f"/api/sittings/{s}/leave", json={"reason": "出差"})
+            assert r.status_code == 201, r.text
+            leave[s] = r.json()["id"]
+    async with http(hub.url, world.tok(world.secretariat)) as c_sec:
+        assert (await c_sec.post(f"/api/leave/{leave[refused]}/refuse")).status_code == 200
+        assert (await c_sec.post(f"/api/leave/{leave[approved]}/approve")).status_code == 200
+
+    mine = await _overview(hub.url, world, a)
+    got = {s: (x["my_status"], (x["my_leave"] or {}).get("status")) for s, x in mine.items()}
+    assert got == {
+        checked: ("checked_in", None),
+        own_group: ("absent", None),
+        other_group: (None, None),
+        pending: ("leave_pending", "pending"),
+        refused: ("absent", "refused"),
+        approved: ("on_leave", "approved"),
+    }
+    assert mine[checked]["my_checked_in_at"] == checked_at
+    assert all(x["my_checked_in_at"] is None for s, x in mine.items() if s != checked)
+    assert mine[pending]["my_leave"]["id"] == leave[pending]
+    assert mine[pending]["my_leave"]["deputy"] == {"id": a, "name": "代表0"}
+    for s in mine:
+        if s != other_group:
+            row = next(d for d in (await _board(hub.url, world, s))["deputies"] if d["id"] == a)
+            assert row["status"] == mine[s]["my_status"]
+            assert row["checked_in_at"] == mine[s]["my_checked_in_at"]
+
+    # another deputy of the other delegation sees only their own, which is nothing yet
+    theirs = await _overview(hub.url, world, b)
+    assert {s: x["my_status"] for s, x in theirs.items()} == {
+        **dict.fromkeys(mine, "absent"),
+        own_group: None,
+    }
+    assert all(x["my_leave"] is None for x in theirs.values())
+    for who in (world.secretariat, world.supervisor):
+        assert all("my_status" not in x for x in (await _overview(hub.url, world, who)).values())
+
+
 async def test_presence_across_two_nodes_and_two_devices(settings: Settings, world: World) -> None:
     """A deputy on two devices on two nodes is online until both are gone, with one
     presence change each way on the desk; either node's board agrees; the audit tells

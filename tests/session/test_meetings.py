@@ -243,3 +243,36 @@ async def test_uploads_over_the_limit_or_by_others_store_nothing(
         assert await head(h.url, world.tok(world.secretariat), f"meeting:{m}") == head0
         files = Path(h.services.settings.data_dir) / "files"
         assert [p for p in files.rglob("*") if p.is_file()] == []
+
+
+async def test_meeting_deputies_are_listed_with_their_delegation(
+    hub: RunningHub, world: World
+) -> None:
+    """The meeting's deputies (not its other participants, not deputies of other meetings)
+    with their delegation's id and name, by id, for participants and staff; others are
+    forbidden, an unknown meeting not found."""
+    m = world.meeting
+    d1, d2 = world.delegations
+    want = [
+        {
+            "id": d,
+            "name": f"代表{i}",
+            "delegation_id": (d1, d2)[i % 2],
+            "delegation_name": ("一团", "二团")[i % 2],
+        }
+        for i, d in enumerate(world.deputies)
+    ]
+    for who in (world.deputies[1], world.secretariat, world.supervisor, world.admin):
+        async with http(hub.url, world.tok(who)) as c:
+            r = await c.get(f"/api/meetings/{m}/deputies")
+            assert r.status_code == 200, r.text
+            assert r.json() == {"deputies": want}
+    async with http(hub.url, world.tok(world.supervisor)) as c:
+        r = await c.get(f"/api/meetings/{world.other_meeting}/deputies")
+        assert [d["id"] for d in r.json()["deputies"]] == [world.outsider]
+        r = await c.get("/api/meetings/999999/deputies")
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
+    for who in (world.outsider, world.unit_users[0]):
+        async with http(hub.url, world.tok(who)) as c:
+            r = await c.get(f"/api/meetings/{m}/deputies")
+            assert r.status_code == 403 and r.json()["code"] == "forbidden"
