@@ -98,6 +98,15 @@ NOTICE = obj(
     addressees=INT,
     delivered={**INT, "description": "staff only: delivered count of the last tally"},
     read={**INT, "description": "staff only: read count of the last tally"},
+    delivered_at={
+        **NULL_TS,
+        "description": "a deputy's list only: when the notice reached one of their devices "
+        "(an ack at or past it, or a read); null when not yet",
+    },
+    read_at={
+        **NULL_TS,
+        "description": "a deputy's list only: when they read (or confirmed) it; null when not yet",
+    },
 )
 PEOPLE = {"type": "array", "items": PERSON}
 NOTICE_ID = path_id("id", "notice id")
@@ -105,7 +114,7 @@ spec = {
     "/api/meetings/{id}/notices": {
         "get": {
             "summary": "Notices of a meeting: staff see all with their last tallied counts; a "
-            "deputy sees the notices addressed to them",
+            "deputy sees the notices addressed to them, with their own delivered_at and read_at",
             "parameters": [MEETING_ID],
             "responses": {
                 **ok(obj(["notices"], notices={"type": "array", "items": NOTICE})),

@@ -332,8 +332,11 @@ def _earliest(*ts: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-async def compute_tally(conn: AsyncConnection, notice: Any) -> Tally:
-    """Every addressee's delivered/read state, computed from the stored receipts."""
+def _with_receipts(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The deliveries matching ``where`` (id, notice_id, user_id), each with the time of the
+    addressee's first ``ack`` on its channel at or past its seq (``acked``) and of their
+    first ``read`` of exactly its seq (``read``): the receipts that make it delivered and
+    read."""
     d = notice_deliveries
     r = receipts
     acked = (
@@ -356,17 +359,24 @@ async def compute_tally(conn: AsyncConnection, notice: Any) -> Tally:
         )
         .scalar_subquery()
     )
+    return sa.select(
+        d.c.id, d.c.notice_id, d.c.user_id, acked.label("acked"), read.label("read")
+    ).where(*where)
+
+
+def _delivered_read(x: Any) -> tuple[datetime | None, datetime | None]:
+    """(delivered_at, read_at) of one delivery row of :func:`_with_receipts`: a read counts
+    as delivered too."""
+    return _earliest(x.acked, x.read), _earliest(x.read)
+
+
+async def compute_tally(conn: AsyncConnection, notice: Any) -> Tally:
+    """Every addressee's delivered/read state, computed from the stored receipts."""
+    d = notice_deliveries
     rows = await conn.execute(
-        sa.select(
-            d.c.id,
-            d.c.user_id,
-            users.c.name,
-            users.c.delegation_id,
-            acked.label("acked"),
-            read.label("read"),
-        )
+        _with_receipts(d.c.notice_id == notice.id)
+        .add_columns(users.c.name, users.c.delegation_id)
         .join(users, users.c.id == d.c.user_id)
-        .where(d.c.notice_id == notice.id)
         .order_by(d.c.user_id, d.c.id)
     )
     t = Tally(int(notice.id), int(notice.meeting_id))
@@ -377,12 +387,31 @@ async def compute_tally(conn: AsyncConnection, notice: Any) -> Tally:
         if p is None:
             p = by_user[uid] = Addressee(uid, x.name, x.delegation_id)
             t.people.append(p)
-        read_at = _earliest(x.read)
-        delivered_at = _earliest(x.acked, x.read)
+        delivered_at, read_at = _delivered_read(x)
         t.per_delivery[int(x.id)] = (delivered_at, read_at)
         p.delivered_at = _earliest(p.delivered_at, delivered_at)
         p.read_at = _earliest(p.read_at, read_at)
     return t
+
+
+async def own_receipts(
+    conn: AsyncConnection, user_id: int, meeting_id: int
+) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """Per notice of the meeting addressed to this deputy: (delivered_at, read_at), exactly
+    as the tally counts them for that addressee (any delivery of the notice, any device)."""
+    d = notice_deliveries
+    of_meeting = sa.select(notices.c.id).where(notices.c.meeting_id == meeting_id)
+    out: dict[int, tuple[datetime | None, datetime | None]] = {}
+    for x in await conn.execute(
+        _with_receipts(d.c.user_id == user_id, d.c.notice_id.in_(of_meeting))
+    ):
+        delivered_at, read_at = _delivered_read(x)
+        before = out.get(int(x.notice_id), (None, None))
+        out[int(x.notice_id)] = (
+            _earliest(before[0], delivered_at),
+            _earliest(before[1], read_at),
+        )
+    return out
 
 
 async def _check_reader(conn: AsyncConnection, me: Principal, notice_id: int) -> Any:
@@ -484,7 +513,8 @@ async def repush(node: Node, me: Principal, notice_id: int, who: str = "missing"
 
 async def list_notices(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
     """Readers of all see every notice of the meeting with its last tallied counts; a
-    deputy sees the notices addressed to them."""
+    deputy sees the notices addressed to them, each with when it reached them and when
+    they read it (``delivered_at``, ``read_at``; null when not yet)."""
     async with node.log.reading() as conn:
         await meeting_row(conn, meeting_id)
         q = sa.select(notices).where(notices.c.meeting_id == meeting_id).order_by(notices.c.id)
@@ -495,12 +525,18 @@ async def list_notices(node: Node, me: Principal, meeting_id: int) -> list[dict[
                 notice_deliveries.c.user_id == me.id
             )
             q = q.where(notices.c.id.in_(mine))
+        staff = me.role in READERS_OF_ALL
+        own = {} if staff else await own_receipts(conn, me.id, meeting_id)
         out = []
         for r in await conn.execute(q):
             d = notice_dict(r)
-            if me.role in READERS_OF_ALL:
+            if staff:
                 d["delivered"] = int(r.delivered_count)
                 d["read"] = int(r.read_count)
+            else:
+                delivered_at, read_at = own.get(int(r.id), (None, None))
+                d["delivered_at"] = iso_or_none(delivered_at)
+                d["read_at"] = iso_or_none(read_at)
             out.append(d)
         return out
 

@@ -182,6 +182,78 @@ async def test_notice_to_delegations_and_listed_deputies(hub: RunningHub, world:
         assert listed_all[0]["addressees"] == len(in_d1) + 1
 
 
+async def _mine(hub: RunningHub, world: World, deputy: int) -> dict[int, dict[str, Any]]:
+    """The deputy's notice list, by notice id, as a new device would load it."""
+    async with http(hub.url, world.tok(deputy)) as c:
+        r = await c.get(f"/api/meetings/{world.meeting}/notices")
+        assert r.status_code == 200, r.text
+        return {n["id"]: n for n in r.json()["notices"]}
+
+
+async def test_a_deputys_notice_list_carries_their_own_receipts(
+    hub: RunningHub, world: World
+) -> None:
+    """Each notice a deputy lists carries when it reached them (an ack at or past it, on
+    any delivery, or a read) and when they read it, null when not yet, the same as the
+    tally says for them; staff lists carry counts instead."""
+    m = world.meeting
+    a, b, c_ = world.deputies[:3]
+    dev_a = await Client.connect(hub.ws_url, world.tok(a))
+    dev_c = await Client.connect(hub.ws_url, world.tok(c_))
+    await dev_a.subscribe(f"meeting:{m}")
+    await dev_a.subscribe(f"deputy:{a}")
+    await dev_c.subscribe(f"meeting:{m}")
+
+    n1 = await _send(hub, world, title="全体通知")
+    seq1 = (await wait_for(dev_a, "notice", f"meeting:{m}"))["seq"]
+    r = await dev_a.request({"type": "ack", "channel": f"meeting:{m}", "seq": seq1})
+    assert r["type"] == "receipt"
+    r = await dev_a.request({"type": "read", "channel": f"meeting:{m}", "seq": seq1})
+    assert r["type"] == "receipt"
+    got = await wait_for(dev_c, "notice", f"meeting:{m}")
+    r = await dev_c.request({"type": "read", "channel": f"meeting:{m}", "seq": got["seq"]})
+    assert r["type"] == "receipt"
+    n2 = await _send(hub, world, title="个人通知", deputies=[a])
+    inbox1 = await wait_for(dev_a, "notice", f"deputy:{a}")
+
+    mine = await _mine(hub, world, a)
+    assert list(mine) == [n1["id"], n2["id"]]
+    assert mine[n1["id"]]["delivered_at"] <= mine[n1["id"]]["read_at"]
+    assert (mine[n2["id"]]["delivered_at"], mine[n2["id"]]["read_at"]) == (None, None)
+    assert "delivered" not in mine[n1["id"]]
+    of_c = (await _mine(hub, world, c_))[n1["id"]]
+    assert of_c["read_at"] is not None and of_c["delivered_at"] == of_c["read_at"]
+    assert (await _mine(hub, world, b))[n1["id"]]["read_at"] is None
+    assert (await _mine(hub, world, b))[n1["id"]]["delivered_at"] is None
+
+    # a notice a's device missed on the meeting channel reaches them re-pushed on the inbox:
+    # the ack there covers the re-push and the earlier inbox notice, and reads neither
+    n3 = await _send(hub, world, title="再次通知")
+    async with http(hub.url, world.tok(world.secretariat)) as sec:
+        r = await sec.post(f"/api/notices/{n3['id']}/repush", json={"who": "missing"})
+        assert a in {p["id"] for p in r.json()["repushed"]}
+    again = await wait_for(
+        dev_a, "notice", f"deputy:{a}", lambda f: f["body"]["notice"] == n3["id"]
+    )
+    assert again["seq"] > inbox1["seq"]
+    r = await dev_a.request({"type": "ack", "channel": f"deputy:{a}", "seq": again["seq"]})
+    assert r["type"] == "receipt"
+    mine = await _mine(hub, world, a)
+    for n in (n2, n3):
+        assert mine[n["id"]]["delivered_at"] is not None and mine[n["id"]]["read_at"] is None
+    for n in (n1, n2, n3):
+        people = {p["id"]: p for p in (await _tally(hub, world, n["id"]))["people"]}
+        for who, listed in ((a, mine), (c_, await _mine(hub, world, c_))):
+            if who in people:
+                assert listed[n["id"]]["delivered_at"] == people[who]["delivered_at"]
+                assert listed[n["id"]]["read_at"] == people[who]["read_at"]
+    async with http(hub.url, world.tok(world.secretariat)) as sec:
+        staff = (await sec.get(f"/api/meetings/{m}/notices")).json()["notices"]
+        assert all("read_at" not in n and "read" in n for n in staff)
+    for dev in (dev_a, dev_c):
+        await dev.close()
+
+
 async def test_refused_notice_actions_write_nothing(hub: RunningHub, world: World) -> None:
     """Wrong role, unknown delegation or deputy, a deputy outside the meeting, a bad `who`:
     each refused with its code, with no notice row, delivery or message stored."""
