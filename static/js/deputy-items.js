@@ -1,7 +1,7 @@
 // Deputy, "items" tab: my commit-to-do items and suggestions with every step live,
 // co-signing, evaluating a reply; submitting a suggestion (alone or jointly).
 
-import { get, has, post } from "./api.js";
+import { get, post } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard, actionsFor } from "./items.js";
 import { busy, el, field, fill, flash } from "./ui.js";
@@ -38,14 +38,20 @@ async function drawSuggest() {
   const title = el("input", { id: "sg-title", maxlength: 300 });
   const text = el("textarea", { id: "sg-text", rows: 5, maxlength: 20000 });
   let cosigners = null;
-  // Co-signers are chosen from the meeting's deputies when the server lists them.
-  const path = `/api/meetings/{id}/deputies`;
-  if (await has("GET", path)) {
-    const r = await get(`/api/meetings/${ctx.meetingId}/deputies`, { quiet: true }).catch(() => null);
-    const people = (r?.deputies || []).filter((d) => d.id !== ctx.me.id);
-    if (people.length)
-      cosigners = el("fieldset", { id: "sg-cosigners" }, el("legend", {}, t("item.cosigners")), el("div", { class: "checks" }, people.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d.id }), d.name))));
-  }
+  // Co-signers are chosen from the meeting's other deputies, with their delegation.
+  const r = await get(`/api/meetings/${ctx.meetingId}/deputies`, { quiet: true }).catch(() => null);
+  const people = (r?.deputies || []).filter((d) => d.id !== ctx.me.id);
+  if (people.length)
+    cosigners = el(
+      "fieldset",
+      { id: "sg-cosigners" },
+      el("legend", {}, t("item.cosigners")),
+      el(
+        "div",
+        { class: "checks" },
+        people.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d.id }), d.name, d.delegation_name ? el("span", { class: "meta" }, ` · ${d.delegation_name}`) : null)),
+      ),
+    );
   const send = el("button", { type: "submit", class: "primary", id: "sg-send" }, t("common.submit"));
   const form = el("form", { id: "suggest-form" }, field("item.suggestTitle", title), field("item.suggestText", text), cosigners, send);
   form.addEventListener("submit", (ev) => {

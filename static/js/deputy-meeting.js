@@ -14,20 +14,34 @@ const speech = new Map(); // request id -> request (mine)
 const queues = new Map(); // `${sitting}:${item}` -> queue
 const opinions = new Map(); // opinion id -> opinion (mine)
 
-// Attendance the deputy did here is remembered per user in this browser; the server
-// refuses a second check-in anyway, and leave decisions arrive on the inbox.
-const attKey = () => `hub:v1:${ctx.me.id}:attendance`;
-function attState() {
-  try {
-    return JSON.parse(localStorage.getItem(attKey()) || "{}");
-  } catch {
-    return {};
+// My attendance per sitting, from the server (the overview carries my_status and my_leave,
+// so every device agrees), then kept current by my own actions and the leave decisions on
+// my inbox. sitting id -> {state: "checked_in" | "leave:<status>" | "", leave: id | null}.
+const att = new Map();
+const STATE = { checked_in: "checked_in", on_leave: "leave:approved", leave_pending: "leave:pending" };
+function takeAttendance(sittings) {
+  for (const s of sittings) {
+    if (s.my_status === undefined || s.my_status === null) continue;
+    const refused = s.my_status === "absent" && s.my_leave?.status === "refused";
+    att.set(s.id, { state: STATE[s.my_status] || (refused ? "leave:refused" : ""), leave: s.my_leave?.id ?? null });
   }
 }
-function setAtt(sittingId, value) {
-  const s = attState();
-  s[sittingId] = value;
-  localStorage.setItem(attKey(), JSON.stringify(s));
+function setAtt(sittingId, state, leave = null) {
+  const was = att.get(sittingId);
+  att.set(sittingId, { state, leave: leave ?? was?.leave ?? null });
+}
+/** A leave decision from my inbox, unless it is older than what the page knows. */
+function leaveDecided(leave) {
+  const was = att.get(leave.sitting_id);
+  if (was && (was.state === "checked_in" || (was.leave !== null && was.leave > leave.id))) return false;
+  setAtt(leave.sitting_id, `leave:${leave.status}`, leave.id);
+  return true;
+}
+/** After a refusal (another device acted first): the server's view again. */
+async function reloadAttendance() {
+  overview = await get(`/api/meetings/${ctx.meetingId}`);
+  takeAttendance(overview.sittings);
+  drawAttendance();
 }
 
 export async function mount(c) {
@@ -37,6 +51,7 @@ export async function mount(c) {
     return;
   }
   overview = await get(`/api/meetings/${ctx.meetingId}`);
+  takeAttendance(overview.sittings);
   document.getElementById("meeting-title").textContent = overview.meeting.title;
   drawAttendance();
   drawSpeak();
@@ -73,8 +88,7 @@ export function onMessage(m) {
     }
   } else if (m.channel === `deputy:${ctx.me.id}`) {
     if (m.kind === "attendance.leave_decided" && b.leave) {
-      setAtt(b.leave.sitting_id, `leave:${b.leave.status}`);
-      drawAttendance();
+      if (leaveDecided(b.leave)) drawAttendance();
     } else if (m.kind.startsWith("opinion.") && b.opinion) {
       opinions.set(b.opinion.id, b.opinion);
       drawOpinions();
@@ -95,18 +109,23 @@ function mySittings() {
   return overview.sittings.filter((s) => s.kind === "plenary" || s.delegation_id === ctx.me.delegation_id);
 }
 
+/** A 409 means another device already checked in or asked: show the server's state. */
+async function refused(e) {
+  if (e?.status === 409) await reloadAttendance().catch(() => {});
+  throw e;
+}
+
 function drawAttendance() {
   const box = document.querySelector("#attendance .body");
   const list = mySittings();
   if (!list.length) return fill(box, el("p", { class: "meta" }, t("att.none")));
-  const st = attState();
   fill(
     box,
     el(
       "ul",
       { class: "list", id: "my-sittings" },
       list.map((s) => {
-        const mine = st[s.id] || "";
+        const mine = att.get(s.id)?.state || "";
         const stateChip =
           mine === "checked_in"
             ? chip(t("att.checkedIn"), "ok")
@@ -120,7 +139,7 @@ function drawAttendance() {
         const checkin = el("button", { type: "button", class: "primary checkin" }, t("att.checkin"));
         checkin.addEventListener("click", () =>
           busy(checkin, async () => {
-            await post(`/api/sittings/${s.id}/checkin`);
+            await post(`/api/sittings/${s.id}/checkin`).catch(refused);
             setAtt(s.id, "checked_in");
             flash(t("att.checkedIn"));
             drawAttendance();
@@ -134,8 +153,8 @@ function drawAttendance() {
           ev.preventDefault();
           if (!reason.value.trim()) return reason.focus();
           busy(send, async () => {
-            await post(`/api/sittings/${s.id}/leave`, { reason: reason.value.trim() });
-            setAtt(s.id, "leave:pending");
+            const r = await post(`/api/sittings/${s.id}/leave`, { reason: reason.value.trim() }).catch(refused);
+            setAtt(s.id, "leave:pending", r.id);
             flash(t("att.leaveSent"));
             drawAttendance();
           });

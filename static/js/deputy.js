@@ -1,6 +1,7 @@
 // The deputy's page (mobile first): notices with read receipts, the meeting (check-in,
 // leave, documents, speaking, opinions), my items and suggestions, my duties.
 
+import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { chip, el, fill, startPage, tabs, when } from "./ui.js";
 import * as meetingPart from "./deputy-meeting.js";
@@ -16,8 +17,11 @@ const ctx = { me, client, meetingId };
 /** notice id -> {body, sender, ts, deliveries: [{channel, seq}], open, li, parts} */
 const notices = new Map();
 const list = document.getElementById("notices");
+/** notice id -> read_at, from the server: read on any device (this browser may be new). */
+const readElsewhere = new Map();
 
 function readState(n) {
+  if (readElsewhere.get(n.body.notice)) return "read";
   if (n.deliveries.some((d) => client.isRead(d.channel, d.seq))) return "read";
   if (n.deliveries.some((d) => client.isReadPending(d.channel, d.seq))) return "pending";
   return "unread";
@@ -115,6 +119,14 @@ function onNotice(m) {
   updateBadge();
 }
 
+/** My notices' read receipts as the server holds them, from any of my devices. */
+async function loadReceipts() {
+  const lists = await Promise.all(me.meetings.map((m) => get(`/api/meetings/${m}/notices`, { quiet: true }).catch(() => ({ notices: [] }))));
+  for (const l of lists) for (const x of l.notices) readElsewhere.set(x.id, x.read_at);
+  for (const n of notices.values()) updateNotice(n);
+  updateBadge();
+}
+
 function dropChannel(channel) {
   for (const [id, n] of notices) {
     n.deliveries = n.deliveries.filter((d) => d.channel !== channel);
@@ -155,6 +167,15 @@ updateBadge();
 for (const h of handlers) await Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e));
 const shown = document.querySelector("#tabs [aria-selected=true]")?.dataset.tab;
 for (const h of handlers) h.onTab?.(shown);
+
+// Read on another device counts here too: asked before the held messages are shown, and
+// again after each reconnect.
+await loadReceipts();
+let welcomed = false;
+client.addEventListener("welcome", () => {
+  if (welcomed) loadReceipts();
+  welcomed = true;
+});
 
 const channels = [`deputy:${me.id}`];
 if (me.delegation_id) channels.push(`delegation:${me.delegation_id}`);

@@ -1,6 +1,6 @@
 // The meeting a page works on, and the people and units staff pages name.
 
-import { get, has } from "./api.js";
+import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { el } from "./ui.js";
 
@@ -36,34 +36,16 @@ export async function chooseMeeting(me, pickBox) {
 }
 
 /**
- * Accounts, delegations and units for staff pages. Names of units and delegations come
- * from /api/units and /api/delegations when the server offers them; otherwise a unit
- * is named after its first account and a delegation as the points list names it.
- * Resolves with {users, deputies, byId, units: Map(id→name), delegations: Map(id→name)}.
+ * The meeting's deputies and the names of delegations and units, for staff pages.
+ * Resolves with {deputies: [{id, name, delegation_id, delegation_name}], byId,
+ * units: Map(id→name), delegations: Map(id→name)}.
  */
-export async function directory() {
-  const { users } = await get("/api/admin/users");
-  const byId = new Map(users.map((u) => [u.id, u]));
-  const deputies = users.filter((u) => u.role === "deputy" && u.active !== false);
-  const units = new Map();
-  if (await has("GET", "/api/units")) {
-    const r = await get("/api/units");
-    for (const u of r.units || []) units.set(u.id, u.name);
-  } else {
-    for (const u of users) if (u.unit_id && !units.has(u.unit_id)) units.set(u.unit_id, u.name.split(" · ")[0]);
-  }
-  const delegations = new Map();
-  if (await has("GET", "/api/delegations")) {
-    const r = await get("/api/delegations");
-    for (const d of r.delegations || []) delegations.set(d.id, d.name);
-  } else {
-    // The points list names each deputy's delegation.
-    const r = await get("/api/points", { quiet: true }).catch(() => ({ deputies: [] }));
-    for (const d of r.deputies || []) if (d.delegation) delegations.set(d.delegation.id, d.delegation.name);
-    for (const u of deputies)
-      if (u.delegation_id && !delegations.has(u.delegation_id))
-        delegations.set(u.delegation_id, t("common.delegation", { n: u.delegation_id }));
-  }
-  const sorted = (m) => new Map([...m.entries()].sort((a, b) => a[0] - b[0]));
-  return { users, deputies, byId, units: sorted(units), delegations: sorted(delegations) };
+export async function directory(meetingId) {
+  const [d, u, g] = await Promise.all([get(`/api/meetings/${meetingId}/deputies`), get("/api/units"), get("/api/delegations")]);
+  return {
+    deputies: d.deputies,
+    byId: new Map(d.deputies.map((x) => [x.id, x])),
+    units: new Map(u.units.map((x) => [x.id, x.name])),
+    delegations: new Map(g.delegations.map((x) => [x.id, x.name])),
+  };
 }

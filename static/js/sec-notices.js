@@ -91,7 +91,7 @@ function mountCompose() {
       ),
     ),
   );
-  const members = dir.deputies;
+  // Only the meeting's deputies can be addressed; each with their delegation.
   const depBox = el(
     "fieldset",
     { id: "n-deputies", hidden: true },
@@ -99,8 +99,14 @@ function mountCompose() {
     el(
       "div",
       { class: "checks" },
-      members.map((u) =>
-        el("label", { class: "check" }, el("input", { type: "checkbox", value: u.id, name: "n-dep" }), u.name),
+      dir.deputies.map((u) =>
+        el(
+          "label",
+          { class: "check" },
+          el("input", { type: "checkbox", value: u.id, name: "n-dep" }),
+          u.name,
+          u.delegation_name ? el("span", { class: "meta" }, ` · ${u.delegation_name}`) : null,
+        ),
       ),
     ),
   );

@@ -22,7 +22,7 @@ if (!chosen) {
     client,
     meetingId: chosen.id,
     overview: chosen.overview,
-    dir: await directory(),
+    dir: await directory(chosen.id),
     bus: new EventTarget(),
     selection: new Set(), // opinion ids chosen for a commit-to-do item
   };

@@ -13,7 +13,8 @@ const { me, client } = await startPage(["supervisor", "admin"], "page.supervisor
 const chosen = await chooseMeeting(me, document.getElementById("meeting-pick"));
 const meetingId = chosen ? chosen.id : null;
 document.getElementById("meeting-title").textContent = chosen ? chosen.overview.meeting.title : t("shell.noMeeting");
-const units = new Map();
+// Unit names for timelines: every unit, also those an item has left.
+const units = new Map((await get("/api/units", { quiet: true }).catch(() => ({ units: [] }))).units.map((u) => [u.id, u.name]));
 
 // -- statistics ------------------------------------------------------------------------------
 

@@ -84,6 +84,46 @@ async def test_notice_arrives_live_and_read_is_confirmed(browser: Any, demo_hub:
     await page.context.close()
 
 
+async def test_a_new_device_shows_what_another_device_did(browser: Any, demo_hub: Demo) -> None:
+    """A notice read and a check-in done on the phone show as read and checked in on a
+    second device whose browser holds nothing yet (from the server, not from storage); the
+    co-signer picker lists the meeting's other deputies with their delegation."""
+    m = demo_hub.ids["meeting_id"]
+    phone = await open_as(browser, demo_hub.url, "daibiao3", width=360, height=740)
+    async with httpx.AsyncClient(base_url=demo_hub.url, timeout=TIMEOUT) as c:
+        r = await c.post(
+            f"/api/meetings/{m}/notices",
+            json={"title": "明天上午大会发言名单", "text": "请查阅。"},
+            headers={"Authorization": f"Bearer {await token(demo_hub.url, 'mishu')}"},
+        )
+        r.raise_for_status()
+        nid = r.json()["id"]
+    li = phone.locator(f'li.notice[data-notice="{nid}"]')
+    await li.locator("button.open").click()
+    await phone.wait_for_selector(f'li.notice[data-notice="{nid}"][data-state="read"]')
+    await phone.click("#tab-meeting")
+    plenary = phone.locator("#my-sittings li").first
+    plenary_id = await plenary.get_attribute("data-sitting")
+    await plenary.locator("button.checkin").click()
+    sitting = f'#my-sittings li[data-sitting="{plenary_id}"]'
+    await phone.wait_for_selector(f'{sitting}[data-state="checked_in"]')
+    unread_on_phone = await phone.inner_text("#unread-badge")
+
+    laptop = await open_as(browser, demo_hub.url, "daibiao3")
+    await laptop.wait_for_selector(f'li.notice[data-notice="{nid}"][data-state="read"]')
+    assert await laptop.inner_text("#unread-badge") == unread_on_phone
+    await laptop.click("#tab-meeting")
+    await laptop.wait_for_selector(f'{sitting}[data-state="checked_in"]')
+    assert await laptop.locator(f"{sitting} button.checkin").count() == 0
+    picks = laptop.locator("#sg-cosigners label")
+    await picks.first.wait_for(state="attached")
+    assert await picks.count() == len(demo_hub.ids["deputy_ids"]) - 1
+    assert "定海区代表团" in await picks.first.inner_text()
+    for p in (phone, laptop):
+        assert p.js_errors == []
+        await p.context.close()
+
+
 async def test_user_text_is_shown_as_text(browser: Any, demo_hub: Demo) -> None:
     """A notice title containing <script> and markup is displayed literally, never run."""
     page = await open_as(browser, demo_hub.url, "daibiao2")
