@@ -66,7 +66,21 @@ async def _objects(hub: RunningHub, world: World) -> dict[str, int]:
             {"kind": "training", "activity_date": "2026-01-05", "title": "培训", "text": "x"},
             status=201,
         )
+        done = await api.post(
+            world.deputies[0],
+            "/api/registrations",
+            {"kind": "research", "activity_date": "2026-01-06", "title": "调研", "text": "x"},
+            status=201,
+        )
+        await api.post(world.supervisor, f"/api/registrations/{done['id']}/confirm")
+        dispute = await api.post(
+            world.deputies[0],
+            "/api/points/disputes",
+            {"entry": f"registration:{done['id']}", "reason": "日期有误"},
+            status=201,
+        )
     return {
+        "dispute": dispute["id"],
         "item": ids["c2"],
         "suggestion": ids["s1"],
         "opinion": opinion["id"],
@@ -88,7 +102,7 @@ def _concrete(path: str, ids: dict[str, int], world: World) -> str:
         "items": "item", "suggestions": "suggestion", "opinions": "opinion",
         "notices": "notice", "sittings": "sitting", "speakers": "speaker", "leave": "leave",
         "rules": "ruleset", "registrations": "registration", "users": "user",
-        "meetings": "meeting", "disputes": "registration",
+        "meetings": "meeting", "disputes": "dispute",
     }  # fmt: skip
     parts = path.split("/")
     for i, p in enumerate(parts):
