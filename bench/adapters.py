@@ -2,13 +2,15 @@
 
 The load generator only knows `Conn` (one simulated phone or the publisher) and `Sink`
 (where parsed events go). Each adapter turns the system's wire protocol into
-`ready`, `notice`, `receipt`, `published` and `error` events.
+`ready`, `notice`, `receipt`, `published`, `publish_failed` and `error` events. A publish
+carries the benchmark's notice id where the system echoes something back (`ref`, or the
+Socket.IO ack id), so the publisher knows which notices are confirmed and can resend the
+others after a reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +23,8 @@ class Sink(Protocol):
     def ready(self, c: Conn, now: int) -> None: ...
     def notice(self, c: Conn, nid: int, sent: int, now: int) -> None: ...
     def receipt(self, c: Conn, ref: str | None, now: int) -> None: ...
-    def published(self, c: Conn, frame: dict[str, Any]) -> None: ...
+    def published(self, c: Conn, nid: int | None) -> None: ...
+    def publish_failed(self, c: Conn, nid: int, text: str) -> None: ...
     def error(self, c: Conn, text: str) -> None: ...
 
 
@@ -70,6 +73,22 @@ class Adapter:
         raise NotImplementedError(f"{self.name} stores no receipts")
 
 
+def _nid(ref: object) -> int | None:
+    """The notice id in a publish's `ref` ("n<nid>")."""
+    if isinstance(ref, str) and ref.startswith("n") and ref[1:].isdigit():
+        return int(ref[1:])
+    return None
+
+
+def _error(c: Conn, m: dict[str, Any], sink: Sink) -> None:
+    text = f"{m.get('code')}: {m.get('message')}"
+    nid = _nid(m.get("ref"))
+    if nid is not None:
+        sink.publish_failed(c, nid, text)
+    else:
+        sink.error(c, text)
+
+
 def _notice(c: Conn, m: dict[str, Any], now: int, sink: Sink) -> None:
     seq = m.get("seq")
     if isinstance(seq, int) and seq > c.last_seq:
@@ -98,12 +117,20 @@ class BareWsAdapter(Adapter):
         elif t == "subscribed":
             sink.ready(c, now)
         elif t == "published":
-            sink.published(c, m)
+            sink.published(c, _nid(m.get("ref")))
         elif t == "error":
-            sink.error(c, f"{m.get('code')}: {m.get('message')}")
+            _error(c, m, sink)
 
     def publish(self, c: Conn, nid: int, body: dict[str, Any]) -> None:
-        c.send({"type": "publish", "channel": self.channel, "kind": "notice", "body": body})
+        c.send(
+            {
+                "type": "publish",
+                "channel": self.channel,
+                "kind": "notice",
+                "body": body,
+                "ref": f"n{nid}",
+            }
+        )
 
 
 class SocketIOAdapter(Adapter):
@@ -111,10 +138,6 @@ class SocketIOAdapter(Adapter):
 
     name = "socketio"
     path = "/socket.io/?EIO=4&transport=websocket"
-
-    def __init__(self, channel: str) -> None:
-        super().__init__(channel)
-        self._ids = itertools.count(1)
 
     def start(self, c: Conn) -> bool:
         return False  # the server speaks first: Engine.IO open packet "0{...}"
@@ -135,13 +158,13 @@ class SocketIOAdapter(Adapter):
         elif data.startswith(b"430"):
             sink.ready(c, now)
         elif data.startswith(b"43"):
-            sink.published(c, orjson.loads(data[data.index(b"[") :])[0])
+            sink.published(c, int(data[2 : data.index(b"[")]))
         elif data.startswith(b"44"):
             sink.error(c, data.decode(errors="replace"))
 
     def publish(self, c: Conn, nid: int, body: dict[str, Any]) -> None:
         frame = ["publish", {"channel": self.channel, "kind": "notice", "body": body}]
-        c.send(b"42" + str(next(self._ids)).encode() + orjson.dumps(frame))
+        c.send(b"42" + str(nid).encode() + orjson.dumps(frame))  # ack id = notice id
 
 
 class HubAdapter(Adapter):
@@ -178,9 +201,9 @@ class HubAdapter(Adapter):
             if m.get("channel") == self.channel:
                 sink.ready(c, now)
         elif t == "published":
-            sink.published(c, m)
+            sink.published(c, _nid(m.get("ref")))
         elif t == "error":
-            sink.error(c, f"{m.get('code')}: {m.get('message')}")
+            _error(c, m, sink)
 
     def publish(self, c: Conn, nid: int, body: dict[str, Any]) -> None:
         c.send(
@@ -189,7 +212,8 @@ class HubAdapter(Adapter):
                 "channel": self.channel,
                 "kind": "notice",
                 "body": body,
-                "key": f"{self.run_id}-{nid}",
+                "key": f"{self.run_id}-{nid}",  # a resend after a reconnect is stored once
+                "ref": f"n{nid}",
             }
         )
 

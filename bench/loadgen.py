@@ -86,6 +86,7 @@ class Options:
     slo_ms: float = 250.0
     reconnect_notices: int = 20
     reconnect_spacing: float = 0.05
+    reconnect_deadline: float | None = None  # default 20 s + N/250 s
     receipt_window: float = 1.0
     blast_burst: int = 20
     time_limit: float = 900.0
@@ -147,6 +148,7 @@ class Worker:
         self.held_complete = 0
         self.held_last = 0
         self.held_fut: asyncio.Future[None] | None = None
+        self.held_times = array.array("q")
         self.rc_target = 0
         self.rc_done = 0
         self.rc_confirmed = 0
@@ -169,6 +171,7 @@ class Worker:
                 if len(c.held) == len(self.expect):
                     self.held_complete += 1
                     self.held_last = now
+                    self.held_times.append(now)
                     if self.held_complete == len(self.conns) and self.held_fut is not None:
                         self.held_fut.set_result(None)
             return
@@ -198,8 +201,11 @@ class Worker:
             if self.rc_done == self.rc_target and self.rc_fut is not None:
                 self.rc_fut.set_result(None)
 
-    def published(self, c: Conn, frame: dict[str, Any]) -> None:
+    def published(self, c: Conn, nid: int | None) -> None:
         pass
+
+    def publish_failed(self, c: Conn, nid: int, text: str) -> None:
+        self.error(c, text)
 
     def error(self, c: Conn, text: str) -> None:
         self.error_count += 1
@@ -219,6 +225,8 @@ class Worker:
         was_open = ws.opened.done() and not ws.opened.cancelled() and not ws.opened.exception()
         if isinstance(c, Conn) and c.ws is ws and was_open and not self.dropping:
             self.drops += 1
+            if ws.close_code:
+                self.error(c, f"closed by the server with {ws.close_code} {ws.close_reason!r}")
 
     async def _open(self, c: Conn) -> None:
         await open_conn(
@@ -316,7 +324,9 @@ class Worker:
         loop = asyncio.get_running_loop()
         self.expect = frozenset(nids)
         self.held_complete, self.held_last = 0, 0
+        self.held_times = array.array("q")
         self.held_fut = loop.create_future()
+        errors_before = self.error_count
         self.dropping = True
         for c in self.conns:
             c.held = set()
@@ -353,6 +363,11 @@ class Worker:
             "held": held,
             "clients_complete": self.held_complete,
             "last_complete": self.held_last,
+            "complete_times": self.held_times.tobytes(),
+            "ready_times": array.array("q", sorted(c.ready_at for c in live)).tobytes(),
+            "errors": self.errors[-3:],
+            "error_count": self.error_count - errors_before,
+            "drops": self.drops,
         }
 
     async def cmd_close(self) -> None:
@@ -424,6 +439,12 @@ class Coordinator:
         self.nids = itertools.count(1)
         self.pending: dict[int, Pending] = {}
         self.errors: list[str] = []
+        self.error_count = 0
+        self.unconfirmed: dict[int, dict[str, Any]] = {}  # published, not yet confirmed
+        self.retries: dict[int, int] = {}
+        self.pub_reconnects = 0
+        self.reopening: asyncio.Future[None] | None = None
+        self.started = False
         self.connected = 0
         self.result: dict[str, Any] = {}
 
@@ -438,10 +459,28 @@ class Coordinator:
     def receipt(self, c: Conn, ref: str | None, now: int) -> None:
         pass
 
-    def published(self, c: Conn, frame: dict[str, Any]) -> None:
-        pass
+    def published(self, c: Conn, nid: int | None) -> None:
+        if nid is not None:
+            self.unconfirmed.pop(nid, None)
+
+    def publish_failed(self, c: Conn, nid: int, text: str) -> None:
+        """The server refused a publish (the hub: `unavailable`, try again): resend later."""
+        self.error(c, f"notice {nid}: {text}")
+        tries = self.retries[nid] = self.retries.get(nid, 0) + 1
+        if tries <= 20 and nid in self.unconfirmed:
+            asyncio.get_running_loop().call_later(0.2 * tries, self._resend, nid)
+
+    def _resend(self, nid: int) -> None:
+        body = self.unconfirmed.get(nid)
+        if body is not None and self.pub.ws is not None and not self.pub.ws.closed:
+            self.adapter.publish(self.pub, nid, body)
+
+    def _send_publish(self, nid: int, body: dict[str, Any]) -> None:
+        self.unconfirmed[nid] = body
+        self.adapter.publish(self.pub, nid, body)
 
     def error(self, c: Conn, text: str) -> None:
+        self.error_count += 1
         if len(self.errors) < 10:
             self.errors.append(f"publisher: {text}")
 
@@ -452,8 +491,38 @@ class Coordinator:
             self.error(self.pub, f"unparsable frame {data[:80]!r}: {e!r}")
 
     def _on_close(self, ws: wsclient.WSClient) -> None:
-        if not self.result.get("_closing"):
-            self.error(self.pub, "publisher connection closed")
+        if self.result.get("_closing") or ws is not self.pub.ws or not self.started:
+            return
+        how = f"with {ws.close_code} {ws.close_reason!r}" if ws.close_code else "(no close frame)"
+        self.error(self.pub, f"connection closed {how}; reconnecting")
+        if self.reopening is None or self.reopening.done():
+            self.reopening = asyncio.ensure_future(self._reopen())
+
+    async def _reopen(self) -> None:
+        """Reconnect the publisher, as a secretary's console would, and resend what the
+        server had not confirmed (the hub stores a resend once: same idempotency key)."""
+        for attempt in range(60):
+            await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+            try:
+                await self._open_publisher()
+            except Exception as e:
+                self.error(self.pub, f"reconnect failed: {e!r}")
+                continue
+            self.pub_reconnects += 1
+            for nid, body in list(self.unconfirmed.items()):
+                self.adapter.publish(self.pub, nid, body)
+            return
+
+    async def _open_publisher(self) -> None:
+        await open_conn(
+            self.adapter,
+            self.target.port,
+            self.pub,
+            self._on_text,
+            self._on_close,
+            self.opts.connect_timeout,
+            self.ready,
+        )
 
     # -- workers ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -470,15 +539,8 @@ class Coordinator:
             self.procs.append(p)
             loop.add_reader(mine.fileno(), self._on_pipe, wid)
             os.set_blocking(mine.fileno(), True)  # whole messages, however long
-        await open_conn(
-            self.adapter,
-            self.target.port,
-            self.pub,
-            self._on_text,
-            self._on_close,
-            self.opts.connect_timeout,
-            self.ready,
-        )
+        await self._open_publisher()
+        self.started = True
 
     def _on_pipe(self, wid: int) -> None:
         pipe = self.pipes[wid]
@@ -522,6 +584,8 @@ class Coordinator:
 
     async def close(self) -> None:
         self.result["_closing"] = True
+        if self.reopening is not None:
+            self.reopening.cancel()
         if self.pub.ws is not None:
             self.pub.ws.close()
         with contextlib.suppress(Exception):
@@ -546,7 +610,7 @@ class Coordinator:
         sent = time.monotonic_ns()
         p = Pending(sent, asyncio.get_running_loop().create_future())
         self.pending[nid] = p
-        self.adapter.publish(self.pub, nid, notice_body(nid, sent))
+        self._send_publish(nid, notice_body(nid, sent))
         return nid, p
 
     async def collect(self) -> tuple[dict[int, list[int]], list[float], dict[str, Any]]:
@@ -750,9 +814,11 @@ class Coordinator:
         }
 
     async def reconnect(self) -> dict[str, Any]:
+        import numpy as np
+
         o = self.opts
         await self._drain()
-        deadline = 20 + self.opts.n / 250
+        deadline = o.reconnect_deadline or 20 + self.opts.n / 250
         nids = [next(self.nids) for _ in range(o.reconnect_notices)]
         t0 = time.monotonic_ns()
         quiet_at = t0 + int((o.reconnect_notices * o.reconnect_spacing + 2) * 1e9)
@@ -767,8 +833,7 @@ class Coordinator:
             )
         )
         for nid in nids:
-            sent = time.monotonic_ns()
-            self.adapter.publish(self.pub, nid, notice_body(nid, sent))
+            self._send_publish(nid, notice_body(nid, time.monotonic_ns()))
             await asyncio.sleep(o.reconnect_spacing)
         parts = await task
         clients = sum(p["clients"] for p in parts)
@@ -777,6 +842,11 @@ class Coordinator:
         last_ready = max(p["last_ready"] for p in parts)
         last_complete = max(p["last_complete"] for p in parts)
         expected = clients * len(nids)
+
+        def secs(key: str) -> dict[str, float]:
+            ns = np.concatenate([np.frombuffer(p[key], dtype=np.int64) for p in parts])
+            return percentiles((ns - t0) / 1e9).as_dict()
+
         return {
             "clients": clients,
             "notices": len(nids),
@@ -790,10 +860,15 @@ class Coordinator:
             "seconds_until_all_hold_all": round((last_complete - t0) / 1e9, 3)
             if complete == clients and clients
             else None,
+            "reconnected_s": secs("ready_times"),
+            "holds_all_s": secs("complete_times"),
             "deliveries": held,
             "expected_deliveries": expected,
             "lost_fraction": round(1 - held / expected, 4) if expected else None,
             "deadline_s": deadline,
+            "errors": [e for p in parts for e in p["errors"]][:5],
+            "error_count": sum(p["error_count"] for p in parts),
+            "dropped_connections": sum(p["drops"] for p in parts),
         }
 
     async def ceiling(self) -> dict[str, Any]:
@@ -864,7 +939,12 @@ class Coordinator:
             r["aborted"] = f"{type(e).__name__}: {e}"
             r["traceback"] = traceback.format_exc()
         finally:
-            r["publisher_errors"] = self.errors
+            r["publisher"] = {
+                "reconnects": self.pub_reconnects,
+                "unconfirmed_at_end": len(self.unconfirmed),
+                "error_count": self.error_count,
+                "errors": self.errors,
+            }
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.close(), 30)
         return r
@@ -890,6 +970,7 @@ def cli() -> None:
     ap.add_argument("--channel", default="meeting:1")
     ap.add_argument("--tokens-file", help='hub: JSON {"publisher": T, "subscribers": [T, ...]}')
     ap.add_argument("--json", help="write the result here as well as to stdout")
+    ap.add_argument("--reconnect-deadline", type=float, help="seconds (default 20 + N/250)")
     args = ap.parse_args()
     pin(LOADGEN_CORE)
     target = Target(args.system, args.port, args.server_pid, args.channel)
@@ -897,7 +978,12 @@ def cli() -> None:
         with open(args.tokens_file, "rb") as f:
             toks = orjson.loads(f.read())
         target.publisher_token, target.tokens = toks["publisher"], toks["subscribers"]
-    opts = Options(n=args.n, workers=args.workers, scenarios=tuple(args.scenarios.split(",")))
+    opts = Options(
+        n=args.n,
+        workers=args.workers,
+        scenarios=tuple(args.scenarios.split(",")),
+        reconnect_deadline=args.reconnect_deadline,
+    )
     result = run_sync(target, opts)
     out = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
     print(out)

@@ -212,6 +212,34 @@ def plots(results: dict[str, Any], img: Path) -> list[tuple[str, str]]:
     return made
 
 
+def _trouble(r: dict[str, Any]) -> list[str]:
+    """Closed connections, errors and publisher reconnects seen in one run."""
+    out: list[str] = []
+    pub = r.get("publisher") or {}
+    if pub.get("reconnects"):
+        out.append(
+            f"the publisher's connection was lost and reopened {pub['reconnects']}× "
+            "(unconfirmed notices resent)"
+        )
+    if pub.get("unconfirmed_at_end"):
+        out.append(f"{pub['unconfirmed_at_end']} notices were never confirmed to the publisher")
+    out += [f"publisher: {e.removeprefix('publisher: ')}" for e in pub.get("errors", [])[:3]]
+    for phase in ("fanout", "reconnect"):
+        p = r.get(phase) or {}
+        if p.get("dropped_connections"):
+            out.append(f"{phase}: {p['dropped_connections']} client connections closed")
+        if p.get("error_count"):
+            out.append(f"{phase}: {p['error_count']} errors, e.g. {'; '.join(p['errors'][:2])}")
+    for step in (r.get("sustained") or {}).get("steps", []):
+        if step.get("dropped_connections"):
+            out.append(
+                f"sustained at {step['rate']:g}/s: {step['dropped_connections']} client "
+                f"connections closed so far ({'; '.join(step.get('errors', [])[:2])})"
+            )
+            break
+    return out
+
+
 def _noise_lines(results: dict[str, Any]) -> list[str]:
     runs = [r for r in results["runs"] if "other_load_cores" in r]
     ceil = [r for r in results["ceiling"].values() if "other_load_cores" in r]
@@ -445,8 +473,10 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
                 _name(results, r),
                 r["n"],
                 f"{rc['reconnected']:,}/{rc['clients']:,}",
+                (rc.get("reconnected_s") or {}).get("p50"),
                 rc["seconds_until_all_reconnected"],
                 f"{rc['clients_with_all_notices']:,}",
+                (rc.get("holds_all_s") or {}).get("p50"),
                 rc["seconds_until_all_hold_all"]
                 if rc["seconds_until_all_hold_all"] is not None
                 else "never",
@@ -458,8 +488,10 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
             "system",
             "N",
             "reconnected",
+            "s until reconnected, p50",
             "s until all reconnected",
             "clients holding all",
+            "s until a client holds all, p50",
             "s until all hold all",
             "deliveries lost",
         ],
@@ -512,6 +544,12 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
             f"(sustained below {CEILING_SHARE:.0%} of its frames/s, its core below 90 % busy)."
         ]
     L += [""]
+    trouble = [(r, _trouble(r)) for r in runs]
+    if any(t for _, t in trouble):
+        L += ["## What went wrong during the runs", ""]
+        for r, lines in trouble:
+            L += [f"- {r['system']} at N={r['n']}: {line}" for line in lines]
+        L += [""]
     aborted = [r for r in results["runs"] if "aborted" in r]
     if aborted:
         L += ["## Aborted runs", ""]

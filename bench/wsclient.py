@@ -35,6 +35,8 @@ class WSClient(asyncio.Protocol):
         "_host",
         "_open",
         "_path",
+        "close_code",
+        "close_reason",
         "closed",
         "data",
         "on_close",
@@ -55,6 +57,8 @@ class WSClient(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
         self.closed = False
+        self.close_code: int | None = None  # from the server's close frame, if any
+        self.close_reason = ""
         self.data: object = None  # per-connection state owned by the adapter
 
     # -- asyncio.Protocol ------------------------------------------------------------
@@ -132,6 +136,9 @@ class WSClient(asyncio.Protocol):
         elif opcode == 9:
             self._send(0xA, payload)
         elif opcode == 8:
+            if len(payload) >= 2:
+                self.close_code = (payload[0] << 8) | payload[1]
+                self.close_reason = payload[2:].decode(errors="replace")
             self._send(0x8, payload[:2])
             self.close()
 

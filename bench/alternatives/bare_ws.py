@@ -2,9 +2,9 @@
 
 Protocol (JSON text frames on any path), a subset of the hub's:
   client: {"type":"subscribe","channel":C}  -> {"type":"subscribed","channel":C,"head":seq}
-  client: {"type":"publish","channel":C,"kind":K,"body":{...}}
+  client: {"type":"publish","channel":C,"kind":K,"body":{...},"ref":R}
           -> every subscriber of C gets {"type":"message","channel":C,"seq":N,"kind":K,"body":...}
-          -> the publisher gets {"type":"published","channel":C,"seq":N}
+          -> the publisher gets {"type":"published","channel":C,"seq":N,"ref":R}
   client: {"type":"ping"} -> {"type":"pong"}
 Sequence numbers live in memory only; a client that reconnects misses what was sent meanwhile.
 
@@ -57,6 +57,8 @@ async def handler(ws: ServerConnection) -> None:
                 }
                 broadcast(subscribers[channel], orjson.dumps(out).decode())
                 reply = {"type": "published", "channel": channel, "seq": seq}
+                if "ref" in frame:
+                    reply["ref"] = frame["ref"]
                 await ws.send(orjson.dumps(reply).decode())
             elif kind == "subscribe":
                 channel = str(frame["channel"])

@@ -38,6 +38,7 @@ def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
         assert fan["deliveries"] == fan["expected_deliveries"] > 0, system
         assert r["sustained"]["best_rate"], system
         assert r["reconnect"]["reconnected"] == 50, system
+        assert r["publisher"]["unconfirmed_at_end"] == 0, (system, r["publisher"])
     assert runs["hub"]["receipts"]["confirmed"] == runs["hub"]["receipts"]["sent"] == 100
     assert runs["hub"]["reconnect"]["lost_fraction"] == 0
     assert not runs["bare_ws"]["receipts"]["supported"]
