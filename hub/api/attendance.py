@@ -84,7 +84,7 @@ async def presence_at(request: Request) -> Response:
     if raw_ts is not None:
         ts = parse_ts(raw_ts, "ts")
     else:
-        if raw_notice is None or not raw_notice.isdigit():
+        if raw_notice is None or not raw_notice.isdigit() or len(raw_notice) > 18:
             raise BadRequest("`notice` must be a notice id")
         async with s.log.reading() as conn:
             sent = (
