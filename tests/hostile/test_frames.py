@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 from hub.errors import HTTP_STATUS
 from hub.protocol import FRAME_TYPES
-from tests.hostile.conftest import SyncClient, Target
+from tests.hostile.conftest import DERANDOMIZE, SyncClient, Target
 
 DOCUMENTED = set(HTTP_STATUS) - {"internal"}  # `internal` is documented, but means a bug
 REPLIES = {"subscribed", "unsubscribed", "published", "pong", "receipt", "error"}
 SETTINGS = settings(
     max_examples=120,
     deadline=None,
+    derandomize=DERANDOMIZE,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hub import protocol as p
 from hub.protocol import FRAME_TYPES, FrameError, parse
+from tests.hostile.conftest import DERANDOMIZE
 
 FIELDS = ("type", "ref", "token", "channel", "since", "kind", "body", "key", "seq")
 
@@ -61,7 +62,7 @@ def _parse(data: str | bytes) -> p.Frame | FrameError:
     return f
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], derandomize=DERANDOMIZE)
 @given(frames)
 def test_frame_shaped_objects(frame: dict[str, Any]) -> None:
     """JSON objects with the protocol's fields holding any JSON value: a frame whose fields
@@ -78,14 +79,14 @@ def test_frame_shaped_objects(frame: dict[str, Any]) -> None:
             assert n is None or 0 <= n <= p.MAX_SEQ
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, derandomize=DERANDOMIZE)
 @given(st.text(max_size=300))
 def test_any_text(text: str) -> None:
     """Any text at all (unicode, control characters, lone surrogates)."""
     _parse(text)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, derandomize=DERANDOMIZE)
 @given(st.binary(max_size=300))
 def test_any_binary(data: bytes) -> None:
     """A binary frame is always refused."""

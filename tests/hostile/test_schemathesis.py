@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.hostile.conftest import Target
+from tests.hostile.conftest import DERANDOMIZE, Target
 
 EXAMPLES = 8  # per operation and generation mode: bounded, the suite runs on 2 cores
 # What the document promises about answers. (Not "every schema-violating request is
@@ -51,6 +51,7 @@ def test_api_conforms_to_its_description(target: Target) -> None:
                 max_examples=EXAMPLES,
                 deadline=None,
                 database=None,
+                derandomize=DERANDOMIZE,
                 suppress_health_check=list(HealthCheck),
             )
             def check(case: schemathesis.Case) -> None:
