@@ -84,7 +84,7 @@ def _id(raw: str, name: str) -> int:
         v = int(raw)
     except ValueError:
         raise BadRequest(f"`{name}` must be a positive integer id") from None
-    if v < 1:
+    if not 1 <= v <= 2**63 - 1:  # beyond BIGINT the database would refuse the query
         raise BadRequest(f"`{name}` must be a positive integer id")
     return v
 
