@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.archive import congress_tz, now
+from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session.documents import blob_path, clean_filename, store_blob
@@ -29,7 +30,7 @@ async def register(request: Request) -> Response:
 async def attach(request: Request) -> Response:
     me = await principal(request, roles=("deputy",))
     s = services(request)
-    rid = request.path_params["id"]
+    rid = path_int(request)
     limit = s.settings.upload_limit
     name = clean_filename(request.query_params.get("filename", ""))
     declared = request.headers.get("content-length")
@@ -53,7 +54,7 @@ async def attach(request: Request) -> Response:
 async def attachment(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
-    a = await registrations.attachment_of(s.node, me, request.path_params["id"])
+    a = await registrations.attachment_of(s.node, me, path_int(request))
     path = blob_path(s.settings.data_dir, a["sha256"])
     if not path.is_file():
         raise NotFound("the attached file is missing from the store")
@@ -82,9 +83,7 @@ async def list_registrations(request: Request) -> Response:
 
 async def get_registration(request: Request) -> Response:
     me = await principal(request)
-    out = await registrations.get(
-        services(request).node, me, request.path_params["id"], now(request)
-    )
+    out = await registrations.get(services(request).node, me, path_int(request), now(request))
     return JSON(out)
 
 
@@ -95,7 +94,7 @@ async def _decide(request: Request, confirm: bool) -> Response:
     if reason is not None and not isinstance(reason, str):
         raise BadRequest("`reason` must be a string")
     out = await registrations.decide(
-        services(request).node, me, request.path_params["id"], confirm, reason, now(request)
+        services(request).node, me, path_int(request), confirm, reason, now(request)
     )
     return JSON(out)
 
@@ -130,7 +129,7 @@ async def performance_file(request: Request) -> Response:
     t = now(request)
     start, end = period(request, tz, t.astimezone(tz).date())
     out = await files.performance_file(
-        services(request).node, me, request.path_params["id"], start, end, t, tz
+        services(request).node, me, path_int(request), start, end, t, tz
     )
     return JSON(out)
 

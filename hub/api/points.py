@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.archive import congress_tz, now
+from hub.api.meetings import path_int
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.api.performance import PERIOD, period
 from hub.errors import BadRequest
@@ -46,7 +47,7 @@ async def add_rules(request: Request) -> Response:
 
 async def withdraw_rules(request: Request) -> Response:
     me = await principal(request, roles=("admin",))
-    rid = request.path_params["id"]
+    rid = path_int(request)
     await points.withdraw_ruleset(services(request).node, me, rid, now(request))
     return JSON({"id": rid, "withdrawn": True})
 
@@ -87,7 +88,7 @@ async def evaluation_list(request: Request) -> Response:
 
 async def deputy_points(request: Request) -> Response:
     me = await principal(request)
-    did = request.path_params["id"]
+    did = path_int(request)
     points.check_points_reader(me, did)
     tz = congress_tz(request)
     t = now(request)
@@ -135,7 +136,7 @@ async def resolve_dispute(request: Request) -> Response:
     if not isinstance(resolution, str):
         raise BadRequest("`resolution` must be a string: tell the deputy why")
     out = await points.resolve(
-        services(request).node, me, request.path_params["id"], upheld, resolution, now(request)
+        services(request).node, me, path_int(request), upheld, resolution, now(request)
     )
     return JSON(out)
 

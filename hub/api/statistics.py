@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, principal, query_int, services
 from hub.api.archive import congress_tz, now
+from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
 from hub.errors import BadRequest
 from hub.supervision.points import local_midnight
@@ -44,7 +45,7 @@ async def get_statistics(request: Request) -> Response:
 async def item_timeline(request: Request) -> Response:
     me = await principal(request)
     async with services(request).log.reading() as conn:
-        out = await timeline(conn, me, request.path_params["id"], now(request))
+        out = await timeline(conn, me, path_int(request), now(request))
     return JSON(out)
 
 

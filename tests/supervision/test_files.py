@@ -100,6 +100,9 @@ async def test_file_access(hub: RunningHub, world: World) -> None:
         assert (await c.get(f"/api/deputies/{d0}/file")).status_code == 403
     async with http(hub, world, world.secretariat) as c:
         assert (await c.get(f"/api/deputies/{world.secretariat}/file")).status_code == 404
+        huge = "9" * 25  # no row can have it: not found, not a database error
+        for path in (f"/api/deputies/{huge}/file", f"/api/items/{huge}/timeline"):
+            assert (await c.get(path)).status_code == 404, path
         got = (await c.get(f"/api/deputies/{d0}/file")).json()
     assert got["views"]["file"] == 1
 
