@@ -174,7 +174,7 @@ def parse_rules(raw: object) -> list[Rule]:
         if not isinstance(r, dict):
             raise BadRequest(f"`{where}` must be an object with event, points, cap, period")
         event = r.get("event")
-        if event not in EVENTS:
+        if not isinstance(event, str) or event not in EVENTS:
             raise BadRequest(f"`{where}.event` must be one of {', '.join(EVENTS)}")
         if event in seen:
             raise BadRequest(f"`{where}.event`: {event} has two rules in this set")
@@ -183,7 +183,7 @@ def parse_rules(raw: object) -> list[Rule]:
         cap = r.get("cap")
         capd = None if cap is None else _decimal(cap, f"{where}.cap", Decimal(0), Decimal(100000))
         period = r.get("period", "year")
-        if period not in PERIODS:
+        if not isinstance(period, str) or period not in PERIODS:
             raise BadRequest(f"`{where}.period` must be one of {', '.join(PERIODS)}")
         out.append(Rule(event, points, capd, period))
     return out
