@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
+    """The whole harness runs at N=50 on every system, with no message lost and in order."""
     out = tmp_path / "benchmarks.md"
     cmd = [sys.executable, "-m", "bench.run_all", "--quick", "--out", str(out)]
     done = subprocess.run(
