@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from hub.api import JSON, principal, query_int, services
+from hub.api.channels import MESSAGE
 from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
 from hub.channels import parse_channel
 from hub.errors import BadRequest
@@ -110,18 +111,14 @@ RECEIPT = obj(
     delivered_at={"type": ["string", "null"]},
     read_at={"type": ["string", "null"]},
 )
-ARCHIVED = obj(
-    ["channel", "seq", "id", "kind", "sender", "body", "ts"],
-    channel=STR,
-    seq=INT,
-    id=INT,
-    kind=STR,
-    sender=obj(["id", "name", "role"], id=INT, name=STR, role=STR),
-    body={"type": "object"},
-    ts=STR,
-    recipients={"type": ["integer", "null"]},
-    receipts={"type": "array", "items": RECEIPT},
-)
+ARCHIVED = {
+    **MESSAGE,
+    "properties": {
+        **MESSAGE["properties"],
+        "recipients": {"type": ["integer", "null"]},
+        "receipts": {"type": "array", "items": RECEIPT},
+    },
+}
 BREAK = obj(
     ["channel", "seq", "problem", "detail"],
     channel=STR,

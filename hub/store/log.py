@@ -85,7 +85,8 @@ class StoredMessage:
         return d
 
 
-def _row(r: Any) -> StoredMessage:
+def stored_message(r: Any) -> StoredMessage:
+    """A row of :data:`COLUMNS` as a :class:`StoredMessage` (timestamps in UTC)."""
     ts = r.ts if r.ts.tzinfo else r.ts.replace(tzinfo=UTC)
     return StoredMessage(
         r.id,
@@ -101,7 +102,7 @@ def _row(r: Any) -> StoredMessage:
     )
 
 
-_COLUMNS = (
+COLUMNS = (
     messages.c.id,
     messages.c.channel,
     messages.c.seq,
@@ -160,7 +161,7 @@ async def append(
     if key is not None:
         old = (
             await conn.execute(
-                sa.select(*_COLUMNS).where(
+                sa.select(*COLUMNS).where(
                     messages.c.channel == channel,
                     messages.c.sender_id == sender.id,
                     messages.c.idem_key == key,
@@ -168,7 +169,7 @@ async def append(
             )
         ).first()
         if old is not None:
-            return _row(old), False
+            return stored_message(old), False
     prev = GENESIS
     if seq > 1:
         prev = (
@@ -222,12 +223,12 @@ class MessageLog:
         """Messages of ``channel`` with seq > ``after``, in seq order, at most ``limit``."""
         async with self.reading() as conn:
             rows = await conn.execute(
-                sa.select(*_COLUMNS)
+                sa.select(*COLUMNS)
                 .where(messages.c.channel == channel, messages.c.seq > after)
                 .order_by(messages.c.seq)
                 .limit(limit)
             )
-            return [_row(r) for r in rows]
+            return [stored_message(r) for r in rows]
 
     async def head(self, channel: str) -> int:
         async with self.reading() as conn:
@@ -252,7 +253,7 @@ class MessageLog:
         async with self.reading() as conn:
             r = (
                 await conn.execute(
-                    sa.select(*_COLUMNS).where(messages.c.channel == channel, messages.c.seq == seq)
+                    sa.select(*COLUMNS).where(messages.c.channel == channel, messages.c.seq == seq)
                 )
             ).first()
-            return None if r is None else _row(r)
+            return None if r is None else stored_message(r)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import parse_channel
 from hub.errors import BadRequest
-from hub.store.log import StoredMessage
+from hub.store.log import COLUMNS, stored_message
 from hub.store.schema import messages, receipts
 from hub.supervision.delivery import receipts_of
 
@@ -42,19 +42,6 @@ sa.Index(
 )
 
 MAX_PAGE = 200
-
-COLUMNS = (
-    messages.c.id,
-    messages.c.channel,
-    messages.c.seq,
-    messages.c.kind,
-    messages.c.sender_id,
-    messages.c.sender_name,
-    messages.c.sender_role,
-    messages.c.body,
-    messages.c.ts,
-    messages.c.hash,
-)
 
 
 def utc(ts: datetime) -> datetime:
@@ -205,21 +192,6 @@ def ordered(q: sa.Select[Any], after: int | None, desc: bool) -> sa.Select[Any]:
     return q.order_by(messages.c.id.desc() if desc else messages.c.id)
 
 
-def stored(r: Any) -> StoredMessage:
-    return StoredMessage(
-        r.id,
-        r.channel,
-        r.seq,
-        r.kind,
-        r.sender_id,
-        r.sender_name,
-        r.sender_role,
-        r.body,
-        utc(r.ts),
-        r.hash,
-    )
-
-
 @dataclass
 class Page:
     messages: list[dict[str, Any]]
@@ -243,7 +215,7 @@ async def search(
     q = ordered(sa.select(*COLUMNS).where(*where), after, desc).limit(limit + 1)
     rows = (await conn.execute(q)).all()
     more = len(rows) > limit
-    msgs = [stored(r) for r in rows[:limit]]
+    msgs = [stored_message(r) for r in rows[:limit]]
     out = [m.as_dict() for m in msgs]
     if with_receipts and msgs:
         got = await receipts_of(conn, [(m.channel, m.seq, m.sender_id) for m in msgs])
