@@ -264,6 +264,23 @@ def _noise_lines(results: dict[str, Any]) -> list[str]:
     return out
 
 
+KEPT = ("targets", "archive-scale")
+
+
+def kept_sections(out: Path) -> str:
+    """Sections written by hand or by other scripts in the same file, between their
+    ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers, kept as they are."""
+    if not out.exists():
+        return ""
+    text = out.read_text()
+    kept = []
+    for name in KEPT:
+        start, end = text.find(f"<!-- {name}:start -->"), text.find(f"<!-- {name}:end -->")
+        if 0 <= start < end:
+            kept.append(text[start : end + len(f"<!-- {name}:end -->")])
+    return "".join("\n\n" + k for k in kept) + ("\n" if kept else "")
+
+
 def write(results: dict[str, Any], out: Path, img: Path) -> None:
     made = plots(results, img)
     runs = _runs(results)
@@ -559,7 +576,7 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
     L += [f"![{title}]({rel / name})" for name, title in made]
     L += [""]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(L))
+    out.write_text("\n".join(L) + kept_sections(out))
 
 
 def cli() -> None:
