@@ -49,6 +49,20 @@ DirectWrite = Callable[[Outgoing], bool]
 
 
 class Connection:
+    __slots__ = (
+        "_close",
+        "_closing",
+        "_direct",
+        "_drained",
+        "_send",
+        "_writer",
+        "close_code",
+        "closed",
+        "max_queue",
+        "principal",
+        "queue",
+    )
+
     def __init__(
         self, send: SendText, close: CloseFn, max_queue: int, direct: DirectWrite | None = None
     ) -> None:
@@ -60,8 +74,9 @@ class Connection:
         # The writer task exists only while frames wait in the queue: an idle connection
         # costs no task.
         self._writer: asyncio.Task[None] | None = None
-        self._drained = asyncio.Event()
-        self._drained.set()
+        # Created only when someone waits for the queue to empty (replays, a flushing
+        # close): most connections never need one.
+        self._drained: asyncio.Event | None = None
         self.principal: Principal | None = None
         self.closed = False
         self.close_code: int | None = None
@@ -89,7 +104,8 @@ class Connection:
             return False
         self.queue.append(frame)
         if self._writer is None:
-            self._drained.clear()
+            if self._drained is not None:
+                self._drained.clear()
             self._writer = asyncio.create_task(self._write())
         return True
 
@@ -97,7 +113,7 @@ class Connection:
         """Wait until at least half the queue is free; how many frames fit now (replays
         use it so that history never overflows the queue)."""
         while not self.closed and len(self.queue) > self.max_queue // 2:
-            await self._drained.wait()
+            await self._wait_drained()
         return self.max_queue - len(self.queue)
 
     async def _write(self) -> None:
@@ -113,7 +129,7 @@ class Connection:
             self.closed = True
         finally:
             self._writer = None
-            self._drained.set()
+            self._set_drained()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close without waiting (safe to call from fan-out)."""
@@ -133,7 +149,7 @@ class Connection:
             return
         if flush:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), 2.0)
+                await asyncio.wait_for(self._wait_drained(), 2.0)
         self.close_soon(code, reason)
         if self._closing is not None:
             await self._closing
@@ -154,8 +170,19 @@ class Connection:
         self.closed = True
         self._cancel_writer()
 
+    async def _wait_drained(self) -> None:
+        if self._writer is None:
+            return
+        if self._drained is None:
+            self._drained = asyncio.Event()
+        await self._drained.wait()
+
+    def _set_drained(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+
     def _cancel_writer(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
             self._writer = None
-        self._drained.set()
+        self._set_drained()

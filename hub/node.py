@@ -219,9 +219,12 @@ class Node:
     async def subscribe(
         self, conn: Connection, channel: str, since: int | None
     ) -> tuple[Subscription, int]:
-        """Register a subscription; returns it and the channel's head in the log.
+        """Register a subscription; returns it and the channel's head.
 
-        The caller sends ``subscribed`` and then awaits :meth:`replay`.
+        The head is read from the log when this node starts serving the channel, and is
+        the feed's head after that (the last seq this node fanned out): every message after
+        it reaches the subscription either way, and a whole hall subscribing to one channel
+        costs no query each. The caller sends ``subscribed`` and then awaits :meth:`replay`.
         """
         feed = self.feeds.get(channel)
         if feed is None:
@@ -240,9 +243,9 @@ class Node:
             log_head = head
         else:
             await feed.ready.wait()
-            if self.feeds.get(channel) is not feed:
+            if self.feeds.get(channel) is not feed or feed.head is None:
                 return await self.subscribe(conn, channel, since)
-            log_head = await self.log.head(channel)
+            log_head = feed.head
         start = log_head if since is None else since
         sub = Subscription(conn, channel, start)
         feed.subscribers.add(sub)

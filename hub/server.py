@@ -8,25 +8,11 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from hub.config import Settings
 from hub.connection import DirectWrite, Outgoing
-
-
-class KeepServerSend:
-    """ASGI middleware: keep the server's own ``send`` of a WebSocket in the scope
-    (``hub.send``), before Starlette wraps it, for :func:`direct_writer`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            scope["hub.send"] = send
-        await self.app(scope, receive, send)
 
 
 def direct_writer(send: object) -> DirectWrite | None:

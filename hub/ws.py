@@ -44,6 +44,8 @@ MAX_SUBSCRIPTIONS = 200
 class RateLimit:
     """A token bucket: ``rate`` frames a second, bursts of up to ``burst``."""
 
+    __slots__ = ("burst", "rate", "refused", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = float(burst)
@@ -76,6 +78,8 @@ def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
 
 class Session:
     """One authenticated WebSocket connection."""
+
+    __slots__ = ("conn", "me", "s", "subs", "tasks", "ws")
 
     def __init__(self, services: Services, ws: WebSocket, conn: Connection, me: Principal) -> None:
         self.s = services
