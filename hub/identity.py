@@ -102,28 +102,41 @@ async def create_user(
     return int(r.scalar_one())
 
 
+_PRINCIPAL = (
+    sa.select(
+        users.c.id,
+        users.c.name,
+        users.c.role,
+        users.c.active,
+        users.c.delegation_id,
+        users.c.unit_id,
+        users.c.token_version,
+        meeting_participants.c.meeting_id,
+    )
+    .select_from(
+        users.outerjoin(meeting_participants, meeting_participants.c.user_id == users.c.id)
+    )
+    .where(users.c.id == sa.bindparam("uid"))
+)
+
+
 async def load_principal(engine: AsyncEngine, user_id: int) -> Principal:
+    """The account and its meetings, in one query (every WebSocket `auth` runs it)."""
     async with db_errors(), engine.connect() as conn:
         conn = await conn.execution_options(readonly=True)
-        u = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
-        if u is None:
+        rows = (await conn.execute(_PRINCIPAL, {"uid": user_id})).all()
+        if not rows:
             raise Unauthorized("the token's user does not exist")
+        u = rows[0]
         if not u.active:
             raise Deactivated("this account has been deactivated")
-        mids = (
-            await conn.execute(
-                sa.select(meeting_participants.c.meeting_id).where(
-                    meeting_participants.c.user_id == user_id
-                )
-            )
-        ).scalars()
         return Principal(
             id=u.id,
             name=u.name,
             role=u.role,
             delegation_id=u.delegation_id,
             unit_id=u.unit_id,
-            meetings=frozenset(int(m) for m in mids),
+            meetings=frozenset(int(r.meeting_id) for r in rows if r.meeting_id is not None),
             token_version=u.token_version,
         )
 
