@@ -10,7 +10,10 @@ at once after the broker reconnects.
 Each :class:`Subscription` tracks the last seq its client was given. A new subscription
 replays from the log first (``replaying``), and joins the live stream only when it has
 caught up with the feed, with no await between the check and the switch: so the client
-sees every seq exactly once, in order, with no gap at the seam.
+sees every seq exactly once, in order, with no gap at the seam. Each feed keeps its last
+``RECENT`` frames (consecutive seqs), so resuming from a recent seq reads nothing from the
+log, and a channel stays served for ``LINGER`` seconds after its last subscriber left, so
+a hall that reconnects at once finds it still there.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.node")
 
 REPLAY_BATCH = 500
+RECENT = 256  # frames each served channel keeps in memory for resuming clients
+LINGER = 30.0  # seconds a channel stays served after its last subscriber left
 
 
 @dataclass(eq=False, slots=True)
@@ -57,6 +63,10 @@ class Feed:
     filling: bool = False
     subscribers: set[Subscription] = field(default_factory=set)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # The last frames fanned out, consecutive seqs: a client resuming from a recent seq
+    # (a hall reconnecting after the Wi-Fi dropped) is served from here, not the log.
+    recent: deque[tuple[int, Outgoing]] = field(default_factory=lambda: deque(maxlen=RECENT))
+    linger: asyncio.TimerHandle | None = None
 
 
 class Writer:
@@ -81,6 +91,7 @@ class Node:
         self.metrics = metrics
         self.catchup_interval = catchup
         self.feeds: dict[str, Feed] = {}
+        self.linger = LINGER
         self._tasks: set[asyncio.Task[Any]] = set()
         self._catchup_task: asyncio.Task[None] | None = None
 
@@ -91,6 +102,9 @@ class Node:
     async def stop(self) -> None:
         if self._catchup_task is not None:
             self._catchup_task.cancel()
+        for feed in self.feeds.values():
+            if feed.linger is not None:
+                feed.linger.cancel()
         for t in list(self._tasks):
             t.cancel()
         await self.broker.close()
@@ -162,6 +176,7 @@ class Node:
     def _fanout(self, feed: Feed, seq: int, text: str, stored_at: float) -> None:
         feed.head = seq
         frame = Outgoing(text)
+        feed.recent.append((seq, frame))
         self.metrics.lag.observe(max(0.0, time.time() - stored_at))
         n = 0
         for sub in feed.subscribers:
@@ -249,6 +264,9 @@ class Node:
         start = log_head if since is None else since
         sub = Subscription(conn, channel, start)
         feed.subscribers.add(sub)
+        if feed.linger is not None:
+            feed.linger.cancel()
+            feed.linger = None
         return sub, log_head
 
     async def replay(self, sub: Subscription) -> None:
@@ -265,7 +283,19 @@ class Node:
                     sub.replaying = False  # no await since the check: the seam is exact
                     return
                 room = await conn.wait_room()
-                rows = await self.log.read(sub.channel, sub.last_seq, min(room, REPLAY_BATCH))
+                recent = feed.recent
+                if recent and recent[0][0] <= sub.last_seq + 1:
+                    for seq, frame in recent:  # no await in this loop: the deque holds still
+                        if seq == sub.last_seq + 1 and room > 0:
+                            conn.push(frame)
+                            sub.last_seq = seq
+                            room -= 1
+                    continue
+                # From the log only what memory does not hold.
+                limit = min(room, REPLAY_BATCH)
+                if recent:
+                    limit = min(limit, recent[0][0] - 1 - sub.last_seq)
+                rows = await self.log.read(sub.channel, sub.last_seq, limit)
                 self.metrics.replayed.inc(len(rows))
                 for m in rows:
                     if m.seq == sub.last_seq + 1:
@@ -282,9 +312,15 @@ class Node:
         if feed is None:
             return
         feed.subscribers.discard(sub)
-        if not feed.subscribers and feed.ready.is_set():
-            del self.feeds[sub.channel]
-            self._spawn(self._drop_broker_sub(sub.channel))
+        if not feed.subscribers and feed.ready.is_set() and feed.linger is None:
+            # Keep serving the channel a while: its subscribers may be back in a moment.
+            feed.linger = asyncio.get_running_loop().call_later(self.linger, self._unserve, feed)
+
+    def _unserve(self, feed: Feed) -> None:
+        feed.linger = None
+        if not feed.subscribers and self.feeds.get(feed.channel) is feed:
+            del self.feeds[feed.channel]
+            self._spawn(self._drop_broker_sub(feed.channel))
 
     async def _drop_broker_sub(self, channel: str) -> None:
         if channel in self.feeds:
