@@ -108,10 +108,12 @@ async def test_health_readiness_and_metrics(hub: RunningHub, world: World) -> No
         await sec.publish(ch, {"t": 1})
         await dep.messages(1)
         after = (await http.get("/metrics")).text
-    for name, delta in (
-        ("hub_messages_published_total", 1),
-        ("hub_messages_delivered_total", 1),
-        ("hub_publish_delivery_lag_seconds_count", 1),
-    ):
-        assert value(after, name) - value(before, name) == delta, name
+    # Exactly one frame reached a subscriber; the node may also have published presence
+    # changes of its own (on desks nobody here subscribes to) meanwhile.
+    for name in ("hub_messages_delivered_total", "hub_publish_delivery_lag_seconds_count"):
+        assert value(after, name) - value(before, name) == 1, name
+    assert (
+        value(after, "hub_messages_published_total") - value(before, "hub_messages_published_total")
+        >= 1
+    )
     assert value(after, "hub_connections") == 2
