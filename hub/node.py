@@ -261,6 +261,10 @@ class Node:
             if self.feeds.get(channel) is not feed or feed.head is None:
                 return await self.subscribe(conn, channel, since)
             log_head = feed.head
+            if since is not None and since > log_head:
+                # The client holds more than this node has fanned out (it came from a
+                # faster node): report the log's head, not a head behind the client.
+                log_head = max(log_head, await self.log.head(channel))
         start = log_head if since is None else since
         sub = Subscription(conn, channel, start)
         feed.subscribers.add(sub)
