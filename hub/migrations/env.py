@@ -12,9 +12,22 @@ from hub.tables import metadata
 
 config = context.config
 
+# Made by a migration for one database only (PostgreSQL's trigram index for text search in
+# the archive, when pg_trgm is available), so not declared on the tables.
+ONE_DATABASE_INDEXES = frozenset({"ix_messages_body_trgm"})
+
+
+def _include(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
+    return not (type_ == "index" and name in ONE_DATABASE_INDEXES)
+
 
 def _run(conn: Connection) -> None:
-    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=conn,
+        target_metadata=metadata,
+        render_as_batch=True,
+        include_object=_include,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -95,5 +95,4 @@ receipts = sa.Table(
     sa.Column("kind", sa.String(8), nullable=False),  # ack | read
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_receipts_channel_kind_seq", "channel", "kind", "seq"),
-    sa.Index("ix_receipts_user", "user_id", "channel", "kind"),
 )
