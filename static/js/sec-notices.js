@@ -36,21 +36,24 @@ export async function mount(c) {
   await Promise.all(latest.map((s) => refreshDetail(s, false)));
 }
 
+/** Show a notice just sent (from the desk or this console's own reply), once. */
+function addNotice(n) {
+  if (state.has(n.id)) return;
+  state.set(n.id, {
+    notice: n,
+    counts: { addressees: n.addressees, delivered: 0, read: 0, missing: n.addressees },
+    missing: null,
+    truncated: false,
+    open: false,
+    detail: null,
+  });
+  renderAll();
+}
+
 export function onMessage(m) {
   if (!ctx || m.channel !== `desk:${ctx.meetingId}`) return;
   if (m.kind === "notice.sent") {
-    const n = m.body.notice;
-    if (!state.has(n.id)) {
-      state.set(n.id, {
-        notice: n,
-        counts: { addressees: n.addressees, delivered: 0, read: 0, missing: n.addressees },
-        missing: null,
-        truncated: false,
-        open: false,
-        detail: null,
-      });
-      renderAll();
-    }
+    addNotice(m.body.notice);
   } else if (m.kind === "notice.tally") {
     const s = state.get(m.body.notice);
     if (!s) return;
@@ -148,17 +151,7 @@ function mountCompose() {
       flash(t("notice.sentOk"));
       form.reset();
       sync();
-      if (!state.has(n.id)) {
-        state.set(n.id, {
-          notice: n,
-          counts: { addressees: n.addressees, delivered: 0, read: 0, missing: n.addressees },
-          missing: null,
-          truncated: false,
-          open: false,
-          detail: null,
-        });
-        renderAll();
-      }
+      addNotice(n);
     });
   });
   fill(document.querySelector("#compose .body"), form);
