@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import itertools
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.auth import hash_password, verify_password
 from hub.channels import Principal
-from hub.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound, Unauthorized
 from hub.store.log import db_errors
 from hub.store.schema import delegations, meeting_participants, meetings, units, users
 
@@ -102,7 +104,7 @@ async def create_user(
     return int(r.scalar_one())
 
 
-_PRINCIPAL = (
+_PRINCIPALS = (
     sa.select(
         users.c.id,
         users.c.name,
@@ -116,29 +118,101 @@ _PRINCIPAL = (
     .select_from(
         users.outerjoin(meeting_participants, meeting_participants.c.user_id == users.c.id)
     )
-    .where(users.c.id == sa.bindparam("uid"))
+    .where(users.c.id.in_(sa.bindparam("uids", expanding=True)))
 )
 
+# What one account loads to: its Principal, or the reason it may not connect.
+Loaded = Principal | HubError
 
-async def load_principal(engine: AsyncEngine, user_id: int) -> Principal:
-    """The account and its meetings, in one query (every WebSocket `auth` runs it)."""
+
+async def _load(engine: AsyncEngine, user_ids: Collection[int]) -> dict[int, Loaded]:
+    """Accounts and their meetings, in one query, for any number of ids."""
     async with db_errors(), engine.connect() as conn:
         conn = await conn.execution_options(readonly=True)
-        rows = (await conn.execute(_PRINCIPAL, {"uid": user_id})).all()
-        if not rows:
-            raise Unauthorized("the token's user does not exist")
-        u = rows[0]
+        rows = (await conn.execute(_PRINCIPALS, {"uids": list(user_ids)})).all()
+    found: dict[int, list[Any]] = {}
+    for r in rows:
+        found.setdefault(int(r.id), []).append(r)
+    out: dict[int, Loaded] = {}
+    for uid in user_ids:
+        mine = found.get(uid)
+        if not mine:
+            out[uid] = Unauthorized("the token's user does not exist")
+            continue
+        u = mine[0]
         if not u.active:
-            raise Deactivated("this account has been deactivated")
-        return Principal(
+            out[uid] = Deactivated("this account has been deactivated")
+            continue
+        out[uid] = Principal(
             id=u.id,
             name=u.name,
             role=u.role,
             delegation_id=u.delegation_id,
             unit_id=u.unit_id,
-            meetings=frozenset(int(r.meeting_id) for r in rows if r.meeting_id is not None),
+            meetings=frozenset(int(r.meeting_id) for r in mine if r.meeting_id is not None),
             token_version=u.token_version,
         )
+    return out
+
+
+async def load_principal(engine: AsyncEngine, user_id: int) -> Principal:
+    """The account and its meetings, in one query; :class:`Deactivated` if inactive."""
+    loaded = (await _load(engine, (user_id,)))[user_id]
+    if isinstance(loaded, HubError):
+        raise loaded
+    return loaded
+
+
+class PrincipalLoader:
+    """Loads the accounts of concurrent logins in batches: one query for many.
+
+    Every WebSocket ``auth`` and every API request loads its caller fresh from the
+    database (a deactivation or revoked token counts at once). When a hall reconnects
+    together, thousands of loads arrive within a second; they queue here and go out as
+    one ``IN (...)`` query per batch, one batch at a time, instead of one query (and one
+    database round trip through the pool) each.
+    """
+
+    def __init__(self, engine: AsyncEngine, batch: int = 500) -> None:
+        self.engine = engine
+        self.batch = batch
+        self.queries = 0
+        self._waiting: dict[int, list[asyncio.Future[Principal]]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    async def load(self, user_id: int) -> Principal:
+        fut: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(fut)
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="principal-loader")
+        return await fut
+
+    async def _run(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the loads of this loop iteration join the batch
+            while self._waiting:
+                ids = list(itertools.islice(self._waiting, self.batch))
+                waiting = {uid: self._waiting.pop(uid) for uid in ids}
+                self.queries += 1
+                try:
+                    loaded = await _load(self.engine, ids)
+                except Exception as e:  # the database is down: every waiter hears it
+                    for futs in waiting.values():
+                        for f in futs:
+                            if not f.done():
+                                f.set_exception(e)
+                    continue
+                for uid, futs in waiting.items():
+                    result = loaded[uid]
+                    for f in futs:
+                        if f.done():  # its caller gave up (disconnected)
+                            continue
+                        if isinstance(result, HubError):
+                            f.set_exception(result)
+                        else:
+                            f.set_result(result)
+        finally:
+            self._runner = None
 
 
 async def find_login(engine: AsyncEngine, username: str) -> tuple[int, str | None, bool] | None:

@@ -23,6 +23,7 @@ from hub.clock import Clock
 from hub.config import Settings
 from hub.connection import Connection
 from hub.errors import Close
+from hub.identity import PrincipalLoader
 from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
@@ -65,6 +66,7 @@ class Services:
         self.engine = make_engine(settings.db_url)
         self.log = MessageLog(self.engine)
         self.tokens = Tokens(load_secret(settings), settings.token_ttl)
+        self.principals = PrincipalLoader(self.engine)
         self.broker = broker or make_broker(settings.redis_url, settings.redis_prefix)
         self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)

@@ -31,7 +31,7 @@ from hub.errors import (
     Unauthorized,
     Unavailable,
 )
-from hub.identity import Deactivated, load_principal
+from hub.identity import Deactivated
 from hub.node import Subscription
 from hub.server import direct_writer
 from hub.services import Services
@@ -188,7 +188,7 @@ async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, str | No
     if not isinstance(frame, p.Auth):
         raise Unauthorized("the first frame must be `auth` with a token")
     claims = s.tokens.check(frame.token)
-    me = await load_principal(s.engine, claims.user_id)
+    me = await s.principals.load(claims.user_id)
     if me.token_version != claims.version:
         raise Unauthorized("token revoked: log in again")
     return me, frame.ref

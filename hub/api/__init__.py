@@ -12,7 +12,6 @@ from starlette.responses import Response
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
-from hub.identity import load_principal
 from hub.services import Services
 
 MAX_JSON = 256 * 1024
@@ -72,7 +71,7 @@ async def principal(request: Request, roles: Iterable[str] | None = None) -> Pri
             raise Unauthorized("missing `Authorization: Bearer <token>` header")
     s = services(request)
     claims = s.tokens.check(token.strip())
-    me = await load_principal(s.engine, claims.user_id)
+    me = await s.principals.load(claims.user_id)
     if me.token_version != claims.version:
         raise Unauthorized("token revoked: log in again")
     if roles is not None and me.role not in roles:
