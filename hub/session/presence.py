@@ -203,35 +203,44 @@ class Presence:
         ids = {op.lease.user.id for op in ops}
         t = now()
         expires = t + timedelta(seconds=self.ttl)
+        # One statement per table for the whole batch (a hall reconnecting is thousands
+        # of operations): the write lock is held for milliseconds, not a round trip each.
+        # A lease taken and given back within one batch is inserted, then deleted.
+        taken = [
+            {
+                "id": op.lease.id,
+                "user_id": op.lease.user.id,
+                "node_id": self.node_id,
+                "connected_at": op.lease.connected_at,
+                "renewed_at": t,
+                "expires_at": expires,
+            }
+            for op in ops
+            if op.kind == "connect"
+        ]
+        given_back = [op.lease.id for op in ops if op.kind != "connect"]
+        events = [
+            {
+                "lease_id": op.lease.id,
+                "user_id": op.lease.user.id,
+                "node_id": self.node_id,
+                "kind": op.kind,
+                "reason": op.reason,
+                "ts": op.ts,
+            }
+            for op in ops
+        ]
         async with self.node.writing() as w:
             before = await online_users(w.conn, ids)
-            for op in ops:
-                lease = op.lease
-                if op.kind == "connect":
-                    await w.conn.execute(
-                        presence_leases.insert().values(
-                            id=lease.id,
-                            user_id=lease.user.id,
-                            node_id=self.node_id,
-                            connected_at=lease.connected_at,
-                            renewed_at=t,
-                            expires_at=expires,
-                        )
-                    )
-                else:
-                    await w.conn.execute(
-                        presence_leases.delete().where(presence_leases.c.id == lease.id)
-                    )
+            if taken:
+                await w.conn.execute(presence_leases.insert(), taken)
+            for i in range(0, len(given_back), 500):
                 await w.conn.execute(
-                    presence_events.insert().values(
-                        lease_id=lease.id,
-                        user_id=lease.user.id,
-                        node_id=self.node_id,
-                        kind=op.kind,
-                        reason=op.reason,
-                        ts=op.ts,
+                    presence_leases.delete().where(
+                        presence_leases.c.id.in_(given_back[i : i + 500])
                     )
                 )
+            await w.conn.execute(presence_events.insert(), events)
             after = await online_users(w.conn, ids)
             await announce(w, after - before, before - after)
         for op in ops:
@@ -277,25 +286,34 @@ class Presence:
             before = await online_users(w.conn, ids)
             for lease in lost:
                 lease.id = _lease_id(self.node_id)
+            if lost:
                 await w.conn.execute(
-                    presence_leases.insert().values(
-                        id=lease.id,
-                        user_id=lease.user.id,
-                        node_id=self.node_id,
-                        connected_at=t,
-                        renewed_at=t,
-                        expires_at=expires,
-                    )
+                    presence_leases.insert(),
+                    [
+                        {
+                            "id": lease.id,
+                            "user_id": lease.user.id,
+                            "node_id": self.node_id,
+                            "connected_at": t,
+                            "renewed_at": t,
+                            "expires_at": expires,
+                        }
+                        for lease in lost
+                    ],
                 )
                 await w.conn.execute(
-                    presence_events.insert().values(
-                        lease_id=lease.id,
-                        user_id=lease.user.id,
-                        node_id=self.node_id,
-                        kind="connect",
-                        reason="renewed",
-                        ts=t,
-                    )
+                    presence_events.insert(),
+                    [
+                        {
+                            "lease_id": lease.id,
+                            "user_id": lease.user.id,
+                            "node_id": self.node_id,
+                            "kind": "connect",
+                            "reason": "renewed",
+                            "ts": t,
+                        }
+                        for lease in lost
+                    ],
                 )
             after = await online_users(w.conn, ids)
             await announce(w, after - before, set())
