@@ -11,9 +11,10 @@ Each :class:`Subscription` tracks the last seq its client was given. A new subsc
 replays from the log first (``replaying``), and joins the live stream only when it has
 caught up with the feed, with no await between the check and the switch: so the client
 sees every seq exactly once, in order, with no gap at the seam. Each feed keeps its last
-``RECENT`` frames (consecutive seqs), so resuming from a recent seq reads nothing from the
-log, and a channel stays served for ``LINGER`` seconds after its last subscriber left, so
-a hall that reconnects at once finds it still there.
+``RECENT`` frames (consecutive seqs, read from the log when the node starts serving the
+channel), so resuming from a recent seq reads nothing from the log, even on a node that
+has just started; and a channel stays served for ``LINGER`` seconds after its last
+subscriber left, so a hall that reconnects at once finds it still there.
 """
 
 from __future__ import annotations
@@ -246,11 +247,15 @@ class Node:
             feed = self.feeds[channel] = Feed(channel)
             try:
                 await self.broker.subscribe(channel)
-                head = await self.log.head(channel)
+                # The head and the last frames in one read: a hall resuming on a node that
+                # just started (a restart, a failover) replays from memory, not per client.
+                last = await self.log.tail(channel, RECENT)
             except BaseException:
                 self.feeds.pop(channel, None)
                 feed.ready.set()
                 raise
+            head = last[-1].seq if last else 0
+            feed.recent.extend((m.seq, Outgoing(m.frame())) for m in last)
             feed.head = head
             feed.ready.set()
             if feed.wanted > head:

@@ -74,6 +74,37 @@ async def test_recent_history_is_served_from_memory_and_older_from_the_log(
         assert replayed._value.get() - before == total - RECENT
 
 
+async def test_a_node_that_just_started_serves_recent_history_from_memory(
+    settings: Settings, world: World
+) -> None:
+    """After a restart the first subscribe loads the channel's last frames in one read, so
+    a hall resuming with a recent ``since`` costs no log read per client; an older
+    ``since`` still gets everything from the log, once, in order."""
+    from hub.node import RECENT
+
+    fast = settings.with_(frame_rate=1000.0, frame_burst=1000)
+    ch = f"meeting:{world.meeting}"
+    total = RECENT + 20
+    async with running_hub(fast) as h:
+        sec = await Client.connect(h.ws_url, world.tok(world.secretariat))
+        for i in range(total):
+            assert (await sec.publish(ch, {"i": i}))["type"] == "published"
+    async with running_hub(fast) as h:  # a new process's node: nothing served yet
+        replayed = h.services.metrics.replayed
+        before = replayed._value.get()
+        hall = [await Client.connect(h.ws_url, world.tok(d)) for d in world.deputies[:3]]
+        for k, dep in enumerate(hall):
+            since = total - 5 * (k + 1)
+            await dep.subscribe(ch, since=since)
+            got = await dep.messages(total - since)
+            assert [m["seq"] for m in got] == list(range(since + 1, total + 1))
+        assert replayed._value.get() == before
+        old = await Client.connect(h.ws_url, world.tok(world.deputies[3]))
+        await old.subscribe(ch, since=0)
+        assert [m["seq"] for m in await old.messages(total)] == list(range(1, total + 1))
+        assert replayed._value.get() - before == total - RECENT
+
+
 async def test_a_channel_stays_served_a_while_after_its_last_subscriber(
     settings: Settings, world: World
 ) -> None:

@@ -230,6 +230,18 @@ class MessageLog:
             )
             return [stored_message(r) for r in rows]
 
+    async def tail(self, channel: str, limit: int) -> list[StoredMessage]:
+        """The last ``limit`` messages of ``channel``, in seq order; the last one's seq is
+        the channel's head (a message and its head are committed together)."""
+        async with self.reading() as conn:
+            rows = await conn.execute(
+                sa.select(*COLUMNS)
+                .where(messages.c.channel == channel)
+                .order_by(messages.c.seq.desc())
+                .limit(limit)
+            )
+            return [stored_message(r) for r in rows][::-1]
+
     async def head(self, channel: str) -> int:
         async with self.reading() as conn:
             h = (
