@@ -227,6 +227,6 @@ def make_adapter(system: str, channel: str, run_id: str = "bench") -> Adapter:
         return BareWsAdapter(channel)
     if system == "socketio":
         return SocketIOAdapter(channel)
-    if system == "hub":
+    if system in ("hub", "hub_cluster"):
         return HubAdapter(channel, run_id)
     raise ValueError(f"unknown system {system!r}: expected hub, bare_ws, socketio or blast")

@@ -112,6 +112,27 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
+SERVICES = ("postgres", "redis-server")
+
+
+def services_seconds() -> float:
+    """CPU seconds used so far by the PostgreSQL and Redis processes on the machine."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if comm in SERVICES:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def own_seconds() -> float:
     """CPU seconds of this process and of its children that have been waited for."""
     t = os.times()

@@ -1,4 +1,4 @@
-"""Load generator: N simulated phones against one server, five scenarios.
+"""Load generator: N simulated phones against one server (one or more nodes), six scenarios.
 
 The coordinator (this process) holds the publisher connection and drives the scenarios;
 worker processes hold the N subscriber connections (split round-robin) and report, per
@@ -14,6 +14,10 @@ Scenarios (all bounded in time):
   sustained  notices/s stepped up until p99 time-until-last exceeds the SLO (250 ms)
   reconnect  all N drop and reconnect while 20 notices are published; time until all N
              hold all 20 (servers that store; the others lose what was sent meanwhile)
+  restart    the same while the server's node(s) restart: stopped (it closes every client),
+             started again on the same port and data; the clients retry until it is back
+             and the 20 notices go out as soon as the publisher is (needs a restart hook:
+             bench/run_all.py gives one; skipped when run alone)
   ceiling    (system "blast" only) the load generator's own receive ceiling
 
 Run one system (the server must already be running; bench/run_all.py starts them):
@@ -33,6 +37,7 @@ import random
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -54,15 +59,19 @@ from bench.common import (
 )
 from bench.notices import notice_body
 
-SCENARIOS = ("memory", "fanout", "receipts", "sustained", "reconnect")
+SCENARIOS = ("memory", "fanout", "receipts", "sustained", "reconnect", "restart")
 BUSY = 0.9  # load generator CPU share of its core above which it, not the server, is the limit
 
 
 @dataclass
 class Target:
-    system: str  # hub | bare_ws | socketio | blast
-    port: int
+    system: str  # hub | hub_cluster | bare_ws | socketio | blast
+    port: int  # the publisher's node (and every client's, with one node)
     server_pid: int | None = None
+    # Several nodes: subscriber i connects to ports[i % len(ports)]; CPU and RSS are summed
+    # over server_pids. Empty: the one node above.
+    ports: list[int] = field(default_factory=list)
+    server_pids: list[int] = field(default_factory=list)
     channel: str = "meeting:1"
     tokens: list[str] = field(default_factory=list)  # hub: one per subscriber
     publisher_token: str | None = None
@@ -157,6 +166,7 @@ class Worker:
         self.rc_fut: asyncio.Future[None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.stop: asyncio.Future[None] | None = None
+        self.gone: dict[int, asyncio.Future[None]] = {}  # restart: connections not yet closed
 
     # -- Sink -------------------------------------------------------------------------
     def ready(self, c: Conn, now: int) -> None:
@@ -222,6 +232,10 @@ class Worker:
 
     def _on_close(self, ws: wsclient.WSClient) -> None:
         c = ws.data
+        if isinstance(c, Conn) and c.ws is ws:
+            fut = self.gone.pop(c.idx, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
         was_open = ws.opened.done() and not ws.opened.cancelled() and not ws.opened.exception()
         if isinstance(c, Conn) and c.ws is ws and was_open and not self.dropping:
             self.drops += 1
@@ -229,9 +243,10 @@ class Worker:
                 self.error(c, f"closed by the server with {ws.close_code} {ws.close_reason!r}")
 
     async def _open(self, c: Conn) -> None:
+        ports = self.target.ports or [self.target.port]
         await open_conn(
             self.adapter,
-            self.target.port,
+            ports[c.idx % len(ports)],
             c,
             self._on_text,
             self._on_close,
@@ -318,9 +333,41 @@ class Worker:
             "lat_us": self.rc_lat.tobytes(),
         }
 
+    async def _reopen_after_restart(self, failures: list[str], deadline: float) -> None:
+        """The server closes every connection when it stops: reopen each one as soon as
+        it is closed, retrying while the server is still down (as a phone would)."""
+        loop = asyncio.get_running_loop()
+        sem = asyncio.Semaphore(self.opts.connect_concurrency)
+
+        gone = {c.idx: loop.create_future() for c in self.conns}
+        self.gone = gone
+
+        async def one(c: Conn) -> None:
+            if c.ws is not None and not c.ws.closed:
+                await gone[c.idx]
+            last: Exception | None = None
+            while loop.time() < deadline:
+                async with sem:
+                    try:
+                        await self._open(c)
+                        return
+                    except Exception as e:
+                        last = e
+                await asyncio.sleep(0.1)
+            failures.append(repr(last))
+
+        await asyncio.gather(*(one(c) for c in self.conns))
+
     async def cmd_reconnect(
-        self, nids: list[int], deadline_s: float, quiet_at_ns: int, stores: bool
+        self,
+        nids: list[int],
+        deadline_s: float,
+        quiet_at_ns: int,
+        stores: bool,
+        restart: bool = False,
     ) -> dict[str, Any]:
+        """All clients reconnect: now (they drop), or as the server restarts (it closes
+        them and is away for a moment)."""
         loop = asyncio.get_running_loop()
         self.expect = frozenset(nids)
         self.held_complete, self.held_last = 0, 0
@@ -332,11 +379,16 @@ class Worker:
             c.held = set()
             c.reconnecting = True
             c.ready_at = 0
-            if c.ws is not None:
+            if c.ws is not None and not restart:
                 c.ws.close()
-        self.dropping = False
         failures: list[str] = []
-        opening = asyncio.ensure_future(self._open_all(failures))
+        if restart:  # closes by the stopping server are expected, not drops
+            opening = asyncio.ensure_future(
+                self._reopen_after_restart(failures, loop.time() + deadline_s)
+            )
+        else:
+            self.dropping = False
+            opening = asyncio.ensure_future(self._open_all(failures))
         deadline = loop.time() + deadline_s
         try:
             if stores:
@@ -349,6 +401,7 @@ class Worker:
         opening.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await opening
+        self.dropping = False
         live = self._live()
         held = sum(len(c.held or ()) for c in self.conns)
         for c in self.conns:
@@ -427,9 +480,14 @@ class Pending:
 class Coordinator:
     """Holds the publisher, talks to the workers, runs the scenarios."""
 
-    def __init__(self, target: Target, opts: Options) -> None:
+    def __init__(
+        self, target: Target, opts: Options, restart: Callable[[], float] | None = None
+    ) -> None:
         self.target = target
         self.opts = opts
+        # Stops the server's node(s) and starts them again on the same ports and data;
+        # returns the seconds they were away. None: the restart scenario is skipped.
+        self.restart = restart
         self.adapter = make_adapter(target.system, target.channel, target.run_id)
         self.pub = Conn(-1, publisher=True, token=target.publisher_token)
         self.pipes: list[Connection] = []
@@ -493,6 +551,8 @@ class Coordinator:
     def _on_close(self, ws: wsclient.WSClient) -> None:
         if self.result.get("_closing") or ws is not self.pub.ws or not self.started:
             return
+        if self.result.get("_restarting"):
+            return  # the restart scenario reopens the publisher itself
         how = f"with {ws.close_code} {ws.close_reason!r}" if ws.close_code else "(no close frame)"
         self.error(self.pub, f"connection closed {how}; reconnecting")
         if self.reopening is None or self.reopening.done():
@@ -601,9 +661,16 @@ class Coordinator:
     async def loadgen_cpu(self) -> float:
         return self_cpu() + sum(await self.call("cpu"))
 
+    def _pids(self) -> list[int]:
+        t = self.target
+        return t.server_pids or ([t.server_pid] if t.server_pid else [])
+
     def server_cpu(self) -> float:
-        pid = self.target.server_pid
-        return cpu_seconds(pid) if pid else float("nan")
+        pids = self._pids()
+        return sum(cpu_seconds(p) for p in pids) if pids else float("nan")
+
+    def server_rss(self) -> int:
+        return sum(rss_bytes(p) for p in self._pids())
 
     def publish(self) -> tuple[int, Pending]:
         nid = next(self.nids)
@@ -649,9 +716,9 @@ class Coordinator:
 
     # -- scenarios --------------------------------------------------------------------
     async def connect_all(self) -> dict[str, Any]:
-        pid = self.target.server_pid
+        pid = self._pids()
         await asyncio.sleep(0.5)
-        rss0 = rss_bytes(pid) if pid else 0
+        rss0 = self.server_rss() if pid else 0
         t0 = time.monotonic_ns()
         per_worker = await self.call("connect", limit_s=self.opts.connect_timeout * 4 + 120)
         self.connected = sum(w["connected"] for w in per_worker)
@@ -665,7 +732,7 @@ class Coordinator:
         }
         await asyncio.sleep(self.opts.settle)
         if pid and self.connected:
-            rss1 = rss_bytes(pid)
+            rss1 = self.server_rss()
             out["rss_before_mb"] = round(rss0 / 2**20, 1)
             out["rss_after_mb"] = round(rss1 / 2**20, 1)
             out["rss_per_conn_kb"] = round((rss1 - rss0) / self.connected / 1024, 2)
@@ -813,7 +880,9 @@ class Coordinator:
             "steps": steps,
         }
 
-    async def reconnect(self) -> dict[str, Any]:
+    async def reconnect(self, restart: bool = False) -> dict[str, Any]:
+        """All N reconnect while notices are published: after a drop (the Wi-Fi went),
+        or, with ``restart``, while the server's node(s) restart (stop, start again)."""
         import numpy as np
 
         o = self.opts
@@ -830,8 +899,21 @@ class Coordinator:
                 deadline_s=deadline,
                 quiet_at_ns=quiet_at,
                 stores=self.adapter.stores,
+                restart=restart,
             )
         )
+        away: float | None = None
+        if restart:
+            assert self.restart is not None
+            await asyncio.sleep(0.2)  # the workers are listening for their closes
+            self.result["_restarting"] = True
+            if self.reopening is not None:
+                self.reopening.cancel()
+            try:
+                away = await asyncio.get_running_loop().run_in_executor(None, self.restart)
+                await self._open_publisher()  # the secretary's console is back too
+            finally:
+                self.result.pop("_restarting", None)
         for nid in nids:
             self._send_publish(nid, notice_body(nid, time.monotonic_ns()))
             await asyncio.sleep(o.reconnect_spacing)
@@ -866,6 +948,7 @@ class Coordinator:
             "expected_deliveries": expected,
             "lost_fraction": round(1 - held / expected, 4) if expected else None,
             "deadline_s": deadline,
+            "server_away_s": None if away is None else round(away, 3),
             "errors": [e for p in parts for e in p["errors"]][:5],
             "error_count": sum(p["error_count"] for p in parts),
             "dropped_connections": sum(p["drops"] for p in parts),
@@ -929,6 +1012,8 @@ class Coordinator:
                     r["sustained"] = await self.sustained()
                 if "reconnect" in self.opts.scenarios:
                     r["reconnect"] = await self.reconnect()
+                if "restart" in self.opts.scenarios and self.restart is not None:
+                    r["restart"] = await self.reconnect(restart=True)
         except TimeoutError as e:
             if limit.expired():
                 r["aborted"] = f"time limit of {self.opts.time_limit}s reached"
@@ -950,19 +1035,28 @@ class Coordinator:
         return r
 
 
-async def run(target: Target, opts: Options) -> dict[str, Any]:
+async def run(
+    target: Target, opts: Options, restart: Callable[[], float] | None = None
+) -> dict[str, Any]:
     raise_nofile()
-    return await Coordinator(target, opts).run()
+    return await Coordinator(target, opts, restart).run()
 
 
-def run_sync(target: Target, opts: Options) -> dict[str, Any]:
-    return uvloop.run(run(target, opts))
+def run_sync(
+    target: Target, opts: Options, restart: Callable[[], float] | None = None
+) -> dict[str, Any]:
+    """Run the scenarios; ``restart`` (stop and start the server again, returning the
+    seconds it was away) enables the restart scenario."""
+    return uvloop.run(run(target, opts, restart))
 
 
 def cli() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--system", required=True, choices=["hub", "bare_ws", "socketio", "blast"])
+    ap.add_argument(
+        "--system", required=True, choices=["hub", "hub_cluster", "bare_ws", "socketio", "blast"]
+    )
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--more-ports", default="", help="other nodes' ports, comma-separated")
     ap.add_argument("--server-pid", type=int, help="for RSS and CPU readings from /proc")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=1)
@@ -974,6 +1068,8 @@ def cli() -> None:
     args = ap.parse_args()
     pin(LOADGEN_CORE)
     target = Target(args.system, args.port, args.server_pid, args.channel)
+    if args.more_ports:
+        target.ports = [args.port, *(int(p) for p in args.more_ports.split(","))]
     if args.tokens_file:
         with open(args.tokens_file, "rb") as f:
             toks = orjson.loads(f.read())

@@ -7,7 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-COLORS = {"hub": "tab:blue", "bare_ws": "tab:orange", "socketio": "tab:green"}
+COLORS = {
+    "hub": "tab:blue",
+    "hub_cluster": "tab:purple",
+    "bare_ws": "tab:orange",
+    "socketio": "tab:green",
+}
 FLOOR_FACTOR = 1.5  # fan-out within this factor of the load generator's own floor: its limit
 CEILING_SHARE = 0.8  # sustained deliveries/s above this share of the receive ceiling: ditto
 
@@ -17,6 +22,13 @@ SYSTEM_INFO = {
         "SQLite (WAL) + in-process broker",
         "every message, in the database, before fan-out; ack/read receipts",
         "replays what was missed from the log (`since`)",
+    ),
+    "hub_cluster": (
+        "Session Hub on two nodes (two `hub serve` processes, both on the server core) "
+        "sharing PostgreSQL and Redis pub/sub; subscribers split between the nodes, the "
+        "publisher on the first",
+        "every message, in PostgreSQL, before fan-out; ack/read receipts",
+        "replays what was missed from the log (`since`), on either node",
     ),
     "bare_ws": (
         "`websockets.asyncio.server` + `websockets.broadcast()`: the Python ceiling",
@@ -224,7 +236,7 @@ def _trouble(r: dict[str, Any]) -> list[str]:
     if pub.get("unconfirmed_at_end"):
         out.append(f"{pub['unconfirmed_at_end']} notices were never confirmed to the publisher")
     out += [f"publisher: {e.removeprefix('publisher: ')}" for e in pub.get("errors", [])[:3]]
-    for phase in ("fanout", "reconnect"):
+    for phase in ("fanout", "reconnect", "restart"):
         p = r.get(phase) or {}
         if p.get("dropped_connections"):
             out.append(f"{phase}: {p['dropped_connections']} client connections closed")
@@ -254,6 +266,17 @@ def _noise_lines(results: dict[str, Any]) -> list[str]:
         f"- Other processes on the machine used {mean:.2f} cores on average during the runs "
         f"(most: {worst['other_load_cores']:.2f} during {worst['system']} at N={worst['n']}).",
     ]
+    svc = [r for r in runs if "services_cores" in r]
+    if svc:
+        out.append(
+            "- PostgreSQL and Redis (part of `hub_cluster`, Redis of `socketio`; not pinned, "
+            "not in the servers' CPU per delivery, not counted as other processes) used on "
+            "average: "
+            + ", ".join(
+                f"{r['system']} at N={r['n']}: {r['services_cores']:.2f} cores" for r in svc
+            )
+            + "."
+        )
     if noisy:
         out.append(
             f"- ⚠ marks the {len(noisy)} of {len(every)} runs during which other processes used "
@@ -279,6 +302,47 @@ def kept_sections(out: Path) -> str:
         if 0 <= start < end:
             kept.append(text[start : end + len(f"<!-- {name}:end -->")])
     return "".join("\n\n" + k for k in kept) + ("\n" if kept else "")
+
+
+def _reconnect_table(results: dict[str, Any], runs: list[dict[str, Any]], key: str) -> list[str]:
+    rows = []
+    for r in runs:
+        rc = r.get(key)
+        if not rc:
+            continue
+        rows.append(
+            [
+                _name(results, r),
+                r["n"],
+                rc.get("server_away_s"),
+                f"{rc['reconnected']:,}/{rc['clients']:,}",
+                (rc.get("reconnected_s") or {}).get("p50"),
+                rc["seconds_until_all_reconnected"],
+                f"{rc['clients_with_all_notices']:,}",
+                (rc.get("holds_all_s") or {}).get("p50"),
+                rc["seconds_until_all_hold_all"]
+                if rc["seconds_until_all_hold_all"] is not None
+                else "never",
+                f"{rc['lost_fraction']:.1%}" if rc["lost_fraction"] is not None else None,
+            ]
+        )
+    if not rows:
+        return ["Not run.", ""]
+    return _table(
+        [
+            "system",
+            "N",
+            "server away s",
+            "reconnected",
+            "s until reconnected, p50",
+            "s until all reconnected",
+            "clients holding all",
+            "s until a client holds all, p50",
+            "s until all hold all",
+            "deliveries lost",
+        ],
+        rows,
+    )
 
 
 def write(results: dict[str, Any], out: Path, img: Path) -> None:
@@ -329,7 +393,14 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
         f"{o.get('connect_concurrency')} handshakes in flight per worker) while "
         f"{o.get('reconnect_notices')} notices are published, one every "
         f"{(o.get('reconnect_spacing') or 0) * 1000:g} ms; the hub's clients resubscribe "
-        "with `since` = the last seq they hold.",
+        "with `since` = the last seq they hold. Then the same after a restart: the server "
+        "(every node of it) gets SIGTERM, closes its clients and is started again on the "
+        "same port and data; clients retry every 0.1 s until it answers; the notices go out "
+        "once the publisher is back.",
+        "- Topology: `hub` is one node with the embedded SQLite and in-process broker; "
+        "`hub_cluster` is two nodes with PostgreSQL and Redis, both pinned to the server "
+        "core (so its CPU per delivery counts both nodes; PostgreSQL and Redis are not "
+        "pinned and not counted).",
         f"- Memory: server VmRSS before and {o.get('settle')} s after connecting N; CPU: utime+stime from "
         "/proc/<pid>/stat over the fan-out phase, divided by the deliveries.",
         "- Hub settings: `HUB_FRAME_RATE`/`HUB_FRAME_BURST` lifted so that one publisher "
@@ -480,45 +551,20 @@ def write(results: dict[str, Any], out: Path, img: Path) -> None:
         rows,
     )
     L += ["## 4. Reconnect storm", ""]
-    rows = []
-    for r in runs:
-        rc = r.get("reconnect")
-        if not rc:
-            continue
-        rows.append(
-            [
-                _name(results, r),
-                r["n"],
-                f"{rc['reconnected']:,}/{rc['clients']:,}",
-                (rc.get("reconnected_s") or {}).get("p50"),
-                rc["seconds_until_all_reconnected"],
-                f"{rc['clients_with_all_notices']:,}",
-                (rc.get("holds_all_s") or {}).get("p50"),
-                rc["seconds_until_all_hold_all"]
-                if rc["seconds_until_all_hold_all"] is not None
-                else "never",
-                f"{rc['lost_fraction']:.1%}" if rc["lost_fraction"] is not None else None,
-            ]
-        )
-    L += _table(
-        [
-            "system",
-            "N",
-            "reconnected",
-            "s until reconnected, p50",
-            "s until all reconnected",
-            "clients holding all",
-            "s until a client holds all, p50",
-            "s until all hold all",
-            "deliveries lost",
-        ],
-        rows,
-    )
+    for key, title in (
+        ("reconnect", "After a drop: every client's connection is cut, the server keeps running"),
+        ("restart", "After a restart: the server's node(s) are stopped and started again"),
+    ):
+        L += [f"### {title}", ""]
+        L += _reconnect_table(results, runs, key)
     window = (o.get("reconnect_notices") or 0) * (o.get("reconnect_spacing") or 0)
     L += [
         f"The {o.get('reconnect_notices')} notices go out over the first {window:g} s of the "
         f"storm, so no system can finish before ~{window:g} s; a system that stores nothing "
-        "loses whatever was published while a client was away.",
+        "loses whatever was published while a client was away. In the restart, the clock "
+        'starts when the server is told to stop; "server away" is how long it took to stop '
+        "(closing every client) and to answer on its port again; the notices go out once "
+        "the publisher has reconnected.",
         "",
         "## 5. Memory and CPU",
         "",

@@ -1,11 +1,12 @@
 """Run every scenario for the chosen systems and sizes, then write docs/benchmarks.md.
 
-  .venv/bin/python -m bench.run_all                      # hub, bare_ws, socketio at N=1000,3000,10000
+  .venv/bin/python -m bench.run_all                      # every system at N=1000,3000,10000
   .venv/bin/python -m bench.run_all --systems bare_ws,socketio --n 1000
   .venv/bin/python -m bench.run_all --quick --out /tmp/b.md --img /tmp/img   # N=50, ~1 minute
 
-Each (system, N) gets a fresh server process pinned to core 0; this process and the load
-generator's workers are pinned to core 1. Before the systems, the load generator's own
+Systems: hub (one node, SQLite + in-process broker), hub_cluster (two nodes on PostgreSQL
+and Redis), bare_ws, socketio. Each (system, N) gets fresh server process(es) pinned to
+core 0; this process and the load generator's workers are pinned to core 1. Before the systems, the load generator's own
 receive ceiling is measured at each N against bench/blast.py (with 1 and 2 worker
 processes; the better one is used for the systems unless --workers is given).
 """
@@ -13,6 +14,7 @@ processes; the better one is used for the systems unless --workers is given).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import importlib.metadata
 import os
@@ -43,13 +45,18 @@ from bench.common import (
     own_seconds,
     pin,
     raise_nofile,
+    services_seconds,
     wait_port,
 )
 from bench.loadgen import Options, Target, run_sync
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
-SYSTEMS = ("hub", "bare_ws", "socketio")
+SYSTEMS = ("hub", "hub_cluster", "bare_ws", "socketio")
+# hub_cluster: two hub nodes sharing PostgreSQL and Redis (both must be running)
+PG_BASE = os.environ.get("HUB_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+PG_ADMIN = PG_BASE.replace("postgresql+asyncpg://", "postgresql://") + "/test"
+REDIS_URL = os.environ.get("HUB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 QUIET = 0.2  # cores other processes may use while a run counts as undisturbed
 PACKAGES = (
     "session-hub",
@@ -76,23 +83,66 @@ def _server_preexec() -> None:
 
 @dataclass
 class Server:
+    """A system's server process(es): one node, or several (hub_cluster)."""
+
     system: str
-    port: int
-    proc: subprocess.Popen[bytes]
+    ports: list[int]
+    cmds: list[list[str]]
+    env: dict[str, str]
     log: Path
     target: Target
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     cleanup: list[Path] = field(default_factory=list)
+    drop_db: str | None = None  # a PostgreSQL database made for this run
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.procs = [
+                subprocess.Popen(
+                    cmd,
+                    cwd=REPO,
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_server_preexec,
+                )
+                for cmd in self.cmds
+            ]
+        self.target.server_pid = self.procs[0].pid
+        self.target.server_pids = [p.pid for p in self.procs]
+        try:
+            for port in self.ports:
+                wait_port(port, 60)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"{self.system} did not start:\n{self.tail()}") from None
+
+    def halt(self) -> None:
+        """SIGTERM every node (each closes its clients its own way), then wait."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def restart(self) -> float:
+        """Stop every node and start it again on the same port and data; seconds away."""
+        t0 = time.monotonic()
+        self.halt()
+        self.start()
+        return time.monotonic() - t0
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        self.halt()
         for p in self.cleanup:
             shutil.rmtree(p, ignore_errors=True)
+        if self.drop_db:
+            _drop_database(self.drop_db)
+            self.drop_db = None
 
     def tail(self, lines: int = 15) -> str:
         try:
@@ -101,54 +151,80 @@ class Server:
             return ""
 
 
+def _pg_admin(sql: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def _drop_database(name: str) -> None:
+    with contextlib.suppress(Exception):
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _hub_fixture(env: dict[str, str], data: Path, n: int, target: Target) -> None:
+    tokens_file = data / "tokens.json"
+    seed = [PY, "-m", "bench.hub_fixture", "--data-dir", str(data), "--n", str(n)]
+    done = subprocess.run(  # the secret goes in HUB_SECRET, not on the command line
+        [*seed, "--out", str(tokens_file)], cwd=REPO, env=env, timeout=600, capture_output=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"hub fixture failed:\n{done.stderr.decode()[-2000:]}")
+    fixture = orjson.loads(tokens_file.read_bytes())
+    target.channel = fixture["channel"]
+    target.publisher_token = fixture["publisher"]
+    target.tokens = fixture["subscribers"]
+
+
 def start_server(system: str, n: int, logdir: Path) -> Server:
-    port = free_port()
+    nodes = 2 if system == "hub_cluster" else 1
+    ports = [free_port() for _ in range(nodes)]
+    port = ports[0]
     env = dict(os.environ)
-    target = Target(system, port)
+    target = Target(system, port, ports=ports if nodes > 1 else [])
     cleanup: list[Path] = []
+    drop_db: str | None = None
     if system == "bare_ws":
-        cmd = [PY, "-m", "bench.alternatives.bare_ws", "--port", str(port)]
+        cmds = [[PY, "-m", "bench.alternatives.bare_ws", "--port", str(port)]]
     elif system == "blast":
-        cmd = [PY, "-m", "bench.blast", "--port", str(port)]
+        cmds = [[PY, "-m", "bench.blast", "--port", str(port)]]
     elif system == "socketio":
         channel = f"bench-socketio-{uuid.uuid4().hex[:12]}"
         cmd = [PY, "-m", "bench.alternatives.socketio_server", "--port", str(port)]
-        cmd += ["--redis-channel", channel]
-    elif system == "hub":
+        cmds = [[*cmd, "--redis-channel", channel]]
+    elif system in ("hub", "hub_cluster"):
         from bench.hub_fixture import hub_env
 
         data = Path(tempfile.mkdtemp(prefix="hubbench-"))
         cleanup.append(data)
-        secret = secrets.token_urlsafe(24)
-        env.update(hub_env(data, secret))
-        tokens_file = data / "tokens.json"
-        seed = [PY, "-m", "bench.hub_fixture", "--data-dir", str(data), "--n", str(n)]
-        done = subprocess.run(  # the secret goes in HUB_SECRET, not on the command line
-            [*seed, "--out", str(tokens_file)], cwd=REPO, env=env, timeout=600, capture_output=True
-        )
-        if done.returncode != 0:
+        env.update(hub_env(data, secrets.token_urlsafe(24)))
+        if system == "hub_cluster":
+            drop_db = f"hubbench_{uuid.uuid4().hex[:12]}"
+            _pg_admin(f'CREATE DATABASE "{drop_db}"')
+            env["HUB_DATABASE_URL"] = f"{PG_BASE}/{drop_db}"
+            env["HUB_REDIS_URL"] = REDIS_URL
+            env["HUB_REDIS_PREFIX"] = f"hubbench-{uuid.uuid4().hex[:12]}:"
+        try:
+            _hub_fixture(env, data, n, target)
+        except Exception:
             shutil.rmtree(data, ignore_errors=True)
-            raise RuntimeError(f"hub fixture failed:\n{done.stderr.decode()[-2000:]}")
-        fixture = orjson.loads(tokens_file.read_bytes())
-        target.channel = fixture["channel"]
-        target.publisher_token = fixture["publisher"]
-        target.tokens = fixture["subscribers"]
+            if drop_db:
+                _drop_database(drop_db)
+            raise
         hub = shutil.which("hub", path=str(Path(PY).parent)) or "hub"
-        cmd = [hub, "serve", "--port", str(port), "--log-level", "warning"]
+        cmds = [[hub, "serve", "--port", str(p), "--log-level", "warning"] for p in ports]
     else:
         raise ValueError(f"unknown system {system!r}")
     log = logdir / f"{system}-{n}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_server_preexec
-        )
-    target.server_pid = proc.pid
-    server = Server(system, port, proc, log, target, cleanup)
-    try:
-        wait_port(port, 60)
-    except TimeoutError:
-        server.stop()
-        raise RuntimeError(f"{system} did not start:\n{server.tail()}") from None
+    server = Server(system, ports, cmds, env, log, target, cleanup=cleanup, drop_db=drop_db)
+    server.start()
     return server
 
 
@@ -249,16 +325,21 @@ def run_one(system: str, opts: Options, logdir: Path, quiet_s: float = 0) -> dic
     load_before = wait_quiet(quiet_s) if quiet_s else other_load(0.5)
     print(f"[run_all] {system} N={opts.n} workers={opts.workers} ...", flush=True)
     t0, busy0, own0 = time.monotonic(), machine_busy_seconds(), own_seconds()
+    svc0 = services_seconds()
     try:
         server = start_server(system, opts.n, logdir)
     except Exception as e:
         return {"system": system, "n": opts.n, "aborted": f"server did not start: {e}"}
     try:
-        result = run_sync(server.target, opts)
+        result = run_sync(server.target, opts, server.restart)
     finally:
         server.stop()
     wall = time.monotonic() - t0
     other = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
+    services = services_seconds() - svc0
+    if system in ("hub_cluster", "socketio"):  # their PostgreSQL/Redis are part of the system
+        other -= services
+        result["services_cores"] = round(services / wall, 2)
     result["other_load_cores"] = round(max(0.0, other) / wall, 2)
     result["other_load_before"] = round(load_before, 2)
     result["options"] = asdict(opts)

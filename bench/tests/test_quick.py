@@ -1,6 +1,7 @@
 """The benchmark harness end to end at N=50: `python -m bench.run_all --quick`.
 
-Needs the `bench` extra and Redis on 127.0.0.1:6379 (run_all starts one if it can).
+Needs the `bench` extra, Redis on 127.0.0.1:6379 (run_all starts one if it can) and
+PostgreSQL on 127.0.0.1:5432 (for the two-node hub).
 Run with: .venv/bin/python -m pytest bench/tests
 """
 
@@ -31,7 +32,7 @@ def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.with_suffix(".json").read_text())
     runs = {r["system"]: r for r in results["runs"]}
-    assert set(runs) == {"hub", "bare_ws", "socketio"}
+    assert set(runs) == {"hub", "hub_cluster", "bare_ws", "socketio"}
     for system, r in runs.items():
         assert "aborted" not in r, (system, r.get("aborted"))
         assert r["connect"]["connected"] == 50
@@ -40,14 +41,25 @@ def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
         assert fan["duplicates"] == 0, system  # a notice at or below the last held: out of order
         assert r["sustained"]["best_rate"], system
         assert r["reconnect"]["reconnected"] == 50, system
+        assert r["restart"]["reconnected"] == 50, system
+        assert r["restart"]["server_away_s"] > 0, system
         assert r["publisher"]["unconfirmed_at_end"] == 0, (system, r["publisher"])
-    assert runs["hub"]["receipts"]["confirmed"] == runs["hub"]["receipts"]["sent"] == 100
-    assert runs["hub"]["reconnect"]["lost_fraction"] == 0
+    for hub in ("hub", "hub_cluster"):  # stored, so nothing is lost, however they reconnect
+        assert runs[hub]["receipts"]["confirmed"] == runs[hub]["receipts"]["sent"] == 100
+        assert runs[hub]["reconnect"]["lost_fraction"] == 0
+        assert runs[hub]["restart"]["lost_fraction"] == 0
+        assert runs[hub]["restart"]["clients_with_all_notices"] == 50
     assert not runs["bare_ws"]["receipts"]["supported"]
     ceiling = results["ceiling"]["50"]
     assert ceiling["frames_per_s"] > 0
     text = out.read_text()
-    for heading in ("## 1. Fan-out", "## 2. Receipt storm", "## 3. Sustained", "## 5. Memory"):
+    for heading in (
+        "## 1. Fan-out",
+        "## 2. Receipt storm",
+        "## 3. Sustained",
+        "### After a restart",
+        "## 5. Memory",
+    ):
         assert heading in text
     for png in ("bench-fanout.png", "bench-sustained.png", "bench-memory.png"):
         assert (tmp_path / "img" / png).stat().st_size > 1000
