@@ -179,7 +179,8 @@ class Session:
 
 async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, str | None]:
     try:
-        raw = await asyncio.wait_for(ws.receive(), s.settings.auth_timeout)
+        async with asyncio.timeout(s.settings.auth_timeout):  # no task per connection
+            raw = await ws.receive()
     except TimeoutError:
         raise Unauthorized(f"no `auth` frame within {s.settings.auth_timeout:g} s") from None
     if raw["type"] == "websocket.disconnect":

@@ -281,7 +281,8 @@ class Presence:
                     )
                 ).scalars()
             )
-            lost = [lease for lease in held if lease.id not in present]
+            # Not those given back meanwhile (their disconnect may have just been stored).
+            lost = [lease for lease in held if lease.id not in present and not lease.released]
             ids = {lease.user.id for lease in lost}
             before = await online_users(w.conn, ids)
             for lease in lost:
