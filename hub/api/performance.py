@@ -116,6 +116,8 @@ def period(request: Request, tz: tzinfo, today: date) -> tuple[datetime, datetim
             end = date.fromisoformat(p.get("to") or today.isoformat())
         except ValueError:
             raise BadRequest("`from` and `to` must be dates like 2026-03-01") from None
+        if not (date(2000, 1, 1) <= start and end <= date(2100, 12, 31)):
+            raise BadRequest("`from` and `to` must be dates between 2000-01-01 and 2100-12-31")
         if end < start:
             raise BadRequest("`to` is before `from`")
         return local_midnight(start, tz), local_midnight(date.fromordinal(end.toordinal() + 1), tz)

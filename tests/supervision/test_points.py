@@ -147,6 +147,20 @@ async def test_evaluation_list_ranks_deputies(hub: RunningHub, world: World) -> 
         assert other.status_code == 403
 
 
+async def test_period_outside_the_calendar_is_a_bad_request(hub: RunningHub, world: World) -> None:
+    """Dates at the ends of the calendar (whose next day or UTC time does not exist) get a
+    400 that says which dates are accepted, on every period-taking endpoint."""
+    paths = ["/api/points", f"/api/deputies/{world.deputies[0]}/points"]
+    async with http(hub, world, world.supervisor) as c:
+        for path in paths:
+            for params in ({"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "1999-12-31"}):
+                r = await c.get(path, params=params)
+                assert r.status_code == 400, (path, params, r.text)
+                assert "2000-01-01" in r.json()["message"]
+            ok = await c.get(path, params={"from": "2000-01-01", "to": "2100-12-31"})
+            assert ok.status_code == 200, ok.text
+
+
 async def test_rules_are_versions(hub: RunningHub, world: World) -> None:
     """No version may start before the latest; only one not yet in force is withdrawn."""
     async with http(hub, world, world.admin) as c:
