@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -294,11 +295,13 @@ class Node:
                 room = await conn.wait_room()
                 recent = feed.recent
                 if recent and recent[0][0] <= sub.last_seq + 1:
-                    for seq, frame in recent:  # no await in this loop: the deque holds still
-                        if seq == sub.last_seq + 1 and room > 0:
-                            conn.push(frame)
-                            sub.last_seq = seq
-                            room -= 1
+                    # Consecutive seqs: what the client lacks starts at a known index. No
+                    # await until pushed: the deque holds still. One write for all of it.
+                    start = sub.last_seq + 1 - recent[0][0]
+                    frames = list(itertools.islice(recent, start, start + room))
+                    if frames:
+                        conn.push_many([frame for _, frame in frames])
+                        sub.last_seq = frames[-1][0]
                     continue
                 # From the log only what memory does not hold.
                 limit = min(room, REPLAY_BATCH)
@@ -306,10 +309,14 @@ class Node:
                     limit = min(limit, recent[0][0] - 1 - sub.last_seq)
                 rows = await self.log.read(sub.channel, sub.last_seq, limit)
                 self.metrics.replayed.inc(len(rows))
-                for m in rows:
-                    if m.seq == sub.last_seq + 1:
-                        conn.enqueue(m.frame())
-                        sub.last_seq = m.seq
+                batch: list[Outgoing] = []
+                for m in rows:  # a channel's seqs have no gaps; stop at one all the same
+                    if m.seq != sub.last_seq + 1 + len(batch):
+                        break
+                    batch.append(Outgoing(m.frame()))
+                if batch:
+                    conn.push_many(batch)
+                    sub.last_seq += len(batch)
                 if not rows:
                     # the feed knows of a message the log did not show yet: wait a moment
                     await asyncio.sleep(0.01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
@@ -30,14 +31,17 @@ def direct_writer(send: object) -> DirectWrite | None:
     if proto is None or not isinstance(conn, ServerProtocol) or writable is None:
         return None
 
-    def write(frame: Outgoing) -> bool:
+    def write(frames: Sequence[Outgoing]) -> bool:
         if not writable.is_set() or conn.state is not State.OPEN or proto.disconnected:
             return False
         if conn.extensions:  # per-connection framing (compression): let the protocol frame it
-            conn.send_text(frame.text.encode())
+            for frame in frames:
+                conn.send_text(frame.text.encode())
             proto.transport.write(b"".join(conn.data_to_send()))
+        elif len(frames) == 1:
+            proto.transport.write(frames[0].wire())
         else:
-            proto.transport.write(frame.wire())
+            proto.transport.write(b"".join([f.wire() for f in frames]))
         return True
 
     return write
