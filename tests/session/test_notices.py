@@ -345,3 +345,34 @@ async def test_tally_with_receipts_on_two_nodes(
         assert counts[-1] == (40, 20)
         for c in [sec, *clients]:
             await c.close()
+
+
+async def test_tally_finds_exactly_the_notices_a_receipt_newly_covers(
+    hub: RunningHub, world: World
+) -> None:
+    """Which notices a batch of receipts can change: an ack covers the user's deliveries up
+    to its seq, a read only that seq; receipts for other users, later seqs or other
+    channels change nothing."""
+    m = world.meeting
+    first = (await _send(hub, world, title="一", body="第一"))["id"]
+    second = (await _send(hub, world, title="二", body="第二"))["id"]
+    tally = hub.workflows.notice_tally
+    ch = f"meeting:{m}"
+    d0, d1 = world.deputies[0], world.deputies[1]
+    assert await tally._affected({(ch, d0): 1}, set()) == [first]
+    assert await tally._affected({(ch, d0): 2}, set()) == [first, second]
+    assert await tally._affected({(ch, d0): 2, (ch, d1): 1}, set()) == [first, second]
+    assert await tally._affected({}, {(ch, d1, 2)}) == [second]
+    assert await tally._affected({}, {(ch, d0, 1), (ch, d1, 2)}) == [first, second]
+    assert await tally._affected({}, {(ch, d0, 3)}) == []
+    assert await tally._affected({(f"meeting:{m + 1000}", d0): 2}, set()) == []
+    assert await tally._affected({(ch, world.secretariat): 2}, set()) == []
+    # Once d0's ack is stored and tallied, d0's deliveries are covered: a batch in which
+    # d0 acks 2 and d1 acks 1 changes only the first notice (d1's bound is d1's own).
+    dep = await Client.connect(hub.ws_url, world.tok(d0))
+    assert (await dep.request({"type": "ack", "channel": ch, "seq": 2}))["type"] == "receipt"
+    for _ in range(100):
+        if await tally._affected({(ch, d0): 2}, set()) == []:
+            break
+        await asyncio.sleep(0.05)
+    assert await tally._affected({(ch, d0): 2, (ch, d1): 1}, set()) == [first]
