@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -91,7 +92,24 @@ async def serve(app: Starlette, settings: Settings, sock: socket.socket, **kw: A
     await server.serve(sockets=[sock])
 
 
+# Young-generation collections every 50,000 allocations instead of 700. Thousands of
+# sockets keep hundreds of thousands of objects alive; with the default threshold the cyclic
+# collector kept walking them during every handshake burst. Measured on a 3,000-client
+# reconnect storm: server CPU 8.8-9.2 s instead of 9.8-11.8 s, all reconnected in
+# 4.8-5.1 s instead of 5.4-7.5 s. Nearly all garbage is freed by reference counting anyway.
+GC_THRESHOLD = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Leave what exists at start-up (modules, the app) out of every future collection,
+    and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def run(app: Starlette, settings: Settings, sock: socket.socket, **kw: Any) -> None:
+    tune_gc()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it
