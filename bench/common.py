@@ -127,9 +127,10 @@ def services_seconds() -> float:
         except OSError:
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if comm in SERVICES:
+        if comm in SERVICES:  # its own time, and its exited children's (PostgreSQL's
+            # backends end with their connections: the postmaster keeps their time)
             fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            total += sum(int(x) for x in fields[11:15]) / CLK_TCK
     return total
 
 
