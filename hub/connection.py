@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
@@ -44,9 +44,8 @@ class Outgoing:
         return self._wire
 
 
-DirectWrite = Callable[[Sequence[Outgoing]], bool]
-"""Write frames now, in one write, if the socket can take them; False if it cannot (write
-nothing then)."""
+DirectWrite = Callable[[Outgoing], bool]
+"""Write a frame now if the socket can take it; False if it cannot (write nothing then)."""
 
 
 class Connection:
@@ -90,23 +89,16 @@ class Connection:
     def push(self, frame: Outgoing) -> bool:
         """Send ``frame`` now or queue it; False (and the connection closing with 4429) if
         the queue is full."""
-        return self.push_many((frame,))
-
-    def push_many(self, frames: Sequence[Outgoing]) -> bool:
-        """Send consecutive frames now, in one write (a replay), or queue them."""
         if self.closed:
             return False
         if self._writer is None and self._direct is not None:
             try:
-                if self._direct(frames):
+                if self._direct(frame):
                     return True
             except Exception as e:  # the socket is going away; the reader cleans up
                 log.debug("direct write failed: %r", e)
                 self.stop()
                 return False
-        return all(self._queue(frame) for frame in frames)  # stops at a full queue
-
-    def _queue(self, frame: Outgoing) -> bool:
         if len(self.queue) >= self.max_queue:
             self.close_soon(Close.TOO_SLOW, "send queue overflow: reconnect with since")
             return False

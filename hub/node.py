@@ -296,12 +296,11 @@ class Node:
                 recent = feed.recent
                 if recent and recent[0][0] <= sub.last_seq + 1:
                     # Consecutive seqs: what the client lacks starts at a known index. No
-                    # await until pushed: the deque holds still. One write for all of it.
+                    # await in this loop: the deque holds still.
                     start = sub.last_seq + 1 - recent[0][0]
-                    frames = list(itertools.islice(recent, start, start + room))
-                    if frames:
-                        conn.push_many([frame for _, frame in frames])
-                        sub.last_seq = frames[-1][0]
+                    for seq, frame in itertools.islice(recent, start, start + room):
+                        conn.push(frame)
+                        sub.last_seq = seq
                     continue
                 # From the log only what memory does not hold.
                 limit = min(room, REPLAY_BATCH)
@@ -309,14 +308,10 @@ class Node:
                     limit = min(limit, recent[0][0] - 1 - sub.last_seq)
                 rows = await self.log.read(sub.channel, sub.last_seq, limit)
                 self.metrics.replayed.inc(len(rows))
-                batch: list[Outgoing] = []
-                for m in rows:  # a channel's seqs have no gaps; stop at one all the same
-                    if m.seq != sub.last_seq + 1 + len(batch):
-                        break
-                    batch.append(Outgoing(m.frame()))
-                if batch:
-                    conn.push_many(batch)
-                    sub.last_seq += len(batch)
+                for m in rows:
+                    if m.seq == sub.last_seq + 1:
+                        conn.enqueue(m.frame())
+                        sub.last_seq = m.seq
                 if not rows:
                     # the feed knows of a message the log did not show yet: wait a moment
                     await asyncio.sleep(0.01)

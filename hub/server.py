@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
-from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
@@ -32,17 +31,14 @@ def direct_writer(send: object) -> DirectWrite | None:
     if proto is None or not isinstance(conn, ServerProtocol) or writable is None:
         return None
 
-    def write(frames: Sequence[Outgoing]) -> bool:
+    def write(frame: Outgoing) -> bool:
         if not writable.is_set() or conn.state is not State.OPEN or proto.disconnected:
             return False
         if conn.extensions:  # per-connection framing (compression): let the protocol frame it
-            for frame in frames:
-                conn.send_text(frame.text.encode())
+            conn.send_text(frame.text.encode())
             proto.transport.write(b"".join(conn.data_to_send()))
-        elif len(frames) == 1:
-            proto.transport.write(frames[0].wire())
         else:
-            proto.transport.write(b"".join([f.wire() for f in frames]))
+            proto.transport.write(frame.wire())
         return True
 
     return write
