@@ -317,10 +317,12 @@ export class ItemBoard {
         break;
       }
       case "evaluate": {
+        // Nothing preselected: a deputy who means to complain must not record 满意 by
+        // sending the form as it opened.
         const name = `rating-${c.item.id}`;
-        const radios = RATINGS.map((r) => el("input", { type: "radio", name, value: r, checked: r === "satisfied" }));
-        parts.push(el("fieldset", {}, el("legend", {}, t("item.evaluate")), radios.map((r) => el("label", { class: "check" }, r, t(`rating.${r}`)))));
-        get_.rating = () => radios.find((r) => r.checked)?.value;
+        const choices = RATINGS.map((r) => [r, el("input", { type: "radio", name, value: r })]);
+        parts.push(el("fieldset", { class: "ratings" }, el("legend", {}, t("item.evaluate")), choices.map(([r, x]) => el("label", { class: "check" }, x, t(`rating.${r}`)))));
+        get_.rating = () => choices.find(([, x]) => x.checked)?.[0];
         text("reason", "item.evalReason", false, 2);
         break;
       }
@@ -328,16 +330,25 @@ export class ItemBoard {
         text("note", "item.note", false, 2);
     }
     const send = el("button", { type: "submit", class: "primary" }, t(`do.${action}`));
-    const form = el("form", { class: `form-${action}` }, parts, el("div", { class: "row" }, send));
+    const problem = el("p", { class: "form-problem", role: "alert", hidden: true });
+    const form = el("form", { class: `form-${action}` }, parts, problem, el("div", { class: "row" }, send));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
+      problem.hidden = true;
       for (const [x, name] of need) if (!get_[name]()) return x.focus();
       const body = {};
       for (const [k, fn] of Object.entries(get_)) {
         const v = fn();
         if (v !== undefined && !(Array.isArray(v) && !v.length && k !== "co_unit_ids")) body[k] = v;
       }
-      if (action === "evaluate" && body.rating === "unsatisfied" && !body.reason) return form.querySelector("textarea").focus();
+      if (action === "evaluate") {
+        const missing = !body.rating ? "item.pickRating" : body.rating === "unsatisfied" && !body.reason ? "item.evalReasonNeeded" : null;
+        if (missing) {
+          fill(problem, t(missing));
+          problem.hidden = false;
+          return (body.rating ? form.querySelector("textarea") : form.querySelector("input[type=radio]")).focus();
+        }
+      }
       busy(send, () => this._act(c, action, body));
     });
     return form;

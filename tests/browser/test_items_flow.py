@@ -78,8 +78,20 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     await shot(dep, "client-deputy", full_page=False)
     assert await dcard.locator("button.act-evaluate").is_visible()
 
-    # The deputy rates it on the phone; everyone sees it closed.
+    # The deputy rates it on the phone: three readable choices, none chosen for them, and
+    # a form that says what is missing instead of recording a rating they did not pick.
     await dcard.locator("button.act-evaluate").click()
+    form = dcard.locator("form.form-evaluate")
+    labels = await form.locator("fieldset.ratings label").all_inner_texts()
+    assert [x.strip() for x in labels] == ["满意", "基本满意", "不满意"]
+    assert await form.locator("input[type=radio]:checked").count() == 0
+    problem = form.locator(".form-problem")
+    await form.locator("button[type=submit]").click()
+    assert await problem.inner_text() == "请选择满意、基本满意或不满意"
+    await form.locator("input[value=unsatisfied]").check()
+    await form.locator("button[type=submit]").click()
+    assert await problem.inner_text() == "选择不满意时，请填写不满意的理由"
+    assert await dcard.get_attribute("data-state") == "replied"
     await dcard.locator("input[value=satisfied]").check()
     await dcard.locator("form.form-evaluate button[type=submit]").click()
     await dep.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="closed"]')
@@ -95,6 +107,11 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
         "els => els.map(e => e.dataset.action)"
     )
     assert actions == ["hand_over", "sign", "reply", "evaluate"]
+    detail = await dep.evaluate(
+        f"""async () => (await fetch("/api/items/{item_id}", {{headers: {{authorization:
+              "Bearer " + JSON.parse(sessionStorage.getItem("hub:session")).token}}}})).json()"""
+    )
+    assert [e["rating"] for e in detail["evaluations"]] == ["satisfied"]
 
     await shot(dep, "deputy-items-360")
     await shot(sec, "secretariat-console")
