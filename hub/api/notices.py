@@ -123,7 +123,7 @@ spec = {
         },
         "post": {
             "summary": "Send a notice (secretariat) to the whole meeting (no lists), or to the "
-            "deputies of `delegations` and the listed `deputies`. Publishes `notice` on each "
+            "deputies of `delegations` and the listed `deputies` (given but all empty: 400). Publishes `notice` on each "
             "target channel and notice.sent on desk:<meeting>",
             "parameters": [MEETING_ID],
             "requestBody": json_body(

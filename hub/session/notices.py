@@ -161,14 +161,21 @@ async def send_notice(
     delegation_ids: Sequence[int] | None = None,
     deputy_ids: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Send a notice to the whole meeting (no lists given), or to the deputies of the
-    listed delegations and the listed deputies. Returns the notice with its channels."""
+    """Send a notice to the whole meeting (neither list given), or to the deputies of the
+    listed delegations and the listed deputies. Lists that are given but all empty are
+    refused: an audience chosen by hand with nobody ticked is a mistake, never "everyone".
+    Returns the notice with its channels."""
     require_role(me, "secretariat")
     title = check_text(title, "title", 300)
     text = check_text(text, "text", 20000, required=False)
     dels = _ids(delegation_ids, "delegations")
     deps = _ids(deputy_ids, "deputies")
-    whole = not dels and not deps
+    whole = delegation_ids is None and deputy_ids is None
+    if not whole and not dels and not deps:
+        raise BadRequest(
+            "no addressees: tick at least one delegation or deputy, "
+            "or leave out `delegations` and `deputies` to notify the whole meeting"
+        )
     async with node.writing() as w:
         conn = w.conn
         await meeting_row(conn, meeting_id)

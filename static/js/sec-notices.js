@@ -119,6 +119,18 @@ function mountCompose() {
   };
   for (const r of radios) r.addEventListener("change", sync);
   const send = el("button", { type: "submit", class: "primary", id: "n-send" }, t("notice.sendBtn"));
+  // Nothing leaves before the officer has seen how many people it goes to.
+  const problem = el("p", { class: "form-problem", id: "n-problem", role: "alert", hidden: true });
+  const confirmText = el("span", { id: "n-confirm-text" });
+  const yes = el("button", { type: "button", class: "primary", id: "n-confirm-yes" }, t("notice.confirmYes"));
+  const no = el("button", { type: "button", id: "n-confirm-no" }, t("notice.confirmNo"));
+  const confirmBox = el("div", { class: "row confirm-send", id: "n-confirm-send", role: "group", hidden: true }, confirmText, yes, no);
+  let pending = null;
+  const settle = () => {
+    pending = null;
+    confirmBox.hidden = true;
+    send.hidden = false;
+  };
   const form = el(
     "form",
     { id: "compose-form", novalidate: true },
@@ -135,10 +147,16 @@ function mountCompose() {
     delBox,
     depBox,
     el("div", { class: "row" }, el("label", { class: "check" }, urgent, t("notice.urgent")), el("label", { class: "check" }, confirm, t("notice.confirmRequired"))),
+    problem,
     send,
+    confirmBox,
   );
+  // Any change to the form asks for a fresh confirmation with the new count.
+  form.addEventListener("input", settle);
+  form.addEventListener("change", settle);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    problem.hidden = true;
     if (!title.value.trim()) {
       title.focus();
       return;
@@ -146,8 +164,28 @@ function mountCompose() {
     const body = { title: title.value.trim(), text: text.value, urgent: urgent.checked, confirm: confirm.checked };
     if (radios[1].checked) body.delegations = [...form.querySelectorAll("input[name=n-del]:checked")].map((x) => Number(x.value));
     if (radios[2].checked) body.deputies = [...form.querySelectorAll("input[name=n-dep]:checked")].map((x) => Number(x.value));
-    busy(send, async () => {
+    const n = addresseeCount(body);
+    if (!n) {
+      fill(problem, t(radios[1].checked ? "notice.pickSomeDelegation" : "notice.pickSomeDeputy"));
+      problem.hidden = false;
+      return;
+    }
+    pending = body;
+    fill(confirmText, t("notice.confirmSend", { n }));
+    send.hidden = true;
+    confirmBox.hidden = false;
+    yes.focus();
+  });
+  no.addEventListener("click", () => {
+    settle();
+    send.focus();
+  });
+  yes.addEventListener("click", () => {
+    const body = pending;
+    if (!body) return;
+    busy(yes, async () => {
       const n = await post(`/api/meetings/${ctx.meetingId}/notices`, body);
+      settle();
       flash(t("notice.sentOk"));
       form.reset();
       sync();
@@ -155,6 +193,16 @@ function mountCompose() {
     });
   });
   fill(document.querySelector("#compose .body"), form);
+}
+
+/** How many deputies a notice body reaches: the same rule as the server (a deputy in a
+ * ticked delegation and ticked by name counts once; no lists means the whole meeting). */
+function addresseeCount(body) {
+  const deputies = ctx.dir.deputies;
+  if (!body.delegations && !body.deputies) return deputies.length;
+  const dels = new Set(body.delegations || []);
+  const people = new Set(body.deputies || []);
+  return deputies.filter((u) => dels.has(u.delegation_id) || people.has(u.id)).length;
 }
 
 // -- the list --------------------------------------------------------------------------

@@ -15,10 +15,29 @@ async def test_notice_tally_moves_from_delivered_to_read(browser: Any, demo_hub:
     dep = await open_as(browser, demo_hub.url, "daibiao1", width=360, height=740)
     unit = await open_as(browser, demo_hub.url, "jiaotong")
 
+    # A hand-picked audience with nobody ticked is refused on the page, not sent to all.
+    await sec.fill("#n-title", "代表团分组会议地点调整")
+    await sec.check("#n-aud-delegations")
+    await sec.click("#n-send")
+    assert await sec.locator("#n-problem").inner_text() == "请至少勾选一个代表团"
+    assert await sec.locator("#n-confirm-send").is_hidden()
+    await sec.check("#n-aud-deputies")
+    await sec.click("#n-send")
+    assert await sec.locator("#n-problem").inner_text() == "请至少勾选一位代表"
+    assert await sec.locator("li.notice-sent").count() == 0
+
+    # Nothing leaves before the officer has seen how many it goes to; going back sends nothing.
+    await sec.check("#n-aud-meeting")
     await sec.fill("#n-title", "明天上午九时全体会议改在大礼堂")
     await sec.fill("#n-text", "请各位代表提前十分钟入场。")
     await sec.check("#n-urgent")
     await sec.click("#n-send")
+    assert await sec.locator("#n-confirm-text").inner_text() == "发送给 9 人，确认发送？"
+    await sec.click("#n-confirm-no")
+    assert await sec.locator("#n-confirm-send").is_hidden()
+    assert await sec.locator("li.notice-sent").count() == 0
+    await sec.click("#n-send")
+    await sec.click("#n-confirm-yes")
     card = sec.locator("li.notice-sent").first
     await card.wait_for()
     notice_id = await card.get_attribute("data-notice")

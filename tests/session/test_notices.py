@@ -255,8 +255,8 @@ async def test_a_deputys_notice_list_carries_their_own_receipts(
 
 
 async def test_refused_notice_actions_write_nothing(hub: RunningHub, world: World) -> None:
-    """Wrong role, unknown delegation or deputy, a deputy outside the meeting, a bad `who`:
-    each refused with its code, with no notice row, delivery or message stored."""
+    """Wrong role, unknown delegation or deputy, a deputy outside the meeting, an empty
+    hand-picked audience, a bad `who`: each refused with its code, with no notice row, delivery or message stored."""
     m = world.meeting
     sec_tok = world.tok(world.secretariat)
     heads = {
@@ -273,6 +273,10 @@ async def test_refused_notice_actions_write_nothing(hub: RunningHub, world: Worl
         (world.secretariat, {"title": "x", "deputies": [world.secretariat]}, 400),
         (world.secretariat, {"title": "x", "delegations": [world.delegations[0], "a"]}, 400),
         (world.secretariat, {"title": "x", "urgent": "yes"}, 400),
+        # An audience chosen by hand with nobody ticked is refused, never "everyone".
+        (world.secretariat, {"title": "x", "delegations": []}, 400),
+        (world.secretariat, {"title": "x", "deputies": []}, 400),
+        (world.secretariat, {"title": "x", "delegations": [], "deputies": []}, 400),
     ]
     for who, payload, status in cases:
         async with http(hub.url, world.tok(who)) as c:
