@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tests.utils.backends import REQUIRE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,4 +35,40 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     """hub/ type-checks under mypy --strict."""
     r = _run("mypy")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+JS_LINT = ROOT / "tests" / "js"
+
+
+def _need_node() -> None:
+    if shutil.which("node") and shutil.which("npm"):
+        return
+    msg = "node and npm are needed to lint static/js: apt-get install nodejs npm"
+    if REQUIRE:
+        pytest.fail(msg + " (HUB_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(msg)
+
+
+def test_web_client_lint() -> None:
+    """ESLint finds no undefined name, unused binding or unreachable code in static/js (its
+    pinned version is installed into tests/js/node_modules by `npm ci` on first use)."""
+    _need_node()
+    eslint = JS_LINT / "node_modules" / ".bin" / "eslint"
+    if not eslint.exists():
+        r = subprocess.run(
+            ["npm", "ci", "--silent", "--no-audit", "--no-fund"],
+            cwd=JS_LINT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run(
+        [str(eslint), "--max-warnings", "0", "-c", str(JS_LINT / "eslint.config.mjs"), "static/js"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr

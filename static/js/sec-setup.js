@@ -2,7 +2,7 @@
 
 import { authUrl, get, post, session, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { busy, el, field, fill, flash, when } from "./ui.js";
+import { busy, el, field, fill, flash } from "./ui.js";
 import { sittingLabel } from "./sittings.js";
 
 let ctx = null;
