@@ -93,7 +93,8 @@ spec = {
             },
         },
         "post": {
-            "summary": "Publish (server-side integrations); idempotent with `key`",
+            "summary": "Publish raw (the secretariat; workflow kinds are reserved, see "
+            "docs/protocol.md); idempotent with `key`",
             "parameters": [CHANNEL],
             "requestBody": json_body(
                 obj(
