@@ -125,3 +125,23 @@ async def test_forged_desk_messages_change_nothing_on_the_console(
             await p.context.close()
     finally:
         await sec_api.aclose()
+
+
+async def test_archive_shows_who_really_sent_a_forged_row(browser: Any, demo_hub: Demo) -> None:
+    """A forged tally stored as a deputy's row shows in the supervisor's archive with that
+    deputy's name, role and id as its sender, not as the hub's."""
+    m = demo_hub.ids["meeting_id"]
+    forger = demo_hub.ids["deputy_ids"][0]
+    name = (await demo_hub.hub.services.principals.load(forger)).name
+    tally = {"notice": 1, "addressees": 10, "delivered": 10, "read": 10, "missing": 0}
+    await store_forged(demo_hub, forger, f"desk:{m}", "notice.tally", tally)
+    page = await open_as(browser, demo_hub.url, "jiandu", width=1600)
+    await page.fill("#ar-kind", "notice.tally")
+    await page.click("#ar-search")
+    cell = page.locator("#archive-rows tr[data-message] td.sender")
+    await cell.first.wait_for()
+    assert await cell.count() == 1
+    assert await cell.get_attribute("data-role") == "deputy"
+    assert await cell.inner_text() == f"{name} · 人大代表 #{forger}"
+    assert page.js_errors == []
+    await page.context.close()
