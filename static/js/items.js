@@ -107,8 +107,11 @@ export class ItemBoard {
     if (!b.item || !(m.kind.startsWith("item.") || m.kind.startsWith("suggestion."))) return false;
     if (!authoritative(m)) {
       if (m.cached || this.query === null) return false;
-      clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => this.load(this.query).catch((e) => console.error(e)), 250);
+      // At most one re-read per 250 ms, however long a burst (a replay) goes on.
+      this.reloadTimer ??= setTimeout(() => {
+        this.reloadTimer = null;
+        this.load(this.query).catch((e) => console.error(e));
+      }, 250);
       return true;
     }
     const isNew = !this.cards.has(b.item.id);

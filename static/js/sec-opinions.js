@@ -42,8 +42,11 @@ export function onMessage(m) {
   if (!authoritative(m)) {
     // A deputy's opinion (or a forged one): not taken at its word, read from the server.
     if (!m.cached && m.kind.startsWith("opinion.")) {
-      clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(() => load(true).catch((e) => console.error(e)), 250);
+      // At most one re-read per 250 ms, however long a burst (a replay) goes on.
+      reloadTimer ??= setTimeout(() => {
+        reloadTimer = null;
+        load(true).catch((e) => console.error(e));
+      }, 250);
     }
     return;
   }

@@ -138,9 +138,11 @@ async def test_archive_shows_who_really_sent_a_forged_row(browser: Any, demo_hub
     page = await open_as(browser, demo_hub.url, "jiandu", width=1600)
     await page.fill("#ar-kind", "notice.tally")
     await page.click("#ar-search")
+    await page.wait_for_function(  # the search's rows, not the unfiltered first page
+        "() => { const rows = [...document.querySelectorAll('#archive-rows tr[data-message]')];"
+        " return rows.length === 1 && rows[0].innerText.includes('notice.tally'); }"
+    )
     cell = page.locator("#archive-rows tr[data-message] td.sender")
-    await cell.first.wait_for()
-    assert await cell.count() == 1
     assert await cell.get_attribute("data-role") == "deputy"
     assert await cell.inner_text() == f"{name} · 人大代表 #{forger}"
     assert page.js_errors == []
