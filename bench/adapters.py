@@ -126,7 +126,7 @@ class BareWsAdapter(Adapter):
             {
                 "type": "publish",
                 "channel": self.channel,
-                "kind": "notice",
+                "kind": "bulletin",
                 "body": body,
                 "ref": f"n{nid}",
             }
@@ -163,7 +163,7 @@ class SocketIOAdapter(Adapter):
             sink.error(c, data.decode(errors="replace"))
 
     def publish(self, c: Conn, nid: int, body: dict[str, Any]) -> None:
-        frame = ["publish", {"channel": self.channel, "kind": "notice", "body": body}]
+        frame = ["publish", {"channel": self.channel, "kind": "bulletin", "body": body}]
         c.send(b"42" + str(nid).encode() + orjson.dumps(frame))  # ack id = notice id
 
 
@@ -210,7 +210,7 @@ class HubAdapter(Adapter):
             {
                 "type": "publish",
                 "channel": self.channel,
-                "kind": "notice",
+                "kind": "bulletin",
                 "body": body,
                 "key": f"{self.run_id}-{nid}",  # a resend after a reconnect is stored once
                 "ref": f"n{nid}",

@@ -7,12 +7,18 @@ channel             may subscribe                              may publish
 ==================  =========================================  ==============================
 meeting:<id>        its participants, secretariat, supervisors  secretariat
 delegation:<id>     its deputies, secretariat, supervisors      secretariat
-desk:<meeting id>   secretariat, supervisors                    participating deputies, secretariat
+desk:<meeting id>   secretariat, supervisors                    secretariat
 deputy:<id>         that deputy, secretariat, supervisors       secretariat
 unit:<id>           that unit's accounts, secretariat, sup.     secretariat
 ==================  =========================================  ==============================
 
 Admins manage accounts; like supervisors they read everything and publish nothing.
+
+"May publish" is about raw publishes (the ``publish`` frame, ``POST
+/api/channels/{c}/messages``); the kinds the workflows publish are reserved for them on
+top of this table (``hub.session.kinds``). Deputies publish nothing raw: what they send
+the secretariat (opinions, suggestions, leave, requests to speak) goes through the
+workflow endpoints, which publish on their behalf.
 """
 
 from __future__ import annotations
@@ -85,9 +91,7 @@ def can_subscribe(p: Principal, ch: Channel) -> bool:
 
 
 def can_publish(p: Principal, ch: Channel) -> bool:
-    if p.role == "secretariat":
-        return True
-    return ch.kind == "desk" and p.role == "deputy" and ch.id in p.meetings
+    return p.role == "secretariat"
 
 
 def check_subscribe(p: Principal, ch: Channel) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hub import protocol as p
-from hub.channels import Principal, check_publish, check_subscribe
+from hub.channels import Principal, check_subscribe
 from hub.connection import Connection
 from hub.errors import (
     BadRequest,
@@ -35,6 +35,7 @@ from hub.identity import Deactivated
 from hub.node import Subscription
 from hub.server import direct_writer
 from hub.services import Services
+from hub.session.kinds import check_raw_publish
 
 log = logging.getLogger("hub.ws")
 
@@ -132,7 +133,7 @@ class Session:
         self.spawn(self.s.node.replay(sub))
 
     async def publish(self, f: p.Publish) -> None:
-        check_publish(self.me, f.channel)
+        check_raw_publish(self.me, f.channel, f.kind)
         if self.s.draining:
             raise Unavailable("server shutting down: publish again on another node")
         with self.s.work():

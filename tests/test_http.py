@@ -50,18 +50,18 @@ async def test_http_publish_and_history(hub: RunningHub, world: World) -> None:
     async with httpx.AsyncClient(base_url=hub.url) as http:
         url = f"/api/channels/{ch}/messages"
         r1 = await http.post(
-            url, json={"kind": "notice", "body": {"t": "会议改在三楼"}, "key": "k1"}, headers=sec
+            url, json={"kind": "bulletin", "body": {"t": "会议改在三楼"}, "key": "k1"}, headers=sec
         )
         assert r1.status_code == 201 and r1.json()["seq"] == 1 and r1.json()["created"]
         r2 = await http.post(
-            url, json={"kind": "notice", "body": {"t": "x"}, "key": "k1"}, headers=sec
+            url, json={"kind": "bulletin", "body": {"t": "x"}, "key": "k1"}, headers=sec
         )
         assert (
             r2.status_code == 200
             and r2.json()["id"] == r1.json()["id"]
             and not r2.json()["created"]
         )
-        await http.post(url, json={"kind": "notice", "body": {"t": "2"}}, headers=sec)
+        await http.post(url, json={"kind": "bulletin", "body": {"t": "2"}}, headers=sec)
         got = await dep.messages(2)
         assert [m["body"]["t"] for m in got] == ["会议改在三楼", "2"]
         h = await http.get(url, params={"since": 1}, headers=_auth(world.tok(world.deputies[0])))
@@ -69,7 +69,7 @@ async def test_http_publish_and_history(hub: RunningHub, world: World) -> None:
         r = await http.get(url, headers=_auth(world.tok(world.outsider)))
         assert r.status_code == 403 and r.json()["code"] == "forbidden"
         r = await http.post(
-            url, json={"kind": "notice"}, headers=_auth(world.tok(world.deputies[0]))
+            url, json={"kind": "bulletin"}, headers=_auth(world.tok(world.deputies[0]))
         )
         assert r.status_code == 403
         r = await http.get(url)

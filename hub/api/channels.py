@@ -8,9 +8,10 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
-from hub.channels import check_publish, check_subscribe, parse_channel
+from hub.channels import check_subscribe, parse_channel
 from hub.errors import Unavailable
 from hub.protocol import MAX_SEQ, parse_publish
+from hub.session.kinds import check_raw_publish
 
 
 async def history(request: Request) -> Response:
@@ -29,7 +30,7 @@ async def publish(request: Request) -> Response:
     me = await principal(request)
     ch = parse_channel(request.path_params["channel"])
     parsed = parse_publish({**await body(request), "channel": ch.name})
-    check_publish(me, ch)
+    check_raw_publish(me, ch, parsed.kind)
     s = services(request)
     if s.draining:
         raise Unavailable("server shutting down: publish again on another node")
@@ -92,7 +93,8 @@ spec = {
             },
         },
         "post": {
-            "summary": "Publish (server-side integrations); idempotent with `key`",
+            "summary": "Publish raw (the secretariat; workflow kinds are reserved, see "
+            "docs/protocol.md); idempotent with `key`",
             "parameters": [CHANNEL],
             "requestBody": json_body(
                 obj(

@@ -535,6 +535,22 @@ export class HubClient extends EventTarget {
   }
 }
 
+/**
+ * May a page apply this message's body as the hub's account of a workflow step (a
+ * tally's counts, an opinion, an item's new state)? The one rule every page uses.
+ *
+ * Yes when the sender is the hub itself (role `system`) or the secretariat, or when the
+ * message is on any channel but a desk. Until the hub reserved the workflows' kinds, a
+ * participating deputy could publish any kind with any body on `desk:<meeting>`, and the
+ * log keeps such rows for ever and replays them; every other channel only ever took raw
+ * publishes from the secretariat. So on a desk, another sender's message (a deputy's
+ * opinion, a unit's reply) is only a sign that something changed: read it from the API.
+ */
+export function authoritative(m) {
+  const role = m.sender && m.sender.role;
+  return role === "system" || role === "secretariat" || !String(m.channel).startsWith("desk:");
+}
+
 /** Forget everything this browser holds for a user (on logout from a shared PC). */
 export function forgetUser(userId, storage = window.localStorage) {
   const prefix = `hub:${VERSION}:${userId}:`;

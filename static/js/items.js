@@ -3,9 +3,12 @@
 // actions the viewer may take now. Pages differ only in the role passed in.
 //
 // Every item message carries {item: summary, event}; a card is updated from it in
-// place, so each step appears live on every page that shows the item.
+// place, so each step appears live on every page that shows the item. A message the
+// pages may not take at its word (hub-client.js `authoritative`: on a desk, anyone's
+// but the hub's and the secretariat's) only makes the board read its items again.
 
 import { get, post } from "./api.js";
+import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
 import { busy, chip, countdownEl, day, el, field, fill, flash, when } from "./ui.js";
 
@@ -86,18 +89,31 @@ export class ItemBoard {
   constructor({ me, client, list, units = new Map(), filter = () => true, emptyKey = "item.none", onFresh = null }) {
     Object.assign(this, { me, client, list, units, filter, emptyKey, onFresh });
     this.cards = new Map(); // id -> {item, events, detail, open, li, seen}
+    this.query = null;
+    this.reloadTimer = null;
   }
 
   async load(query) {
+    this.query = query;
     const r = await get(`/api/items?${query}&limit=500`);
     for (const item of r.items) this._upsert(item, null);
     this.render();
   }
 
-  /** Apply a message; true if it concerned an item this board shows. */
+  /** Apply a message; true if it concerned an item this board shows (or may show: a
+   * message not taken at its word makes the board read its items from the server). */
   apply(m) {
     const b = m.body || {};
     if (!b.item || !(m.kind.startsWith("item.") || m.kind.startsWith("suggestion."))) return false;
+    if (!authoritative(m)) {
+      if (m.cached || this.query === null) return false;
+      // At most one re-read per 250 ms, however long a burst (a replay) goes on.
+      this.reloadTimer ??= setTimeout(() => {
+        this.reloadTimer = null;
+        this.load(this.query).catch((e) => console.error(e));
+      }, 250);
+      return true;
+    }
     const isNew = !this.cards.has(b.item.id);
     const c = this._upsert(b.item, b.event);
     if (!c) {

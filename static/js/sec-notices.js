@@ -2,6 +2,7 @@
 // tally with the missing names and a re-push.
 
 import { get, post } from "./api.js";
+import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
 import { busy, chip, el, field, fill, flash, when } from "./ui.js";
 
@@ -51,7 +52,8 @@ function addNotice(n) {
 }
 
 export function onMessage(m) {
-  if (!ctx || m.channel !== `desk:${ctx.meetingId}`) return;
+  // Only the hub and the secretariat publish notice.* messages: anyone else's is forged.
+  if (!ctx || m.channel !== `desk:${ctx.meetingId}` || !authoritative(m)) return;
   if (m.kind === "notice.sent") {
     addNotice(m.body.notice);
   } else if (m.kind === "notice.tally") {

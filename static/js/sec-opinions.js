@@ -2,12 +2,14 @@
 // or select for a commit-to-do item (the item form in sec-items.js takes the selection).
 
 import { get, post } from "./api.js";
+import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
 import { busy, chip, el, fill, flash, when } from "./ui.js";
 
 let ctx = null;
 let list = null;
 let onlyOpen = null;
+let reloadTimer = null;
 const opinions = new Map(); // id -> {o, fresh}
 
 const STATUS = { submitted: ["op.new", "info"], noted: ["op.noted", "ok"], merged: ["op.merged", ""], committed: ["op.committed", "warn"] };
@@ -19,14 +21,35 @@ export async function mount(c) {
   onlyOpen = el("input", { type: "checkbox", id: "op-only-open", checked: true });
   onlyOpen.addEventListener("change", draw);
   fill(document.querySelector("#opinions .body"), el("label", { class: "check" }, onlyOpen, t("op.onlyOpen")), list);
-  const r = await get(`/api/opinions?meeting_id=${ctx.meetingId}&limit=500`);
-  for (const o of r.opinions) opinions.set(o.id, { o, fresh: false });
-  draw();
+  await load(false);
   ctx.bus.addEventListener("selection", draw);
+}
+
+/** The meeting's opinions from the server; those not shown before are marked fresh. */
+async function load(markNew) {
+  const r = await get(`/api/opinions?meeting_id=${ctx.meetingId}&limit=500`);
+  for (const o of r.opinions) {
+    const had = opinions.get(o.id);
+    if (had && had.o.updated_at > o.updated_at) continue;
+    opinions.set(o.id, { o, fresh: had ? had.fresh : markNew });
+    if (!OPEN.includes(o.status)) ctx.selection.delete(o.id);
+  }
+  draw();
 }
 
 export function onMessage(m) {
   if (!ctx || m.channel !== `desk:${ctx.meetingId}`) return;
+  if (!authoritative(m)) {
+    // A deputy's opinion (or a forged one): not taken at its word, read from the server.
+    if (!m.cached && m.kind.startsWith("opinion.")) {
+      // At most one re-read per 250 ms, however long a burst (a replay) goes on.
+      reloadTimer ??= setTimeout(() => {
+        reloadTimer = null;
+        load(true).catch((e) => console.error(e));
+      }, 250);
+    }
+    return;
+  }
   if (m.kind === "item.handed_over" && m.body.event?.payload?.opinion_ids) {
     const ids = m.body.event.payload.opinion_ids;
     for (const [id, x] of opinions) {

@@ -188,7 +188,9 @@ function archiveRow(m) {
     el("td", {}, when(m.ts)),
     el("td", {}, `${m.channel} #${m.seq}`),
     el("td", {}, m.kind),
-    el("td", {}, m.sender.name),
+    // Who really sent it: the hub stamps the sender from the account that stored it, never
+    // from the body; role `system` is the hub itself.
+    el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, m.sender.name, el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)} #${m.sender.id}`)),
     el("td", { class: "text" }, summarize(m.body)),
     el(
       "td",

@@ -18,15 +18,16 @@ async def token(base: str, username: str) -> str:
         return str(r.json()["token"])
 
 
-async def publish(base: str, tok: str, channel: str, kind: str, body: dict[str, Any]) -> int:
+async def send_notice(base: str, tok: str, meeting: int, body: dict[str, Any]) -> int:
+    """Send a notice to the whole meeting through the notices API; its id."""
     async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
         r = await c.post(
-            f"/api/channels/{channel}/messages",
-            json={"kind": kind, "body": body},
+            f"/api/meetings/{meeting}/notices",
+            json=body,
             headers={"Authorization": f"Bearer {tok}"},
         )
         r.raise_for_status()
-        return int(r.json()["seq"])
+        return int(r.json()["id"])
 
 
 async def test_login_lands_on_the_role_page_and_logout_returns(
@@ -65,19 +66,13 @@ async def test_notice_arrives_live_and_read_is_confirmed(browser: Any, demo_hub:
     page = await open_as(browser, demo_hub.url, "daibiao1", width=360, height=740)
     sec = await token(demo_hub.url, "mishu")
     m = demo_hub.ids["meeting_id"]
-    body = {
-        "notice": 9001,
-        "meeting": m,
-        "title": "下午分组审议改在3号会议室",
-        "text": "请准时参加。",
-    }
-    body |= {"urgent": True, "confirm": False}
-    await publish(demo_hub.url, sec, f"meeting:{m}", "notice", body)
-    li = page.locator('li.notice[data-notice="9001"]')
+    body = {"title": "下午分组审议改在3号会议室", "text": "请准时参加。", "urgent": True}
+    nid = await send_notice(demo_hub.url, sec, m, body)
+    li = page.locator(f'li.notice[data-notice="{nid}"]')
     await li.wait_for()
     assert await page.inner_text("#unread-badge") == "1"
     await li.locator("button.open").click()
-    await page.wait_for_selector('li.notice[data-notice="9001"][data-state="read"]')
+    await page.wait_for_selector(f'li.notice[data-notice="{nid}"][data-state="read"]')
     assert await page.locator("#unread-badge").is_hidden()
     await shot(page, "deputy-notices-360")
     assert page.js_errors == []
@@ -130,10 +125,8 @@ async def test_user_text_is_shown_as_text(browser: Any, demo_hub: Demo) -> None:
     sec = await token(demo_hub.url, "mishu")
     m = demo_hub.ids["meeting_id"]
     evil = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
-    body = {"notice": 9002, "meeting": m, "title": evil, "text": evil}
-    body |= {"urgent": False, "confirm": True}
-    await publish(demo_hub.url, sec, f"meeting:{m}", "notice", body)
-    li = page.locator('li.notice[data-notice="9002"]')
+    nid = await send_notice(demo_hub.url, sec, m, {"title": evil, "text": evil, "confirm": True})
+    li = page.locator(f'li.notice[data-notice="{nid}"]')
     await li.wait_for()
     assert await li.locator(".notice-title").inner_text() == evil
     assert await page.evaluate("window.pwned") is None

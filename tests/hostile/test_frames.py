@@ -175,7 +175,7 @@ def test_neighbour_still_gets_live_notices(target: Target, neighbour: SyncClient
     w = target.world
     sec = SyncClient(target.node.ws_url, w.tok(w.secretariat))
     ch = f"meeting:{w.meeting}"
-    sec.send({"type": "publish", "channel": ch, "kind": "notice", "body": {"t": "still here"}})
+    sec.send({"type": "publish", "channel": ch, "kind": "bulletin", "body": {"t": "still here"}})
     published = sec.reply()
     assert published["type"] == "published"
     while True:

@@ -56,7 +56,7 @@ class Client:
         return await self.expect("subscribed")
 
     async def publish(
-        self, channel: str, body: dict[str, Any], kind: str = "notice", key: str | None = None
+        self, channel: str, body: dict[str, Any], kind: str = "bulletin", key: str | None = None
     ) -> dict[str, Any]:
         frame: dict[str, Any] = {"type": "publish", "channel": channel, "kind": kind, "body": body}
         if key is not None:
