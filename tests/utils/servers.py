@@ -45,8 +45,13 @@ class RunningHub:
         return w
 
     async def stop(self) -> None:
+        """Stop the server; an error of its shutdown fails the caller (uvicorn only logs
+        a failed lifespan shutdown, so that is raised here)."""
         self.server.should_exit = True
         await asyncio.wait_for(self.task, TIMEOUT)
+        lifespan = getattr(self.server, "lifespan", None)
+        if lifespan is not None and (lifespan.shutdown_failed or lifespan.error_occurred):
+            raise RuntimeError("the hub's shutdown failed (its log says why)")
 
 
 async def start_hub(settings: Settings, broker: Broker | None = None, port: int = 0) -> RunningHub:
@@ -72,8 +77,7 @@ async def running_hub(
     try:
         yield hub
     finally:
-        with contextlib.suppress(Exception):
-            await hub.stop()
+        await hub.stop()
 
 
 class HubProcess:
