@@ -15,9 +15,9 @@ def test_missing_postgresql_is_announced_at_the_end() -> None:
     names the service, where it was looked for and how many tests did not run."""
     env = {k: v for k, v in os.environ.items() if k != "HUB_TEST_REQUIRE_SERVICES"}
     env["HUB_TEST_PG"] = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+    one = "tests/store/test_log.py::test_messages_are_hash_chained"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        + ["tests/store/test_log.py::test_messages_are_hash_chained"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", one],
         cwd=ROOT,
         env=env,
         capture_output=True,
