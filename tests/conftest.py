@@ -116,7 +116,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 skipped.setdefault(service, []).append(m.group(0))
     if not skipped:
         return
-    terminalreporter.write_sep("!", "SERVICES MISSING: THESE TESTS DID NOT RUN", red=True, bold=True)
+    terminalreporter.write_sep(
+        "!", "SERVICES MISSING: THESE TESTS DID NOT RUN", red=True, bold=True
+    )
     for service, reasons in skipped.items():
         terminalreporter.write_line(
             f"SKIPPED: {reasons[0]}: {len(reasons)} tests of {service} did not run",
