@@ -471,6 +471,16 @@ def test_table_covers_every_operation(http: httpx.Client) -> None:
     assert secured - NOT_IN_TABLE == rows
 
 
+def test_supervisor_changes_nothing_by_the_table() -> None:
+    """The table lets a supervisor read, and change nothing but the verdict on a
+    performance registration (so every other write is among the refused cases)."""
+    writes = {(m, p) for m, p, _, may in TABLE if m != "GET" and "supervisor" in may}
+    assert writes == {
+        ("POST", "/api/registrations/{id}/confirm"),
+        ("POST", "/api/registrations/{id}/reject"),
+    }
+
+
 @pytest.mark.parametrize(("role", "method", "path", "obj"), REFUSED)
 def test_refused_exactly_on_someone_elses_object(
     target: Target,
