@@ -13,7 +13,7 @@ least-squares slope of the samples (one a second) after warm-up is bounded. A sl
 not the growth between two points, so that a small steady leak (0.25 MB/s once came
 from a query cache) stands out of the noise of the allocator's steps.
 
-``tests/faults/test_soak.py`` runs it for about a minute (three with
+``tests/faults/test_soak.py`` runs it for 75 s (three minutes with
 ``HUB_TEST_LONG=1``); run it here for longer:
 
   python -m bench.soak --duration 180 --deputies 40 --rate 20

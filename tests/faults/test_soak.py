@@ -1,4 +1,4 @@
-"""A minute of steady load with connections churning (three with ``HUB_TEST_LONG=1``;
+"""75 s of steady load with connections churning (three minutes with ``HUB_TEST_LONG=1``;
 bench/soak.py runs longer): nothing lost, no error, memory flat by its slope."""
 
 from __future__ import annotations
