@@ -55,8 +55,12 @@ PY = sys.executable
 SYSTEMS = ("hub", "hub_cluster", "bare_ws", "socketio")
 # hub_cluster: two hub nodes sharing PostgreSQL and Redis (both must be running)
 PG_BASE = os.environ.get("HUB_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-PG_ADMIN = PG_BASE.replace("postgresql+asyncpg://", "postgresql://") + "/test"
+PG_ADMIN = os.environ.get(
+    "HUB_BENCH_PG_ADMIN", PG_BASE.replace("postgresql+asyncpg://", "postgresql://") + "/test"
+)
 REDIS_URL = os.environ.get("HUB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+# "0": never start a redis-server (the test suite shares one it must not shadow or stop).
+START_REDIS = os.environ.get("HUB_BENCH_START_REDIS", "1") != "0"
 QUIET = 0.2  # cores other processes may use while a run counts as undisturbed
 PACKAGES = (
     "session-hub",
@@ -198,7 +202,7 @@ def start_server(system: str, n: int, logdir: Path) -> Server:
     elif system == "socketio":
         channel = f"bench-socketio-{uuid.uuid4().hex[:12]}"
         cmd = [PY, "-m", "bench.alternatives.socketio_server", "--port", str(port)]
-        cmds = [[*cmd, "--redis-channel", channel]]
+        cmds = [[*cmd, "--redis-channel", channel, "--redis-url", REDIS_URL]]
     elif system in ("hub", "hub_cluster"):
         from bench.hub_fixture import hub_env
 
@@ -230,10 +234,11 @@ def start_server(system: str, n: int, logdir: Path) -> Server:
 
 @contextlib.contextmanager
 def redis_available() -> Iterator[str]:
-    """Yield a note on Redis; start a private redis-server on 6379 if none answers."""
+    """Yield a note on Redis (at ``REDIS_URL``); start a private redis-server on its port
+    if none answers, unless ``HUB_BENCH_START_REDIS=0``."""
     import redis
 
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2)
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
     try:
         info = client.info("server")
         yield f"Redis {info['redis_version']} (already running, not pinned)"
@@ -241,16 +246,17 @@ def redis_available() -> Iterator[str]:
     except redis.RedisError:
         pass
     exe = shutil.which("redis-server")
-    if exe is None:
-        yield "Redis not available: socketio cannot run"
+    if exe is None or not START_REDIS:
+        yield "Redis not available: socketio and hub_cluster cannot run"
         return
+    port = client.connection_pool.connection_kwargs.get("port", 6379)
     proc = subprocess.Popen(
-        [exe, "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+        [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_port(6379, 10)
+        wait_port(port, 10)
         info = client.info("server")
         yield f"Redis {info['redis_version']} (started by the benchmark, not pinned)"
     finally:

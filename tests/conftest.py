@@ -3,6 +3,7 @@ running hub and a seeded world. Contract tests take the parametrised fixtures.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -92,3 +93,36 @@ async def hub(settings: Settings, world: World) -> AsyncIterator[RunningHub]:
     """A hub on SQLite and on PostgreSQL (in-process broker), with the world seeded."""
     async with running_hub(settings) as h:
         yield h
+
+
+# The skip reasons of tests/utils/backends.py, tests/utils/redis_server.py and
+# tests/browser/conftest.py, by the service that was missing.
+MISSING = {
+    "PostgreSQL": re.compile(r"PostgreSQL is not reachable at \S+"),
+    "Redis": re.compile(r"Redis is not reachable at \S+|redis-server is not installed"),
+    "Chromium": re.compile(r"\S*chromium is missing"),
+}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly, at the end, which services were missing and how many tests skipped for
+    it: a green run that did not test PostgreSQL, Redis or the browser must not pass
+    unnoticed."""
+    skipped: dict[str, list[str]] = {}
+    for rep in terminalreporter.stats.get("skipped", []):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        for service, pattern in MISSING.items():
+            if m := pattern.search(reason):
+                skipped.setdefault(service, []).append(m.group(0))
+    if not skipped:
+        return
+    terminalreporter.write_sep(
+        "!", "SERVICES MISSING: THESE TESTS DID NOT RUN", red=True, bold=True
+    )
+    for service, reasons in skipped.items():
+        terminalreporter.write_line(
+            f"SKIPPED: {reasons[0]}: {len(reasons)} tests of {service} did not run",
+            red=True,
+            bold=True,
+        )
+    terminalreporter.write_sep("!", "(set HUB_TEST_REQUIRE_SERVICES=1 to fail instead)", red=True)

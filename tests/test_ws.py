@@ -8,6 +8,7 @@ import orjson
 import websockets
 
 from hub.auth import Tokens
+from tests.utils import TIMEOUT
 from tests.utils.client import Client
 from tests.utils.factories import SECRET, World, tokens
 from tests.utils.servers import RunningHub, running_hub
@@ -178,18 +179,22 @@ async def test_since_replays_then_goes_live_without_gap(hub: RunningHub, world: 
     for i in range(30):
         await sec.publish(ch, {"i": i})
     pub = await Client.connect(hub.ws_url, world.tok(world.secretariat))
+    # Each reader subscribes once the other publisher has reached a different point.
+    marks = {35: asyncio.Event(), 50: asyncio.Event(), 65: asyncio.Event()}
 
     async def more() -> None:
         for i in range(30, 90):
             await pub.publish(ch, {"i": i})
+            if i in marks:
+                marks[i].set()
 
     task = asyncio.create_task(more())
     readers = []
-    for since in (0, 7, 29):
+    for since, mark in zip((0, 7, 29), marks.values(), strict=True):
+        await asyncio.wait_for(mark.wait(), TIMEOUT)
         d = await Client.connect(hub.ws_url, world.tok(world.deputies[0]))
         await d.subscribe(ch, since=since)
         readers.append((since, d))
-        await asyncio.sleep(0.01)
     await task
     for since, d in readers:
         got = await d.messages(90 - since)
@@ -268,7 +273,9 @@ async def test_slow_consumer_closed_4429_then_resumes(settings, world: World) ->
             orjson.dumps({"type": "auth", "token": world.tok(world.deputies[0])}).decode()
         )
         await slow.send(orjson.dumps({"type": "subscribe", "channel": ch}).decode())
-        await asyncio.sleep(0.2)
+        for expected in ("welcome", "subscribed"):  # then it stops reading
+            f = orjson.loads(await asyncio.wait_for(slow.recv(), TIMEOUT))
+            assert f["type"] == expected, f
         # Large bodies fill the kernel's socket buffers, then the server's queue overflows.
         big = "长" * 100_000
         for i in range(200):

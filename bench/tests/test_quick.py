@@ -1,36 +1,55 @@
 """The benchmark harness end to end at N=50: `python -m bench.run_all --quick`.
 
-Needs the `bench` extra, Redis on 127.0.0.1:6379 (run_all starts one if it can) and
-PostgreSQL on 127.0.0.1:5432 (for the two-node hub).
+Needs the `bench` extra and the test suite's PostgreSQL (``HUB_TEST_PG``) and Redis
+(``HUB_TEST_REDIS``): it skips without them (fails under ``HUB_TEST_REQUIRE_SERVICES=1``)
+and never starts a redis-server of its own.
 Run with: .venv/bin/python -m pytest bench/tests
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.utils.backends import PG_URL, REDIS_URL, need
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+def bench_env() -> dict[str, str]:
+    """run_all's settings pointing at the test suite's services."""
+    return {
+        **os.environ,
+        "HUB_BENCH_PG": PG_URL.rpartition("/")[0],
+        "HUB_BENCH_PG_ADMIN": PG_URL.replace("postgresql+asyncpg://", "postgresql://"),
+        "HUB_BENCH_REDIS": REDIS_URL,
+        "HUB_BENCH_START_REDIS": "0",
+    }
 
 
 @pytest.mark.slow
 def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
     """The whole harness runs at N=50 on every system, with no message lost and in order."""
+    need(PG_URL, "PostgreSQL")
+    need(REDIS_URL, "Redis")
     out = tmp_path / "benchmarks.md"
     cmd = [sys.executable, "-m", "bench.run_all", "--quick", "--out", str(out)]
     done = subprocess.run(
         [*cmd, "--img", str(tmp_path / "img")],
         cwd=REPO,
+        env=bench_env(),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.with_suffix(".json").read_text())
+    assert "already running" in results["redis"], results["redis"]
     runs = {r["system"]: r for r in results["runs"]}
     assert set(runs) == {"hub", "hub_cluster", "bare_ws", "socketio"}
     for system, r in runs.items():

@@ -11,6 +11,7 @@ import pytest
 
 from tests.faults.conftest import StartNode
 from tests.utils import TIMEOUT
+from tests.utils.chain import assert_chain_ok
 from tests.utils.client import Client
 from tests.utils.factories import World
 from tests.utils.faults import Follower, Publisher, TcpProxy, stored, terminate_backends, until
@@ -40,7 +41,8 @@ async def test_connections_killed_while_publishing(
     """pg_terminate_backend on every hub connection, again and again, while two
     secretariat clients publish: each publish is acknowledged and stored, or refused with
     `unavailable` (and stored once when published again with its key); a deputy
-    subscribed all along gets every message once, in order; the hub recovers by itself."""
+    subscribed all along gets every message once, in order; the hub recovers by itself;
+    the log's hash chain holds."""
     w = pg_world
     node = await start_node(HUB_CATCHUP_INTERVAL=0.3)
     ch = f"meeting:{w.meeting}"
@@ -64,6 +66,7 @@ async def test_connections_killed_while_publishing(
     assert killed > 10
     assert sum(len(p.refused) for p in pubs) > 0, "no publish met a killed connection"
     await _check_with_probe(pubs, [follower], pg_url, ch)
+    await assert_chain_ok(pg_url, messages=total)
 
 
 @pytest.mark.slow
@@ -72,7 +75,8 @@ async def test_database_unreachable_then_back(
 ) -> None:
     """The database cut away (every connection dropped, new ones refused) for 3 s while
     publishing: publishes are refused with `unavailable`, none is acknowledged and
-    missing, /readyz says so, and the hub serves again by itself once it is back."""
+    missing, /readyz says so, and the hub serves again by itself once it is back; the
+    log's hash chain holds."""
     import httpx
 
     w = pg_world
@@ -105,6 +109,7 @@ async def test_database_unreachable_then_back(
 
     assert sum(len(p.refused) for p in pubs) > 0
     await _check_with_probe(pubs, [follower], pg_url, ch)
+    await assert_chain_ok(pg_url, messages=total)
 
 
 async def _check_with_probe(

@@ -9,6 +9,7 @@ import pytest
 
 from tests.faults.conftest import StartNode
 from tests.utils import TIMEOUT
+from tests.utils.chain import assert_chain_ok
 from tests.utils.client import Client
 from tests.utils.factories import World
 from tests.utils.faults import Acknowledger, stored_receipts, until
@@ -23,7 +24,7 @@ async def test_receipts_before_kill_9_confirmed_means_stored(
     """A deputy on node A sends `ack` and `read` for each notice as it arrives; A is
     killed with SIGKILL while receipts are queued (batches every 0.2 s): every receipt A
     confirmed is stored, some were left unconfirmed, and those, sent again on node B,
-    are stored too."""
+    are stored too; the log's hash chain holds."""
     w = pg_world
     a, b = await asyncio.gather(start_node(HUB_RECEIPT_FLUSH=0.2), start_node())
     ch = f"meeting:{w.meeting}"
@@ -52,3 +53,4 @@ async def test_receipts_before_kill_9_confirmed_means_stored(
     await acker.resend(b.ws_url, unconfirmed)
     kept = {(k, s) for k, _, s in await stored_receipts(pg_url, dep)}
     assert kept == acker.sent
+    await assert_chain_ok(pg_url, messages=N)

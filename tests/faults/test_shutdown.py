@@ -10,6 +10,7 @@ import pytest
 
 from tests.faults.conftest import StartNode
 from tests.utils import TIMEOUT
+from tests.utils.chain import assert_chain_ok
 from tests.utils.factories import World
 from tests.utils.faults import Acknowledger, Follower, Publisher, stored, stored_receipts, until
 
@@ -24,7 +25,7 @@ async def test_sigterm_drains_clients_resume_on_other_node(
     acknowledge: every client on A is closed with 1001; of the publishes, exactly those
     acknowledged are stored (none committed without its reply); every receipt confirmed
     is stored; A exits by itself; publishers, followers and receipts resume on node B,
-    and every deputy ends with every notice once, in order."""
+    and every deputy ends with every notice once, in order; the log's hash chain holds."""
     w = pg_world
     a, b = await asyncio.gather(start_node(HUB_RECEIPT_FLUSH=0.1), start_node())
     ch = f"meeting:{w.meeting}"
@@ -64,8 +65,10 @@ async def test_sigterm_drains_clients_resume_on_other_node(
     assert sorted(key for _, _, key, _ in log) == sorted(p.key(i) for p in pubs for i in range(N))
     for f in followers:
         assert f.closes == [1001]
+        assert f.connects == 2, "one reconnection, after the 1001, and no stall"
         assert f.seqs == list(range(1, 3 * N + 1))
         for p in pubs:
             assert [m["i"] for m in f.bodies if m["p"] == p.name] == list(range(N))
     kept = await stored_receipts(pg_url, w.deputies[2])
     assert {(k, s) for k, _, s in kept} == acker.sent
+    await assert_chain_ok(pg_url, messages=3 * N)

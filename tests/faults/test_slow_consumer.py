@@ -11,6 +11,7 @@ import websockets
 
 from tests.faults.conftest import StartNode
 from tests.utils import TIMEOUT
+from tests.utils.chain import assert_chain_ok
 from tests.utils.client import Client
 from tests.utils.factories import World
 from tests.utils.faults import rss
@@ -22,12 +23,13 @@ PAD = "x" * 200_000  # ~200 kB a message: N of them are 60 MB, the queue holds 4
 
 @pytest.mark.slow
 async def test_slow_consumer_memory_bounded_closed_4429_resumes(
-    start_node: StartNode, pg_world: World
+    start_node: StartNode, pg_world: World, pg_url: str
 ) -> None:
     """While a deputy stops reading and 60 MB of notices are published, the server's
     resident memory grows by far less than that (the queue bound, not the backlog); the
     deputy is closed with 4429, then resumes with `since` and gets every notice once,
-    in order; a deputy reading all along is served throughout."""
+    in order; a deputy reading all along is served throughout; the log's hash chain
+    holds."""
     w = pg_world
     node = await start_node(HUB_SEND_QUEUE=QUEUE, HUB_MAX_FRAME=1 << 20)
     assert node.proc is not None
@@ -51,7 +53,9 @@ async def test_slow_consumer_memory_bounded_closed_4429_resumes(
     slow = await websockets.connect(node.ws_url, max_size=None, max_queue=1)
     await slow.send(orjson.dumps({"type": "auth", "token": w.tok(w.deputies[0])}).decode())
     await slow.send(orjson.dumps({"type": "subscribe", "channel": ch}).decode())
-    await asyncio.sleep(0.2)
+    for expected in ("welcome", "subscribed"):  # then it stops reading
+        f = orjson.loads(await asyncio.wait_for(slow.recv(), TIMEOUT))
+        assert f["type"] == expected, f
     got.clear()
     reading = asyncio.create_task(read_all())
     peak = base
@@ -82,3 +86,4 @@ async def test_slow_consumer_memory_bounded_closed_4429_resumes(
     await d.subscribe(ch, since=held[-1] if held else N)
     rest = await d.messages(2 * N - (held[-1] if held else N), ch)
     assert [m["seq"] for m in rest] == list(range((held[-1] if held else N) + 1, 2 * N + 1))
+    await assert_chain_ok(pg_url, messages=2 * N)

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.utils import TIMEOUT
 from tests.utils.client import Client
 from tests.utils.factories import PASSWORD, SECRET, World, make_world, tokens
 from tests.utils.servers import running_hub, settings_for
+from tests.utils.session import soon
 
 # -- who is who ------------------------------------------------------------------------
 
@@ -207,58 +209,320 @@ def test_bad_tokens_closed_4401_on_ws(target: Target, revoked_token: str) -> Non
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401, what
 
 
-# -- staff-only operations, by every role that must not reach them ----------------------
+# -- other people's objects --------------------------------------------------------------
 
-STAFF = {"secretariat", "supervisor", "admin"}
-# Operations limited by role, as the document names them, and who may use each. An
-# operation that is not (yet) in the document is skipped: its workflow has not landed.
-GATED: list[tuple[str, str, set[str]]] = [
-    ("GET", "/api/admin/users", STAFF),
-    ("POST", "/api/admin/users", {"admin"}),
-    ("POST", "/api/admin/users/{id}/deactivate", {"admin"}),
-    ("POST", "/api/admin/users/{id}/activate", {"admin"}),
-    ("POST", "/api/meetings/{id}/sittings", {"secretariat"}),
-    ("POST", "/api/meetings/{id}/agenda", {"secretariat"}),
-    ("POST", "/api/meetings/{id}/notices", {"secretariat"}),
-    ("POST", "/api/meetings/{id}/documents", {"secretariat"}),
-    ("GET", "/api/documents/{id}/opens", STAFF),
-    ("GET", "/api/sittings/{id}/attendance", STAFF),
-    ("POST", "/api/leave/{id}/approve", {"secretariat"}),
-    ("POST", "/api/leave/{id}/refuse", {"secretariat"}),
-    ("PUT", "/api/sittings/{id}/speakers/order", {"secretariat"}),
-    ("POST", "/api/speakers/{id}/start", {"secretariat"}),
-    ("POST", "/api/speakers/{id}/end", {"secretariat"}),
-    ("GET", "/api/archive/messages", {"supervisor", "admin"}),
-    ("GET", "/api/archive/export/{dataset}", {"supervisor", "admin"}),
-    ("GET", "/api/archive/verify", {"supervisor", "admin"}),
-    ("POST", "/api/registrations/{id}/confirm", {"supervisor"}),
-    ("POST", "/api/registrations/{id}/reject", {"supervisor"}),
-    ("POST", "/api/points/rules", {"admin"}),
-    ("DELETE", "/api/points/rules/{id}", {"admin"}),
-    ("POST", "/api/points/disputes/{id}/resolve", {"admin"}),
-    ("GET", "/api/points", STAFF),
-    ("POST", "/api/opinions/{id}/note", {"secretariat"}),
-    ("POST", "/api/opinions/{id}/merge", {"secretariat"}),
-    ("POST", "/api/items", {"secretariat"}),
-    ("POST", "/api/items/{id}/reassign", {"secretariat"}),
-    ("POST", "/api/items/{id}/approve_extension", {"secretariat"}),
-    ("POST", "/api/items/{id}/refuse_extension", {"secretariat"}),
-    ("POST", "/api/suggestions/{id}/accept", {"secretariat"}),
-    ("POST", "/api/suggestions/{id}/not_accept", {"secretariat"}),
-    ("POST", "/api/suggestions/{id}/hand_over", {"secretariat"}),
-    ("PUT", "/api/admin/calendar/{year}", {"admin"}),
-    ("PUT", "/api/admin/deadline-rules/{name}", {"admin"}),
+LAST_YEAR = date.today().year - 1  # a whole past year: every activity date is allowed
+
+
+@pytest.fixture(scope="module")
+def theirs(target: Target) -> dict[str, int]:
+    """Real objects that belong to someone other than the callers of :func:`user_of`:
+    another deputy's (``deputies[1]``, of the other delegation) opinion, suggestion,
+    leave request, request to speak, registration and points dispute; the other unit's
+    item; the other delegation's group sitting; the meeting's notice, document and agenda
+    item; an admin's points rules. ``{name: id}``."""
+    w = target.world
+    other, sec, sup, adm = w.deputies[1], w.secretariat, w.supervisor, w.admin
+    with httpx.Client(base_url=target.node.url, timeout=TIMEOUT) as c:
+
+        def made(user: int, method: str, url: str, **kw: Any) -> int:
+            r = c.request(method, url, headers=bearer(w.tok(user)), **kw)
+            assert r.status_code in (200, 201), (method, url, r.text)
+            return int(r.json()["id"])
+
+        meeting = f"/api/meetings/{w.meeting}"
+        times = {"starts_at": soon(-1), "ends_at": soon(3)}
+        sitting = made(
+            sec,
+            "POST",
+            f"{meeting}/sittings",
+            json={
+                **times,
+                "kind": "group",
+                "title": "二团分组审议",
+                "delegation_id": w.delegations[1],
+            },
+        )
+        agenda = made(sec, "POST", f"{meeting}/agenda", json={"title": "政府工作报告"})
+        opinion = made(
+            other,
+            "POST",
+            "/api/opinions",
+            json={"meeting_id": w.meeting, "text": "建议增加公交线路"},
+        )
+        base_opinion = made(
+            other,
+            "POST",
+            "/api/opinions",
+            json={"meeting_id": w.meeting, "text": "建议延长地铁运营"},
+        )
+        item = made(
+            sec,
+            "POST",
+            "/api/items",
+            json={"opinion_ids": [base_opinion], "title": "地铁运营", "lead_unit_id": w.units[1]},
+        )
+        suggestion = made(
+            other,
+            "POST",
+            "/api/suggestions",
+            json={
+                "meeting_id": w.meeting,
+                "title": "关于海岛交通的建议",
+                "text": "建议增开航班",
+                "cosigner_ids": [],
+            },
+        )
+        made(
+            adm,
+            "POST",
+            "/api/points/rules",
+            json={
+                "valid_from": f"{LAST_YEAR}-01-01",
+                "note": "积分办法",
+                "rules": [{"event": "registration", "points": 2}],
+            },
+        )
+        ruleset = made(
+            adm,
+            "POST",
+            "/api/points/rules",
+            json={
+                "valid_from": f"{LAST_YEAR}-07-01",
+                "note": "年中修订",
+                "rules": [{"event": "registration", "points": 3}],
+            },
+        )
+        activity = {"kind": "inspection", "title": "视察", "text": "做了"}
+        confirmed = made(
+            other,
+            "POST",
+            "/api/registrations",
+            json={**activity, "activity_date": f"{LAST_YEAR}-03-01"},
+        )
+        made(sup, "POST", f"/api/registrations/{confirmed}/confirm")
+        registration = made(
+            other,
+            "POST",
+            "/api/registrations",
+            json={**activity, "activity_date": f"{LAST_YEAR}-04-01"},
+        )
+        dispute = made(
+            other,
+            "POST",
+            "/api/points/disputes",
+            json={"entry": f"registration:{confirmed}", "reason": "重复登记"},
+        )
+        return {
+            "meeting": w.meeting,
+            "other_meeting": w.other_meeting,
+            "user": other,
+            "deputy": other,
+            "sitting": sitting,
+            "agenda": agenda,
+            "leave": made(other, "POST", f"/api/sittings/{sitting}/leave", json={"reason": "出差"}),
+            "speaker": made(
+                other, "POST", f"/api/sittings/{sitting}/speakers", json={"agenda_item_id": agenda}
+            ),
+            "document": made(
+                sec,
+                "POST",
+                f"{meeting}/documents",
+                params={"filename": "议程.txt", "title": "议程"},
+                content="议程".encode(),
+            ),
+            "notice": made(sec, "POST", f"{meeting}/notices", json={"title": "改在二楼"}),
+            "opinion": opinion,
+            "item": item,
+            "suggestion": suggestion,
+            "registration": registration,
+            "ruleset": ruleset,
+            "dispute": dispute,
+        }
+
+
+# -- who may do what, to those objects: one table -----------------------------------------
+
+ALL = frozenset(ROLES)
+STAFF = frozenset({"secretariat", "supervisor", "admin"})
+ADMIN = frozenset({"admin"})
+SEC = frozenset({"secretariat"})
+SUP = frozenset({"supervisor"})
+ARCHIVE = frozenset({"supervisor", "admin"})
+NOBODY: frozenset[str] = frozenset()  # none of the callers: only the object's owner may
+DEPUTIES = frozenset({"deputy", "outsider"})
+
+# (method, path, the object in the path, the callers of user_of() who may). Every other
+# caller must get exactly 403 `forbidden`, on a real object that is not theirs.
+TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
+    ("GET", "/api/admin/users", None, STAFF),
+    ("POST", "/api/admin/users", None, ADMIN),
+    ("POST", "/api/admin/users/{id}/deactivate", "user", ADMIN),
+    ("POST", "/api/admin/users/{id}/activate", "user", ADMIN),
+    ("GET", "/api/meetings/{id}", "meeting", STAFF | {"deputy"}),
+    ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
+    ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
+    ("POST", "/api/meetings/{id}/agenda", "meeting", SEC),
+    ("GET", "/api/meetings/{id}/documents", "meeting", STAFF | {"deputy"}),
+    ("POST", "/api/meetings/{id}/documents", "meeting", SEC),
+    ("GET", "/api/documents/{id}", "document", STAFF | {"deputy"}),
+    ("GET", "/api/documents/{id}/opens", "document", STAFF),
+    ("GET", "/api/meetings/{id}/notices", "meeting", STAFF | {"deputy"}),
+    ("POST", "/api/meetings/{id}/notices", "meeting", SEC),
+    ("GET", "/api/notices/{id}/tally", "notice", STAFF),
+    ("POST", "/api/notices/{id}/repush", "notice", SEC),
+    ("POST", "/api/sittings/{id}/checkin", "sitting", NOBODY),
+    ("POST", "/api/sittings/{id}/leave", "sitting", NOBODY),
+    ("POST", "/api/leave/{id}/approve", "leave", SEC),
+    ("POST", "/api/leave/{id}/refuse", "leave", SEC),
+    ("GET", "/api/sittings/{id}/attendance", "sitting", STAFF),
+    ("GET", "/api/presence/{user_id}/at", "deputy", STAFF),
+    ("GET", "/api/sittings/{id}/speakers", "sitting", STAFF | {"deputy"}),  # meeting readers
+    ("POST", "/api/sittings/{id}/speakers", "sitting", NOBODY),
+    ("PUT", "/api/sittings/{id}/speakers/order", "sitting", SEC),
+    ("POST", "/api/speakers/{id}/withdraw", "speaker", NOBODY),
+    ("POST", "/api/speakers/{id}/start", "speaker", SEC),
+    ("POST", "/api/speakers/{id}/end", "speaker", SEC),
+    ("GET", "/api/delegations", None, ALL),
+    ("GET", "/api/units", None, ALL),
+    ("GET", "/api/archive/messages", None, ARCHIVE),
+    ("GET", "/api/archive/export/{dataset}", "dataset", ARCHIVE),
+    ("GET", "/api/archive/verify", None, ARCHIVE),
+    ("GET", "/api/registrations", None, STAFF | DEPUTIES),
+    ("POST", "/api/registrations", None, DEPUTIES),
+    ("GET", "/api/registrations/{id}", "registration", STAFF),
+    ("GET", "/api/registrations/{id}/attachment", "registration", STAFF),
+    ("PUT", "/api/registrations/{id}/attachment", "registration", NOBODY),
+    ("POST", "/api/registrations/{id}/confirm", "registration", SUP),
+    ("POST", "/api/registrations/{id}/reject", "registration", SUP),
+    ("GET", "/api/deputies/{id}/file", "deputy", STAFF),
+    ("GET", "/api/points/rules", None, ALL),
+    ("POST", "/api/points/rules", None, ADMIN),
+    ("DELETE", "/api/points/rules/{id}", "ruleset", ADMIN),
+    ("GET", "/api/points", None, STAFF),
+    ("GET", "/api/deputies/{id}/points", "deputy", STAFF),
+    ("GET", "/api/points/disputes", None, STAFF | DEPUTIES),
+    ("POST", "/api/points/disputes", None, DEPUTIES),
+    ("POST", "/api/points/disputes/{id}/resolve", "dispute", ADMIN),
+    ("GET", "/api/statistics", None, STAFF),
+    ("GET", "/api/items/{id}/timeline", "item", STAFF),
+    ("POST", "/api/opinions", None, {"deputy"}),
+    ("GET", "/api/opinions", None, STAFF | DEPUTIES),
+    ("GET", "/api/opinions/{id}", "opinion", STAFF),
+    ("POST", "/api/opinions/{id}/note", "opinion", SEC),
+    ("POST", "/api/opinions/{id}/merge", "opinion", SEC),
+    ("POST", "/api/items", None, SEC),
+    ("GET", "/api/items", None, ALL),
+    ("GET", "/api/items/overdue", None, ALL),  # each caller's own
+    ("GET", "/api/items/{id}", "item", STAFF),
+    ("GET", "/api/items/{id}/events", "item", STAFF),
+    ("POST", "/api/items/{id}/sign", "item", NOBODY),
+    ("POST", "/api/items/{id}/return", "item", NOBODY),
+    ("POST", "/api/items/{id}/reassign", "item", SEC),
+    ("POST", "/api/items/{id}/co_opinion", "item", NOBODY),
+    ("POST", "/api/items/{id}/contact", "item", NOBODY),
+    ("POST", "/api/items/{id}/request_extension", "item", NOBODY),
+    ("POST", "/api/items/{id}/approve_extension", "item", SEC),
+    ("POST", "/api/items/{id}/refuse_extension", "item", SEC),
+    ("POST", "/api/items/{id}/reply", "item", NOBODY),
+    ("POST", "/api/items/{id}/evaluate", "item", NOBODY),
+    ("POST", "/api/suggestions", None, {"deputy"}),
+    ("GET", "/api/suggestions", None, ALL),
+    ("POST", "/api/suggestions/{id}/cosign", "suggestion", NOBODY),
+    ("POST", "/api/suggestions/{id}/decline", "suggestion", NOBODY),
+    ("POST", "/api/suggestions/{id}/accept", "suggestion", SEC),
+    ("POST", "/api/suggestions/{id}/not_accept", "suggestion", SEC),
+    ("POST", "/api/suggestions/{id}/hand_over", "suggestion", SEC),
+    ("GET", "/api/calendar/{year}", "year", ALL),
+    ("PUT", "/api/admin/calendar/{year}", "year", ADMIN),
+    ("GET", "/api/deadline-rules", None, ALL),
+    ("PUT", "/api/admin/deadline-rules/{name}", "rule", ADMIN),
+]
+# Covered elsewhere: the channel table (test_channel_table_*), the caller's own account.
+NOT_IN_TABLE = {
+    ("GET", "/api/channels/{channel}/messages"),
+    ("POST", "/api/channels/{channel}/messages"),
+    ("GET", "/api/me"),
+    ("GET", "/api/meetings"),
+}
+NAMED = {"dataset": "messages", "year": "2026", "rule": "reply"}
+# Query parameters an operation needs besides the documented required ones.
+QUERY = {("GET", "/api/presence/{user_id}/at"): {"ts": "2026-03-01T09:00:00+08:00"}}
+
+REFUSED = [
+    pytest.param(role, method, path, obj, id=f"{role} {method} {path}")
+    for method, path, obj, may in TABLE
+    for role in ROLES
+    if role not in may
 ]
 
 
-def _documented(http: httpx.Client) -> set[tuple[str, str]]:
+def test_table_covers_every_operation(http: httpx.Client) -> None:
+    """Every operation of /openapi.json that needs a token is in the access table (or
+    the channel table), and every row of the table is a documented operation."""
     doc = http.get("/openapi.json").json()
-    return {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    secured = {
+        (m.upper(), p)
+        for p, ops in doc["paths"].items()
+        for m, op in ops.items()
+        if op.get("security") != []
+    }
+    rows = {(m, p) for m, p, _, _ in TABLE}
+    assert secured - NOT_IN_TABLE == rows
+
+
+def test_supervisor_changes_nothing_by_the_table() -> None:
+    """The table lets a supervisor read, and change nothing but the verdict on a
+    performance registration (so every other write is among the refused cases)."""
+    writes = {(m, p) for m, p, _, may in TABLE if m != "GET" and "supervisor" in may}
+    assert writes == {
+        ("POST", "/api/registrations/{id}/confirm"),
+        ("POST", "/api/registrations/{id}/reject"),
+    }
+
+
+@pytest.mark.parametrize(("role", "method", "path", "obj"), REFUSED)
+def test_refused_exactly_on_someone_elses_object(
+    target: Target,
+    http: httpx.Client,
+    theirs: dict[str, int],
+    role: str,
+    method: str,
+    path: str,
+    obj: str | None,
+) -> None:
+    """A caller the table does not allow, acting on a real object of someone else (or
+    on a role-limited operation), gets exactly 403 `forbidden`, whatever the body."""
+    w = target.world
+    value = "" if obj is None else NAMED.get(obj) or str(theirs[obj])
+    url = re.sub(r"\{\w+\}", value, path)
+    body, query = _bodies(http).get((method, path), ({}, {}))
+    query = {**query, **QUERY.get((method, path), {})}
+    r = http.request(method, url, headers=bearer(w.tok(user_of(w, role))), json=body, params=query)
+    assert (r.status_code, r.json().get("code")) == (403, "forbidden"), r.text
+
+
+def test_lists_leave_out_other_peoples_objects(
+    target: Target, http: httpx.Client, theirs: dict[str, int]
+) -> None:
+    """Another deputy's opinion is not in a deputy's list of opinions, and another unit's
+    item is not in a unit's list of items; the owner's lists do hold them."""
+    w = target.world
+
+    def ids(user: int, url: str) -> set[int]:
+        r = http.get(url, headers=bearer(w.tok(user)))
+        assert r.status_code == 200, r.text
+        return {x["id"] for x in _items(r.json())}
+
+    assert theirs["opinion"] not in ids(w.deputies[0], "/api/opinions")
+    assert theirs["opinion"] in ids(w.deputies[1], "/api/opinions")
+    assert theirs["item"] not in ids(w.unit_users[0], "/api/items")
+    assert theirs["item"] in ids(w.unit_users[1], "/api/items")
 
 
 def _bodies(http: httpx.Client) -> dict[tuple[str, str], Any]:
-    """A plausible JSON body for each operation, built from its documented schema, so that
-    a request is refused for who sends it and not for what it holds."""
+    """A plausible JSON body and query for each operation, built from its documented
+    schema, so that a request is refused for who sends it and not for what it holds."""
     doc = http.get("/openapi.json").json()
     out: dict[tuple[str, str], Any] = {}
     for path, ops in doc["paths"].items():
@@ -303,137 +567,6 @@ def _example(schema: dict[str, Any]) -> Any:
     if fmt == "date":
         return "2026-03-01"
     return "x" * max(1, schema.get("minLength", 1))
-
-
-def _fill(path: str, w: World) -> str:
-    """A path with real values: the meeting, another deputy's account, existing ids."""
-    values = {"year": "2026", "name": "reply", "dataset": "messages", "user_id": "1"}
-    if path.startswith("/api/meetings/"):
-        values["id"] = str(w.meeting)
-    elif path.startswith("/api/admin/users/"):
-        values["id"] = str(w.deputies[1])
-    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "1"), path)
-
-
-@pytest.mark.parametrize("role", ["deputy", "outsider", "unit", "supervisor", "secretariat"])
-def test_role_limited_operations_refuse_other_roles(
-    target: Target, http: httpx.Client, role: str
-) -> None:
-    """Each operation limited to some roles answers 403 (or 404: nothing to show) to every
-    other role, whatever the body; never a success."""
-    w = target.world
-    h = bearer(w.tok(user_of(w, role)))
-    bodies = _bodies(http)
-    tried = 0
-    for method, path, allowed in GATED:
-        if (method, path) not in bodies or role in allowed:
-            continue
-        url = _fill(path, w)
-        body, query = bodies[(method, path)]
-        r = http.request(method, url, headers=h, json=body, params=query)
-        assert r.status_code in (403, 404), (role, method, url, r.status_code, r.text)
-        tried += 1
-    assert tried > 0
-
-
-def test_supervisor_changes_nothing(target: Target, http: httpx.Client) -> None:
-    """A supervisor reads everything and changes nothing: every write operation in the
-    document (but confirming or rejecting a performance registration, the supervisor's
-    own duty) is refused to a supervisor."""
-    w = target.world
-    h = bearer(w.tok(w.supervisor))
-    own_duty = {"/api/registrations/{id}/confirm", "/api/registrations/{id}/reject"}
-    for (method, path), (body, query) in _bodies(http).items():
-        if method == "GET" or path == "/api/login" or path in own_duty:
-            continue
-        url = _fill(path, w).replace("/api/channels/1/", f"/api/channels/meeting:{w.meeting}/")
-        r = http.request(method, url, headers=h, json=body, params=query)
-        assert r.status_code in (403, 404), (method, url, r.status_code, r.text)
-
-
-# -- other people's objects (IDOR) -------------------------------------------------------
-
-
-def _created(r: httpx.Response) -> dict[str, Any]:
-    assert r.status_code in (200, 201), r.text
-    d: dict[str, Any] = r.json()
-    return d
-
-
-def test_other_peoples_objects_are_not_reachable(target: Target, http: httpx.Client) -> None:
-    """A deputy's opinion, points, performance file and presence; a unit's item; a meeting's
-    documents, deputies and notices: each read by someone who must not (another deputy, the other
-    unit, a non-participant) is 403 or 404, and lists do not include them."""
-    w = target.world
-    dep, other_dep, outsider = w.deputies[0], w.deputies[1], w.outsider
-    unit1, unit2 = w.unit_users
-    as_ = {u: bearer(w.tok(u)) for u in (dep, other_dep, outsider, unit1, unit2)}
-    sec = bearer(w.tok(w.secretariat))
-    served = {p for _, p in _documented(http)}
-
-    def refused(user: int, method: str, url: str, **kw: Any) -> None:
-        r = http.request(method, url, headers=as_[user], **kw)
-        assert r.status_code in (403, 404), (user, method, url, r.status_code, r.text)
-
-    if "/api/deputies/{id}/file" in served:
-        refused(other_dep, "GET", f"/api/deputies/{dep}/file")
-    if "/api/deputies/{id}/points" in served:
-        for u in (other_dep, unit1, outsider):
-            refused(u, "GET", f"/api/deputies/{dep}/points")
-    if "/api/presence/{user_id}/at" in served:
-        refused(other_dep, "GET", f"/api/presence/{dep}/at", params={"ts": "2026-01-01T00:00:00Z"})
-    if "/api/meetings/{id}" in served:
-        refused(outsider, "GET", f"/api/meetings/{w.meeting}")
-        refused(unit1, "GET", f"/api/meetings/{w.meeting}/documents")
-        refused(outsider, "GET", f"/api/meetings/{w.meeting}/documents")
-    if "/api/meetings/{id}/deputies" in served:
-        refused(unit1, "GET", f"/api/meetings/{w.meeting}/deputies")
-        refused(outsider, "GET", f"/api/meetings/{w.meeting}/deputies")
-    if "/api/meetings/{id}/notices" in served:
-        n = _created(
-            http.post(f"/api/meetings/{w.meeting}/notices", headers=sec, json={"title": "改在二楼"})
-        )
-        nid = n.get("id") or n.get("notice", {}).get("id")
-        refused(outsider, "GET", f"/api/meetings/{w.meeting}/notices")
-        for u in (dep, outsider, unit1):
-            refused(u, "GET", f"/api/notices/{nid}/tally")
-    if "/api/opinions/{id}" in served:
-        op = _created(
-            http.post(
-                "/api/opinions",
-                headers=as_[dep],
-                json={"meeting_id": w.meeting, "text": "建议增加公交线路"},
-            )
-        )
-        oid = op.get("id") or op.get("opinion", {}).get("id")
-        for u in (other_dep, outsider, unit1):
-            refused(u, "GET", f"/api/opinions/{oid}")
-        theirs = http.get("/api/opinions", headers=as_[other_dep])
-        assert theirs.status_code == 200 and f'"id":{oid},' not in theirs.text.replace(" ", "")
-        if "/api/items/{id}" in served:
-            it = _created(
-                http.post(
-                    "/api/items",
-                    headers=sec,
-                    json={
-                        "opinion_ids": [oid],
-                        "title": "公交线路",
-                        "lead_unit_id": w.units[0],
-                    },
-                )
-            )
-            iid = it.get("id") or it.get("item", {}).get("id")
-            for u in (unit2, other_dep, outsider):
-                refused(u, "GET", f"/api/items/{iid}")
-                refused(u, "GET", f"/api/items/{iid}/events")
-            refused(unit2, "POST", f"/api/items/{iid}/sign", json={})
-            refused(unit2, "POST", f"/api/items/{iid}/return", json={"reason": "不归我"})
-            refused(other_dep, "POST", f"/api/items/{iid}/evaluate", json={"result": "satisfied"})
-            listed = http.get("/api/items", headers=as_[unit2])
-            assert listed.status_code == 200
-            assert all(i.get("id") != iid for i in _items(listed.json()))
-            mine = http.get(f"/api/items/{iid}", headers=as_[unit1])
-            assert mine.status_code == 200, "the lead unit does see it"
 
 
 def _items(d: Any) -> list[dict[str, Any]]:

@@ -45,8 +45,14 @@ class RunningHub:
         return w
 
     async def stop(self) -> None:
+        """Stop the server; an error of its shutdown fails the caller (uvicorn only logs
+        a failed lifespan shutdown, so that is raised here)."""
         self.server.should_exit = True
-        await asyncio.wait_for(self.task, TIMEOUT)
+        # uvicorn alone may wait 10 s for connections to close; then the hub's own stop.
+        await asyncio.wait_for(self.task, TIMEOUT * 3)
+        lifespan = getattr(self.server, "lifespan", None)
+        if lifespan is not None and (lifespan.shutdown_failed or lifespan.error_occurred):
+            raise RuntimeError("the hub's shutdown failed (its log says why)")
 
 
 async def start_hub(settings: Settings, broker: Broker | None = None, port: int = 0) -> RunningHub:
@@ -72,8 +78,7 @@ async def running_hub(
     try:
         yield hub
     finally:
-        with contextlib.suppress(Exception):
-            await hub.stop()
+        await hub.stop()
 
 
 class HubProcess:
