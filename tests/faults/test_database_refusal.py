@@ -6,6 +6,8 @@ background loop outlives it, and nothing is lost."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 import pytest
 import websockets
@@ -26,12 +28,14 @@ from tests.utils.faults import (
     Publisher,
     hub_verify,
     stored,
+    stored_receipt_counts,
     until,
 )
 
 PRE = 300  # published before the refusal: more than a node keeps in memory (256)
 N = 200  # published across the refusal
 REFUSAL = 4.0
+M = 40  # messages a deputy sends receipts for
 LOOPS = {"HUB_CATCHUP_INTERVAL": 0.2, "HUB_ACCOUNT_CHECK": 0.3}
 
 
@@ -108,5 +112,52 @@ async def test_refusing_database_loses_no_delivery(
     assert [seq for seq, *_ in log] == list(range(1, PRE + N + 1))
     by_key = {key: (seq, id_) for seq, id_, key, _ in log}
     assert all(by_key[pub.key(i)] == reply for i, reply in pub.acked.items())
+    await proxy.close()
+    await hub_verify(pg_url)
+
+
+@pytest.mark.slow
+async def test_receipts_during_refusal_are_stored_once_or_refused(
+    start_node: StartNode, pg_world: World, pg_url: str
+) -> None:
+    """`ack` and `read` sent while PostgreSQL refuses connections: each is answered,
+    either `receipt` (and stored once) or `unavailable` (and stored once when sent again
+    after the refusal); none goes unanswered, none is stored twice."""
+    w = pg_world
+    ch = f"meeting:{w.meeting}"
+    proxy, via = await PgProxy.to(pg_url)
+    node = await start_node(db=via)
+    await Publisher(w.tok(w.secretariat), ch, [node.ws_url]).run(M)
+    me = w.deputies[0]
+    c = await Client.connect(node.ws_url, w.tok(me))
+    await c.subscribe(ch, since=0)
+    await c.messages(M, ch)
+
+    refs = [f"{what}:{seq}" for seq in range(1, M + 1) for what in ("ack", "read")]
+    for i, ref in enumerate(refs):
+        if i == len(refs) // 2:
+            proxy.refuse()
+        what, _, seq = ref.partition(":")
+        await c.send({"type": what, "channel": ch, "seq": int(seq), "ref": ref})
+    answers: dict[str, dict[str, Any]] = {}
+    with contextlib.suppress(TimeoutError):
+        while len(answers) < len(refs):
+            f = await c.recv(TIMEOUT)
+            if "ref" in f:
+                answers[f["ref"]] = f
+    assert sorted(answers) == sorted(refs), "every receipt is answered"
+    refused = [r for r, f in answers.items() if f["type"] == "error"]
+    assert refused, "the refusal was met"
+    assert {answers[r]["code"] for r in refused} == {"unavailable"}
+    proxy.restore()
+    for ref in refused:
+        what, _, seq = ref.partition(":")
+        assert (await c.request({"type": what, "channel": ch, "seq": int(seq)}))["type"] == (
+            "receipt"
+        )
+    await c.close()
+    counts = await stored_receipt_counts(pg_url, me)
+    want = {(what, ch, int(seq)): 1 for what, _, seq in (r.partition(":") for r in refs)}
+    assert counts == want, "each receipt stored exactly once"
     await proxy.close()
     await hub_verify(pg_url)
