@@ -48,6 +48,7 @@ def make_engine(url: str, timeouts: Timeouts | None = None, **kw: Any) -> AsyncE
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kw.setdefault("pool_timeout", t.pool)  # a file has a pool; memory has one connection
         engine = create_async_engine(url, connect_args={"timeout": t.statement}, **kw)
 
         @event.listens_for(engine.sync_engine, "connect")

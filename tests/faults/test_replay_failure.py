@@ -9,11 +9,12 @@ from hub.errors import Close
 from hub.node import RECENT
 from tests.utils.client import Client
 from tests.utils.factories import World
+from tests.utils.faults import hub_verify
 from tests.utils.servers import RunningHub
 
 
 async def test_replay_failing_with_any_exception_closes_1011(
-    hub: RunningHub, world: World, monkeypatch: pytest.MonkeyPatch
+    hub: RunningHub, world: World, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reading the log for a replay raises an exception that is no HubError: the client
     gets `subscribed`, then close 1011; after that it resumes and has every message."""
@@ -39,3 +40,4 @@ async def test_replay_failing_with_any_exception_closes_1011(
     await c.subscribe(ch, since=0)
     assert [m["seq"] for m in await c.messages(n, ch)] == list(range(1, n + 1))
     await c.close()
+    await hub_verify(db_url)
