@@ -1,6 +1,6 @@
 """Every way a real PostgreSQL says "not now" to a statement is `unavailable`
 (hub.store.log.db_errors), and a bug in a statement is not. Refused connections (57P03,
-53300) are proved in test_database_refusal.py and test_postgres_restart.py."""
+53300) are proved in tests/faults/ (test_database_refusal.py, test_postgres_restart.py)."""
 
 from __future__ import annotations
 
