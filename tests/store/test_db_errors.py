@@ -16,6 +16,7 @@ from hub.errors import Unavailable
 from hub.store.engine import Timeouts, make_engine
 from hub.store.log import db_errors
 from hub.store.schema import channels
+from tests.utils import TIMEOUT
 
 FAST = Timeouts(connect=1, pool=1, statement=0.5, idle_in_transaction=1)
 # Longer than PostgreSQL's deadlock_timeout (1 s), so the deadlock is detected first.
@@ -89,3 +90,22 @@ async def test_a_bug_is_not_unavailable(engine: AsyncEngine) -> None:
     with pytest.raises(ProgrammingError):
         async with db_errors(), engine.connect() as conn:
             await conn.execute(sa.text("SELEC 1"))
+
+
+async def test_sqlite_lock_held_too_long_is_unavailable(sqlite_url: str) -> None:
+    """On SQLite, a write waiting for the database lock longer than
+    HUB_DB_STATEMENT_TIMEOUT (its busy timeout) gets `unavailable`."""
+    holder_engine, waiter = make_engine(sqlite_url, FAST), make_engine(sqlite_url, FAST)
+    try:
+        async with holder_engine.begin() as holder:  # BEGIN IMMEDIATE: the write lock
+            await holder.execute(channels.insert().values(name="x", head=0))
+
+            async def write() -> None:
+                async with db_errors(), waiter.begin() as conn:
+                    await conn.execute(channels.insert().values(name="y", head=0))
+
+            with pytest.raises(Unavailable):
+                await asyncio.wait_for(write(), TIMEOUT)
+    finally:
+        await holder_engine.dispose()
+        await waiter.dispose()
