@@ -43,10 +43,9 @@ from hub.api import (
 from hub.api.login import LoginLimiter
 from hub.broker import Broker
 from hub.config import Settings
-from hub.errors import HubError, Internal, Unavailable
+from hub.errors import HubError, Internal
 from hub.services import Services
 from hub.session.runtime import Workflows
-from hub.store.log import unavailable
 from hub.ws import websocket_endpoint
 
 log = logging.getLogger("hub")
@@ -69,11 +68,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    if unavailable(exc):  # a database error no handler wrapped in db_errors
-        log.warning(
-            "request %s %s: database unavailable: %r", request.method, request.url.path, exc
-        )
-        return error_response(Unavailable("the database is unavailable; try again"))
     log.exception("request %s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response(Internal("internal error; it has been logged"))
 
