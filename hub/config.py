@@ -57,6 +57,10 @@ class Settings:
     deadline_interval: float = 60.0
     deadline_lease: float = 180.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    db_connect_timeout: float = 5.0
+    db_pool_timeout: float = 5.0
+    db_statement_timeout: float = 10.0
+    db_idle_tx_timeout: float = 10.0
 
     @property
     def db_url(self) -> str:
@@ -93,6 +97,10 @@ class Settings:
             deadline_lease=_float(e, "HUB_DEADLINE_LEASE", 180.0),
             account_check=_float(e, "HUB_ACCOUNT_CHECK", 5.0),
             node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
+            db_connect_timeout=_float(e, "HUB_DB_CONNECT_TIMEOUT", 5.0),
+            db_pool_timeout=_float(e, "HUB_DB_POOL_TIMEOUT", 5.0),
+            db_statement_timeout=_float(e, "HUB_DB_STATEMENT_TIMEOUT", 10.0),
+            db_idle_tx_timeout=_float(e, "HUB_DB_IDLE_TX_TIMEOUT", 10.0),
         )
 
 

@@ -36,6 +36,7 @@ from hub.broker import Broker
 from hub.channels import Principal
 from hub.connection import Outgoing
 from hub.errors import Close, HubError
+from hub.loops import run_forever
 from hub.store.log import MessageLog, StoredMessage, append, db_errors
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Subscription:
     channel: str
     last_seq: int
     replaying: bool = True
+    replay: asyncio.Task[None] | None = None  # cancelled when the subscription ends
 
 
 @dataclass(eq=False)
@@ -99,7 +101,9 @@ class Node:
 
     async def start(self) -> None:
         await self.broker.start(self.on_broker_message, self.catch_up_all)
-        self._catchup_task = asyncio.create_task(self._catchup_loop(), name="catch-up")
+        self._catchup_task = asyncio.create_task(
+            run_forever("head check", self.catch_up_all, self.catchup_interval), name="catch-up"
+        )
 
     async def stop(self) -> None:
         if self._catchup_task is not None:
@@ -190,7 +194,7 @@ class Node:
                 sub.last_seq = seq
             elif sub.last_seq < seq - 1:  # fell behind (should not happen): replay
                 sub.replaying = True
-                self._spawn(self._replay(sub, feed))
+                self._start_replay(sub, feed)
         self.metrics.delivered.inc(n)
 
     async def _fill(self, feed: Feed) -> None:
@@ -209,14 +213,10 @@ class Node:
                         self._fanout(feed, m.seq, m.frame(), m.ts.timestamp())
         except HubError as e:
             log.warning("gap fill of %s failed: %s (retrying on the next check)", feed.channel, e)
+        except Exception:
+            log.exception("gap fill of %s failed (retrying on the next check)", feed.channel)
         finally:
             feed.filling = False
-
-    async def _catchup_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.catchup_interval)
-            with contextlib.suppress(HubError):
-                await self.catch_up_all()
 
     async def catch_up_all(self) -> None:
         """Compare every served channel with its head in the log; fill what is behind."""
@@ -241,7 +241,8 @@ class Node:
         The head is read from the log when this node starts serving the channel, and is
         the feed's head after that (the last seq this node fanned out): every message after
         it reaches the subscription either way, and a whole hall subscribing to one channel
-        costs no query each. The caller sends ``subscribed`` and then awaits :meth:`replay`.
+        costs no query each. The caller sends ``subscribed`` and then calls
+        :meth:`start_replay`.
         """
         feed = self.feeds.get(channel)
         if feed is None:
@@ -279,12 +280,25 @@ class Node:
             feed.linger = None
         return sub, log_head
 
-    async def replay(self, sub: Subscription) -> None:
+    def start_replay(self, sub: Subscription) -> None:
+        """Bring ``sub`` from its ``last_seq`` up to the live stream, in a task of its own
+        that :meth:`unsubscribe` cancels: a subscription replaced (subscribing again on the
+        same connection) sends nothing more, so each seq reaches the client once."""
         feed = self.feeds.get(sub.channel)
         if feed is not None:
-            await self._replay(sub, feed)
+            self._start_replay(sub, feed)
+
+    def _start_replay(self, sub: Subscription, feed: Feed) -> None:
+        if sub.replay is not None:
+            sub.replay.cancel()
+        sub.replay = asyncio.create_task(self._replay(sub, feed))
+        self._tasks.add(sub.replay)
+        sub.replay.add_done_callback(self._tasks.discard)
 
     async def _replay(self, sub: Subscription, feed: Feed) -> None:
+        """Any failure (the log unreadable) closes the socket with 1011: the client
+        resumes with ``since`` rather than waiting, subscribed, for messages that never
+        come."""
         conn = sub.conn
         try:
             while not conn.closed and sub in feed.subscribers:
@@ -293,6 +307,8 @@ class Node:
                     sub.replaying = False  # no await since the check: the seam is exact
                     return
                 room = await conn.wait_room()
+                if sub not in feed.subscribers:
+                    return  # unsubscribed or replaced meanwhile
                 recent = feed.recent
                 if recent and recent[0][0] <= sub.last_seq + 1:
                     # Consecutive seqs: what the client lacks starts at a known index. No
@@ -307,6 +323,8 @@ class Node:
                 if recent:
                     limit = min(limit, recent[0][0] - 1 - sub.last_seq)
                 rows = await self.log.read(sub.channel, sub.last_seq, limit)
+                if sub not in feed.subscribers:
+                    return
                 self.metrics.replayed.inc(len(rows))
                 for m in rows:
                     if m.seq == sub.last_seq + 1:
@@ -315,10 +333,14 @@ class Node:
                 if not rows:
                     # the feed knows of a message the log did not show yet: wait a moment
                     await asyncio.sleep(0.01)
-        except HubError:
+        except Exception as e:
+            if not isinstance(e, HubError):
+                log.exception("replay of %s failed", sub.channel)
             conn.close_soon(Close.INTERNAL, "history unavailable: reconnect with since")
 
     def unsubscribe(self, sub: Subscription) -> None:
+        if sub.replay is not None:
+            sub.replay.cancel()
         feed = self.feeds.get(sub.channel)
         if feed is None:
             return
@@ -343,8 +365,10 @@ class Node:
             # head check pick up whatever the broker did not carry meanwhile.
             with contextlib.suppress(Exception):
                 await self.broker.subscribe(channel)
-            with contextlib.suppress(HubError):
+            try:
                 await self.catch_up_all()
+            except Exception as e:  # the periodic head check retries
+                log.warning("head check after resubscribing %s failed: %r", channel, e)
 
     def served_channels(self) -> int:
         return len(self.feeds)

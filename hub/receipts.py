@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import HubError
+from hub.errors import HubError, Internal
+from hub.loops import run_forever
 from hub.store.log import db_errors
 from hub.store.schema import receipts
 
@@ -43,7 +44,9 @@ class ReceiptWriter:
         self.listeners: list[Listener] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="receipts")
+        self._task = asyncio.create_task(
+            run_forever("storing receipts", self._flush_when_woken), name="receipts"
+        )
 
     async def stop(self) -> None:
         """Store what is queued, then stop."""
@@ -62,12 +65,11 @@ class ReceiptWriter:
         self._wake.set()
         return fut
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self.flush_interval)
-            self._wake.clear()
-            await self._flush()
+    async def _flush_when_woken(self) -> None:
+        await self._wake.wait()
+        await asyncio.sleep(self.flush_interval)
+        self._wake.clear()
+        await self._flush()
 
     async def _flush(self) -> None:
         batch, self._batch = self._batch, []
@@ -76,13 +78,10 @@ class ReceiptWriter:
         try:
             async with db_errors(), self.engine.begin() as conn:
                 await conn.execute(receipts.insert(), [row for row, _ in batch])
-        except HubError as e:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
-            return
         except Exception as e:
-            log.exception("storing %d receipts failed", len(batch))
+            if not isinstance(e, HubError):
+                log.exception("storing %d receipts failed", len(batch))
+                e = Internal("storing the receipt failed; it has been logged: send it again")
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(e)

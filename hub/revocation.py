@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Collection
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.connection import Connection
-from hub.errors import Close, HubError
+from hub.errors import Close
+from hub.loops import run_forever
 from hub.store.log import db_errors
 from hub.store.schema import users
-
-log = logging.getLogger("hub.revocation")
 
 
 class AccountWatch:
@@ -34,21 +32,15 @@ class AccountWatch:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="account-watch")
+        self._task = asyncio.create_task(
+            run_forever("account check", self.sweep, self.every), name="account-watch"
+        )
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            try:
-                await self.sweep()
-            except HubError as e:
-                log.warning("account check skipped: %s", e)
 
     async def sweep(self) -> int:
         """Close connections whose account is inactive or whose token was revoked."""

@@ -28,7 +28,7 @@ from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
 from hub.revocation import AccountWatch
-from hub.store.engine import make_engine
+from hub.store.engine import Timeouts, make_engine
 from hub.store.log import MessageLog
 
 log = logging.getLogger("hub")
@@ -63,7 +63,15 @@ class Services:
     def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.engine = make_engine(settings.db_url)
+        self.engine = make_engine(
+            settings.db_url,
+            Timeouts(
+                connect=settings.db_connect_timeout,
+                pool=settings.db_pool_timeout,
+                statement=settings.db_statement_timeout,
+                idle_in_transaction=settings.db_idle_tx_timeout,
+            ),
+        )
         self.log = MessageLog(self.engine)
         self.tokens = Tokens(load_secret(settings), settings.token_ttl)
         self.principals = PrincipalLoader(self.engine)

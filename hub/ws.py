@@ -123,14 +123,15 @@ class Session:
         name = f.channel.name
         check_subscribe(self.me, f.channel)
         if name in self.subs:
-            # Subscribing again restarts the stream from the new `since`.
+            # Subscribing again restarts the stream from the new `since`; unsubscribing
+            # stops the old subscription's replay, so it sends nothing after this point.
             self.s.node.unsubscribe(self.subs.pop(name))
         elif len(self.subs) >= MAX_SUBSCRIPTIONS:
             raise RateLimited(f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
         sub, head = await self.s.node.subscribe(self.conn, name, f.since)
         self.subs[name] = sub
         self.send({"type": "subscribed", "channel": name, "head": head}, f.ref)
-        self.spawn(self.s.node.replay(sub))
+        self.s.node.start_replay(sub)
 
     async def publish(self, f: p.Publish) -> None:
         check_raw_publish(self.me, f.channel, f.kind)

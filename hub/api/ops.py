@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, services
+
+DB_PROBE_TIMEOUT = 1.5  # seconds: a database that hangs makes /readyz answer 503 in time
 
 
 async def healthz(request: Request) -> Response:
@@ -18,7 +22,7 @@ async def readyz(request: Request) -> Response:
     s = services(request)
     db = True
     try:
-        async with s.engine.connect() as conn:
+        async with asyncio.timeout(DB_PROBE_TIMEOUT), s.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
     except Exception:
         db = False

@@ -7,10 +7,13 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
-from hub.store.engine import make_engine
+from hub.store.engine import Timeouts, make_engine
 from hub.tables import metadata
 
 config = context.config
+
+# A migration may rewrite or index the whole log: it gets hours, not a request's seconds.
+MIGRATION_TIMEOUTS = Timeouts(statement=6 * 3600, idle_in_transaction=6 * 3600)
 
 # Made by a migration for one database only (PostgreSQL's trigram index for text search in
 # the archive, when pg_trgm is available), so not declared on the tables.
@@ -33,7 +36,7 @@ def _run(conn: Connection) -> None:
 
 
 async def _main() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "", MIGRATION_TIMEOUTS)
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.errors import HubError
+from hub.loops import run_forever
 from hub.protocol import iso
 from hub.session import lifecycle as lc
 from hub.session.actions import aware
@@ -56,7 +55,6 @@ from hub.store.schema import BigId, metadata
 if TYPE_CHECKING:
     from hub.services import Services
 
-log = logging.getLogger("hub.deadlines")
 
 LEASE = "deadlines"
 RELEASE_TIMEOUT = 2.0  # seconds a stopping node tries to give the lease back
@@ -302,7 +300,9 @@ class DeadlineWatcher:
 
     def start(self) -> None:
         if self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="deadlines")
+            self._task = asyncio.create_task(
+                run_forever("deadline scan", self.run_once, self.interval), name="deadlines"
+            )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -327,13 +327,3 @@ class DeadlineWatcher:
         if not await self.lease():
             return []
         return await scan(self.s)
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_once()
-            except HubError as e:
-                log.warning("deadline scan failed: %s (retrying in %ss)", e, self.interval)
-            except Exception:
-                log.exception("deadline scan failed")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import READERS_OF_ALL, Principal
-from hub.errors import BadRequest, Forbidden, HubError, NotFound
+from hub.errors import BadRequest, Forbidden, NotFound
+from hub.loops import run_forever
 from hub.session.common import (
     MAX_ID,
     SYSTEM,
@@ -57,7 +57,6 @@ from hub.store.schema import BigId, delegations, metadata, receipts, users
 if TYPE_CHECKING:
     from hub.node import Node
 
-log = logging.getLogger("hub.notices")
 
 MAX_DEPUTIES = 5000
 TALLY_NAMES = 50  # names of missing deputies carried in a notice.tally message
@@ -565,7 +564,9 @@ class NoticeTally:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notice-tally")
+        self._task = asyncio.create_task(
+            run_forever("notice tally", self._tally_when_woken), name="notice-tally"
+        )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -586,24 +587,23 @@ class NoticeTally:
         if self._acks or self._reads:
             self._wake.set()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            acks, self._acks = self._acks, {}
-            reads, self._reads = self._reads, set()
-            try:
-                for nid in await self._affected(acks, reads):
-                    await publish_tally(self.node, nid)
-            except HubError as e:
-                log.warning("notice tally failed: %s (retrying)", e)
-                for k, s in acks.items():
-                    self._acks[k] = max(s, self._acks.get(k, 0))
-                self._reads |= reads
-                self._wake.set()
-            except Exception:
-                log.exception("notice tally failed")
-            await asyncio.sleep(self.interval)
+    async def _tally_when_woken(self) -> None:
+        """One round; if it fails, what it took is put back for the next (after the
+        loop's back-off)."""
+        await self._wake.wait()
+        self._wake.clear()
+        acks, self._acks = self._acks, {}
+        reads, self._reads = self._reads, set()
+        try:
+            for nid in await self._affected(acks, reads):
+                await publish_tally(self.node, nid)
+        except BaseException:
+            for k, s in acks.items():
+                self._acks[k] = max(s, self._acks.get(k, 0))
+            self._reads |= reads
+            self._wake.set()
+            raise
+        await asyncio.sleep(self.interval)
 
     async def _affected(
         self, acks: dict[tuple[str, int], int], reads: set[tuple[str, int, int]]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import HubError, NotFound
+from hub.loops import run_forever
 from hub.session.common import SYSTEM, iso_or_none, now, person, require_role, utc
 from hub.store.schema import BigId, meeting_participants, metadata, users
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from hub.connection import Connection
     from hub.node import Node, Writer
 
-log = logging.getLogger("hub.presence")
 
 FLUSH = 0.05  # how long a connect or disconnect waits to be stored with others
 
@@ -138,8 +137,13 @@ class Presence:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._flush_loop(), name="presence-flush"),
-            asyncio.create_task(self._renew_loop(), name="presence-renew"),
+            asyncio.create_task(
+                run_forever("storing presence", self._flush_when_woken), name="presence-flush"
+            ),
+            asyncio.create_task(
+                run_forever("renewing presence", self._renew, self.ttl / 3),
+                name="presence-renew",
+            ),
         ]
 
     async def stop(self) -> None:
@@ -175,21 +179,15 @@ class Presence:
 
     # -- storing -------------------------------------------------------------------
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(FLUSH)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except HubError as e:
-                log.warning("storing presence failed: %s (retrying)", e)
-                await asyncio.sleep(1)
-                self._wake.set()
-            except Exception:
-                log.exception("storing presence failed")
+    async def _flush_when_woken(self) -> None:
+        await self._wake.wait()
+        await asyncio.sleep(FLUSH)
+        self._wake.clear()
+        await self.flush()
 
     async def flush(self) -> None:
+        """Store the queued operations; if that fails they stay queued, in order, and
+        the flush loop is woken to try again."""
         ops, self._ops = self._ops, []
         if not ops:
             return
@@ -197,6 +195,7 @@ class Presence:
             await self._store(ops)
         except BaseException:
             self._ops[:0] = ops
+            self._wake.set()
             raise
 
     async def _store(self, ops: list[Op]) -> None:
@@ -247,16 +246,9 @@ class Presence:
             if op.kind == "connect":
                 op.lease.stored = True
 
-    async def _renew_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                await self.renew()
-                await sweep(self.node)
-            except HubError as e:
-                log.warning("renewing presence leases failed: %s", e)
-            except Exception:
-                log.exception("renewing presence leases failed")
+    async def _renew(self) -> None:
+        await self.renew()
+        await sweep(self.node)
 
     async def renew(self) -> None:
         """Extend this node's leases; take again any that another node swept meanwhile

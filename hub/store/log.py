@@ -117,20 +117,58 @@ COLUMNS = (
 
 DB_DOWN = (OperationalError, InterfaceError, PoolTimeout, OSError, ConnectionError, TimeoutError)
 
+# SQLSTATEs (and classes: two characters) that say "not now", never "wrong request": the
+# server refuses connections (57P03 starting up, shutting down, in recovery; 53300 too many
+# connections), ended the session (57P01, 25P03 idle in transaction), cancelled the
+# statement (57014 statement_timeout), gave up waiting for a lock (55P03 lock_timeout), or
+# rolled the transaction back to break a deadlock or a serialization conflict.
+TRANSIENT_STATES = ("08", "53", "57", "58", "25P03", "55P03", "40001", "40P01")
+
+
+def sqlstate(e: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind an exception, however wrapped (SQLAlchemy's
+    ``DBAPIError.orig``, the driver adapter's ``__cause__``), or None."""
+    seen: BaseException | None = e
+    for _ in range(4):
+        if seen is None:
+            return None
+        code = getattr(seen, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def unavailable(e: BaseException) -> bool:
+    """Whether ``e`` says the database cannot serve now (down, refusing, restarting, too
+    busy, too slow, or a transaction it rolled back) rather than a bug in the request."""
+    if isinstance(e, DB_DOWN):
+        return True
+    state = sqlstate(e)
+    if state is not None:
+        return state.startswith(TRANSIENT_STATES)
+    return isinstance(e, DBAPIError) and e.connection_invalidated
+
 
 @asynccontextmanager
 async def db_errors() -> AsyncIterator[None]:
-    """Turn "the database cannot be reached" into :class:`Unavailable`."""
+    """Turn every "the database cannot serve now" into :class:`Unavailable`.
+
+    The one place database errors are classified (:func:`unavailable`): unreachable,
+    refusing connections (starting up, shutting down, too many connections), a session it
+    ended, a statement or lock wait over its timeout, a deadlock or serialization failure.
+    Anything else (a bug) passes through unchanged.
+    """
     try:
         yield
-    except DB_DOWN as e:
-        raise Unavailable("the database is unavailable; nothing was stored, try again") from e
-    except DBAPIError as e:
-        if e.connection_invalidated:
-            raise Unavailable(
-                "the database connection was lost; nothing was stored, try again"
-            ) from e
-        raise
+    except Exception as e:
+        if not unavailable(e):
+            raise
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            msg = "the database connection was lost; nothing was stored, try again"
+        else:
+            msg = "the database is unavailable; nothing was stored, try again"
+        raise Unavailable(msg) from e
 
 
 def _next_seq(dialect: str, channel: str) -> sa.Executable:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import struct
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import asyncpg
 import sqlalchemy as sa
@@ -280,3 +283,152 @@ async def until(
     while not cond():
         assert time.monotonic() < end, "timed out waiting"
         await asyncio.sleep(step)
+
+
+# -- PostgreSQL faults ---------------------------------------------------------------------
+
+SSL_REQUEST = 80877103
+GSSENC_REQUEST = 80877104
+
+CANNOT_CONNECT_NOW = ("57P03", "the database system is not accepting connections")
+STARTING_UP = ("57P03", "the database system is starting up")
+TOO_MANY_CONNECTIONS = ("53300", "sorry, too many clients already")
+
+
+def pg_error_response(sqlstate: str, message: str) -> bytes:
+    """A FATAL ErrorResponse ('E' message) as PostgreSQL sends it to refuse a startup."""
+    fields = b"".join(
+        tag + value.encode() + b"\0"
+        for tag, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message))
+    )
+    fields += b"\0"
+    return b"E" + struct.pack("!I", 4 + len(fields)) + fields
+
+
+class PgProxy:
+    """Forwards 127.0.0.1:<port> to a PostgreSQL server and makes it fail on demand:
+
+    * :meth:`reset`: every connection dropped, new ones reset (the host is gone);
+    * :meth:`refuse`: every connection dropped, and each new one answered at the protocol
+      level with PostgreSQL's own FATAL ErrorResponse to its startup (57P03 "not accepting
+      connections" or "starting up", 53300 "too many clients");
+    * :meth:`freeze`: sockets stay open, nothing is forwarded either way, new connections
+      are accepted and never answered (a hung server);
+    * :meth:`restore`: forward again (what a freeze held back is forwarded then).
+    """
+
+    def __init__(self, backend_host: str, backend_port: int) -> None:
+        self.backend = (backend_host, backend_port)
+        self.port = 0
+        self.mode = "forward"
+        self.refusal = CANNOT_CONNECT_NOW
+        self.refused = 0  # startups answered with the refusal
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    async def to(cls, db_url: str) -> tuple[PgProxy, str]:
+        """A started proxy to the server of ``db_url``, and the URL through it."""
+        u = urlparse(db_url.replace("+asyncpg", ""))
+        proxy = await cls(u.hostname or "127.0.0.1", u.port or 5432).start()
+        return proxy, db_url.replace(f"{u.hostname}:{u.port}", f"127.0.0.1:{proxy.port}")
+
+    async def start(self) -> PgProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self._writers.add(w)
+        try:
+            if self.mode == "reset":
+                w.transport.abort()
+            elif self.mode == "refuse":
+                await self._refuse(r, w)
+            else:
+                await self._forward(r, w)
+        finally:
+            self._writers.discard(w)
+
+    async def _refuse(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                (length,) = struct.unpack("!I", await r.readexactly(4))
+                body = await r.readexactly(length - 4)
+                if struct.unpack("!I", body[:4])[0] in (SSL_REQUEST, GSSENC_REQUEST):
+                    w.write(b"N")  # no encryption: the startup follows in plain text
+                    continue
+                self.refused += 1
+                w.write(pg_error_response(*self.refusal))
+                await w.drain()
+                break
+        w.close()
+
+    async def _forward(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()
+        try:
+            br, bw = await asyncio.open_connection(*self.backend)
+        except OSError:
+            w.transport.abort()
+            return
+        self._writers.add(bw)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    await self._flowing.wait()
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        try:
+            await asyncio.gather(pipe(r, bw), pipe(br, w))
+        finally:
+            self._writers.discard(bw)
+
+    def _drop_all(self) -> None:
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    def reset(self) -> None:
+        self.mode = "reset"
+        self._flowing.set()
+        self._drop_all()
+
+    def refuse(self, refusal: tuple[str, str] = CANNOT_CONNECT_NOW) -> None:
+        self.mode, self.refusal = "refuse", refusal
+        self._flowing.set()
+        self._drop_all()
+
+    def freeze(self) -> None:
+        self.mode = "freeze"
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        self.mode = "forward"
+        self._flowing.set()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self._flowing.set()
+        self._drop_all()
+
+
+async def stored_receipt_counts(db_url: str, user_id: int) -> dict[tuple[str, str, int], int]:
+    """How many times each ``(kind, channel, seq)`` receipt of a user is stored."""
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(receipts.c.kind, receipts.c.channel, receipts.c.seq).where(
+                    receipts.c.user_id == user_id
+                )
+            )
+            return dict(Counter((r.kind, r.channel, r.seq) for r in rows))
+    finally:
+        await engine.dispose()
