@@ -57,6 +57,10 @@ class Settings:
     deadline_interval: float = 60.0
     deadline_lease: float = 180.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    # What one account may hold or store, and how long a client may take over its headers.
+    account_connections: int = 10
+    publish_quota: int = 16 * 1024 * 1024
+    header_timeout: float = 10.0
 
     @property
     def db_url(self) -> str:
@@ -93,6 +97,9 @@ class Settings:
             deadline_lease=_float(e, "HUB_DEADLINE_LEASE", 180.0),
             account_check=_float(e, "HUB_ACCOUNT_CHECK", 5.0),
             node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
+            account_connections=_int(e, "HUB_ACCOUNT_CONNECTIONS", 10),
+            publish_quota=_int(e, "HUB_PUBLISH_QUOTA", 16 * 1024 * 1024),
+            header_timeout=_float(e, "HUB_HEADER_TIMEOUT", 10.0),
         )
 
 
