@@ -226,8 +226,8 @@ async def _closed_within(port: int, sent: list[bytes], bound: float) -> bytes:
 
 async def test_headers_not_finished_in_time_are_closed(settings: Settings, world: World) -> None:
     """A connection that sends nothing, a partial request line, or headers trickled one at
-    a time (HTTP or a /ws upgrade) is answered 408 and closed after HUB_HEADER_TIMEOUT;
-    an ordinary request on the same server is served."""
+    a time (HTTP, a second request on a kept-alive connection, a /ws upgrade) is answered
+    408 and closed after HUB_HEADER_TIMEOUT; ordinary requests and sockets are served."""
     async with running_hub(settings.with_(header_timeout=0.5)) as h:
         port = int(h.url.rsplit(":", 1)[1])
         bound = 0.5 + 2.0
@@ -235,6 +235,9 @@ async def test_headers_not_finished_in_time_are_closed(settings: Settings, world
         assert (await _closed_within(port, [b"GET /heal"], bound)).startswith(b"HTTP/1.1 408")
         slow_http = [b"GET /healthz HTTP/1.1\r\nHost: x\r\n"] + [b"X-A: b\r\n"] * 30
         assert (await _closed_within(port, slow_http, bound)).startswith(b"HTTP/1.1 408")
+        second = [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /healthz HTTP/1.1\r\n"]
+        got = await _closed_within(port, second + [b"X-A: b\r\n"] * 30, bound)
+        assert got.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in got
         slow_ws = [
             b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
             *[b"X-A: b\r\n"] * 30,
