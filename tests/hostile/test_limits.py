@@ -133,7 +133,7 @@ async def test_daily_quota_of_raw_publishes(settings: Settings, world: World) ->
             assert (await c.publish(ch, {"pad": "x" * 1000}, key=f"k{i}"))["type"] == "published"
         r = await c.publish(ch, {"pad": "x" * 1000}, key="k4")
         assert (r["type"], r["code"]) == ("error", "quota_exceeded")
-        assert "5200" in r["message"]
+        assert "5200" in r["message"] and r["resets"].endswith("Z")
         assert await _head(h, ch) == 4
         assert (await c.publish(ch, {"pad": "x" * 1000}, key="k0"))["seq"] == 1
     async with running_hub(quota) as h, httpx.AsyncClient(base_url=h.url) as http:
