@@ -22,12 +22,14 @@ import orjson
 
 def hub_env(data_dir: Path, secret: str) -> dict[str, str]:
     """The settings a bench hub runs with: embedded SQLite + in-process broker, and the
-    per-connection frame limit lifted so that one publisher can drive the rate steps."""
+    per-account frame limit and daily publish quota lifted so that one publisher can drive
+    the rate steps."""
     return {
         "HUB_DATA_DIR": str(data_dir),
         "HUB_SECRET": secret,
         "HUB_FRAME_RATE": "1000000",
         "HUB_FRAME_BURST": "1000000",
+        "HUB_PUBLISH_QUOTA": "0",
         "HUB_AUTH_TIMEOUT": "60",
     }
 

@@ -61,6 +61,10 @@ class Settings:
     db_pool_timeout: float = 5.0
     db_statement_timeout: float = 10.0
     db_idle_tx_timeout: float = 10.0
+    # What one account may hold or store, and how long a client may take over its headers.
+    account_connections: int = 10
+    publish_quota: int = 16 * 1024 * 1024
+    header_timeout: float = 10.0
 
     @property
     def db_url(self) -> str:
@@ -101,6 +105,9 @@ class Settings:
             db_pool_timeout=_float(e, "HUB_DB_POOL_TIMEOUT", 5.0),
             db_statement_timeout=_float(e, "HUB_DB_STATEMENT_TIMEOUT", 10.0),
             db_idle_tx_timeout=_float(e, "HUB_DB_IDLE_TX_TIMEOUT", 10.0),
+            account_connections=_int(e, "HUB_ACCOUNT_CONNECTIONS", 10),
+            publish_quota=_int(e, "HUB_PUBLISH_QUOTA", 16 * 1024 * 1024),
+            header_timeout=_float(e, "HUB_HEADER_TIMEOUT", 10.0),
         )
 
 

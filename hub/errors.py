@@ -3,19 +3,21 @@
 Error codes (the ``code`` of an ``error`` frame or HTTP error body) and the HTTP
 status each maps to:
 
-=============  ======  ==================================================
-code           status  meaning
-=============  ======  ==================================================
-bad_request    400     the frame or request is malformed; the message says which field
-unauthorized   401     no, invalid or expired token
-forbidden      403     authenticated, but this user may not do this
-not_found      404     no such channel, message, item or user
-conflict       409     the action is not allowed in the current state
-too_large      413     the frame or upload is over the configured limit
-rate_limited   429     too many frames or requests; slow down
-unavailable    503     the database (or broker) cannot be reached; nothing was stored
-internal       500     a bug; logged on the server
-=============  ======  ==================================================
+====================  ======  ==================================================
+code                  status  meaning
+====================  ======  ==================================================
+bad_request           400     the frame or request is malformed; the message says which field
+unauthorized          401     no, invalid or expired token
+forbidden             403     authenticated, but this user may not do this
+not_found             404     no such channel, message, item or user
+conflict              409     the action is not allowed in the current state
+too_large             413     the frame or upload is over the configured limit
+rate_limited          429     too many frames or requests; slow down
+too_many_connections  429     the account has HUB_ACCOUNT_CONNECTIONS sockets open already
+quota_exceeded        429     the account's raw publishes today are over HUB_PUBLISH_QUOTA bytes
+unavailable           503     the database (or broker) cannot be reached; nothing was stored
+internal              500     a bug; logged on the server
+====================  ======  ==================================================
 
 Close codes: see :class:`Close`.
 """
@@ -32,6 +34,9 @@ HTTP_STATUS = {
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    # Several codes share 429; the OpenAPI document names the status after the last.
+    "too_many_connections": 429,
+    "quota_exceeded": 429,
     "rate_limited": 429,
     "unavailable": 503,
     "internal": 500,
@@ -47,6 +52,7 @@ class Close(IntEnum):
     UNAUTHENTICATED = 4401  # no, invalid or expired token, or no `auth` in time
     DEACTIVATED = 4403  # the account was deactivated
     TOO_SLOW = 4429  # send queue overflowed, or too many frames: reconnect with `since`
+    TOO_MANY_CONNECTIONS = 4409  # the account has HUB_ACCOUNT_CONNECTIONS sockets open
 
 
 class HubError(Exception):
@@ -93,6 +99,14 @@ class TooLarge(HubError):
 
 class RateLimited(HubError):
     code = "rate_limited"
+
+
+class TooManyConnections(HubError):
+    code = "too_many_connections"
+
+
+class QuotaExceeded(HubError):
+    code = "quota_exceeded"
 
 
 class Unavailable(HubError):

@@ -25,7 +25,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,10 @@ log = logging.getLogger("hub.node")
 REPLAY_BATCH = 500
 RECENT = 256  # frames each served channel keeps in memory for resuming clients
 LINGER = 30.0  # seconds a channel stays served after its last subscriber left
+
+
+Charge = Callable[[AsyncConnection, StoredMessage], Awaitable[None]]
+"""Counts a new message against a limit inside its transaction (``hub.limits``)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -131,13 +135,22 @@ class Node:
         self.distribute(w.appended)
 
     async def publish(
-        self, channel: str, kind: str, sender: Principal, body: dict[str, Any], key: str | None
+        self,
+        channel: str,
+        kind: str,
+        sender: Principal,
+        body: dict[str, Any],
+        key: str | None,
+        charge: Charge | None = None,
     ) -> tuple[StoredMessage, bool]:
-        """Store one message (or find its idempotent twin), then fan it out."""
+        """Store one message (or find its idempotent twin), then fan it out. ``charge``
+        runs in the storing transaction for a new message; if it raises, nothing is stored."""
         async with db_errors(), self.log.engine.connect() as conn:
             tx = await conn.begin()
             try:
                 msg, created = await append(conn, channel, kind, sender, body, key)
+                if created and charge is not None:
+                    await charge(conn, msg)
             except BaseException:
                 await tx.rollback()
                 raise

@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -59,9 +60,66 @@ class HubServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, with a bound on the time from a connection's start (or a
+    request's first byte) to the end of the request's headers.
+
+    uvicorn has none: a client that never finishes its headers (slowloris) holds a socket
+    for ever. One timer handle per connection, armed only while headers are awaited; past
+    it the client gets 408 and the connection is closed. Idle time between requests is
+    uvicorn's ``timeout_keep_alive``; after the upgrade, ``HUB_AUTH_TIMEOUT`` bounds a
+    ``/ws`` connection until its ``auth``.
+    """
+
+    header_timeout = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # not amid another response
+            self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+
+REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+def http_protocol(header_timeout: float) -> type[HeaderTimeoutProtocol]:
+    """The HTTP protocol class for uvicorn, with ``HUB_HEADER_TIMEOUT``."""
+    return type("HubHttpProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
+
+
 def uvicorn_config(app: Starlette, settings: Settings, **kw: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=http_protocol(settings.header_timeout),
         ws="websockets-sansio",
         ws_max_size=settings.max_frame,
         ws_per_message_deflate=False,

@@ -24,8 +24,9 @@ from hub.config import Settings
 from hub.connection import Connection
 from hub.errors import Close
 from hub.identity import PrincipalLoader
+from hub.limits import AccountLimits, PublishQuota
 from hub.metrics import Metrics
-from hub.node import Node
+from hub.node import Charge, Node
 from hub.receipts import ReceiptWriter
 from hub.revocation import AccountWatch
 from hub.store.engine import Timeouts, make_engine
@@ -80,6 +81,15 @@ class Services:
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
         self.connections: set[Connection] = set()
         self.clock = Clock(settings.timezone)
+        self.limits = AccountLimits(
+            settings.frame_rate, settings.frame_burst, settings.account_connections
+        )
+        # Passed to Node.publish by the raw publish paths (/ws and HTTP) only; 0 turns it off.
+        self.charge_publish: Charge | None = (
+            PublishQuota(settings.publish_quota, self.clock).charge
+            if settings.publish_quota > 0
+            else None
+        )
         self.accounts = AccountWatch(
             self.engine, lambda: list(self.connections), settings.account_check
         )

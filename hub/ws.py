@@ -22,12 +22,13 @@ from hub import protocol as p
 from hub.channels import Principal, check_subscribe
 from hub.connection import Connection
 from hub.errors import (
-    BadRequest,
     Close,
+    Forbidden,
     HubError,
     Internal,
     NotFound,
     RateLimited,
+    TooManyConnections,
     Unauthorized,
     Unavailable,
 )
@@ -42,30 +43,6 @@ log = logging.getLogger("hub.ws")
 MAX_SUBSCRIPTIONS = 200
 
 
-class RateLimit:
-    """A token bucket: ``rate`` frames a second, bursts of up to ``burst``."""
-
-    __slots__ = ("burst", "rate", "refused", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-        self.refused = 0
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            self.refused = 0
-            return True
-        self.refused += 1
-        return False
-
-
 def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
     """Refuse cross-site WebSocket hijacking: a browser's Origin must be this host or listed."""
     origin = ws.headers.get("origin")
@@ -78,17 +55,35 @@ def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
 
 
 class Session:
-    """One authenticated WebSocket connection."""
+    """One authenticated WebSocket connection, closed with 4401 when its token expires
+    (unless a later ``auth`` of the same user brought a fresher one)."""
 
-    __slots__ = ("conn", "me", "s", "subs", "tasks", "ws")
+    __slots__ = ("conn", "expiry", "me", "s", "subs", "tasks", "ws")
 
-    def __init__(self, services: Services, ws: WebSocket, conn: Connection, me: Principal) -> None:
+    def __init__(
+        self, services: Services, ws: WebSocket, conn: Connection, me: Principal, expires: int
+    ) -> None:
         self.s = services
         self.ws = ws
         self.conn = conn
         self.me = me
         self.subs: dict[str, Subscription] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        # One timer handle in the event loop per connection: no task, nothing per frame.
+        self.expiry: asyncio.TimerHandle | None = None
+        self.expire_at(expires)
+
+    def expire_at(self, expires: int) -> None:
+        """Close the connection with 4401 at ``expires`` (unix time), replacing any earlier
+        deadline."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(0.0, expires - time.time()), self._expired
+        )
+
+    def _expired(self) -> None:
+        self.conn.close_soon(Close.UNAUTHENTICATED, "token expired: authenticate again")
 
     def send(self, frame: dict[str, Any], ref: str | None) -> None:
         self.conn.enqueue(p.encode(p.with_ref(frame, ref)))
@@ -117,7 +112,24 @@ class Session:
         elif isinstance(f, p.Ping):
             self.send({"type": "pong"}, f.ref)
         elif isinstance(f, p.Auth):
-            raise BadRequest("already authenticated: `auth` is only the first frame")
+            await self.reauth(f)
+
+    async def reauth(self, f: p.Auth) -> None:
+        """A fresher token of the same user: its expiry replaces the old one's, and the
+        subscriptions go on. A token that fails leaves the connection as it was."""
+        try:
+            me, expires = await _check_token(self.s, f.token)
+        except Deactivated:
+            self.conn.close_soon(Close.DEACTIVATED, "account deactivated")
+            return
+        if me.id != self.me.id:
+            raise Forbidden(
+                f"this connection is user {self.me.id}'s: open another connection for user {me.id}"
+            )
+        self.me = me
+        self.conn.principal = me
+        self.expire_at(expires)
+        self.send({"type": "reauthed", "expires": p.iso(_utc(expires))}, f.ref)
 
     async def subscribe(self, f: p.Subscribe) -> None:
         name = f.channel.name
@@ -138,7 +150,9 @@ class Session:
         if self.s.draining:
             raise Unavailable("server shutting down: publish again on another node")
         with self.s.work():
-            msg, _ = await self.s.node.publish(f.channel.name, f.kind, self.me, f.body, f.key)
+            msg, _ = await self.s.node.publish(
+                f.channel.name, f.kind, self.me, f.body, f.key, self.s.charge_publish
+            )
         self.send(
             {"type": "published", "channel": msg.channel, "seq": msg.seq, "id": msg.id}, f.ref
         )
@@ -172,6 +186,8 @@ class Session:
         self.send({"type": "receipt", "of": f.what, "channel": f.channel.name, "seq": f.seq}, f.ref)
 
     def close(self) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
         for sub in self.subs.values():
             self.s.node.unsubscribe(sub)
         self.subs.clear()
@@ -179,7 +195,17 @@ class Session:
             t.cancel()
 
 
-async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, str | None]:
+async def _check_token(s: Services, token: str) -> tuple[Principal, int]:
+    """The token's user, loaded fresh, and its expiry; :class:`Unauthorized` (or
+    :class:`Deactivated`) if it may not be used."""
+    claims = s.tokens.check(token)
+    me = await s.principals.load(claims.user_id)
+    if me.token_version != claims.version:
+        raise Unauthorized("token revoked: log in again")
+    return me, claims.expires
+
+
+async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, int, str | None]:
     try:
         async with asyncio.timeout(s.settings.auth_timeout):  # no task per connection
             raw = await ws.receive()
@@ -190,11 +216,8 @@ async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, str | No
     frame = p.parse(_payload(raw))
     if not isinstance(frame, p.Auth):
         raise Unauthorized("the first frame must be `auth` with a token")
-    claims = s.tokens.check(frame.token)
-    me = await s.principals.load(claims.user_id)
-    if me.token_version != claims.version:
-        raise Unauthorized("token revoked: log in again")
-    return me, frame.ref
+    me, expires = await _check_token(s, frame.token)
+    return me, expires, frame.ref
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -213,7 +236,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     session: Session | None = None
     try:
         try:
-            me, ref = await _authenticate(s, ws)
+            me, expires, ref = await _authenticate(s, ws)
+            s.limits.open(me.id)
+        except TooManyConnections as e:
+            conn.enqueue(p.error_frame(e))
+            await conn.close(Close.TOO_MANY_CONNECTIONS, e.message[:120], flush=True)
+            return
         except Deactivated as e:
             conn.enqueue(p.error_frame(e))
             await conn.close(Close.DEACTIVATED, e.message, flush=True)
@@ -224,11 +252,17 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             code = Close.GOING_AWAY if isinstance(e, Unavailable) else Close.UNAUTHENTICATED
             await conn.close(code, err.message[:120], flush=True)
             return
+        session = Session(s, ws, conn, me, expires)
         conn.principal = me
         s.authenticated(conn)
-        session = Session(s, ws, conn, me)
         session.send(
-            {"type": "welcome", "user": me.public(), "server_time": p.iso(datetime.now(UTC))}, ref
+            {
+                "type": "welcome",
+                "user": me.public(),
+                "server_time": p.iso(datetime.now(UTC)),
+                "expires": p.iso(_utc(expires)),
+            },
+            ref,
         )
         await _read_loop(s, ws, session)
     except WebSocketDisconnect:
@@ -236,6 +270,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         if session is not None:
             session.close()
+            s.limits.release(session.me.id)
         await conn.finish()
         s.disconnected(conn)
         if conn.close_code is not None:
@@ -243,18 +278,22 @@ async def websocket_endpoint(ws: WebSocket) -> None:
 
 
 async def _read_loop(s: Services, ws: WebSocket, session: Session) -> None:
-    limit = RateLimit(s.settings.frame_rate, s.settings.frame_burst)
+    # The account's bucket, shared with its other sockets and its HTTP publishes.
+    bucket = s.limits.bucket(session.me.id)
+    refused = 0  # frames refused in a row on this connection
     conn = session.conn
     while not conn.closed:
         raw = await ws.receive()
         if raw["type"] == "websocket.disconnect":
             return
-        if not limit.allow():
-            if limit.refused > limit.burst:
+        if not bucket.allow():
+            refused += 1
+            if refused > bucket.burst:
                 conn.close_soon(Close.TOO_SLOW, "too many frames")
                 return
-            session.error(RateLimited("too many frames: slow down"), None)
+            session.error(RateLimited("too many frames from this account: slow down"), None)
             continue
+        refused = 0
         ref = None
         try:
             frame = p.parse(_payload(raw))
@@ -267,6 +306,10 @@ async def _read_loop(s: Services, ws: WebSocket, session: Session) -> None:
         except Exception:
             log.exception("frame from user %s failed", session.me.id)
             session.error(Internal("internal error; it has been logged"), ref)
+
+
+def _utc(unix: int) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)
 
 
 def _payload(message: MutableMapping[str, Any]) -> str | bytes:

@@ -129,7 +129,7 @@ async def test_bad_frames_get_errors_and_connection_survives(hub: RunningHub, wo
         ('{"type":"publish","channel":"meeting:1","kind":"n","body":[]}', "bad_request", "body"),
         ('{"type":"ack","channel":"meeting:1","seq":true}', "bad_request", "seq"),
         ('{"type":"ping","ref":123}', "bad_request", "ref"),
-        ('{"type":"auth","token":"x"}', "bad_request", "already authenticated"),
+        ('{"type":"auth","token":"x"}', "unauthorized", "invalid token"),
         ('{"type":"ack","channel":"meeting:1","seq":99}', "not_found", "no message 99"),
     ]
     for raw, code, words in cases:
@@ -266,7 +266,7 @@ async def test_slow_consumer_closed_4429_then_resumes(settings, world: World) ->
     """A client that does not read is closed with 4429 when its queue overflows; it then
     resumes with `since` and gets everything."""
     ch = f"meeting:{world.meeting}"
-    async with running_hub(settings.with_(send_queue=20, max_frame=1 << 20)) as h:
+    async with running_hub(settings.with_(send_queue=20, max_frame=1 << 20, publish_quota=0)) as h:
         sec = await Client.connect(h.ws_url, world.tok(world.secretariat))
         slow = await websockets.connect(h.ws_url, max_size=None, max_queue=1)
         await slow.send(

@@ -45,11 +45,20 @@ def error_response(err: HubError) -> JSON:
     return JSON(err.as_dict(), status_code=err.status)
 
 
-async def body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body, or :class:`BadRequest` saying what is wrong."""
-    raw = await request.body()
-    if len(raw) > MAX_JSON:
-        raise TooLarge(f"request body over {MAX_JSON} bytes")
+async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
+    """The request's JSON object body, or :class:`BadRequest` saying what is wrong;
+    :class:`TooLarge` past ``limit`` bytes, read no further than that."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw:
         return {}
     try:

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.channels import check_subscribe, parse_channel
-from hub.errors import Unavailable
+from hub.errors import RateLimited, Unavailable
 from hub.protocol import MAX_SEQ, parse_publish
 from hub.session.kinds import check_raw_publish
 
@@ -27,15 +27,21 @@ async def history(request: Request) -> Response:
 
 
 async def publish(request: Request) -> Response:
+    """The same limits as a ``/ws`` publish: the body is at most ``HUB_MAX_FRAME`` bytes, it
+    takes a frame from the account's bucket, and counts against its daily quota."""
     me = await principal(request)
-    ch = parse_channel(request.path_params["channel"])
-    parsed = parse_publish({**await body(request), "channel": ch.name})
-    check_raw_publish(me, ch, parsed.kind)
     s = services(request)
+    if not s.limits.allow(me.id):
+        raise RateLimited("too many frames and publishes from this account: slow down")
+    ch = parse_channel(request.path_params["channel"])
+    parsed = parse_publish({**await body(request, s.settings.max_frame), "channel": ch.name})
+    check_raw_publish(me, ch, parsed.kind)
     if s.draining:
         raise Unavailable("server shutting down: publish again on another node")
     with s.work():
-        msg, created = await s.node.publish(ch.name, parsed.kind, me, parsed.body, parsed.key)
+        msg, created = await s.node.publish(
+            ch.name, parsed.kind, me, parsed.body, parsed.key, s.charge_publish
+        )
     return JSON(
         {"channel": msg.channel, "seq": msg.seq, "id": msg.id, "created": created},
         status_code=201 if created else 200,
@@ -107,7 +113,7 @@ spec = {
             "responses": {
                 **ok(PUBLISHED, 201, "stored"),
                 **ok(PUBLISHED, 200, "already stored with this key"),
-                **error_responses(400, 401, 403, 413, 503),
+                **error_responses(400, 401, 403, 413, 429, 503),
             },
         },
     }

@@ -96,3 +96,13 @@ receipts = sa.Table(
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_receipts_channel_kind_seq", "channel", "kind", "seq"),
 )
+
+# Bytes of raw publishes per account and day (``hub.limits.PublishQuota``): a counter,
+# not part of the log.
+publish_usage = sa.Table(
+    "publish_usage",
+    metadata,
+    sa.Column("user_id", BigId, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+)

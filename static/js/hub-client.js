@@ -10,7 +10,10 @@
 //   delay, so a burst costs one `ack`; unconfirmed acks and reads are sent again after
 //   a reconnect until the server confirms them with a `receipt`;
 // * publishes carry an idempotency key and are resent after a reconnect until
-//   `published` (or an error) answers them.
+//   `published` (or an error) answers them;
+// * the socket outlives its first token: shortly before it expires the client asks the
+//   page (`getToken`) for its current token and, if that is a fresher one, sends `auth`
+//   again on the open socket (subscriptions go on); otherwise it emits "expiring".
 //
 // Events (CustomEvent, details in parentheses):
 //   "status"       ({state: "connecting" | "online" | "offline", attempt})
@@ -19,6 +22,8 @@
 //   "reset"        ({channel}) the server's log is behind what we hold: start over
 //   "read"         ({channel, seq}) a read receipt was confirmed
 //   "ack"          ({channel, seq}) a delivery receipt was confirmed
+//   "expiring"     ({expires}) the token ends soon and the page has no fresher one:
+//                  get one and call setToken(token)
 //   "unauthorized" ({message}) close 4401: the token is bad or expired
 //   "deactivated"  ({message}) close 4403: the account was deactivated
 //   "error"        (the error frame) an error not tied to a pending request
@@ -32,6 +37,7 @@ const SILENCE_LIMIT = 45000; // ms without any frame: the connection is dead
 const CACHE_LIMIT = 500; // messages kept per channel
 const PERSIST_DELAY = 50; // ms
 const RETRY_UNAVAILABLE = 2000; // ms before resending a receipt the server could not store
+const REAUTH_LEAD = 60000; // ms before the token's expiry to re-authenticate
 
 const PERMANENT = new Set(["bad_request", "forbidden", "not_found"]);
 
@@ -49,11 +55,15 @@ function randomKey() {
 
 export class HubClient extends EventTarget {
   /**
-   * @param {{token: string, userId: number, url?: string, storage?: Storage}} opts
+   * @param {{token: string, userId: number, url?: string, storage?: Storage,
+   *          getToken?: () => (string | null)}} opts
+   *   getToken: the page's current token (it may have a fresher one than `token`)
    */
-  constructor({ token, userId, url = wsUrl(), storage = window.localStorage }) {
+  constructor({ token, userId, url = wsUrl(), storage = window.localStorage, getToken = null }) {
     super();
     this.token = token;
+    this.getToken = getToken;
+    this._expiryTimer = null;
     this.userId = userId;
     this.url = url;
     this.storage = storage;
@@ -89,6 +99,7 @@ export class HubClient extends EventTarget {
   stop() {
     this.stopped = true;
     clearInterval(this._heartbeat);
+    clearTimeout(this._expiryTimer);
     for (const t of this._timers) clearTimeout(t);
     window.removeEventListener("online", this._onOnline);
     window.removeEventListener("offline", this._onOffline);
@@ -167,6 +178,23 @@ export class HubClient extends EventTarget {
     });
   }
 
+  /**
+   * Use a fresher token: on the open socket at once (`auth` again; subscriptions go on),
+   * and for every reconnect. Resolves with the `reauthed` frame (or at once when offline).
+   */
+  setToken(token) {
+    this.token = token;
+    if (this.state !== "online") return Promise.resolve(null);
+    const ref = this._ref();
+    return new Promise((resolve, reject) => {
+      this.requests.set(ref, { resolve, reject });
+      if (!this._send({ type: "auth", token, ref })) {
+        this.requests.delete(ref);
+        resolve(null);
+      }
+    });
+  }
+
   /** Write what is held to storage now (it is otherwise written a moment later). */
   flush() {
     for (const ch of this.channels.values()) {
@@ -212,6 +240,8 @@ export class HubClient extends EventTarget {
     this.ws = ws;
     ws.onopen = () => {
       this.lastFrameAt = Date.now();
+      const fresh = this.getToken && this.getToken();
+      if (fresh) this.token = fresh;
       ws.send(JSON.stringify({ type: "auth", token: this.token }));
     };
     ws.onmessage = (ev) => {
@@ -298,7 +328,17 @@ export class HubClient extends EventTarget {
         this._setState("online");
         this._emit("welcome", { user: f.user, server_time: f.server_time });
         this._resume();
+        this._armExpiry(f.expires);
         break;
+      case "reauthed": {
+        this._armExpiry(f.expires);
+        const r = this.requests.get(f.ref);
+        if (r) {
+          this.requests.delete(f.ref);
+          r.resolve(f);
+        }
+        break;
+      }
       case "subscribed":
         this._onSubscribed(f);
         break;
@@ -326,6 +366,26 @@ export class HubClient extends EventTarget {
           r.resolve(f);
         }
       }
+    }
+  }
+
+  _armExpiry(expires) {
+    clearTimeout(this._expiryTimer);
+    const at = Date.parse(expires) - this.serverOffset; // local clock
+    if (!at) return;
+    const left = at - Date.now();
+    // A minute before the end, or halfway for a token shorter than two minutes.
+    const wait = Math.max(0, left - REAUTH_LEAD, left / 2);
+    this._expiryTimer = setTimeout(() => this._renewToken(at), wait);
+  }
+
+  _renewToken(at) {
+    if (this.state !== "online") return;
+    const fresh = this.getToken && this.getToken();
+    if (fresh && fresh !== this.token) {
+      this.setToken(fresh).catch(() => this._emit("expiring", { expires: at }));
+    } else {
+      this._emit("expiring", { expires: at });
     }
   }
 

@@ -234,7 +234,11 @@ export async function startPage(roles, titleKey) {
     ),
   );
   const me = await get("/api/me");
-  const client = new HubClient({ token: s.token, userId: s.user.id });
+  const client = new HubClient({
+    token: s.token,
+    userId: s.user.id,
+    getToken: () => session.get()?.token ?? null, // a later login in this tab refreshes it
+  });
   window.hubClient = client;
   attachBanner(client);
   client.addEventListener("unauthorized", () => toLogin("expired"));

@@ -31,7 +31,7 @@ async def test_slow_consumer_memory_bounded_closed_4429_resumes(
     in order; a deputy reading all along is served throughout; the log's hash chain
     holds."""
     w = pg_world
-    node = await start_node(HUB_SEND_QUEUE=QUEUE, HUB_MAX_FRAME=1 << 20)
+    node = await start_node(HUB_SEND_QUEUE=QUEUE, HUB_MAX_FRAME=1 << 20, HUB_PUBLISH_QUOTA=0)
     assert node.proc is not None
     ch = f"meeting:{w.meeting}"
     sec = await Client.connect(node.ws_url, w.tok(w.secretariat))
