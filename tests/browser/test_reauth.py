@@ -8,10 +8,25 @@ import base64
 import json
 from typing import Any
 
+import httpx
+
 from hub.auth import Tokens
 from tests.browser.conftest import Demo
-from tests.browser.test_deputy import publish, token
+from tests.browser.test_deputy import token
 from tests.utils import TIMEOUT
+
+
+async def publish(base: str, tok: str, channel: str, kind: str, body: dict[str, Any]) -> int:
+    """A raw publish over HTTP (a kind no workflow owns); its seq."""
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        r = await c.post(
+            f"/api/channels/{channel}/messages",
+            json={"kind": kind, "body": body},
+            headers={"Authorization": f"Bearer {tok}"},
+        )
+        r.raise_for_status()
+        return int(r.json()["seq"])
+
 
 START = """
 async ({ short, userId, channel }) => {

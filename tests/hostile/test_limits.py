@@ -41,7 +41,7 @@ async def test_publish_body_limit_is_the_frame_limit_on_http_and_ws(
     async with running_hub(settings) as h, httpx.AsyncClient(base_url=h.url) as http:
         url = f"/api/channels/{ch}/messages"
         limit = settings.max_frame
-        r = await http.post(url, json=_publish("notice", limit), headers=_auth(sec))
+        r = await http.post(url, json=_publish("bulletin", limit), headers=_auth(sec))
         assert (r.status_code, r.json()["code"]) == (413, "too_large")
         assert str(limit) in r.json()["message"]
 
@@ -53,12 +53,12 @@ async def test_publish_body_limit_is_the_frame_limit_on_http_and_ws(
         assert (r.status_code, r.json()["code"]) == (413, "too_large")
 
         ws = await Client.connect(h.ws_url, sec)
-        await ws.send({"type": "publish", "channel": ch, **_publish("notice", limit)})
+        await ws.send({"type": "publish", "channel": ch, **_publish("bulletin", limit)})
         assert await ws.closed_with() == 1009
         assert await _head(h, ch) == 0
 
         fits = limit - 200
-        r = await http.post(url, json=_publish("notice", fits), headers=_auth(sec))
+        r = await http.post(url, json=_publish("bulletin", fits), headers=_auth(sec))
         assert r.status_code == 201
         ws = await Client.connect(h.ws_url, sec)
         assert (await ws.publish(ch, {"pad": "x" * fits}))["type"] == "published"
@@ -87,7 +87,7 @@ async def test_frame_rate_is_per_account_across_sockets_and_http(
         async with httpx.AsyncClient(base_url=h.url) as http:
             r = await http.post(
                 f"/api/channels/meeting:{world.meeting}/messages",
-                json={"kind": "notice", "body": {}},
+                json={"kind": "bulletin", "body": {}},
                 headers=_auth(sec),
             )
         assert (r.status_code, r.json()["code"]) == (429, "rate_limited")
@@ -138,7 +138,7 @@ async def test_daily_quota_of_raw_publishes(settings: Settings, world: World) ->
         assert (await c.publish(ch, {"pad": "x" * 1000}, key="k0"))["seq"] == 1
     async with running_hub(quota) as h, httpx.AsyncClient(base_url=h.url) as http:
         url = f"/api/channels/{ch}/messages"
-        refused = await http.post(url, json=_publish("notice", 10), headers=_auth(sec))
+        refused = await http.post(url, json=_publish("bulletin", 10), headers=_auth(sec))
         assert (refused.status_code, refused.json()["code"]) == (429, "quota_exceeded")
         assert await _head(h, ch) == 4
         notice = await http.post(
@@ -147,14 +147,15 @@ async def test_daily_quota_of_raw_publishes(settings: Settings, world: World) ->
             headers=_auth(sec),
         )
         assert notice.status_code == 201, notice.text
-        desk = f"desk:{world.meeting}"
-        dep = await Client.connect(h.ws_url, world.tok(world.deputies[0]))
-        assert (await dep.publish(desk, {"pad": "x" * 1000}, kind="opinion"))["type"] == (
-            "published"
+        opinion = await http.post(
+            "/api/opinions",
+            json={"meeting_id": world.meeting, "text": "x" * 1000},
+            headers=_auth(world.tok(world.deputies[0])),
         )
+        assert opinion.status_code == 201, opinion.text
         h.services.clock.set(h.services.clock.now())
         h.services.clock.advance(timedelta(days=1))
-        next_day = await http.post(url, json=_publish("notice", 10), headers=_auth(sec))
+        next_day = await http.post(url, json=_publish("bulletin", 10), headers=_auth(sec))
         assert next_day.status_code == 201
 
 
