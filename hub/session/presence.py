@@ -133,6 +133,10 @@ class Presence:
         self.leases: dict[Connection, Lease] = {}
         self._ops: list[Op] = []
         self._wake = asyncio.Event()
+        # Held while a batch is being stored: stopping takes it before cancelling the
+        # loops, so no batch is cancelled between its commit and being marked stored
+        # (it would be queued again and stored twice).
+        self._storing = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -148,8 +152,9 @@ class Presence:
 
     async def stop(self) -> None:
         """Give back every lease this node still holds, then stop."""
-        for t in self._tasks:
-            t.cancel()
+        async with self._storing:
+            for t in self._tasks:
+                t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
@@ -188,15 +193,16 @@ class Presence:
     async def flush(self) -> None:
         """Store the queued operations; if that fails they stay queued, in order, and
         the flush loop is woken to try again."""
-        ops, self._ops = self._ops, []
-        if not ops:
-            return
-        try:
-            await self._store(ops)
-        except BaseException:
-            self._ops[:0] = ops
-            self._wake.set()
-            raise
+        async with self._storing:
+            ops, self._ops = self._ops, []
+            if not ops:
+                return
+            try:
+                await self._store(ops)
+            except BaseException:
+                self._ops[:0] = ops
+                self._wake.set()
+                raise
 
     async def _store(self, ops: list[Op]) -> None:
         ids = {op.lease.user.id for op in ops}

@@ -318,3 +318,32 @@ async def test_renewal_retakes_swept_leases_in_one_batch(
         await p.renew()
     assert sent == [("UPDATE presence_leases SET", 1)]
     assert len(await rig.changes(world.meeting)) == 3
+
+
+async def test_stopping_while_a_batch_commits_stores_it_once(rig: Rig, world: World) -> None:
+    """Stopping the node while the flush loop is between a batch's commit and marking it
+    stored neither queues the batch again (a duplicate lease row) nor loses it: stop()
+    waits for that batch, then gives every lease back once."""
+    import asyncio
+
+    p = rig.presence
+    committed = asyncio.Event()
+    real_store = p._store
+
+    async def store_then_linger(ops: Any) -> None:
+        await real_store(ops)
+        committed.set()
+        await asyncio.sleep(0.2)  # the window after the commit
+
+    p._store = store_then_linger  # type: ignore[method-assign]
+    p.start()
+    c = await rig.connect(world.deputies[0])
+    await committed.wait()
+    await p.stop()
+    lease = rig.expected[0][0]
+    assert await rig.leases() == {} and p.leases == {}
+    assert await rig.events() == [
+        (lease, world.deputies[0], NODE, "connect", None),
+        (lease, world.deputies[0], NODE, "disconnect", "node_stopped"),
+    ]
+    assert c.principal is not None
