@@ -47,7 +47,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     from hub import demo
 
     _migrate(settings)
-    created = asyncio.run(_with_engine(settings, lambda e: demo.seed(e, settings.data_dir)))
+    if args.size != "demo":
+        from hub.demo_city import seed_summary
+
+        created = asyncio.run(
+            _with_engine(settings, lambda e: seed_summary(e, settings.data_dir, args.size))
+        )
+    else:
+        created = asyncio.run(_with_engine(settings, lambda e: demo.seed(e, settings.data_dir)))
     _print({"created": created is not None, **(created or {})})
     if args.serve:
         cmd_serve(settings, args, demo_banner=True)
@@ -141,6 +148,12 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="seed a demo meeting with accounts (idempotent)")
     p.add_argument("--serve", action="store_true", help="then serve")
+    p.add_argument(
+        "--size",
+        choices=("demo", "city", "province"),
+        default="demo",
+        help="demo: a few of each; city: 400 deputies, 1,000 opinions; province: 800, 3,000",
+    )
     serve_args(p)
     p.set_defaults(fn=cmd_demo, demo=True)
 

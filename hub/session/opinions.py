@@ -190,39 +190,42 @@ async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> di
 
 async def merge(s: Services, me: Principal, opinion_id: int, d: dict[str, Any]) -> dict[str, Any]:
     """Merge the opinion (and those already merged into it) into opinion ``into``."""
+    async with writing(s) as w:
+        return await merge_in(w, s.clock, me, opinion_id, d)
+
+
+async def merge_in(
+    w: Writer, clock: Clock, me: Principal, opinion_id: int, d: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`merge` inside the caller's transaction."""
     into = id_field(d, "into")
     assert into is not None
     _secretariat(me)
     if into == opinion_id:
         raise BadRequest("an opinion cannot be merged into itself")
-    now = s.clock.now()
-    async with writing(s) as w:
-        row = await get_row(w.conn, opinion_id, lock=True)
-        target = await get_row(w.conn, into, lock=True)
-        nxt = next_status(row.status, "merge", opinion_id)
-        if target.meeting_id != row.meeting_id:
-            raise BadRequest(f"opinion {into} belongs to another meeting")
-        if target.status not in ("submitted", "noted"):
-            raise Conflict(
-                f"opinion {into} is {target.status}; merge into a submitted or noted opinion",
-                allowed=allowed(row.status),
-                status=row.status,
-            )
-        children = (
-            (
-                await w.conn.execute(
-                    sa.select(opinions.c.id).where(opinions.c.merged_into == opinion_id)
-                )
-            )
-            .scalars()
-            .all()
+    now = clock.now()
+    row = await get_row(w.conn, opinion_id, lock=True)
+    target = await get_row(w.conn, into, lock=True)
+    nxt = next_status(row.status, "merge", opinion_id)
+    if target.meeting_id != row.meeting_id:
+        raise BadRequest(f"opinion {into} belongs to another meeting")
+    if target.status not in ("submitted", "noted"):
+        raise Conflict(
+            f"opinion {into} is {target.status}; merge into a submitted or noted opinion",
+            allowed=allowed(row.status),
+            status=row.status,
         )
-        await _set(w.conn, [opinion_id, *children], me, now, status=nxt, merged_into=into)
-        moved = [await get_row(w.conn, i) for i in (opinion_id, *children)]
-        for r in moved:
-            body = {"opinion": as_dict(r), "into": into}
-            await w.append(f"desk:{r.meeting_id}", "opinion.merged", me, body)
-            await w.append(f"deputy:{r.deputy_id}", "opinion.merged", me, body)
+    children = (
+        (await w.conn.execute(sa.select(opinions.c.id).where(opinions.c.merged_into == opinion_id)))
+        .scalars()
+        .all()
+    )
+    await _set(w.conn, [opinion_id, *children], me, now, status=nxt, merged_into=into)
+    moved = [await get_row(w.conn, i) for i in (opinion_id, *children)]
+    for r in moved:
+        body = {"opinion": as_dict(r), "into": into}
+        await w.append(f"desk:{r.meeting_id}", "opinion.merged", me, body)
+        await w.append(f"deputy:{r.deputy_id}", "opinion.merged", me, body)
     return as_dict(moved[0])
 
 
