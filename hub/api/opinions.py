@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
+from hub.errors import BadRequest
 from hub.session import opinions as op
 
 
@@ -27,16 +28,22 @@ async def submit(request: Request) -> Response:
 
 async def listing(request: Request) -> Response:
     me = await principal(request)
-    out = await op.listing(
-        services(request),
-        me,
+    p = request.query_params
+    words = (p.get("q") or "").strip()
+    if len(words) > 100:
+        raise BadRequest("`q` must be at most 100 characters")
+    q = op.Query(
         meeting_id=_opt_int(request, "meeting_id"),
-        status=request.query_params.get("status") or None,
+        statuses=op.parse_statuses(p.get("status")),
         agenda_item_id=_opt_int(request, "agenda_item_id"),
         deputy_id=_opt_int(request, "deputy_id"),
+        delegation_id=_opt_int(request, "delegation_id"),
+        words=words or None,
+        order=p.get("order") or "oldest",
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),
     )
+    out = await op.listing(services(request), me, q)
     return JSON(out)
 
 
@@ -124,13 +131,24 @@ spec = {
             "responses": {**ok(OPINION, 201), **error_responses(400, 401, 403, 404, 503)},
         },
         "get": {
-            "summary": "Opinions, oldest first: a deputy's own; the desk's (secretariat, "
-            "supervisor, admin) with filters",
+            "summary": "Opinions, a page at a time with the total the filters match: a "
+            "deputy's own; the desk's (secretariat, supervisor, admin) with filters",
             "parameters": [
                 _q("meeting_id", INT, "only this meeting"),
-                _q("status", {"enum": list(op.STATUSES)}, "only this status"),
+                _q(
+                    "status",
+                    {"type": "string", "pattern": "^[a-z]+(,[a-z]+)*$"},
+                    f"only these statuses, comma-separated ({', '.join(op.STATUSES)})",
+                ),
                 _q("agenda_item_id", INT, "only on this agenda item"),
                 _q("deputy_id", INT, "only this deputy's"),
+                _q("delegation_id", INT, "only the deputies of this delegation"),
+                _q(
+                    "q",
+                    {"type": "string", "maxLength": 100},
+                    "words (space-separated, all must match) in the text or the deputy's name",
+                ),
+                _q("order", {"enum": list(op.ORDERS)}, "by id; default oldest"),
                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
                 _q("offset", {"type": "integer", "minimum": 0}, "default 0"),
             ],

@@ -21,6 +21,7 @@ noted       commit                   committed    secretariat (creating an item)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -282,37 +283,71 @@ async def get(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
     return as_dict(row)
 
 
-async def listing(
-    s: Services,
-    me: Principal,
-    meeting_id: int | None,
-    status: str | None,
-    agenda_item_id: int | None,
-    deputy_id: int | None,
-    limit: int,
-    offset: int,
-) -> dict[str, Any]:
-    """A deputy sees their own opinions; the secretariat, supervisors and admins all."""
+ORDERS = ("oldest", "newest")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What ``GET /api/opinions`` asks for: filters (all optional, combined with AND), order
+    and page. ``statuses`` is a set of :data:`STATUSES`; ``words`` matches a substring of
+    the text or of the deputy's name."""
+
+    meeting_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    agenda_item_id: int | None = None
+    deputy_id: int | None = None
+    delegation_id: int | None = None
+    words: str | None = None
+    order: str = "oldest"
+    limit: int = 100
+    offset: int = 0
+
+
+def parse_statuses(raw: str | None) -> tuple[str, ...]:
+    """``status`` as one status or a comma-separated list of them."""
+    if not raw:
+        return ()
+    got = tuple(dict.fromkeys(x.strip() for x in raw.split(",") if x.strip()))
+    bad = [x for x in got if x not in STATUSES]
+    if bad or not got:
+        raise BadRequest(f"`status` must be one or more (comma-separated) of {', '.join(STATUSES)}")
+    return got
+
+
+async def listing(s: Services, me: Principal, q: Query) -> dict[str, Any]:
+    """A deputy sees their own opinions; the secretariat, supervisors and admins all.
+    ``total`` counts every opinion the filters match, not only the page."""
     if me.role == "unit":
         raise Forbidden("units do not see deliberation opinions")
-    if status is not None and status not in STATUSES:
-        raise BadRequest(f"`status` must be one of {', '.join(STATUSES)}")
-    conds = []
+    if q.order not in ORDERS:
+        raise BadRequest(f"`order` must be one of {', '.join(ORDERS)}")
+    conds: list[sa.ColumnElement[bool]] = []
     if me.role == "deputy":
         conds.append(opinions.c.deputy_id == me.id)
-    if deputy_id is not None:
-        conds.append(opinions.c.deputy_id == deputy_id)
-    if meeting_id is not None:
-        conds.append(opinions.c.meeting_id == meeting_id)
-    if status is not None:
-        conds.append(opinions.c.status == status)
-    if agenda_item_id is not None:
-        conds.append(opinions.c.agenda_item_id == agenda_item_id)
+    if q.deputy_id is not None:
+        conds.append(opinions.c.deputy_id == q.deputy_id)
+    if q.meeting_id is not None:
+        conds.append(opinions.c.meeting_id == q.meeting_id)
+    if q.statuses:
+        conds.append(opinions.c.status.in_(q.statuses))
+    if q.agenda_item_id is not None:
+        conds.append(opinions.c.agenda_item_id == q.agenda_item_id)
+    if q.delegation_id is not None:
+        conds.append(users.c.delegation_id == q.delegation_id)
+    for word in (q.words or "").split():
+        conds.append(
+            sa.or_(
+                opinions.c.text.contains(word, autoescape=True),
+                users.c.name.contains(word, autoescape=True),
+            )
+        )
+    joined = opinions.join(users, users.c.id == opinions.c.deputy_id)
+    key = opinions.c.id.desc() if q.order == "newest" else opinions.c.id
     async with s.log.reading() as conn:
         total = (
-            await conn.execute(sa.select(sa.func.count()).select_from(opinions).where(*conds))
+            await conn.execute(sa.select(sa.func.count()).select_from(joined).where(*conds))
         ).scalar_one()
         rows = await conn.execute(
-            _select().where(*conds).order_by(opinions.c.id).limit(limit).offset(offset)
+            _select().where(*conds).order_by(key).limit(q.limit).offset(q.offset)
         )
         return {"opinions": [as_dict(r) for r in rows], "total": int(total)}

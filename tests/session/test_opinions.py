@@ -119,3 +119,35 @@ async def test_opinion_lists(hub: RunningHub, world: World) -> None:
         await api.call(world.unit_users[0], "GET", "/api/opinions", status=403)
         await api.call(d1, "GET", f"/api/opinions/{a['id']}", status=403)
         await api.call(sec, "GET", "/api/opinions", params={"status": "lost"}, status=400)
+
+
+async def test_opinion_search_pages_newest_first(hub: RunningHub, world: World) -> None:
+    """The desk pages newest first with the total the filters match, and finds opinions by
+    words in the text or the deputy's name, by delegation and by several statuses."""
+    d0, d1, d2 = world.deputies[:3]
+    sec = world.secretariat
+    async with Api(hub, world) as api:
+        a = await api.opinion(d0, "建议增开夜间公交 100%_班次", agenda_item_id=1)
+        b = await api.opinion(d1, "建议扩建渔港避风锚地", agenda_item_id=2)
+        c = await api.opinion(d2, "建议增开海岛客运航班")
+        await api.post(sec, f"/api/opinions/{b['id']}/note")
+
+        async def ids(**params: object) -> tuple[list[int], int]:
+            r = await api.get(sec, "/api/opinions", meeting_id=world.meeting, **params)
+            return [o["id"] for o in r["opinions"]], r["total"]
+
+        assert await ids(order="newest", limit=2) == ([c["id"], b["id"]], 3)
+        assert await ids(order="newest", limit=2, offset=2) == ([a["id"]], 3)
+        assert await ids(q="增开", order="newest") == ([c["id"], a["id"]], 2)
+        assert await ids(q="增开 公交") == ([a["id"]], 1)
+        assert await ids(q="100%_") == ([a["id"]], 1)  # LIKE wildcards are plain text
+        assert await ids(q="%") == ([a["id"]], 1)
+        assert await ids(q=a["deputy_name"]) == ([a["id"]], 1)
+        assert await ids(status="submitted,noted", limit=1) == ([a["id"]], 3)
+        assert await ids(status="noted") == ([b["id"]], 1)
+        # make_world puts deputies 0 and 2 in the first delegation, deputy 1 in the second.
+        assert await ids(delegation_id=world.delegations[0]) == ([a["id"], c["id"]], 2)
+        assert await ids(delegation_id=world.delegations[1], q="增开") == ([], 0)
+        await api.call(sec, "GET", "/api/opinions", params={"order": "up"}, status=400)
+        await api.call(sec, "GET", "/api/opinions", params={"status": "noted,lost"}, status=400)
+        await api.call(sec, "GET", "/api/opinions", params={"q": "字" * 101}, status=400)
