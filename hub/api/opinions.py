@@ -40,6 +40,7 @@ async def listing(request: Request) -> Response:
         delegation_id=_opt_int(request, "delegation_id"),
         words=words or None,
         order=p.get("order") or "oldest",
+        before_id=_opt_int(request, "before_id"),
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),
     )
@@ -149,6 +150,12 @@ spec = {
                     "words (space-separated, all must match) in the text or the deputy's name",
                 ),
                 _q("order", {"enum": list(op.ORDERS)}, "by id; default oldest"),
+                _q(
+                    "before_id",
+                    INT,
+                    "only ids below this one: the next page of a newest-first list that a "
+                    "live insert does not shift (the total still counts every match)",
+                ),
                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
                 _q("offset", {"type": "integer", "minimum": 0}, "default 0"),
             ],

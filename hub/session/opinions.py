@@ -290,7 +290,8 @@ ORDERS = ("oldest", "newest")
 class Query:
     """What ``GET /api/opinions`` asks for: filters (all optional, combined with AND), order
     and page. ``statuses`` is a set of :data:`STATUSES`; ``words`` matches a substring of
-    the text or of the deputy's name."""
+    the text or of the deputy's name; ``before_id`` (the page after one ending at that id,
+    newest first) does not change the total."""
 
     meeting_id: int | None = None
     statuses: tuple[str, ...] = ()
@@ -299,6 +300,7 @@ class Query:
     delegation_id: int | None = None
     words: str | None = None
     order: str = "oldest"
+    before_id: int | None = None
     limit: int = 100
     offset: int = 0
 
@@ -347,6 +349,8 @@ async def listing(s: Services, me: Principal, q: Query) -> dict[str, Any]:
         total = (
             await conn.execute(sa.select(sa.func.count()).select_from(joined).where(*conds))
         ).scalar_one()
+        if q.before_id is not None:
+            conds.append(opinions.c.id < q.before_id)
         rows = await conn.execute(
             _select().where(*conds).order_by(key).limit(q.limit).offset(q.offset)
         )

@@ -108,10 +108,17 @@ export class HubClient extends EventTarget {
     if (this.ws) this.ws.close(1000, "bye");
   }
 
-  /** Follow a channel; what this browser holds is replayed (as `cached`) before returning. */
-  subscribe(channel) {
+  /**
+   * Follow a channel; what this browser holds is replayed (as `cached`) before returning.
+   * `since`: a page that loaded the state it shows over HTTP after reading the channel's
+   * head starts there, not from history (a fresh browser would otherwise replay the whole
+   * channel); what this browser holds before it is dropped, and nothing before it is
+   * acknowledged (it was never delivered). Reconnects resume from the last seq as always.
+   */
+  subscribe(channel, { since = 0 } = {}) {
     if (this.channels.has(channel)) return;
-    const saved = this._load(`ch:${channel}`) || {};
+    let saved = this._load(`ch:${channel}`) || {};
+    if (since > (saved.last || 0)) saved = { last: since, acked: since };
     const ch = {
       name: channel,
       last: saved.last || 0,

@@ -1,6 +1,7 @@
 // The secretariat's console (laptop): notices with live tallies, the opinions stream,
 // items, the overdue board, attendance, speakers, and the meeting's schedule.
 
+import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { chooseMeeting, directory } from "./meeting.js";
 import * as attendance from "./sec-attendance.js";
@@ -43,9 +44,13 @@ if (!chosen) {
     }
     for (const p of parts) p.onMessage?.(m, ctx);
   });
+  // The parts load what they show over HTTP; the channels are followed from the heads read
+  // before that (what changed in between comes again and is applied once), so a fresh
+  // browser starts from the present instead of replaying the meeting's whole history.
+  const channels = [`desk:${ctx.meetingId}`, `meeting:${ctx.meetingId}`];
+  const heads = await Promise.all(channels.map((c) => get(`/api/channels/${c}/messages?limit=1`).then((r) => r.head)));
   // One part failing to load (its error is shown) leaves the others working.
   await Promise.all(parts.map((p) => Promise.resolve(p.mount?.(ctx)).catch((e) => console.error(e))));
-  client.subscribe(`desk:${ctx.meetingId}`);
-  client.subscribe(`meeting:${ctx.meetingId}`);
+  channels.forEach((c, i) => client.subscribe(c, { since: heads[i] }));
 }
 client.start();

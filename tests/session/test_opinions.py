@@ -138,6 +138,7 @@ async def test_opinion_search_pages_newest_first(hub: RunningHub, world: World) 
 
         assert await ids(order="newest", limit=2) == ([c["id"], b["id"]], 3)
         assert await ids(order="newest", limit=2, offset=2) == ([a["id"]], 3)
+        assert await ids(order="newest", limit=2, before_id=b["id"]) == ([a["id"]], 3)
         assert await ids(q="增开", order="newest") == ([c["id"], a["id"]], 2)
         assert await ids(q="增开 公交") == ([a["id"]], 1)
         assert await ids(q="100%_") == ([a["id"]], 1)  # LIKE wildcards are plain text

@@ -1,0 +1,144 @@
+// One search-as-you-type picker for every "choose one of many" on the pages: merge
+// targets, deputies, units, people. A text box with a short list of matches under it
+// (a combobox with a listbox): type a few characters, pick with the mouse or with
+// ↑ ↓ Enter, Escape closes. However many there are to choose from, the page holds only
+// the matches it shows (at most `max`), never a copy of the whole list.
+
+import { t } from "./i18n.js";
+import { el, fill } from "./ui.js";
+
+const DEBOUNCE = 200; // ms after the last keystroke before searching
+let counter = 0;
+
+/**
+ * @param {{search: (q: string) => Promise<Array<{id: number, label: string, meta?: string}>>
+ *            | Array<{id: number, label: string, meta?: string}>,
+ *          onPick: (choice: {id: number, label: string}) => void,
+ *          label: string, placeholder?: string, id?: string, max?: number,
+ *          empty?: boolean}} opts
+ *   search: the matches for what was typed (a function of the text; may be async);
+ *   label: the accessible name of the text box; empty: search on focus with nothing typed.
+ * @returns {{el: HTMLElement, input: HTMLInputElement, clear: () => void}}
+ */
+export function picker({ search, onPick, label, placeholder = "", id, max = 8, empty = false }) {
+  const n = ++counter;
+  const listId = `picker-${n}`;
+  const input = el("input", {
+    type: "search",
+    id: id || `picker-input-${n}`,
+    class: "picker-input",
+    role: "combobox",
+    autocomplete: "off",
+    "aria-autocomplete": "list",
+    "aria-expanded": "false",
+    "aria-controls": listId,
+    "aria-label": label,
+    placeholder,
+  });
+  const list = el("ul", { class: "picker-list", id: listId, role: "listbox", hidden: true });
+  const box = el("div", { class: "picker" }, input, list);
+  let shown = [];
+  let active = -1;
+  let timer = null;
+  let asked = 0; // answers to an earlier question than the last are dropped
+
+  const close = () => {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  };
+  const mark = (i) => {
+    active = i;
+    [...list.children].forEach((li, k) => li.setAttribute("aria-selected", k === i ? "true" : "false"));
+    if (i >= 0) input.setAttribute("aria-activedescendant", `${listId}-${i}`);
+  };
+  const pick = (i) => {
+    const c = shown[i];
+    if (!c) return;
+    close();
+    onPick(c);
+  };
+  const draw = (found) => {
+    shown = found.slice(0, max);
+    fill(
+      list,
+      shown.length
+        ? shown.map((c, i) =>
+            el(
+              "li",
+              { role: "option", id: `${listId}-${i}`, "data-id": c.id, "aria-selected": "false", onmousedown: (ev) => ev.preventDefault(), onclick: () => pick(i) },
+              el("span", { class: "picker-label" }, c.label),
+              c.meta ? el("span", { class: "meta" }, ` ${c.meta}`) : null,
+            ),
+          )
+        : el("li", { class: "meta", role: "presentation" }, t("picker.none")),
+    );
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+    mark(shown.length ? 0 : -1);
+  };
+  const run = async () => {
+    const q = input.value.trim();
+    if (!q && !empty) return close();
+    const mine = ++asked;
+    let found;
+    try {
+      found = await search(q);
+    } catch (e) {
+      console.error(e);
+      return;
+    }
+    if (mine === asked && document.activeElement === input) draw(found);
+  };
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(run, DEBOUNCE);
+  });
+  input.addEventListener("focus", () => {
+    if (empty || input.value.trim()) run();
+  });
+  input.addEventListener("blur", close);
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "ArrowDown" && shown.length) {
+      ev.preventDefault();
+      if (list.hidden) return run();
+      mark((active + 1) % shown.length);
+    } else if (ev.key === "ArrowUp" && shown.length) {
+      ev.preventDefault();
+      mark((active - 1 + shown.length) % shown.length);
+    } else if (ev.key === "Enter") {
+      if (!list.hidden && active >= 0) {
+        ev.preventDefault();
+        pick(active);
+      }
+    } else if (ev.key === "Escape") {
+      close();
+    }
+  });
+  return {
+    el: box,
+    input,
+    clear() {
+      input.value = "";
+      close();
+    },
+  };
+}
+
+/**
+ * A `search` over a list held in memory: the entries whose text contains every word
+ * typed, in the list's order. `text(x)` is what is searched, `choice(x)` what is shown.
+ */
+export function searchIn(items, text, choice) {
+  return (q) => {
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    const out = [];
+    for (const x of items()) {
+      const s = text(x).toLowerCase();
+      if (words.every((w) => s.includes(w))) out.push(choice(x));
+      if (out.length >= 20) break;
+    }
+    return out;
+  };
+}
