@@ -81,10 +81,11 @@ async def hand_over(base: str, meeting: int, unit: int, title: str) -> int:
         return int(r.json()["id"])
 
 
-def assert_once_in_order(page: Any, channel: str) -> list[int]:
-    """What the hub sent this page on ``channel`` over all its connections: 1, 2, 3 …"""
+def assert_once_in_order(page: Any, channel: str, start: int = 1) -> list[int]:
+    """What the hub sent this page on ``channel`` over all its connections: ``start``,
+    ``start`` + 1 … (1 unless the page began at the channel's head)."""
     seqs = wire_messages(page, channel)
-    assert seqs == list(range(1, len(seqs) + 1)), (channel, seqs)
+    assert seqs == list(range(start, start + len(seqs))), (channel, seqs)
     return seqs
 
 
@@ -138,7 +139,10 @@ async def test_hub_restart_pages_resume_without_gap_or_duplicate(
         assert await unit.locator(f'li.item[data-item="{item}"]').count() == 1
         held = assert_once_in_order(dep, f"meeting:{meeting}")
         assert_once_in_order(dep, f"deputy:{await dep.evaluate('window.hubClient.userId')}")
-        assert_once_in_order(sec, f"desk:{meeting}")
+        # The console follows the desk from the head it read on loading.
+        desk = wire_messages(sec, f"desk:{meeting}")
+        assert desk and desk[0] > 1
+        assert_once_in_order(sec, f"desk:{meeting}", start=desk[0])
         assert_once_in_order(unit, f"unit:{unit_id}")
         seen = await dep.evaluate("window.__seen")
         fresh = [s for ch, s, cached in seen if ch == f"meeting:{meeting}" and not cached]
