@@ -36,23 +36,23 @@ export async function mount(c) {
     clearTimeout(wordsTimer);
     wordsTimer = setTimeout(() => {
       filters.words = words.value.trim();
-      reload();
+      reload().catch(() => {}); // the error is shown; the list stays as it was
     }, 250);
   });
   const status = el("select", { id: "op-status", "aria-label": t("common.status") }, Object.keys(STATUS_FILTERS).map((k) => el("option", { value: k }, t(`op.f.${k}`))));
   status.addEventListener("change", () => {
     filters.status = status.value;
-    reload();
+    reload().catch(() => {});
   });
   const delegation = el("select", { id: "op-delegation", "aria-label": t("op.delegation") }, el("option", { value: "" }, t("op.anyDelegation")), [...ctx.dir.delegations].map(([id, n]) => el("option", { value: id }, n)));
   delegation.addEventListener("change", () => {
     filters.delegation = delegation.value;
-    reload();
+    reload().catch(() => {});
   });
   const agenda = el("select", { id: "op-agenda", "aria-label": t("op.agenda") }, el("option", { value: "" }, t("op.anyAgenda")), ctx.overview.agenda.map((a) => el("option", { value: a.id }, `${a.position}. ${a.title}`)));
   agenda.addEventListener("change", () => {
     filters.agenda = agenda.value;
-    reload();
+    reload().catch(() => {});
   });
   const chosen = el("span", { id: "op-deputy-chosen" });
   const deputy = picker({
@@ -68,7 +68,7 @@ export async function mount(c) {
       filters.deputy = d;
       deputy.clear();
       drawChosen();
-      reload();
+      reload().catch(() => {});
     },
   });
   const drawChosen = () => {
@@ -79,7 +79,7 @@ export async function mount(c) {
         ? chip(d.label, "info")
         : null,
       d
-        ? el("button", { type: "button", class: "link", id: "op-deputy-clear", "aria-label": t("op.clearDeputy"), onclick: () => { filters.deputy = null; drawChosen(); reload(); } }, "×")
+        ? el("button", { type: "button", class: "link", id: "op-deputy-clear", "aria-label": t("op.clearDeputy"), onclick: () => { filters.deputy = null; drawChosen(); reload().catch(() => {}); } }, "×")
         : null,
     );
   };
