@@ -30,8 +30,8 @@ async def listing(request: Request) -> Response:
     me = await principal(request)
     p = request.query_params
     words = (p.get("q") or "").strip()
-    if len(words) > 100:
-        raise BadRequest("`q` must be at most 100 characters")
+    if len(words) > 100 or "\x00" in words:
+        raise BadRequest("`q` must be at most 100 characters, without NUL")
     q = op.Query(
         meeting_id=_opt_int(request, "meeting_id"),
         statuses=op.parse_statuses(p.get("status")),
