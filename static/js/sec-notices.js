@@ -4,6 +4,7 @@
 import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
+import { picker, searchIn } from "./picker.js";
 import { busy, chip, el, field, fill, flash, when } from "./ui.js";
 
 const state = new Map(); // notice id -> {notice, counts, missing, truncated, open, detail, li}
@@ -96,25 +97,34 @@ function mountCompose() {
       ),
     ),
   );
-  // Only the meeting's deputies can be addressed; each with their delegation.
-  const depBox = el(
-    "fieldset",
-    { id: "n-deputies", hidden: true },
-    el("legend", {}, t("notice.pickDeputies")),
-    el(
-      "div",
-      { class: "checks" },
-      dir.deputies.map((u) =>
-        el(
-          "label",
-          { class: "check" },
-          el("input", { type: "checkbox", value: u.id, name: "n-dep" }),
-          u.name,
-          u.delegation_name ? el("span", { class: "meta" }, ` · ${u.delegation_name}`) : null,
-        ),
+  // Only the meeting's deputies can be addressed, found by name (or delegation) with the
+  // picker: the form holds the ones chosen, not a checkbox for each of the meeting's.
+  const chosenDeps = new Map(); // id -> name
+  const chosenList = el("ul", { class: "list", id: "n-deputies-chosen" });
+  const drawDeps = () =>
+    fill(
+      chosenList,
+      [...chosenDeps].map(([id, name]) =>
+        el("li", { "data-deputy": id }, `${name} `, el("button", { type: "button", class: "link", onclick: () => { chosenDeps.delete(id); drawDeps(); settle(); } }, t("common.remove"))),
       ),
+    );
+  const depPicker = picker({
+    id: "n-dep-pick",
+    label: t("notice.pickDeputies"),
+    placeholder: t("op.deputyHint"),
+    search: searchIn(
+      () => dir.deputies.filter((u) => !chosenDeps.has(u.id)),
+      (u) => `${u.name} ${u.delegation_name || ""}`,
+      (u) => ({ id: u.id, label: u.name, meta: u.delegation_name || "" }),
     ),
-  );
+    onPick: (c) => {
+      chosenDeps.set(c.id, c.label);
+      depPicker.clear();
+      drawDeps();
+      settle();
+    },
+  });
+  const depBox = el("fieldset", { id: "n-deputies", hidden: true }, el("legend", {}, t("notice.pickDeputies")), depPicker.el, chosenList);
   const sync = () => {
     delBox.hidden = !radios[1].checked;
     depBox.hidden = !radios[2].checked;
@@ -165,7 +175,7 @@ function mountCompose() {
     }
     const body = { title: title.value.trim(), text: text.value, urgent: urgent.checked, confirm: confirm.checked };
     if (radios[1].checked) body.delegations = [...form.querySelectorAll("input[name=n-del]:checked")].map((x) => Number(x.value));
-    if (radios[2].checked) body.deputies = [...form.querySelectorAll("input[name=n-dep]:checked")].map((x) => Number(x.value));
+    if (radios[2].checked) body.deputies = [...chosenDeps.keys()];
     const n = addresseeCount(body);
     if (!n) {
       fill(problem, t(radios[1].checked ? "notice.pickSomeDelegation" : "notice.pickSomeDeputy"));
@@ -190,6 +200,8 @@ function mountCompose() {
       settle();
       flash(t("notice.sentOk"));
       form.reset();
+      chosenDeps.clear();
+      drawDeps();
       sync();
       addNotice(n);
     });

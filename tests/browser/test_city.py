@@ -229,3 +229,34 @@ async def test_merge_target_chosen_with_the_picker(browser: Any, city: Demo) -> 
     assert f"#{target}" in await row.inner_text()
     assert page.js_errors == []
     await page.context.close()
+
+
+async def test_notice_to_deputies_chosen_with_the_picker(browser: Any, city: Demo) -> None:
+    """A notice to chosen deputies: each is found by name with the picker (the form holds
+    no checkbox per deputy of the meeting), and the notice reaches exactly those two."""
+    names: list[str] = city.ids["deputy_names"]
+    page = await console(browser, city)
+    compose = await page.evaluate(
+        "document.getElementById('compose').getElementsByTagName('*').length"
+    )
+    assert compose <= 100, compose
+    await page.check("#n-aud-deputies")
+    for name in names[10:12]:
+        await page.fill("#n-dep-pick", name)
+        await page.locator('#compose [role="option"]', has_text=name).first.click()
+        await page.wait_for_selector(f'#n-deputies-chosen li:has-text("{name}")')
+    await page.fill("#n-title", "请两位代表留步")
+    await page.click("#n-send")
+    assert "2" in await page.inner_text("#n-confirm-text")
+    await page.click("#n-confirm-yes")
+    sent = page.locator("#notice-list li.notice-sent").first
+    await sent.locator("text=请两位代表留步").wait_for()
+    sec = await api(city, "mishu")
+    try:
+        r = await sec.get(f"/api/meetings/{city.ids['meeting_id']}/notices")
+        newest = max(r.json()["notices"], key=lambda n: n["id"])
+    finally:
+        await sec.aclose()
+    assert newest["title"] == "请两位代表留步" and newest["addressees"] == 2
+    assert page.js_errors == []
+    await page.context.close()
