@@ -97,7 +97,8 @@ async def login(request: Request) -> Response:
     limiter.check(username, address)
     found = await find_login(s.engine, username)
     stored = found[1] if found is not None and found[2] else None
-    if found is None or not await asyncio.to_thread(check_password, stored, password):
+    right = await asyncio.to_thread(check_password, stored, password)  # always: same time
+    if found is None or not right:
         limiter.failed(username, address)
         raise Unauthorized(WRONG)
     limiter.succeeded(username, address)

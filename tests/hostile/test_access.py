@@ -339,10 +339,12 @@ def test_role_limited_operations_refuse_other_roles(
 def test_supervisor_changes_nothing(target: Target, http: httpx.Client) -> None:
     """A supervisor reads everything and changes nothing: every write operation in the
     document (but confirming or rejecting a performance registration, the supervisor's
-    own duty) is refused to a supervisor."""
+    own duty, and the supervisor's own login: logout, password, download links) is refused
+    to a supervisor."""
     w = target.world
     h = bearer(w.tok(w.supervisor))
     own_duty = {"/api/registrations/{id}/confirm", "/api/registrations/{id}/reject"}
+    own_duty |= {"/api/logout", "/api/password", "/api/downloads"}
     for (method, path), (body, query) in _bodies(http).items():
         if method == "GET" or path == "/api/login" or path in own_duty:
             continue
