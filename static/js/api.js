@@ -33,8 +33,23 @@ export const session = {
   },
 };
 
+let leaving = null; // why this page is about to go to the login page, once it knows
+
+/**
+ * Say why the page will soon go to the login page (a logout, a password change), so
+ * that the 401s and 4401s the server sends meanwhile do not say "expired"; null: undo.
+ */
+export function leavingFor(reason) {
+  leaving = reason;
+}
+
+let navigating = false;
+
 /** Back to the login page, saying why (expired, deactivated, logged out). */
 export function toLogin(reason) {
+  if (navigating) return;
+  navigating = true;
+  reason = leaving ?? reason;
   session.clear();
   const q = reason ? `?reason=${encodeURIComponent(reason)}` : "";
   location.replace(`/static/index.html${q}`);
@@ -153,6 +168,7 @@ if (typeof document !== "undefined") {
 
 /** Log this device out on the server: its token stops working on every node. */
 export async function logOut() {
+  leavingFor("loggedOut");
   const s = session.get();
   if (s) {
     await fetch("/api/logout", { method: "POST", headers: { Authorization: `Bearer ${s.token}` } }).catch(() => {});

@@ -1,7 +1,7 @@
 // Changing one's own password, from every signed-in page's header. The server revokes
 // every token of the account on success, so every device (this one too) logs in again.
 
-import { post, toLogin } from "./api.js";
+import { leavingFor, post, toLogin } from "./api.js";
 import { t } from "./i18n.js";
 import { el } from "./ui.js";
 
@@ -36,9 +36,11 @@ export function openPasswordDialog() {
       problem.hidden = false;
       return;
     }
+    leavingFor("passwordChanged"); // the server closes this page's socket as it answers
     try {
       await post("/api/password", { current, new: fresh }, { quiet: true });
     } catch (e) {
+      leavingFor(null);
       problem.textContent = e.message;
       problem.hidden = false;
       return;
