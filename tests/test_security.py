@@ -114,6 +114,10 @@ async def test_download_token_opens_one_resource_with_get_for_a_minute(
         r = await http.post("/api/opinions", headers=bearer(token), json=opinion)
         assert r.status_code == 401
         assert (await http.get("/api/me", headers=bearer(token))).status_code == 401
+        # a download route that also takes a PUT (an attachment): the token is GET only
+        path = "/api/registrations/1/attachment"
+        r = await http.post("/api/downloads", headers=bearer(dep), json={"path": path})
+        assert (await http.put(r.json()["url"], content=b"evidence")).status_code == 401
         r = await http.post("/api/downloads", headers=bearer(dep), json={"path": "/api/opinions"})
         assert r.status_code == 400 and r.json()["code"] == "bad_request"
         # the same deputy's session token does post the opinion: the refusals above are
@@ -152,6 +156,7 @@ async def test_logout_revokes_this_device_on_every_node(
         phone_ws1 = await Client.connect(one.ws_url, phone)
         phone_ws2 = await Client.connect(two.ws_url, phone)
         laptop_ws = await Client.connect(two.ws_url, laptop)
+        laptop_here = await Client.connect(one.ws_url, laptop)
         r = await h1.post("/api/logout", headers=bearer(phone))
         assert r.status_code == 200, r.text
         assert await phone_ws1.closed_with() == 4401
@@ -163,9 +168,10 @@ async def test_logout_revokes_this_device_on_every_node(
         await again.send({"type": "auth", "token": phone})
         assert (await again.recv())["code"] == "unauthorized"
         assert await again.closed_with() == 4401
-        assert await alive(laptop_ws)
+        assert await alive(laptop_ws) and await alive(laptop_here)
         assert (await h2.get("/api/me", headers=bearer(laptop))).status_code == 200
         await laptop_ws.close()
+        await laptop_here.close()
 
 
 async def test_password_change_needs_the_current_one_and_revokes_every_token(
@@ -471,6 +477,21 @@ async def test_database_wal_secret_and_uploads_are_private(tmp_path: Path) -> No
             await proc.wait()
     finally:
         os.umask(old)
+
+
+def test_generated_secret_is_never_readable_by_others(tmp_path: Path) -> None:
+    """The secret a hub generates is created 0600 even under a permissive umask (a hub
+    started without the `hub` command), not written first and chmod-ed after."""
+    from hub.config import Settings
+    from hub.services import load_secret
+
+    old = os.umask(0o022)
+    try:
+        secret = load_secret(Settings(data_dir=tmp_path / "data"))
+    finally:
+        os.umask(old)
+    path = tmp_path / "data" / "secret"
+    assert path.read_text() == secret and _mode(path) == 0o600
 
 
 # -- 14. /metrics, document opens, Origin, the demo password ---------------------------------
