@@ -92,7 +92,8 @@ async def test_download_token_opens_one_resource_with_get_for_a_minute(
     node: RunningHub, world: World
 ) -> None:
     """A download link's token opens its one document with GET; it cannot open another
-    document, post an opinion (in the query or as a bearer), read /api/me, and it expires."""
+    document, post an opinion (in the query or as a bearer), read /api/me, authenticate
+    on /ws (4401), PUT on its own path, and it expires."""
     dep = world.tok(world.deputies[0])
     async with httpx.AsyncClient(base_url=node.url) as http:
         a = await upload(http, world, "a.txt", b"document A")
@@ -114,6 +115,10 @@ async def test_download_token_opens_one_resource_with_get_for_a_minute(
         r = await http.post("/api/opinions", headers=bearer(token), json=opinion)
         assert r.status_code == 401
         assert (await http.get("/api/me", headers=bearer(token))).status_code == 401
+        ws = await Client.connect(node.ws_url)
+        await ws.send({"type": "auth", "token": token})
+        assert (await ws.recv())["code"] == "unauthorized"
+        assert await ws.closed_with() == 4401
         # a download route that also takes a PUT (an attachment): the token is GET only
         path = "/api/registrations/1/attachment"
         r = await http.post("/api/downloads", headers=bearer(dep), json={"path": path})
