@@ -106,7 +106,9 @@ async def _index(request: Request) -> Response:
 
 
 class HubApp(Starlette):
-    """Starlette, except that ``/ws`` goes straight to its endpoint.
+    """Starlette, except that ``/ws`` goes straight to its endpoint, and that every HTTP
+    response gets :data:`SECURITY_HEADERS`, errors included (an exception handler's answer
+    is sent from outside any middleware).
 
     A WebSocket's ASGI task lives as long as the socket, and every middleware and router
     frame on its stack lives with it: skipping them saves about 5 KB per connection and
