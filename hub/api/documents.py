@@ -126,8 +126,9 @@ spec = {
     },
     "/api/documents/{id}": {
         "get": {
-            "summary": "Open a document: its bytes (inline). Each open is recorded. A browser "
-            "link may carry the token as ?access_token=",
+            "summary": "Open a document: its bytes (inline). An open is recorded once per "
+            "person per minute. A browser link carries ?download=<token> from POST "
+            "/api/downloads",
             "parameters": [DOC_ID],
             "responses": {
                 "200": {
