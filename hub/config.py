@@ -47,7 +47,7 @@ class Settings:
     auth_timeout: float = 10.0
     catchup_interval: float = 1.0
     allowed_origins: tuple[str, ...] = ()
-    login_rate: int = 10
+    login_rate: int = 5
     upload_limit: int = 20 * 1024 * 1024
     receipt_flush: float = 0.02
     presence_ttl: float = 30.0
@@ -65,6 +65,11 @@ class Settings:
     account_connections: int = 10
     publish_quota: int = 16 * 1024 * 1024
     header_timeout: float = 10.0
+    # Security (docs/operations.md "Security"):
+    login_address_rate: int = 600
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str = ""
+    demo: bool = False  # `hub serve --demo`: the login page may show the demo password
 
     @property
     def db_url(self) -> str:
@@ -76,7 +81,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
-        origins = tuple(o.strip() for o in e.get("HUB_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        origins = _list(e, "HUB_ALLOWED_ORIGINS")
         return cls(
             data_dir=Path(e.get("HUB_DATA_DIR", "var")),
             database_url=_normalise_db_url(e.get("HUB_DATABASE_URL", "")),
@@ -91,7 +96,7 @@ class Settings:
             auth_timeout=_float(e, "HUB_AUTH_TIMEOUT", 10.0),
             catchup_interval=_float(e, "HUB_CATCHUP_INTERVAL", 1.0),
             allowed_origins=origins,
-            login_rate=_int(e, "HUB_LOGIN_RATE", 10),
+            login_rate=_int(e, "HUB_LOGIN_RATE", 5),
             upload_limit=_int(e, "HUB_UPLOAD_LIMIT", 20 * 1024 * 1024),
             receipt_flush=_float(e, "HUB_RECEIPT_FLUSH", 0.02),
             presence_ttl=_float(e, "HUB_PRESENCE_TTL", 30.0),
@@ -108,7 +113,15 @@ class Settings:
             account_connections=_int(e, "HUB_ACCOUNT_CONNECTIONS", 10),
             publish_quota=_int(e, "HUB_PUBLISH_QUOTA", 16 * 1024 * 1024),
             header_timeout=_float(e, "HUB_HEADER_TIMEOUT", 10.0),
+            login_address_rate=_int(e, "HUB_LOGIN_ADDRESS_RATE", 600),
+            trusted_proxies=_list(e, "HUB_TRUSTED_PROXIES"),
+            metrics_token=e.get("HUB_METRICS_TOKEN", ""),
         )
+
+
+def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated setting, blanks dropped."""
+    return tuple(x.strip() for x in env.get(name, "").split(",") if x.strip())
 
 
 def _normalise_db_url(url: str) -> str:

@@ -9,6 +9,7 @@ import orjson
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
@@ -70,19 +71,42 @@ async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
     return data
 
 
+# The GET routes a download token opens (declared with :func:`download_route`).
+DOWNLOADS: list[Route] = []
+
+
+def download_route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+    """A GET route a browser opens as a plain link: besides the bearer header it takes
+    ``?download=<token>``, a short-lived token for this one path (``POST /api/downloads``)."""
+    route = Route(path, endpoint, methods=["GET"])
+    DOWNLOADS.append(route)
+    return route
+
+
+def is_download(path: str) -> bool:
+    return any(r.path_regex.match(path) for r in DOWNLOADS)
+
+
 async def principal(request: Request, roles: Iterable[str] | None = None) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``; checks the role if given."""
+    """The caller, from ``Authorization: Bearer <token>`` (or, on a GET download route,
+    ``?download=`` with a download token for that path); checks the role if given.
+    The token's claims are left in ``request.state.claims``.
+
+    A session token is never read from the URL: a URL is logged, kept in history and
+    forwarded, and a forwarded link must not let its reader act as the sender.
+    """
+    s = services(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        token = request.query_params.get("access_token", "")
-        if not token:
-            raise Unauthorized("missing `Authorization: Bearer <token>` header")
-    s = services(request)
-    claims = s.tokens.check(token.strip())
-    me = await s.principals.load(claims.user_id)
-    if me.token_version != claims.version:
-        raise Unauthorized("token revoked: log in again")
+    download = request.query_params.get("download", "")
+    if scheme.lower() == "bearer" and token:
+        claims = s.tokens.check(token.strip())
+    elif download and request.method == "GET" and is_download(request.url.path):
+        claims = s.tokens.check_download(download, request.url.path)
+    else:
+        raise Unauthorized("missing `Authorization: Bearer <token>` header")
+    me = await s.principals.authenticate(claims)
+    request.state.claims = claims  # the token's login, for logout and download links
     if roles is not None and me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
     return me

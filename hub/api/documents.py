@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, principal, services
+from hub.api import JSON, download_route, principal, services
 from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, acting, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
@@ -77,7 +77,7 @@ async def opens(request: Request) -> Response:
 routes = [
     Route("/api/meetings/{id:int}/documents", list_documents, methods=["GET"]),
     Route("/api/meetings/{id:int}/documents", upload, methods=["POST"]),
-    Route("/api/documents/{id:int}", open_document, methods=["GET"]),
+    download_route("/api/documents/{id:int}", open_document),
     Route("/api/documents/{id:int}/opens", opens, methods=["GET"]),
 ]
 
@@ -126,8 +126,9 @@ spec = {
     },
     "/api/documents/{id}": {
         "get": {
-            "summary": "Open a document: its bytes (inline). Each open is recorded. A browser "
-            "link may carry the token as ?access_token=",
+            "summary": "Open a document: its bytes (inline). An open is recorded once per "
+            "person per minute. A browser link carries ?download=<token> from POST "
+            "/api/downloads",
             "parameters": [DOC_ID],
             "responses": {
                 "200": {

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import JSON, body, download_route, principal, query_int, services
 from hub.api.archive import congress_tz, now
 from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
@@ -140,7 +140,7 @@ routes = [
     Route("/api/registrations", list_registrations, methods=["GET"]),
     Route("/api/registrations", register, methods=["POST"]),
     Route("/api/registrations/{id:int}", get_registration, methods=["GET"]),
-    Route("/api/registrations/{id:int}/attachment", attachment, methods=["GET"]),
+    download_route("/api/registrations/{id:int}/attachment", attachment),
     Route("/api/registrations/{id:int}/attachment", attach, methods=["PUT"]),
     Route("/api/registrations/{id:int}/confirm", confirm, methods=["POST"]),
     Route("/api/registrations/{id:int}/reject", reject, methods=["POST"]),

@@ -20,7 +20,7 @@ const zh = {
   "login.password": "密码",
   "login.submit": "登录",
   "login.busy": "正在登录…",
-  "login.demo": "演示账号（密码 demo2026）：mishu 秘书处 · jiandu 代表工委 · daibiao1…9 代表 · jiaotong / fayuan / jianchayuan 承办单位",
+  "login.demo": "演示账号（密码 {password}）：mishu 秘书处 · jiandu 代表工委 · daibiao1…9 代表 · jiaotong / fayuan / jianchayuan 承办单位",
   "login.expired": "登录已过期，请重新登录。",
   "login.deactivated": "此账号已被停用，请联系系统管理员。",
   "login.loggedOut": "已退出登录。",
@@ -441,6 +441,16 @@ const zh = {
   "stat.u.medianSign": "签收用时（中位数）",
   "stat.u.replied": "已答复",
   "stat.u.medianReply": "答复用时（中位数）",
+  // own password, server-side logout
+  "shell.password": "修改密码",
+  "password.title": "修改密码",
+  "password.current": "当前密码",
+  "password.new": "新密码（至少 10 个字符，不含用户名）",
+  "password.confirm": "再次输入新密码",
+  "password.mismatch": "两次输入的新密码不一致。",
+  "password.submit": "修改",
+  "password.cancel": "取消",
+  "login.passwordChanged": "密码已修改，所有设备都需用新密码重新登录。",
 };
 
 const en = {
@@ -453,7 +463,7 @@ const en = {
   "login.password": "Password",
   "login.submit": "Log in",
   "login.busy": "Logging in…",
-  "login.demo": "Demo accounts (password demo2026): mishu secretariat · jiandu supervisor · daibiao1…9 deputies · jiaotong / fayuan / jianchayuan units",
+  "login.demo": "Demo accounts (password {password}): mishu secretariat · jiandu supervisor · daibiao1…9 deputies · jiaotong / fayuan / jianchayuan units",
   "login.expired": "Your session has expired: please log in again.",
   "login.deactivated": "This account has been deactivated: please contact the administrator.",
   "login.loggedOut": "You have logged out.",
@@ -860,6 +870,16 @@ const en = {
   "stat.u.medianSign": "Median time to sign",
   "stat.u.replied": "Replied",
   "stat.u.medianReply": "Median time to reply",
+  // own password, server-side logout
+  "shell.password": "Password",
+  "password.title": "Change your password",
+  "password.current": "Current password",
+  "password.new": "New password (at least 10 characters, not containing the username)",
+  "password.confirm": "New password again",
+  "password.mismatch": "The two new passwords differ.",
+  "password.submit": "Change",
+  "password.cancel": "Cancel",
+  "login.passwordChanged": "Your password was changed: log in with the new one on every device.",
 };
 
 export const STRINGS = { "zh-CN": zh, en };
