@@ -360,6 +360,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/admin/users", None, ADMIN),
     ("POST", "/api/admin/users/{id}/deactivate", "user", ADMIN),
     ("POST", "/api/admin/users/{id}/activate", "user", ADMIN),
+    ("POST", "/api/admin/users/{id}/password", "user", ADMIN),
     ("GET", "/api/meetings/{id}", "meeting", STAFF | {"deputy"}),
     ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
@@ -439,12 +440,16 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/deadline-rules", None, ALL),
     ("PUT", "/api/admin/deadline-rules/{name}", "rule", ADMIN),
 ]
-# Covered elsewhere: the channel table (test_channel_table_*), the caller's own account.
+# Covered elsewhere: the channel table (test_channel_table_*); the caller's own account and
+# login (tests/test_security.py: logout, password change, download links).
 NOT_IN_TABLE = {
     ("GET", "/api/channels/{channel}/messages"),
     ("POST", "/api/channels/{channel}/messages"),
     ("GET", "/api/me"),
     ("GET", "/api/meetings"),
+    ("POST", "/api/logout"),
+    ("POST", "/api/password"),
+    ("POST", "/api/downloads"),
 }
 NAMED = {"dataset": "messages", "year": "2026", "rule": "reply"}
 # Query parameters an operation needs besides the documented required ones.
