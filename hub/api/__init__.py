@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.channels import Principal
-from hub.errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
+from hub.errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unauthorized
 from hub.services import Services
 
 MAX_JSON = 256 * 1024
@@ -106,6 +106,9 @@ async def principal(request: Request, roles: Iterable[str] | None = None) -> Pri
     else:
         raise Unauthorized("missing `Authorization: Bearer <token>` header")
     me = await s.principals.authenticate(claims)
+    if request.method != "GET" and not s.limits.allow(me.id):
+        # Every write takes from the same bucket as the account's frames on /ws.
+        raise RateLimited("too many requests and frames from this account: slow down")
     request.state.claims = claims  # the token's login, for logout and download links
     if roles is not None and me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
