@@ -30,17 +30,16 @@ async def upload(request: Request) -> Response:
         raise BadRequest("send the file's bytes as the request body, not as a multipart form")
     with acting(s):
         await docs.check_can_upload(s.node, me, mid)
-        sha, size = await docs.store_blob(s.settings.data_dir, request.stream(), limit)
-        out = await docs.add_document(
-            s.node,
-            me,
-            mid,
-            title=title,
-            filename=filename,
-            content_type=request.headers.get("content-type") or "application/octet-stream",
-            sha256=sha,
-            size=size,
-        )
+        async with docs.staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
+            out = await docs.add_document(
+                s.node,
+                me,
+                mid,
+                title=title,
+                filename=filename,
+                content_type=request.headers.get("content-type") or "application/octet-stream",
+                blob=blob,
+            )
     return JSON(out, status_code=201)
 
 

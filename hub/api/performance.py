@@ -14,7 +14,7 @@ from hub.api.archive import congress_tz, now
 from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
-from hub.session.documents import blob_path, clean_filename, store_blob
+from hub.session.documents import blob_path, clean_filename, staged_blob
 from hub.supervision import files, registrations
 from hub.supervision.points import local_midnight
 
@@ -38,16 +38,16 @@ async def attach(request: Request) -> Response:
         raise TooLarge(f"the file is over the upload limit of {limit} bytes")
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise BadRequest("send the file's bytes as the request body, not as a multipart form")
-    sha, size = await store_blob(s.settings.data_dir, request.stream(), limit)
-    out = await registrations.attach(
-        s.node,
-        me,
-        rid,
-        name,
-        request.headers.get("content-type") or "application/octet-stream",
-        sha,
-        size,
-    )
+    await registrations.check_can_attach(s.node, me, rid)
+    async with staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
+        out = await registrations.attach(
+            s.node,
+            me,
+            rid,
+            name,
+            request.headers.get("content-type") or "application/octet-stream",
+            blob,
+        )
     return JSON(out)
 
 
