@@ -14,6 +14,7 @@ from hub.config import Settings
 from tests.supervision.test_registrations import register
 from tests.utils import TIMEOUT
 from tests.utils.factories import World
+from tests.utils.faults import until
 from tests.utils.servers import RunningHub, running_hub
 
 LIMIT = 256 * 1024
@@ -97,7 +98,7 @@ async def test_an_upload_cut_mid_body_leaves_no_file(settings: Settings, world: 
         data_dir = h.services.settings.data_dir
         reg = await register(h, world, world.deputies[0])
         port = int(h.url.rsplit(":", 1)[1])
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             (
                 f"PUT /api/registrations/{reg['id']}/attachment?filename=a.png HTTP/1.1\r\n"
@@ -107,14 +108,10 @@ async def test_an_upload_cut_mid_body_leaves_no_file(settings: Settings, world: 
             + BODY[: LIMIT // 2]
         )
         await writer.drain()
-        async with asyncio.timeout(TIMEOUT):
-            while not stored_files(data_dir):  # the server is writing the body
-                await asyncio.sleep(0.01)
+        await until(lambda: stored_files(data_dir) != [])  # the server is writing the body
         writer.close()
         await writer.wait_closed()
-        async with asyncio.timeout(TIMEOUT):
-            while stored_files(data_dir):
-                await asyncio.sleep(0.01)
+        await until(lambda: stored_files(data_dir) == [])
         headers = {"authorization": f"Bearer {world.tok(world.deputies[0])}"}
         async with httpx.AsyncClient(base_url=h.url, timeout=TIMEOUT, headers=headers) as c:
             assert (await c.get(f"/api/registrations/{reg['id']}")).json()["attachment"] is None
