@@ -3,10 +3,14 @@ a batch is bounded in bytes, not only in rows."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -21,9 +25,10 @@ from hub.store.schema import units, users
 from hub.supervision import export
 from hub.supervision.archive import Filters
 from tests.supervision.helpers import http, publish, receipt
-from tests.utils.factories import World
+from tests.utils.client import Client
+from tests.utils.factories import SECRET, World, make_world
 from tests.utils.items import Api
-from tests.utils.servers import RunningHub, running_hub
+from tests.utils.servers import HubProcess, RunningHub, running_hub
 
 # What OWASP lists as formula starts, and the full-width forms Excel and WPS also run.
 FORMULA_START = tuple("=+-@\t\r＝＋－＠")
@@ -144,3 +149,82 @@ async def test_a_batch_of_large_rows_is_cut_by_bytes(db_url: str, world: World) 
     assert len(chunks) > 3  # the header, then several batches of ~1 MiB of text
     assert max(map(len, chunks)) < 2 * export.BATCH_BYTES
     assert [int(r["seq"]) for r in _rows(b"".join(chunks))] == list(range(1, 13))
+
+
+def _rss(pid: int) -> int:
+    """The resident memory of a process, bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+DOWNLOAD = """
+import sys, httpx
+n = 0
+with httpx.stream("GET", sys.argv[1], headers={"authorization": sys.argv[2]}, timeout=60) as r:
+    r.raise_for_status()
+    for chunk in r.iter_bytes():
+        n += len(chunk)
+print(n)
+"""
+
+
+@pytest.mark.slow
+async def test_a_large_export_neither_stalls_the_node_nor_grows_its_memory(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """While a 100 MB CSV export streams from a node, a ping on the same node is answered
+    within 250 ms every time, and the node's memory grows by less than 64 MiB."""
+    world = await make_world(sqlite_url)
+    engine = make_engine(sqlite_url)
+    try:
+        sec = await load_principal(engine, world.secretariat)
+        async with engine.begin() as conn:
+            for i in range(1000):  # 100 KB bodies: 100 MB of rows
+                await append(conn, "meeting:1", "notice", sec, {"i": i, "text": "x" * 100_000})
+    finally:
+        await engine.dispose()
+    node = HubProcess(
+        {"HUB_DATABASE_URL": sqlite_url, "HUB_SECRET": SECRET, "HUB_DATA_DIR": str(tmp_path)},
+        log=tmp_path / "hub.log",
+    )
+    await node.start()
+    try:
+        assert node.proc is not None
+        pid = node.proc.pid
+        ws = await Client.connect(node.ws_url, world.tok(world.deputies[0]))
+        before = _rss(pid)
+        download = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", DOWNLOAD,
+            f"{node.url}/api/archive/export/messages?channel=meeting:1",
+            f"Bearer {world.tok(world.supervisor)}",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        done = asyncio.ensure_future(download.communicate())
+        peak = before
+
+        async def watch_memory() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, _rss(pid))
+                await asyncio.sleep(0.005)
+
+        watcher = asyncio.create_task(watch_memory())
+        latencies: list[float] = []
+        while not done.done():
+            t0 = time.monotonic()
+            await ws.send({"type": "ping"})
+            await ws.expect("pong")
+            latencies.append(time.monotonic() - t0)
+            await asyncio.sleep(0.02)
+        watcher.cancel()
+        out, _ = await done
+        await ws.close()
+    finally:
+        node.kill()
+    assert download.returncode == 0
+    assert int(out) > 100_000_000  # the whole export arrived
+    assert len(latencies) > 10
+    assert max(latencies) < 0.25, f"slowest pongs {sorted(latencies)[-5:]} s"
+    assert peak - before < 64 << 20, f"grew by {(peak - before) >> 20} MiB"
