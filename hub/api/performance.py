@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import JSON, body, principal, query_date, query_id, query_int, services
 from hub.api.archive import congress_tz, now
 from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
+from hub.params import FIRST_DAY, LAST_DAY
 from hub.session.documents import blob_path, clean_filename, staged_blob
 from hub.supervision import files, registrations
 from hub.supervision.points import local_midnight
@@ -71,7 +72,7 @@ async def attachment(request: Request) -> Response:
 async def list_registrations(request: Request) -> Response:
     me = await principal(request)
     p = request.query_params
-    deputy = query_int(request, "deputy", 0, 0, 2**62) or None
+    deputy = query_id(request, "deputy")
     after = query_int(request, "cursor", 0, 0, 2**62) or None
     limit = query_int(request, "limit", 50, 1, 200)
     async with services(request).log.reading() as conn:
@@ -109,19 +110,14 @@ async def reject(request: Request) -> Response:
 
 def period(request: Request, tz: tzinfo, today: date) -> tuple[datetime, datetime]:
     """``year`` (default: this year), or ``from`` and ``to`` dates (``to`` inclusive)."""
-    p = request.query_params
-    if p.get("from") or p.get("to"):
-        try:
-            start = date.fromisoformat(p.get("from") or f"{today.year}-01-01")
-            end = date.fromisoformat(p.get("to") or today.isoformat())
-        except ValueError:
-            raise BadRequest("`from` and `to` must be dates like 2026-03-01") from None
-        if not (date(2000, 1, 1) <= start and end <= date(2100, 12, 31)):
-            raise BadRequest("`from` and `to` must be dates between 2000-01-01 and 2100-12-31")
+    start, end = query_date(request, "from"), query_date(request, "to")
+    if start is not None or end is not None:
+        start = start or date(today.year, 1, 1)
+        end = end or today
         if end < start:
             raise BadRequest("`to` is before `from`")
         return local_midnight(start, tz), local_midnight(date.fromordinal(end.toordinal() + 1), tz)
-    year = query_int(request, "year", today.year, 2000, 2100)
+    year = query_int(request, "year", today.year, FIRST_DAY.year, LAST_DAY.year)
     return local_midnight(date(year, 1, 1), tz), local_midnight(date(year + 1, 1, 1), tz)
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import BadRequest
+from hub.params import parse_id
 from hub.protocol import iso
 from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
@@ -215,10 +216,7 @@ def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(r.user_id == f.deputy)
     user = params.get("user")
     if user:
-        try:
-            out.append(r.user_id == int(user))
-        except ValueError:
-            raise BadRequest("`user` must be a user id") from None
+        out.append(r.user_id == parse_id(user, "user"))
     if f.since is not None:
         out.append(r.ts >= f.since)
     if f.until is not None:
