@@ -73,7 +73,7 @@ async def list_registrations(request: Request) -> Response:
     me = await principal(request)
     p = request.query_params
     deputy = query_id(request, "deputy")
-    after = query_int(request, "cursor", 0, 0, 2**62) or None
+    after = query_id(request, "cursor")
     limit = query_int(request, "limit", 50, 1, 200)
     async with services(request).log.reading() as conn:
         page, nxt = await registrations.listing(
