@@ -172,12 +172,12 @@ print(n)
 
 @pytest.mark.slow
 async def test_a_large_export_neither_stalls_the_node_nor_grows_its_memory(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, db_url: str
 ) -> None:
     """While a 100 MB CSV export streams from a node, a ping on the same node is answered
     within 250 ms every time, and the node's memory grows by less than 64 MiB."""
-    world = await make_world(sqlite_url)
-    engine = make_engine(sqlite_url)
+    world = await make_world(db_url)
+    engine = make_engine(db_url)
     try:
         sec = await load_principal(engine, world.secretariat)
         async with engine.begin() as conn:
@@ -186,7 +186,7 @@ async def test_a_large_export_neither_stalls_the_node_nor_grows_its_memory(
     finally:
         await engine.dispose()
     node = HubProcess(
-        {"HUB_DATABASE_URL": sqlite_url, "HUB_SECRET": SECRET, "HUB_DATA_DIR": str(tmp_path)},
+        {"HUB_DATABASE_URL": db_url, "HUB_SECRET": SECRET, "HUB_DATA_DIR": str(tmp_path)},
         log=tmp_path / "hub.log",
     )
     await node.start()
