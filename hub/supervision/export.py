@@ -7,14 +7,14 @@ as it stands) and ``item_events`` (every step of those items) by ``meeting``, ``
 ``deputy``, ``since``, ``until`` (of the item's creation), ``attendance`` (``meeting``:
 one row per sitting and expected deputy). Rows are read in keyset batches in short read
 transactions, a batch ending at :data:`BATCH` rows or :data:`BATCH_BYTES` of text,
-whichever comes first (the rows are fetched from a cursor :data:`FETCH` at a time, so a
-batch of large rows is cut before it is all in memory); each batch is encoded in a
+whichever comes first (the rows are fetched from a cursor in chunks sized to the
+budget, so a batch of large rows is cut before it is all in memory); each batch is encoded in a
 worker thread, so memory holds about one batch whatever the size of the export or of a
 row, the event loop serves every other connection meanwhile, and no transaction stays
 open while a slow client downloads. Timestamps are ISO-8601 UTC (``…Z``); a message's
 ``body`` is its stored JSON text.
 
-Every CSV cell goes through :func:`csv_cell`: text that a spreadsheet would run as a
+Every CSV line is written by :func:`csv_text`: text that a spreadsheet would run as a
 formula is written as text (see there).
 """
 
@@ -45,7 +45,8 @@ from hub.supervision.attendance import marks
 
 BATCH = 5000
 BATCH_BYTES = 1 << 20
-FETCH = 32
+FETCH = 4
+FETCH_MAX = 256
 BOM = "\ufeff"
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -69,22 +70,29 @@ class Batch:
 
 
 def _row_size(r: Sequence[Any]) -> int:
-    """About the bytes a row takes once encoded (characters of its text, 8 per other cell)."""
-    return sum(len(v) if isinstance(v, str | bytes) else 8 for v in r)
+    """About the bytes a row takes once encoded (characters of its text, 8 per cell)."""
+    return sum([len(v) for v in r if v.__class__ is str]) + 8 * len(r)
 
 
 async def take(conn: AsyncConnection, q: sa.Select[Any], batch: int) -> tuple[list[Any], bool]:
     """The first rows of ``q`` up to ``batch`` rows or :data:`BATCH_BYTES` of text; and
-    whether there may be more after them."""
+    whether there may be more after them.
+
+    Rows come from a cursor in chunks: :data:`FETCH` rows first, then as many as the rows
+    so far say would fill the batch (at most :data:`FETCH_MAX`), so small rows take few
+    round trips and large ones are never fetched far past the budget.
+    """
     out: list[Any] = []
     size = 0
-    result = await conn.stream(q.limit(batch).execution_options(yield_per=FETCH))
+    n = FETCH
+    result = await conn.stream(q.limit(batch))
     try:
-        async for r in result:
-            out.append(r)
-            size += _row_size(r)
+        while chunk := await result.fetchmany(n):
+            out.extend(chunk)
+            size += sum(map(_row_size, chunk))
             if size >= BATCH_BYTES:
                 return out, True
+            n = max(1, min(FETCH_MAX, (BATCH_BYTES - size) * len(out) // max(size, 1)))
     finally:
         await result.close()
     return out, len(out) == batch
@@ -422,21 +430,19 @@ def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], An
 FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 
 
-def csv_cell(v: Any) -> Any:
-    """A cell as written to CSV: text that starts as a spreadsheet formula would
-    (``= + - @``, tab or carriage return, and the full-width ``＝ ＋ － ＠`` that Excel and
-    WPS also take as formulas) gets a leading ``'``, as OWASP recommends for CSV
-    injection, so it shows as the text it is and never runs. Numbers are left alone."""
-    if isinstance(v, str) and v and v[0] in FORMULA_START:
-        return "'" + v
-    return v
-
-
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    """The one CSV writer of every export: rows as CSV lines (``\r\n``), cells through
-    :func:`csv_cell`."""
+    """The one CSV writer of every export: rows as CSV lines (``\r\n``).
+
+    A text cell that starts as a spreadsheet formula would (``= + - @``, tab or carriage
+    return, and the full-width ``＝ ＋ － ＠`` that Excel and WPS also take as formulas) gets
+    a leading ``'``, as OWASP recommends against CSV injection, so it shows as the text it
+    is and never runs. Numbers are left alone.
+    """
+    risky = FORMULA_START
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows([csv_cell(v) for v in r] for r in rows)
+    csv.writer(buf, lineterminator="\r\n").writerows(
+        [("'" + v) if v.__class__ is str and v[:1] in risky else v for v in r] for r in rows
+    )
     return buf.getvalue()
 
 
