@@ -11,9 +11,10 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_date, query_id, query_int, services
 from hub.api.archive import congress_tz, now
+from hub.api.documents import check_upload_headers
 from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest, NotFound, TooLarge
+from hub.errors import BadRequest, NotFound
 from hub.params import FIRST_DAY, LAST_DAY
 from hub.session.documents import blob_path, clean_filename, staged_blob
 from hub.supervision import files, registrations
@@ -34,11 +35,7 @@ async def attach(request: Request) -> Response:
     rid = path_int(request)
     limit = s.settings.upload_limit
     name = clean_filename(request.query_params.get("filename", ""))
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
-    if request.headers.get("content-type", "").startswith("multipart/"):
-        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
+    check_upload_headers(request, limit)
     await registrations.check_can_attach(s.node, me, rid)
     async with staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
         out = await registrations.attach(
