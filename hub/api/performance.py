@@ -167,7 +167,7 @@ spec = {
         "get": {
             "summary": "Performance registrations, newest first (a deputy: only their own)",
             "parameters": [
-                {"name": "deputy", "in": "query", "schema": {"type": "integer"}},
+                {"name": "deputy", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "state", "in": "query", "schema": {"enum": list(registrations.STATES)}},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},

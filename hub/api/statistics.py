@@ -58,7 +58,7 @@ spec = {
             "summary": "Suggestions, commit-to-do items, evaluations, deadlines, units, "
             "notices and attendance of a meeting and/or period (secretariat, supervisor, admin)",
             "parameters": [
-                {"name": "meeting", "in": "query", "schema": {"type": "integer"}},
+                {"name": "meeting", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                 {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
             ],
