@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from starlette.routing import Route
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unauthorized
+from hub.params import parse_date, parse_id
 from hub.services import Services
 
 MAX_JSON = 256 * 1024
@@ -150,3 +152,15 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     if not lo <= v <= hi:
         raise BadRequest(f"`{name}` must be between {lo} and {hi}")
     return v
+
+
+def query_id(request: Request, name: str) -> int | None:
+    """An id in the query (:func:`hub.params.parse_id`), or None when absent or empty."""
+    raw = request.query_params.get(name)
+    return None if raw is None or raw == "" else parse_id(raw, name)
+
+
+def query_date(request: Request, name: str) -> date | None:
+    """A date in the query (:func:`hub.params.parse_date`), or None when absent or empty."""
+    raw = request.query_params.get(name)
+    return None if raw is None or raw == "" else parse_date(raw, name)

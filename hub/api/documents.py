@@ -16,6 +16,16 @@ from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session import documents as docs
 
 
+def check_upload_headers(request: Request, limit: int) -> None:
+    """Before the body is read: a declared length over ``limit`` is ``too_large``, a
+    multipart form a ``bad_request`` (an upload's body is the file's bytes)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
+
+
 async def upload(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
@@ -23,24 +33,19 @@ async def upload(request: Request) -> Response:
     limit = s.settings.upload_limit
     filename = docs.clean_filename(request.query_params.get("filename", ""))
     title = request.query_params.get("title") or filename
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
-    if request.headers.get("content-type", "").startswith("multipart/"):
-        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
+    check_upload_headers(request, limit)
     with acting(s):
         await docs.check_can_upload(s.node, me, mid)
-        sha, size = await docs.store_blob(s.settings.data_dir, request.stream(), limit)
-        out = await docs.add_document(
-            s.node,
-            me,
-            mid,
-            title=title,
-            filename=filename,
-            content_type=request.headers.get("content-type") or "application/octet-stream",
-            sha256=sha,
-            size=size,
-        )
+        async with docs.staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
+            out = await docs.add_document(
+                s.node,
+                me,
+                mid,
+                title=title,
+                filename=filename,
+                content_type=request.headers.get("content-type") or "application/octet-stream",
+                blob=blob,
+            )
     return JSON(out, status_code=201)
 
 

@@ -8,15 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import JSON, body, principal, query_id, query_int, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.session import opinions as op
-
-
-def _opt_int(request: Request, name: str) -> int | None:
-    if request.query_params.get(name) in (None, ""):
-        return None
-    return query_int(request, name, 0, 1, 2**62)
 
 
 async def submit(request: Request) -> Response:
@@ -30,10 +24,10 @@ async def listing(request: Request) -> Response:
     out = await op.listing(
         services(request),
         me,
-        meeting_id=_opt_int(request, "meeting_id"),
+        meeting_id=query_id(request, "meeting_id"),
         status=request.query_params.get("status") or None,
-        agenda_item_id=_opt_int(request, "agenda_item_id"),
-        deputy_id=_opt_int(request, "deputy_id"),
+        agenda_item_id=query_id(request, "agenda_item_id"),
+        deputy_id=query_id(request, "deputy_id"),
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),
     )
