@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -60,6 +60,15 @@ class RedisBroker(Broker):
                 ExponentialBackoff(cap=0.5, base=0.05), 3, supported_errors=(RedisConnectionError,)
             ),
         )
+        # The pub/sub connection must not be retried inside redis-py: a silent reconnect
+        # (it resubscribes by itself) would hide the messages lost meanwhile from us, and
+        # the node would not catch up. Every failure reaches the listener instead.
+        self._sub_client = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=socket_timeout,
+            socket_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._wanted: set[str] = set()
         self._pubsub: Any = None
         self._lock = asyncio.Lock()
@@ -84,7 +93,7 @@ class RedisBroker(Broker):
         return "listening" if self._listening else "reconnecting"
 
     async def _connect(self) -> None:
-        ps = self._client.pubsub(ignore_subscribe_messages=True)
+        ps = self._sub_client.pubsub(ignore_subscribe_messages=True)
         self._pubsub = ps  # before the first await: a failure below still closes it
         # Subscribe to a private channel first so the connection exists even when the
         # node serves no channel yet (a pubsub without subscriptions does not read).
@@ -221,3 +230,4 @@ class RedisBroker(Broker):
         self._listening = False
         await self._drop_pubsub()
         await self._client.aclose()
+        await self._sub_client.aclose()

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 import sqlalchemy as sa
 import websockets
 
@@ -401,3 +404,22 @@ def redis_refusal(error: str, at_once: bool = False) -> Answer:
             await w.drain()
 
     return answer
+
+
+async def hub_verify(db_url: str) -> dict[str, Any]:
+    """``hub verify`` on the database, in a process of its own: the report; fails the test
+    if any hash chain is broken (exit 1) or the command fails otherwise."""
+    env = {**os.environ, "HUB_DATABASE_URL": db_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        "verify",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT * 3)
+    assert proc.returncode == 0, (out + err).decode()[-3000:]
+    report: dict[str, Any] = orjson.loads(out)
+    return report
