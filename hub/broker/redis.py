@@ -93,14 +93,13 @@ class RedisBroker(Broker):
         return "listening" if self._listening else "reconnecting"
 
     async def _connect(self) -> None:
-        ps = self._sub_client.pubsub(ignore_subscribe_messages=True)
-        self._pubsub = ps  # before the first await: a failure below still closes it
-        # Subscribe to a private channel first so the connection exists even when the
-        # node serves no channel yet (a pubsub without subscriptions does not read).
-        await ps.subscribe(self.prefix + "__node__")
+        # Under the lock: a subscribe() meanwhile waits for this connection, then uses it.
         async with self._lock:
-            if self._wanted:
-                await ps.subscribe(*(self.prefix + c for c in self._wanted))
+            ps = self._sub_client.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = ps  # before the first await: a failure below still closes it
+            # A private channel too, so the connection exists even when the node serves
+            # no channel yet (a pubsub without subscriptions does not read).
+            await ps.subscribe(self.prefix + "__node__", *(self.prefix + c for c in self._wanted))
 
     async def _listen(self) -> None:
         delay = RETRY_FIRST
