@@ -55,7 +55,7 @@ class RedisBroker(Broker):
             url,
             socket_connect_timeout=socket_timeout,
             socket_timeout=socket_timeout,
-            health_check_interval=health_interval,
+            health_check_interval=5,
             retry=Retry(
                 ExponentialBackoff(cap=0.5, base=0.05), 3, supported_errors=(RedisConnectionError,)
             ),
