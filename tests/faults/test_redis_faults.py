@@ -38,7 +38,7 @@ QUIET = {
     "HUB_REDIS_HEALTH_INTERVAL": 0.5,
     "HUB_REDIS_SOCKET_TIMEOUT": 1.0,
 }
-NOTICED = 8.0  # seconds: far above health interval + timeout, far below "never"
+NOTICED = TIMEOUT  # seconds: far above health interval + timeout, far below "never"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from hub.broker.redis import RedisBroker
 from tests.utils import TIMEOUT
 from tests.utils.backends import REDIS_URL, need, redis_prefix
-from tests.utils.faults import until
+from tests.utils.faults import hub_verify, until
 from tests.utils.servers import running_hub, settings_for
 
 
@@ -84,3 +84,4 @@ async def test_readyz_503_when_the_broker_listener_stopped(pg_url: str, tmp_path
             "broker": False,
             "listener": "stopped",
         }
+    await hub_verify(pg_url)
