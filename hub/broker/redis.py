@@ -196,19 +196,26 @@ class RedisBroker(Broker):
             with contextlib.suppress(Exception):
                 await ps.aclose()
 
+    def _connected_pubsub(self) -> Any:
+        """The pub/sub if it has a connection, else None. Never connect here (a client's
+        subscribe would wait on a Redis that does not answer): the listener subscribes
+        every wanted channel when it connects."""
+        ps = self._pubsub
+        return ps if ps is not None and ps.connection is not None else None
+
     async def subscribe(self, channel: str) -> None:
         async with self._lock:
             self._wanted.add(channel)
-            if self._pubsub is not None:
+            if (ps := self._connected_pubsub()) is not None:
                 with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.subscribe(self.prefix + channel)
+                    await ps.subscribe(self.prefix + channel)
 
     async def unsubscribe(self, channel: str) -> None:
         async with self._lock:
             self._wanted.discard(channel)
-            if self._pubsub is not None:
+            if (ps := self._connected_pubsub()) is not None:
                 with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.unsubscribe(self.prefix + channel)
+                    await ps.unsubscribe(self.prefix + channel)
 
     async def publish(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
         payload = f"{seq} {stored_at:.6f}\n{frame}".encode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from hub.broker.redis import RedisBroker
 from tests.utils import TIMEOUT
 from tests.utils.backends import REDIS_URL, need, redis_prefix
-from tests.utils.faults import hub_verify, until
+from tests.utils.faults import FaultProxy, hub_verify, until
 from tests.utils.servers import running_hub, settings_for
 
 
@@ -85,3 +86,37 @@ async def test_readyz_503_when_the_broker_listener_stopped(pg_url: str, tmp_path
             "listener": "stopped",
         }
     await hub_verify(pg_url)
+
+
+async def test_channel_subscribed_while_redis_frozen_is_heard_after_the_thaw() -> None:
+    """A channel the node starts serving while Redis is frozen: the subscribe returns
+    without Redis, and once Redis answers again the listener subscribes it with the
+    others, so its messages are heard."""
+    need(REDIS_URL, "Redis")
+    u = urlparse(REDIS_URL)
+    proxy = await FaultProxy(u.hostname or "127.0.0.1", u.port or 6379).start()
+    prefix = redis_prefix()
+    heard: list[tuple[str, int]] = []
+
+    async def on_reconnect() -> None:
+        pass
+
+    b = RedisBroker(f"redis://127.0.0.1:{proxy.port}/0", prefix, 0.2, 0.5)
+    pub = RedisBroker(REDIS_URL, prefix)
+    await b.start(lambda c, s, f, t: heard.append((c, s)), on_reconnect)
+    try:
+        await b.subscribe("early")
+        proxy.freeze()
+        await until(lambda: b.state == "reconnecting", TIMEOUT)
+        await asyncio.wait_for(b.subscribe("late"), TIMEOUT)
+        proxy.thaw()
+        await until(lambda: b.state == "listening", TIMEOUT)
+        await pub.publish("late", 1, "{}", 0.0)
+        await pub.publish("early", 1, "{}", 0.0)
+        await until(lambda: len(heard) == 2, TIMEOUT)
+        assert heard == [("late", 1), ("early", 1)]
+    finally:
+        proxy.thaw()
+        await b.close()
+        await pub.close()
+        await proxy.close()
