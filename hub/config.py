@@ -56,6 +56,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     deadline_interval: float = 60.0
     deadline_lease: float = 180.0
+    redis_health_interval: float = 1.0
+    redis_socket_timeout: float = 3.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
     db_connect_timeout: float = 5.0
     db_pool_timeout: float = 5.0
@@ -104,6 +106,8 @@ class Settings:
             timezone=e.get("HUB_TIMEZONE") or "Asia/Shanghai",
             deadline_interval=_float(e, "HUB_DEADLINE_INTERVAL", 60.0),
             deadline_lease=_float(e, "HUB_DEADLINE_LEASE", 180.0),
+            redis_health_interval=_float(e, "HUB_REDIS_HEALTH_INTERVAL", 1.0),
+            redis_socket_timeout=_float(e, "HUB_REDIS_SOCKET_TIMEOUT", 3.0),
             account_check=_float(e, "HUB_ACCOUNT_CHECK", 5.0),
             node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
             db_connect_timeout=_float(e, "HUB_DB_CONNECT_TIMEOUT", 5.0),

@@ -79,7 +79,12 @@ class Services:
         self.log = MessageLog(self.engine)
         self.tokens = Tokens(load_secret(settings), settings.token_ttl)
         self.principals = PrincipalLoader(self.engine)
-        self.broker = broker or make_broker(settings.redis_url, settings.redis_prefix)
+        self.broker = broker or make_broker(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_health_interval,
+            settings.redis_socket_timeout,
+        )
         self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
         self.connections: set[Connection] = set()

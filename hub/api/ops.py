@@ -29,10 +29,18 @@ async def readyz(request: Request) -> Response:
             await conn.execute(sa.text("SELECT 1"))
     except Exception:
         db = False
-    broker = await s.broker.ping()
+    # A node whose broker listener is not listening does not hear the other nodes, even
+    # when Redis answers a ping: not ready. Such a node is not pinged (Redis may be frozen).
+    listener = s.broker.state
+    broker = listener == "listening" and await s.broker.ping()
     ok = db and broker and not s.draining
     return JSON(
-        {"status": "ok" if ok else "unavailable", "database": db, "broker": broker},
+        {
+            "status": "ok" if ok else "unavailable",
+            "database": db,
+            "broker": broker,
+            "listener": listener,
+        },
         status_code=200 if ok else 503,
     )
 
@@ -81,11 +89,14 @@ spec = {
     },
     "/readyz": {
         "get": {
-            "summary": "The database and the broker are reachable",
+            "summary": "The database and the broker are reachable, and the broker listener listens",
             "security": [],
             "responses": {
                 "200": {"description": "ready"},
-                "503": {"description": "database or broker unreachable, or draining"},
+                "503": {
+                    "description": "database or broker unreachable, broker listener not"
+                    " listening (reconnecting or stopped), or draining"
+                },
             },
         }
     },
