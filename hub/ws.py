@@ -289,7 +289,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
 
 
 async def _read_loop(s: Services, ws: WebSocket, session: Session) -> None:
-    # The account's bucket, shared with its other sockets and its HTTP publishes.
+    # The account's bucket, shared with its other sockets and its HTTP writes.
     bucket = s.limits.bucket(session.me.id)
     refused = 0  # frames refused in a row on this connection
     conn = session.conn
