@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from hub.api import (
@@ -53,6 +53,35 @@ log = logging.getLogger("hub")
 STATIC = Path(__file__).resolve().parent.parent / "static"
 WS_PATH = "/ws"
 
+# The pages load their scripts and styles from /static only (ES modules, no inline
+# script or style attribute) and talk to this origin only; nobody may frame them.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),  # a download link's token never leaves in Referer
+)
+
+
+def _secured(send: Send) -> Send:
+    """``send`` adding :data:`SECURITY_HEADERS` to every HTTP response (pages, API,
+    errors) that does not set its own (a document's ``sandbox`` policy)."""
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            have = {k.lower() for k, _ in headers}
+            headers += [(k, v) for k, v in SECURITY_HEADERS if k not in have]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return secured
+
 
 async def _hub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HubError)
@@ -77,7 +106,9 @@ async def _index(request: Request) -> Response:
 
 
 class HubApp(Starlette):
-    """Starlette, except that ``/ws`` goes straight to its endpoint.
+    """Starlette, except that ``/ws`` goes straight to its endpoint, and that every HTTP
+    response gets :data:`SECURITY_HEADERS`, errors included (an exception handler's answer
+    is sent from outside any middleware).
 
     A WebSocket's ASGI task lives as long as the socket, and every middleware and router
     frame on its stack lives with it: skipping them saves about 5 KB per connection and
@@ -90,6 +121,8 @@ class HubApp(Starlette):
             scope["hub.send"] = send
             await websocket_endpoint(WebSocket(scope, receive, send))
             return
+        if scope["type"] == "http":
+            send = _secured(send)
         await super().__call__(scope, receive, send)
 
 
@@ -123,5 +156,5 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     )
     app.state.services = services
     app.state.workflows = Workflows(services)
-    app.state.login_limiter = LoginLimiter(settings.login_rate)
+    app.state.login_limiter = LoginLimiter(settings.login_rate, settings.login_address_rate)
     return app

@@ -71,6 +71,7 @@ class Principal:
     unit_id: int | None = None
     meetings: frozenset[int] = field(default_factory=frozenset)
     token_version: int = 0
+    session: str = ""  # the login (device) whose token this is: logging out closes it
 
     def public(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "role": self.role}

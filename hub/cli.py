@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from typing import Any
 
@@ -24,7 +25,7 @@ def _print(obj: Any) -> None:
 def _migrate(settings: Settings) -> None:
     from hub.store.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     upgrade(settings.db_url)
 
 
@@ -69,6 +70,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, demo_banner: bool = 
         _migrate(settings)
         asyncio.run(_with_engine(settings, lambda e: demo.seed(e, settings.data_dir)))
         demo_banner = True
+    if demo_banner:
+        settings = settings.with_(demo=True)
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -83,9 +86,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, demo_banner: bool = 
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
-    from hub.auth import Tokens
+    from hub.auth import Tokens, check_password_policy
     from hub.identity import add_participants, create_user
     from hub.services import load_secret
+
+    if args.password is not None:
+        check_password_policy(args.password, args.username)
 
     async def go(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
@@ -185,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Before anything is created: the database, its WAL, the secret and uploaded files
+    # are readable by this account alone (0600, directories 0700), never group or world.
+    os.umask(0o077)
     args = parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

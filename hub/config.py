@@ -47,7 +47,7 @@ class Settings:
     auth_timeout: float = 10.0
     catchup_interval: float = 1.0
     allowed_origins: tuple[str, ...] = ()
-    login_rate: int = 10
+    login_rate: int = 5
     upload_limit: int = 20 * 1024 * 1024
     receipt_flush: float = 0.02
     presence_ttl: float = 30.0
@@ -56,6 +56,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     deadline_interval: float = 60.0
     deadline_lease: float = 180.0
+    redis_health_interval: float = 1.0
+    redis_socket_timeout: float = 3.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
     db_connect_timeout: float = 5.0
     db_pool_timeout: float = 5.0
@@ -65,6 +67,11 @@ class Settings:
     account_connections: int = 10
     publish_quota: int = 16 * 1024 * 1024
     header_timeout: float = 10.0
+    # Security (docs/operations.md "Security"):
+    login_address_rate: int = 600
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str = ""
+    demo: bool = False  # `hub serve --demo`: the login page may show the demo password
 
     @property
     def db_url(self) -> str:
@@ -76,7 +83,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
-        origins = tuple(o.strip() for o in e.get("HUB_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        origins = _list(e, "HUB_ALLOWED_ORIGINS")
         return cls(
             data_dir=Path(e.get("HUB_DATA_DIR", "var")),
             database_url=_normalise_db_url(e.get("HUB_DATABASE_URL", "")),
@@ -91,7 +98,7 @@ class Settings:
             auth_timeout=_float(e, "HUB_AUTH_TIMEOUT", 10.0),
             catchup_interval=_float(e, "HUB_CATCHUP_INTERVAL", 1.0),
             allowed_origins=origins,
-            login_rate=_int(e, "HUB_LOGIN_RATE", 10),
+            login_rate=_int(e, "HUB_LOGIN_RATE", 5),
             upload_limit=_int(e, "HUB_UPLOAD_LIMIT", 20 * 1024 * 1024),
             receipt_flush=_float(e, "HUB_RECEIPT_FLUSH", 0.02),
             presence_ttl=_float(e, "HUB_PRESENCE_TTL", 30.0),
@@ -99,6 +106,8 @@ class Settings:
             timezone=e.get("HUB_TIMEZONE") or "Asia/Shanghai",
             deadline_interval=_float(e, "HUB_DEADLINE_INTERVAL", 60.0),
             deadline_lease=_float(e, "HUB_DEADLINE_LEASE", 180.0),
+            redis_health_interval=_float(e, "HUB_REDIS_HEALTH_INTERVAL", 1.0),
+            redis_socket_timeout=_float(e, "HUB_REDIS_SOCKET_TIMEOUT", 3.0),
             account_check=_float(e, "HUB_ACCOUNT_CHECK", 5.0),
             node_id=e.get("HUB_NODE_ID") or secrets.token_hex(4),
             db_connect_timeout=_float(e, "HUB_DB_CONNECT_TIMEOUT", 5.0),
@@ -108,7 +117,15 @@ class Settings:
             account_connections=_int(e, "HUB_ACCOUNT_CONNECTIONS", 10),
             publish_quota=_int(e, "HUB_PUBLISH_QUOTA", 16 * 1024 * 1024),
             header_timeout=_float(e, "HUB_HEADER_TIMEOUT", 10.0),
+            login_address_rate=_int(e, "HUB_LOGIN_ADDRESS_RATE", 600),
+            trusted_proxies=_list(e, "HUB_TRUSTED_PROXIES"),
+            metrics_token=e.get("HUB_METRICS_TOKEN", ""),
         )
+
+
+def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated setting, blanks dropped."""
+    return tuple(x.strip() for x in env.get(name, "").split(",") if x.strip())
 
 
 def _normalise_db_url(url: str) -> str:

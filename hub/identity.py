@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
@@ -12,11 +13,18 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.auth import hash_password, verify_password
+from hub.auth import TokenClaims, hash_password, verify_password
 from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound, Unauthorized
 from hub.store.log import db_errors
-from hub.store.schema import delegations, meeting_participants, meetings, units, users
+from hub.store.schema import (
+    delegations,
+    meeting_participants,
+    meetings,
+    revoked_sessions,
+    units,
+    users,
+)
 
 ROLES = ("deputy", "secretariat", "unit", "supervisor", "admin")
 
@@ -125,11 +133,20 @@ _PRINCIPALS = (
 Loaded = Principal | HubError
 
 
-async def _load(engine: AsyncEngine, user_ids: Collection[int]) -> dict[int, Loaded]:
-    """Accounts and their meetings, in one query, for any number of ids."""
+async def _load(
+    engine: AsyncEngine, user_ids: Collection[int], sessions: Collection[str] = ()
+) -> tuple[dict[int, Loaded], set[str]]:
+    """Accounts and their meetings, in one query, for any number of ids; and which of
+    ``sessions`` were logged out (a second query, only if any are asked about)."""
     async with db_errors(), engine.connect() as conn:
         conn = await conn.execution_options(readonly=True)
         rows = (await conn.execute(_PRINCIPALS, {"uids": list(user_ids)})).all()
+        revoked: set[str] = set()
+        if sessions:
+            q = sa.select(revoked_sessions.c.session).where(
+                revoked_sessions.c.session.in_(list(sessions))
+            )
+            revoked = set((await conn.execute(q)).scalars())
     found: dict[int, list[Any]] = {}
     for r in rows:
         found.setdefault(int(r.id), []).append(r)
@@ -152,12 +169,12 @@ async def _load(engine: AsyncEngine, user_ids: Collection[int]) -> dict[int, Loa
             meetings=frozenset(int(r.meeting_id) for r in mine if r.meeting_id is not None),
             token_version=u.token_version,
         )
-    return out
+    return out, revoked
 
 
 async def load_principal(engine: AsyncEngine, user_id: int) -> Principal:
     """The account and its meetings, in one query; :class:`Deactivated` if inactive."""
-    loaded = (await _load(engine, (user_id,)))[user_id]
+    loaded = (await _load(engine, (user_id,)))[0][user_id]
     if isinstance(loaded, HubError):
         raise loaded
     return loaded
@@ -167,22 +184,32 @@ class PrincipalLoader:
     """Loads the accounts of concurrent logins in batches: one query for many.
 
     Every WebSocket ``auth`` and every API request loads its caller fresh from the
-    database (a deactivation or revoked token counts at once). When a hall reconnects
-    together, thousands of loads arrive within a second; they queue here and go out as
-    one ``IN (...)`` query per batch, one batch at a time, instead of one query (and one
-    database round trip through the pool) each.
+    database (a deactivation, a revoked token or a logout counts at once). When a hall
+    reconnects together, thousands of loads arrive within a second; they queue here and
+    go out as one ``IN (...)`` query per batch (and one for the batch's logged-out
+    logins), one batch at a time, instead of one query (and one database round trip
+    through the pool) each.
     """
 
     def __init__(self, engine: AsyncEngine, batch: int = 500) -> None:
         self.engine = engine
         self.batch = batch
         self.queries = 0
-        self._waiting: dict[int, list[asyncio.Future[Principal]]] = {}
+        self._waiting: dict[tuple[int, str], list[asyncio.Future[Principal]]] = {}
         self._runner: asyncio.Task[None] | None = None
 
-    async def load(self, user_id: int) -> Principal:
+    async def authenticate(self, claims: TokenClaims) -> Principal:
+        """The principal a checked token speaks for; :class:`Unauthorized` if its login
+        was logged out or the account's tokens were revoked since it was issued."""
+        me = await self.load(claims.user_id, claims.session)
+        if me.token_version != claims.version:
+            raise Unauthorized("token revoked: log in again")
+        return me
+
+    async def load(self, user_id: int, session: str = "") -> Principal:
+        """The account, as of now, speaking for login ``session`` (if given)."""
         fut: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(user_id, []).append(fut)
+        self._waiting.setdefault((user_id, session), []).append(fut)
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="principal-loader")
         return await fut
@@ -191,19 +218,25 @@ class PrincipalLoader:
         try:
             await asyncio.sleep(0)  # let the loads of this loop iteration join the batch
             while self._waiting:
-                ids = list(itertools.islice(self._waiting, self.batch))
-                waiting = {uid: self._waiting.pop(uid) for uid in ids}
+                keys = list(itertools.islice(self._waiting, self.batch))
+                waiting = {key: self._waiting.pop(key) for key in keys}
                 self.queries += 1
                 try:
-                    loaded = await _load(self.engine, ids)
+                    loaded, revoked = await _load(
+                        self.engine, {uid for uid, _ in keys}, {s for _, s in keys if s}
+                    )
                 except Exception as e:  # the database is down: every waiter hears it
                     for futs in waiting.values():
                         for f in futs:
                             if not f.done():
                                 f.set_exception(e)
                     continue
-                for uid, futs in waiting.items():
+                for (uid, session), futs in waiting.items():
                     result = loaded[uid]
+                    if session in revoked:
+                        result = Unauthorized("logged out on this device: log in again")
+                    elif session and isinstance(result, Principal):
+                        result = dataclasses.replace(result, session=session)
                     for f in futs:
                         if f.done():  # its caller gave up (disconnected)
                             continue
@@ -240,6 +273,53 @@ async def set_active(engine: AsyncEngine, user_id: int, active: bool) -> None:
         r = await conn.execute(users.update().where(users.c.id == user_id).values(**values))
         if r.rowcount == 0:
             raise NotFound(f"no user {user_id}")
+
+
+async def set_password(engine: AsyncEngine, user_id: int, password: str) -> None:
+    """Store a new password and revoke every token issued before (on every device).
+    The caller has checked the password policy."""
+    hashed = await asyncio.to_thread(hash_password, password)
+    async with db_errors(), engine.begin() as conn:
+        r = await conn.execute(
+            users.update()
+            .where(users.c.id == user_id)
+            .values(password_hash=hashed, token_version=users.c.token_version + 1)
+        )
+        if r.rowcount == 0:
+            raise NotFound(f"no user {user_id}")
+
+
+async def username_of(engine: AsyncEngine, user_id: int) -> str:
+    async with db_errors(), engine.connect() as conn:
+        r = (await conn.execute(sa.select(users.c.username).where(users.c.id == user_id))).first()
+    if r is None:
+        raise NotFound(f"no user {user_id}")
+    return str(r.username)
+
+
+async def password_hash_of(engine: AsyncEngine, user_id: int) -> str | None:
+    async with db_errors(), engine.connect() as conn:
+        r = await conn.execute(sa.select(users.c.password_hash).where(users.c.id == user_id))
+        return r.scalar()
+
+
+async def log_out(engine: AsyncEngine, claims: TokenClaims) -> None:
+    """Revoke one login (device): every node refuses its tokens from now on. Logins whose
+    tokens have expired anyway are forgotten on the way."""
+    now = datetime.now(UTC)
+    async with db_errors(), engine.begin() as conn:
+        await conn.execute(revoked_sessions.delete().where(revoked_sessions.c.expires_at < now))
+        known = sa.select(revoked_sessions.c.session).where(
+            revoked_sessions.c.session == claims.session
+        )
+        if (await conn.execute(known)).first() is None:
+            await conn.execute(
+                revoked_sessions.insert().values(
+                    session=claims.session,
+                    user_id=claims.user_id,
+                    expires_at=datetime.fromtimestamp(claims.expires, UTC),
+                )
+            )
 
 
 async def revoke_tokens(engine: AsyncEngine, user_id: int) -> None:

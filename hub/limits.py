@@ -1,8 +1,8 @@
 """What one account may do: its frame rate, its open sockets, and its raw publishes a day.
 
 * **Frame rate** (``HUB_FRAME_RATE``/``HUB_FRAME_BURST``): one token bucket per account,
-  shared by every ``/ws`` frame of all its sockets and by its HTTP raw publishes, so
-  opening more sockets buys no more throughput.
+  shared by every ``/ws`` frame of all its sockets and by every HTTP write it makes
+  (taken in ``hub.api.principal``), so opening more sockets buys no more throughput.
 * **Sockets** (``HUB_ACCOUNT_CONNECTIONS``): authenticated ``/ws`` connections open at
   once per account.
 

@@ -1,9 +1,10 @@
-"""Closing the connections of accounts deactivated or revoked on any node.
+"""Closing the connections of accounts deactivated, revoked or logged out on any node.
 
-The node that deactivates an account closes that account's sockets at once; every node
-also checks its connected accounts every ``HUB_ACCOUNT_CHECK`` seconds with one query, so
+The node that deactivates an account, resets or changes its password, or logs a device
+out closes the sockets concerned at once; every node also checks its connected accounts
+every ``HUB_ACCOUNT_CHECK`` seconds (one query for the accounts, one for the logins), so
 sockets held on other nodes close too: 4403 for a deactivated account, 4401 for a revoked
-token version.
+token version or a logged-out device.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hub.connection import Connection
 from hub.errors import Close
 from hub.loops import run_forever
 from hub.store.log import db_errors
-from hub.store.schema import users
+from hub.store.schema import revoked_sessions, users
 
 
 class AccountWatch:
@@ -43,7 +44,8 @@ class AccountWatch:
                 await self._task
 
     async def sweep(self) -> int:
-        """Close connections whose account is inactive or whose token was revoked."""
+        """Close connections whose account is inactive, whose token was revoked, or
+        whose device logged out."""
         by_user: dict[int, list[Connection]] = {}
         for c in self.connections():
             if c.principal is not None and not c.closed:
@@ -54,11 +56,20 @@ class AccountWatch:
         closed = 0
         async with db_errors(), self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
                 rows = await conn.execute(
                     sa.select(users.c.id, users.c.active, users.c.token_version).where(
-                        users.c.id.in_(ids[i : i + 500])
+                        users.c.id.in_(chunk)
                     )
                 )
+                sessions = {c.principal.session for u in chunk for c in by_user[u] if c.principal}
+                sessions.discard("")
+                out: set[str] = set()
+                if sessions:
+                    q = sa.select(revoked_sessions.c.session).where(
+                        revoked_sessions.c.session.in_(list(sessions))
+                    )
+                    out = set((await conn.execute(q)).scalars())
                 for uid, active, version in rows:
                     for c in by_user[uid]:
                         assert c.principal is not None
@@ -67,5 +78,8 @@ class AccountWatch:
                             closed += 1
                         elif c.principal.token_version != version:
                             c.close_soon(Close.UNAUTHENTICATED, "token revoked: log in again")
+                            closed += 1
+                        elif c.principal.session in out:
+                            c.close_soon(Close.UNAUTHENTICATED, "logged out")
                             closed += 1
         return closed

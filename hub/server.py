@@ -127,6 +127,10 @@ def uvicorn_config(app: Starlette, settings: Settings, **kw: Any) -> uvicorn.Con
         ws_ping_timeout=20,
         timeout_graceful_shutdown=10,
         lifespan="on",
+        # The client's address (login limits, /metrics) comes from X-Forwarded-For only
+        # when the TCP peer is a listed proxy; by default the header is ignored.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         **kw,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,10 +54,12 @@ def load_secret(settings: Settings) -> str:
     path = Path(settings.data_dir) / "secret"
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
-    path.write_text(secret)
-    path.chmod(0o600)
+    # Created 0600: never readable by others, not even between creation and a chmod.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
     return secret
 
 
@@ -76,7 +79,12 @@ class Services:
         self.log = MessageLog(self.engine)
         self.tokens = Tokens(load_secret(settings), settings.token_ttl)
         self.principals = PrincipalLoader(self.engine)
-        self.broker = broker or make_broker(settings.redis_url, settings.redis_prefix)
+        self.broker = broker or make_broker(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_health_interval,
+            settings.redis_socket_timeout,
+        )
         self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
         self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
         self.connections: set[Connection] = set()

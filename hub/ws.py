@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -44,14 +46,26 @@ MAX_SUBSCRIPTIONS = 200
 
 
 def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
-    """Refuse cross-site WebSocket hijacking: a browser's Origin must be this host or listed."""
+    """Refuse cross-site WebSocket hijacking: a browser's Origin must be listed in
+    ``HUB_ALLOWED_ORIGINS``, or be the hub's own address when that is an IP address or
+    ``localhost``. The ``Host`` header alone proves nothing: a page on a name that DNS
+    rebinding points at the hub sends a matching Origin and Host."""
     origin = ws.headers.get("origin")
     if origin is None:  # not a browser (a native or server-side client)
         return True
     if "*" in allowed or origin in allowed:
         return True
     host = ws.headers.get("host", "")
-    return origin in (f"http://{host}", f"https://{host}")
+    if origin not in (f"http://{host}", f"https://{host}"):
+        return False
+    name = urlsplit(origin).hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 class Session:
@@ -199,10 +213,7 @@ async def _check_token(s: Services, token: str) -> tuple[Principal, int]:
     """The token's user, loaded fresh, and its expiry; :class:`Unauthorized` (or
     :class:`Deactivated`) if it may not be used."""
     claims = s.tokens.check(token)
-    me = await s.principals.load(claims.user_id)
-    if me.token_version != claims.version:
-        raise Unauthorized("token revoked: log in again")
-    return me, claims.expires
+    return await s.principals.authenticate(claims), claims.expires
 
 
 async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, int, str | None]:
@@ -278,7 +289,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
 
 
 async def _read_loop(s: Services, ws: WebSocket, session: Session) -> None:
-    # The account's bucket, shared with its other sockets and its HTTP publishes.
+    # The account's bucket, shared with its other sockets and its HTTP writes.
     bucket = s.limits.bucket(session.me.id)
     refused = 0  # frames refused in a row on this connection
     conn = session.conn

@@ -103,7 +103,12 @@ async def test_health_readiness_and_metrics(hub: RunningHub, world: World) -> No
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         ready = await http.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ok", "database": True, "broker": True}
+        assert ready.json() == {
+            "status": "ok",
+            "database": True,
+            "broker": True,
+            "listener": "listening",
+        }
         before = (await http.get("/metrics")).text
         await sec.publish(ch, {"t": 1})
         await dep.messages(1)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
 from typing import Any
 
 import orjson
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from hub.channels import Principal
-from hub.errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
+from hub.errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unauthorized
+from hub.params import parse_date, parse_id
 from hub.services import Services
 
 MAX_JSON = 256 * 1024
@@ -70,19 +73,45 @@ async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
     return data
 
 
+# The GET routes a download token opens (declared with :func:`download_route`).
+DOWNLOADS: list[Route] = []
+
+
+def download_route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+    """A GET route a browser opens as a plain link: besides the bearer header it takes
+    ``?download=<token>``, a short-lived token for this one path (``POST /api/downloads``)."""
+    route = Route(path, endpoint, methods=["GET"])
+    DOWNLOADS.append(route)
+    return route
+
+
+def is_download(path: str) -> bool:
+    return any(r.path_regex.match(path) for r in DOWNLOADS)
+
+
 async def principal(request: Request, roles: Iterable[str] | None = None) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``; checks the role if given."""
+    """The caller, from ``Authorization: Bearer <token>`` (or, on a GET download route,
+    ``?download=`` with a download token for that path); checks the role if given.
+    The token's claims are left in ``request.state.claims``.
+
+    A session token is never read from the URL: a URL is logged, kept in history and
+    forwarded, and a forwarded link must not let its reader act as the sender.
+    """
+    s = services(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        token = request.query_params.get("access_token", "")
-        if not token:
-            raise Unauthorized("missing `Authorization: Bearer <token>` header")
-    s = services(request)
-    claims = s.tokens.check(token.strip())
-    me = await s.principals.load(claims.user_id)
-    if me.token_version != claims.version:
-        raise Unauthorized("token revoked: log in again")
+    download = request.query_params.get("download", "")
+    if scheme.lower() == "bearer" and token:
+        claims = s.tokens.check(token.strip())
+    elif download and request.method == "GET" and is_download(request.url.path):
+        claims = s.tokens.check_download(download, request.url.path)
+    else:
+        raise Unauthorized("missing `Authorization: Bearer <token>` header")
+    me = await s.principals.authenticate(claims)
+    if request.method != "GET" and not s.limits.allow(me.id):
+        # Every write takes from the same bucket as the account's frames on /ws.
+        raise RateLimited("too many requests and frames from this account: slow down")
+    request.state.claims = claims  # the token's login, for logout and download links
     if roles is not None and me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
     return me
@@ -123,3 +152,15 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     if not lo <= v <= hi:
         raise BadRequest(f"`{name}` must be between {lo} and {hi}")
     return v
+
+
+def query_id(request: Request, name: str) -> int | None:
+    """An id in the query (:func:`hub.params.parse_id`), or None when absent or empty."""
+    raw = request.query_params.get(name)
+    return None if raw is None or raw == "" else parse_id(raw, name)
+
+
+def query_date(request: Request, name: str) -> date | None:
+    """A date in the query (:func:`hub.params.parse_date`), or None when absent or empty."""
+    raw = request.query_params.get(name)
+    return None if raw is None or raw == "" else parse_date(raw, name)

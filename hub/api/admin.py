@@ -1,4 +1,5 @@
-"""Account management (admins): create, list, deactivate and reactivate users."""
+"""Account management (admins): create, list, deactivate, reactivate users, and reset
+their passwords."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, BOOL, INT, STR, error_responses, json_body, obj, ok
+from hub.auth import check_password_policy
 from hub.errors import Close
-from hub.identity import create_user, set_active
+from hub.identity import create_user, set_active, set_password, username_of
 from hub.store.log import db_errors
 from hub.store.schema import users
 
@@ -38,13 +40,17 @@ async def add_user(request: Request) -> Response:
     await principal(request, roles=("admin",))
     d = await body(request)
     s = services(request)
+    username = field(d, "username", str)
+    password = field(d, "password", str, required=False)
+    if password is not None:
+        check_password_policy(password, username)
     async with db_errors(), s.engine.begin() as conn:
         uid = await create_user(
             conn,
-            username=field(d, "username", str),
+            username=username,
             name=field(d, "name", str),
             role=field(d, "role", str),
-            password=field(d, "password", str, required=False),
+            password=password,
             delegation_id=field(d, "delegation_id", int, required=False),
             unit_id=field(d, "unit_id", int, required=False),
         )
@@ -69,11 +75,27 @@ async def activate(request: Request) -> Response:
     return JSON({"id": uid, "active": True})
 
 
+async def reset_password(request: Request) -> Response:
+    """Set an account's password (policy checked); every token issued before stops
+    working, and its sockets on this node close with 4401 (elsewhere at the next check)."""
+    await principal(request, roles=("admin",))
+    uid = int(request.path_params["id"])
+    s = services(request)
+    password = field(await body(request), "password", str)
+    check_password_policy(password, await username_of(s.engine, uid))
+    await set_password(s.engine, uid, password)
+    for c in list(s.connections):
+        if c.principal is not None and c.principal.id == uid:
+            c.close_soon(Close.UNAUTHENTICATED, "password reset: log in again")
+    return JSON({"id": uid, "reset": True})
+
+
 routes = [
     Route("/api/admin/users", list_users, methods=["GET"]),
     Route("/api/admin/users", add_user, methods=["POST"]),
     Route("/api/admin/users/{id:int}/deactivate", deactivate, methods=["POST"]),
     Route("/api/admin/users/{id:int}/activate", activate, methods=["POST"]),
+    Route("/api/admin/users/{id:int}/password", reset_password, methods=["POST"]),
 ]
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -85,7 +107,7 @@ spec = {
             "responses": {**ok(obj(["users"], users={"type": "array"})), **AUTH_ERRORS},
         },
         "post": {
-            "summary": "Create an account (admin)",
+            "summary": "Create an account (admin); a password must meet the password policy",
             "requestBody": json_body(
                 obj(
                     ["username", "name", "role"],
@@ -112,6 +134,18 @@ spec = {
             "summary": "Reactivate an account (it must log in again)",
             "parameters": [ID],
             "responses": {**ACTIVE, **error_responses(401, 403, 404)},
+        }
+    },
+    "/api/admin/users/{id}/password": {
+        "post": {
+            "summary": "Reset an account's password (admin; the password policy applies): "
+            "every earlier token stops working, its sockets close with 4401",
+            "parameters": [ID],
+            "requestBody": json_body(obj(["password"], password=STR)),
+            "responses": {
+                **ok(obj(["id", "reset"], id=INT, reset=BOOL)),
+                **error_responses(400, 401, 403, 404),
+            },
         }
     },
 }

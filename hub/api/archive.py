@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from hub.api import JSON, principal, query_int, services
+from hub.api import JSON, download_route, principal, query_int, services
 from hub.api.channels import MESSAGE
 from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
 from hub.channels import parse_channel
@@ -83,7 +83,7 @@ async def verify(request: Request) -> Response:
 
 routes = [
     Route("/api/archive/messages", archive_messages, methods=["GET"]),
-    Route("/api/archive/export/{dataset}", export_dataset, methods=["GET"]),
+    download_route("/api/archive/export/{dataset}", export_dataset),
     Route("/api/archive/verify", verify, methods=["GET"]),
 ]
 

@@ -9,11 +9,21 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, principal, services
+from hub.api import JSON, download_route, principal, services
 from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, acting, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session import documents as docs
+
+
+def check_upload_headers(request: Request, limit: int) -> None:
+    """Before the body is read: a declared length over ``limit`` is ``too_large``, a
+    multipart form a ``bad_request`` (an upload's body is the file's bytes)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
 
 
 async def upload(request: Request) -> Response:
@@ -23,24 +33,19 @@ async def upload(request: Request) -> Response:
     limit = s.settings.upload_limit
     filename = docs.clean_filename(request.query_params.get("filename", ""))
     title = request.query_params.get("title") or filename
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
-    if request.headers.get("content-type", "").startswith("multipart/"):
-        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
+    check_upload_headers(request, limit)
     with acting(s):
         await docs.check_can_upload(s.node, me, mid)
-        sha, size = await docs.store_blob(s.settings.data_dir, request.stream(), limit)
-        out = await docs.add_document(
-            s.node,
-            me,
-            mid,
-            title=title,
-            filename=filename,
-            content_type=request.headers.get("content-type") or "application/octet-stream",
-            sha256=sha,
-            size=size,
-        )
+        async with docs.staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
+            out = await docs.add_document(
+                s.node,
+                me,
+                mid,
+                title=title,
+                filename=filename,
+                content_type=request.headers.get("content-type") or "application/octet-stream",
+                blob=blob,
+            )
     return JSON(out, status_code=201)
 
 
@@ -77,7 +82,7 @@ async def opens(request: Request) -> Response:
 routes = [
     Route("/api/meetings/{id:int}/documents", list_documents, methods=["GET"]),
     Route("/api/meetings/{id:int}/documents", upload, methods=["POST"]),
-    Route("/api/documents/{id:int}", open_document, methods=["GET"]),
+    download_route("/api/documents/{id:int}", open_document),
     Route("/api/documents/{id:int}/opens", opens, methods=["GET"]),
 ]
 
@@ -126,8 +131,9 @@ spec = {
     },
     "/api/documents/{id}": {
         "get": {
-            "summary": "Open a document: its bytes (inline). Each open is recorded. A browser "
-            "link may carry the token as ?access_token=",
+            "summary": "Open a document: its bytes (inline). An open is recorded once per "
+            "person per minute. A browser link carries ?download=<token> from POST "
+            "/api/downloads",
             "parameters": [DOC_ID],
             "responses": {
                 "200": {

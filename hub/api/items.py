@@ -10,17 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import JSON, body, principal, query_id, query_int, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
 from hub.session import items as it
 from hub.session import lifecycle as lc
-
-
-def opt_int(request: Request, name: str) -> int | None:
-    if request.query_params.get(name) in (None, ""):
-        return None
-    return query_int(request, name, 0, 1, 2**62)
 
 
 def filters(request: Request, kind: str | None = None, overdue: bool = False) -> it.Filters:
@@ -29,11 +23,11 @@ def filters(request: Request, kind: str | None = None, overdue: bool = False) ->
     if raw_overdue not in ("", "true", "false", "1", "0"):
         raise BadRequest("`overdue` must be true or false")
     return it.Filters(
-        meeting_id=opt_int(request, "meeting_id"),
+        meeting_id=query_id(request, "meeting_id"),
         kind=kind or q.get("kind") or None,
         states=tuple(s for s in q.get("state", "").split(",") if s),
-        unit_id=opt_int(request, "unit_id"),
-        deputy_id=opt_int(request, "deputy_id"),
+        unit_id=query_id(request, "unit_id"),
+        deputy_id=query_id(request, "deputy_id"),
         overdue=overdue or raw_overdue in ("true", "1"),
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),

@@ -1,67 +1,175 @@
-"""``POST /api/login``: a username and password for an access token; brute force slowed."""
+"""Logging in and out: ``POST /api/login`` (brute force slowed), ``/api/logout`` (this
+device), ``/api/password`` (own), ``/api/downloads`` (a link's short-lived token),
+``/api/me``, and ``/api/login/demo`` (only under ``hub serve --demo``)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, principal, services
+from hub import demo
+from hub.api import JSON, body, field, is_download, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
-from hub.errors import RateLimited, Unauthorized
-from hub.identity import check_password, find_login, load_principal
+from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
+from hub.errors import BadRequest, Close, Forbidden, NotFound, RateLimited, Unauthorized
+from hub.identity import (
+    check_password,
+    find_login,
+    load_principal,
+    log_out,
+    password_hash_of,
+    set_password,
+    username_of,
+)
 
 WINDOW = 60.0
+FORGET = 900.0  # a username+address pair with no failure for this long starts afresh
+MAX_DELAY = 60.0
+WRONG = "wrong username or password"
 
 
 class LoginLimiter:
-    """At most ``rate`` failed attempts per minute per username and per client address."""
+    """Slows password guessing without letting anyone lock an account out.
 
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.failures: dict[str, deque[float]] = {}
+    * Per username **and** address: after ``free`` failures each further attempt waits
+      1 s, 2 s, 4 s … (at most a minute) after the last failure. Failures from other
+      addresses never delay a login, so a right password is never refused because
+      someone elsewhere guessed wrong.
+    * Per address: at most ``per_address`` failures a minute, sized for a hall of
+      deputies behind one NAT address.
+    """
 
-    def check(self, *keys: str) -> None:
+    def __init__(self, free: int, per_address: int) -> None:
+        self.free = free
+        self.per_address = per_address
+        self.pairs: dict[tuple[str, str], tuple[int, float]] = {}
+        self.addresses: dict[str, deque[float]] = {}
+
+    def check(self, username: str, address: str) -> None:
+        """:class:`RateLimited`, saying when to try again, if this attempt must wait."""
         now = time.monotonic()
-        for key in keys:
-            q = self.failures.get(key)
-            if q is None:
-                continue
-            while q and q[0] < now - WINDOW:
-                q.popleft()
-            if len(q) >= self.rate:
-                wait = int(q[0] + WINDOW - now) + 1
-                raise RateLimited(f"too many failed logins; try again in {wait} s")
+        q = self.addresses.get(address)
+        if q is not None and len(q) >= self.per_address and q[0] > now - WINDOW:
+            wait = int(q[0] + WINDOW - now) + 1
+            raise RateLimited(f"too many failed logins from your address; try again in {wait} s")
+        failures, last = self.pairs.get((username, address), (0, 0.0))
+        if failures >= self.free and now - last < FORGET:
+            ready = last + min(MAX_DELAY, 2.0 ** (failures - self.free))
+            if now < ready:
+                wait = int(ready - now) + 1
+                raise RateLimited(f"too many failed logins for {username!r}; try again in {wait} s")
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, username: str, address: str) -> None:
         now = time.monotonic()
-        for key in keys:
-            self.failures.setdefault(key, deque()).append(now)
-        if len(self.failures) > 100_000:
-            self.failures.clear()
+        failures, last = self.pairs.get((username, address), (0, 0.0))
+        if now - last >= FORGET:
+            failures = 0
+        self.pairs[(username, address)] = (failures + 1, now)
+        self.addresses.setdefault(address, deque(maxlen=self.per_address)).append(now)
+        if len(self.pairs) > 100_000 or len(self.addresses) > 100_000:  # bound the memory
+            self.pairs.clear()
+            self.addresses.clear()
+
+    def succeeded(self, username: str, address: str) -> None:
+        self.pairs.pop((username, address), None)
+
+
+def _address(request: Request) -> str:
+    # The TCP peer, or what a trusted proxy (HUB_TRUSTED_PROXIES) says the client was.
+    return request.client.host if request.client else "?"
 
 
 async def login(request: Request) -> Response:
+    """One answer, after one argon2 verification, for an unknown username, a wrong
+    password and a deactivated account: neither the reply nor its timing tells them apart."""
     s = services(request)
     d = await body(request)
     username = field(d, "username", str)
     password = field(d, "password", str)
     limiter: LoginLimiter = request.app.state.login_limiter
-    ip = request.client.host if request.client else "?"
-    keys = (f"u:{username}", f"ip:{ip}")
-    limiter.check(*keys)
+    address = _address(request)
+    limiter.check(username, address)
     found = await find_login(s.engine, username)
-    ok = found is not None and await asyncio.to_thread(check_password, found[1], password)
-    if not ok or found is None:
-        limiter.failed(*keys)
-        raise Unauthorized("wrong username or password")
+    stored = found[1] if found is not None and found[2] else None
+    right = await asyncio.to_thread(check_password, stored, password)  # always: same time
+    if found is None or not right:
+        limiter.failed(username, address)
+        raise Unauthorized(WRONG)
+    limiter.succeeded(username, address)
     me = await load_principal(s.engine, found[0])
     token = s.tokens.issue(me.id, me.token_version)
     return JSON({"token": token, "expires_in": s.tokens.ttl, "user": me.public()})
+
+
+def _close_sockets(request: Request, user_id: int, session: str | None, reason: str) -> None:
+    """Close this node's sockets of ``user_id`` (of one login if ``session``) with 4401;
+    other nodes close theirs at their next account check (``HUB_ACCOUNT_CHECK``)."""
+    for c in list(services(request).connections):
+        p = c.principal
+        if p is not None and p.id == user_id and (session is None or p.session == session):
+            c.close_soon(Close.UNAUTHENTICATED, reason)
+
+
+async def logout(request: Request) -> Response:
+    """Revoke this device's token (and its download links) on every node."""
+    s = services(request)
+    me = await principal(request)
+    claims: TokenClaims = request.state.claims
+    await log_out(s.engine, claims)
+    _close_sockets(request, me.id, claims.session, "logged out")
+    return JSON({"logged_out": True})
+
+
+async def change_password(request: Request) -> Response:
+    """Change one's own password: the current one is required, the new one must meet the
+    policy; every token issued before (every device, this one too) stops working."""
+    s = services(request)
+    me = await principal(request)
+    d = await body(request)
+    current = field(d, "current", str)
+    new = field(d, "new", str)
+    limiter: LoginLimiter = request.app.state.login_limiter
+    username = await username_of(s.engine, me.id)
+    address = _address(request)
+    limiter.check(username, address)
+    stored = await password_hash_of(s.engine, me.id)
+    if not await asyncio.to_thread(check_password, stored, current):
+        limiter.failed(username, address)
+        raise Forbidden("the current password is wrong")
+    check_password_policy(new, username)
+    await set_password(s.engine, me.id, new)
+    _close_sockets(request, me.id, None, "password changed: log in again")
+    return JSON({"changed": True})
+
+
+async def download_token(request: Request) -> Response:
+    """A link for one download route, valid for DOWNLOAD_TTL seconds and GET only."""
+    s = services(request)
+    await principal(request)
+    claims: TokenClaims = request.state.claims
+    link = field(await body(request), "path", str)
+    parts = urlsplit(link)
+    if parts.scheme or parts.netloc or not is_download(parts.path):
+        raise BadRequest(
+            f"{link[:200]!r} is not a download: expected a path such as /api/documents/1"
+        )
+    dl = s.tokens.issue_download(claims, parts.path)
+    query = f"{parts.query}&" if parts.query else ""
+    return JSON({"url": f"{parts.path}?{query}download={dl}", "expires_in": DOWNLOAD_TTL})
+
+
+async def demo_logins(request: Request) -> Response:
+    """The demo accounts and their password, only when the hub runs with ``--demo``."""
+    if not services(request).settings.demo:
+        raise NotFound("this hub runs no demo")
+    accounts = [{"username": u, "who": who} for u, who in demo.logins()]
+    return JSON({"password": demo.PASSWORD, "accounts": accounts})
 
 
 async def whoami(request: Request) -> Response:
@@ -78,6 +186,10 @@ async def whoami(request: Request) -> Response:
 
 routes = [
     Route("/api/login", login, methods=["POST"]),
+    Route("/api/login/demo", demo_logins, methods=["GET"]),
+    Route("/api/logout", logout, methods=["POST"]),
+    Route("/api/password", change_password, methods=["POST"]),
+    Route("/api/downloads", download_token, methods=["POST"]),
     Route("/api/me", whoami, methods=["GET"]),
 ]
 
@@ -85,12 +197,63 @@ USER = obj(["id", "name", "role"], id=INT, name=STR, role=STR)
 spec = {
     "/api/login": {
         "post": {
-            "summary": "Exchange a username and password for an access token",
+            "summary": "Exchange a username and password for an access token (one login, "
+            "one device). A wrong username, a wrong password and a deactivated account get "
+            "the same 401",
             "security": [],
             "requestBody": json_body(obj(["username", "password"], username=STR, password=STR)),
             "responses": {
                 **ok(obj(["token", "expires_in", "user"], token=STR, expires_in=INT, user=USER)),
-                **error_responses(400, 401, 403, 413, 429),
+                **error_responses(400, 401, 413, 429),
+            },
+        }
+    },
+    "/api/login/demo": {
+        "get": {
+            "summary": "The demo accounts and their password (only under `hub serve --demo`)",
+            "security": [],
+            "responses": {
+                **ok(
+                    obj(
+                        ["password", "accounts"],
+                        password=STR,
+                        accounts={
+                            "type": "array",
+                            "items": obj(["username", "who"], username=STR, who=STR),
+                        },
+                    )
+                ),
+                **error_responses(404),
+            },
+        }
+    },
+    "/api/logout": {
+        "post": {
+            "summary": "Log out this device: its token and download links stop working on "
+            "every node, its sockets close with 4401",
+            "responses": {**ok(obj(["logged_out"], logged_out={"type": "boolean"})), **AUTH_ERRORS},
+        }
+    },
+    "/api/password": {
+        "post": {
+            "summary": "Change one's own password (the current one is required); every "
+            "earlier token stops working, so every device logs in again",
+            "requestBody": json_body(obj(["current", "new"], current=STR, new=STR)),
+            "responses": {
+                **ok(obj(["changed"], changed={"type": "boolean"})),
+                **error_responses(400, 401, 403, 429),
+            },
+        }
+    },
+    "/api/downloads": {
+        "post": {
+            "summary": f"A link for one GET download route (a document, an attachment, an "
+            f"export), valid {DOWNLOAD_TTL} s: `url` carries `?download=<token>` that opens "
+            f"that path only, with GET only",
+            "requestBody": json_body(obj(["path"], path=STR)),
+            "responses": {
+                **ok(obj(["url", "expires_in"], url=STR, expires_in=INT)),
+                **error_responses(400, 401, 403),
             },
         }
     },

@@ -65,9 +65,13 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
         for path, ops in spec.items():
             paths.setdefault(path, {}).update(ops)
     for path, ops in paths.items():
-        if "{" in path:  # a path value its route's pattern does not match is a 404
-            for method, op in ops.items():
-                ops[method] = {**op, "responses": {**error_responses(404), **op["responses"]}}
+        for method, op in ops.items():
+            extra: dict[str, Any] = {}
+            if "{" in path:  # a path value its route's pattern does not match is a 404
+                extra.update(error_responses(404))
+            if method != "get" and op.get("security") != []:
+                extra.update(error_responses(429))  # the account's request bucket is spent
+            ops[method] = {**op, "responses": {**extra, **op["responses"]}}
     return {
         "openapi": "3.1.0",
         "info": {

@@ -8,16 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import JSON, body, principal, query_id, query_int, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
 from hub.session import opinions as op
-
-
-def _opt_int(request: Request, name: str) -> int | None:
-    if request.query_params.get(name) in (None, ""):
-        return None
-    return query_int(request, name, 0, 1, 2**62)
 
 
 async def submit(request: Request) -> Response:
@@ -33,14 +27,14 @@ async def listing(request: Request) -> Response:
     if len(words) > 100 or "\x00" in words:
         raise BadRequest("`q` must be at most 100 characters, without NUL")
     q = op.Query(
-        meeting_id=_opt_int(request, "meeting_id"),
+        meeting_id=query_id(request, "meeting_id"),
         statuses=op.parse_statuses(p.get("status")),
-        agenda_item_id=_opt_int(request, "agenda_item_id"),
-        deputy_id=_opt_int(request, "deputy_id"),
-        delegation_id=_opt_int(request, "delegation_id"),
+        agenda_item_id=query_id(request, "agenda_item_id"),
+        deputy_id=query_id(request, "deputy_id"),
+        delegation_id=query_id(request, "delegation_id"),
         words=words or None,
         order=p.get("order") or "oldest",
-        before_id=_opt_int(request, "before_id"),
+        before_id=query_id(request, "before_id"),
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),
     )

@@ -9,12 +9,23 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import (
+    JSON,
+    body,
+    download_route,
+    principal,
+    query_date,
+    query_id,
+    query_int,
+    services,
+)
 from hub.api.archive import congress_tz, now
+from hub.api.documents import check_upload_headers
 from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest, NotFound, TooLarge
-from hub.session.documents import blob_path, clean_filename, store_blob
+from hub.errors import BadRequest, NotFound
+from hub.params import FIRST_DAY, LAST_DAY
+from hub.session.documents import blob_path, clean_filename, staged_blob
 from hub.supervision import files, registrations
 from hub.supervision.points import local_midnight
 
@@ -33,21 +44,17 @@ async def attach(request: Request) -> Response:
     rid = path_int(request)
     limit = s.settings.upload_limit
     name = clean_filename(request.query_params.get("filename", ""))
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the file is over the upload limit of {limit} bytes")
-    if request.headers.get("content-type", "").startswith("multipart/"):
-        raise BadRequest("send the file's bytes as the request body, not as a multipart form")
-    sha, size = await store_blob(s.settings.data_dir, request.stream(), limit)
-    out = await registrations.attach(
-        s.node,
-        me,
-        rid,
-        name,
-        request.headers.get("content-type") or "application/octet-stream",
-        sha,
-        size,
-    )
+    check_upload_headers(request, limit)
+    await registrations.check_can_attach(s.node, me, rid)
+    async with staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
+        out = await registrations.attach(
+            s.node,
+            me,
+            rid,
+            name,
+            request.headers.get("content-type") or "application/octet-stream",
+            blob,
+        )
     return JSON(out)
 
 
@@ -71,8 +78,8 @@ async def attachment(request: Request) -> Response:
 async def list_registrations(request: Request) -> Response:
     me = await principal(request)
     p = request.query_params
-    deputy = query_int(request, "deputy", 0, 0, 2**62) or None
-    after = query_int(request, "cursor", 0, 0, 2**62) or None
+    deputy = query_id(request, "deputy")
+    after = query_id(request, "cursor")
     limit = query_int(request, "limit", 50, 1, 200)
     async with services(request).log.reading() as conn:
         page, nxt = await registrations.listing(
@@ -109,19 +116,14 @@ async def reject(request: Request) -> Response:
 
 def period(request: Request, tz: tzinfo, today: date) -> tuple[datetime, datetime]:
     """``year`` (default: this year), or ``from`` and ``to`` dates (``to`` inclusive)."""
-    p = request.query_params
-    if p.get("from") or p.get("to"):
-        try:
-            start = date.fromisoformat(p.get("from") or f"{today.year}-01-01")
-            end = date.fromisoformat(p.get("to") or today.isoformat())
-        except ValueError:
-            raise BadRequest("`from` and `to` must be dates like 2026-03-01") from None
-        if not (date(2000, 1, 1) <= start and end <= date(2100, 12, 31)):
-            raise BadRequest("`from` and `to` must be dates between 2000-01-01 and 2100-12-31")
+    start, end = query_date(request, "from"), query_date(request, "to")
+    if start is not None or end is not None:
+        start = start or date(today.year, 1, 1)
+        end = end or today
         if end < start:
             raise BadRequest("`to` is before `from`")
         return local_midnight(start, tz), local_midnight(date.fromordinal(end.toordinal() + 1), tz)
-    year = query_int(request, "year", today.year, 2000, 2100)
+    year = query_int(request, "year", today.year, FIRST_DAY.year, LAST_DAY.year)
     return local_midnight(date(year, 1, 1), tz), local_midnight(date(year + 1, 1, 1), tz)
 
 
@@ -140,7 +142,7 @@ routes = [
     Route("/api/registrations", list_registrations, methods=["GET"]),
     Route("/api/registrations", register, methods=["POST"]),
     Route("/api/registrations/{id:int}", get_registration, methods=["GET"]),
-    Route("/api/registrations/{id:int}/attachment", attachment, methods=["GET"]),
+    download_route("/api/registrations/{id:int}/attachment", attachment),
     Route("/api/registrations/{id:int}/attachment", attach, methods=["PUT"]),
     Route("/api/registrations/{id:int}/confirm", confirm, methods=["POST"]),
     Route("/api/registrations/{id:int}/reject", reject, methods=["POST"]),
@@ -174,7 +176,7 @@ spec = {
         "get": {
             "summary": "Performance registrations, newest first (a deputy: only their own)",
             "parameters": [
-                {"name": "deputy", "in": "query", "schema": {"type": "integer"}},
+                {"name": "deputy", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "state", "in": "query", "schema": {"enum": list(registrations.STATES)}},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_int, services
+from hub.api import JSON, body, principal, query_id, services
 from hub.api.archive import congress_tz, now
 from hub.api.meetings import path_int
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
@@ -58,7 +58,7 @@ async def evaluation_list(request: Request) -> Response:
     tz = congress_tz(request)
     t = now(request)
     start, end = period(request, tz, t.astimezone(tz).date())
-    delegation = query_int(request, "delegation", 0, 0, 2**62) or None
+    delegation = query_id(request, "delegation")
     async with services(request).log.reading() as conn:
         q = (
             sa.select(users.c.id, users.c.name, users.c.delegation_id, delegations.c.name)

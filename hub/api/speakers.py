@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, Handler, body, principal, query_int, services
+from hub.api import JSON, Handler, body, principal, query_id, services
 from hub.api.meetings import NULL_TS, PERSON, acting, id_field, int_list, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.channels import Principal
@@ -20,7 +20,7 @@ from hub.session import speakers as sp
 
 async def list_speakers(request: Request) -> Response:
     me = await principal(request)
-    item = query_int(request, "agenda_item_id", 0, 0, 2**63 - 1) or None
+    item = query_id(request, "agenda_item_id")
     return JSON(await sp.list_speakers(services(request).node, me, path_int(request), item))
 
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, principal, query_int, services
+from hub.api import JSON, principal, query_date, query_id, services
 from hub.api.archive import congress_tz, now
 from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
@@ -21,13 +21,9 @@ from hub.supervision.timelines import timeline
 async def get_statistics(request: Request) -> Response:
     await principal(request, roles=("secretariat", "supervisor", "admin"))
     tz = congress_tz(request)
-    p = request.query_params
-    meeting = query_int(request, "meeting", 0, 0, 2**62) or None
-    try:
-        start_day = date.fromisoformat(p["from"]) if p.get("from") else None
-        end_day = date.fromisoformat(p["to"]) if p.get("to") else None
-    except ValueError:
-        raise BadRequest("`from` and `to` must be dates like 2026-03-01") from None
+    meeting = query_id(request, "meeting")
+    start_day = query_date(request, "from")
+    end_day = query_date(request, "to")
     if start_day and end_day and end_day < start_day:
         raise BadRequest("`to` is before `from`")
     start = None if start_day is None else local_midnight(start_day, tz)
@@ -62,7 +58,7 @@ spec = {
             "summary": "Suggestions, commit-to-do items, evaluations, deadlines, units, "
             "notices and attendance of a meeting and/or period (secretariat, supervisor, admin)",
             "parameters": [
-                {"name": "meeting", "in": "query", "schema": {"type": "integer"}},
+                {"name": "meeting", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                 {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
             ],

@@ -3,18 +3,27 @@
 :class:`Broker` is responsible for PUB/SUB mechanics only. It delivers at most once and
 may lose messages (a Redis restart, a dropped connection): the database is the record,
 and the node fills any gap it notices from the log. After the broker reconnects it calls
-``on_reconnect`` so the node can catch up every channel it serves.
+``on_reconnect`` so the node can catch up every channel it serves, again and again with
+back-off until a call succeeds (the database may still be away when the broker is back).
+
+:attr:`Broker.state` tells ``/readyz`` whether this node hears the other nodes now.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 OnMessage = Callable[[str, int, str, float], None]
 """``(channel, seq, frame, stored_at)``: called in the event loop for every message heard;
 ``stored_at`` is the message's timestamp as Unix time (for the delivery-lag metric)."""
 OnReconnect = Callable[[], Awaitable[None]]
+
+BrokerState = Literal["listening", "reconnecting", "stopped"]
+"""``listening``: messages from other nodes arrive; ``reconnecting``: they do not, and
+the broker is trying to get them back; ``stopped``: not started, closed, or the listener
+ended (it never ends by itself: this state is for /readyz to report if it ever does)."""
 
 
 class Broker(ABC):
@@ -35,15 +44,21 @@ class Broker(ABC):
     @abstractmethod
     async def ping(self) -> bool: ...
 
+    @property
+    @abstractmethod
+    def state(self) -> BrokerState: ...
+
     @abstractmethod
     async def close(self) -> None: ...
 
 
-def make_broker(redis_url: str, prefix: str) -> Broker:
+def make_broker(
+    redis_url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
+) -> Broker:
     if redis_url:
         from hub.broker.redis import RedisBroker
 
-        return RedisBroker(redis_url, prefix)
+        return RedisBroker(redis_url, prefix, health_interval, socket_timeout)
     from hub.broker.memory import MemoryBroker
 
     return MemoryBroker()

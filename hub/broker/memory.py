@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hub.broker import Broker, OnMessage, OnReconnect
+from hub.broker import Broker, BrokerState, OnMessage, OnReconnect
 
 
 class MemoryBroker(Broker):
     def __init__(self) -> None:
+        self._started = False
         self._subs: defaultdict[str, dict[int, OnMessage]] = defaultdict(dict)
         self._shared: MemoryBroker = self
 
@@ -20,6 +21,7 @@ class MemoryBroker(Broker):
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message = on_message
+        self._started = True
 
     async def subscribe(self, channel: str) -> None:
         self._shared._subs[channel][id(self)] = self._on_message
@@ -34,6 +36,11 @@ class MemoryBroker(Broker):
     async def ping(self) -> bool:
         return True
 
+    @property
+    def state(self) -> BrokerState:
+        return "listening" if self._started else "stopped"
+
     async def close(self) -> None:
+        self._started = False
         for subs in self._shared._subs.values():
             subs.pop(id(self), None)

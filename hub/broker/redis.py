@@ -1,9 +1,17 @@
 """Redis pub/sub broker: one Redis channel per hub channel, ``<prefix><channel>``.
 
 The payload is ``<seq> <stored_at>\\n<frame>``: the receiving node learns the seq without parsing
-the frame and hands the same frame text to all its local subscribers. On any connection
-error the listener reconnects with backoff, resubscribes every channel the node serves
-and calls ``on_reconnect`` so the node catches up from the log.
+the frame and hands the same frame text to all its local subscribers.
+
+The listener never ends by itself. Whatever goes wrong — Redis gone, restarted, answering
+errors (``LOADING``, ``max number of clients``), or silent on a connection that stays open
+— it logs it, drops the pub/sub connection and connects again with back-off, resubscribes
+every channel the node serves and has the node catch up from the log. Silence is noticed
+by the listener's own health check: after ``health_interval`` seconds without hearing
+anything it sends a PING on the pub/sub connection, and if nothing at all arrives within
+``socket_timeout`` more it takes the connection for dead. The catch-up after a reconnect
+runs in a task of its own and is retried with back-off until it succeeds: the database
+may still be away when Redis is back.
 """
 
 from __future__ import annotations
@@ -15,85 +23,172 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hub.broker import Broker, OnMessage, OnReconnect
+from hub.broker import Broker, BrokerState, OnMessage, OnReconnect
 
 log = logging.getLogger("hub.broker.redis")
 
+RETRY_FIRST = 0.1  # seconds before the first reconnect (or catch-up) attempt
+RETRY_CAP = 2.0  # and at most between two attempts
+PING = b"hub-health"
+
+
+class Silent(Exception):
+    """The pub/sub connection is open but Redis did not answer the health check."""
+
 
 class RedisBroker(Broker):
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(
+        self, url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
+    ) -> None:
         self.url = url
         self.prefix = prefix
+        self.health_interval = health_interval
+        self.socket_timeout = socket_timeout
         # A pooled connection that died with a restarted Redis fails its next command;
-        # retrying on a fresh connection hides that from publish and ping.
+        # retrying on a fresh connection hides that from publish and ping. A timeout is not
+        # retried: Redis did not answer in time, and another try would wait as long again.
         self._client = aioredis.Redis.from_url(
             url,
-            socket_connect_timeout=2,
-            socket_timeout=5,
+            socket_connect_timeout=socket_timeout,
+            socket_timeout=socket_timeout,
             health_check_interval=5,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            retry=Retry(
+                ExponentialBackoff(cap=0.5, base=0.05), 3, supported_errors=(RedisConnectionError,)
+            ),
+        )
+        # The pub/sub connection must not be retried inside redis-py: a silent reconnect
+        # (it resubscribes by itself) would hide the messages lost meanwhile from us, and
+        # the node would not catch up. Every failure reaches the listener instead.
+        self._sub_client = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=socket_timeout,
+            socket_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), 0),
         )
         self._wanted: set[str] = set()
         self._pubsub: Any = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._catchup_task: asyncio.Task[None] | None = None
+        self._catchup_due = asyncio.Event()
+        self._listening = False
         self.connected = asyncio.Event()
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message = on_message
         self._on_reconnect = on_reconnect
         self._task = asyncio.create_task(self._listen(), name="redis-broker")
+        self._catchup_task = asyncio.create_task(self._catch_up_when_due(), name="redis-catch-up")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), 3)
 
+    @property
+    def state(self) -> BrokerState:
+        if self._task is None or self._task.done():
+            return "stopped"
+        return "listening" if self._listening else "reconnecting"
+
     async def _connect(self) -> None:
-        ps = self._client.pubsub(ignore_subscribe_messages=True)
-        # Subscribe to a private channel first so the connection exists even when the
-        # node serves no channel yet (a pubsub without subscriptions does not read).
-        await ps.subscribe(self.prefix + "__node__")
+        # Under the lock: a subscribe() meanwhile waits for this connection, then uses it.
         async with self._lock:
-            if self._wanted:
-                await ps.subscribe(*(self.prefix + c for c in self._wanted))
-            self._pubsub = ps
+            ps = self._sub_client.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = ps  # before the first await: a failure below still closes it
+            # A private channel too, so the connection exists even when the node serves
+            # no channel yet (a pubsub without subscriptions does not read).
+            await ps.subscribe(self.prefix + "__node__", *(self.prefix + c for c in self._wanted))
 
     async def _listen(self) -> None:
-        delay = 0.1
+        delay = RETRY_FIRST
         ever_connected = False
-        n = len(self.prefix)
         while True:
             try:
                 await self._connect()
-                self.connected.set()
-                delay = 0.1
+                # Connected means Redis answered: the first PING's reply, or a message.
+                await self._read(first=True)
                 if ever_connected:
                     log.warning("redis broker reconnected; catching up from the log")
-                    await self._on_reconnect()
+                    self._catchup_due.set()
                 ever_connected = True
-                ps = self._pubsub
-                while True:
-                    msg = await ps.get_message(timeout=1.0)
-                    if msg is None or msg["type"] != "message":
-                        continue
-                    head, _, frame = msg["data"].partition(b"\n")
-                    seq, _, stored_at = head.partition(b" ")
-                    self._on_message(
-                        msg["channel"][n:].decode(), int(seq), frame.decode(), float(stored_at)
-                    )
+                delay = RETRY_FIRST
+                await self._read(first=False)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, ValueError) as e:
-                if self.connected.is_set():
+            except Exception as e:
+                if not isinstance(e, RedisError | OSError | Silent):
+                    # Not a network fault: a bug, or something unforeseen. Say where.
+                    log.exception("redis broker listener failed; reconnecting")
+                elif self._listening:
                     log.warning("redis broker connection lost: %r", e)
+                else:
+                    log.info("redis broker still not connected: %r", e)
+                self._listening = False
                 self.connected.clear()
                 await self._drop_pubsub()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, RETRY_CAP)
+
+    async def _read(self, first: bool) -> None:
+        """Hand every message heard to the node; return after the first thing heard if
+        ``first``. Raises :class:`Silent` when a health check goes unanswered."""
+        ps = self._pubsub
+        loop = asyncio.get_running_loop()
+        n = len(self.prefix)
+        heard = loop.time()
+        ping_at: float | None = None  # when the unanswered health check was sent
+        if first:
+            await ps.ping(PING)
+            ping_at = heard
+        while True:
+            msg = await ps.get_message(timeout=min(self.health_interval, self.socket_timeout))
+            now = loop.time()
+            if msg is None:
+                if ping_at is not None and now - ping_at > self.socket_timeout:
+                    raise Silent(f"no answer from Redis within {self.socket_timeout} s")
+                if ping_at is None and now - heard > self.health_interval:
+                    await ps.ping(PING)
+                    ping_at = now
+                continue
+            heard, ping_at = now, None
+            if msg["type"] == "message":
+                try:
+                    head, _, frame = msg["data"].partition(b"\n")
+                    seq, _, stored_at = head.partition(b" ")
+                    channel, seq_, at = msg["channel"][n:].decode(), int(seq), float(stored_at)
+                    text = frame.decode()
+                except ValueError:
+                    log.warning("ignoring a malformed broker message on %r", msg["channel"])
+                else:
+                    self._on_message(channel, seq_, text, at)
+            if first:
+                self._listening = True
+                self.connected.set()
+                return
+
+    async def _catch_up_when_due(self) -> None:
+        """Run ``on_reconnect`` after each reconnect, retried with back-off until it
+        succeeds; a reconnect meanwhile asks for one more run after that."""
+        while True:
+            await self._catchup_due.wait()
+            self._catchup_due.clear()
+            delay = RETRY_FIRST
+            while True:
+                try:
+                    await self._on_reconnect()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning(
+                        "catch-up after the broker reconnected failed: %r; retrying in %.1f s",
+                        e,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_CAP)
 
     async def _drop_pubsub(self) -> None:
         ps, self._pubsub = self._pubsub, None
@@ -101,19 +196,26 @@ class RedisBroker(Broker):
             with contextlib.suppress(Exception):
                 await ps.aclose()
 
+    def _connected_pubsub(self) -> Any:
+        """The pub/sub if it has a connection, else None. Never connect here (a client's
+        subscribe would wait on a Redis that does not answer): the listener subscribes
+        every wanted channel when it connects."""
+        ps = self._pubsub
+        return ps if ps is not None and ps.connection is not None else None
+
     async def subscribe(self, channel: str) -> None:
         async with self._lock:
             self._wanted.add(channel)
-            if self._pubsub is not None:
+            if (ps := self._connected_pubsub()) is not None:
                 with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.subscribe(self.prefix + channel)
+                    await ps.subscribe(self.prefix + channel)
 
     async def unsubscribe(self, channel: str) -> None:
         async with self._lock:
             self._wanted.discard(channel)
-            if self._pubsub is not None:
+            if (ps := self._connected_pubsub()) is not None:
                 with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.unsubscribe(self.prefix + channel)
+                    await ps.unsubscribe(self.prefix + channel)
 
     async def publish(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
         payload = f"{seq} {stored_at:.6f}\n{frame}".encode()
@@ -126,9 +228,12 @@ class RedisBroker(Broker):
             return False
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._catchup_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listening = False
         await self._drop_pubsub()
         await self._client.aclose()
+        await self._sub_client.aclose()

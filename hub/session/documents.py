@@ -3,8 +3,10 @@ participants; every open is recorded.
 
 The bytes live under ``HUB_DATA_DIR/files/<aa>/<sha256>`` (content-addressed: the same
 file uploaded twice is stored once); the metadata is in ``documents``. An upload is
-streamed to a temporary file while it is hashed and counted, and refused with
-``too_large`` as soon as it passes ``HUB_UPLOAD_LIMIT``. Adding a document publishes
+checked (who may upload, to what) before its body is read, streamed to a temporary file
+while it is hashed and counted, refused with ``too_large`` as soon as it passes
+``HUB_UPLOAD_LIMIT``, and moved into the store only by the transaction that records it
+(:class:`StagedBlob`): a refused or broken upload leaves no file behind. Adding a document publishes
 ``document.added`` ``{"document": …}`` on ``meeting:<id>``.
 """
 
@@ -16,6 +18,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
@@ -77,36 +80,71 @@ def clean_filename(name: str) -> str:
     return base[-255:]
 
 
-async def store_blob(data_dir: Path, chunks: AsyncIterator[bytes], limit: int) -> tuple[str, int]:
-    """Stream an upload into the content store; ``(sha256, size)``.
+class StagedBlob:
+    """An upload streamed to a temporary file beside the content store, not yet in it.
 
-    Raises :class:`TooLarge` (and keeps nothing) once more than ``limit`` bytes arrive.
+    :meth:`keep` moves it into place (an atomic rename on the same file system); the
+    caller does that inside the transaction that records the file, after every write
+    succeeded and before the commit announces it, so a client told of a file can always
+    fetch its bytes. A commit that fails after :meth:`keep` leaves the blob unreferenced;
+    the store is content-addressed, so a retry of the same upload reuses it.
     """
-    tmp_dir = Path(data_dir) / "files" / "tmp"
-    await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
-    tmp = tmp_dir / secrets.token_hex(8)
+
+    def __init__(self, data_dir: Path, tmp: Path, sha256: str, size: int) -> None:
+        self.data_dir = data_dir
+        self.tmp = tmp
+        self.sha256 = sha256
+        self.size = size
+
+    async def keep(self) -> None:
+        final = blob_path(self.data_dir, self.sha256)
+        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(os.replace, self.tmp, final)
+
+
+def tmp_dir(data_dir: Path) -> Path:
+    """Where uploads are streamed before they are kept (under the store: same file system)."""
+    return Path(data_dir) / "files" / "tmp"
+
+
+@contextlib.asynccontextmanager
+async def staged_blob(
+    data_dir: Path, chunks: AsyncIterator[bytes], limit: int
+) -> AsyncIterator[StagedBlob]:
+    """Stream an upload to a temporary file while it is hashed and counted.
+
+    Raises :class:`TooLarge` as soon as more than ``limit`` bytes arrive. On leaving the
+    block the temporary file is gone, whatever happened (refusal, a failed write, the
+    client hanging up mid-upload): the bytes are in the store only if
+    :meth:`StagedBlob.keep` ran.
+    """
+    folder = tmp_dir(data_dir)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    tmp = folder / secrets.token_hex(8)
     h = hashlib.sha256()
     size = 0
     f = await asyncio.to_thread(tmp.open, "wb")
     try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"the file is over the upload limit of {limit} bytes")
-            h.update(chunk)
-            await asyncio.to_thread(f.write, chunk)
-        await asyncio.to_thread(f.close)
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"the file is over the upload limit of {limit} bytes")
+                h.update(chunk)
+                await asyncio.to_thread(f.write, chunk)
+        finally:
+            await asyncio.to_thread(f.close)
         if size == 0:
             raise BadRequest("the file is empty: send its bytes as the request body")
-        digest = h.hexdigest()
-        final = blob_path(data_dir, digest)
-        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(os.replace, tmp, final)
-        return digest, size
+        yield StagedBlob(Path(data_dir), tmp, h.hexdigest(), size)
     finally:
-        await asyncio.to_thread(f.close)
-        with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(tmp.unlink)
+        # shielded: a cancelled request (the client hung up) still removes its file
+        await asyncio.shield(asyncio.to_thread(_remove, tmp))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def document_dict(r: Any) -> dict[str, Any]:
@@ -136,10 +174,9 @@ async def add_document(
     title: str,
     filename: str,
     content_type: str,
-    sha256: str,
-    size: int,
+    blob: StagedBlob,
 ) -> dict[str, Any]:
-    """Record a stored blob as a document of the meeting and announce it."""
+    """Record an uploaded blob as a document of the meeting, keep it, and announce it."""
     require_role(me, "secretariat")
     title = check_text(title, "title", 300)
     async with node.writing() as w:
@@ -152,8 +189,8 @@ async def add_document(
                     title=title,
                     filename=filename,
                     content_type=content_type[:200] or "application/octet-stream",
-                    size=size,
-                    sha256=sha256,
+                    size=blob.size,
+                    sha256=blob.sha256,
                     uploaded_by=me.id,
                     created_at=now(),
                 )
@@ -163,6 +200,7 @@ async def add_document(
         row = (await w.conn.execute(sa.select(documents).where(documents.c.id == did))).one()
         out = document_dict(row)
         await w.append(f"meeting:{meeting_id}", "document.added", me, {"document": out})
+        await blob.keep()
     return out
 
 
@@ -178,19 +216,35 @@ async def list_documents(node: Node, me: Principal, meeting_id: int) -> list[dic
         return [document_dict(r) for r in rows]
 
 
+# Opening a document again within this many seconds is not recorded again: a reader's
+# reloads (or a script's loop) cost one read, not one write each.
+OPEN_EVERY = 60
+
+
 async def open_document(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
-    """Check access and record the open; the document (the caller then sends the bytes)."""
-    async with node.writing() as w:
-        r = (
-            await w.conn.execute(sa.select(documents).where(documents.c.id == document_id))
-        ).first()
+    """Check access and record the open, at most once per person per document per
+    :data:`OPEN_EVERY` seconds; the document (the caller then sends the bytes)."""
+    async with node.log.reading() as conn:
+        r = (await conn.execute(sa.select(documents).where(documents.c.id == document_id))).first()
         if r is None:
             raise NotFound(f"no document {document_id}")
         check_meeting_reader(me, int(r.meeting_id))
-        await w.conn.execute(
-            document_opens.insert().values(document_id=document_id, user_id=me.id, ts=now())
+        recent = await conn.execute(
+            sa.select(document_opens.c.id)
+            .where(
+                document_opens.c.document_id == document_id,
+                document_opens.c.user_id == me.id,
+                document_opens.c.ts > now() - timedelta(seconds=OPEN_EVERY),
+            )
+            .limit(1)
         )
-        return document_dict(r)
+        opened = recent.first() is not None
+    if not opened:
+        async with node.writing() as w:
+            await w.conn.execute(
+                document_opens.insert().values(document_id=document_id, user_id=me.id, ts=now())
+            )
+    return document_dict(r)
 
 
 async def document_opens_of(node: Node, me: Principal, document_id: int) -> dict[str, Any]:

@@ -106,3 +106,13 @@ publish_usage = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("bytes", sa.BigInteger, nullable=False),
 )
+
+# Logins (devices) logged out before their token expired: every node refuses their
+# tokens. A row is useless once ``expires_at`` has passed and may then be deleted.
+revoked_sessions = sa.Table(
+    "revoked_sessions",
+    metadata,
+    sa.Column("session", sa.String(32), primary_key=True),
+    sa.Column("user_id", BigId, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import orjson
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import parse_channel
 from hub.errors import BadRequest
+from hub.params import check_id, parse_id, parse_when
 from hub.store.log import COLUMNS, stored_message
 from hub.store.schema import messages, receipts
 from hub.supervision.delivery import receipts_of
@@ -47,33 +48,6 @@ MAX_PAGE = 200
 def utc(ts: datetime) -> datetime:
     """A timestamp read back from the database as aware UTC (SQLite drops the zone)."""
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def parse_when(raw: str, name: str, tz: tzinfo) -> datetime:
-    """``2026-03-01`` (local midnight in the congress's zone) or an ISO timestamp with a zone."""
-    text = raw.strip()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tz).astimezone(UTC)
-        ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"`{name}` must be a date (2026-03-01) or a timestamp with a zone "
-            "(2026-03-01T09:00:00+08:00)"
-        ) from None
-    if ts.tzinfo is None:
-        raise BadRequest(f"`{name}` needs a time zone, e.g. 2026-03-01T09:00:00+08:00")
-    return ts.astimezone(UTC)
-
-
-def _id(raw: str, name: str) -> int:
-    try:
-        v = int(raw)
-    except ValueError:
-        raise BadRequest(f"`{name}` must be a positive integer id") from None
-    if not 1 <= v <= 2**63 - 1:  # beyond BIGINT the database would refuse the query
-        raise BadRequest(f"`{name}` must be a positive integer id")
-    return v
 
 
 @dataclass(frozen=True)
@@ -107,10 +81,10 @@ class Filters:
         return cls(
             channel=parse_channel(channel).name if channel is not None else None,
             kind=kind,
-            sender=_id(raw["sender"], "sender") if raw["sender"] else None,
-            unit=_id(raw["unit"], "unit") if raw["unit"] else None,
-            deputy=_id(raw["deputy"], "deputy") if raw["deputy"] else None,
-            meeting=_id(raw["meeting"], "meeting") if raw["meeting"] else None,
+            sender=parse_id(raw["sender"], "sender") if raw["sender"] else None,
+            unit=parse_id(raw["unit"], "unit") if raw["unit"] else None,
+            deputy=parse_id(raw["deputy"], "deputy") if raw["deputy"] else None,
+            meeting=parse_id(raw["meeting"], "meeting") if raw["meeting"] else None,
             since=parse_when(raw["since"], "since", tz) if raw["since"] else None,
             until=parse_when(raw["until"], "until", tz) if raw["until"] else None,
             q=q,
@@ -180,9 +154,9 @@ def decode_cursor(cursor: str, desc: bool) -> int:
         after, was_desc = d["after"], d["desc"]
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadRequest("`cursor` is not one this archive gave out: start without it") from None
-    if not isinstance(after, int) or was_desc is not desc:
+    if was_desc is not desc:
         raise BadRequest("`cursor` belongs to a listing in the other `order`")
-    return after
+    return check_id(after, "cursor")
 
 
 def ordered(q: sa.Select[Any], after: int | None, desc: bool) -> sa.Select[Any]:

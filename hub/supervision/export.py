@@ -5,17 +5,25 @@ Datasets: ``messages`` (the archive's filters), ``receipts`` (``channel``, ``mee
 ``user``, ``since``, ``until``), ``items`` (one row per commit-to-do item or suggestion
 as it stands) and ``item_events`` (every step of those items) by ``meeting``, ``unit``,
 ``deputy``, ``since``, ``until`` (of the item's creation), ``attendance`` (``meeting``:
-one row per sitting and expected deputy). Rows are read in keyset batches of :data:`BATCH` in short read
-transactions and encoded batch by batch, so memory holds one batch whatever the size of
-the export, and no transaction stays open while a slow client downloads. Timestamps
-are ISO-8601 UTC (``…Z``); a message's ``body`` is its stored JSON text.
+one row per sitting and expected deputy). Rows are read in keyset batches in short read
+transactions, a batch ending at :data:`BATCH` rows or :data:`BATCH_BYTES` of text,
+whichever comes first (the rows are fetched from a cursor in chunks sized to the
+budget, so a batch of large rows is cut before it is all in memory); each batch is encoded in a
+worker thread, so memory holds about one batch whatever the size of the export or of a
+row, the event loop serves every other connection meanwhile, and no transaction stays
+open while a slow client downloads. Timestamps are ISO-8601 UTC (``…Z``); a message's
+``body`` is its stored JSON text.
+
+Every CSV line is written by :func:`csv_text`: text that a spreadsheet would run as a
+formula is written as text (see there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +34,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import BadRequest
+from hub.params import parse_id
 from hub.protocol import iso
 from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
@@ -35,6 +44,9 @@ from hub.supervision.archive import Filters, id_window, utc
 from hub.supervision.attendance import marks
 
 BATCH = 5000
+BATCH_BYTES = 1 << 20
+FETCH = 4
+FETCH_MAX = 256
 BOM = "\ufeff"
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -55,6 +67,35 @@ class Batch:
     rows: Sequence[Any]
     last: Any
     more: bool
+
+
+def _row_size(r: Sequence[Any]) -> int:
+    """About the bytes a row takes once encoded (characters of its text, 8 per cell)."""
+    return sum([len(v) for v in r if v.__class__ is str]) + 8 * len(r)
+
+
+async def take(conn: AsyncConnection, q: sa.Select[Any], batch: int) -> tuple[list[Any], bool]:
+    """The first rows of ``q`` up to ``batch`` rows or :data:`BATCH_BYTES` of text; and
+    whether there may be more after them.
+
+    Rows come from a cursor in chunks: :data:`FETCH` rows first, then as many as the rows
+    so far say would fill the batch (at most :data:`FETCH_MAX`), so small rows take few
+    round trips and large ones are never fetched far past the budget.
+    """
+    out: list[Any] = []
+    size = 0
+    n = FETCH
+    result = await conn.stream(q.limit(batch))
+    try:
+        while chunk := await result.fetchmany(n):
+            out.extend(chunk)
+            size += sum(map(_row_size, chunk))
+            if size >= BATCH_BYTES:
+                return out, True
+            n = max(1, min(FETCH_MAX, (BATCH_BYTES - size) * len(out) // max(size, 1)))
+    finally:
+        await result.close()
+    return out, len(out) == batch
 
 
 def _as_dict(
@@ -119,8 +160,8 @@ def _message_rows(f: Filters, fmt: str) -> Callable[[AsyncConnection, Any, int],
         # the first batch starts where the time range does; the next ones after the last
         start = [m.id > after] if after is not None else await id_window(conn, f)
         q = sa.select(*cols).where(*f.where(), *start)
-        rows = (await conn.execute(q.order_by(m.id).limit(batch))).all()
-        return Batch(rows, rows[-1][0] if rows else None, len(rows) == batch)
+        rows, more = await take(conn, q.order_by(m.id), batch)
+        return Batch(rows, rows[-1][0] if rows else None, more)
 
     return read
 
@@ -161,8 +202,8 @@ def _receipt_rows(
         )
         if after is not None:
             q = q.where(r_.id > after)
-        rows = (await conn.execute(q.order_by(r_.id).limit(batch))).all()
-        return Batch(rows, rows[-1][0] if rows else None, len(rows) == batch)
+        rows, more = await take(conn, q.order_by(r_.id), batch)
+        return Batch(rows, rows[-1][0] if rows else None, more)
 
     return read
 
@@ -183,10 +224,7 @@ def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(r.user_id == f.deputy)
     user = params.get("user")
     if user:
-        try:
-            out.append(r.user_id == int(user))
-        except ValueError:
-            raise BadRequest("`user` must be a user id") from None
+        out.append(r.user_id == parse_id(user, "user"))
     if f.since is not None:
         out.append(r.ts >= f.since)
     if f.until is not None:
@@ -252,7 +290,7 @@ def item_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
         q = sa.select(items).where(*_items_where(f))
         if after is not None:
             q = q.where(items.c.id > after)
-        rows = (await conn.execute(q.order_by(items.c.id).limit(batch))).all()
+        rows, more = await take(conn, q.order_by(items.c.id), batch)
         ids = [int(r.id) for r in rows]
         lead: dict[int, tuple[int, str]] = {}
         co: dict[int, list[str]] = {i: [] for i in ids}
@@ -300,7 +338,7 @@ def item_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
                 "reply_text": r.reply_text,
             }
             out.append(row)
-        return Batch(out, ids[-1] if ids else None, len(rows) == batch)
+        return Batch(out, ids[-1] if ids else None, more)
 
     return read
 
@@ -327,7 +365,7 @@ def item_event_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
         )
         if after is not None:
             q = q.where(e.id > after)
-        rows = (await conn.execute(q.order_by(e.id).limit(batch))).all()
+        rows, more = await take(conn, q.order_by(e.id), batch)
         out = []
         for r in rows:
             row = {
@@ -345,7 +383,7 @@ def item_event_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
                 "payload": r.payload,
             }
             out.append(row)
-        return Batch(out, int(rows[-1].id) if rows else None, len(rows) == batch)
+        return Batch(out, int(rows[-1].id) if rows else None, more)
 
     return read
 
@@ -389,30 +427,45 @@ def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], An
     return read
 
 
-def _csv_line(cells: Sequence[Any]) -> str:
+FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """The one CSV writer of every export: rows as CSV lines (``\r\n``).
+
+    A text cell that starts as a spreadsheet formula would (``= + - @``, tab or carriage
+    return, and the full-width ``＝ ＋ － ＠`` that Excel and WPS also take as formulas) gets
+    a leading ``'``, as OWASP recommends against CSV injection, so it shows as the text it
+    is and never runs. Numbers are left alone.
+    """
+    risky = FORMULA_START
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(cells)
+    csv.writer(buf, lineterminator="\r\n").writerows(
+        [("'" + v) if v.__class__ is str and v[:1] in risky else v for v in r] for r in rows
+    )
     return buf.getvalue()
+
+
+def encode(ds: Dataset, fmt: str, rows: Sequence[Any]) -> bytes:
+    """One batch of rows in ``fmt``."""
+    if fmt == "csv":
+        return csv_text(map(ds.cells, rows)).encode()
+    return b"\n".join(map(ds.json, rows)) + b"\n"
 
 
 async def stream(
     engine: AsyncEngine, ds: Dataset, fmt: str, batch: int = BATCH
 ) -> AsyncIterator[bytes]:
-    """The export as chunks of bytes, one per batch of rows."""
+    """The export as chunks of bytes, one per batch of rows (encoded off the event loop)."""
     if fmt == "csv":
-        yield (BOM + _csv_line(ds.columns)).encode()
+        yield (BOM + csv_text([ds.columns])).encode()
     after: Any = None
     while True:
         async with db_errors(), engine.connect() as conn:
             conn = await conn.execution_options(readonly=True)
             b: Batch = await ds.read(conn, after, batch)
-        if fmt == "csv" and b.rows:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\r\n")
-            w.writerows(map(ds.cells, b.rows))
-            yield buf.getvalue().encode()
-        elif b.rows:
-            yield b"\n".join(map(ds.json, b.rows)) + b"\n"
+        if b.rows:
+            yield await asyncio.to_thread(encode, ds, fmt, b.rows)
         if not b.more:
             return
         after = b.last

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import READERS_OF_ALL, Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.params import parse_when
 from hub.protocol import iso
 from hub.session.attendance import checkins
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
@@ -46,7 +47,7 @@ from hub.session.meetings import sittings
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.schema import BigId, metadata
-from hub.supervision.archive import parse_when, utc
+from hub.supervision.archive import utc
 from hub.supervision.attendance import marks
 from hub.supervision.registrations import KINDS as REGISTRATION_KINDS
 from hub.supervision.registrations import registrations

@@ -28,6 +28,7 @@ from hub.supervision.archive import utc
 
 if TYPE_CHECKING:
     from hub.node import Node, Writer
+    from hub.session.documents import StagedBlob
 
 KINDS = ("inspection", "research", "constituents", "training", "other")
 STATES = ("submitted", "confirmed", "rejected")
@@ -162,34 +163,41 @@ async def register_in(
     return out
 
 
+def _check_attachable(me: Principal, r: Any) -> None:
+    if me.role != "deputy" or int(r.deputy_id) != me.id:
+        raise Forbidden("only the deputy who registered the activity attaches its evidence")
+    if r.state != "submitted":
+        raise Conflict(f"registration {r.id} is already {r.state}", state=r.state)
+
+
+async def check_can_attach(node: Node, me: Principal, reg_id: int) -> None:
+    """Before the bytes are read: the registration exists, is the caller's own and awaits a
+    decision (:func:`attach` checks again in its transaction)."""
+    async with node.log.reading() as conn:
+        _check_attachable(me, await _row(conn, reg_id))
+
+
 async def attach(
-    node: Node,
-    me: Principal,
-    reg_id: int,
-    name: str,
-    content_type: str,
-    sha256: str,
-    size: int,
+    node: Node, me: Principal, reg_id: int, name: str, content_type: str, blob: StagedBlob
 ) -> dict[str, Any]:
-    """Set the attachment of the caller's own registration while it awaits a decision."""
+    """Set the attachment of the caller's own registration while it awaits a decision, and
+    keep the uploaded blob."""
     async with node.writing() as w:
         r = await _row(w.conn, reg_id, lock=True)
-        if me.role != "deputy" or int(r.deputy_id) != me.id:
-            raise Forbidden("only the deputy who registered the activity attaches its evidence")
-        if r.state != "submitted":
-            raise Conflict(f"registration {reg_id} is already {r.state}", state=r.state)
+        _check_attachable(me, r)
         await w.conn.execute(
             registrations.update()
             .where(registrations.c.id == reg_id)
             .values(
                 attachment_name=name,
                 attachment_type=content_type[:200] or "application/octet-stream",
-                attachment_size=size,
-                attachment_sha256=sha256,
+                attachment_size=blob.size,
+                attachment_sha256=blob.sha256,
             )
         )
         out = registration_dict(await _row(w.conn, reg_id), me.name)
         await w.append(f"deputy:{me.id}", "registration.attached", me, {"registration": out})
+        await blob.keep()
     return out
 
 

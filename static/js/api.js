@@ -33,8 +33,23 @@ export const session = {
   },
 };
 
+let leaving = null; // why this page is about to go to the login page, once it knows
+
+/**
+ * Say why the page will soon go to the login page (a logout, a password change), so
+ * that the 401s and 4401s the server sends meanwhile do not say "expired"; null: undo.
+ */
+export function leavingFor(reason) {
+  leaving = reason;
+}
+
+let navigating = false;
+
 /** Back to the login page, saying why (expired, deactivated, logged out). */
 export function toLogin(reason) {
+  if (navigating) return;
+  navigating = true;
+  reason = leaving ?? reason;
   session.clear();
   const q = reason ? `?reason=${encodeURIComponent(reason)}` : "";
   location.replace(`/static/index.html${q}`);
@@ -112,11 +127,53 @@ export async function api(method, path, body, { quiet = false, form = null } = {
 export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body, opts) => api("POST", path, body ?? {}, opts);
 
-/** An authenticated link (downloads, documents) for an <a href>. */
+/**
+ * The href of a download link (a document, an attachment, an export). It carries no
+ * token: a click on any link to /api/… fetches a one-minute token for that one path
+ * (POST /api/downloads) and opens the link with it, so a copied or forwarded link, a
+ * browser history or a proxy log never holds the session's token.
+ */
 export function authUrl(path) {
+  return path;
+}
+
+async function openSigned(a) {
+  let r;
+  try {
+    r = await post("/api/downloads", { path: a.getAttribute("href") });
+  } catch {
+    return; // the error is shown
+  }
+  if (a.hasAttribute("download")) {
+    const tmp = Object.assign(document.createElement("a"), { href: r.url, download: a.getAttribute("download") });
+    tmp.dataset.signed = "";
+    document.body.append(tmp);
+    tmp.click();
+    tmp.remove();
+  } else if (a.target === "_blank") {
+    window.open(r.url, "_blank", "noopener");
+  } else {
+    location.assign(r.url);
+  }
+}
+
+if (typeof document !== "undefined") {
+  document.addEventListener("click", (ev) => {
+    const a = ev.target instanceof Element ? ev.target.closest("a[href^='/api/']") : null;
+    if (!a || a.dataset.signed !== undefined) return;
+    ev.preventDefault();
+    openSigned(a);
+  });
+}
+
+/** Log this device out on the server: its token stops working on every node. */
+export async function logOut() {
+  leavingFor("loggedOut");
   const s = session.get();
-  const sep = path.includes("?") ? "&" : "?";
-  return s ? `${path}${sep}access_token=${encodeURIComponent(s.token)}` : path;
+  if (s) {
+    await fetch("/api/logout", { method: "POST", headers: { Authorization: `Bearer ${s.token}` } }).catch(() => {});
+  }
+  session.clear();
 }
 
 /** Show an error in the page's alert region (role="alert"), as text. */

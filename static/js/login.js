@@ -10,12 +10,23 @@ document.title = `${t("login.title")} · ${t("app.name")}`;
 mountLangSwitch(document.getElementById("lang-slot"));
 
 const reason = new URLSearchParams(location.search).get("reason");
-if (reason && ["expired", "deactivated", "loggedOut"].includes(reason)) {
+if (reason && ["expired", "deactivated", "loggedOut", "passwordChanged"].includes(reason)) {
   const p = document.getElementById("reason");
   p.textContent = t(`login.${reason}`);
   p.hidden = false;
   if (reason === "deactivated") p.className = "error-line";
 }
+
+// The demo password is shown only by a hub started with --demo (404 otherwise).
+fetch("/api/login/demo")
+  .then((r) => (r.ok ? r.json() : null))
+  .then((d) => {
+    if (!d) return;
+    const p = document.getElementById("demo");
+    p.textContent = t("login.demo", { password: d.password });
+    p.hidden = false;
+  })
+  .catch(() => {});
 
 const existing = session.get();
 if (existing && PAGES[existing.user.role] && !reason) location.replace(PAGES[existing.user.role]);

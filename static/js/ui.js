@@ -3,9 +3,10 @@
 // el() builds elements from text only: strings become text nodes, never markup, so
 // anything a user typed (opinions, replies, names) cannot inject HTML.
 
-import { PAGES, get, session, toLogin } from "./api.js";
+import { PAGES, get, logOut, session, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
 import { LANGUAGES, applyI18n, lang, setLang, t } from "./i18n.js";
+import { openPasswordDialog } from "./password.js";
 
 /**
  * el("button", {class: "primary", onclick: fn, "aria-label": "…"}, "text", child…)
@@ -230,6 +231,7 @@ export async function startPage(roles, titleKey) {
       el("span", { class: "user-name", id: "user-name" }, s.user.name),
       el("span", { class: "role" }, t(`role.${s.user.role}`)),
       langSwitch(),
+      el("button", { type: "button", class: "ghost", id: "password-change", onclick: openPasswordDialog }, t("shell.password")),
       el("button", { type: "button", class: "ghost", id: "logout", onclick: () => logout(s.user.id) }, t("shell.logout")),
     ),
   );
@@ -246,10 +248,11 @@ export async function startPage(roles, titleKey) {
   return { me, client };
 }
 
-export function logout(userId) {
+export async function logout(userId) {
   if (window.hubClient) window.hubClient.stop();
-  // A shared office PC must not keep what this user received.
+  // A shared office PC must not keep what this user received, nor a token that works.
   forgetUser(userId);
+  await logOut();
   toLogin("loggedOut");
 }
 

@@ -84,3 +84,16 @@ async def test_redis_broker_resubscribes_after_restart() -> None:
         await b.close()
     finally:
         server.stop()
+
+
+async def test_state_listening_once_started_stopped_once_closed(
+    broker_factory: Callable[[], Broker],
+) -> None:
+    """A started broker reports ``listening`` (what /readyz reads), a closed one
+    ``stopped``."""
+    b = broker_factory()
+    assert b.state == "stopped"
+    b, _, _ = await _node(lambda: b)
+    await _until(lambda: b.state == "listening")
+    await b.close()
+    assert b.state == "stopped"

@@ -7,6 +7,7 @@ fail under ``HUB_TEST_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -113,8 +114,22 @@ async def open_as(
     await page.fill("#password", demo.PASSWORD)
     await page.click("#submit")
     await page.wait_for_selector("#user-name")
-    await page.wait_for_function("window.hubClient && window.hubClient.state === 'online'")
+    await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
     return page
+
+
+async def wait_until(page: Any, expression: str) -> None:
+    """Poll a JavaScript expression (or arrow function) until it is truthy.
+
+    ``page.wait_for_function`` evaluates its predicate with ``eval`` inside the page,
+    which the pages' Content-Security-Policy (no 'unsafe-eval') forbids; ``evaluate``
+    goes through the DevTools protocol, which it does not.
+    """
+    for _ in range(TIMEOUT_MS // 50):
+        if await page.evaluate(expression):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still false after {TIMEOUT_MS} ms: {expression}")
 
 
 def wire_messages(page: Any, channel: str) -> list[int]:
@@ -131,4 +146,13 @@ async def shot(page: Any, name: str, full_page: bool = True) -> Path:
     return path
 
 
-__all__ = ["ARTIFACTS", "Demo", "RunningHub", "open_as", "seed_demo", "shot", "wire_messages"]
+__all__ = [
+    "ARTIFACTS",
+    "Demo",
+    "RunningHub",
+    "open_as",
+    "seed_demo",
+    "shot",
+    "wait_until",
+    "wire_messages",
+]

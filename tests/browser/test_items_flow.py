@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import Demo, open_as, shot
+from tests.browser.conftest import Demo, open_as, shot, wait_until
 
 OPINION = "建议在城东新区增设公交线路，方便群众出行。<script>window.pwned=1</script>"
 
@@ -49,9 +49,10 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     ucard = unit.locator(f'#todo li.item[data-item="{item_id}"]')
     await ucard.wait_for()
     # The banner counts every item still waiting for the unit's signature.
-    await unit.wait_for_function(
+    await wait_until(
+        unit,
         """() => document.getElementById("handover-text").textContent.includes(
-             String(document.querySelectorAll('#todo li.item[data-state="assigned"]').length))"""
+             String(document.querySelectorAll('#todo li.item[data-state="assigned"]').length))""",
     )
     await shot(unit, "unit-new-handover")
     await shot(unit, "client-unit", full_page=False)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import open_as, seed_demo, shot, wire_messages
+from tests.browser.conftest import open_as, seed_demo, shot, wait_until, wire_messages
 from tests.browser.test_deputy import token
 from tests.utils import TIMEOUT
 from tests.utils.servers import HubProcess
@@ -150,7 +150,7 @@ async def test_hub_restart_pages_resume_without_gap_or_duplicate(
 
         # A reload shows what the browser holds and asks the hub only for what is new.
         await dep.reload()
-        await dep.wait_for_function("window.hubClient && window.hubClient.state === 'online'")
+        await wait_until(dep, "window.hubClient && window.hubClient.state === 'online'")
         await dep.evaluate(RECORD)
         n5 = await send_notice(again.url, meeting, "通知五")
         await dep.wait_for_selector(f'li.notice[data-notice="{n5}"]')

@@ -4,11 +4,13 @@ in every language, the phone layout)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.browser.conftest import Demo, open_as, shot
+from tests.browser.conftest import Demo, open_as, shot, wait_until
 from tests.browser.test_deputy import token
 from tests.utils import TIMEOUT
 
@@ -71,17 +73,20 @@ async def test_supervisor_sees_statistics_archive_timeline_and_verification(
         has_text=f"meeting:{meeting} #"
     )
     await row.wait_for()
-    await page.wait_for_function(
-        "[...document.querySelectorAll('#archive-rows tr')].every(r => r.innerText.includes('notice'))"
+    await wait_until(
+        page,
+        "[...document.querySelectorAll('#archive-rows tr')].every(r => r.innerText.includes('notice'))",
     )
     assert "0/9" in await row.inner_text()
 
     # An export link downloads CSV with a BOM, for Excel and WPS.
+    # Its href holds no token: the click fetches a download token for it.
     href = await page.get_attribute('[data-export="messages.csv"]', "href")
-    assert href is not None
-    r = await page.request.get(href)
-    assert r.ok
-    assert (await r.body()).startswith(b"\xef\xbb\xbf")
+    assert href is not None and "token" not in href and "download=" not in href
+    async with page.expect_download() as download:
+        await page.click('[data-export="messages.csv"]')
+    saved = await (await download.value).path()
+    assert (await asyncio.to_thread(Path(saved).read_bytes)).startswith(b"\xef\xbb\xbf")
 
     await page.wait_for_selector('#tl-out .timeline li[data-action="hand_over"]')
 

@@ -1,7 +1,8 @@
 """Access control against a real server: forged, expired and revoked tokens; every channel
 kind tried by every role (subscribe and publish, over /ws and HTTP); staff-only and other
 people's objects tried by those who must not reach them (IDOR); cross-site WebSocket
-hijacking; login brute force; passwords never logged; user text never served as HTML."""
+hijacking; passwords never logged; user text never served as HTML. (Login limits, logout,
+download tokens: tests/test_security.py.)"""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from hub.store.engine import make_engine
 from tests.hostile.conftest import SyncClient, Target
 from tests.utils import TIMEOUT
 from tests.utils.client import Client
-from tests.utils.factories import PASSWORD, SECRET, World, make_world, tokens
+from tests.utils.factories import SECRET, World, make_world, tokens
 from tests.utils.servers import running_hub, settings_for
 from tests.utils.session import soon
 
@@ -359,6 +360,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/admin/users", None, ADMIN),
     ("POST", "/api/admin/users/{id}/deactivate", "user", ADMIN),
     ("POST", "/api/admin/users/{id}/activate", "user", ADMIN),
+    ("POST", "/api/admin/users/{id}/password", "user", ADMIN),
     ("GET", "/api/meetings/{id}", "meeting", STAFF | {"deputy"}),
     ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
@@ -438,12 +440,16 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/deadline-rules", None, ALL),
     ("PUT", "/api/admin/deadline-rules/{name}", "rule", ADMIN),
 ]
-# Covered elsewhere: the channel table (test_channel_table_*), the caller's own account.
+# Covered elsewhere: the channel table (test_channel_table_*); the caller's own account and
+# login (tests/test_security.py: logout, password change, download links).
 NOT_IN_TABLE = {
     ("GET", "/api/channels/{channel}/messages"),
     ("POST", "/api/channels/{channel}/messages"),
     ("GET", "/api/me"),
     ("GET", "/api/meetings"),
+    ("POST", "/api/logout"),
+    ("POST", "/api/password"),
+    ("POST", "/api/downloads"),
 }
 NAMED = {"dataset": "messages", "year": "2026", "rule": "reply"}
 # Query parameters an operation needs besides the documented required ones.
@@ -626,25 +632,6 @@ async def test_cross_site_websocket_refused_and_allowed_origins(
 
 
 # -- login ----------------------------------------------------------------------------------
-
-
-async def test_login_brute_force_is_slowed(sqlite_url: str, tmp_path: Path) -> None:
-    """After HUB_LOGIN_RATE failed logins in a minute, further attempts for that account,
-    and from that address for any account, are `rate_limited` (429) without checking the
-    password, even a right one; the answer says when to try again."""
-    await make_world(sqlite_url)
-    async with (
-        running_hub(settings_for(sqlite_url, tmp_path, login_rate=3)) as h,
-        httpx.AsyncClient(base_url=h.url) as http,
-    ):
-        for _ in range(3):
-            r = await http.post("/api/login", json={"username": "sec", "password": "guess"})
-            assert r.status_code == 401
-        r = await http.post("/api/login", json={"username": "sec", "password": PASSWORD})
-        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
-        assert re.search(r"try again in \d+ s", r.json()["message"])
-        r = await http.post("/api/login", json={"username": "adm", "password": PASSWORD})
-        assert r.status_code == 429, "the same address is slowed for every account"
 
 
 async def test_passwords_never_logged(

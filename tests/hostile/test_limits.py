@@ -68,9 +68,9 @@ async def test_publish_body_limit_is_the_frame_limit_on_http_and_ws(
 async def test_frame_rate_is_per_account_across_sockets_and_http(
     settings: Settings, world: World
 ) -> None:
-    """One account's sockets and HTTP publishes draw on one bucket: a second socket buys no
-    more frames, and once they are spent an HTTP publish gets 429 `rate_limited`; another
-    account is not affected."""
+    """One account's sockets and HTTP writes draw on one bucket: a second socket buys no
+    more frames, and once they are spent an HTTP publish and a workflow write get 429
+    `rate_limited` (reads still answer); another account is not affected."""
     burst = 10
     async with running_hub(settings.with_(frame_rate=0.2, frame_burst=burst)) as h:
         sec = world.tok(world.secretariat)
@@ -90,7 +90,13 @@ async def test_frame_rate_is_per_account_across_sockets_and_http(
                 json={"kind": "bulletin", "body": {}},
                 headers=_auth(sec),
             )
-        assert (r.status_code, r.json()["code"]) == (429, "rate_limited")
+            assert (r.status_code, r.json()["code"]) == (429, "rate_limited")
+            # Every write draws on it, not only raw publishes: a workflow write too.
+            notice = await http.post(
+                f"/api/meetings/{world.meeting}/notices", json={"title": "x"}, headers=_auth(sec)
+            )
+            assert (notice.status_code, notice.json()["code"]) == (429, "rate_limited")
+            assert (await http.get("/api/me", headers=_auth(sec))).status_code == 200
         other = await Client.connect(h.ws_url, world.tok(world.deputies[0]))
         assert (await other.request({"type": "ping"}))["type"] == "pong"
 

@@ -21,9 +21,13 @@ from tests.utils.factories import World
 from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
-# Writes a supervisor may make: logging in, and deciding registrations.
+# Writes a supervisor may make: logging in and out, its own password, download links,
+# and deciding registrations.
 THEIRS = {
     ("POST", "/api/login"),
+    ("POST", "/api/logout"),
+    ("POST", "/api/password"),
+    ("POST", "/api/downloads"),
     ("POST", "/api/registrations/{id:int}/confirm"),
     ("POST", "/api/registrations/{id:int}/reject"),
 }

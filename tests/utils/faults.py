@@ -13,7 +13,7 @@ import itertools
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -86,6 +86,127 @@ class TcpProxy:
 
     async def close(self) -> None:
         await self.cut()
+
+
+# -- faults made by a proxy: frozen, reset, refused at the protocol level (Redis) --------
+
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+"""What a refusing proxy does with a client connection instead of forwarding it."""
+
+
+class FaultProxy(TcpProxy):
+    """A :class:`TcpProxy` (``cut``/``restore``: refused at the TCP level) that can also
+    :meth:`freeze` (every socket stays open, nothing is forwarded either way, new
+    connections are accepted and hang too, as with a server stopped by SIGSTOP) and
+    :meth:`thaw` (what was held is forwarded and traffic flows again), :meth:`reset`
+    every connection (RST) while still accepting new ones, and :meth:`refuse_with` an
+    answer at the protocol level (a server that is up but says no, e.g.
+    :func:`redis_refusal`) until :meth:`forward`. The proxy speaks bytes: it serves
+    Redis and PostgreSQL alike."""
+
+    def __init__(self, backend_host: str, backend_port: int) -> None:
+        super().__init__(backend_host, backend_port)
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._answer: Answer | None = None
+
+    @property
+    def frozen(self) -> bool:
+        return not self._flowing.is_set()
+
+    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self._writers.add(w)
+        try:
+            if self._answer is not None:
+                with contextlib.suppress(Exception):
+                    await self._answer(r, w)
+                w.close()
+                return
+            try:
+                br, bw = await asyncio.open_connection(*self.backend)
+            except OSError:
+                w.close()
+                return
+            self._writers.add(bw)
+            await asyncio.gather(self._pipe(r, bw), self._pipe(br, w))
+            self._writers.discard(bw)
+        finally:
+            self._writers.discard(w)
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await src.read(65536):
+                await self._flowing.wait()  # frozen: hold it (and read no more) until thawed
+                dst.write(data)
+                await dst.drain()
+        dst.close()
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def reset(self) -> None:
+        """Abort every open connection (the clients see a reset); keep accepting."""
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    def refuse_with(self, answer: Answer, drop: bool = True) -> None:
+        """Answer every new connection with ``answer`` instead of forwarding it; with
+        ``drop``, first reset the open ones (as a server restarting would)."""
+        self._answer = answer
+        if drop:
+            self.reset()
+
+    def forward(self) -> None:
+        """Forward new connections again (after :meth:`refuse_with`)."""
+        self._answer = None
+
+
+REDIS_LOADING = "LOADING Redis is loading the dataset in memory"
+REDIS_MAX_CLIENTS = "ERR max number of clients reached"
+
+
+def resp_commands(buf: bytes) -> tuple[int, bytes]:
+    """How many complete Redis commands (RESP arrays or inline lines) ``buf`` starts
+    with, and the incomplete rest."""
+    n, i = 0, 0
+    while (end := buf.find(b"\r\n", i)) >= 0:
+        if buf[i : i + 1] != b"*":  # an inline command: one line
+            n, i = n + 1, end + 2
+            continue
+        k = end + 2
+        for _ in range(int(buf[i + 1 : end])):
+            e = buf.find(b"\r\n", k)
+            if e < 0:
+                return n, buf[i:]
+            k = e + 2 + int(buf[k + 1 : e]) + 2  # $<len>\r\n<bytes>\r\n
+        if k > len(buf):
+            break
+        n, i = n + 1, k
+    return n, buf[i:]
+
+
+def redis_refusal(error: str, at_once: bool = False) -> Answer:
+    """Redis up but refusing: every command is answered ``-<error>`` (``LOADING`` after a
+    restart); with ``at_once``, the error is sent on accepting and the connection closed,
+    as Redis does with ``ERR max number of clients reached``."""
+    line = b"-" + error.encode() + b"\r\n"
+
+    async def answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        if at_once:
+            w.write(line)
+            await w.drain()
+            return
+        pending = b""
+        while data := await r.read(65536):
+            n, pending = resp_commands(pending + data)
+            w.write(line * n)
+            await w.drain()
+
+    return answer
 
 
 async def terminate_backends(db_url: str) -> int:
