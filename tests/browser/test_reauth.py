@@ -67,14 +67,14 @@ async def test_client_reauths_before_expiry_and_keeps_its_subscription(
     page.on("websocket", on_ws)
     await page.goto("/static/index.html")
     await page.evaluate(START, {"short": short, "userId": user_id, "channel": channel})
-    await page.wait_for_function("window.__c.state === 'online'", timeout=TIMEOUT * 1000)
+    await page.wait_for_function("() => window.__c.state === 'online'", timeout=TIMEOUT * 1000)
     # The page logs in again meanwhile (as a later login in this tab would).
     await page.evaluate("(t) => { window.__fresh = t; }", fresh)
     await asyncio.sleep(4)  # the short token has expired meanwhile
     sec = await token(base, "mishu")
     await publish(base, sec, channel, "test.note", {"t": "after expiry"})
     await page.wait_for_function(
-        "window.__got.some((b) => b.t === 'after expiry')", timeout=TIMEOUT * 1000
+        "() => window.__got.some((b) => b.t === 'after expiry')", timeout=TIMEOUT * 1000
     )
     assert await page.evaluate("window.__events") == []
     assert len(sockets) == 1
