@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,7 +39,7 @@ from hub.channels import Principal
 from hub.errors import Forbidden, NotFound
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.items import item_deputies, item_events, item_units, items
+from hub.session.items import item_deputies, item_event, item_events, item_units, items
 from hub.store.schema import units, users
 from hub.supervision.archive import utc
 
@@ -131,25 +130,10 @@ def analyse(item: Any, events: list[Any], now: datetime) -> Timeline:
 
     for e in events:
         at = utc(e.at)
-        payload = orjson.loads(e.payload)
-        action = e.action
-        t.steps.append(
-            {
-                "id": int(e.id),
-                "action": action,
-                "actor": {
-                    "id": int(e.actor_id),
-                    "role": e.actor_role,
-                    "unit_id": None if e.actor_unit_id is None else int(e.actor_unit_id),
-                },
-                "from": e.from_state,
-                "to": e.to_state,
-                "round": int(e.round),
-                "payload": payload,
-                "at": iso(at),
-                "since_previous_s": None if prev_at is None else _secs(prev_at, at),
-            }
-        )
+        step = item_event(e)
+        payload, action = step["payload"], e.action
+        step["since_previous_s"] = None if prev_at is None else _secs(prev_at, at)
+        t.steps.append(step)
         prev_at = at
         if e.to_state == lc.SUBMITTED and submitted_at is None:
             submitted_at = at
