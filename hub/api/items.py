@@ -147,6 +147,23 @@ ITEM = obj(
     replied_at=NULL_TS,
     closed_at=NULL_TS,
     updated_at=TS,
+    actions={
+        "type": "array",
+        "description": "for the caller (answers and lists, never in messages): each action "
+        "in play on the item now that is theirs, allowed or not; a refused one has the "
+        "reason as a code the pages translate",
+        "items": obj(
+            ["name", "allowed", "path"],
+            name={"enum": list(lc.ACTIONS)},
+            allowed=BOOL,
+            path={**STR, "description": "where it is posted"},
+            reason=obj(
+                ["code", "params"],
+                code={"enum": list(lc.REASON_CODES)},
+                params={"type": "object"},
+            ),
+        ),
+    },
 )
 ITEM_DETAIL = {
     "allOf": [

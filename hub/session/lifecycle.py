@@ -93,6 +93,17 @@ class Facts:
     extension_pending: bool = False
 
 
+REASON_CODES = (
+    "cosigned",  # the caller has answered the co-signing request
+    "evaluated",  # the caller has evaluated this round's reply
+    "co_opinion_sent",  # the caller's unit has sent its co-unit opinion
+    "co_opinions_pending",  # the lead unit waits for co-units' opinions (params: unit_ids)
+    "extension_pending",  # an extension request waits for a decision
+    "no_extension_request",  # there is no extension request to decide
+)
+"""Every reason a guard gives; the pages have a string ``why.<code>`` for each."""
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why an action cannot be taken now: a ``code`` and ``params`` the pages translate
@@ -101,6 +112,9 @@ class Reason:
     code: str
     text: str
     params: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        assert self.code in REASON_CODES, self.code
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "params": self.params}
