@@ -4,6 +4,7 @@ posting it succeeds, and a refused one is refused with the code its listing impl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hub.session import lifecycle as lc
@@ -272,3 +273,10 @@ async def test_a_refused_action_is_listed_with_its_reason(hub: RunningHub, world
         await api.post(co, f"/api/items/{i}/co_opinion", {"text": "同意"})
         got = await api.get(lead, f"/api/items/{i}")
         assert next(a for a in got["actions"] if a["name"] == "reply")["allowed"] is True
+
+
+def test_every_reason_code_has_a_string_in_each_language() -> None:
+    """The pages translate every reason a guard can give (no raw code on a page)."""
+    source = (Path(__file__).resolve().parents[2] / "static/js/i18n.js").read_text()
+    for code in lc.REASON_CODES:
+        assert source.count(f'"why.{code}":') == 2, code  # zh-CN and en
