@@ -267,8 +267,14 @@ def _evaluation(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, 
     return {"rating": rating, "reason": reason or None}
 
 
-def _no_input(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    return {}
+def _submission(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    meeting_id = id_field(d, "meeting_id")
+    return {
+        "meeting_id": meeting_id,
+        "title": text_field(d, "title", limit=300),
+        "text": text_field(d, "text"),
+        "cosigner_ids": id_list(d, "cosigner_ids"),
+    }
 
 
 @dataclass(frozen=True)
@@ -308,7 +314,8 @@ Parse = Callable[[dict[str, Any], Clock, "str | None"], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Action:
-    """Everything pure about one action, declared once.
+    """Everything pure about one action, declared once: ``Action(name, by, from_states,
+    to, kind, parse, guard=…, resolver=…)``.
 
     ``by`` may take it from each state of ``from_states`` (``None``: creating the item)
     when ``guard`` allows; it leads to ``to`` (empty: the item stays in its state), the
@@ -342,105 +349,40 @@ A = Action
 _WORK = (IN_PROGRESS, REHANDLING)
 REVIEW = (COSIGNING, SUBMITTED, ACCEPTED)  # a suggestion before hand-over
 _SIGNED = (COSIGNING, SUBMITTED)
+STAYS: tuple[str, ...] = ()  # the action leaves the item in its state
 
 REGISTRY: tuple[Action, ...] = (
     # suggestions: submission, co-signing and review
-    A(
-        "submit",
-        "author",
-        (None,),
-        _SIGNED,
-        "suggestion.submitted",
-        _no_input,
-        None,
-        _after_signatures,
-    ),
-    A(
-        "cosign",
-        "cosigner",
-        (COSIGNING,),
-        _SIGNED,
-        "suggestion.cosigned",
-        _note,
-        _pending_cosigner,
-        _after_signatures,
-    ),
-    A(
-        "decline",
-        "cosigner",
-        (COSIGNING,),
-        _SIGNED,
-        "suggestion.declined",
-        _optional_reason,
-        _pending_cosigner,
-        _after_signatures,
-    ),
+    A("submit", "author", (None,), _SIGNED, "suggestion.submitted", _submission,
+      resolver=_after_signatures),
+    A("cosign", "cosigner", (COSIGNING,), _SIGNED, "suggestion.cosigned", _note,
+      guard=_pending_cosigner, resolver=_after_signatures),
+    A("decline", "cosigner", (COSIGNING,), _SIGNED, "suggestion.declined", _optional_reason,
+      guard=_pending_cosigner, resolver=_after_signatures),
     A("accept", "secretariat", (SUBMITTED,), (ACCEPTED,), "suggestion.accepted", _note),
-    A(
-        "not_accept",
-        "secretariat",
-        (SUBMITTED,),
-        (NOT_ACCEPTED,),
-        "suggestion.not_accepted",
-        _required_reason,
-    ),
+    A("not_accept", "secretariat", (SUBMITTED,), (NOT_ACCEPTED,), "suggestion.not_accepted",
+      _required_reason),
     # hand-over: of an accepted suggestion, or a commit-to-do item made from opinions
     A("hand_over", "secretariat", (ACCEPTED, None), (ASSIGNED,), "item.handed_over", _assignment),
     # the unit signs for it or returns it
     A("sign", "lead_unit", (ASSIGNED,), (IN_PROGRESS,), "item.signed", _note),
     A("return", "lead_unit", (ASSIGNED,), (RETURNED,), "item.returned", _required_reason),
     A("reassign", "secretariat", (RETURNED,), (ASSIGNED,), "item.reassigned", _assignment),
-    A(
-        "co_opinion",
-        "co_unit",
-        (ASSIGNED, IN_PROGRESS),
-        (),
-        "item.co_opinion",
-        _text,
-        _co_opinion_missing,
-    ),
+    A("co_opinion", "co_unit", (ASSIGNED, IN_PROGRESS), STAYS, "item.co_opinion", _text,
+      guard=_co_opinion_missing),
     # handling, first round and re-handling alike
-    A("contact", "lead_unit", _WORK, (), "item.contacted", _contact),
-    A(
-        "request_extension",
-        "lead_unit",
-        _WORK,
-        (),
-        "item.extension_requested",
-        _extension_request,
-        _no_extension_pending,
-    ),
-    A(
-        "approve_extension",
-        "secretariat",
-        _WORK,
-        (),
-        "item.extension_approved",
-        _extension_decision,
-        _extension_pending,
-    ),
-    A(
-        "refuse_extension",
-        "secretariat",
-        _WORK,
-        (),
-        "item.extension_refused",
-        _optional_reason,
-        _extension_pending,
-    ),
-    A("reply", "lead_unit", _WORK, (REPLIED,), "item.replied", _reply, _co_opinions_in),
+    A("contact", "lead_unit", _WORK, STAYS, "item.contacted", _contact),
+    A("request_extension", "lead_unit", _WORK, STAYS, "item.extension_requested",
+      _extension_request, guard=_no_extension_pending),
+    A("approve_extension", "secretariat", _WORK, STAYS, "item.extension_approved",
+      _extension_decision, guard=_extension_pending),
+    A("refuse_extension", "secretariat", _WORK, STAYS, "item.extension_refused",
+      _optional_reason, guard=_extension_pending),
+    A("reply", "lead_unit", _WORK, (REPLIED,), "item.replied", _reply, guard=_co_opinions_in),
     # the deputies evaluate the reply
-    A(
-        "evaluate",
-        "deputy",
-        (REPLIED,),
-        (REPLIED, CLOSED, REHANDLING),
-        "item.evaluated",
-        _evaluation,
-        _not_evaluated,
-        _after_evaluation,
-    ),
-)
+    A("evaluate", "deputy", (REPLIED,), (REPLIED, CLOSED, REHANDLING), "item.evaluated",
+      _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
+)  # fmt: skip
 """Every action, declared once; the views below are derived from it."""
 
 ACTION: dict[str, Action] = {a.name: a for a in REGISTRY}

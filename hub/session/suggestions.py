@@ -18,7 +18,7 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.session import lifecycle as lc
-from hub.session.actions import id_field, id_list, text_field, writing
+from hub.session.actions import writing
 from hub.session.items import insert_item, item_deputies, record, summary
 from hub.store.schema import meeting_participants, meetings, users
 
@@ -34,11 +34,9 @@ async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any
 
 async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
     """:func:`submit` inside the caller's transaction."""
-    meeting_id = id_field(d, "meeting_id")
-    assert meeting_id is not None
-    title = text_field(d, "title", limit=300)
-    text = text_field(d, "text")
-    cos = id_list(d, "cosigner_ids")
+    args = lc.ACTION["submit"].parse(d, clock, lc.SUGGESTION)
+    meeting_id: int = args["meeting_id"]
+    title, text, cos = args["title"], args["text"], args["cosigner_ids"]
     if me.id in cos:
         raise BadRequest("`cosigner_ids` must not include yourself")
     now = clock.now()
