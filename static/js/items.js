@@ -226,10 +226,12 @@ export class ItemBoard {
       formBox.replaceChildren();
       delete formBox.dataset.action;
     }
-    const refused = (c.item.actions || []).filter((a) => !a.allowed);
+    // The refused ones with their reason, one line per reason (批准延期、拒绝延期：…).
+    const why = new Map();
+    for (const a of c.item.actions || []) if (!a.allowed) why.set(whyNot(a, c.item), [...(why.get(whyNot(a, c.item)) || []), t(`do.${a.name}`)]);
     fill(
       box,
-      refused.length ? el("span", { class: "meta why-not" }, refused.map((a) => `${t(`do.${a.name}`)}：${whyNot(a, c.item)}`).join("；")) : null,
+      why.size ? el("span", { class: "meta why-not" }, [...why].map(([text, names]) => `${names.join("、")}：${text}`).join("；")) : null,
       acts.map((a) => {
         const b = el("button", { type: "button", class: `act-${a} ${PRIMARY.has(a) ? "primary" : ""}`, "data-action": a }, t(`do.${a}`));
         b.addEventListener("click", () => {
