@@ -44,8 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.loops import run_forever
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.actions import aware
-from hub.session.common import SYSTEM
+from hub.session.common import SYSTEM, aware
 from hub.session.deadline_rules import load_rules, window
 from hub.session.items import insert_event, item_units, items, load, summary
 from hub.store.log import db_errors

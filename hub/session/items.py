@@ -47,8 +47,7 @@ from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.actions import aware, id_list, text_field, writing
-from hub.session.common import utc
+from hub.session.common import aware, id_list, text_field, utc, writing
 from hub.session.deadline_rules import Deadlines
 from hub.session.lifecycle import COMMIT, KINDS, MESSAGE_KIND, Assignment
 from hub.session.lifecycle import RATINGS as RATINGS  # the supervision reports read them here

@@ -37,7 +37,7 @@ from typing import Any
 
 from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden
-from hub.session.actions import id_field, id_list, text_field
+from hub.session.common import id_field, id_list, text_field
 from hub.session.deadline_rules import parse_deadline
 
 COMMIT, SUGGESTION = "commit", "suggestion"

@@ -18,7 +18,7 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.session import lifecycle as lc
-from hub.session.actions import writing
+from hub.session.common import writing
 from hub.session.items import insert_item, item_deputies, record, summary
 from hub.store.schema import meeting_participants, meetings, users
 
