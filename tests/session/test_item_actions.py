@@ -4,11 +4,15 @@ posting it succeeds, and a refused one is refused with the code its listing impl
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from hub.identity import create_unit, create_user
 from hub.session import lifecycle as lc
-from tests.utils.factories import World, create_unit, create_user, tokens
+from tests.utils.factories import World, tokens
 from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
@@ -162,6 +166,20 @@ def _path(action: str, item_id: int) -> str:
     return f"/api/{lc.ACTION[action].endpoint}/{item_id}/{action}"
 
 
+async def _post(api: Api, cast: Cast, user: int, action: str, item_id: int) -> httpx.Response:
+    return await api.http.post(
+        _path(action, item_id),
+        json=cast.body(action, BODIES[action]),
+        headers={"authorization": f"Bearer {api.world.tok(user)}"},
+    )
+
+
+async def _accepted(api: Api, cast: Cast, scenario: str, actor: str, action: str) -> None:
+    j = await _make(api, cast, scenario)
+    r = await _post(api, cast, cast.users[actor], action, j)
+    assert r.status_code == 200, f"{scenario}: {actor} {action} listed: {r.text}"
+
+
 async def _listed(api: Api, user: int, item_id: int) -> dict[str, dict[str, Any]] | None:
     """The caller's actions on the item, by name (None: the caller may not read it);
     the item list says the same as the item itself."""
@@ -203,31 +221,28 @@ async def check_every_state_and_caller(
                     assert a["path"] == _path(n, i)
                     assert a["allowed"] or a["reason"]["code"] in lc.REASON_CODES
                 rel = cast.relations(actor, kind, state)
-                for action in ON_ITEMS:
-                    if action in ok:
-                        continue
-                    # refused: a listed action (theirs, in play) is a conflict; an
-                    # unlisted one forbidden unless it is theirs in another state
+                # refused: a listed action (theirs, in play) is a conflict; an unlisted
+                # one forbidden unless it is theirs in another state. A refusal changes
+                # nothing, so they are tried all at once on the same item.
+                refused = [a for a in ON_ITEMS if a not in ok]
+                answers = await asyncio.gather(
+                    *(_post(api, cast, user, action, i) for action in refused)
+                )
+                for action, r in zip(refused, answers, strict=True):
                     mine = lc.ACTION[action].by in rel
                     code = "conflict" if action in listed or mine else "forbidden"
                     where = f"{scenario}/{state}: {actor} {action}"
-                    r = await api.http.post(
-                        _path(action, i),
-                        json=cast.body(action, BODIES[action]),
-                        headers={"authorization": f"Bearer {world.tok(user)}"},
-                    )
                     assert r.status_code in (403, 409), f"{where} accepted but not listed"
                     assert r.json()["code"] == code, f"{where}: {r.text}"
+
             # each listed action is accepted, on a fresh item in the same state
-            for actor, ok in seen[scenario].items():
-                for action in sorted(ok):
-                    j = await _make(api, cast, scenario)
-                    r = await api.http.post(
-                        _path(action, j),
-                        json=cast.body(action, BODIES[action]),
-                        headers={"authorization": f"Bearer {world.tok(cast.users[actor])}"},
-                    )
-                    assert r.status_code == 200, f"{scenario}: {actor} {action} listed: {r.text}"
+            await asyncio.gather(
+                *(
+                    _accepted(api, cast, scenario, actor, a)
+                    for actor, ok in seen[scenario].items()
+                    for a in sorted(ok)
+                )
+            )
     return seen
 
 
