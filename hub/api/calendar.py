@@ -11,8 +11,8 @@ from starlette.routing import Route
 from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
-from hub.session.actions import writing
 from hub.session.calendar import DayEntry, parse_entries, replace_year, year_entries
+from hub.session.common import writing
 
 
 def _year(request: Request) -> int:

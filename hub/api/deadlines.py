@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.session.actions import writing
+from hub.session.common import writing
 from hub.session.deadline_rules import DEFAULTS, UNITS, load_rules, save_rule, validate
 
 

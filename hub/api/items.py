@@ -71,19 +71,9 @@ def action_endpoint(action: str) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-# The lifecycle actions after hand-over; the review-phase ones are in hub.api.suggestions.
-ACTIONS = (
-    "sign",
-    "return",
-    "reassign",
-    "co_opinion",
-    "contact",
-    "request_extension",
-    "approve_extension",
-    "refuse_extension",
-    "reply",
-    "evaluate",
-)
+# The lifecycle actions posted under /api/items; the review-phase ones are under
+# /api/suggestions (hub.api.suggestions). Both lists are views of the lifecycle registry.
+ACTIONS = tuple(a.name for a in lc.REGISTRY if a.on_existing and a.endpoint == "items")
 
 routes = [
     Route("/api/items", create, methods=["POST"]),
@@ -122,7 +112,7 @@ ITEM = obj(
         "overdue",
     ],
     id=INT,
-    kind={"enum": list(it.KINDS)},
+    kind={"enum": list(lc.KINDS)},
     meeting_id=INT,
     title=STR,
     state={"enum": list(lc.STATES)},
@@ -145,12 +135,29 @@ ITEM = obj(
     due={**NULL_TS, "description": "the deadline the item waits on now (sign or reply)"},
     overdue=BOOL,
     extension_until={**NULL_TS, "description": "an extension request waiting for a decision"},
-    grade={"enum": [*it.GRADES, None]},
+    grade={"enum": [*lc.GRADES, None]},
     created_at=TS,
     handed_over_at=NULL_TS,
     replied_at=NULL_TS,
     closed_at=NULL_TS,
     updated_at=TS,
+    actions={
+        "type": "array",
+        "description": "for the caller (answers and lists, never in messages): each action "
+        "in play on the item now that is theirs, allowed or not; a refused one has the "
+        "reason as a code the pages translate",
+        "items": obj(
+            ["name", "allowed", "path"],
+            name={"enum": list(lc.ACTIONS)},
+            allowed=BOOL,
+            path={**STR, "description": "where it is posted"},
+            reason=obj(
+                ["code", "params"],
+                code={"enum": list(lc.REASON_CODES)},
+                params={"type": "object"},
+            ),
+        ),
+    },
 )
 ITEM_DETAIL = {
     "allOf": [
@@ -174,7 +181,7 @@ ITEM_DETAIL = {
                     ["round", "deputy_id", "rating"],
                     round=INT,
                     deputy_id=INT,
-                    rating={"enum": list(it.RATINGS)},
+                    rating={"enum": list(lc.RATINGS)},
                     reason=NULL_STR,
                     at=TS,
                 ),
@@ -230,7 +237,7 @@ ACTION_DOCS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         "Record a contact with the item's deputy (or all, without deputy_id)",
         obj(
             ["method", "note"],
-            method={"enum": list(it.CONTACT_METHODS)},
+            method={"enum": list(lc.CONTACT_METHODS)},
             note=REASON,
             deputy_id=INT,
         ),
@@ -254,7 +261,7 @@ ACTION_DOCS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         "lead unit",
         "Reply (答复) with grade A solved, B being solved, C planned, D for reference; needs "
         "every co-unit's opinion first (first round): → replied",
-        obj(["grade", "text"], grade={"enum": list(it.GRADES)}, text=TEXT),
+        obj(["grade", "text"], grade={"enum": list(lc.GRADES)}, text=TEXT),
     ),
     "evaluate": (
         "deputy of the item",
@@ -262,7 +269,7 @@ ACTION_DOCS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         "→ rehandling with a new deadline if any is unsatisfied",
         obj(
             ["rating"],
-            rating={"enum": list(it.RATINGS)},
+            rating={"enum": list(lc.RATINGS)},
             reason={**REASON, "description": "required for unsatisfied"},
         ),
     ),
@@ -275,7 +282,7 @@ def _q(name: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
 
 LIST_PARAMS = [
     _q("meeting_id", INT, "only this meeting"),
-    _q("kind", {"enum": list(it.KINDS)}, "commit or suggestion"),
+    _q("kind", {"enum": list(lc.KINDS)}, "commit or suggestion"),
     _q("state", STR, "comma-separated states, e.g. assigned,in_progress"),
     _q("unit_id", INT, "only items this unit is on (lead or co)"),
     _q("deputy_id", INT, "only items of this deputy"),
@@ -289,7 +296,7 @@ LIST = ok(obj(["items", "total"], items={"type": "array", "items": ITEM}, total=
 def action_spec(action: str) -> dict[str, Any]:
     who, summary, schema = ACTION_DOCS[action]
     op: dict[str, Any] = {
-        "summary": f"{summary} ({who}); item.{it.MESSAGE_KIND[action].split('.', 1)[1]} to the "
+        "summary": f"{summary} ({who}); item.{lc.MESSAGE_KIND[action].split('.', 1)[1]} to the "
         "desk, the item's deputies and units",
         "parameters": [ID],
         "responses": {**ok(ITEM), **error_responses(400, 401, 403, 404, 503), **CONFLICT},

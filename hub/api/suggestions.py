@@ -18,12 +18,14 @@ from hub.api.items import CONFLICT, ID, ITEM, LIST, LIST_PARAMS, REASON, TEXT, a
 from hub.api.items import filters as item_filters
 from hub.api.openapi import BOOL, INT, error_responses, json_body, obj, ok
 from hub.session import items as it
+from hub.session import lifecycle as lc
+from hub.session import suggestions
 
 
 async def submit(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
-    return JSON(await it.submit_suggestion(services(request), me, d), status_code=201)
+    return JSON(await suggestions.submit(services(request), me, d), status_code=201)
 
 
 async def listing(request: Request) -> Response:
@@ -32,7 +34,7 @@ async def listing(request: Request) -> Response:
     return JSON(await it.listing(services(request), me, f))
 
 
-ACTIONS = ("cosign", "decline", "accept", "not_accept", "hand_over")
+ACTIONS = tuple(a.name for a in lc.REGISTRY if a.on_existing and a.endpoint == "suggestions")
 
 routes = [
     Route("/api/suggestions", submit, methods=["POST"]),
@@ -77,7 +79,7 @@ ACTION_DOCS: dict[str, tuple[str, dict[str, Any] | None]] = {
 def _action_spec(action: str) -> dict[str, Any]:
     summary, schema = ACTION_DOCS[action]
     op: dict[str, Any] = {
-        "summary": f"{summary}; {it.MESSAGE_KIND[action]} to the desk and the deputies",
+        "summary": f"{summary}; {lc.MESSAGE_KIND[action]} to the desk and the deputies",
         "parameters": [ID],
         "responses": {**ok(ITEM), **error_responses(400, 401, 403, 404, 503), **CONFLICT},
     }

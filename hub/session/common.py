@@ -1,4 +1,5 @@
-"""What the session workflows share: the system sender, meeting access, timestamps.
+"""What the session workflows share: the system sender, meeting access, timestamps,
+input fields and the writing transaction of a user's action.
 
 Access rules every workflow applies the same way:
 
@@ -14,16 +15,22 @@ commit, so one order everywhere means two workflows never wait for each other in
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import READERS_OF_ALL, Principal
-from hub.errors import BadRequest, Forbidden, NotFound
+from hub.errors import BadRequest, Forbidden, NotFound, Unavailable
+from hub.node import Writer
 from hub.protocol import iso
 from hub.store.schema import meeting_participants, meetings, users
+
+if TYPE_CHECKING:
+    from hub.services import Services
 
 SYSTEM = Principal(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
@@ -117,3 +124,64 @@ async def names(conn: AsyncConnection, user_ids: set[int] | list[int]) -> dict[i
 
 def person(user_id: int, name: str) -> dict[str, Any]:
     return {"id": user_id, "name": name}
+
+
+# -- a user's action: its transaction and its input fields ------------------------------
+
+MAX_TEXT = 20_000
+
+
+@asynccontextmanager
+async def writing(s: Services) -> AsyncIterator[Writer]:
+    """``node.writing()`` for a user's action: refused while the node drains, and counted
+    in flight so a shutdown lets it finish and answer."""
+    if s.draining:
+        raise Unavailable("server shutting down: send the request again")
+    with s.work():
+        async with s.node.writing() as w:
+            yield w
+
+
+def aware(ts: datetime | None) -> datetime | None:
+    """:func:`utc` of a timestamp that may be absent."""
+    return None if ts is None else utc(ts)
+
+
+def text_field(d: dict[str, Any], name: str, required: bool = True, limit: int = MAX_TEXT) -> str:
+    """A non-blank string of at most ``limit`` characters, stripped ("" if optional and
+    absent)."""
+    v = d.get(name)
+    if v is None and not required:
+        return ""
+    if not isinstance(v, str) or (required and not v.strip()):
+        raise BadRequest(f"`{name}` must be a non-empty string")
+    if len(v) > limit:
+        raise BadRequest(f"`{name}` is over {limit} characters")
+    return v.strip()
+
+
+def id_field(d: dict[str, Any], name: str, required: bool = True) -> int | None:
+    v = d.get(name)
+    if v is None:
+        if required:
+            raise BadRequest(f"missing `{name}`")
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise BadRequest(f"`{name}` must be a positive integer id")
+    return v
+
+
+def id_list(d: dict[str, Any], name: str, allow_empty: bool = True) -> list[int]:
+    """A list of distinct positive ids (absent: empty)."""
+    v = d.get(name)
+    if v is None:
+        v = []
+    if (
+        not isinstance(v, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
+        or len(set(v)) != len(v)
+        or (not v and not allow_empty)
+    ):
+        what = "a list" if allow_empty else "a non-empty list"
+        raise BadRequest(f"`{name}` must be {what} of distinct positive ids")
+    return list(v)

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,10 +44,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.loops import run_forever
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.actions import aware
-from hub.session.common import SYSTEM
+from hub.session.common import SYSTEM, aware
 from hub.session.deadline_rules import load_rules, window
-from hub.session.items import MESSAGE_KIND, item_events, item_units, items, load, summary
+from hub.session.items import insert_event, item_units, items, load, summary
 from hub.store.log import db_errors
 from hub.store.schema import BigId, metadata
 
@@ -60,6 +58,8 @@ LEASE = "deadlines"
 RELEASE_TIMEOUT = 2.0  # seconds a stopping node tries to give the lease back
 DEADLINES = ("sign", "reply", "rereply", "co_opinion")
 LEVELS = ("due_soon", "overdue")
+ALERT_KIND = {"due_soon": "item.due_soon", "overdue": "item.overdue"}
+"""The message of each alert level (an alert is not an action: ``hub.session.lifecycle``)."""
 
 task_leases = sa.Table(
     "task_leases",
@@ -247,37 +247,10 @@ async def raise_alert(s: Services, a: Alert) -> bool:
         if aid is None:
             return False
         payload = {"deadline": a.deadline, "unit_id": a.unit_id, "due": iso(a.due)}
-        eid = (
-            await w.conn.execute(
-                item_events.insert()
-                .values(
-                    item_id=a.item_id,
-                    action=a.level,
-                    actor_id=SYSTEM.id,
-                    actor_role=SYSTEM.role,
-                    from_state=ctx.state,
-                    to_state=ctx.state,
-                    round=ctx.row.round,
-                    payload=orjson.dumps(payload).decode(),
-                    at=now,
-                )
-                .returning(item_events.c.id)
-            )
-        ).scalar_one()
-        event = {
-            "id": eid,
-            "item_id": a.item_id,
-            "action": a.level,
-            "actor": {"id": SYSTEM.id, "name": SYSTEM.name, "role": SYSTEM.role, "unit_id": None},
-            "from": ctx.state,
-            "to": ctx.state,
-            "round": ctx.row.round,
-            "payload": payload,
-            "at": iso(now),
-        }
+        event = await insert_event(w.conn, ctx, a.level, SYSTEM, ctx.state, payload, now)
         body = {"item": summary(ctx, now), "event": event}
         for channel in (f"unit:{a.unit_id}", f"desk:{ctx.row.meeting_id}"):
-            await w.append(channel, MESSAGE_KIND[a.level], SYSTEM, body)
+            await w.append(channel, ALERT_KIND[a.level], SYSTEM, body)
     return True
 
 

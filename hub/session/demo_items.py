@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import Principal
 from hub.clock import Clock
 from hub.node import Writer
-from hub.session.items import act_in, create_commit_in, submit_suggestion_in
+from hub.session.items import act_in, create_commit_in
 from hub.session.opinions import note_in, submit_in
+from hub.session.suggestions import submit_in as submit_suggestion_in
 from hub.store.schema import meeting_participants, users
 
 OPINIONS = (  # (deputy index, agenda index, text)

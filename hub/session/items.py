@@ -2,7 +2,7 @@
 
 Both kinds are rows of ``items`` and move through one lifecycle
 (``hub.session.lifecycle``). Every action runs :func:`act` (or, for the two actions that
-create an item, :func:`create_commit` and :func:`submit_suggestion`): in one
+create an item, :func:`create_commit` and ``hub.session.suggestions.submit``): in one
 transaction it locks the item, checks the transition, applies the action's effect,
 records one row in ``item_events`` and appends one message to every affected channel;
 the messages are fanned out after the commit. A refused action changes nothing.
@@ -10,7 +10,8 @@ the messages are fanned out after the commit. A refused action changes nothing.
 Who hears an action: ``desk:<meeting id>``, ``deputy:<id>`` of every deputy of the item
 (including co-signers still asked to sign, and one who just declined), and
 ``unit:<id>`` of every unit on the item before or after the action (so a unit that
-returned an item hears it being reassigned). Message kinds are in :data:`MESSAGE_KIND`;
+returned an item hears it being reassigned). Each action's message kind is declared with
+it in ``hub.session.lifecycle``;
 each body is ``{"item": <summary>, "event": <event>}``.
 
 Tables (the item timeline and statistics are built on ``item_events``):
@@ -31,7 +32,7 @@ Tables (the item timeline and statistics are built on ``item_events``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -46,20 +47,17 @@ from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.actions import aware, id_field, id_list, text_field, writing
-from hub.session.deadline_rules import Deadlines, parse_deadline
+from hub.session.common import aware, id_list, text_field, utc, writing
+from hub.session.deadline_rules import Deadlines
+from hub.session.lifecycle import COMMIT, KINDS, MESSAGE_KIND, Assignment
+from hub.session.lifecycle import RATINGS as RATINGS  # the supervision reports read them here
+from hub.session.lifecycle import SUGGESTION as SUGGESTION
 from hub.session.opinions import commit_for_item, get_row
-from hub.store.schema import BigId, meeting_participants, meetings, metadata, units, users
+from hub.store.schema import BigId, metadata, units, users
 
 if TYPE_CHECKING:
     from hub.services import Services
 
-COMMIT, SUGGESTION = "commit", "suggestion"
-KINDS = (COMMIT, SUGGESTION)
-GRADES = ("A", "B", "C", "D")  # solved, being solved, planned, for reference
-RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
-CONTACT_METHODS = ("phone", "visit", "meeting", "message", "other")
-MAX_REASON = 2000
 
 items = sa.Table(
     "items",
@@ -144,28 +142,6 @@ item_events = sa.Table(
     sa.Index("ix_item_events_item", "item_id", "id"),
     sa.Index("ix_item_events_at", "at"),
 )
-
-MESSAGE_KIND = {
-    "submit": "suggestion.submitted",
-    "cosign": "suggestion.cosigned",
-    "decline": "suggestion.declined",
-    "accept": "suggestion.accepted",
-    "not_accept": "suggestion.not_accepted",
-    "hand_over": "item.handed_over",
-    "sign": "item.signed",
-    "return": "item.returned",
-    "reassign": "item.reassigned",
-    "co_opinion": "item.co_opinion",
-    "contact": "item.contacted",
-    "request_extension": "item.extension_requested",
-    "approve_extension": "item.extension_approved",
-    "refuse_extension": "item.extension_refused",
-    "reply": "item.replied",
-    "evaluate": "item.evaluated",
-    "due_soon": "item.due_soon",
-    "overdue": "item.overdue",
-}
-
 
 # -- reading one item -----------------------------------------------------------------
 
@@ -279,7 +255,8 @@ async def load(conn: AsyncConnection, item_id: int, lock: bool = False) -> Ctx:
 
 
 async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
-    """Several items for a list, in the order of ``ids`` (without their evaluations)."""
+    """Several items for a list, in the order of ``ids`` (with the current round's
+    evaluations, which decide who may still evaluate)."""
     if not ids:
         return []
     rows = {r.id: r for r in await conn.execute(sa.select(items).where(items.c.id.in_(ids)))}
@@ -295,11 +272,19 @@ async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
         .where(item_deputies.c.item_id.in_(ids))
         .order_by(item_deputies.c.deputy_id)
     )
+    es = await conn.execute(
+        sa.select(item_evaluations)
+        .join(items, items.c.id == item_evaluations.c.item_id)
+        .where(item_evaluations.c.item_id.in_(ids), item_evaluations.c.round == items.c.round)
+        .order_by(item_evaluations.c.id)
+    )
     out = {i: Ctx(rows[i], [], [], []) for i in ids}
     for u in us:
         out[u.item_id].units.append(u)
     for d in ds:
         out[d.item_id].deputies.append(d)
+    for e in es:
+        out[e.item_id].evaluations.append(e)
     return [out[i] for i in ids]
 
 
@@ -307,8 +292,10 @@ def _ts(v: datetime | None) -> str | None:
     return None if v is None else iso(v)
 
 
-def summary(ctx: Ctx, now: datetime | None = None) -> dict[str, Any]:
-    """The item as messages and lists show it (without its long text)."""
+def summary(ctx: Ctx, now: datetime | None = None, me: Principal | None = None) -> dict[str, Any]:
+    """The item as messages and lists show it (without its long text); for a caller
+    ``me``, with ``actions``: what they may do on it now (:func:`actions`). A message
+    body goes to several people and carries no ``actions``."""
     r = ctx.row
     due = ctx.current_due()
     lead = next((u for u in ctx.units if u.role == "lead"), None)
@@ -337,14 +324,27 @@ def summary(ctx: Ctx, now: datetime | None = None) -> dict[str, Any]:
         "replied_at": _ts(r.replied_at),
         "closed_at": _ts(r.closed_at),
         "updated_at": iso(r.updated_at),
+        **({} if me is None else {"actions": actions(ctx, me)}),
     }
 
 
-def detail(ctx: Ctx, now: datetime, evaluations: Sequence[Any]) -> dict[str, Any]:
-    """The whole item: its text, the last reply, co-unit opinions, every evaluation."""
+def actions(ctx: Ctx, me: Principal) -> list[dict[str, Any]]:
+    """The actions ``me`` may take on the item now, and the ones in play they may not,
+    with the reason (``lifecycle.options``), each with the ``path`` it is posted to."""
+    rel, key = ctx.relations(me)
+    out = lc.options(ctx.state, rel, ctx.facts(), key)
+    for a in out:
+        name = str(a["name"])
+        a["path"] = f"/api/{lc.ACTION[name].endpoint}/{ctx.id}/{name}"
+    return out
+
+
+def detail(ctx: Ctx, now: datetime, evaluations: Sequence[Any], me: Principal) -> dict[str, Any]:
+    """The whole item for ``me``: its text, the last reply, co-unit opinions, every
+    evaluation."""
     r = ctx.row
     return {
-        **summary(ctx, now),
+        **summary(ctx, now, me),
         "text": r.text,
         "extension_reason": r.extension_reason,
         "reply_text": r.reply_text,
@@ -373,18 +373,56 @@ def detail(ctx: Ctx, now: datetime, evaluations: Sequence[Any]) -> dict[str, Any
     }
 
 
-def event_dict(e: Any) -> dict[str, Any]:
+def item_event(e: Any, actor_name: str | None = None) -> dict[str, Any]:
+    """An ``item_events`` row as every reader sees it (messages, the item's events, the
+    supervision timeline); the actor's ``name`` when the caller knows it."""
+    actor: dict[str, Any] = {"id": int(e.actor_id), "role": e.actor_role}
+    if actor_name is not None:
+        actor["name"] = actor_name
+    actor["unit_id"] = None if e.actor_unit_id is None else int(e.actor_unit_id)
     return {
-        "id": e.id,
-        "item_id": e.item_id,
+        "id": int(e.id),
+        "item_id": int(e.item_id),
         "action": e.action,
-        "actor": {"id": e.actor_id, "role": e.actor_role, "unit_id": e.actor_unit_id},
+        "actor": actor,
         "from": e.from_state,
         "to": e.to_state,
-        "round": e.round,
+        "round": int(e.round),
         "payload": orjson.loads(e.payload),
-        "at": iso(e.at),
+        "at": iso(utc(e.at)),
     }
+
+
+async def insert_event(
+    conn: AsyncConnection,
+    ctx: Ctx,
+    action: str,
+    actor: Principal,
+    from_state: str | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Store one row of ``item_events`` for the item as ``ctx`` holds it now; the event
+    as messages carry it (:func:`item_event`, with the actor's name)."""
+    row = (
+        await conn.execute(
+            item_events.insert()
+            .values(
+                item_id=ctx.id,
+                action=action,
+                actor_id=actor.id,
+                actor_role=actor.role,
+                actor_unit_id=actor.unit_id,
+                from_state=from_state,
+                to_state=ctx.state,
+                round=ctx.row.round,
+                payload=orjson.dumps(payload).decode(),
+                at=now,
+            )
+            .returning(*item_events.c)
+        )
+    ).one()
+    return item_event(row, actor.name)
 
 
 def can_read(me: Principal, ctx: Ctx) -> bool:
@@ -410,35 +448,7 @@ async def record(
 ) -> Ctx:
     """Store the event of an action already applied and announce it; the item after."""
     after = await load(w.conn, item_id)
-    eid = (
-        await w.conn.execute(
-            item_events.insert()
-            .values(
-                item_id=item_id,
-                action=action,
-                actor_id=actor.id,
-                actor_role=actor.role,
-                actor_unit_id=actor.unit_id,
-                from_state=from_state,
-                to_state=after.state,
-                round=after.row.round,
-                payload=orjson.dumps(payload).decode(),
-                at=now,
-            )
-            .returning(item_events.c.id)
-        )
-    ).scalar_one()
-    event = {
-        "id": eid,
-        "item_id": item_id,
-        "action": action,
-        "actor": {"id": actor.id, "name": actor.name, "role": actor.role, "unit_id": actor.unit_id},
-        "from": from_state,
-        "to": after.state,
-        "round": after.row.round,
-        "payload": payload,
-        "at": iso(now),
-    }
+    event = await insert_event(w.conn, after, action, actor, from_state, payload, now)
     body = {"item": summary(after, now), "event": event}
     for channel in audience(ctx_before, after):
         await w.append(channel, MESSAGE_KIND[action], actor, body)
@@ -504,34 +514,6 @@ async def _set_units(
     )
 
 
-@dataclass(frozen=True)
-class Assignment:
-    lead: int
-    co: list[int]
-    deadline: datetime | None = None
-    complex: bool | None = None
-
-
-def parse_assignment(d: dict[str, Any], clock: Clock, kind: str | None) -> Assignment:
-    lead = id_field(d, "lead_unit_id")
-    assert lead is not None
-    co = id_list(d, "co_unit_ids")
-    if lead in co:
-        raise BadRequest("`co_unit_ids` must not include the lead unit")
-    deadline = None
-    if d.get("deadline") is not None:
-        if kind == SUGGESTION:
-            raise BadRequest("a suggestion's deadlines follow the rules; use `complex` instead")
-        deadline = parse_deadline(d["deadline"], "deadline", clock)
-    cx = d.get("complex")
-    if cx is not None:
-        if not isinstance(cx, bool):
-            raise BadRequest("`complex` must be true or false")
-        if kind == COMMIT:
-            raise BadRequest("`complex` applies to suggestions only")
-    return Assignment(lead, list(co), deadline, cx)
-
-
 async def _hand_over(
     conn: AsyncConnection,
     kind: str,
@@ -575,50 +557,6 @@ async def _hand_over(
 # -- actions on an existing item ----------------------------------------------------------
 
 
-def _reason(d: dict[str, Any], name: str = "reason", required: bool = True) -> str:
-    return text_field(d, name, required=required, limit=MAX_REASON)
-
-
-def parse(action: str, d: dict[str, Any], clock: Clock, kind: str | None = None) -> dict[str, Any]:
-    """Validate an action's fields before anything is read or written."""
-    if action in ("sign", "accept", "cosign"):
-        return {"note": _reason(d, "note", required=False)}
-    if action in ("return", "not_accept"):
-        return {"reason": _reason(d)}
-    if action in ("decline", "refuse_extension"):
-        return {"reason": _reason(d, required=False)}
-    if action in ("hand_over", "reassign"):
-        return {"assignment": parse_assignment(d, clock, kind)}
-    if action == "contact":
-        method = d.get("method")
-        if method not in CONTACT_METHODS:
-            raise BadRequest(f"`method` must be one of {', '.join(CONTACT_METHODS)}")
-        return {
-            "deputy_id": id_field(d, "deputy_id", required=False),
-            "method": method,
-            "note": _reason(d, "note"),
-        }
-    if action == "request_extension":
-        return {"until": parse_deadline(d.get("until"), "until", clock), "reason": _reason(d)}
-    if action == "approve_extension":
-        until = d.get("until")
-        return {"until": None if until is None else parse_deadline(until, "until", clock)}
-    if action == "co_opinion":
-        return {"text": text_field(d, "text")}
-    if action == "reply":
-        grade = d.get("grade")
-        if grade not in GRADES:
-            raise BadRequest("`grade` must be A (solved), B (being solved), C (planned) or D")
-        return {"grade": grade, "text": text_field(d, "text")}
-    if action == "evaluate":
-        rating = d.get("rating")
-        if rating not in RATINGS:
-            raise BadRequest(f"`rating` must be one of {', '.join(RATINGS)}")
-        reason = _reason(d, required=rating == "unsatisfied")
-        return {"rating": rating, "reason": reason or None}
-    raise NotFound(f"no item action {action!r}")
-
-
 async def act(
     s: Services, me: Principal, item_id: int, action: str, d: dict[str, Any]
 ) -> dict[str, Any]:
@@ -631,12 +569,16 @@ async def act_in(
     w: Writer, clock: Clock, me: Principal, item_id: int, action: str, d: dict[str, Any]
 ) -> dict[str, Any]:
     """:func:`act` inside the caller's transaction."""
+    declared = lc.ACTION.get(action)
+    if declared is None:
+        raise NotFound(f"no item action {action!r}")
     now = clock.now()
     ctx = await load(w.conn, item_id, lock=True)
     rel, key = ctx.relations(me)
     t = lc.check(ctx.state, action, rel, ctx.facts(), key)
-    args = parse(action, d, clock, ctx.row.kind)
-    payload = await _effect(w.conn, clock, ctx, me, key, action, args, now)
+    args = declared.parse(d, clock, ctx.row.kind)
+    step = Step(w.conn, clock, ctx, me, key, args, now)
+    payload = await EFFECTS[action](step)
     mid = await load(w.conn, item_id)
     nxt = t.resolve(mid.facts())
     values: dict[str, Any] = {"state": nxt, "updated_at": now}
@@ -653,103 +595,169 @@ async def act_in(
         values["closed_at"] = now
     await w.conn.execute(items.update().where(items.c.id == item_id).values(**values))
     after = await record(w, ctx, item_id, action, me, ctx.state, payload, now)
-    return summary(after, now)
+    return summary(after, now, me)
 
 
-async def _effect(
-    conn: AsyncConnection,
-    clock: Clock,
-    ctx: Ctx,
-    me: Principal,
-    key: int | None,
-    action: str,
-    args: dict[str, Any],
-    now: datetime,
-) -> dict[str, Any]:
-    """Apply the action's own changes (not the state); the event payload."""
-    r = ctx.row
-    upd = items.update().where(items.c.id == r.id)
-    if action in ("cosign", "decline"):
-        await conn.execute(
-            item_deputies.update()
-            .where(item_deputies.c.item_id == r.id, item_deputies.c.deputy_id == me.id)
-            .values(status="confirmed" if action == "cosign" else "declined", answered_at=now)
+@dataclass(frozen=True)
+class Step:
+    """One action being taken: what its effect sees."""
+
+    conn: AsyncConnection
+    clock: Clock
+    ctx: Ctx  # the item before the action
+    me: Principal
+    key: int | None  # the caller's deputy or unit id, as the guards saw it
+    args: dict[str, Any]  # the parsed input
+    now: datetime
+
+    def update(self, **values: Any) -> Any:
+        return self.conn.execute(items.update().where(items.c.id == self.ctx.id).values(**values))
+
+
+def _given(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if v}
+
+
+async def _answer_cosigning(st: Step, status: str) -> dict[str, Any]:
+    await st.conn.execute(
+        item_deputies.update()
+        .where(item_deputies.c.item_id == st.ctx.id, item_deputies.c.deputy_id == st.me.id)
+        .values(status=status, answered_at=st.now)
+    )
+    return _given(st.args)
+
+
+async def _cosign(st: Step) -> dict[str, Any]:
+    return await _answer_cosigning(st, "confirmed")
+
+
+async def _decline(st: Step) -> dict[str, Any]:
+    return await _answer_cosigning(st, "declined")
+
+
+async def _accept(st: Step) -> dict[str, Any]:
+    await st.update(review_reason=st.args["note"] or None)
+    return _given(st.args)
+
+
+async def _not_accept(st: Step) -> dict[str, Any]:
+    await st.update(review_reason=st.args["reason"])
+    return st.args
+
+
+async def _assign(st: Step) -> dict[str, Any]:
+    a: Assignment = st.args["assignment"]
+    r = st.ctx.row
+    dl = await Deadlines.load(st.conn, st.clock, st.now)
+    complex_ = bool(r.complex) if a.complex is None else a.complex
+    return await _hand_over(st.conn, r.kind, r.id, a, complex_, dl, st.now)
+
+
+async def _sign(st: Step) -> dict[str, Any]:
+    return _given(st.args)
+
+
+async def _return(st: Step) -> dict[str, Any]:
+    await st.update(return_reason=st.args["reason"])
+    return {"reason": st.args["reason"], "unit_id": st.key}
+
+
+async def _co_opinion(st: Step) -> dict[str, Any]:
+    await st.conn.execute(
+        item_units.update()
+        .where(item_units.c.item_id == st.ctx.id, item_units.c.unit_id == st.key)
+        .values(opinion_text=st.args["text"], opinion_at=st.now)
+    )
+    return {"unit_id": st.key, "text": st.args["text"]}
+
+
+async def _contact(st: Step) -> dict[str, Any]:
+    deputy = st.args["deputy_id"]
+    if deputy is not None and deputy not in st.ctx.deputy_ids("confirmed"):
+        raise BadRequest(f"deputy {deputy} is not a deputy of this item")
+    return st.args
+
+
+async def _request_extension(st: Step) -> dict[str, Any]:
+    current = aware(st.ctx.row.reply_due)
+    until, reason = st.args["until"], st.args["reason"]
+    if current is not None and until <= current:
+        raise BadRequest(f"`until` must be later than the current deadline {iso(current)}")
+    await st.update(extension_until=until, extension_reason=reason)
+    return {"until": iso(until), "reason": reason}
+
+
+async def _approve_extension(st: Step) -> dict[str, Any]:
+    r = st.ctx.row
+    until = st.args["until"] or aware(r.extension_until)
+    assert until is not None  # the guard saw a pending request
+    await st.update(reply_due=until, extension_until=None, extension_reason=None)
+    return {"until": iso(until), "previous_due": _ts(aware(r.reply_due))}
+
+
+async def _refuse_extension(st: Step) -> dict[str, Any]:
+    await st.update(extension_until=None, extension_reason=None)
+    return _given(st.args)
+
+
+async def _reply(st: Step) -> dict[str, Any]:
+    await st.update(
+        grade=st.args["grade"],
+        reply_text=st.args["text"],
+        replied_at=st.now,
+        extension_until=None,
+        extension_reason=None,
+    )
+    return st.args
+
+
+async def _evaluate(st: Step) -> dict[str, Any]:
+    await st.conn.execute(
+        item_evaluations.insert().values(
+            item_id=st.ctx.id,
+            round=st.ctx.row.round,
+            deputy_id=st.me.id,
+            rating=st.args["rating"],
+            reason=st.args["reason"],
+            at=st.now,
         )
-        return {k: v for k, v in args.items() if v}
-    if action == "accept":
-        await conn.execute(upd.values(review_reason=args["note"] or None))
-        return {k: v for k, v in args.items() if v}
-    if action == "not_accept":
-        await conn.execute(upd.values(review_reason=args["reason"]))
-        return args
-    if action in ("hand_over", "reassign"):
-        a: Assignment = args["assignment"]
-        dl = await Deadlines.load(conn, clock, now)
-        complex_ = bool(r.complex) if a.complex is None else a.complex
-        return await _hand_over(conn, r.kind, r.id, a, complex_, dl, now)
-    if action == "sign":
-        return {k: v for k, v in args.items() if v}
-    if action == "return":
-        await conn.execute(upd.values(return_reason=args["reason"]))
-        return {"reason": args["reason"], "unit_id": key}
-    if action == "co_opinion":
-        await conn.execute(
-            item_units.update()
-            .where(item_units.c.item_id == r.id, item_units.c.unit_id == key)
-            .values(opinion_text=args["text"], opinion_at=now)
-        )
-        return {"unit_id": key, "text": args["text"]}
-    if action == "contact":
-        deputy = args["deputy_id"]
-        if deputy is not None and deputy not in ctx.deputy_ids("confirmed"):
-            raise BadRequest(f"deputy {deputy} is not a deputy of this item")
-        return args
-    if action == "request_extension":
-        current = aware(r.reply_due)
-        if current is not None and args["until"] <= current:
-            raise BadRequest(f"`until` must be later than the current deadline {iso(current)}")
-        await conn.execute(
-            upd.values(extension_until=args["until"], extension_reason=args["reason"])
-        )
-        return {"until": iso(args["until"]), "reason": args["reason"]}
-    if action == "approve_extension":
-        until = args["until"] or aware(r.extension_until)
-        assert until is not None  # the guard saw a pending request
-        await conn.execute(upd.values(reply_due=until, extension_until=None, extension_reason=None))
-        return {"until": iso(until), "previous_due": _ts(aware(r.reply_due))}
-    if action == "refuse_extension":
-        await conn.execute(upd.values(extension_until=None, extension_reason=None))
-        return {k: v for k, v in args.items() if v}
-    if action == "reply":
-        await conn.execute(
-            upd.values(
-                grade=args["grade"],
-                reply_text=args["text"],
-                replied_at=now,
-                extension_until=None,
-                extension_reason=None,
-            )
-        )
-        return args
-    if action == "evaluate":
-        await conn.execute(
-            item_evaluations.insert().values(
-                item_id=r.id,
-                round=r.round,
-                deputy_id=me.id,
-                rating=args["rating"],
-                reason=args["reason"],
-                at=now,
-            )
-        )
-        return {k: v for k, v in args.items() if v}
-    raise AssertionError(action)  # every action of the table is handled above
+    )
+    return _given(st.args)
+
+
+Effect = Callable[[Step], Awaitable[dict[str, Any]]]
+
+EFFECTS: dict[str, Effect] = {
+    "cosign": _cosign,
+    "decline": _decline,
+    "accept": _accept,
+    "not_accept": _not_accept,
+    "hand_over": _assign,
+    "reassign": _assign,
+    "sign": _sign,
+    "return": _return,
+    "co_opinion": _co_opinion,
+    "contact": _contact,
+    "request_extension": _request_extension,
+    "approve_extension": _approve_extension,
+    "refuse_extension": _refuse_extension,
+    "reply": _reply,
+    "evaluate": _evaluate,
+}
+"""What each action of an existing item changes besides the state; its event payload.
+(``submit`` creates the item: ``hub.session.suggestions``.)"""
+
+# Checked at import: every declared action on an existing item has its effect, and no
+# effect is left without its declaration.
+_ON_EXISTING = {a.name for a in lc.REGISTRY if a.on_existing}
+if set(EFFECTS) != _ON_EXISTING:
+    raise ImportError(f"EFFECTS and lifecycle.REGISTRY disagree: {set(EFFECTS) ^ _ON_EXISTING}")
 
 
 # -- creating items -------------------------------------------------------------------------
 
 
-async def _insert_item(
+async def insert_item(
     conn: AsyncConnection,
     kind: str,
     meeting_id: int,
@@ -794,15 +802,13 @@ async def create_commit_in(
     ids = id_list(d, "opinion_ids", allow_empty=False)
     title = text_field(d, "title", limit=300)
     text = text_field(d, "text", required=False)
-    a = parse_assignment(d, clock, COMMIT)
+    a = lc.parse_assignment(d, clock, COMMIT)
     staff = frozenset({"secretariat"} if me.role == "secretariat" else ())
     lc.check(None, "hand_over", staff, lc.Facts(), me.id)
     now = clock.now()
     # the item takes the meeting of its opinions
     first = await get_row(w.conn, ids[0])
-    item_id = await _insert_item(
-        w.conn, COMMIT, first.meeting_id, title, text, lc.ASSIGNED, me, now
-    )
+    item_id = await insert_item(w.conn, COMMIT, first.meeting_id, title, text, lc.ASSIGNED, me, now)
     deputies, texts = await commit_for_item(w.conn, me, ids, item_id, now)
     if not text:
         await w.conn.execute(
@@ -819,82 +825,7 @@ async def create_commit_in(
     payload = await _hand_over(w.conn, COMMIT, item_id, a, False, dl, now)
     payload = {"opinion_ids": ids, "title": title, **payload}
     after = await record(w, None, item_id, "hand_over", me, None, payload, now)
-    return summary(after, now)
-
-
-async def submit_suggestion(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
-    """A deputy's suggestion, alone or jointly: co-signers are asked to confirm."""
-    async with writing(s) as w:
-        return await submit_suggestion_in(w, s.clock, me, d)
-
-
-async def submit_suggestion_in(
-    w: Writer, clock: Clock, me: Principal, d: dict[str, Any]
-) -> dict[str, Any]:
-    """:func:`submit_suggestion` inside the caller's transaction."""
-    meeting_id = id_field(d, "meeting_id")
-    assert meeting_id is not None
-    title = text_field(d, "title", limit=300)
-    text = text_field(d, "text")
-    cos = id_list(d, "cosigner_ids")
-    if me.id in cos:
-        raise BadRequest("`cosigner_ids` must not include yourself")
-    now = clock.now()
-    if (
-        await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))
-    ).first() is None:
-        raise NotFound(f"no meeting {meeting_id}")
-    author = frozenset({"author"} if me.role == "deputy" and meeting_id in me.meetings else ())
-    if me.role == "deputy" and not author:
-        raise Forbidden(f"you do not participate in meeting {meeting_id}")
-    t = lc.check(None, "submit", author, lc.Facts(), me.id)
-    if cos:
-        ok = set(
-            (
-                await w.conn.execute(
-                    sa.select(users.c.id)
-                    .join(
-                        meeting_participants,
-                        meeting_participants.c.user_id == users.c.id,
-                    )
-                    .where(
-                        users.c.id.in_(cos),
-                        users.c.role == "deputy",
-                        meeting_participants.c.meeting_id == meeting_id,
-                    )
-                )
-            ).scalars()
-        )
-        bad = [c for c in cos if c not in ok]
-        if bad:
-            raise BadRequest(f"co-signers must be deputies of meeting {meeting_id}: not {bad}")
-    state = t.resolve(lc.Facts(cosigners_pending=frozenset(cos)))
-    item_id = await _insert_item(w.conn, SUGGESTION, meeting_id, title, text, state, me, now)
-    await w.conn.execute(
-        item_deputies.insert(),
-        [
-            {
-                "item_id": item_id,
-                "deputy_id": me.id,
-                "role": "author",
-                "status": "confirmed",
-                "answered_at": now,
-            }
-        ]
-        + [
-            {
-                "item_id": item_id,
-                "deputy_id": c,
-                "role": "cosigner",
-                "status": "pending",
-                "answered_at": None,
-            }
-            for c in cos
-        ],
-    )
-    payload = {"title": title, "text": text, "cosigner_ids": cos}
-    after = await record(w, None, item_id, "submit", me, None, payload, now)
-    return summary(after, now)
+    return summary(after, now, me)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -912,7 +843,7 @@ async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
                 .order_by(item_evaluations.c.id)
             )
         ).all()
-    return detail(ctx, s.clock.now(), evaluations)
+    return detail(ctx, s.clock.now(), evaluations, me)
 
 
 async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any]]:
@@ -926,7 +857,7 @@ async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any
             .where(item_events.c.item_id == item_id)
             .order_by(item_events.c.id)
         )
-        return [event_dict(e) for e in rows]
+        return [item_event(e) for e in rows]
 
 
 def due_expr() -> sa.ColumnElement[Any]:
@@ -1010,5 +941,5 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
             .scalars()
             .all()
         )
-        out = [summary(c, now) for c in await load_many(conn, ids)]
+        out = [summary(c, now, me) for c in await load_many(conn, ids)]
     return {"items": out, "total": int(total)}

@@ -1,4 +1,6 @@
-"""The lifecycle of an item, as one table: state × action → next state, and who acts.
+"""The lifecycle of an item: every action declared once (:data:`REGISTRY`), and the
+views derived from it: state × action → next state and who acts (:data:`TABLE`), the
+message kind of each action, what a caller may do now (:func:`options`).
 
 Commit-to-do items (马上办) and suggestions (代表建议) are both items and share this
 table. A suggestion starts at ``submit`` and goes through co-signing and review first; a
@@ -6,7 +8,8 @@ commit-to-do item is created by ``hand_over`` from the secretariat's desk and st
 ``assigned``. From ``assigned`` on the two are handled the same way; only their
 deadline rules differ (``hub.session.deadlines``).
 
-This module is pure: no I/O. :func:`check` decides whether an action may be taken and
+This module is pure: no I/O. An action's input is validated by its ``parse``; its effect
+on the stored item is ``hub.session.items.EFFECTS``. :func:`check` decides whether an action may be taken and
 raises :class:`~hub.errors.Forbidden` (wrong actor) or :class:`~hub.errors.Conflict`
 (not now; ``allowed`` names the actions possible in the current state), and
 :meth:`Transition.resolve` picks the next state from the facts after the action, for
@@ -29,8 +32,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from hub.errors import Conflict, Forbidden
+from hub.clock import Clock
+from hub.errors import BadRequest, Conflict, Forbidden
+from hub.session.common import id_field, id_list, text_field
+from hub.session.deadline_rules import parse_deadline
+
+COMMIT, SUGGESTION = "commit", "suggestion"
+KINDS = (COMMIT, SUGGESTION)
+GRADES = ("A", "B", "C", "D")  # solved, being solved, planned, for reference
+RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
+CONTACT_METHODS = ("phone", "visit", "meeting", "message", "other")
+MAX_REASON = 2000
 
 # States. ``None`` is "the item does not exist yet" (its creation).
 COSIGNING = "cosigning"  # suggestion waiting for co-signers to confirm (联名确认)
@@ -78,43 +93,88 @@ class Facts:
     extension_pending: bool = False
 
 
+REASON_CODES = (
+    "cosigned",  # the caller has answered the co-signing request
+    "evaluated",  # the caller has evaluated this round's reply
+    "co_opinion_sent",  # the caller's unit has sent its co-unit opinion
+    "co_opinions_pending",  # the lead unit waits for co-units' opinions (params: unit_ids)
+    "extension_pending",  # an extension request waits for a decision
+    "no_extension_request",  # there is no extension request to decide
+)
+"""Every reason a guard gives; the pages have a string ``why.<code>`` for each."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an action cannot be taken now: a ``code`` and ``params`` the pages translate
+    (``static/js/i18n.js`` ``why.<code>``), and the English ``text`` of the error."""
+
+    code: str
+    text: str
+    params: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        assert self.code in REASON_CODES, self.code
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "params": self.params}
+
+
 # A guard says why an action cannot be taken now (None: it can). ``me`` is the caller's
 # deputy id or unit id; None asks "can anyone?" (for the ``allowed`` list).
-Guard = Callable[[Facts, "int | None"], "str | None"]
+Guard = Callable[[Facts, "int | None"], "Reason | None"]
 Resolver = Callable[[Facts], str]
 
 
-def _pending_cosigner(f: Facts, me: int | None) -> str | None:
+def _pending_cosigner(f: Facts, me: int | None) -> Reason | None:
     if me is None:
-        return None if f.cosigners_pending else "no co-signer is waiting to answer"
-    return None if me in f.cosigners_pending else "you have already answered"
+        return (
+            None if f.cosigners_pending else Reason("cosigned", "no co-signer is waiting to answer")
+        )
+    return None if me in f.cosigners_pending else Reason("cosigned", "you have already answered")
 
 
-def _not_evaluated(f: Facts, me: int | None) -> str | None:
+def _not_evaluated(f: Facts, me: int | None) -> Reason | None:
     if me is None:
-        return None if f.deputies - f.evaluated else "every deputy has evaluated"
-    return None if me not in f.evaluated else "you have already evaluated this reply"
-
-
-def _co_opinion_missing(f: Facts, me: int | None) -> str | None:
-    if me is None:
-        return None if f.co_opinions_missing else "every co-unit has sent its opinion"
-    return None if me in f.co_opinions_missing else "your unit has already sent its opinion"
-
-
-def _co_opinions_in(f: Facts, me: int | None) -> str | None:
-    if f.co_opinions_missing:
-        units = ", ".join(str(u) for u in sorted(f.co_opinions_missing))
-        return f"waiting for the opinion of co-unit(s) {units}"
+        return (
+            None if f.deputies - f.evaluated else Reason("evaluated", "every deputy has evaluated")
+        )
+    if me in f.evaluated:
+        return Reason("evaluated", "you have already evaluated this reply")
     return None
 
 
-def _no_extension_pending(f: Facts, me: int | None) -> str | None:
-    return "an extension request is already waiting for a decision" if f.extension_pending else None
+def _co_opinion_missing(f: Facts, me: int | None) -> Reason | None:
+    if me is None:
+        if f.co_opinions_missing:
+            return None
+        return Reason("co_opinion_sent", "every co-unit has sent its opinion")
+    if me in f.co_opinions_missing:
+        return None
+    return Reason("co_opinion_sent", "your unit has already sent its opinion")
 
 
-def _extension_pending(f: Facts, me: int | None) -> str | None:
-    return None if f.extension_pending else "no extension request is waiting for a decision"
+def _co_opinions_in(f: Facts, me: int | None) -> Reason | None:
+    if f.co_opinions_missing:
+        units = sorted(f.co_opinions_missing)
+        return Reason(
+            "co_opinions_pending",
+            f"waiting for the opinion of co-unit(s) {', '.join(str(u) for u in units)}",
+            {"unit_ids": units},
+        )
+    return None
+
+
+def _no_extension_pending(f: Facts, me: int | None) -> Reason | None:
+    if f.extension_pending:
+        return Reason("extension_pending", "an extension request is already waiting for a decision")
+    return None
+
+
+def _extension_pending(f: Facts, me: int | None) -> Reason | None:
+    if f.extension_pending:
+        return None
+    return Reason("no_extension_request", "no extension request is waiting for a decision")
 
 
 def _after_signatures(f: Facts) -> str:
@@ -145,56 +205,197 @@ class Transition:
         return nxt
 
 
-T = Transition
+# -- the input of each action (validated before anything is read or written) -------------
+
+
+def _reason(d: dict[str, Any], name: str = "reason", required: bool = True) -> str:
+    return text_field(d, name, required=required, limit=MAX_REASON)
+
+
+def _note(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"note": _reason(d, "note", required=False)}
+
+
+def _required_reason(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"reason": _reason(d)}
+
+
+def _optional_reason(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"reason": _reason(d, required=False)}
+
+
+def _assignment(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"assignment": parse_assignment(d, clock, kind)}
+
+
+def _contact(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    method = d.get("method")
+    if method not in CONTACT_METHODS:
+        raise BadRequest(f"`method` must be one of {', '.join(CONTACT_METHODS)}")
+    return {
+        "deputy_id": id_field(d, "deputy_id", required=False),
+        "method": method,
+        "note": _reason(d, "note"),
+    }
+
+
+def _extension_request(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"until": parse_deadline(d.get("until"), "until", clock), "reason": _reason(d)}
+
+
+def _extension_decision(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    until = d.get("until")
+    return {"until": None if until is None else parse_deadline(until, "until", clock)}
+
+
+def _text(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"text": text_field(d, "text")}
+
+
+def _reply(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    grade = d.get("grade")
+    if grade not in GRADES:
+        raise BadRequest("`grade` must be A (solved), B (being solved), C (planned) or D")
+    return {"grade": grade, "text": text_field(d, "text")}
+
+
+def _evaluation(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    rating = d.get("rating")
+    if rating not in RATINGS:
+        raise BadRequest(f"`rating` must be one of {', '.join(RATINGS)}")
+    reason = _reason(d, required=rating == "unsatisfied")
+    return {"rating": rating, "reason": reason or None}
+
+
+def _submission(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+    meeting_id = id_field(d, "meeting_id")
+    return {
+        "meeting_id": meeting_id,
+        "title": text_field(d, "title", limit=300),
+        "text": text_field(d, "text"),
+        "cosigner_ids": id_list(d, "cosigner_ids"),
+    }
+
+
+@dataclass(frozen=True)
+class Assignment:
+    lead: int
+    co: list[int]
+    deadline: datetime | None = None
+    complex: bool | None = None
+
+
+def parse_assignment(d: dict[str, Any], clock: Clock, kind: str | None) -> Assignment:
+    """A hand-over's units and deadline (``deadline`` for commit-to-do items, ``complex``
+    for suggestions)."""
+    lead = id_field(d, "lead_unit_id")
+    assert lead is not None
+    co = id_list(d, "co_unit_ids")
+    if lead in co:
+        raise BadRequest("`co_unit_ids` must not include the lead unit")
+    deadline = None
+    if d.get("deadline") is not None:
+        if kind == SUGGESTION:
+            raise BadRequest("a suggestion's deadlines follow the rules; use `complex` instead")
+        deadline = parse_deadline(d["deadline"], "deadline", clock)
+    cx = d.get("complex")
+    if cx is not None:
+        if not isinstance(cx, bool):
+            raise BadRequest("`complex` must be true or false")
+        if kind == COMMIT:
+            raise BadRequest("`complex` applies to suggestions only")
+    return Assignment(lead, list(co), deadline, cx)
+
+
+# -- the actions ---------------------------------------------------------------------------
+
+Parse = Callable[[dict[str, Any], Clock, "str | None"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Action:
+    """Everything pure about one action, declared once: ``Action(name, by, from_states,
+    to, kind, parse, guard=…, resolver=…)``.
+
+    ``by`` may take it from each state of ``from_states`` (``None``: creating the item)
+    when ``guard`` allows; it leads to ``to`` (empty: the item stays in its state), the
+    one of them ``resolver`` picks when there are several. ``parse`` validates its input;
+    ``kind`` is the message it publishes. Its effect on the stored item is
+    ``hub.session.items.EFFECTS[name]``.
+    """
+
+    name: str
+    by: str  # one of ACTORS
+    from_states: tuple[str | None, ...]
+    to: tuple[str, ...]
+    kind: str
+    parse: Parse
+    guard: Guard | None = None
+    resolver: Resolver | None = None
+
+    @property
+    def on_existing(self) -> bool:
+        """Taken on an item that exists (``submit`` only creates one)."""
+        return any(s is not None for s in self.from_states)
+
+    @property
+    def endpoint(self) -> str:
+        """Where it is posted: an action on a suggestion not yet handed over is under
+        ``/api/suggestions``, every other under ``/api/items``."""
+        return "suggestions" if set(self.from_states) & set(REVIEW) else "items"
+
+
+A = Action
 _WORK = (IN_PROGRESS, REHANDLING)
+REVIEW = (COSIGNING, SUBMITTED, ACCEPTED)  # a suggestion before hand-over
+_SIGNED = (COSIGNING, SUBMITTED)
+STAYS: tuple[str, ...] = ()  # the action leaves the item in its state
 
-TABLE: tuple[Transition, ...] = (
+REGISTRY: tuple[Action, ...] = (
     # suggestions: submission, co-signing and review
-    T(None, "submit", (COSIGNING, SUBMITTED), "author", resolver=_after_signatures),
-    T(
-        COSIGNING,
-        "cosign",
-        (COSIGNING, SUBMITTED),
-        "cosigner",
-        _pending_cosigner,
-        _after_signatures,
-    ),
-    T(
-        COSIGNING,
-        "decline",
-        (COSIGNING, SUBMITTED),
-        "cosigner",
-        _pending_cosigner,
-        _after_signatures,
-    ),
-    T(SUBMITTED, "accept", (ACCEPTED,), "secretariat"),
-    T(SUBMITTED, "not_accept", (NOT_ACCEPTED,), "secretariat"),
+    A("submit", "author", (None,), _SIGNED, "suggestion.submitted", _submission,
+      resolver=_after_signatures),
+    A("cosign", "cosigner", (COSIGNING,), _SIGNED, "suggestion.cosigned", _note,
+      guard=_pending_cosigner, resolver=_after_signatures),
+    A("decline", "cosigner", (COSIGNING,), _SIGNED, "suggestion.declined", _optional_reason,
+      guard=_pending_cosigner, resolver=_after_signatures),
+    A("accept", "secretariat", (SUBMITTED,), (ACCEPTED,), "suggestion.accepted", _note),
+    A("not_accept", "secretariat", (SUBMITTED,), (NOT_ACCEPTED,), "suggestion.not_accepted",
+      _required_reason),
     # hand-over: of an accepted suggestion, or a commit-to-do item made from opinions
-    T(ACCEPTED, "hand_over", (ASSIGNED,), "secretariat"),
-    T(None, "hand_over", (ASSIGNED,), "secretariat"),
+    A("hand_over", "secretariat", (ACCEPTED, None), (ASSIGNED,), "item.handed_over", _assignment),
     # the unit signs for it or returns it
-    T(ASSIGNED, "sign", (IN_PROGRESS,), "lead_unit"),
-    T(ASSIGNED, "return", (RETURNED,), "lead_unit"),
-    T(RETURNED, "reassign", (ASSIGNED,), "secretariat"),
-    T(ASSIGNED, "co_opinion", (ASSIGNED,), "co_unit", _co_opinion_missing),
-    T(IN_PROGRESS, "co_opinion", (IN_PROGRESS,), "co_unit", _co_opinion_missing),
+    A("sign", "lead_unit", (ASSIGNED,), (IN_PROGRESS,), "item.signed", _note),
+    A("return", "lead_unit", (ASSIGNED,), (RETURNED,), "item.returned", _required_reason),
+    A("reassign", "secretariat", (RETURNED,), (ASSIGNED,), "item.reassigned", _assignment),
+    A("co_opinion", "co_unit", (ASSIGNED, IN_PROGRESS), STAYS, "item.co_opinion", _text,
+      guard=_co_opinion_missing),
     # handling, first round and re-handling alike
-    *(T(s, "contact", (s,), "lead_unit") for s in _WORK),
-    *(T(s, "request_extension", (s,), "lead_unit", _no_extension_pending) for s in _WORK),
-    *(T(s, "approve_extension", (s,), "secretariat", _extension_pending) for s in _WORK),
-    *(T(s, "refuse_extension", (s,), "secretariat", _extension_pending) for s in _WORK),
-    *(T(s, "reply", (REPLIED,), "lead_unit", _co_opinions_in) for s in _WORK),
+    A("contact", "lead_unit", _WORK, STAYS, "item.contacted", _contact),
+    A("request_extension", "lead_unit", _WORK, STAYS, "item.extension_requested",
+      _extension_request, guard=_no_extension_pending),
+    A("approve_extension", "secretariat", _WORK, STAYS, "item.extension_approved",
+      _extension_decision, guard=_extension_pending),
+    A("refuse_extension", "secretariat", _WORK, STAYS, "item.extension_refused",
+      _optional_reason, guard=_extension_pending),
+    A("reply", "lead_unit", _WORK, (REPLIED,), "item.replied", _reply, guard=_co_opinions_in),
     # the deputies evaluate the reply
-    T(
-        REPLIED,
-        "evaluate",
-        (REPLIED, CLOSED, REHANDLING),
-        "deputy",
-        _not_evaluated,
-        _after_evaluation,
-    ),
-)
+    A("evaluate", "deputy", (REPLIED,), (REPLIED, CLOSED, REHANDLING), "item.evaluated",
+      _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
+)  # fmt: skip
+"""Every action, declared once; the views below are derived from it."""
 
+ACTION: dict[str, Action] = {a.name: a for a in REGISTRY}
+
+
+def _row(a: Action, state: str | None) -> Transition:
+    stays = () if state is None else (state,)
+    return Transition(state, a.name, a.to or stays, a.by, a.guard, a.resolver)
+
+
+TABLE: tuple[Transition, ...] = tuple(_row(a, s) for a in REGISTRY for s in a.from_states)
+"""State × action → next states, and who acts: one row per state an action is taken in."""
+MESSAGE_KIND: dict[str, str] = {a.name: a.kind for a in REGISTRY}
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(t.action for t in TABLE))
 BY: dict[str, str] = {t.action: t.by for t in TABLE}
 _INDEX: dict[tuple[str | None, str], Transition] = {(t.state, t.action): t for t in TABLE}
@@ -235,13 +436,37 @@ def check(
             allowed=ok,
             state=state,
         )
-    if t.guard is not None:
-        why = t.guard(facts, me)
-        if why is not None:
-            ok = allowed(state, facts)
-            raise Conflict(
-                f"item is {shown}; cannot {action.replace('_', ' ')}: {why}",
-                allowed=ok,
-                state=state,
-            )
+    why = refusal(t, facts, me)
+    if why is not None:
+        raise Conflict(
+            f"item is {shown}; cannot {action.replace('_', ' ')}: {why.text}",
+            allowed=allowed(state, facts),
+            state=state,
+        )
     return t
+
+
+def refusal(t: Transition, facts: Facts, me: int | None) -> Reason | None:
+    """Why the caller ``me`` may not take transition ``t`` now (None: they may)."""
+    return None if t.guard is None else t.guard(facts, me)
+
+
+def options(
+    state: str, relations: frozenset[str], facts: Facts, me: int | None
+) -> list[dict[str, object]]:
+    """The actions of an existing item in play for a caller: each one the caller's
+    relations make theirs and the item's state offers, in table order, with
+    ``allowed`` and, when refused by a guard, its ``reason``. Decided exactly as
+    :func:`check` decides: an action is listed allowed iff ``check`` accepts it."""
+    out: list[dict[str, object]] = []
+    for action in ACTIONS:
+        t = _INDEX.get((state, action))
+        if t is None or t.by not in relations:
+            continue
+        why = refusal(t, facts, me)
+        out.append(
+            {"name": action, "allowed": True}
+            if why is None
+            else {"name": action, "allowed": False, "reason": why.as_dict()}
+        )
+    return out

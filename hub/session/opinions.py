@@ -33,7 +33,7 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
-from hub.session.actions import id_field, text_field, writing
+from hub.session.common import id_field, text_field, writing
 from hub.store.schema import BigId, meetings, metadata, users
 
 if TYPE_CHECKING:

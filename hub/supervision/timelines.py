@@ -28,11 +28,11 @@ later), ``overdue`` (not done, due time passed), ``pending`` (not done, still ti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,7 +40,7 @@ from hub.channels import Principal
 from hub.errors import Forbidden, NotFound
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.items import item_deputies, item_events, item_units, items
+from hub.session.items import item_deputies, item_event, item_events, item_units, items
 from hub.store.schema import units, users
 from hub.supervision.archive import utc
 
@@ -114,108 +114,141 @@ def _due(payload: dict[str, Any], name: str) -> datetime | None:
     return None if not v else datetime.fromisoformat(v.replace("Z", "+00:00"))
 
 
-def analyse(item: Any, events: list[Any], now: datetime) -> Timeline:
-    """Stages and deadlines of one item from its events (oldest first)."""
-    t = Timeline(int(item.id), item.kind, int(item.meeting_id), item.state, utc(item.created_at))
-    open_: dict[tuple[str, int | None], Deadline] = {}  # (deadline, unit) -> not yet done
+@dataclass
+class _Reading:
+    """What reading an item's events carries from one event to the next."""
+
+    t: Timeline
+    open_: dict[tuple[str, int | None], Deadline] = field(default_factory=dict)
     submitted_at: datetime | None = None
     assigned_at: datetime | None = None  # the hand-over now waiting for a signature
     signed_at: datetime | None = None
     rehandling_at: datetime | None = None
     lead: int | None = None
+
+    def supersede(self, *names: str) -> None:
+        for key in [k for k in self.open_ if k[0] in names]:
+            self.open_.pop(key).status = "superseded"
+
+    def expect(self, name: str, rnd: int, unit: int | None, due: datetime | None) -> None:
+        d = Deadline(name, rnd, unit, due)
+        self.open_[(name, unit)] = d
+        self.t.deadlines.append(d)
+
+    def settle(self, name: str, unit: int | None, at: datetime) -> None:
+        d = self.open_.pop((name, unit), None)
+        if d is not None:
+            d.settle(at)
+
+
+Reader = Callable[[_Reading, Any, datetime, dict[str, Any]], None]
+
+
+def _reviewed(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    if r.submitted_at is not None:
+        r.t.review = _secs(r.submitted_at, at)
+
+
+def _handed_over(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    r.supersede("sign", "reply", "co_opinion")
+    r.assigned_at = at
+    r.t.first_hand_over = r.t.first_hand_over or at
+    r.lead = payload.get("lead_unit_id")
+    r.expect("sign", int(e.round), r.lead, _due(payload, "sign_due"))
+    r.expect("reply", int(e.round), r.lead, _due(payload, "reply_due"))
+    for co in payload.get("co_unit_ids") or []:
+        r.expect("co_opinion", int(e.round), co, _due(payload, "co_opinion_due"))
+
+
+def _signed(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    r.settle("sign", r.lead, at)
+    r.signed_at = at
+    if r.assigned_at is not None:
+        r.t.sign = _secs(r.assigned_at, at)
+        r.t.sign_unit = r.lead
+
+
+def _returned(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    r.settle("sign", r.lead, at)  # an answer in time too
+    r.supersede("reply", "co_opinion")
+
+
+def _co_opinion(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    r.settle("co_opinion", payload.get("unit_id"), at)
+
+
+def _extended(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    for name in ("reply", "rereply"):
+        d = r.open_.get((name, r.lead))
+        if d is not None:
+            d.extended_from = d.extended_from or d.due
+            d.due = _due(payload, "until")
+
+
+def _replied(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    for name in ("reply", "rereply"):
+        r.settle(name, r.lead, at)
+    t = r.t
+    if r.rehandling_at is not None:
+        t.rereply.append(_secs(r.rehandling_at, at))
+        r.rehandling_at = None
+    elif t.first_reply is None:
+        t.first_reply = at
+        if r.signed_at is not None:
+            t.reply = _secs(r.signed_at, at)
+            t.reply_unit = r.lead
+
+
+def _evaluated(r: _Reading, e: Any, at: datetime, payload: dict[str, Any]) -> None:
+    if e.to_state == lc.REHANDLING:
+        r.rehandling_at = at
+        r.supersede("co_opinion")
+        r.expect("rereply", int(e.round), r.lead, _due(payload, "rereply_due"))
+
+
+READERS: dict[str, Reader] = {
+    "accept": _reviewed,
+    "not_accept": _reviewed,
+    "hand_over": _handed_over,
+    "reassign": _handed_over,
+    "sign": _signed,
+    "return": _returned,
+    "co_opinion": _co_opinion,
+    "approve_extension": _extended,
+    "reply": _replied,
+    "evaluate": _evaluated,
+}
+"""How the timeline reads each action that starts or ends a stage or a deadline; the
+others (contact, an extension request or refusal, co-signing, alerts) are steps only."""
+
+# Checked at import: a reader for an action the lifecycle does not declare (renamed or
+# gone) would silently read nothing.
+if not set(READERS) <= set(lc.ACTION):
+    raise ImportError(f"timeline readers of undeclared actions: {set(READERS) - set(lc.ACTION)}")
+
+
+def analyse(item: Any, events: list[Any], now: datetime) -> Timeline:
+    """Stages and deadlines of one item from its events (oldest first)."""
+    t = Timeline(int(item.id), item.kind, int(item.meeting_id), item.state, utc(item.created_at))
+    r = _Reading(t)
     prev_at: datetime | None = None
-
-    def supersede(*names: str) -> None:
-        for key in [k for k in open_ if k[0] in names]:
-            open_.pop(key).status = "superseded"
-
     for e in events:
         at = utc(e.at)
-        payload = orjson.loads(e.payload)
-        action = e.action
-        t.steps.append(
-            {
-                "id": int(e.id),
-                "action": action,
-                "actor": {
-                    "id": int(e.actor_id),
-                    "role": e.actor_role,
-                    "unit_id": None if e.actor_unit_id is None else int(e.actor_unit_id),
-                },
-                "from": e.from_state,
-                "to": e.to_state,
-                "round": int(e.round),
-                "payload": payload,
-                "at": iso(at),
-                "since_previous_s": None if prev_at is None else _secs(prev_at, at),
-            }
-        )
+        step = item_event(e)
+        step["since_previous_s"] = None if prev_at is None else _secs(prev_at, at)
+        t.steps.append(step)
         prev_at = at
-        if e.to_state == lc.SUBMITTED and submitted_at is None:
-            submitted_at = at
-        if action in ("accept", "not_accept") and submitted_at is not None:
-            t.review = _secs(submitted_at, at)
-        elif action in ("hand_over", "reassign"):
-            supersede("sign", "reply", "co_opinion")
-            assigned_at = at
-            t.first_hand_over = t.first_hand_over or at
-            lead = payload.get("lead_unit_id")
-            d = Deadline("sign", int(e.round), lead, _due(payload, "sign_due"))
-            open_[("sign", lead)] = d
-            t.deadlines.append(d)
-            d = Deadline("reply", int(e.round), lead, _due(payload, "reply_due"))
-            open_[("reply", lead)] = d
-            t.deadlines.append(d)
-            for co in payload.get("co_unit_ids") or []:
-                d = Deadline("co_opinion", int(e.round), co, _due(payload, "co_opinion_due"))
-                open_[("co_opinion", co)] = d
-                t.deadlines.append(d)
-        elif action in ("sign", "return"):
-            d_ = open_.pop(("sign", lead), None)
-            if d_ is not None:
-                d_.settle(at)
-            if action == "sign":
-                signed_at = at
-                if assigned_at is not None:
-                    t.sign = _secs(assigned_at, at)
-                    t.sign_unit = lead
-            else:
-                supersede("reply", "co_opinion")
-        elif action == "co_opinion":
-            d_ = open_.pop(("co_opinion", payload.get("unit_id")), None)
-            if d_ is not None:
-                d_.settle(at)
-        elif action == "approve_extension":
-            for name in ("reply", "rereply"):
-                d_ = open_.get((name, lead))
-                if d_ is not None:
-                    d_.extended_from = d_.extended_from or d_.due
-                    d_.due = _due(payload, "until")
-        elif action == "reply":
-            for name in ("reply", "rereply"):
-                d_ = open_.pop((name, lead), None)
-                if d_ is not None:
-                    d_.settle(at)
-            if rehandling_at is not None:
-                t.rereply.append(_secs(rehandling_at, at))
-                rehandling_at = None
-            elif t.first_reply is None:
-                t.first_reply = at
-                if signed_at is not None:
-                    t.reply = _secs(signed_at, at)
-                    t.reply_unit = lead
-        if action == "evaluate" and e.to_state == lc.REHANDLING:
-            rehandling_at = at
-            supersede("co_opinion")
-            d = Deadline("rereply", int(e.round), lead, _due(payload, "rereply_due"))
-            open_[("rereply", lead)] = d
-            t.deadlines.append(d)
+        if e.to_state == lc.SUBMITTED and r.submitted_at is None:
+            r.submitted_at = at
+        reader = READERS.get(e.action)
+        if reader is not None:
+            reader(r, e, at, step["payload"])
         if e.to_state == lc.CLOSED:
             t.closed_at = at
             t.close = _secs(t.created_at, at)
             if t.first_hand_over is not None:
                 t.handling = _secs(t.first_hand_over, at)
-    for d in open_.values():
+    for d in r.open_.values():
         if d.due is not None and d.due <= now:
             d.status = "overdue"
     return t

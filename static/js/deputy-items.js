@@ -3,7 +3,7 @@
 
 import { get, post } from "./api.js";
 import { t } from "./i18n.js";
-import { ItemBoard, actionsFor } from "./items.js";
+import { ItemBoard, allowedActions } from "./items.js";
 import { busy, el, field, fill, flash } from "./ui.js";
 
 let ctx = null;
@@ -21,11 +21,11 @@ export async function mount(c) {
 
 export function onMessage(m) {
   if (!board || m.channel !== `deputy:${ctx.me.id}`) return;
-  if (board.apply(m)) drawBadge();
+  board.apply(m).then((mine) => mine && drawBadge(), (e) => console.error(e));
 }
 
 function drawBadge() {
-  const n = board.count((item, c) => actionsFor(item, ctx.me, c.seen).length > 0);
+  const n = board.count((item) => allowedActions(item).length > 0);
   const badge = document.getElementById("items-badge");
   badge.textContent = String(n);
   badge.hidden = n === 0;

@@ -469,6 +469,13 @@ const zh = {
   "op.more": "显示更多",
   "op.mergeHint": "输入编号、代表姓名或意见内容",
   "picker.none": "没有匹配项",
+  // why an action the server lists for the caller is not possible now (lifecycle.REASON_CODES)
+  "why.cosigned": "已回复联名邀请",
+  "why.evaluated": "本轮答复已测评",
+  "why.co_opinion_sent": "本单位已提交协办意见",
+  "why.co_opinions_pending": "等待协办单位（{units}）的意见",
+  "why.extension_pending": "已有延期申请待审批",
+  "why.no_extension_request": "没有待审批的延期申请",
 };
 
 const en = {
@@ -916,6 +923,13 @@ const en = {
   "op.more": "Show more",
   "op.mergeHint": "Number, deputy's name or words",
   "picker.none": "No matches",
+  // why an action the server lists for the caller is not possible now (lifecycle.REASON_CODES)
+  "why.cosigned": "you have answered the co-signing request",
+  "why.evaluated": "you have evaluated this reply",
+  "why.co_opinion_sent": "your unit has sent its opinion",
+  "why.co_opinions_pending": "waiting for the opinion of {units}",
+  "why.extension_pending": "an extension request is waiting for a decision",
+  "why.no_extension_request": "no extension request to decide",
 };
 
 export const STRINGS = { "zh-CN": zh, en };

@@ -3,7 +3,10 @@
 // actions the viewer may take now. Pages differ only in the role passed in.
 //
 // Every item message carries {item: summary, event}; a card is updated from it in
-// place, so each step appears live on every page that shows the item. A message the
+// place, so each step appears live on every page that shows the item. Which actions a
+// card offers is the server's answer for the viewer (`item.actions`: a message is sent
+// to several people and carries none, so the board reads the item once per change);
+// the page keeps no copy of the lifecycle's rules. A message the
 // pages may not take at its word (hub-client.js `authoritative`: on a desk, anyone's
 // but the hub's and the secretariat's) only makes the board read its items again.
 
@@ -24,40 +27,35 @@ export const STATE_KIND = {
   rehandling: "bad",
   closed: "ok",
 };
-const WORKING = ["in_progress", "rehandling"];
 export const RATINGS = ["satisfied", "basically_satisfied", "unsatisfied"];
 const METHODS = ["phone", "visit", "meeting", "message", "other"];
 
-/** The actions `me` may take on `item` now (the server checks again). */
-export function actionsFor(item, me, seen = {}) {
-  const s = item.state;
-  const out = [];
-  if (me.role === "secretariat") {
-    if (s === "submitted") out.push("accept", "not_accept");
-    if (s === "accepted") out.push("hand_over");
-    if (s === "returned") out.push("reassign");
-    if (WORKING.includes(s) && item.extension_until) out.push("approve_extension", "refuse_extension");
-  } else if (me.role === "unit") {
-    const lead = item.lead_unit && item.lead_unit.id === me.unit_id;
-    const co = item.co_units.some((u) => u.id === me.unit_id);
-    if (lead && s === "assigned") out.push("sign", "return");
-    if (lead && WORKING.includes(s)) {
-      out.push("reply", "contact");
-      if (!item.extension_until) out.push("request_extension");
-    }
-    if (co && (s === "assigned" || s === "in_progress") && !seen.coOpinionSent) out.push("co_opinion");
-  } else if (me.role === "deputy") {
-    const mine = item.deputies.find((d) => d.id === me.id);
-    if (mine && s === "cosigning" && mine.role === "cosigner" && mine.status === "pending") out.push("cosign", "decline");
-    if (mine && s === "replied" && mine.status === "confirmed" && !seen.evaluated) out.push("evaluate");
-  }
-  return out;
+/** The actions the caller may take on `item` now, as the server listed them. */
+export const allowedActions = (item) => (item.actions || []).filter((a) => a.allowed);
+
+/** Why the caller may not take a listed action now, in the page's language. */
+export function whyNot(a, item) {
+  const p = { ...(a.reason.params || {}) };
+  if (p.unit_ids) p.units = p.unit_ids.map((id) => item.co_units.find((u) => u.id === id)?.name || `#${id}`).join("、");
+  return t(`why.${a.reason.code}`, p);
 }
 
-/** Where each action is posted. */
-function actionPath(item, action) {
-  const suggestionOnly = ["cosign", "decline", "accept", "not_accept", "hand_over"];
-  return suggestionOnly.includes(action) ? `/api/suggestions/${item.id}/${action}` : `/api/items/${item.id}/${action}`;
+// One request per item change, however many boards of the page show the item.
+const reading = new Map(); // "id@updated_at" -> Promise of the item for the caller
+
+/** The item as the caller sees it now, with their `actions` (a message body, sent to
+ * several people, has none); the message's own item, with no actions, if the caller may
+ * no longer read it (a unit the item was taken from). */
+function forMe(item) {
+  const key = `${item.id}@${item.updated_at}`;
+  if (!reading.has(key)) {
+    reading.set(
+      key,
+      get(`/api/items/${item.id}`, { quiet: true }).catch(() => ({ ...item, actions: [] })),
+    );
+    setTimeout(() => reading.delete(key), 5000);
+  }
+  return reading.get(key);
 }
 
 /** A human line for one event of the timeline. */
@@ -88,7 +86,7 @@ export class ItemBoard {
    */
   constructor({ me, client, list, units = new Map(), filter = () => true, emptyKey = "item.none", onFresh = null }) {
     Object.assign(this, { me, client, list, units, filter, emptyKey, onFresh });
-    this.cards = new Map(); // id -> {item, events, detail, open, li, seen}
+    this.cards = new Map(); // id -> {item, events, detail, open, li}
     this.query = null;
     this.reloadTimer = null;
   }
@@ -100,9 +98,10 @@ export class ItemBoard {
     this.render();
   }
 
-  /** Apply a message; true if it concerned an item this board shows (or may show: a
-   * message not taken at its word makes the board read its items from the server). */
-  apply(m) {
+  /** Apply a message; resolves true if it concerned an item this board shows (or may
+   * show: a message not taken at its word makes the board read its items from the
+   * server). The caller's actions on the item are read from the server first. */
+  async apply(m) {
     const b = m.body || {};
     if (!b.item || !(m.kind.startsWith("item.") || m.kind.startsWith("suggestion."))) return false;
     if (!authoritative(m)) {
@@ -114,8 +113,11 @@ export class ItemBoard {
       }, 250);
       return true;
     }
-    const isNew = !this.cards.has(b.item.id);
-    const c = this._upsert(b.item, b.event);
+    const known = this.cards.get(b.item.id);
+    const fresh = known && known.item.actions && known.item.updated_at >= b.item.updated_at;
+    const item = fresh ? known.item : await forMe(b.item);
+    const isNew = !this.cards.has(item.id);
+    const c = this._upsert(item, b.event);
     if (!c) {
       if (!isNew) this.render(); // it left this board
       return false;
@@ -142,7 +144,7 @@ export class ItemBoard {
       return null;
     }
     if (!c) {
-      c = { item: current, events: [], detail: null, open: false, li: null, seen: {} };
+      c = { item: current, events: [], detail: null, open: false, li: null };
       this.cards.set(item.id, c);
     } else {
       c.item = current;
@@ -150,8 +152,6 @@ export class ItemBoard {
     if (event) {
       if (!c.events.some((e) => e.id === event.id)) c.events.push(event);
       if (!c.last || event.id >= c.last.id) c.last = event;
-      if (event.action === "evaluate" && event.actor?.id === this.me.id && event.round === item.round) c.seen.evaluated = true;
-      if (event.action === "co_opinion" && event.actor?.unit_id === this.me.unit_id) c.seen.coOpinionSent = true;
     }
     return c;
   }
@@ -221,13 +221,17 @@ export class ItemBoard {
   _drawActions(c) {
     const box = c.li.querySelector(".item-actions");
     const formBox = c.li.querySelector(".action-form");
-    const acts = actionsFor(c.item, this.me, c.seen);
+    const acts = allowedActions(c.item).map((a) => a.name);
     if (!acts.includes(formBox.dataset.action)) {
       formBox.replaceChildren();
       delete formBox.dataset.action;
     }
+    // The refused ones with their reason, one line per reason (批准延期、拒绝延期：…).
+    const why = new Map();
+    for (const a of c.item.actions || []) if (!a.allowed) why.set(whyNot(a, c.item), [...(why.get(whyNot(a, c.item)) || []), t(`do.${a.name}`)]);
     fill(
       box,
+      why.size ? el("span", { class: "meta why-not" }, [...why].map(([text, names]) => `${names.join("、")}：${text}`).join("；")) : null,
       acts.map((a) => {
         const b = el("button", { type: "button", class: `act-${a} ${PRIMARY.has(a) ? "primary" : ""}`, "data-action": a }, t(`do.${a}`));
         b.addEventListener("click", () => {
@@ -250,9 +254,7 @@ export class ItemBoard {
   }
 
   async _act(c, action, body) {
-    const item = await post(actionPath(c.item, action), body);
-    if (action === "evaluate") c.seen.evaluated = true;
-    if (action === "co_opinion") c.seen.coOpinionSent = true;
+    const item = await post(c.item.actions.find((a) => a.name === action).path, body);
     const formBox = c.li.querySelector(".action-form");
     formBox.replaceChildren();
     delete formBox.dataset.action;
@@ -374,10 +376,9 @@ export class ItemBoard {
     try {
       const [detail, ev] = await Promise.all([get(`/api/items/${c.item.id}`), get(`/api/items/${c.item.id}/events`)]);
       c.detail = detail;
+      if (detail.updated_at >= c.item.updated_at) c.item = detail;
       for (const e of ev.events) if (!c.events.some((x) => x.id === e.id)) c.events.push(e);
       c.events.sort((a, b) => a.id - b.id);
-      if (detail.evaluations.some((e) => e.deputy_id === this.me.id && e.round === c.item.round)) c.seen.evaluated = true;
-      if (detail.unit_opinions.some((u) => u.unit_id === this.me.unit_id && u.text)) c.seen.coOpinionSent = true;
     } catch {
       return;
     }

@@ -26,10 +26,14 @@ export async function mount(c) {
 
 export function onMessage(m) {
   if (!ctx || m.channel !== `desk:${ctx.meetingId}`) return;
-  if (board.apply(m) && !m.cached) {
-    clearTimeout(timer);
-    timer = setTimeout(refreshOverdue, 300);
-  }
+  board.apply(m).then(
+    (shown) => {
+      if (!shown || m.cached) return;
+      clearTimeout(timer);
+      timer = setTimeout(refreshOverdue, 300);
+    },
+    (e) => console.error(e),
+  );
 }
 
 function form() {

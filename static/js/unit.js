@@ -3,7 +3,7 @@
 // countdowns on every card.
 
 import { t } from "./i18n.js";
-import { ItemBoard, actionsFor } from "./items.js";
+import { ItemBoard, allowedActions } from "./items.js";
 import { startPage } from "./ui.js";
 
 const { me, client } = await startPage(["unit"], "page.unit");
@@ -79,9 +79,7 @@ document.getElementById("handover-dismiss").addEventListener("click", () => {
   for (const li of document.querySelectorAll("li.fresh")) li.classList.remove("fresh");
 });
 
-const waitingForMe = (item) =>
-  (item.state === "assigned" && item.lead_unit && item.lead_unit.id === me.unit_id) ||
-  actionsFor(item, me).includes("co_opinion");
+const waitingForMe = (item) => allowedActions(item).some((a) => a.name === "sign" || a.name === "co_opinion");
 
 function alertHandover() {
   clearTimeout(alertTimer);
@@ -100,7 +98,7 @@ function alertHandover() {
 // -- the boards -------------------------------------------------------------------------
 
 const units = new Map();
-const isTodo = (item) => actionsFor(item, me).length > 0;
+const isTodo = (item) => allowedActions(item).length > 0;
 const onFresh = (item, event) => {
   for (const u of [item.lead_unit, ...item.co_units]) if (u) units.set(u.id, u.name);
   if (event && (event.action === "hand_over" || event.action === "reassign")) alertHandover();
@@ -121,9 +119,7 @@ function drawCount() {
 client.addEventListener("message", (ev) => {
   const m = ev.detail;
   // The item moves between the boards as its state changes; only one alerts.
-  todo.apply(m);
-  others.apply({ ...m, cached: true });
-  drawCount();
+  Promise.all([todo.apply(m), others.apply({ ...m, cached: true })]).then(drawCount, (e) => console.error(e));
 });
 
 await Promise.all([todo.load(""), others.load("")]);

@@ -120,3 +120,62 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     for p in (sec, dep, unit):
         assert p.js_errors == []
         await p.context.close()
+
+
+async def _call(page: Any, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """An API call from ``page`` with its own session."""
+    return await page.evaluate(
+        """async ([method, path, body]) => {
+          const token = JSON.parse(sessionStorage.getItem("hub:session")).token;
+          const r = await fetch(path, {method, headers: {authorization: "Bearer " + token,
+            "content-type": "application/json"}, body: body ? JSON.stringify(body) : undefined});
+          if (!r.ok) throw new Error(method + " " + path + " " + r.status + " " + await r.text());
+          return r.json();
+        }""",
+        [method, path, body],
+    )
+
+
+async def test_lead_unit_is_not_offered_reply_while_a_co_unit_opinion_is_pending(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """The lead unit's card offers 答复 only once the co-unit has sent its opinion, says in
+    Chinese why not before, and turns live when the opinion arrives."""
+    dep = await open_as(browser, demo_hub.url, "daibiao1")
+    sec = await open_as(browser, demo_hub.url, "mishu")
+    unit = await open_as(browser, demo_hub.url, "jiaotong")
+    co = await open_as(browser, demo_hub.url, "fayuan")
+    lead_id, co_id = demo_hub.ids["unit_ids"][:2]
+    opinion = await _call(
+        dep, "POST", "/api/opinions", {"meeting_id": demo_hub.ids["meeting_id"], "text": "协办测试"}
+    )
+    item = await _call(
+        sec,
+        "POST",
+        "/api/items",
+        {
+            "opinion_ids": [opinion["id"]],
+            "title": "需要协办的事项",
+            "lead_unit_id": lead_id,
+            "co_unit_ids": [co_id],
+        },
+    )
+    card = unit.locator(f'#todo li.item[data-item="{item["id"]}"]')
+    await card.locator("button.act-sign").click()
+    await unit.wait_for_selector(
+        f'#todo li.item[data-item="{item["id"]}"][data-state="in_progress"]'
+    )
+    await card.locator("button.act-contact").wait_for()
+    assert await card.locator("button.act-reply").count() == 0
+    why = await card.locator(".why-not").inner_text()
+    assert why == "答复：等待协办单位（市中级人民法院）的意见", why
+    ccard = co.locator(f'li.item[data-item="{item["id"]}"]')
+    await ccard.locator("button.act-co_opinion").click()
+    await ccard.locator("textarea[name=text]").fill("同意主办单位方案")
+    await ccard.locator("form.form-co_opinion button[type=submit]").click()
+    await card.locator("button.act-reply").wait_for()
+    assert await card.locator(".why-not").count() == 0
+    assert await ccard.locator("button.act-co_opinion").count() == 0
+    for p in (dep, sec, unit, co):
+        assert p.js_errors == []
+        await p.context.close()
