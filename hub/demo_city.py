@@ -39,8 +39,9 @@ from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
 from hub.session import attendance, meetings, notices
-from hub.session.items import act_in, create_commit_in, submit_suggestion_in
+from hub.session.items import act_in, create_commit_in
 from hub.session.opinions import merge_in, note_in, submit_in
+from hub.session.suggestions import submit_in as submit_suggestion_in
 from hub.store.log import MessageLog
 from hub.store.schema import users
 
