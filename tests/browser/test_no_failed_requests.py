@@ -16,7 +16,9 @@ PAGES = (
 
 
 async def _icon(page: Any) -> str:
-    href: str = await page.evaluate("() => document.querySelector('link[rel=icon]').href")
+    """The address of the icon ``page`` names."""
+    href = await page.evaluate("() => document.querySelector('link[rel=icon]')?.href ?? null")
+    assert isinstance(href, str), f"{page.url} names no icon"
     return href
 
 
