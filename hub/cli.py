@@ -212,7 +212,11 @@ def parser() -> argparse.ArgumentParser:
     def serve_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-        p.add_argument("--log-level", default="info")
+        p.add_argument(
+            "--log-level",
+            default="warning",
+            help="uvicorn's (default warning: its start-up lines would follow the URL)",
+        )
 
     p = sub.add_parser("serve", help="run the hub (HTTP + WebSocket)")
     serve_args(p)

@@ -125,6 +125,18 @@ async def test_serve_demo_ends_with_the_url_and_logins(tmp_path: Path) -> None:
             lines.append(await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), TIMEOUT))
         assert not [x for x in lines if "alembic" in x], lines
         assert lines[0].startswith("Session Hub listening on http://127.0.0.1:"), lines
+        url = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
+        assert url is not None
+        async with httpx.AsyncClient(base_url=url.group(0)) as http:
+            for _ in range(100):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        assert proc.stdout.read() == ""  # started and serving: nothing after the logins
     finally:
         proc.kill()
         proc.wait()
