@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
@@ -105,6 +105,12 @@ async def _index(request: Request) -> Response:
     return RedirectResponse("/static/index.html")
 
 
+async def _favicon(request: Request) -> Response:
+    # The pages name /static/favicon.svg; browsers and tools that ask for the
+    # conventional address get the same icon rather than a 404.
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 class HubApp(Starlette):
     """Starlette, except that ``/ws`` goes straight to its endpoint, and that every HTTP
     response gets :data:`SECURITY_HEADERS`, errors included (an exception handler's answer
@@ -149,6 +155,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     ]
     if STATIC.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC, html=True), name="static"))
+        routes.append(Route("/favicon.ico", _favicon))
     app = HubApp(
         routes=routes,
         lifespan=lifespan,

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
@@ -61,28 +63,95 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         cmd_serve(settings, args, demo_banner=True)
 
 
+def _bind_or_exit(host: str, port: int) -> socket.socket:
+    """The listening socket, or one line on stderr saying what to do and exit 1."""
+    from hub.server import bind
+
+    try:
+        sock = bind(host, port)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            why = (
+                f"port {port} on {host} is already in use: choose another with --port"
+                " (0 picks a free one) or stop the program using it"
+            )
+        elif e.errno == errno.EACCES:
+            why = f"no permission to listen on port {port}: choose a port above 1023 with --port"
+        else:
+            why = f"cannot listen on {host}:{port}: {e.strerror or e}"
+        sys.stderr.write(f"hub: {why}\n")
+        raise SystemExit(1) from None
+    return sock
+
+
+def _lan_address() -> str | None:
+    """This machine's address on its local network (of the default route), if it has one.
+
+    Connecting a UDP socket sends nothing; it only asks the kernel which source address
+    it would use.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
+        except OSError:
+            return None
+        addr: str = s.getsockname()[0]
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace, demo_banner: bool = False) -> None:
     from hub import demo
     from hub.app import create_app
-    from hub.server import bind, run
+    from hub.server import run
 
+    # Bound first: a busy port is reported before any migration or seeding.
+    sock = _bind_or_exit(args.host, args.port)
     if args.demo and not demo_banner:
         _migrate(settings)
         asyncio.run(_with_engine(settings, lambda e: demo.seed(e, settings.data_dir)))
         demo_banner = True
     if demo_banner:
         settings = settings.with_(demo=True)
-    sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    everywhere = args.host in ("0.0.0.0", "::")
+    shown = "127.0.0.1" if everywhere else args.host
     url = f"http://{shown}:{port}/"
     lines = [f"Session Hub listening on {url}  (WebSocket: ws://{shown}:{port}/ws)"]
+    if everywhere:
+        lan = _lan_address()
+        if lan is not None:
+            lines.append(f"On this network: http://{lan}:{port}/")
     if demo_banner:
         lines.append(f"Demo accounts (password {demo.PASSWORD}):")
         lines += [f"  {u:<12} {who}" for u, who in demo.logins()]
     print("\n".join(lines), flush=True)
     app = create_app(settings)
     run(app, settings, sock, log_level=args.log_level, access_log=False)
+
+
+async def _check_new_user(conn: Any, args: argparse.Namespace) -> None:
+    """One clear error per cause, before anything is inserted: the insert's own
+    IntegrityError cannot tell a taken username from a missing delegation, unit or meeting."""
+    import sqlalchemy as sa
+
+    from hub.errors import Conflict, NotFound
+    from hub.store.schema import delegations, meetings, units, users
+
+    async def exists(column: sa.Column[Any], value: object) -> bool:
+        row = await conn.execute(sa.select(sa.literal(1)).where(column == value).limit(1))
+        return row.first() is not None
+
+    deputy_in = args.delegation if args.role == "deputy" else None
+    unit_of = args.unit if args.role == "unit" else None
+    if deputy_in is not None and not await exists(delegations.c.id, deputy_in):
+        raise NotFound(f"delegation {deputy_in} does not exist")
+    if unit_of is not None and not await exists(units.c.id, unit_of):
+        raise NotFound(f"unit {unit_of} does not exist")
+    for m in args.meeting or []:
+        if not await exists(meetings.c.id, m):
+            raise NotFound(f"meeting {m} does not exist")
+    if await exists(users.c.username, args.username):
+        raise Conflict(f"username {args.username!r} is taken")
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
@@ -95,6 +164,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
     async def go(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
+            await _check_new_user(conn, args)
             uid = await create_user(
                 conn,
                 args.username,
@@ -104,7 +174,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
                 delegation_id=args.delegation,
                 unit_id=args.unit,
             )
-            for m in args.meeting or []:
+            for m in dict.fromkeys(args.meeting or []):  # a repeated --meeting once
                 await add_participants(conn, m, [uid])
         tokens = Tokens(load_secret(settings), settings.token_ttl)
         return {"id": uid, "token": tokens.issue(uid, 0)}
@@ -142,7 +212,11 @@ def parser() -> argparse.ArgumentParser:
     def serve_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-        p.add_argument("--log-level", default="info")
+        p.add_argument(
+            "--log-level",
+            default="warning",
+            help="uvicorn's (default warning: its start-up lines would follow the URL)",
+        )
 
     p = sub.add_parser("serve", help="run the hub (HTTP + WebSocket)")
     serve_args(p)
@@ -198,6 +272,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic's INFO lines (a dozen plugin and "Context impl" lines on every run, even with
+    # nothing to migrate) pushed `hub serve --demo`'s URL and logins off the screen; its
+    # warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from hub.errors import HubError
 
     try:

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from tests.utils.servers import RunningHub
 
-UNDESCRIBED = {"/", "/openapi.json"}
+UNDESCRIBED = {"/", "/openapi.json", "/favicon.ico"}
 
 
 def _served(app: Starlette) -> set[tuple[str, str]]:

@@ -583,12 +583,13 @@ async def test_demo_password_is_served_only_under_demo(
     sqlite_url: str, tmp_path: Path, world: World
 ) -> None:
     """A hub not started with --demo tells nobody the demo password: not the login page,
-    its scripts or strings, nor /api/login/demo (404); under --demo that endpoint does."""
+    its scripts or strings, nor /api/login/demo (204, empty); under --demo that endpoint does."""
     async with (
         running_hub(settings_for(sqlite_url, tmp_path)) as h,
         httpx.AsyncClient(base_url=h.url) as http,
     ):
-        assert (await http.get("/api/login/demo")).status_code == 404
+        r = await http.get("/api/login/demo")
+        assert r.status_code == 204 and r.content == b""
         for path in ("/static/index.html", "/static/js/login.js", "/static/js/i18n.js"):
             r = await http.get(path)
             assert r.status_code == 200 and "demo2026" not in r.text, path

@@ -1,6 +1,6 @@
 """Logging in and out: ``POST /api/login`` (brute force slowed), ``/api/logout`` (this
 device), ``/api/password`` (own), ``/api/downloads`` (a link's short-lived token),
-``/api/me``, and ``/api/login/demo`` (only under ``hub serve --demo``)."""
+``/api/me``, and ``/api/login/demo`` (only under ``hub serve --demo``; 204 otherwise)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hub import demo
 from hub.api import JSON, body, field, is_download, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
-from hub.errors import BadRequest, Close, Forbidden, NotFound, RateLimited, Unauthorized
+from hub.errors import BadRequest, Close, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
     check_password,
     find_login,
@@ -165,9 +165,13 @@ async def download_token(request: Request) -> Response:
 
 
 async def demo_logins(request: Request) -> Response:
-    """The demo accounts and their password, only when the hub runs with ``--demo``."""
+    """The demo accounts and their password, only when the hub runs with ``--demo``.
+
+    Otherwise 204, not 404: the login page asks on every load, and a deployment's
+    every login page would log a failed request.
+    """
     if not services(request).settings.demo:
-        raise NotFound("this hub runs no demo")
+        return Response(status_code=204)
     accounts = [{"username": u, "who": who} for u, who in demo.logins()]
     return JSON({"password": demo.PASSWORD, "accounts": accounts})
 
@@ -223,7 +227,7 @@ spec = {
                         },
                     )
                 ),
-                **error_responses(404),
+                "204": {"description": "this hub runs no demo"},
             },
         }
     },

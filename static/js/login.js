@@ -17,9 +17,9 @@ if (reason && ["expired", "deactivated", "loggedOut", "passwordChanged"].include
   if (reason === "deactivated") p.className = "error-line";
 }
 
-// The demo password is shown only by a hub started with --demo (404 otherwise).
+// The demo password is shown only by a hub started with --demo (204 otherwise).
 fetch("/api/login/demo")
-  .then((r) => (r.ok ? r.json() : null))
+  .then((r) => (r.status === 200 ? r.json() : null))
   .then((d) => {
     if (!d) return;
     const p = document.getElementById("demo");
