@@ -129,29 +129,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, demo_banner: bool = 
     run(app, settings, sock, log_level=args.log_level, access_log=False)
 
 
-async def _check_new_user(conn: Any, args: argparse.Namespace) -> None:
-    """One clear error per cause, before anything is inserted: the insert's own
-    IntegrityError cannot tell a taken username from a missing delegation, unit or meeting."""
+async def _check_meetings(conn: Any, meeting_ids: list[int]) -> None:
+    """Each ``--meeting`` exists, checked before anything is inserted (the account's own
+    references are checked by ``create_user``, one clear error per cause)."""
     import sqlalchemy as sa
 
-    from hub.errors import Conflict, NotFound
-    from hub.store.schema import delegations, meetings, units, users
+    from hub.errors import NotFound
+    from hub.store.schema import meetings
 
-    async def exists(column: sa.Column[Any], value: object) -> bool:
-        row = await conn.execute(sa.select(sa.literal(1)).where(column == value).limit(1))
-        return row.first() is not None
-
-    deputy_in = args.delegation if args.role == "deputy" else None
-    unit_of = args.unit if args.role == "unit" else None
-    if deputy_in is not None and not await exists(delegations.c.id, deputy_in):
-        raise NotFound(f"delegation {deputy_in} does not exist")
-    if unit_of is not None and not await exists(units.c.id, unit_of):
-        raise NotFound(f"unit {unit_of} does not exist")
-    for m in args.meeting or []:
-        if not await exists(meetings.c.id, m):
+    for m in meeting_ids:
+        row = await conn.execute(sa.select(sa.literal(1)).where(meetings.c.id == m).limit(1))
+        if row.first() is None:
             raise NotFound(f"meeting {m} does not exist")
-    if await exists(users.c.username, args.username):
-        raise Conflict(f"username {args.username!r} is taken")
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
@@ -164,7 +153,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
     async def go(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
-            await _check_new_user(conn, args)
+            await _check_meetings(conn, args.meeting or [])
             uid = await create_user(
                 conn,
                 args.username,

@@ -89,6 +89,15 @@ async def create_user(
         raise BadRequest("`username` must be 1-100 characters")
     if role == "unit" and unit_id is None:
         raise BadRequest("a unit account needs `unit_id`")
+    # One clear error per cause, checked before the insert, whose IntegrityError cannot
+    # tell a taken username from a missing delegation or unit.
+    deputy_in = delegation_id if role == "deputy" else None
+    if deputy_in is not None and not await _exists(conn, delegations.c.id, deputy_in):
+        raise NotFound(f"delegation {deputy_in} does not exist")
+    if role == "unit" and not await _exists(conn, units.c.id, unit_id):
+        raise NotFound(f"unit {unit_id} does not exist")
+    if await _exists(conn, users.c.username, username):
+        raise Conflict(f"username {username!r} is taken")
     if password_hash is None and password:
         password_hash = hash_password(password)
     try:
@@ -105,11 +114,14 @@ async def create_user(
             )
             .returning(users.c.id)
         )
-    except IntegrityError:
-        raise Conflict(
-            f"username {username!r} is taken, or its delegation/unit does not exist"
-        ) from None
+    except IntegrityError:  # taken meanwhile by a concurrent insert
+        raise Conflict(f"username {username!r} is taken") from None
     return int(r.scalar_one())
+
+
+async def _exists(conn: AsyncConnection, column: sa.Column[Any], value: object) -> bool:
+    row = await conn.execute(sa.select(sa.literal(1)).where(column == value).limit(1))
+    return row.first() is not None
 
 
 _PRINCIPALS = (
