@@ -355,10 +355,13 @@ async def test_replay_to_a_slow_client_waits_for_room_and_never_overflows() -> N
     conn, sock = connection(max_queue=4, direct=False)
     sock.hold()
     sub, _, _ = await join(node, since=0, conn=conn)
-    while sub.replaying:
-        sock.allow(1)
-        await asyncio.sleep(0)
+
+    def drip() -> bool:
         assert len(conn.queue) <= conn.max_queue
+        sock.allow(1)
+        return not sub.replaying
+
+    await until(drip, "the replay to reach the live stream")
     sock.release()
     await until(lambda: len(sock.seqs()) == 40, "the replay")
     assert sock.seqs() == list(range(1, 41))
