@@ -1,6 +1,6 @@
-"""Errors reach the pages in the page's language: a refused login, a bad field, a
-permission or missing-object refusal, a wrong current password and a network failure
-show no English (and no raw code) in zh-CN, and no Chinese in English."""
+"""Errors reach the pages in the page's language: a refused login, the login back-off, a
+bad field, a permission or missing-object refusal, a wrong current password and a network
+failure show no English (and no raw code) in zh-CN, and no Chinese in English."""
 
 from __future__ import annotations
 
@@ -63,6 +63,19 @@ async def test_errors_are_shown_in_the_page_language(
     await page.fill("#password", "not-the-password")
     await page.click("#submit")
     seen["login"] = await shown(page)
+
+    # Guessing: past the free failures the login back-off answers rate_limited with
+    # `retry_after`, and the page says how many seconds to wait.
+    await page.fill("#username", "daibiao9")
+    for _ in range(12):
+        await page.evaluate(CLEAR)
+        await page.fill("#password", "not-the-password")
+        await page.click("#submit")
+        seen["back_off"] = await shown(page)
+        if seen["back_off"] != seen["login"]:
+            break
+    assert re.search(r"\d", seen["back_off"]), seen["back_off"]
+    await page.fill("#username", "daibiao1")
 
     await page.fill("#password", demo.PASSWORD)
     await page.click("#submit")
