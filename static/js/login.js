@@ -46,12 +46,13 @@ form.addEventListener("submit", async (ev) => {
   submit.disabled = true;
   submit.textContent = t("login.busy");
   const problem = document.getElementById("errors");
-  problem.textContent = "";
+  const say = (text) => problem.replaceChildren(Object.assign(document.createElement("p"), { className: "error-line", textContent: text }));
+  problem.replaceChildren();
   try {
     const r = await api("POST", "/api/login", { username, password }, { quiet: true });
     const page = PAGES[r.user.role];
     if (!page) {
-      problem.textContent = t("login.noPage");
+      say(t("login.noPage"));
       return;
     }
     session.save(r);
@@ -60,7 +61,7 @@ form.addEventListener("submit", async (ev) => {
     form.password.value = "";
     form.password.focus();
     // One answer for an unknown user and a wrong password: the server does not tell them apart.
-    problem.textContent = e.code === "unauthorized" ? t("login.wrong") : errorText(e);
+    say(e.code === "unauthorized" ? t("login.wrong") : errorText(e));
   } finally {
     submit.disabled = false;
     submit.textContent = t("login.submit");
