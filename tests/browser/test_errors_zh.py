@@ -1,17 +1,20 @@
 """Errors reach the pages in the page's language: a refused login, the login back-off, a
-bad field, a permission or missing-object refusal, a wrong current password and a network
-failure show no English (and no raw code) in zh-CN, and no Chinese in English."""
+bad field, a permission, missing-object or stale-page refusal, a wrong current password and
+a network failure show no English (and no raw code) in zh-CN, and no Chinese in English."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import httpx
 import pytest
 
 from hub import demo
 from hub.errors import HTTP_STATUS
 from tests.browser.conftest import TIMEOUT_MS, Demo, shot, wait_until
+from tests.browser.test_deputy import token
+from tests.utils import TIMEOUT
 
 LATIN = re.compile(r"[A-Za-z]")
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
@@ -107,6 +110,29 @@ async def test_errors_are_shown_in_the_page_language(
     await page.click("#register-form button[type=submit]")
     seen["network"] = await shown(page)
     await page.unroute("**/api/registrations")
+
+    # A stale page: the supervisor confirmed the registration meanwhile, so attaching
+    # evidence to it is a conflict.
+    reg = await page.evaluate(
+        """async () => {
+          const { post } = await import("/static/js/api.js");
+          const day = new Date().toISOString().slice(0, 10);
+          const r = await post("/api/registrations",
+            { kind: "research", activity_date: day, title: "a visit", text: "visited a school" });
+          return r.id;
+        }"""
+    )
+    async with httpx.AsyncClient(base_url=demo_hub.url, timeout=TIMEOUT) as http:
+        r = await http.post(
+            f"/api/registrations/{reg}/confirm",
+            json={},
+            headers={"Authorization": f"Bearer {await token(demo_hub.url, 'jiandu')}"},
+        )
+        assert r.status_code == 200, r.text
+    await page.evaluate(CLEAR)
+    await call(page, "PUT", f"/api/registrations/{reg}/attachment?filename=a.txt", "evidence")
+    seen["conflict"] = await shown(page)
+    assert ("当前状态" if lang == "zh-CN" else "current state") in seen["conflict"], seen
 
     # The password dialog: a wrong current password, its own region.
     await page.click("#password-change")
