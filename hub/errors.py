@@ -6,7 +6,7 @@ status each maps to:
 ====================  ======  ==================================================
 code                  status  meaning
 ====================  ======  ==================================================
-bad_request           400     the frame or request is malformed; the message says which field
+bad_request           400     the frame or request is malformed; ``field`` (and the message) names it
 unauthorized          401     no, invalid or expired token
 forbidden             403     authenticated, but this user may not do this
 not_found             404     no such channel, message, item or user
@@ -18,6 +18,11 @@ quota_exceeded        429     the account's raw publishes today are over HUB_PUB
 unavailable           503     the database (or broker) cannot be reached; nothing was stored
 internal              500     a bug; logged on the server
 ====================  ======  ==================================================
+
+Keyword arguments of an error (``field``, ``allowed``, ``resets``, ``retry_after``) are
+machine-readable parameters sent next to ``code`` and ``message``: the pages build their
+text from the code and these, never from the English message. Every code here needs a
+text in each language of ``static/js/i18n.js`` (``tests/test_error_texts.py``).
 
 Close codes: see :class:`Close`.
 """

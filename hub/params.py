@@ -6,9 +6,9 @@
 * an **instant**: such a date (its local midnight in the congress's zone) or an ISO-8601
   timestamp with a zone whose date lies in the same range.
 
-Anything else is a :class:`BadRequest` that says what the parameter must hold: a value the
-database or the calendar cannot represent never reaches them (it would be a 500, or a
-stream cut after its first rows).
+Anything else is a :class:`BadRequest` (with ``field``: the parameter's name) that says
+what the parameter must hold: a value the database or the calendar cannot represent never
+reaches them (it would be a 500, or a stream cut after its first rows).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _RANGE = f"between {FIRST_DAY} and {LAST_DAY}"
 def check_id(v: object, name: str) -> int:
     """An id already parsed (from JSON, a cursor): an int, not a bool, in 1..2**63-1."""
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_ID:
-        raise BadRequest(f"`{name}` must be an id: an integer from 1 to {MAX_ID}")
+        raise BadRequest(f"`{name}` must be an id: an integer from 1 to {MAX_ID}", field=name)
     return v
 
 
@@ -34,13 +34,13 @@ def parse_id(raw: str, name: str) -> int:
     """An id written in a query: decimal digits, 1..2**63-1."""
     text = raw.strip()
     if not text.isascii() or not text.isdigit() or len(text) > 19:
-        raise BadRequest(f"`{name}` must be an id: an integer from 1 to {MAX_ID}")
+        raise BadRequest(f"`{name}` must be an id: an integer from 1 to {MAX_ID}", field=name)
     return check_id(int(text), name)
 
 
 def _in_range(day: date, name: str) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise BadRequest(f"`{name}` must be a date {_RANGE}")
+        raise BadRequest(f"`{name}` must be a date {_RANGE}", field=name)
     return day
 
 
@@ -49,7 +49,7 @@ def parse_date(raw: str, name: str) -> date:
     try:
         day = date.fromisoformat(raw.strip())
     except ValueError:
-        raise BadRequest(f"`{name}` must be a date like 2026-03-01") from None
+        raise BadRequest(f"`{name}` must be a date like 2026-03-01", field=name) from None
     return _in_range(day, name)
 
 
@@ -65,9 +65,10 @@ def parse_when(raw: str, name: str, tz: tzinfo) -> datetime:
     except ValueError:
         raise BadRequest(
             f"`{name}` must be a date (2026-03-01) or a timestamp with a zone "
-            "(2026-03-01T09:00:00+08:00)"
+            "(2026-03-01T09:00:00+08:00)",
+            field=name,
         ) from None
     if ts.tzinfo is None:
-        raise BadRequest(f"`{name}` needs a time zone, e.g. 2026-03-01T09:00:00+08:00")
+        raise BadRequest(f"`{name}` needs a time zone, e.g. 2026-03-01T09:00:00+08:00", field=name)
     _in_range(ts.date(), name)  # before the conversion, which could leave the calendar
     return ts.astimezone(UTC)

@@ -1,4 +1,5 @@
-"""The HTTP API: JSON in and out, bearer tokens, errors as ``{"code", "message"}``."""
+"""The HTTP API: JSON in and out, bearer tokens, errors as ``{"code", "message"}`` (plus
+machine-readable parameters such as ``field``, from which the pages build their own text)."""
 
 from __future__ import annotations
 
@@ -126,18 +127,18 @@ def field(
     """``d[name]`` checked against ``kind`` (bool is never an int here)."""
     if name not in d or d[name] is None:
         if required:
-            raise BadRequest(f"missing `{name}`")
+            raise BadRequest(f"missing `{name}`", field=name)
         return None
     v = d[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(v, bool) and bool not in kinds:
-        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}")
+        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}", field=name)
     if not isinstance(v, kinds):
-        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}")
+        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}", field=name)
     if isinstance(v, int) and not -MAX_INT <= v <= MAX_INT:
-        raise BadRequest(f"`{name}` must be between {-MAX_INT} and {MAX_INT}")
+        raise BadRequest(f"`{name}` must be between {-MAX_INT} and {MAX_INT}", field=name)
     if isinstance(v, str) and "\x00" in v:
-        raise BadRequest(f"`{name}` must not contain NUL characters")
+        raise BadRequest(f"`{name}` must not contain NUL characters", field=name)
     return v
 
 
@@ -148,9 +149,9 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     try:
         v = int(raw)
     except ValueError:
-        raise BadRequest(f"`{name}` must be an integer") from None
+        raise BadRequest(f"`{name}` must be an integer", field=name) from None
     if not lo <= v <= hi:
-        raise BadRequest(f"`{name}` must be between {lo} and {hi}")
+        raise BadRequest(f"`{name}` must be between {lo} and {hi}", field=name)
     return v
 
 

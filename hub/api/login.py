@@ -57,13 +57,19 @@ class LoginLimiter:
         q = self.addresses.get(address)
         if q is not None and len(q) >= self.per_address and q[0] > now - WINDOW:
             wait = int(q[0] + WINDOW - now) + 1
-            raise RateLimited(f"too many failed logins from your address; try again in {wait} s")
+            raise RateLimited(
+                f"too many failed logins from your address; try again in {wait} s",
+                retry_after=wait,
+            )
         failures, last = self.pairs.get((username, address), (0, 0.0))
         if failures >= self.free and now - last < FORGET:
             ready = last + min(MAX_DELAY, 2.0 ** (failures - self.free))
             if now < ready:
                 wait = int(ready - now) + 1
-                raise RateLimited(f"too many failed logins for {username!r}; try again in {wait} s")
+                raise RateLimited(
+                    f"too many failed logins for {username!r}; try again in {wait} s",
+                    retry_after=wait,
+                )
 
     def failed(self, username: str, address: str) -> None:
         now = time.monotonic()

@@ -85,6 +85,15 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
                     ["code", "message"],
                     code={"type": "string", "enum": list(HTTP_STATUS)},
                     message=STR,
+                    # Machine-readable parameters, from which a client builds its own text.
+                    field={"type": "string", "description": "bad_request: the field or parameter"},
+                    allowed={
+                        "type": "array",
+                        "items": STR,
+                        "description": "conflict: next actions",
+                    },
+                    resets={"type": "string", "description": "quota_exceeded: when it resets"},
+                    retry_after={"type": "integer", "description": "rate_limited: seconds to wait"},
                 )
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -98,21 +98,24 @@ def parse_new(d: dict[str, Any], today: date) -> dict[str, Any]:
     """Validate a new registration's fields: kind, activity_date, title, text."""
     kind = d.get("kind")
     if kind not in KINDS:
-        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}")
+        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}", field="kind")
     raw = d.get("activity_date")
     try:
         day = date.fromisoformat(raw) if isinstance(raw, str) else None
     except ValueError:
         day = None
     if day is None:
-        raise BadRequest("`activity_date` must be a date like 2026-03-01")
+        raise BadRequest("`activity_date` must be a date like 2026-03-01", field="activity_date")
     if day > today:
-        raise BadRequest("`activity_date` is in the future: register an activity once done")
+        raise BadRequest(
+            "`activity_date` is in the future: register an activity once done",
+            field="activity_date",
+        )
     title, text = d.get("title"), d.get("text")
     if not isinstance(title, str) or not title.strip() or len(title) > 300:
-        raise BadRequest("`title` must be 1-300 characters")
+        raise BadRequest("`title` must be 1-300 characters", field="title")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-        raise BadRequest(f"`text` must be 1-{MAX_TEXT} characters: say what was done")
+        raise BadRequest(f"`text` must be 1-{MAX_TEXT} characters: say what was done", field="text")
     return {"kind": kind, "activity_date": day, "title": title.strip(), "text": text.strip()}
 
 

@@ -1,7 +1,8 @@
 // HTTP to the hub: the session's token (sessionStorage: one login per tab, gone when
-// the tab closes), JSON requests, and errors shown with the server's own message.
+// the tab closes), JSON requests, and errors shown in the page's language (errorText:
+// chosen by the error's code and parameters, never the server's English message).
 
-import { t } from "./i18n.js";
+import { errorText, t } from "./i18n.js";
 
 const KEY = "hub:session";
 
@@ -55,11 +56,14 @@ export function toLogin(reason) {
   location.replace(`/static/index.html${q}`);
 }
 
+/** A refused request: `code` (hub/errors.py, or "network"), its machine-readable `params`
+ * (the error body: `field`, `allowed`, `resets`, `retry_after`…); `message` is for the console. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, params = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    this.params = params;
   }
 }
 
@@ -84,8 +88,8 @@ export async function has(method, path) {
 }
 
 /**
- * Call the API. Resolves with the JSON body; rejects with ApiError after showing the
- * server's message (unless `quiet`). A 401 sends the user back to the login page.
+ * Call the API. Resolves with the JSON body; rejects with ApiError after showing its
+ * text (errorText, unless `quiet`). A 401 sends the user back to the login page.
  */
 export async function api(method, path, body, { quiet = false, form = null } = {}) {
   const s = session.get();
@@ -101,8 +105,8 @@ export async function api(method, path, body, { quiet = false, form = null } = {
   try {
     r = await fetch(path, { method, headers, body: payload });
   } catch {
-    const err = new ApiError(0, "network", t("common.networkError"));
-    if (!quiet) showError(err.message);
+    const err = new ApiError(0, "network", "network error");
+    if (!quiet) showError(err);
     throw err;
   }
   let data = null;
@@ -110,18 +114,28 @@ export async function api(method, path, body, { quiet = false, form = null } = {
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
-    data = { code: "internal", message: text.slice(0, 200) };
+    data = { code: "internal", message: text.slice(0, 200) }; // not the hub's JSON (a proxy's page)
   }
   if (!r.ok) {
-    const err = new ApiError(r.status, data?.code || "error", data?.message || r.statusText);
+    const err = failure(r, data);
     if (r.status === 401 && path !== "/api/login") {
       toLogin("expired");
       throw err;
     }
-    if (!quiet) showError(err.message);
+    if (!quiet) showError(err);
     throw err;
   }
   return data;
+}
+
+/** The ApiError of a refused response whose JSON body (or null) is `data`. */
+export function failure(r, data) {
+  return new ApiError(r.status, data?.code || "unknown", data?.message || r.statusText, data || {});
+}
+
+/** The ApiError of a refused `fetch` response read here (uploads that do not go through api()). */
+export async function failed(r) {
+  return failure(r, await r.json().catch(() => null));
 }
 
 export const get = (path, opts) => api("GET", path, undefined, opts);
@@ -176,10 +190,14 @@ export async function logOut() {
   session.clear();
 }
 
-/** Show an error in the page's alert region (role="alert"), as text. */
-export function showError(message) {
+/**
+ * Show an error in the page's alert region (role="alert"), as text: an error with a `code`
+ * (an ApiError, an error frame) through errorText; a string only when already translated.
+ */
+export function showError(error) {
   const box = document.getElementById("errors");
   if (!box) return;
+  const message = typeof error === "string" ? error : errorText(error);
   const p = document.createElement("p");
   p.className = "error-line";
   p.textContent = t("common.error", { message });

@@ -2,7 +2,7 @@
 // performance registration with evidence, and the performance file. The file is read
 // only when the tab is opened: every read is recorded as a view.
 
-import { get, post, session, showError } from "./api.js";
+import { failed, get, post, session, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { busy, chip, day, el, field, fill, flash } from "./ui.js";
 
@@ -133,7 +133,7 @@ function drawRegisterForm() {
           body: f,
         });
         if (res.ok) regs.set(r.id, await res.json());
-        else showError((await res.json().catch(() => ({ message: res.statusText }))).message);
+        else showError(await failed(res));
       }
       form.reset();
       date.value = new Date().toISOString().slice(0, 10);

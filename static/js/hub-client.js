@@ -510,13 +510,13 @@ export class HubClient extends EventTarget {
     const pub = this.publishes.get(ref);
     if (pub) {
       this.publishes.delete(ref);
-      pub.reject(Object.assign(new Error(f.message), { code: f.code }));
+      pub.reject(Object.assign(new Error(f.message), { code: f.code, params: f }));
       return;
     }
     const r = this.requests.get(ref);
     if (r) {
       this.requests.delete(ref);
-      r.reject(Object.assign(new Error(f.message), { code: f.code }));
+      r.reject(Object.assign(new Error(f.message), { code: f.code, params: f }));
       return;
     }
     if (f.code === "unavailable") {

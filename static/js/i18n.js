@@ -59,7 +59,6 @@ const zh = {
   "common.details": "详情",
   "common.notAvailable": "此功能的服务端接口尚未上线：{what}",
   "common.error": "出错了：{message}",
-  "common.networkError": "无法连接服务器，请检查网络后重试。",
   "common.done": "已完成",
   "common.search": "搜索",
   "common.from": "从",
@@ -476,6 +475,41 @@ const zh = {
   "why.co_opinions_pending": "等待协办单位（{units}）的意见",
   "why.extension_pending": "已有延期申请待审批",
   "why.no_extension_request": "没有待审批的延期申请",
+  // Errors: a text per error code (hub/errors.py), details from the error's parameters,
+  // and the labels of the fields a bad_request may name (errorText below).
+  "error.bad_request": "请求有误，请检查填写的内容。",
+  "error.field": "「{field}」填写有误，请检查后重试。",
+  "error.unauthorized": "未登录或登录已失效，请重新登录。",
+  "error.forbidden": "您没有权限进行此操作。",
+  "error.not_found": "要找的内容不存在或已被删除。",
+  "error.conflict": "当前状态下不能进行此操作，请刷新页面后再试。",
+  "error.too_large": "内容或文件过大。",
+  "error.rate_limited": "操作过于频繁，请稍后再试。",
+  "error.retryAfter": "请 {n} 秒后再试。",
+  "error.too_many_connections": "此账号打开的页面过多，请关闭一些后再试。",
+  "error.quota_exceeded": "今日发布量已达上限，本次未保存。",
+  "error.resets": "将于 {time} 恢复。",
+  "error.unavailable": "服务器暂时无法保存，本次操作未生效，请稍后再试。",
+  "error.internal": "服务器出现内部错误，已记录，请稍后再试。",
+  "error.network": "无法连接服务器，请检查网络后重试。",
+  "error.unknown": "操作失败，请稍后再试。",
+  "login.wrong": "用户名或密码错误。",
+  "password.wrongCurrent": "当前密码不正确。",
+  "password.policy": "新密码不符合要求：10 至 256 个字符，至少 5 种不同字符，不含用户名，不能是常见密码。",
+  "errf.title": "标题",
+  "errf.text": "内容",
+  "errf.reason": "理由",
+  "errf.kind": "类型",
+  "errf.activity_date": "活动日期",
+  "errf.date": "日期",
+  "errf.username": "用户名",
+  "errf.password": "密码",
+  "errf.current": "当前密码",
+  "errf.new": "新密码",
+  "errf.filename": "文件名",
+  "errf.from": "开始日期",
+  "errf.to": "结束日期",
+  "errf.limit": "数量",
 };
 
 const en = {
@@ -524,7 +558,6 @@ const en = {
   "common.details": "Details",
   "common.notAvailable": "The server does not offer this yet: {what}",
   "common.error": "Error: {message}",
-  "common.networkError": "Cannot reach the server: check the network and try again.",
   "common.done": "Done",
   "common.search": "Search",
   "common.from": "From",
@@ -930,6 +963,41 @@ const en = {
   "why.co_opinions_pending": "waiting for the opinion of {units}",
   "why.extension_pending": "an extension request is waiting for a decision",
   "why.no_extension_request": "no extension request to decide",
+  // Errors: a text per error code (hub/errors.py), details from the error's parameters,
+  // and the labels of the fields a bad_request may name (errorText below).
+  "error.bad_request": "The request is not valid: check what you entered.",
+  "error.field": "\u201c{field}\u201d is not valid: check it and try again.",
+  "error.unauthorized": "You are not logged in, or your login has expired: log in again.",
+  "error.forbidden": "You may not do this.",
+  "error.not_found": "What you are looking for does not exist or was removed.",
+  "error.conflict": "This cannot be done in the current state: refresh the page and try again.",
+  "error.too_large": "The text or file is too large.",
+  "error.rate_limited": "Too many actions at once: try again shortly.",
+  "error.retryAfter": "Try again in {n} seconds.",
+  "error.too_many_connections": "This account has too many pages open: close some and try again.",
+  "error.quota_exceeded": "Today's publishing limit is reached: nothing was saved.",
+  "error.resets": "It resets at {time}.",
+  "error.unavailable": "The server cannot save right now: nothing was changed; try again shortly.",
+  "error.internal": "The server had an internal error (it is logged): try again shortly.",
+  "error.network": "Cannot reach the server: check the network and try again.",
+  "error.unknown": "That did not work: try again shortly.",
+  "login.wrong": "Wrong username or password.",
+  "password.wrongCurrent": "The current password is wrong.",
+  "password.policy": "The new password does not meet the rules: 10 to 256 characters, at least 5 different ones, not containing the username, not a common password.",
+  "errf.title": "Title",
+  "errf.text": "Text",
+  "errf.reason": "Reason",
+  "errf.kind": "Kind",
+  "errf.activity_date": "Date of the activity",
+  "errf.date": "Date",
+  "errf.username": "Username",
+  "errf.password": "Password",
+  "errf.current": "Current password",
+  "errf.new": "New password",
+  "errf.filename": "File name",
+  "errf.from": "From",
+  "errf.to": "To",
+  "errf.limit": "Number",
 };
 
 export const STRINGS = { "zh-CN": zh, en };
@@ -970,4 +1038,24 @@ export function applyI18n(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-label]"))
     el.setAttribute("aria-label", t(el.dataset.i18nLabel));
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+}
+
+/**
+ * What a page shows for a refused request or frame: the text for the error's `code`
+ * (every code of hub/errors.py, and the client's own `network`), plus a detail built from
+ * its machine-readable parameters (`field`, `retry_after`, `resets`). Never the server's
+ * `message`: that is English for developers; an unknown code gets a generic text.
+ */
+export function errorText(err) {
+  const code = err?.code;
+  const p = err?.params ?? err ?? {};
+  const own = (key) => Object.hasOwn(STRINGS[DEFAULT], key);
+  if (code === "bad_request" && typeof p.field === "string" && own(`errf.${p.field}`))
+    return t("error.field", { field: t(`errf.${p.field}`) });
+  let s = t(typeof code === "string" && own(`error.${code}`) ? `error.${code}` : "error.unknown");
+  if (Number.isInteger(p.retry_after) && p.retry_after > 0) s += ` ${t("error.retryAfter", { n: p.retry_after })}`;
+  const resets = typeof p.resets === "string" ? new Date(p.resets) : null;
+  if (resets && !Number.isNaN(resets.getTime()))
+    s += ` ${t("error.resets", { time: resets.toLocaleString(lang(), { dateStyle: "short", timeStyle: "short" }) })}`;
+  return s;
 }

@@ -1,8 +1,8 @@
 // The login page: a username and password for a token kept in sessionStorage (this
 // tab, this session), then the page for the user's role.
 
-import { ApiError, PAGES, api, session } from "./api.js";
-import { applyI18n, t } from "./i18n.js";
+import { PAGES, api, session } from "./api.js";
+import { applyI18n, errorText, t } from "./i18n.js";
 import { mountLangSwitch } from "./ui.js";
 
 applyI18n();
@@ -45,18 +45,23 @@ form.addEventListener("submit", async (ev) => {
   }
   submit.disabled = true;
   submit.textContent = t("login.busy");
+  const problem = document.getElementById("errors");
+  const say = (text) => problem.replaceChildren(Object.assign(document.createElement("p"), { className: "error-line", textContent: text }));
+  problem.replaceChildren();
   try {
-    const r = await api("POST", "/api/login", { username, password });
-    session.save(r);
+    const r = await api("POST", "/api/login", { username, password }, { quiet: true });
     const page = PAGES[r.user.role];
-    if (!page) throw new ApiError(0, "no_page", t("login.noPage"));
+    if (!page) {
+      say(t("login.noPage"));
+      return;
+    }
+    session.save(r);
     location.replace(page);
   } catch (e) {
     form.password.value = "";
     form.password.focus();
-    if (e instanceof ApiError && e.code === "no_page") {
-      document.getElementById("errors").textContent = e.message;
-    }
+    // One answer for an unknown user and a wrong password: the server does not tell them apart.
+    say(e.code === "unauthorized" ? t("login.wrong") : errorText(e));
   } finally {
     submit.disabled = false;
     submit.textContent = t("login.submit");

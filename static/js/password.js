@@ -2,7 +2,7 @@
 // every token of the account on success, so every device (this one too) logs in again.
 
 import { leavingFor, post, toLogin } from "./api.js";
-import { t } from "./i18n.js";
+import { errorText, t } from "./i18n.js";
 import { el } from "./ui.js";
 
 export function openPasswordDialog() {
@@ -41,7 +41,10 @@ export function openPasswordDialog() {
       await post("/api/password", { current, new: fresh }, { quiet: true });
     } catch (e) {
       leavingFor(null);
-      problem.textContent = e.message;
+      // The dialog's own words for its two refusals; anything else as every page says it.
+      if (e.code === "forbidden") problem.textContent = t("password.wrongCurrent");
+      else if (e.code === "bad_request" && !e.params.field) problem.textContent = t("password.policy");
+      else problem.textContent = errorText(e);
       problem.hidden = false;
       return;
     }

@@ -1,6 +1,6 @@
 // Secretariat: the meeting's schedule (sittings, agenda) and its documents.
 
-import { authUrl, get, post, session, showError } from "./api.js";
+import { authUrl, failed, get, post, session, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { busy, el, field, fill, flash } from "./ui.js";
 import { sittingLabel } from "./sittings.js";
@@ -127,8 +127,7 @@ function docForm() {
         body: f,
       });
       if (!r.ok) {
-        const e = await r.json().catch(() => ({ message: r.statusText }));
-        showError(e.message);
+        showError(await failed(r));
         return;
       }
       form.reset();

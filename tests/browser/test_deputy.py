@@ -48,8 +48,8 @@ async def test_login_lands_on_the_role_page_and_logout_returns(
         await page.context.close()
 
 
-async def test_wrong_password_shows_the_server_message(browser: Any, demo_hub: Demo) -> None:
-    """A failed login shows the server's message and stays on the login page."""
+async def test_wrong_password_is_said_on_the_login_page(browser: Any, demo_hub: Demo) -> None:
+    """A failed login says so in the page's language and stays on the login page."""
     ctx = await browser.new_context(base_url=demo_hub.url)
     page = await ctx.new_page()
     await page.goto("/")
@@ -57,7 +57,8 @@ async def test_wrong_password_shows_the_server_message(browser: Any, demo_hub: D
     await page.fill("#password", "wrong")
     await page.click("#submit")
     await page.wait_for_selector("#errors .error-line")
-    assert "wrong username or password" in await page.inner_text("#errors")
+    assert "用户名或密码错误" in await page.inner_text("#errors")
+    assert page.url.endswith("/static/index.html")
     await ctx.close()
 
 

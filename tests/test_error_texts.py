@@ -1,0 +1,54 @@
+"""Every error code has a text in every language of the web client, and the shared field
+helpers name the field at fault in a machine-readable ``field``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from hub.errors import HTTP_STATUS
+from tests.utils.factories import PASSWORD, World
+from tests.utils.servers import RunningHub
+
+I18N = Path(__file__).resolve().parents[1] / "static" / "js" / "i18n.js"
+
+
+def tables() -> dict[str, set[str]]:
+    """The keys of each language table in i18n.js (``const zh = {…}``, ``const en = {…}``)."""
+    src = I18N.read_text(encoding="utf-8")
+    found = {}
+    for name, body in re.findall(r"^const (\w+) = \{\n(.*?)^\};", src, re.S | re.M):
+        found[name] = set(re.findall(r'^\s+"([^"]+)":', body, re.M))
+    assert set(found) >= {"zh", "en"}, found.keys()
+    return found
+
+
+def test_every_error_code_has_a_text_in_every_language() -> None:
+    """hub/errors.py's codes (and the client's own `network` and fallback `unknown`) each
+    have an `error.<code>` string in the zh-CN and the English table."""
+    wanted = {f"error.{c}" for c in [*HTTP_STATUS, "network", "unknown"]}
+    for name, keys in tables().items():
+        assert wanted <= keys, f"{name} lacks {sorted(wanted - keys)}"
+
+
+async def test_bad_fields_and_parameters_name_the_field(hub: RunningHub, world: World) -> None:
+    """A missing body field, a mistyped one and a bad query parameter are 400s whose body
+    holds `field` next to `code` and `message`."""
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        r = await http.post("/api/login", json={"username": "sec"})
+        assert r.status_code == 400
+        assert r.json() == {
+            "code": "bad_request",
+            "message": "missing `password`",
+            "field": "password",
+        }
+        r = await http.post("/api/login", json={"username": 5, "password": "x"})
+        assert r.json()["field"] == "username"
+        login = await http.post("/api/login", json={"username": "sec", "password": PASSWORD})
+        auth = {"authorization": f"Bearer {login.json()['token']}"}
+        r = await http.get("/api/opinions?deputy_id=abc", headers=auth)
+        assert r.status_code == 400 and r.json()["field"] == "deputy_id", r.text
+        r = await http.get("/api/opinions?limit=0", headers=auth)
+        assert r.status_code == 400 and r.json()["field"] == "limit", r.text
