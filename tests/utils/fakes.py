@@ -13,7 +13,7 @@ from typing import cast
 
 import orjson
 
-from hub.broker import Broker, OnMessage, OnReconnect
+from hub.broker import Broker, BrokerState, OnMessage, OnReconnect
 from hub.connection import Connection, Outgoing
 from hub.metrics import Metrics
 from hub.node import Node
@@ -116,6 +116,10 @@ class FakeBroker(Broker):
 
     async def ping(self) -> bool:
         return True
+
+    @property
+    def state(self) -> BrokerState:
+        return "listening"
 
     async def close(self) -> None:
         self.subscribed.clear()
