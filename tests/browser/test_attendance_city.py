@@ -50,7 +50,7 @@ async def new_plenary(city: Demo, starts: datetime, ends: datetime | None) -> in
 async def console(browser: Any, city: Demo, sitting: int) -> Any:
     """The secretariat's console with the board of ``sitting`` drawn."""
     page = await open_as(browser, city.url, "mishu", width=1600)
-    await page.wait_for_selector("#att-sitting option")
+    await page.wait_for_selector("#att-sitting option", state="attached")
     if await page.input_value("#att-sitting") != str(sitting):
         await page.select_option("#att-sitting", str(sitting))
     await page.wait_for_function(
