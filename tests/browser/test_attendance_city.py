@@ -10,8 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.browser import test_city
 from tests.browser.conftest import Demo, open_as
-from tests.browser.test_city import api, city, city_seed  # noqa: F401 (fixtures)
+from tests.browser.test_city import api
+
+city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
+city = test_city.city
 
 MAX_BOARD_ELEMENTS = 800
 MAX_CHANGED_NODES = 20
@@ -167,7 +171,7 @@ async def test_one_check_in_moves_one_name(browser: Any, city: Demo) -> None:
     finally:
         await deputy.aclose()
     await page.wait_for_function(
-        "id => !document.querySelector(`#att-groups li[data-deputy=\"${id}\"]`)", arg=who["id"]
+        'id => !document.querySelector(`#att-groups li[data-deputy="${id}"]`)', arg=who["id"]
     )
     n_in = str(b["counts"]["checked_in"] + 1)
     await page.wait_for_function(
