@@ -152,13 +152,14 @@ spec = {
     "/api/sittings/{id}/attendance": {
         "get": {
             "summary": "The attendance board (staff): each expected deputy checked in / on "
-            "leave / leave pending / absent, and online now",
+            "leave / leave pending / absent (not checked in yet while `open`), and online now",
             "parameters": [SITTING_ID],
             "responses": {
                 **ok(
                     obj(
-                        ["sitting", "expected", "counts", "deputies"],
+                        ["sitting", "open", "expected", "counts", "deputies"],
                         sitting=SITTING,
+                        open=BOOL,
                         expected=INT,
                         counts=obj(
                             [*STATUSES, "online"], **{k: INT for k in [*STATUSES, "online"]}
@@ -170,6 +171,7 @@ spec = {
                                 id=INT,
                                 name=STR,
                                 delegation_id=NULL_INT,
+                                delegation_name={"type": ["string", "null"]},
                                 status={"enum": STATUSES},
                                 online=BOOL,
                                 checked_in_at=NULL_TS,

@@ -35,7 +35,7 @@ from hub.session.common import (
 )
 from hub.session.meetings import sitting_dict, sitting_ended, sitting_row
 from hub.session.presence import online_users
-from hub.store.schema import BigId, metadata, users
+from hub.store.schema import BigId, delegations, metadata, users
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -235,7 +235,10 @@ async def decide_leave(
 
 
 async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
-    """Per expected deputy: checked in / on leave / leave pending / absent, and online now."""
+    """Per expected deputy: checked in / on leave / leave pending / absent, online now, and
+    their delegation's name; ``open`` while the sitting has not ended (check-in still
+    accepted), so an ``absent`` deputy is only not checked in *yet* and the counts are
+    so far."""
     require_role(me, "secretariat", "supervisor", "admin")
     async with node.log.reading() as conn:
         s = await sitting_row(conn, sitting_id)
@@ -257,6 +260,15 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
         ):
             leaves[int(r.user_id)] = r  # the latest request of each deputy
         online = await online_users(conn, ids)
+        dele_ids = sorted({int(d.delegation_id) for d in deps if d.delegation_id is not None})
+        dele_names = {
+            int(r.id): r.name
+            for r in await conn.execute(
+                sa.select(delegations.c.id, delegations.c.name).where(
+                    delegations.c.id.in_(dele_ids)
+                )
+            )
+        }
     people = []
     counts = {"checked_in": 0, "on_leave": 0, "leave_pending": 0, "absent": 0, "online": 0}
     for d in deps:
@@ -270,6 +282,9 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
                 "id": uid,
                 "name": d.name,
                 "delegation_id": d.delegation_id,
+                "delegation_name": None
+                if d.delegation_id is None
+                else dele_names[int(d.delegation_id)],
                 "status": status,
                 "online": uid in online,
                 "checked_in_at": iso_or_none(ins.get(uid)),
@@ -278,6 +293,7 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
         )
     return {
         "sitting": sitting_dict(s),
+        "open": not sitting_ended(s),
         "expected": len(people),
         "counts": counts,
         "deputies": people,

@@ -510,6 +510,16 @@ const zh = {
   "errf.from": "开始日期",
   "errf.to": "结束日期",
   "errf.limit": "数量",
+  // The secretariat's attendance board (sec-attendance.js).
+  "att.notYet": "未签到",
+  "att.expectedN": "应到",
+  "att.notYetTitle": "未签到（含请假）",
+  "att.absentTitle": "缺席（含请假）",
+  "att.allIn": "应到代表均已签到。",
+  "att.noDelegation": "未分代表团",
+  "att.showIn": "显示已签到",
+  "att.rateSoFar": "出席率（截至目前）：{pct}%",
+  "att.rate": "出席率：{pct}%",
 };
 
 const en = {
@@ -998,6 +1008,16 @@ const en = {
   "errf.from": "From",
   "errf.to": "To",
   "errf.limit": "Number",
+  // The secretariat's attendance board (sec-attendance.js).
+  "att.notYet": "Not checked in yet",
+  "att.expectedN": "Expected",
+  "att.notYetTitle": "Not checked in yet (and on leave)",
+  "att.absentTitle": "Absent (and on leave)",
+  "att.allIn": "Every expected deputy has checked in.",
+  "att.noDelegation": "No delegation",
+  "att.showIn": "Show checked in",
+  "att.rateSoFar": "Attendance so far: {pct}%",
+  "att.rate": "Attendance: {pct}%",
 };
 
 export const STRINGS = { "zh-CN": zh, en };

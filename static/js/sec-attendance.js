@@ -1,22 +1,35 @@
-// Secretariat: the attendance board of a sitting (checked in, on leave, leave pending,
-// absent, online now), live; leave requests approved or refused here.
+// Secretariat: the attendance board of a sitting, live; leave requests approved or
+// refused here.
+//
+// The counts on top, then only the deputies who are not checked in (those on leave and
+// with leave pending among them), grouped by delegation with a count per group; the
+// checked-in deputies only on demand, one line of names per delegation. While the sitting
+// is open (the server's `open`: it has not ended) a deputy without check-in or leave is
+// "not checked in yet" and the rate is "so far"; only once it has ended are they absent.
+//
+// A desk message (attendance.*, presence.changed) prompts one re-read of the board (once
+// per burst: a deputy's desk message is only a sign that something changed, see
+// `authoritative` in hub-client.js), and the board applies the difference: the one entry
+// whose status changed moves, the counts change; nothing is rebuilt.
 
 import { get, post } from "./api.js";
 import { t } from "./i18n.js";
-import { busy, chip, el, field, fill, when } from "./ui.js";
+import { busy, chip, el, field, fill } from "./ui.js";
 import { sittingPicker } from "./sittings.js";
 
 let ctx = null;
 let picker = null;
 let board = null;
 let timer = null;
+let endTimer = null;
+let view = null; // what is drawn: {sitting, open, people: Map(id→deputy), groups, nodes}
 
+const NOT_IN = ["leave_pending", "absent", "on_leave"]; // order inside a delegation
 const STATUS = {
-  checked_in: ["att.checkedIn", "ok"],
   on_leave: ["att.onLeave", "info"],
   leave_pending: ["att.leavePending", "warn"],
-  absent: ["att.absent", "bad"],
 };
+const NONE = "none"; // the group of deputies without a delegation
 
 export async function mount(c) {
   ctx = c;
@@ -45,53 +58,190 @@ async function refresh() {
     return;
   }
   if (picker.get()?.id !== s.id) return;
-  const c = r.counts;
-  const stat = (key, n, cls) => el("div", { class: `stat ${cls}` }, el("b", {}, String(n)), el("span", {}, t(key)));
-  fill(
-    board,
-    el(
-      "div",
-      { class: "stat-grid", id: "att-counts" },
-      stat("att.checkedIn", c.checked_in, "a-in"),
-      stat("att.onLeave", c.on_leave, "a-leave"),
-      stat("att.leavePending", c.leave_pending, "a-pending"),
-      stat("att.absent", c.absent, "a-absent"),
-      stat("att.onlineNow", c.online, "a-online"),
-    ),
-    el(
-      "div",
-      { class: "table-wrap" },
-      el(
-        "table",
-        {},
-        el("caption", { class: "meta" }, t("att.expected", { n: r.expected })),
-        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("att.deputy")), el("th", { scope: "col" }, t("common.status")), el("th", { scope: "col" }, t("att.online")), el("th", { scope: "col" }, t("common.details")))),
-        el("tbody", {}, r.deputies.map(row)),
-      ),
-    ),
-  );
+  if (view && view.sitting === s.id && view.open === r.open) update(r);
+  else draw(r);
+  clearTimeout(endTimer);
+  const left = r.open && r.sitting.ends_at ? Date.parse(r.sitting.ends_at) - Date.now() : NaN;
+  if (left > 0 && left < 2 ** 31 - 1) endTimer = setTimeout(refresh, left + 1000); // relabel at the end
 }
 
-function row(d) {
-  const [key, kind] = STATUS[d.status] || [d.status, ""];
-  const details = [];
-  if (d.checked_in_at) details.push(when(d.checked_in_at));
-  if (d.leave) {
-    details.push(el("span", { class: "text" }, `${t("att.leaveReason")}：${d.leave.reason}`));
-    if (d.leave.allowed.includes("approve")) {
-      const yes = el("button", { type: "button", class: "primary" }, t("att.approve"));
-      const no = el("button", { type: "button" }, t("att.refuse"));
-      yes.addEventListener("click", () => busy(yes, () => post(`/api/leave/${d.leave.id}/approve`, {}).then(refresh)));
-      no.addEventListener("click", () => busy(no, () => post(`/api/leave/${d.leave.id}/refuse`, {}).then(refresh)));
-      details.push(el("span", { class: "row" }, yes, no));
-    }
+const groupKey = (d) => (d.delegation_id === null || d.delegation_id === undefined ? NONE : String(d.delegation_id));
+const isIn = (d) => d.status === "checked_in";
+const absentKey = (open) => (open ? "att.notYet" : "att.absent");
+
+function draw(r) {
+  const people = new Map(r.deputies.map((d) => [d.id, d]));
+  const groups = new Map(); // key → {name, order}
+  for (const d of r.deputies) {
+    const k = groupKey(d);
+    if (!groups.has(k)) groups.set(k, { name: d.delegation_name || t("att.noDelegation"), order: groups.size });
   }
-  return el(
-    "tr",
-    { "data-deputy": d.id, "data-status": d.status, "data-online": String(d.online) },
-    el("td", {}, d.name),
-    el("td", {}, chip(t(key), kind)),
-    el("td", {}, d.online ? chip(t("att.online"), "ok") : "—"),
-    el("td", {}, details.map((x) => (x instanceof Node ? x : el("div", {}, x)))),
+  const stat = (name, key, cls) =>
+    el("div", { class: `stat ${cls}`, "data-count": name }, el("b", {}, "0"), el("span", {}, t(key)));
+  const showIn = el("input", { type: "checkbox", id: "att-show-in" });
+  const nodes = {
+    counts: el(
+      "div",
+      { class: "stat-grid", id: "att-counts" },
+      stat("expected", "att.expectedN", "a-expected"),
+      stat("checked_in", "att.checkedIn", "a-in"),
+      stat("on_leave", "att.onLeave", "a-leave"),
+      stat("leave_pending", "att.leavePending", "a-pending"),
+      stat("absent", absentKey(r.open), "a-absent"),
+      stat("online", "att.onlineNow", "a-online"),
+    ),
+    rate: el("p", { id: "att-rate", class: "meta" }),
+    list: el("div", { id: "att-groups" }),
+    empty: el("p", { class: "meta", id: "att-all-in" }, t("att.allIn")),
+    inBox: el("div", { id: "att-in", hidden: true }),
+    showIn,
+    sections: new Map(), // group key → {section, n, ul}
+    items: new Map(), // deputy id → li
+    inLines: new Map(), // group key → p (only while the checked-in are shown)
+  };
+  view = { sitting: r.sitting.id, open: r.open, people, groups, nodes };
+  showIn.addEventListener("change", () => drawIn());
+  const order = [...r.deputies].sort(byGroupThenStatus);
+  for (const d of order) if (!isIn(d)) place(d);
+  fill(
+    board,
+    nodes.counts,
+    nodes.rate,
+    el("h3", { id: "att-missing-title" }, t(r.open ? "att.notYetTitle" : "att.absentTitle")),
+    nodes.list,
+    nodes.empty,
+    el("label", { class: "row att-toggle" }, showIn, t("att.showIn")),
+    nodes.inBox,
   );
+  counts(r);
+}
+
+/** Apply a fresh read of the same sitting: only the entries that changed move. */
+function update(r) {
+  for (const d of r.deputies) {
+    const old = view.people.get(d.id);
+    view.people.set(d.id, d);
+    if (!old) {
+      const k = groupKey(d);
+      if (!view.groups.has(k)) view.groups.set(k, { name: d.delegation_name || t("att.noDelegation"), order: view.groups.size });
+      if (!isIn(d)) place(d);
+      continue;
+    }
+    if (old.status === d.status && same(old.leave, d.leave) && old.online === d.online) continue;
+    if (!isIn(old)) unplace(old);
+    if (!isIn(d)) place(d);
+    if (isIn(old) !== isIn(d)) inLine(groupKey(d));
+  }
+  counts(r);
+}
+
+const same = (a, b) => (a?.id ?? null) === (b?.id ?? null) && (a?.status ?? null) === (b?.status ?? null);
+
+function counts(r) {
+  const n = view.nodes;
+  const set = (name, v) => {
+    const b = n.counts.querySelector(`[data-count="${name}"] b`);
+    if (b.textContent !== String(v)) b.textContent = String(v);
+  };
+  set("expected", r.expected);
+  for (const k of ["checked_in", "on_leave", "leave_pending", "absent", "online"]) set(k, r.counts[k]);
+  const pct = r.expected ? Math.round((1000 * r.counts.checked_in) / r.expected) / 10 : 0;
+  const rate = t(view.open ? "att.rateSoFar" : "att.rate", { pct });
+  if (n.rate.textContent !== rate) n.rate.textContent = rate;
+  const allIn = n.sections.size === 0;
+  if (n.empty.hidden !== !allIn) n.empty.hidden = !allIn;
+}
+
+function byGroupThenStatus(a, b) {
+  const ga = view.groups.get(groupKey(a)).order;
+  const gb = view.groups.get(groupKey(b)).order;
+  return ga - gb || rank(a) - rank(b) || a.id - b.id;
+}
+const rank = (d) => NOT_IN.indexOf(d.status);
+
+/** The group section of a key, made (in delegation order) when its first entry comes. */
+function section(k) {
+  const n = view.nodes;
+  let g = n.sections.get(k);
+  if (g) return g;
+  const count = el("span", { class: "att-n" }, "0");
+  g = {
+    section: el("section", { class: "att-group", "data-delegation": k }, el("h4", {}, `${view.groups.get(k).name} `, count)),
+    n: count,
+    ul: el("ul", { class: "att-names" }),
+  };
+  g.section.append(g.ul);
+  const mine = view.groups.get(k).order;
+  const after = [...n.sections.entries()].find(([o]) => view.groups.get(o).order > mine);
+  n.list.insertBefore(g.section, after ? after[1].section : null);
+  n.sections.set(k, g);
+  return g;
+}
+
+function place(d) {
+  const g = section(groupKey(d));
+  const li = entry(d);
+  const next = [...g.ul.children].find((x) => {
+    const o = view.people.get(Number(x.dataset.deputy));
+    return rank(o) > rank(d) || (rank(o) === rank(d) && o.id > d.id);
+  });
+  g.ul.insertBefore(li, next || null);
+  view.nodes.items.set(d.id, li);
+  g.n.textContent = String(g.ul.children.length);
+}
+
+function unplace(d) {
+  const k = groupKey(d);
+  const g = view.nodes.sections.get(k);
+  view.nodes.items.get(d.id)?.remove();
+  view.nodes.items.delete(d.id);
+  if (!g) return;
+  if (g.ul.children.length) g.n.textContent = String(g.ul.children.length);
+  else {
+    g.section.remove();
+    view.nodes.sections.delete(k);
+  }
+}
+
+/** One not-checked-in deputy: the name alone, or with the leave and its actions. */
+function entry(d) {
+  const attrs = { "data-deputy": d.id, "data-status": d.status, "data-online": d.online ? "true" : null };
+  if (d.online) attrs.title = t("att.online");
+  const st = STATUS[d.status];
+  if (!st) return el("li", attrs, d.name);
+  const li = el("li", attrs, d.name, " ", chip(t(st[0]), st[1]));
+  if (d.leave) li.append(" ", el("span", { class: "text" }, `${t("att.leaveReason")}：${d.leave.reason}`));
+  if (d.leave?.allowed.includes("approve")) {
+    const yes = el("button", { type: "button", class: "primary" }, t("att.approve"));
+    const no = el("button", { type: "button" }, t("att.refuse"));
+    yes.addEventListener("click", () => busy(yes, () => post(`/api/leave/${d.leave.id}/approve`, {}).then(refresh)));
+    no.addEventListener("click", () => busy(no, () => post(`/api/leave/${d.leave.id}/refuse`, {}).then(refresh)));
+    li.append(" ", yes, " ", no);
+  }
+  return li;
+}
+
+/** The checked-in deputies, one line of names per delegation, while the toggle is on. */
+function drawIn() {
+  const n = view.nodes;
+  n.inLines.clear();
+  n.inBox.replaceChildren();
+  n.inBox.hidden = !n.showIn.checked;
+  if (!n.showIn.checked) return;
+  for (const k of view.groups.keys()) inLine(k);
+}
+
+function inLine(k) {
+  const n = view.nodes;
+  if (!n.showIn.checked) return;
+  const names = [...view.people.values()].filter((d) => isIn(d) && groupKey(d) === k).map((d) => d.name);
+  const line = el("p", { class: "att-in-line", "data-delegation": k }, el("strong", {}, `${view.groups.get(k).name}（${names.length}）`), " ", names.join("、"));
+  const old = n.inLines.get(k);
+  if (old) old.replaceWith(line);
+  else {
+    const mine = view.groups.get(k).order;
+    const after = [...n.inLines.entries()].find(([o]) => view.groups.get(o).order > mine);
+    n.inBox.insertBefore(line, after ? after[1] : null);
+  }
+  n.inLines.set(k, line);
 }

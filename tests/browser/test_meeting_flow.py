@@ -20,13 +20,19 @@ async def test_checkin_leave_and_speech_live(browser: Any, demo_hub: Demo) -> No
     plenary = dep.locator("#my-sittings li").first
     plenary_id = await plenary.get_attribute("data-sitting")
     await sec.select_option("#att-sitting", plenary_id)
-    await sec.wait_for_selector(f'#att-board tr[data-deputy="{me}"][data-status="absent"]')
+    # Not checked in yet, and online (the phone is connected): listed under the delegation.
+    absent = sec.locator(f'#att-groups li[data-deputy="{me}"][data-status="absent"]')
+    await sec.wait_for_selector(
+        f'#att-groups li[data-deputy="{me}"][data-status="absent"][data-online="true"]'
+    )
+    name = (await absent.inner_text()).strip()
     await plenary.locator("button.checkin").click()
     await dep.wait_for_selector(
         f'#my-sittings li[data-sitting="{plenary_id}"][data-state="checked_in"]'
     )
-    await sec.wait_for_selector(f'#att-board tr[data-deputy="{me}"][data-status="checked_in"]')
-    assert await sec.get_attribute(f'#att-board tr[data-deputy="{me}"]', "data-online") == "true"
+    await absent.wait_for(state="detached")
+    await sec.check("#att-show-in")
+    await sec.locator("#att-in .att-in-line", has_text=name).wait_for()
 
     # Ask for leave from the group deliberation; the secretariat approves it.
     group_id = await dep.locator("#spk-sitting").input_value()
@@ -35,11 +41,11 @@ async def test_checkin_leave_and_speech_live(browser: Any, demo_hub: Demo) -> No
     await group.locator("textarea").fill("参加市政府专题会议")
     await group.locator("form.leave-form button[type=submit]").click()
     await sec.select_option("#att-sitting", group_id)
-    row = sec.locator(f'#att-board tr[data-deputy="{me}"][data-status="leave_pending"]')
+    row = sec.locator(f'#att-groups li[data-deputy="{me}"][data-status="leave_pending"]')
     await row.wait_for()
     assert "参加市政府专题会议" in await row.inner_text()
     await row.locator("button.primary").click()
-    await sec.wait_for_selector(f'#att-board tr[data-deputy="{me}"][data-status="on_leave"]')
+    await sec.wait_for_selector(f'#att-groups li[data-deputy="{me}"][data-status="on_leave"]')
     await dep.wait_for_selector(
         f'#my-sittings li[data-sitting="{group_id}"][data-state="leave:approved"]'
     )

@@ -402,3 +402,24 @@ async def test_killed_node_presence_expires(pg_url: str, tmp_path: Path) -> None
     finally:
         a.kill()
         b.kill()
+
+
+async def test_board_says_whether_the_sitting_is_open_and_names_delegations(
+    hub: RunningHub, world: World
+) -> None:
+    """The board's ``open`` is true until the sitting has ended and false after (its
+    absent are only not checked in yet while open); each deputy carries their delegation's
+    name as ``/api/delegations`` has it."""
+    now_on = await _sitting(hub.url, world)
+    ended = await _sitting(hub.url, world, starts_at=soon(-3), ends_at=soon(-1))
+    assert (await _board(hub.url, world, now_on["id"]))["open"] is True
+    board = await _board(hub.url, world, ended["id"])
+    assert board["open"] is False
+    async with http(hub.url, world.tok(world.secretariat)) as sec:
+        names = {
+            g["id"]: g["name"] for g in (await sec.get("/api/delegations")).json()["delegations"]
+        }
+    assert any(d["delegation_id"] is not None for d in board["deputies"])
+    for d in board["deputies"]:
+        want = None if d["delegation_id"] is None else names[d["delegation_id"]]
+        assert d["delegation_name"] == want, d

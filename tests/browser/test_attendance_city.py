@@ -1,0 +1,188 @@
+"""The secretariat's attendance board at a city's size (``hub demo --size city``: 400
+deputies in 25 delegations): by default only the deputies not checked in, grouped by
+delegation with a count each, within a bound of elements; a check-in moves one name and
+the counts, nothing else; "未签到" while the sitting is open, "缺席" only once it ended.
+
+The city is seeded once per module and copied for each test (``test_city.py``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.browser import test_city
+from tests.browser.conftest import Demo, open_as
+from tests.browser.test_city import api
+
+city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
+city = test_city.city
+
+MAX_BOARD_ELEMENTS = 800
+MAX_CHANGED_NODES = 20
+BOARD_SIZE = "() => document.getElementById('att-board').getElementsByTagName('*').length"
+
+
+async def board_of(city: Demo, sitting: int) -> dict[str, Any]:
+    sec = await api(city, "mishu")
+    try:
+        r = await sec.get(f"/api/sittings/{sitting}/attendance")
+        r.raise_for_status()
+        out: dict[str, Any] = r.json()
+        return out
+    finally:
+        await sec.aclose()
+
+
+async def new_plenary(city: Demo, starts: datetime, ends: datetime | None) -> int:
+    """A plenary sitting of the city's meeting, added as the secretariat does."""
+    sec = await api(city, "mishu")
+    try:
+        body: dict[str, Any] = {
+            "kind": "plenary",
+            "title": "第二次全体会议",
+            "starts_at": starts.isoformat(),
+        }
+        if ends is not None:
+            body["ends_at"] = ends.isoformat()
+        r = await sec.post(f"/api/meetings/{city.ids['meeting_id']}/sittings", json=body)
+        r.raise_for_status()
+        return int(r.json()["id"])
+    finally:
+        await sec.aclose()
+
+
+async def console(browser: Any, city: Demo, sitting: int) -> Any:
+    """The secretariat's console with the board of ``sitting`` drawn."""
+    page = await open_as(browser, city.url, "mishu", width=1600)
+    await page.wait_for_selector("#att-sitting option", state="attached")
+    if await page.input_value("#att-sitting") != str(sitting):
+        await page.select_option("#att-sitting", str(sitting))
+    await page.wait_for_function(
+        "s => document.getElementById('att-sitting').value === s && "
+        "!!document.getElementById('att-counts')",
+        arg=str(sitting),
+    )
+    await page.wait_for_timeout(300)
+    return page
+
+
+async def shown_groups(page: Any) -> dict[str, tuple[int, list[int]]]:
+    """Per delegation group on the board: its count as shown and the deputies listed."""
+    groups: dict[str, tuple[int, list[int]]] = await page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('#att-groups .att-group')]
+            .map(g => [g.dataset.delegation, [Number(g.querySelector('.att-n').textContent),
+                [...g.querySelectorAll('li[data-deputy]')].map(li => Number(li.dataset.deputy))]]))"""
+    )
+    return groups
+
+
+async def test_default_view_lists_the_not_checked_in_grouped_by_delegation(
+    browser: Any, city: Demo
+) -> None:
+    """The plenary's board lists exactly the deputies not checked in, under their
+    delegation with the right count, none of the checked in, and stays within the bound."""
+    plenary = city.ids["sitting_ids"][0]
+    b = await board_of(city, plenary)
+    missing = {d["id"]: d for d in b["deputies"] if d["status"] != "checked_in"}
+    assert 0 < len(missing) < b["expected"] == 400
+    page = await console(browser, city, plenary)
+    groups = await shown_groups(page)
+    listed = [i for _, ids in groups.values() for i in ids]
+    assert sorted(listed) == sorted(missing), (len(listed), len(missing))
+    for key, (n, ids) in groups.items():
+        assert n == len(ids) > 0, key
+        assert {str(missing[i]["delegation_id"]) for i in ids} == {key}
+    assert len(groups) > 1
+    counts = await page.inner_text("#att-counts")
+    assert str(b["counts"]["checked_in"]) in counts and "400" in counts
+    assert await page.evaluate(BOARD_SIZE) <= MAX_BOARD_ELEMENTS
+    await page.check("#att-show-in")
+    lines = page.locator("#att-in .att-in-line")
+    await lines.first.wait_for()
+    here = next(d for d in b["deputies"] if d["status"] == "checked_in")
+    assert here["name"] in await page.inner_text("#att-in")
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_board_stays_small_when_nobody_has_checked_in(browser: Any, city: Demo) -> None:
+    """A sitting with none of the 400 checked in yet: every name is listed, grouped into
+    the 25 delegations, in at most 800 elements (not one table row per deputy)."""
+    sitting = await new_plenary(city, datetime.now(UTC) - timedelta(minutes=5), None)
+    page = await console(browser, city, sitting)
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#att-groups li[data-deputy]').length === 400"
+    )
+    groups = await shown_groups(page)
+    assert len(groups) == 25 and sum(n for n, _ in groups.values()) == 400
+    count = await page.evaluate(BOARD_SIZE)
+    assert count <= MAX_BOARD_ELEMENTS, count
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_open_sitting_says_not_checked_in_yet_and_so_far(browser: Any, city: Demo) -> None:
+    """While a sitting is open its deputies without check-in are "未签到" and the rate is
+    "截至目前"; the board says "缺席" nowhere. Once a sitting has ended it says "缺席"."""
+    plenary = city.ids["sitting_ids"][0]
+    page = await console(browser, city, plenary)
+    text = await page.inner_text("#att-board")
+    assert "未签到" in text and "截至目前" in text, text[:300]
+    assert "缺席" not in text
+    await page.context.close()
+
+    start = datetime.now(UTC) - timedelta(hours=3)
+    ended = await new_plenary(city, start, start + timedelta(hours=1))
+    page = await console(browser, city, ended)
+    text = await page.inner_text("#att-board")
+    assert "缺席" in text and "未签到" not in text and "截至目前" not in text, text[:300]
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_one_check_in_moves_one_name(browser: Any, city: Demo) -> None:
+    """A deputy checking in through the API takes their one name off the board and
+    updates the counts: the nodes added, removed or changed on the board stay few."""
+    plenary = city.ids["sitting_ids"][0]
+    b = await board_of(city, plenary)
+    who = next(d for d in b["deputies"] if d["status"] == "absent")
+    username = f"d{city.ids['deputy_ids'].index(who['id']) + 1:03d}"
+    page = await console(browser, city, plenary)
+    await page.wait_for_selector(f'#att-groups li[data-deputy="{who["id"]}"]')
+    await page.evaluate(
+        """() => {
+            window.changed = 0;
+            const size = (n) => n.nodeType === 1 ? 1 + n.getElementsByTagName('*').length : 1;
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    if (r.type === 'childList') {
+                        for (const n of r.addedNodes) window.changed += size(n);
+                        for (const n of r.removedNodes) window.changed += size(n);
+                    } else window.changed += 1;
+                }
+            }).observe(document.getElementById('att-board'),
+                       {subtree: true, childList: true, attributes: true, characterData: true});
+        }"""
+    )
+    deputy = await api(city, username)
+    try:
+        r = await deputy.post(f"/api/sittings/{plenary}/checkin")
+        assert r.status_code == 201, r.text
+    finally:
+        await deputy.aclose()
+    await page.wait_for_function(
+        'id => !document.querySelector(`#att-groups li[data-deputy="${id}"]`)', arg=who["id"]
+    )
+    n_in = str(b["counts"]["checked_in"] + 1)
+    await page.wait_for_function(
+        "n => document.querySelector('#att-counts [data-count=\"checked_in\"] b')"
+        ".textContent === n",
+        arg=n_in,
+    )
+    await page.wait_for_timeout(1500)  # any re-read or redraw the message prompts
+    changed = await page.evaluate("window.changed")
+    assert 0 < changed <= MAX_CHANGED_NODES, changed
+    absent = await page.inner_text('#att-counts [data-count="absent"] b')
+    assert absent == str(b["counts"]["absent"] - 1)
+    assert page.js_errors == []
+    await page.context.close()
