@@ -119,7 +119,10 @@ spec = {
                     unit_id=INT,
                 )
             ),
-            "responses": {**ok(obj(["id"], id=INT), 201), **error_responses(400, 401, 403, 404, 409)},
+            "responses": {
+                **ok(obj(["id"], id=INT), 201),
+                **error_responses(400, 401, 403, 404, 409),
+            },
         },
     },
     "/api/admin/users/{id}/deactivate": {
