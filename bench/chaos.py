@@ -224,7 +224,7 @@ class Publisher:
             try:
                 while True:
                     key = f"{self.name}{i}"
-                    frame = {"type": "publish", "channel": self.channel, "kind": "notice"}
+                    frame = {"type": "publish", "channel": self.channel, "kind": "bulletin"}
                     frame |= {"body": {"p": self.name, "i": i}, "key": key}
                     await ws.send(orjson.dumps(frame).decode())
                     r = orjson.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
@@ -324,6 +324,7 @@ class Chaos:
                 "HUB_DATA_DIR": str(self.workdir / name),
                 "HUB_FRAME_RATE": "100000",
                 "HUB_FRAME_BURST": "100000",
+                "HUB_PUBLISH_QUOTA": "0",  # a long soak publishes more than a day's quota
                 "HUB_REDIS_HEALTH_INTERVAL": "0.5",
                 "HUB_REDIS_SOCKET_TIMEOUT": "1.0",
                 "HUB_DEADLINE_INTERVAL": "0",
