@@ -242,17 +242,7 @@ async def stored(db_url: str, channel: str) -> list[tuple[int, int, str | None, 
 
 async def stored_receipts(db_url: str, user_id: int) -> set[tuple[str, str, int]]:
     """``(kind, channel, seq)`` of every stored receipt of a user."""
-    engine = make_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(receipts.c.kind, receipts.c.channel, receipts.c.seq).where(
-                    receipts.c.user_id == user_id
-                )
-            )
-            return {(r.kind, r.channel, r.seq) for r in rows}
-    finally:
-        await engine.dispose()
+    return set(await stored_receipt_counts(db_url, user_id))
 
 
 @dataclass
