@@ -132,6 +132,27 @@ async def wait_until(page: Any, expression: str) -> None:
     raise AssertionError(f"still false after {TIMEOUT_MS} ms: {expression}")
 
 
+COUNT_MUTATIONS = """(id) => {
+    window.changed = 0;
+    const size = (n) => n.nodeType === 1 ? 1 + n.getElementsByTagName('*').length : 1;
+    new MutationObserver((records) => {
+        for (const r of records) {
+            if (r.type === 'childList') {
+                for (const n of r.addedNodes) window.changed += size(n);
+                for (const n of r.removedNodes) window.changed += size(n);
+            } else window.changed += 1;
+        }
+    }).observe(document.getElementById(id),
+               {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+async def count_mutations(page: Any, element_id: str) -> None:
+    """From now on ``window.changed`` counts the nodes added, removed or changed under the
+    element (an added or removed subtree counts each of its nodes)."""
+    await page.evaluate(COUNT_MUTATIONS, element_id)
+
+
 def wire_messages(page: Any, channel: str) -> list[int]:
     """The seqs of ``channel`` the hub sent to this page over every connection, in order."""
     return [

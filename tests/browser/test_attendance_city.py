@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.browser import test_city
-from tests.browser.conftest import Demo, open_as
+from tests.browser.conftest import Demo, count_mutations, open_as
 from tests.browser.test_city import api
 
 city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
@@ -149,21 +149,7 @@ async def test_one_check_in_moves_one_name(browser: Any, city: Demo) -> None:
     username = f"d{city.ids['deputy_ids'].index(who['id']) + 1:03d}"
     page = await console(browser, city, plenary)
     await page.wait_for_selector(f'#att-groups li[data-deputy="{who["id"]}"]')
-    await page.evaluate(
-        """() => {
-            window.changed = 0;
-            const size = (n) => n.nodeType === 1 ? 1 + n.getElementsByTagName('*').length : 1;
-            new MutationObserver((records) => {
-                for (const r of records) {
-                    if (r.type === 'childList') {
-                        for (const n of r.addedNodes) window.changed += size(n);
-                        for (const n of r.removedNodes) window.changed += size(n);
-                    } else window.changed += 1;
-                }
-            }).observe(document.getElementById('att-board'),
-                       {subtree: true, childList: true, attributes: true, characterData: true});
-        }"""
-    )
+    await count_mutations(page, "att-board")
     deputy = await api(city, username)
     try:
         r = await deputy.post(f"/api/sittings/{plenary}/checkin")

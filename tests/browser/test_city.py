@@ -20,7 +20,7 @@ import pytest
 from hub import demo
 from hub.demo_city import seed_city
 from hub.store.engine import make_engine
-from tests.browser.conftest import Demo, open_as, wire_messages
+from tests.browser.conftest import Demo, count_mutations, open_as, wire_messages
 from tests.utils import TIMEOUT
 from tests.utils.databases import new_sqlite
 from tests.utils.servers import running_hub, settings_for
@@ -90,21 +90,7 @@ async def test_one_new_opinion_changes_one_row(browser: Any, city: Demo) -> None
     """A deputy's new opinion reaches the console as one new row on top: the nodes added,
     removed or changed in the opinions card stay within a small bound."""
     page = await console(browser, city)
-    await page.evaluate(
-        """() => {
-            window.changed = 0;
-            const size = (n) => n.nodeType === 1 ? 1 + n.getElementsByTagName('*').length : 1;
-            new MutationObserver((records) => {
-                for (const r of records) {
-                    if (r.type === 'childList') {
-                        for (const n of r.addedNodes) window.changed += size(n);
-                        for (const n of r.removedNodes) window.changed += size(n);
-                    } else window.changed += 1;
-                }
-            }).observe(document.getElementById('opinions'),
-                       {subtree: true, childList: true, attributes: true, characterData: true});
-        }"""
-    )
+    await count_mutations(page, "opinions")
     deputy = await api(city, "d007")
     try:
         r = await deputy.post(
