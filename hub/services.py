@@ -93,15 +93,18 @@ class Services:
             settings.frame_rate, settings.frame_burst, settings.account_connections
         )
         # Passed to Node.publish by the raw publish paths (/ws and HTTP) only; 0 turns it off.
-        self.charge_publish: Charge | None = (
-            PublishQuota(settings.publish_quota, self.clock).charge
+        quota = (
+            PublishQuota(self.engine, settings.publish_quota, self.clock)
             if settings.publish_quota > 0
             else None
         )
+        self.charge_publish: Charge | None = quota.charge if quota else None
         self.accounts = AccountWatch(
             self.engine, lambda: list(self.connections), settings.account_check
         )
         self.parts: list[Part] = [self.receipts, self.accounts]
+        if quota is not None:
+            self.parts.append(quota)
         # Called (without awaiting: no I/O on the socket's path) once a connection is
         # authenticated, and once it is gone.
         self.on_connect: list[ConnectionHook] = []

@@ -9,9 +9,13 @@ import time
 from datetime import timedelta
 
 import httpx
+import pytest
+import sqlalchemy as sa
 
 from hub.auth import Tokens
 from hub.config import Settings
+from hub.limits import FLUSH, PublishQuota
+from hub.store.schema import publish_usage
 from tests.utils import TIMEOUT
 from tests.utils.client import Client
 from tests.utils.factories import SECRET, World
@@ -163,6 +167,97 @@ async def test_daily_quota_of_raw_publishes(settings: Settings, world: World) ->
         h.services.clock.advance(timedelta(days=1))
         next_day = await http.post(url, json=_publish("bulletin", 10), headers=_auth(sec))
         assert next_day.status_code == 201
+
+
+async def _stored_usage(h: RunningHub, user_id: int) -> int:
+    async with h.services.engine.connect() as conn:
+        used = (
+            await conn.execute(
+                sa.select(sa.func.sum(publish_usage.c.bytes)).where(
+                    publish_usage.c.user_id == user_id
+                )
+            )
+        ).scalar()
+    return int(used or 0)
+
+
+async def _usage_reaches(h: RunningHub, user_id: int, n: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while await _stored_usage(h, user_id) < n:
+        assert time.monotonic() < deadline, f"the stored usage never reached {n}"
+        await asyncio.sleep(0.05)
+
+
+async def test_daily_quota_holds_across_two_nodes(settings: Settings, world: World) -> None:
+    """Two nodes on one database: each adds what it counted to the database within about
+    a second, and checks against the total of both (re-read when older than FLUSH), so an
+    account cannot get the quota once per node."""
+    ch = f"meeting:{world.meeting}"
+    sec = world.tok(world.secretariat)
+    quota = settings.with_(publish_quota=5200)
+    async with running_hub(quota) as a, running_hub(quota) as b:
+        ca, cb = await Client.connect(a.ws_url, sec), await Client.connect(b.ws_url, sec)
+        assert (await cb.publish(ch, {"pad": "x" * 1000}, key="b0"))["type"] == "published"
+        await _usage_reaches(b, world.secretariat, 1266)  # node b knows the total: 1,266
+        for i in range(3):  # 3 x 1,266 bytes on node a
+            assert (await ca.publish(ch, {"pad": "x" * 1000}, key=f"a{i}"))["type"] == "published"
+        await _usage_reaches(a, world.secretariat, 4 * 1266)
+        await asyncio.sleep(FLUSH)  # what node b knows is now too old to be trusted
+        r = await cb.publish(ch, {"pad": "x" * 1000}, key="b1")
+        assert (r["type"], r["code"]) == ("error", "quota_exceeded")
+        assert "6330" in r["message"]
+
+
+_REFUSE = {
+    "sqlite": [
+        f"CREATE TRIGGER refuse_{op} BEFORE {op} ON publish_usage "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        for op in ("INSERT", "UPDATE")
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON publish_usage "
+        "FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+_ALLOW = {
+    "sqlite": ["DROP TRIGGER refuse_INSERT", "DROP TRIGGER refuse_UPDATE"],
+    "postgresql": ["DROP TRIGGER refuse ON publish_usage", "DROP FUNCTION refuse()"],
+}
+
+
+async def test_quota_count_kept_while_the_database_refuses(
+    settings: Settings, world: World
+) -> None:
+    """A count the node could not add to the database (a trigger refuses every write to
+    ``publish_usage`` for a while) is kept, still checked against, and added once the
+    database takes it."""
+    ch = f"meeting:{world.meeting}"
+    sec = world.tok(world.secretariat)
+    async with running_hub(settings.with_(publish_quota=5200)) as h:
+        (quota,) = [p for p in h.services.parts if isinstance(p, PublishQuota)]
+        engine = h.services.engine
+
+        async def run(statements: dict[str, list[str]]) -> None:
+            async with engine.begin() as conn:
+                for sql in statements[engine.dialect.name]:
+                    await conn.exec_driver_sql(sql)
+
+        c = await Client.connect(h.ws_url, sec)
+        await run(_REFUSE)
+        try:
+            for i in range(4):
+                assert (await c.publish(ch, {"pad": "x" * 1000}, key=f"k{i}"))["seq"] == i + 1
+            with pytest.raises(sa.exc.DBAPIError, match="refused"):
+                await quota.flush()
+            r = await c.publish(ch, {"pad": "x" * 1000}, key="k4")
+            assert (r["type"], r["code"]) == ("error", "quota_exceeded")
+            assert await _stored_usage(h, world.secretariat) == 0
+        finally:
+            await run(_ALLOW)
+        await quota.flush()
+        assert await _stored_usage(h, world.secretariat) == 4 * 1266
 
 
 async def test_socket_closed_4401_when_its_token_expires(settings: Settings, world: World) -> None:
