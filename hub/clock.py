@@ -1,8 +1,11 @@
 """The hub's notion of "now": wall time, or a time set by a test.
 
-Workflows that care about deadlines read time only from ``services.clock``, never from
-``datetime.now()``, so a test can move a hand-over to a Friday before a holiday and the
-evaluation of its deadlines three weeks later without sleeping. ``now()`` is always an
+The hub has one clock, ``services.clock``, handed to the node (``node.clock``), its writer
+and the receipt writer: every message's ``ts`` and every time a workflow stores come from
+it, never from ``datetime.now()``, so a test can move a hand-over to a Friday before a
+holiday and the evaluation of its deadlines three weeks later without sleeping
+(``tests/test_one_clock.py`` checks every stored time). Token lifetimes and metrics are
+wall time. ``now()`` is always an
 aware UTC datetime; ``today()`` and ``local()`` use the congress's time zone
 (``HUB_TIMEZONE``), in which deadlines are counted.
 """

@@ -209,7 +209,7 @@ async def seed_city(
     sec = by_id[staff["mishu"]]
     unit_accounts = {p.unit_id: p for p in by_id.values() if p.role == "unit"}
 
-    node = Node(MessageLog(engine), MemoryBroker(), Metrics(), 60.0)
+    node = Node(MessageLog(engine), MemoryBroker(), Metrics(), 60.0, clock)
     # The secretariat's setup, as through the API: agenda and sittings.
     agenda = [await meetings.create_agenda_item(node, sec, meeting, t) for t in AGENDA]
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
@@ -236,7 +236,7 @@ async def seed_city(
                 checkins += 1
 
     # Notices, with delivery and read receipts from most deputies (as their phones send).
-    receipts = ReceiptWriter(engine, Metrics(), 0.05)
+    receipts = ReceiptWriter(engine, Metrics(), 0.05, clock)
     notice_ids = []
     for i in range(spec.notices):
         subject = TOPICS[i % len(TOPICS)][0]
@@ -261,6 +261,12 @@ async def seed_city(
     item_ids: list[int] = []
     suggestion_ids: list[int] = []
     async with node.writing() as w:
+        # One transaction of many steps: every channel they append to, locked first.
+        await w.lock(
+            f"desk:{meeting}",
+            *(f"deputy:{p.id}" for p in deputies),
+            *(f"unit:{u}" for u in unit_ids),
+        )
         for _ in range(spec.opinions):
             p = rng.choice(deputies)
             a = rng.choice(agenda)

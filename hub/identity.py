@@ -56,11 +56,18 @@ async def list_units(conn: AsyncConnection) -> list[dict[str, Any]]:
 
 
 async def create_meeting(
-    conn: AsyncConnection, title: str, starts_on: date | None = None, ends_on: date | None = None
+    conn: AsyncConnection,
+    title: str,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    now: datetime | None = None,
 ) -> int:
+    """A meeting; ``now`` is the hub's clock where there is one (the CLI has wall time)."""
     r = await conn.execute(
         meetings.insert()
-        .values(title=title, starts_on=starts_on, ends_on=ends_on, created_at=datetime.now(UTC))
+        .values(
+            title=title, starts_on=starts_on, ends_on=ends_on, created_at=now or datetime.now(UTC)
+        )
         .returning(meetings.c.id)
     )
     return int(r.scalar_one())
@@ -81,8 +88,10 @@ async def create_user(
     delegation_id: int | None = None,
     unit_id: int | None = None,
     password_hash: str | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Create an account; deputies need a delegation and unit accounts a unit."""
+    """Create an account; deputies need a delegation and unit accounts a unit. ``now`` is
+    the hub's clock where there is one (the CLI has wall time)."""
     if role not in ROLES:
         raise BadRequest(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if not username or len(username) > 100:
@@ -110,7 +119,7 @@ async def create_user(
                 password_hash=password_hash,
                 delegation_id=delegation_id if role == "deputy" else None,
                 unit_id=unit_id if role == "unit" else None,
-                created_at=datetime.now(UTC),
+                created_at=now or datetime.now(UTC),
             )
             .returning(users.c.id)
         )

@@ -25,7 +25,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,10 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.broker import Broker
 from hub.channels import Principal
+from hub.clock import Clock
 from hub.connection import Outgoing
-from hub.errors import Close, HubError
+from hub.errors import Close, HubError, Unavailable
 from hub.loops import run_forever
-from hub.store.log import MessageLog, StoredMessage, append, db_errors
+from hub.store.log import MessageLog, StoredMessage, append, db_errors, lock_channels
 
 if TYPE_CHECKING:
     from hub.connection import Connection
@@ -78,23 +79,59 @@ class Feed:
 
 
 class Writer:
-    """One database transaction that may append messages to several channels."""
+    """One database transaction that may append messages to several channels.
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    Channel rows are locked in one order, sorted by name, so two transactions never wait
+    for each other's channels in a cycle (on PostgreSQL that would be a deadlock). A
+    workflow that appends to several channels locks them all first with :meth:`lock`,
+    whatever order it names them in; an append to a channel not locked yet locks it then,
+    which keeps the order only if it sorts after every channel locked so far. A lock out
+    of that order is a bug, and raises before it can wait. A workflow that locks rows of
+    its own (an item, a notice) does so before it locks its channels.
+    """
+
+    def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
         self.conn = conn
+        self.clock = clock
         self.appended: list[StoredMessage] = []
+        self.channels: set[str] = set()
+
+    async def lock(self, *channels: str) -> None:
+        """Lock the channels this transaction will append to, in sorted order. A later
+        call (a step composed into a larger transaction) may add only channels that sort
+        after every one locked so far."""
+        new = set(channels) - self.channels
+        if new and self.channels and min(new) < max(self.channels):
+            raise RuntimeError(
+                f"channels {sorted(new)} locked after {max(self.channels)!r}: lock every "
+                "channel of a transaction in one call"
+            )
+        self.channels |= new
+        await lock_channels(self.conn, new)
 
     async def append(
         self, channel: str, kind: str, sender: Principal, body: dict[str, Any] | str
     ) -> StoredMessage:
-        msg, _ = await append(self.conn, channel, kind, sender, body)
+        if channel not in self.channels:
+            await self.lock(channel)
+        msg, _ = await append(self.conn, channel, kind, sender, body, now=self.clock.now())
         self.appended.append(msg)
         return msg
 
 
 class Node:
-    def __init__(self, log_: MessageLog, broker: Broker, metrics: Metrics, catchup: float) -> None:
+    def __init__(
+        self,
+        log_: MessageLog,
+        broker: Broker,
+        metrics: Metrics,
+        catchup: float,
+        clock: Clock | None = None,
+    ) -> None:
         self.log = log_
+        # The hub's one notion of now (a test freezes it): stamps every message and every
+        # row the workflows write.
+        self.clock = clock or Clock()
         self.broker = broker
         self.metrics = metrics
         self.catchup_interval = catchup
@@ -102,6 +139,11 @@ class Node:
         self.linger = LINGER
         self._tasks: set[asyncio.Task[Any]] = set()
         self._catchup_task: asyncio.Task[None] | None = None
+        # Writes in flight, and whether the node is draining (refusing new ones).
+        self.draining = False
+        self.inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         await self.broker.start(self.on_broker_message, self.catch_up_all)
@@ -124,14 +166,42 @@ class Node:
         self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
 
+    # -- writes in flight and draining --------------------------------------------
+
+    @contextlib.contextmanager
+    def work(self, while_draining: bool = False) -> Iterator[None]:
+        """Every write of the node (a transaction, a publish, a receipt) runs inside this:
+        counted in flight so that :meth:`drain` lets it finish (the caller's reply follows
+        with no await between), and refused with ``unavailable`` once the node drains,
+        unless it may run ``while_draining``: the hub's own background work (presence,
+        deadline alerts, tallies) and receipts, which are stored after the drain."""
+        if self.draining and not while_draining:
+            raise Unavailable("server shutting down: send it again (to another node)")
+        self.inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._idle.set()
+
+    async def drain(self, grace: float) -> None:
+        """Refuse new writes; wait up to ``grace`` seconds for those in flight."""
+        self.draining = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+
     # -- publishing ---------------------------------------------------------------
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[Writer]:
-        """A transaction whose appended messages are fanned out after it commits."""
-        async with db_errors(), self.log.engine.begin() as conn:
-            w = Writer(conn)
-            yield w
+    async def writing(self, while_draining: bool = False) -> AsyncIterator[Writer]:
+        """A transaction whose appended messages are fanned out after it commits; see
+        :class:`Writer` for the channels it may append to, :meth:`work` for draining."""
+        with self.work(while_draining):
+            async with db_errors(), self.log.engine.begin() as conn:
+                w = Writer(conn, self.clock)
+                yield w
         self.distribute(w.appended)
 
     async def publish(
@@ -145,10 +215,24 @@ class Node:
     ) -> tuple[StoredMessage, bool]:
         """Store one message (or find its idempotent twin), then fan it out. ``charge``
         runs in the storing transaction for a new message; if it raises, nothing is stored."""
+        with self.work():
+            return await self._publish(channel, kind, sender, body, key, charge)
+
+    async def _publish(
+        self,
+        channel: str,
+        kind: str,
+        sender: Principal,
+        body: dict[str, Any],
+        key: str | None,
+        charge: Charge | None,
+    ) -> tuple[StoredMessage, bool]:
         async with db_errors(), self.log.engine.connect() as conn:
             tx = await conn.begin()
             try:
-                msg, created = await append(conn, channel, kind, sender, body, key)
+                msg, created = await append(
+                    conn, channel, kind, sender, body, key, self.clock.now()
+                )
                 if created and charge is not None:
                     await charge(conn, msg)
             except BaseException:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError, Internal
@@ -24,6 +23,7 @@ from hub.store.schema import receipts
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from hub.clock import Clock
     from hub.metrics import Metrics
 
 log = logging.getLogger("hub.receipts")
@@ -34,8 +34,9 @@ it runs in the writer's task, so it must only take note (no I/O, no waiting)."""
 
 
 class ReceiptWriter:
-    def __init__(self, engine: AsyncEngine, metrics: Metrics, flush: float) -> None:
+    def __init__(self, engine: AsyncEngine, metrics: Metrics, flush: float, clock: Clock) -> None:
         self.engine = engine
+        self.clock = clock
         self.metrics = metrics
         self.flush_interval = flush
         self._batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
@@ -60,7 +61,7 @@ class ReceiptWriter:
         """Queue a receipt; the future resolves when it is stored (or fails)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         row = {"kind": kind, "channel": channel, "seq": seq, "user_id": user_id}
-        row["ts"] = datetime.now(UTC)
+        row["ts"] = self.clock.now()
         self._batch.append((row, fut))
         self._wake.set()
         return fut

@@ -9,12 +9,10 @@ of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -85,10 +83,10 @@ class Services:
             settings.redis_health_interval,
             settings.redis_socket_timeout,
         )
-        self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval)
-        self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush)
-        self.connections: set[Connection] = set()
         self.clock = Clock(settings.timezone)
+        self.node = Node(self.log, self.broker, self.metrics, settings.catchup_interval, self.clock)
+        self.receipts = ReceiptWriter(self.engine, self.metrics, settings.receipt_flush, self.clock)
+        self.connections: set[Connection] = set()
         self.limits = AccountLimits(
             settings.frame_rate, settings.frame_burst, settings.account_connections
         )
@@ -109,10 +107,6 @@ class Services:
         # authenticated, and once it is gone.
         self.on_connect: list[ConnectionHook] = []
         self.on_disconnect: list[ConnectionHook] = []
-        self.draining = False
-        self.inflight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     async def start(self) -> None:
         await self.node.start()
@@ -134,26 +128,17 @@ class Services:
             for hook in self.on_disconnect:
                 hook(conn)
 
-    @contextmanager
-    def work(self) -> Iterator[None]:
-        """Mark an action in flight; :meth:`drain` lets it finish before closing clients."""
-        self.inflight += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self.inflight -= 1
-            if self.inflight == 0:
-                self._idle.set()
+    @property
+    def draining(self) -> bool:
+        return self.node.draining
 
     async def drain(self, grace: float = 5.0) -> None:
-        """Shutting down: refuse new actions, let those in flight finish and reply, store
-        queued receipts, then close every client with 1001 so it resumes elsewhere."""
+        """Shutting down: refuse new writes, let those in flight finish and reply
+        (:meth:`Node.drain`), store queued receipts, then close every client with 1001 so it
+        resumes elsewhere."""
         if self.draining:
             return
-        self.draining = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), grace)
+        await self.node.drain(grace)
         await self.receipts.stop()
         await asyncio.gather(
             *(

@@ -161,12 +161,9 @@ class Session:
 
     async def publish(self, f: p.Publish) -> None:
         check_raw_publish(self.me, f.channel, f.kind)
-        if self.s.draining:
-            raise Unavailable("server shutting down: publish again on another node")
-        with self.s.work():
-            msg, _ = await self.s.node.publish(
-                f.channel.name, f.kind, self.me, f.body, f.key, self.s.charge_publish
-            )
+        msg, _ = await self.s.node.publish(
+            f.channel.name, f.kind, self.me, f.body, f.key, self.s.charge_publish
+        )
         self.send(
             {"type": "published", "channel": msg.channel, "seq": msg.seq, "id": msg.id}, f.ref
         )
@@ -192,7 +189,7 @@ class Session:
 
     async def _receipt(self, f: p.Receipt) -> None:
         try:
-            with self.s.work():
+            with self.s.node.work(while_draining=True):
                 await self.s.receipts.add(f.what, f.channel.name, f.seq, self.me.id)
         except HubError as e:
             self.error(e, f.ref)
@@ -270,7 +267,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             {
                 "type": "welcome",
                 "user": me.public(),
-                "server_time": p.iso(datetime.now(UTC)),
+                "server_time": p.iso(s.clock.now()),
                 "expires": p.iso(_utc(expires)),
             },
             ref,

@@ -53,6 +53,7 @@ async def add_user(request: Request) -> Response:
             password=password,
             delegation_id=field(d, "delegation_id", int, required=False),
             unit_id=field(d, "unit_id", int, required=False),
+            now=s.clock.now(),
         )
     return JSON({"id": uid}, status_code=201)
 

@@ -17,7 +17,6 @@ from hub.api.meetings import (
     SITTING,
     STATUSES,
     TS,
-    acting,
     path_id,
     path_int,
 )
@@ -32,8 +31,7 @@ from hub.session.notices import notices
 async def check_in(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
-    with acting(s):
-        out = await a.check_in(s.node, me, path_int(request))
+    out = await a.check_in(s.node, me, path_int(request))
     return JSON(out, status_code=201)
 
 
@@ -41,8 +39,7 @@ async def request_leave(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
     s = services(request)
-    with acting(s):
-        out = await a.request_leave(s.node, me, path_int(request), field(d, "reason", str))
+    out = await a.request_leave(s.node, me, path_int(request), field(d, "reason", str))
     return JSON(out, status_code=201)
 
 
@@ -50,14 +47,13 @@ async def _decide(request: Request, approve: bool) -> Response:
     me = await principal(request)
     d = await body(request)
     s = services(request)
-    with acting(s):
-        out = await a.decide_leave(
-            s.node,
-            me,
-            path_int(request),
-            approve,
-            field(d, "note", str, required=False),
-        )
+    out = await a.decide_leave(
+        s.node,
+        me,
+        path_int(request),
+        approve,
+        field(d, "note", str, required=False),
+    )
     return JSON(out)
 
 

@@ -12,7 +12,6 @@ from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
 from hub.session.calendar import DayEntry, parse_entries, replace_year, year_entries
-from hub.session.common import writing
 
 
 def _year(request: Request) -> int:
@@ -46,7 +45,7 @@ async def put_year(request: Request) -> Response:
         field(d, "holidays", list, required=False) or [],
         field(d, "workdays", list, required=False) or [],
     )
-    async with writing(services(request)) as w:
+    async with services(request).node.writing() as w:
         await replace_year(w.conn, year, entries)
     return JSON(_shape(year, entries))
 

@@ -9,7 +9,6 @@ from starlette.routing import Route
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.channels import check_subscribe, parse_channel
-from hub.errors import Unavailable
 from hub.protocol import MAX_SEQ, parse_publish
 from hub.session.kinds import check_raw_publish
 
@@ -35,12 +34,9 @@ async def publish(request: Request) -> Response:
     ch = parse_channel(request.path_params["channel"])
     parsed = parse_publish({**await body(request, s.settings.max_frame), "channel": ch.name})
     check_raw_publish(me, ch, parsed.kind)
-    if s.draining:
-        raise Unavailable("server shutting down: publish again on another node")
-    with s.work():
-        msg, created = await s.node.publish(
-            ch.name, parsed.kind, me, parsed.body, parsed.key, s.charge_publish
-        )
+    msg, created = await s.node.publish(
+        ch.name, parsed.kind, me, parsed.body, parsed.key, s.charge_publish
+    )
     return JSON(
         {"channel": msg.channel, "seq": msg.seq, "id": msg.id, "created": created},
         status_code=201 if created else 200,

@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.session.common import writing
 from hub.session.deadline_rules import DEFAULTS, UNITS, load_rules, save_rule, validate
 
 
@@ -24,7 +23,7 @@ async def put_rule(request: Request) -> Response:
     d = await body(request)
     rule = validate(request.path_params["name"], d.get("amount"), d.get("unit"))
     s = services(request)
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         await save_rule(w.conn, rule, me.id, s.clock.now())
     return JSON(rule.as_dict())
 

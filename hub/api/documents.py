@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from hub.api import JSON, download_route, principal, services
-from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, acting, path_id, path_int
+from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session import documents as docs
@@ -34,18 +34,17 @@ async def upload(request: Request) -> Response:
     filename = docs.clean_filename(request.query_params.get("filename", ""))
     title = request.query_params.get("title") or filename
     check_upload_headers(request, limit)
-    with acting(s):
-        await docs.check_can_upload(s.node, me, mid)
-        async with docs.staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
-            out = await docs.add_document(
-                s.node,
-                me,
-                mid,
-                title=title,
-                filename=filename,
-                content_type=request.headers.get("content-type") or "application/octet-stream",
-                blob=blob,
-            )
+    await docs.check_can_upload(s.node, me, mid)
+    async with docs.staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
+        out = await docs.add_document(
+            s.node,
+            me,
+            mid,
+            title=title,
+            filename=filename,
+            content_type=request.headers.get("content-type") or "application/octet-stream",
+            blob=blob,
+        )
     return JSON(out, status_code=201)
 
 

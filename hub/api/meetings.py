@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from starlette.requests import Request
@@ -12,20 +10,10 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest, NotFound, Unavailable
-from hub.services import Services
+from hub.errors import BadRequest, NotFound
 from hub.session import attendance
 from hub.session import meetings as m
 from hub.session.common import MAX_ID, parse_ts
-
-
-@contextmanager
-def acting(s: Services) -> Iterator[None]:
-    """A state-changing request: refused while the node drains, waited for while it runs."""
-    if s.draining:
-        raise Unavailable("server shutting down: send the request again")
-    with s.work():
-        yield
 
 
 def path_int(request: Request, name: str = "id") -> int:
@@ -85,18 +73,17 @@ async def add_sitting(request: Request) -> Response:
     d = await body(request)
     s = services(request)
     ends = field(d, "ends_at", str, required=False)
-    with acting(s):
-        out = await m.create_sitting(
-            s.node,
-            me,
-            path_int(request),
-            kind=field(d, "kind", str),
-            title=field(d, "title", str),
-            starts_at=parse_ts(field(d, "starts_at", str), "starts_at"),
-            ends_at=None if ends is None else parse_ts(ends, "ends_at"),
-            place=field(d, "place", str, required=False) or "",
-            delegation_id=optional_id(d, "delegation_id"),
-        )
+    out = await m.create_sitting(
+        s.node,
+        me,
+        path_int(request),
+        kind=field(d, "kind", str),
+        title=field(d, "title", str),
+        starts_at=parse_ts(field(d, "starts_at", str), "starts_at"),
+        ends_at=None if ends is None else parse_ts(ends, "ends_at"),
+        place=field(d, "place", str, required=False) or "",
+        delegation_id=optional_id(d, "delegation_id"),
+    )
     return JSON(out, status_code=201)
 
 
@@ -104,14 +91,13 @@ async def add_agenda_item(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
     s = services(request)
-    with acting(s):
-        out = await m.create_agenda_item(
-            s.node,
-            me,
-            path_int(request),
-            title=field(d, "title", str),
-            position=field(d, "position", int, required=False),
-        )
+    out = await m.create_agenda_item(
+        s.node,
+        me,
+        path_int(request),
+        title=field(d, "title", str),
+        position=field(d, "position", int, required=False),
+    )
     return JSON(out, status_code=201)
 
 

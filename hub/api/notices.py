@@ -12,7 +12,6 @@ from hub.api.meetings import (
     NULL_INT,
     NULL_TS,
     PERSON,
-    acting,
     int_list,
     path_id,
     path_int,
@@ -25,18 +24,17 @@ async def send(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
     s = services(request)
-    with acting(s):
-        out = await n.send_notice(
-            s.node,
-            me,
-            path_int(request),
-            title=field(d, "title", str),
-            text=field(d, "text", str, required=False) or "",
-            urgent=bool(field(d, "urgent", bool, required=False)),
-            confirm=bool(field(d, "confirm", bool, required=False)),
-            delegation_ids=int_list(d, "delegations"),
-            deputy_ids=int_list(d, "deputies"),
-        )
+    out = await n.send_notice(
+        s.node,
+        me,
+        path_int(request),
+        title=field(d, "title", str),
+        text=field(d, "text", str, required=False) or "",
+        urgent=bool(field(d, "urgent", bool, required=False)),
+        confirm=bool(field(d, "confirm", bool, required=False)),
+        delegation_ids=int_list(d, "delegations"),
+        deputy_ids=int_list(d, "deputies"),
+    )
     return JSON(out, status_code=201)
 
 
@@ -55,13 +53,12 @@ async def repush(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
     s = services(request)
-    with acting(s):
-        out = await n.repush(
-            s.node,
-            me,
-            path_int(request),
-            who=field(d, "who", str, required=False) or "missing",
-        )
+    out = await n.repush(
+        s.node,
+        me,
+        path_int(request),
+        who=field(d, "who", str, required=False) or "missing",
+    )
     return JSON(out)
 
 

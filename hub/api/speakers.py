@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, Handler, body, principal, query_id, services
-from hub.api.meetings import NULL_TS, PERSON, acting, id_field, int_list, path_id, path_int
+from hub.api.meetings import NULL_TS, PERSON, id_field, int_list, path_id, path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.channels import Principal
 from hub.errors import BadRequest
@@ -28,10 +28,7 @@ async def request_to_speak(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
     s = services(request)
-    with acting(s):
-        out = await sp.request_to_speak(
-            s.node, me, path_int(request), id_field(d, "agenda_item_id")
-        )
+    out = await sp.request_to_speak(s.node, me, path_int(request), id_field(d, "agenda_item_id"))
     return JSON(out, status_code=201)
 
 
@@ -42,8 +39,7 @@ async def order(request: Request) -> Response:
     ids = int_list(d, "order")
     if ids is None:
         raise BadRequest("missing `order`: the waiting request ids, first speaker first")
-    with acting(s):
-        out = await sp.order(s.node, me, path_int(request), id_field(d, "agenda_item_id"), ids)
+    out = await sp.order(s.node, me, path_int(request), id_field(d, "agenda_item_id"), ids)
     return JSON(out)
 
 
@@ -54,8 +50,7 @@ def _action(fn: Transition) -> Handler:
     async def handler(request: Request) -> Response:
         me = await principal(request)
         s = services(request)
-        with acting(s):
-            return JSON(await fn(s.node, me, path_int(request)))
+        return JSON(await fn(s.node, me, path_int(request)))
 
     return handler
 

@@ -29,7 +29,6 @@ from hub.session.common import (
     check_text,
     iso_or_none,
     meeting_deputies,
-    now,
     person,
     require_role,
 )
@@ -130,9 +129,9 @@ async def check_in(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]
             raise Conflict(
                 f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
             )
-        if sitting_ended(s):
+        if sitting_ended(s, node.clock.now()):
             raise Conflict(f"sitting {sitting_id} has ended: check-in is closed", allowed=[])
-        ts = now()
+        ts = node.clock.now()
         try:
             await w.conn.execute(
                 checkins.insert().values(sitting_id=sitting_id, user_id=me.id, ts=ts)
@@ -154,7 +153,7 @@ async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str)
             raise Conflict(
                 f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
             )
-        if sitting_ended(s):
+        if sitting_ended(s, node.clock.now()):
             raise Conflict(f"sitting {sitting_id} has ended", allowed=[])
         open_ = (
             await w.conn.execute(
@@ -179,7 +178,7 @@ async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str)
                     user_id=me.id,
                     reason=reason,
                     status="pending",
-                    created_at=now(),
+                    created_at=node.clock.now(),
                 )
                 .returning(leave_requests.c.id)
             )
@@ -218,7 +217,7 @@ async def decide_leave(
             .values(
                 status="approved" if approve else "refused",
                 decided_by=me.id,
-                decided_at=now(),
+                decided_at=node.clock.now(),
                 note=note,
             )
         )
@@ -259,7 +258,7 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
             .order_by(leave_requests.c.id)
         ):
             leaves[int(r.user_id)] = r  # the latest request of each deputy
-        online = await online_users(conn, ids)
+        online = await online_users(conn, node.clock.now(), ids)
         dele_ids = sorted({int(d.delegation_id) for d in deps if d.delegation_id is not None})
         dele_names = {
             int(r.id): r.name
@@ -293,7 +292,7 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
         )
     return {
         "sitting": sitting_dict(s),
-        "open": not sitting_ended(s),
+        "open": not sitting_ended(s, node.clock.now()),
         "expected": len(people),
         "counts": counts,
         "deputies": people,

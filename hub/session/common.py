@@ -1,5 +1,5 @@
-"""What the session workflows share: the system sender, meeting access, timestamps,
-input fields and the writing transaction of a user's action.
+"""What the session workflows share: the system sender, meeting access, timestamps and
+input fields.
 
 Access rules every workflow applies the same way:
 
@@ -8,15 +8,12 @@ Access rules every workflow applies the same way:
   they participate in (else :class:`Forbidden`);
 * only the secretariat changes a meeting's structure, sends notices and runs sittings.
 
-A transaction that appends to several channels appends in the order meeting, delegation,
-deputy (by id), unit, desk: on PostgreSQL each append holds its channel's head row until
-commit, so one order everywhere means two workflows never wait for each other in a cycle.
+A workflow's transaction is ``node.writing()``: refused while the node drains, and locking
+the channels it appends to in one order (:class:`hub.node.Writer`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import READERS_OF_ALL, Principal
-from hub.errors import BadRequest, Forbidden, NotFound, Unavailable
-from hub.node import Writer
+from hub.errors import BadRequest, Forbidden, NotFound
 from hub.protocol import iso
 from hub.store.schema import meeting_participants, meetings, users
 
 if TYPE_CHECKING:
-    from hub.services import Services
+    pass
 
 SYSTEM = Principal(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
@@ -49,10 +45,6 @@ def check_text(value: str, name: str, max_len: int, required: bool = True) -> st
     if "\x00" in v:
         raise BadRequest(f"`{name}` must not contain NUL characters")
     return v
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def utc(ts: datetime) -> datetime:
@@ -129,17 +121,6 @@ def person(user_id: int, name: str) -> dict[str, Any]:
 # -- a user's action: its transaction and its input fields ------------------------------
 
 MAX_TEXT = 20_000
-
-
-@asynccontextmanager
-async def writing(s: Services) -> AsyncIterator[Writer]:
-    """``node.writing()`` for a user's action: refused while the node drains, and counted
-    in flight so a shutdown lets it finish and answer."""
-    if s.draining:
-        raise Unavailable("server shutting down: send the request again")
-    with s.work():
-        async with s.node.writing() as w:
-            yield w
 
 
 def aware(ts: datetime | None) -> datetime | None:

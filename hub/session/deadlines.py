@@ -225,7 +225,7 @@ def _still_due(ctx: Any, a: Alert) -> bool:
 async def raise_alert(s: Services, a: Alert) -> bool:
     """Store and send one alert; False if it was raised already or no longer applies."""
     now = s.clock.now()
-    async with s.node.writing() as w:
+    async with s.node.writing(while_draining=True) as w:
         ctx = await load(w.conn, a.item_id, lock=True)
         if not _still_due(ctx, a):
             return False
@@ -249,7 +249,9 @@ async def raise_alert(s: Services, a: Alert) -> bool:
         payload = {"deadline": a.deadline, "unit_id": a.unit_id, "due": iso(a.due)}
         event = await insert_event(w.conn, ctx, a.level, SYSTEM, ctx.state, payload, now)
         body = {"item": summary(ctx, now), "event": event}
-        for channel in (f"unit:{a.unit_id}", f"desk:{ctx.row.meeting_id}"):
+        channels = (f"unit:{a.unit_id}", f"desk:{ctx.row.meeting_id}")
+        await w.lock(*channels)
+        for channel in channels:
             await w.append(channel, ALERT_KIND[a.level], SYSTEM, body)
     return True
 

@@ -38,8 +38,8 @@ async def seed_items(
     conn: AsyncConnection, meeting_id: int, agenda_ids: list[int]
 ) -> dict[str, Any]:
     """Opinions, two commit-to-do items and two suggestions in the demo meeting."""
-    w = Writer(conn)
     clock = Clock()
+    w = Writer(conn, clock)
     people = (
         await conn.execute(
             sa.select(users.c.id, users.c.name, users.c.role, users.c.unit_id, users.c.username)
@@ -62,6 +62,12 @@ async def seed_items(
     sec = next(who(r) for r in people if r.role == "secretariat")
     unit_accounts = [who(r) for r in people if r.role == "unit"]
     transport = unit_accounts[0]
+    # One transaction of many steps: every channel they append to, locked first.
+    await w.lock(
+        f"desk:{meeting_id}",
+        *(f"deputy:{p.id}" for p in deputies),
+        *(f"unit:{u.unit_id}" for u in unit_accounts),
+    )
 
     ops = [
         await submit_in(

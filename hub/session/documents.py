@@ -31,7 +31,6 @@ from hub.session.common import (
     check_text,
     iso_or_none,
     meeting_row,
-    now,
     person,
     require_role,
 )
@@ -192,7 +191,7 @@ async def add_document(
                     size=blob.size,
                     sha256=blob.sha256,
                     uploaded_by=me.id,
-                    created_at=now(),
+                    created_at=node.clock.now(),
                 )
                 .returning(documents.c.id)
             )
@@ -234,7 +233,7 @@ async def open_document(node: Node, me: Principal, document_id: int) -> dict[str
             .where(
                 document_opens.c.document_id == document_id,
                 document_opens.c.user_id == me.id,
-                document_opens.c.ts > now() - timedelta(seconds=OPEN_EVERY),
+                document_opens.c.ts > node.clock.now() - timedelta(seconds=OPEN_EVERY),
             )
             .limit(1)
         )
@@ -242,7 +241,9 @@ async def open_document(node: Node, me: Principal, document_id: int) -> dict[str
     if not opened:
         async with node.writing() as w:
             await w.conn.execute(
-                document_opens.insert().values(document_id=document_id, user_id=me.id, ts=now())
+                document_opens.insert().values(
+                    document_id=document_id, user_id=me.id, ts=node.clock.now()
+                )
             )
     return document_dict(r)
 

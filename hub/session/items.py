@@ -47,7 +47,7 @@ from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
 from hub.session import lifecycle as lc
-from hub.session.common import aware, id_list, text_field, utc, writing
+from hub.session.common import aware, id_list, text_field, utc
 from hub.session.deadline_rules import Deadlines
 from hub.session.lifecycle import COMMIT, KINDS, MESSAGE_KIND, Assignment
 from hub.session.lifecycle import RATINGS as RATINGS  # the supervision reports read them here
@@ -450,13 +450,16 @@ async def record(
     after = await load(w.conn, item_id)
     event = await insert_event(w.conn, after, action, actor, from_state, payload, now)
     body = {"item": summary(after, now), "event": event}
-    for channel in audience(ctx_before, after):
+    channels = audience(ctx_before, after)
+    await w.lock(*channels)
+    for channel in channels:
         await w.append(channel, MESSAGE_KIND[action], actor, body)
     return after
 
 
 def audience(before: Ctx | None, after: Ctx) -> list[str]:
-    """Desk, then deputies, then units — of the item before or after the action."""
+    """Who hears of an action: the desk, and the deputies and units of the item before
+    or after it."""
     deputies: set[int] = set()
     unit_ids: set[int] = set()
     for c in (before, after):
@@ -561,7 +564,7 @@ async def act(
     s: Services, me: Principal, item_id: int, action: str, d: dict[str, Any]
 ) -> dict[str, Any]:
     """Take ``action`` on item ``item_id`` for ``me``; the item's summary after it."""
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         return await act_in(w, s.clock, me, item_id, action, d)
 
 
@@ -791,7 +794,7 @@ async def insert_item(
 
 async def create_commit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
     """A commit-to-do item from one or more opinions, handed over at once."""
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         return await create_commit_in(w, s.clock, me, d)
 
 

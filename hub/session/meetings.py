@@ -21,7 +21,6 @@ from hub.session.common import (
     iso_or_none,
     meeting_deputies,
     meeting_row,
-    now,
     require_role,
     utc,
 )
@@ -143,7 +142,7 @@ async def create_sitting(
                     ends_at=ends_at,
                     place=place,
                     delegation_id=delegation_id,
-                    created_at=now(),
+                    created_at=node.clock.now(),
                 )
                 .returning(sittings.c.id)
             )
@@ -175,7 +174,12 @@ async def create_agenda_item(
         iid = (
             await w.conn.execute(
                 agenda_items.insert()
-                .values(meeting_id=meeting_id, position=position, title=title, created_at=now())
+                .values(
+                    meeting_id=meeting_id,
+                    position=position,
+                    title=title,
+                    created_at=node.clock.now(),
+                )
                 .returning(agenda_items.c.id)
             )
         ).scalar_one()
@@ -258,5 +262,5 @@ async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:
         return [meeting_dict(m) for m in await conn.execute(q)]
 
 
-def sitting_ended(s: Any) -> bool:
-    return s.ends_at is not None and utc(s.ends_at) <= now()
+def sitting_ended(s: Any, now: datetime) -> bool:
+    return s.ends_at is not None and utc(s.ends_at) <= now

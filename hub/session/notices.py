@@ -47,7 +47,6 @@ from hub.session.common import (
     iso_or_none,
     meeting_deputies,
     meeting_row,
-    now,
     person,
     require_role,
     utc,
@@ -218,7 +217,7 @@ async def send_notice(
                     covered.add(u)
         addressees = len(members) if whole else len(covered)
         audience = {"meeting": whole, "delegations": dels, "deputies": deps}
-        ts = now()
+        ts = node.clock.now()
         nid = (
             await conn.execute(
                 notices.insert()
@@ -240,6 +239,7 @@ async def send_notice(
         body = message_body(row)
         sent: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
+        await w.lock(*(channel for channel, _ in targets), f"desk:{meeting_id}")
         for channel, ids in targets:
             msg = await w.append(channel, "notice", me, body)
             sent.append({"channel": channel, "seq": msg.seq})
@@ -464,13 +464,14 @@ async def _save_cache(conn: AsyncConnection, t: Tally, n: Any) -> None:
 async def publish_tally(node: Node, notice_id: int) -> bool:
     """Recompute a notice's tally under its row lock; publish ``notice.tally`` on the desk
     if a count changed since the last one. True if published."""
-    async with node.writing() as w:
+    async with node.writing(while_draining=True) as w:
         n = await notice_row(w.conn, notice_id, lock=True)
         t = await compute_tally(w.conn, n)
         if (t.delivered, t.read) == (n.delivered_count, n.read_count):
             await _save_cache(w.conn, t, n)
             return False
         await _save_cache(w.conn, t, n)
+        await w.lock(f"desk:{n.meeting_id}")
         await w.append(f"desk:{n.meeting_id}", "notice.tally", SYSTEM, t.message())
         return True
 
@@ -486,9 +487,11 @@ async def repush(node: Node, me: Principal, notice_id: int, who: str = "missing"
         t = await compute_tally(w.conn, n)
         targets = t.missing() if who == "missing" else t.unread()
         body = message_body(n, repush=True)
-        ts = now()
+        ts = node.clock.now()
         out: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
+        if targets:
+            await w.lock(*(f"deputy:{p.id}" for p in targets), f"desk:{n.meeting_id}")
         for p in targets:
             msg = await w.append(f"deputy:{p.id}", "notice", me, body)
             out.append({**person(p.id, p.name), "channel": msg.channel, "seq": msg.seq})

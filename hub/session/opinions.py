@@ -33,7 +33,7 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
-from hub.session.common import id_field, text_field, writing
+from hub.session.common import id_field, text_field
 from hub.store.schema import BigId, meetings, metadata, users
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ async def get_row(conn: AsyncConnection, opinion_id: int, lock: bool = False) ->
 
 async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
     """A deputy's opinion to the meeting's desk."""
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         return await submit_in(w, s.clock, me, d)
 
 
@@ -164,6 +164,7 @@ async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -
     ).scalar_one()
     row = await get_row(w.conn, oid)
     body = {"opinion": as_dict(row)}
+    await w.lock(f"desk:{meeting_id}", f"deputy:{me.id}")
     await w.append(f"desk:{meeting_id}", "opinion.submitted", me, body)
     await w.append(f"deputy:{me.id}", "opinion.submitted", me, body)
     return body["opinion"]
@@ -171,7 +172,7 @@ async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -
 
 async def note(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
     """The secretariat marks an opinion noted."""
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         return await note_in(w, s.clock, me, opinion_id)
 
 
@@ -184,6 +185,7 @@ async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> di
     await _set(w.conn, [opinion_id], me, now, status=nxt)
     row = await get_row(w.conn, opinion_id)
     body = {"opinion": as_dict(row)}
+    await w.lock(f"desk:{row.meeting_id}", f"deputy:{row.deputy_id}")
     await w.append(f"desk:{row.meeting_id}", "opinion.noted", me, body)
     await w.append(f"deputy:{row.deputy_id}", "opinion.noted", me, body)
     return body["opinion"]
@@ -191,7 +193,7 @@ async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> di
 
 async def merge(s: Services, me: Principal, opinion_id: int, d: dict[str, Any]) -> dict[str, Any]:
     """Merge the opinion (and those already merged into it) into opinion ``into``."""
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         return await merge_in(w, s.clock, me, opinion_id, d)
 
 
@@ -223,6 +225,7 @@ async def merge_in(
     )
     await _set(w.conn, [opinion_id, *children], me, now, status=nxt, merged_into=into)
     moved = [await get_row(w.conn, i) for i in (opinion_id, *children)]
+    await w.lock(*{c for r in moved for c in (f"desk:{r.meeting_id}", f"deputy:{r.deputy_id}")})
     for r in moved:
         body = {"opinion": as_dict(r), "into": into}
         await w.append(f"desk:{r.meeting_id}", "opinion.merged", me, body)

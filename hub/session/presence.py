@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import Principal
 from hub.errors import HubError, NotFound
 from hub.loops import run_forever
-from hub.session.common import SYSTEM, iso_or_none, now, person, require_role, utc
+from hub.session.common import SYSTEM, iso_or_none, person, require_role, utc
 from hub.store.schema import BigId, meeting_participants, metadata, users
 
 if TYPE_CHECKING:
@@ -94,9 +94,11 @@ def _lease_id(node_id: str) -> str:
     return f"{node_id[:23]}-{secrets.token_hex(8)}"
 
 
-async def online_users(conn: AsyncConnection, user_ids: set[int] | None = None) -> set[int]:
+async def online_users(
+    conn: AsyncConnection, now: datetime, user_ids: set[int] | None = None
+) -> set[int]:
     """Users with at least one unexpired lease (of those given, or of everyone)."""
-    q = sa.select(presence_leases.c.user_id).distinct().where(presence_leases.c.expires_at > now())
+    q = sa.select(presence_leases.c.user_id).distinct().where(presence_leases.c.expires_at > now)
     if user_ids is not None:
         if not user_ids:
             return set()
@@ -119,6 +121,7 @@ async def announce(w: Writer, came: set[int], went: set[int]) -> None:
     for r in rows:
         m = per_meeting.setdefault(int(r.meeting_id), {"online": [], "offline": []})
         m["online" if int(r.id) in came else "offline"].append(person(int(r.id), r.name))
+    await w.lock(*(f"desk:{mid}" for mid in per_meeting))
     for mid, body in per_meeting.items():
         await w.append(f"desk:{mid}", "presence.changed", SYSTEM, body)
 
@@ -169,7 +172,7 @@ class Presence:
         """An authenticated connection opened (``conn.principal`` is set)."""
         if conn.principal is None or conn in self.leases:
             return
-        lease = Lease(_lease_id(self.node_id), conn.principal, now())
+        lease = Lease(_lease_id(self.node_id), conn.principal, self.node.clock.now())
         self.leases[conn] = lease
         self._ops.append(Op("connect", lease, lease.connected_at))
         self._wake.set()
@@ -179,7 +182,7 @@ class Presence:
         if lease is None:
             return
         lease.released = True
-        self._ops.append(Op("disconnect", lease, now(), reason))
+        self._ops.append(Op("disconnect", lease, self.node.clock.now(), reason))
         self._wake.set()
 
     # -- storing -------------------------------------------------------------------
@@ -206,7 +209,7 @@ class Presence:
 
     async def _store(self, ops: list[Op]) -> None:
         ids = {op.lease.user.id for op in ops}
-        t = now()
+        t = self.node.clock.now()
         expires = t + timedelta(seconds=self.ttl)
         # One statement per table for the whole batch (a hall reconnecting is thousands
         # of operations): the write lock is held for milliseconds, not a round trip each.
@@ -235,8 +238,8 @@ class Presence:
             }
             for op in ops
         ]
-        async with self.node.writing() as w:
-            before = await online_users(w.conn, ids)
+        async with self.node.writing(while_draining=True) as w:
+            before = await online_users(w.conn, w.clock.now(), ids)
             if taken:
                 await w.conn.execute(presence_leases.insert(), taken)
             for i in range(0, len(given_back), 500):
@@ -246,7 +249,7 @@ class Presence:
                     )
                 )
             await w.conn.execute(presence_events.insert(), events)
-            after = await online_users(w.conn, ids)
+            after = await online_users(w.conn, w.clock.now(), ids)
             await announce(w, after - before, before - after)
         for op in ops:
             if op.kind == "connect":
@@ -260,9 +263,9 @@ class Presence:
         """Extend this node's leases; take again any that another node swept meanwhile
         (this node could not renew in time, e.g. while the database was away)."""
         held = [lease for lease in self.leases.values() if lease.stored and not lease.released]
-        t = now()
+        t = self.node.clock.now()
         expires = t + timedelta(seconds=self.ttl)
-        async with self.node.writing() as w:
+        async with self.node.writing(while_draining=True) as w:
             res = await w.conn.execute(
                 presence_leases.update()
                 .where(presence_leases.c.node_id == self.node_id)
@@ -282,7 +285,7 @@ class Presence:
             # Not those given back meanwhile (their disconnect may have just been stored).
             lost = [lease for lease in held if lease.id not in present and not lease.released]
             ids = {lease.user.id for lease in lost}
-            before = await online_users(w.conn, ids)
+            before = await online_users(w.conn, w.clock.now(), ids)
             for lease in lost:
                 lease.id = _lease_id(self.node_id)
             if lost:
@@ -314,18 +317,18 @@ class Presence:
                         for lease in lost
                     ],
                 )
-            after = await online_users(w.conn, ids)
+            after = await online_users(w.conn, w.clock.now(), ids)
             await announce(w, after - before, set())
 
 
 async def sweep(node: Node) -> int:
     """Remove expired leases of any node, recording ``disconnect`` (``expired``) for each
     and announcing deputies who are now offline. Safe to run on every node at once."""
-    async with node.writing() as w:
+    async with node.writing(while_draining=True) as w:
         gone = (
             await w.conn.execute(
                 presence_leases.delete()
-                .where(presence_leases.c.expires_at <= now())
+                .where(presence_leases.c.expires_at <= node.clock.now())
                 .returning(
                     presence_leases.c.id,
                     presence_leases.c.user_id,
@@ -351,7 +354,7 @@ async def sweep(node: Node) -> int:
             ],
         )
         ids = {int(g.user_id) for g in gone}
-        await announce(w, set(), ids - await online_users(w.conn, ids))
+        await announce(w, set(), ids - await online_users(w.conn, w.clock.now(), ids))
         return len(gone)
 
 
@@ -388,7 +391,7 @@ async def connected_at(node: Node, me: Principal, user_id: int, ts: datetime) ->
             )
         }
     covering = []
-    t_now = now()
+    t_now = node.clock.now()
     for r in opened:
         end: datetime | None = None
         how: str | None = None

@@ -29,7 +29,6 @@ from hub.node import Writer
 from hub.session.common import (
     check_meeting_reader,
     iso_or_none,
-    now,
     person,
     require_role,
     utc,
@@ -127,7 +126,6 @@ async def _publish(
     if request is not None:
         body["request"] = request_dict(request)
     body["queue"] = await _queue(w.conn, int(s.id), item_id)
-    # the desk last, as every workflow does: one lock order for channel heads
     for ch in (f"delegation:{s.delegation_id}", f"desk:{s.meeting_id}"):
         await w.append(ch, kind, me, body)
     return body
@@ -155,7 +153,7 @@ async def request_to_speak(
         item = await agenda_row(w.conn, agenda_item_id)
         if item.meeting_id != s.meeting_id:
             raise BadRequest(f"agenda item {agenda_item_id} is not on this meeting's agenda")
-        if sitting_ended(s):
+        if sitting_ended(s, node.clock.now()):
             raise Conflict(f"sitting {sitting_id} has ended", allowed=[])
         mine = [
             r
@@ -185,7 +183,7 @@ async def request_to_speak(
                     user_id=me.id,
                     position=int(last or 0) + 1,
                     status="waiting",
-                    requested_at=now(),
+                    requested_at=node.clock.now(),
                 )
                 .returning(speech_requests.c.id)
             )
@@ -210,7 +208,7 @@ async def _transition(
             raise Conflict(
                 f"request {request_id} is {r.status}; it cannot {action}", allowed=NEXT[r.status]
             )
-        t = now()
+        t = node.clock.now()
         values: dict[str, Any]
         if action == "withdraw":
             values = {"status": "withdrawn", "ended_at": t}

@@ -18,7 +18,6 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.session import lifecycle as lc
-from hub.session.common import writing
 from hub.session.items import insert_item, item_deputies, record, summary
 from hub.store.schema import meeting_participants, meetings, users
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
     """A deputy's suggestion, alone or jointly: co-signers are asked to confirm."""
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         return await submit_in(w, s.clock, me, d)
 
 

@@ -16,7 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,6 +169,21 @@ async def db_errors() -> AsyncIterator[None]:
         else:
             msg = "the database is unavailable; nothing was stored, try again"
         raise Unavailable(msg) from e
+
+
+async def lock_channels(conn: AsyncConnection, names: Iterable[str]) -> None:
+    """Lock the rows of ``names`` in ``channels`` (creating those not there yet) in sorted
+    order, in the caller's transaction: one statement, whose no-op update takes each row's
+    lock in the order of its VALUES."""
+    rows = [{"name": n, "head": 0} for n in sorted(names)]
+    if not rows:
+        return
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(channels)
+    await conn.execute(
+        ins.values(rows).on_conflict_do_update(
+            index_elements=[channels.c.name], set_={"head": channels.c.head}
+        )
+    )
 
 
 def _next_seq(dialect: str, channel: str) -> sa.Executable:

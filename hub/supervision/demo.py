@@ -60,8 +60,9 @@ async def seed_supervision(
         )
     ).scalar_one()
     names = {int(u): n for u, n in await conn.execute(sa.select(users.c.id, users.c.name))}
-    w = Writer(conn)
+    w = Writer(conn, clock)
     jiandu = Principal(supervisor, names[supervisor], "supervisor")
+    await w.lock(*(f"deputy:{deputy_ids[who]}" for who, *_ in REGISTRATIONS))
     ids = []
     for who, kind, days, title, text, confirmed in REGISTRATIONS:
         dep = Principal(deputy_ids[who], names[deputy_ids[who]], "deputy")
