@@ -1,37 +1,24 @@
-"""Channel names and who may subscribe or publish to each.
+"""Channel names, and the rules that say who may subscribe to or publish on each.
 
-A channel name is ``<kind>:<id>`` with a positive integer id:
-
-==================  =========================================  ==============================
-channel             may subscribe                              may publish
-==================  =========================================  ==============================
-meeting:<id>        its participants, secretariat, supervisors  secretariat
-delegation:<id>     its deputies, secretariat, supervisors      secretariat
-desk:<meeting id>   secretariat, supervisors                    secretariat
-deputy:<id>         that deputy, secretariat, supervisors       secretariat
-unit:<id>           that unit's accounts, secretariat, sup.     secretariat
-==================  =========================================  ==============================
-
-Admins manage accounts; like supervisors they read everything and publish nothing.
-
-"May publish" is about raw publishes (the ``publish`` frame, ``POST
-/api/channels/{c}/messages``); the kinds the workflows publish are reserved for them on
-top of this table (``hub.session.kinds``). Deputies publish nothing raw: what they send
-the secretariat (opinions, suggestions, leave, requests to speak) goes through the
-workflow endpoints, which publish on their behalf.
+The transport knows a channel only by its name, ``<kind>:<id>`` (a lower-case kind and a
+positive integer id), and asks the rules registered for its kind whether a principal
+may subscribe to it or publish on it raw (the ``publish`` frame, ``POST
+/api/channels/{c}/messages``). Which kinds exist and who may use them is the business of
+the layer built on the transport, which registers each kind with
+:meth:`ChannelRules.register`, as centrifuge's ``OnSubscribe``/``OnPublish`` handlers do:
+the congress's table is in :mod:`hub.session.channels`. A kind nobody registered is
+refused. Adding a kind (a committee's channel) touches no transport file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.errors import BadRequest, Forbidden
 
-KINDS = ("meeting", "delegation", "desk", "deputy", "unit")
-_NAME = re.compile(r"^(meeting|delegation|desk|deputy|unit):([1-9][0-9]{0,17})$")
-
-READERS_OF_ALL = frozenset({"secretariat", "supervisor", "admin"})
+_NAME = re.compile(r"^([a-z][a-z_]{0,31}):([1-9][0-9]{0,17})$")
 
 
 @dataclass(frozen=True)
@@ -48,14 +35,15 @@ class Channel:
 
 
 def parse_channel(name: object) -> Channel:
-    """Parse ``kind:id``; raise :class:`BadRequest` saying what a valid name looks like."""
+    """Parse ``kind:id``; raise :class:`BadRequest` saying what a valid name looks like.
+    Whether the kind exists is for :class:`ChannelRules` to say."""
     if not isinstance(name, str):
         raise BadRequest('`channel` must be a string like "meeting:1"')
     m = _NAME.match(name)
     if m is None:
         raise BadRequest(
-            f"malformed channel {name[:80]!r}: expected <kind>:<id> with kind one of "
-            f"{', '.join(KINDS)} and a positive integer id"
+            f"malformed channel {name[:80]!r}: expected <kind>:<id> with a lower-case kind "
+            "and a positive integer id"
         )
     return Channel(m.group(1), int(m.group(2)))
 
@@ -77,29 +65,48 @@ class Principal:
         return {"id": self.id, "name": self.name, "role": self.role}
 
 
-def can_subscribe(p: Principal, ch: Channel) -> bool:
-    if p.role in READERS_OF_ALL:
-        return True
-    if ch.kind == "meeting":
-        return ch.id in p.meetings
-    if ch.kind == "delegation":
-        return p.role == "deputy" and p.delegation_id == ch.id
-    if ch.kind == "deputy":
-        return p.role == "deputy" and p.id == ch.id
-    if ch.kind == "unit":
-        return p.role == "unit" and p.unit_id == ch.id
-    return False  # desk: secretariat and supervisors only
+MaySubscribe = Callable[[Principal, int], bool]
+"""Whether a principal may subscribe to the channel of this kind with this id."""
+CheckPublish = Callable[[Principal, Channel, str], None]
+"""Raise :class:`Forbidden` unless the principal may publish this message kind raw here."""
 
 
-def can_publish(p: Principal, ch: Channel) -> bool:
-    return p.role == "secretariat"
+@dataclass(frozen=True)
+class KindRules:
+    may_subscribe: MaySubscribe
+    check_publish: CheckPublish
 
 
-def check_subscribe(p: Principal, ch: Channel) -> None:
-    if not can_subscribe(p, ch):
-        raise Forbidden(f"{p.role} {p.id} may not subscribe to {ch.name}")
+class ChannelRules:
+    """The channel kinds the layer above has registered, and their rules."""
 
+    def __init__(self) -> None:
+        self._kinds: dict[str, KindRules] = {}
 
-def check_publish(p: Principal, ch: Channel) -> None:
-    if not can_publish(p, ch):
-        raise Forbidden(f"{p.role} {p.id} may not publish to {ch.name}")
+    def register(self, kind: str, may_subscribe: MaySubscribe, check_publish: CheckPublish) -> None:
+        if not _NAME.match(f"{kind}:1"):
+            raise ValueError(f"channel kind {kind!r}: lower-case letters and _ only")
+        if kind in self._kinds:
+            raise ValueError(f"channel kind {kind!r} is registered already")
+        self._kinds[kind] = KindRules(may_subscribe, check_publish)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._kinds)
+
+    def _rules(self, ch: Channel) -> KindRules:
+        rules = self._kinds.get(ch.kind)
+        if rules is None:
+            raise BadRequest(
+                f"unknown channel kind {ch.kind!r} in {ch.name}: expected one of "
+                f"{', '.join(self._kinds)}"
+            )
+        return rules
+
+    def check_subscribe(self, p: Principal, ch: Channel) -> None:
+        if not self._rules(ch).may_subscribe(p, ch.id):
+            raise Forbidden(f"{p.role} {p.id} may not subscribe to {ch.name}")
+
+    def check_publish(self, p: Principal, ch: Channel, kind: str) -> None:
+        """A raw publish of ``kind`` on ``ch``: :class:`Forbidden` unless allowed."""
+        self._rules(ch).check_publish(p, ch, kind)

@@ -90,6 +90,10 @@ class Forbidden(HubError):
     code = "forbidden"
 
 
+class Deactivated(Forbidden):
+    """The account was deactivated (close code 4403)."""
+
+
 class NotFound(HubError):
     code = "not_found"
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.auth import TokenClaims, hash_password, verify_password
 from hub.channels import Principal
-from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound, Unauthorized
+from hub.errors import BadRequest, Conflict, Deactivated, HubError, NotFound, Unauthorized
 from hub.store.log import db_errors
 from hub.store.schema import (
     delegations,
@@ -27,10 +27,6 @@ from hub.store.schema import (
 )
 
 ROLES = ("deputy", "secretariat", "unit", "supervisor", "admin")
-
-
-class Deactivated(Forbidden):
-    """The account was deactivated (close code 4403)."""
 
 
 async def create_delegation(conn: AsyncConnection, name: str) -> int:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from hub.auth import Tokens
 from hub.broker import Broker, make_broker
+from hub.channels import ChannelRules
 from hub.clock import Clock
 from hub.config import Settings
 from hub.connection import Connection
@@ -77,6 +78,8 @@ class Services:
         self.log = MessageLog(self.engine)
         self.tokens = Tokens(load_secret(settings), settings.token_ttl)
         self.principals = PrincipalLoader(self.engine)
+        # The channel kinds and who may use them: registered by the layer above.
+        self.channels = ChannelRules()
         self.broker = broker or make_broker(
             settings.redis_url,
             settings.redis_prefix,

@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hub import protocol as p
-from hub.channels import Principal, check_subscribe
+from hub.channels import Principal
 from hub.connection import Connection
 from hub.errors import (
     Close,
+    Deactivated,
     Forbidden,
     HubError,
     Internal,
@@ -34,11 +35,9 @@ from hub.errors import (
     Unauthorized,
     Unavailable,
 )
-from hub.identity import Deactivated
 from hub.node import Subscription
 from hub.server import direct_writer
 from hub.services import Services
-from hub.session.kinds import check_raw_publish
 
 log = logging.getLogger("hub.ws")
 
@@ -147,7 +146,7 @@ class Session:
 
     async def subscribe(self, f: p.Subscribe) -> None:
         name = f.channel.name
-        check_subscribe(self.me, f.channel)
+        self.s.channels.check_subscribe(self.me, f.channel)
         if name in self.subs:
             # Subscribing again restarts the stream from the new `since`; unsubscribing
             # stops the old subscription's replay, so it sends nothing after this point.
@@ -160,7 +159,7 @@ class Session:
         self.s.node.start_replay(sub)
 
     async def publish(self, f: p.Publish) -> None:
-        check_raw_publish(self.me, f.channel, f.kind)
+        self.s.channels.check_publish(self.me, f.channel, f.kind)
         msg, _ = await self.s.node.publish(
             f.channel.name, f.kind, self.me, f.body, f.key, self.s.charge_publish
         )
@@ -169,7 +168,7 @@ class Session:
         )
 
     def receipt(self, f: p.Receipt) -> None:
-        check_subscribe(self.me, f.channel)
+        self.s.channels.check_subscribe(self.me, f.channel)
         feed = self.s.node.feeds.get(f.channel.name)
         sub = self.subs.get(f.channel.name)
         known = max(sub.last_seq if sub else 0, (feed.head or 0) if feed else 0)

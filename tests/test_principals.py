@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.channels import Principal
-from hub.errors import Unauthorized, Unavailable
-from hub.identity import Deactivated, PrincipalLoader, load_principal, set_active
+from hub.errors import Deactivated, Unauthorized, Unavailable
+from hub.identity import PrincipalLoader, load_principal, set_active
 from hub.store.engine import make_engine
 from tests.utils import TIMEOUT
 from tests.utils.client import Client

@@ -8,18 +8,17 @@ from starlette.routing import Route
 
 from hub.api import JSON, body, principal, query_int, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
-from hub.channels import check_subscribe, parse_channel
+from hub.channels import parse_channel
 from hub.protocol import MAX_SEQ, parse_publish
-from hub.session.kinds import check_raw_publish
 
 
 async def history(request: Request) -> Response:
     me = await principal(request)
+    s = services(request)
     ch = parse_channel(request.path_params["channel"])
-    check_subscribe(me, ch)
+    s.channels.check_subscribe(me, ch)
     since = query_int(request, "since", 0, 0, MAX_SEQ)
     limit = query_int(request, "limit", 100, 1, 1000)
-    s = services(request)
     msgs = await s.log.read(ch.name, since, limit)
     head = await s.log.head(ch.name)
     return JSON({"channel": ch.name, "head": head, "messages": [m.as_dict() for m in msgs]})
@@ -33,7 +32,7 @@ async def publish(request: Request) -> Response:
     s = services(request)
     ch = parse_channel(request.path_params["channel"])
     parsed = parse_publish({**await body(request, s.settings.max_frame), "channel": ch.name})
-    check_raw_publish(me, ch, parsed.kind)
+    s.channels.check_publish(me, ch, parsed.kind)
     msg, created = await s.node.publish(
         ch.name, parsed.kind, me, parsed.body, parsed.key, s.charge_publish
     )

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import READERS_OF_ALL, Principal
+from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.protocol import iso
+from hub.session.channels import READERS_OF_ALL
 from hub.store.schema import meeting_participants, meetings, users
 
 if TYPE_CHECKING:

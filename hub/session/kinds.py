@@ -15,7 +15,6 @@ a kind it appends is in no family here, or when a family here is appended nowher
 
 from __future__ import annotations
 
-from hub.channels import Channel, Principal, check_publish
 from hub.errors import Forbidden
 
 FAMILIES: dict[str, str] = {
@@ -44,10 +43,8 @@ def is_reserved(kind: str) -> bool:
     return family(kind) in FAMILIES
 
 
-def check_raw_publish(me: Principal, ch: Channel, kind: str) -> None:
-    """May ``me`` publish ``kind`` on ``ch`` raw? Raise :class:`Forbidden` if not: the
-    channel table of :mod:`hub.channels` first, then the reserved kinds."""
-    check_publish(me, ch)
+def check_reserved(kind: str) -> None:
+    """Raise :class:`Forbidden` if ``kind`` may not be published raw, whoever sends it."""
     if is_reserved(kind):
         raise Forbidden(
             f"kind {kind!r} is reserved for the hub's workflows, which publish it when "

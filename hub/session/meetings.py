@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import READERS_OF_ALL, Principal
+from hub.channels import Principal
 from hub.errors import BadRequest, NotFound
+from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
     check_meeting_reader,
     check_text,

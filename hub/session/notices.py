@@ -37,9 +37,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import READERS_OF_ALL, Principal
+from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.loops import run_forever
+from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
     MAX_ID,
     SYSTEM,

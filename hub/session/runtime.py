@@ -7,6 +7,7 @@ receipts), presence leases (fed by connections) and the cluster's deadline watch
 from __future__ import annotations
 
 from hub.services import Services
+from hub.session import channels
 from hub.session.deadlines import DeadlineWatcher
 from hub.session.notices import NoticeTally
 from hub.session.presence import Presence
@@ -15,6 +16,7 @@ from hub.session.presence import Presence
 class Workflows:
     def __init__(self, services: Services) -> None:
         settings = services.settings
+        channels.register(services.channels)
         self.notice_tally = NoticeTally(services.node, settings.tally_interval)
         services.receipts.listeners.append(self.notice_tally.on_receipts)
         self.presence = Presence(services.node, settings.node_id, settings.presence_ttl)

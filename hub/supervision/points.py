@@ -37,11 +37,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import READERS_OF_ALL, Principal
+from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.params import parse_when
 from hub.protocol import iso
 from hub.session.attendance import checkins
+from hub.session.channels import READERS_OF_ALL
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
 from hub.session.meetings import sittings
 from hub.session.opinions import opinions

@@ -17,7 +17,8 @@ import pytest
 
 from hub.channels import Principal, parse_channel
 from hub.errors import Forbidden
-from hub.session.kinds import FAMILIES, check_raw_publish, family, is_reserved
+from hub.session.channels import check_raw_publish
+from hub.session.kinds import FAMILIES, family, is_reserved
 
 HUB = Path(__file__).resolve().parents[2] / "hub"
 TRANSPORT = {"node.py", "store/log.py"}  # the appending machinery itself, not a workflow

@@ -1,0 +1,56 @@
+"""The congress's channels and who may subscribe or publish to each, registered with the
+transport's :class:`hub.channels.ChannelRules` when the workflows attach to a hub.
+
+==================  =========================================  ==============================
+channel             may subscribe                              may publish (raw)
+==================  =========================================  ==============================
+meeting:<id>        its participants, secretariat, supervisors  secretariat
+delegation:<id>     its deputies, secretariat, supervisors      secretariat
+desk:<meeting id>   secretariat, supervisors                    secretariat
+deputy:<id>         that deputy, secretariat, supervisors       secretariat
+unit:<id>           that unit's accounts, secretariat, sup.     secretariat
+==================  =========================================  ==============================
+
+Admins manage accounts; like supervisors they read everything and publish nothing.
+
+"May publish" is about raw publishes (the ``publish`` frame, ``POST
+/api/channels/{c}/messages``); the kinds the workflows publish are reserved for them on
+top of this table (:mod:`hub.session.kinds`). Deputies publish nothing raw: what they send
+the secretariat (opinions, suggestions, leave, requests to speak) goes through the
+workflow endpoints, which publish on their behalf.
+"""
+
+from __future__ import annotations
+
+from hub.channels import Channel, ChannelRules, MaySubscribe, Principal
+from hub.errors import Forbidden
+from hub.session.kinds import check_reserved
+
+READERS_OF_ALL = frozenset({"secretariat", "supervisor", "admin"})
+"""The roles that may read every meeting and channel."""
+
+
+def _reader(rule: MaySubscribe) -> MaySubscribe:
+    return lambda p, id_: p.role in READERS_OF_ALL or rule(p, id_)
+
+
+SUBSCRIBE: dict[str, MaySubscribe] = {
+    "meeting": _reader(lambda p, id_: id_ in p.meetings),
+    "delegation": _reader(lambda p, id_: p.role == "deputy" and p.delegation_id == id_),
+    "desk": _reader(lambda p, id_: False),
+    "deputy": _reader(lambda p, id_: p.role == "deputy" and p.id == id_),
+    "unit": _reader(lambda p, id_: p.role == "unit" and p.unit_id == id_),
+}
+
+
+def check_raw_publish(p: Principal, ch: Channel, kind: str) -> None:
+    """The secretariat publishes raw on every channel, nobody else; and no one publishes a
+    kind reserved for the workflows."""
+    if p.role != "secretariat":
+        raise Forbidden(f"{p.role} {p.id} may not publish to {ch.name}")
+    check_reserved(kind)
+
+
+def register(rules: ChannelRules) -> None:
+    for kind, may_subscribe in SUBSCRIBE.items():
+        rules.register(kind, may_subscribe, check_raw_publish)
