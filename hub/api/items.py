@@ -29,6 +29,7 @@ def filters(request: Request, kind: str | None = None, overdue: bool = False) ->
         unit_id=query_id(request, "unit_id"),
         deputy_id=query_id(request, "deputy_id"),
         overdue=overdue or raw_overdue in ("true", "1"),
+        order=q.get("order") or "id",
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),
     )
@@ -48,6 +49,12 @@ async def listing(request: Request) -> Response:
 async def overdue(request: Request) -> Response:
     me = await principal(request)
     return JSON(await it.listing(services(request), me, filters(request, overdue=True)))
+
+
+async def seen(request: Request) -> Response:
+    me = await principal(request)
+    d = await body(request)
+    return JSON(await it.mark_seen(services(request), me, d))
 
 
 async def get(request: Request) -> Response:
@@ -79,6 +86,7 @@ routes = [
     Route("/api/items", create, methods=["POST"]),
     Route("/api/items", listing, methods=["GET"]),
     Route("/api/items/overdue", overdue, methods=["GET"]),
+    Route("/api/items/seen", seen, methods=["POST"]),
     Route("/api/items/{id:int}", get, methods=["GET"]),
     Route("/api/items/{id:int}/events", events, methods=["GET"]),
     *(Route(f"/api/items/{{id:int}}/{a}", action_endpoint(a), methods=["POST"]) for a in ACTIONS),
@@ -141,6 +149,12 @@ ITEM = obj(
     replied_at=NULL_TS,
     closed_at=NULL_TS,
     updated_at=TS,
+    seen={
+        **BOOL,
+        "description": "for a unit's account (answers and lists, never in messages): whether "
+        "this person has seen the item since it was last handed over (POST /api/items/seen, "
+        "or an action of theirs on it)",
+    },
     actions={
         "type": "array",
         "description": "for the caller (answers and lists, never in messages): each action "
@@ -287,6 +301,13 @@ LIST_PARAMS = [
     _q("unit_id", INT, "only items this unit is on (lead or co)"),
     _q("deputy_id", INT, "only items of this deputy"),
     _q("overdue", {"enum": ["true", "false"]}, "only items past the deadline they wait on"),
+    _q(
+        "order",
+        {"enum": list(it.ORDERS)},
+        "id (default: oldest first; the overdue board: most overdue first) or deadline: the "
+        "nearest `due` first (overdue on top), then items with no `due`; newest first among "
+        "equal or absent `due`",
+    ),
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
     _q("offset", {"type": "integer", "minimum": 0}, "default 0"),
 ]
@@ -327,8 +348,8 @@ spec: dict[str, dict[str, Any]] = {
             "responses": {**ok(ITEM, 201), **error_responses(400, 401, 403, 404, 503), **CONFLICT},
         },
         "get": {
-            "summary": "Items, by id: a deputy's own, a unit's own, every item for staff; "
-            "with filters",
+            "summary": "Items, by id or by deadline (`order`): a deputy's own, a unit's own, "
+            "every item for staff; with filters",
             "parameters": LIST_PARAMS,
             "responses": {**LIST, **error_responses(400, 401, 403)},
         },
@@ -339,6 +360,37 @@ spec: dict[str, dict[str, Any]] = {
             "overdue first (same scope and filters as /api/items)",
             "parameters": LIST_PARAMS,
             "responses": {**LIST, **error_responses(400, 401, 403)},
+        }
+    },
+    "/api/items/seen": {
+        "post": {
+            "summary": "Record that the caller (a unit's account) has seen these items of "
+            "its unit: opened them or acknowledged the hand-over alert. Stored per person, "
+            "not in the log; their `seen` is then true on every device until the item is "
+            "handed over again. Another unit's item: forbidden; an unknown one: not_found; "
+            "a refused request records nothing",
+            "requestBody": json_body(
+                obj(
+                    ["item_ids"],
+                    item_ids={
+                        "type": "array",
+                        "items": INT,
+                        "minItems": 1,
+                        "maxItems": it.MAX_SEEN,
+                        "uniqueItems": True,
+                    },
+                )
+            ),
+            "responses": {
+                **ok(
+                    obj(
+                        ["item_ids", "seen_at"],
+                        item_ids={"type": "array", "items": INT},
+                        seen_at=TS,
+                    )
+                ),
+                **error_responses(400, 401, 403, 404, 503),
+            },
         }
     },
     "/api/items/{id}": {

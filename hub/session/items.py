@@ -28,6 +28,10 @@ Tables (the item timeline and statistics are built on ``item_events``):
   (``action``), when (``at``, from ``services.clock``), ``from_state``, ``to_state``,
   the handling ``round`` and the action's ``payload`` (JSON). The payload of each action
   is listed in ``docs/workflows.md``.
+* ``item_seen`` — when a unit's account last saw an item (opened it, acknowledged the
+  hand-over alert, or acted on it): one row per person and item, moved forward each
+  time. Not part of the log and not a workflow step (:func:`mark_seen`); an item counts
+  as seen since its last hand-over (:func:`is_seen`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
@@ -141,6 +146,14 @@ item_events = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_item_events_item", "item_id", "id"),
     sa.Index("ix_item_events_at", "at"),
+)
+
+item_seen = sa.Table(
+    "item_seen",
+    metadata,
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("item_id", BigId, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # -- reading one item -----------------------------------------------------------------
@@ -292,10 +305,13 @@ def _ts(v: datetime | None) -> str | None:
     return None if v is None else iso(v)
 
 
-def summary(ctx: Ctx, now: datetime | None = None, me: Principal | None = None) -> dict[str, Any]:
+def summary(
+    ctx: Ctx, now: datetime | None = None, me: Principal | None = None, seen: bool | None = None
+) -> dict[str, Any]:
     """The item as messages and lists show it (without its long text); for a caller
-    ``me``, with ``actions``: what they may do on it now (:func:`actions`). A message
-    body goes to several people and carries no ``actions``."""
+    ``me``, with ``actions``: what they may do on it now (:func:`actions`), and for a
+    unit's account ``seen`` (:func:`is_seen`). A message body goes to several people and
+    carries neither."""
     r = ctx.row
     due = ctx.current_due()
     lead = next((u for u in ctx.units if u.role == "lead"), None)
@@ -325,6 +341,7 @@ def summary(ctx: Ctx, now: datetime | None = None, me: Principal | None = None) 
         "closed_at": _ts(r.closed_at),
         "updated_at": iso(r.updated_at),
         **({} if me is None else {"actions": actions(ctx, me)}),
+        **({} if seen is None else {"seen": seen}),
     }
 
 
@@ -339,12 +356,18 @@ def actions(ctx: Ctx, me: Principal) -> list[dict[str, Any]]:
     return out
 
 
-def detail(ctx: Ctx, now: datetime, evaluations: Sequence[Any], me: Principal) -> dict[str, Any]:
+def detail(
+    ctx: Ctx,
+    now: datetime,
+    evaluations: Sequence[Any],
+    me: Principal,
+    seen: bool | None = None,
+) -> dict[str, Any]:
     """The whole item for ``me``: its text, the last reply, co-unit opinions, every
     evaluation."""
     r = ctx.row
     return {
-        **summary(ctx, now, me),
+        **summary(ctx, now, me, seen),
         "text": r.text,
         "extension_reason": r.extension_reason,
         "reply_text": r.reply_text,
@@ -598,6 +621,9 @@ async def act_in(
         values["closed_at"] = now
     await w.conn.execute(items.update().where(items.c.id == item_id).values(**values))
     after = await record(w, ctx, item_id, action, me, ctx.state, payload, now)
+    if me.role == "unit":  # acting on an item is seeing it
+        await record_seen(w.conn, me, [item_id], now)
+        return summary(after, now, me, seen=True)
     return summary(after, now, me)
 
 
@@ -846,7 +872,8 @@ async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
                 .order_by(item_evaluations.c.id)
             )
         ).all()
-    return detail(ctx, s.clock.now(), evaluations, me)
+        seen = seen_of(me, ctx, await seen_times(conn, me, [item_id]))
+    return detail(ctx, s.clock.now(), evaluations, me, seen)
 
 
 async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any]]:
@@ -864,12 +891,27 @@ async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any
 
 
 def due_expr() -> sa.ColumnElement[Any]:
-    """The deadline the item is waiting on now: signing, or the (second) reply."""
+    """The deadline the item is waiting on now: signing, or the (second) reply
+    (:meth:`Ctx.current_due` in SQL; the summary's ``due``)."""
     return sa.case(
         (items.c.state == lc.ASSIGNED, items.c.sign_due),
         (items.c.state.in_([lc.IN_PROGRESS, lc.REHANDLING]), items.c.reply_due),
         else_=sa.null(),
     )
+
+
+ORDERS = ("id", "deadline")
+"""How a list is ordered (``order``): ``id``, oldest first; ``deadline``, the nearest
+``due`` first (so the overdue on top, the most overdue first), then the items waiting on
+no deadline (returned, replied, closed …); newest first where ``due`` is the same or
+absent. Both keys are in the summary, so a page places a changed item by the same rule."""
+
+
+def order_by(order: str) -> list[Any]:
+    if order == "deadline":
+        due = due_expr()
+        return [sa.case((due.is_(None), 1), else_=0), due, items.c.id.desc()]
+    return [items.c.id]
 
 
 @dataclass(frozen=True)
@@ -880,6 +922,7 @@ class Filters:
     unit_id: int | None = None
     deputy_id: int | None = None
     overdue: bool = False
+    order: str = "id"
     limit: int = 100
     offset: int = 0
 
@@ -891,6 +934,8 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
     for st in f.states:
         if st not in lc.STATES:
             raise BadRequest(f"unknown state {st!r}: expected one of {', '.join(lc.STATES)}")
+    if f.order not in ORDERS:
+        raise BadRequest(f"`order` must be one of {', '.join(ORDERS)}", field="order")
     now = s.clock.now()
     conds: list[sa.ColumnElement[bool]] = []
     if me.role == "deputy":
@@ -923,10 +968,11 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
                 sa.select(item_deputies.c.item_id).where(item_deputies.c.deputy_id == f.deputy_id)
             )
         )
-    order: list[Any] = [items.c.id]
+    order = order_by(f.order)
     if f.overdue:
         conds.append(due_expr() <= now)
-        order = [due_expr(), items.c.id]
+        if f.order == "id":  # the overdue board: the most overdue first
+            order = [due_expr(), items.c.id]
     async with s.log.reading() as conn:
         total = (
             await conn.execute(sa.select(sa.func.count()).select_from(items).where(*conds))
@@ -944,5 +990,88 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
             .scalars()
             .all()
         )
-        out = [summary(c, now, me) for c in await load_many(conn, ids)]
+        ctxs = await load_many(conn, ids)
+        seen = await seen_times(conn, me, ids)
+        out = [summary(c, now, me, seen_of(me, c, seen)) for c in ctxs]
     return {"items": out, "total": int(total)}
+
+
+# -- what a unit's people have seen ------------------------------------------------------
+
+MAX_SEEN = 500  # items marked seen in one request
+
+
+def is_seen(ctx: Ctx, seen_at: datetime | None) -> bool:
+    """Seen since the item was last handed over: a reassignment is news again."""
+    if seen_at is None:
+        return False
+    handed = aware(ctx.row.handed_over_at)
+    return handed is None or utc(seen_at) >= handed
+
+
+async def seen_times(
+    conn: AsyncConnection, me: Principal, ids: Sequence[int]
+) -> dict[int, datetime]:
+    """When ``me`` (a unit's account) last saw each of these items; {} for other roles."""
+    if me.role != "unit" or not ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(item_seen.c.item_id, item_seen.c.seen_at).where(
+            item_seen.c.user_id == me.id, item_seen.c.item_id.in_(ids)
+        )
+    )
+    return {int(r.item_id): utc(r.seen_at) for r in rows}
+
+
+def seen_of(me: Principal, ctx: Ctx, times: dict[int, datetime]) -> bool | None:
+    """The summary's ``seen`` for ``me``: only a unit's account has one."""
+    return is_seen(ctx, times.get(ctx.id)) if me.role == "unit" else None
+
+
+async def record_seen(
+    conn: AsyncConnection, me: Principal, ids: Sequence[int], now: datetime
+) -> None:
+    """``me`` has seen these items at ``now`` (one statement; an earlier row moves on)."""
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(item_seen)
+    await conn.execute(
+        ins.values(
+            [{"user_id": me.id, "item_id": i, "seen_at": now} for i in ids]
+        ).on_conflict_do_update(
+            index_elements=[item_seen.c.user_id, item_seen.c.item_id],
+            set_={"seen_at": ins.excluded.seen_at},
+        )
+    )
+
+
+async def mark_seen(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+    """A unit's account has seen items of its unit (opened them, or acknowledged the
+    hand-over alert): recorded for that person, not in the log. An unknown item is
+    ``not_found``; another unit's item, or a caller who is not a unit's, ``forbidden``
+    (as reading it would be); a refused request records nothing."""
+    ids = id_list(d, "item_ids", allow_empty=False)
+    if len(ids) > MAX_SEEN:
+        raise BadRequest(f"`item_ids` holds at most {MAX_SEEN} ids", field="item_ids")
+    now = s.clock.now()
+    async with writing(s) as w:
+        found = set(
+            (await w.conn.execute(sa.select(items.c.id).where(items.c.id.in_(ids)))).scalars()
+        )
+        for i in ids:
+            if i not in found:
+                raise NotFound(f"no item {i}")
+        if me.role != "unit" or me.unit_id is None:
+            raise Forbidden(f"a {me.role} has no unit: only a unit's account marks items seen")
+        mine = set(
+            (
+                await w.conn.execute(
+                    sa.select(item_units.c.item_id).where(
+                        item_units.c.item_id.in_(ids), item_units.c.unit_id == me.unit_id
+                    )
+                )
+            ).scalars()
+        )
+        for i in ids:
+            if i not in mine:
+                raise Forbidden(f"item {i} is not yours")
+        await record_seen(w.conn, me, ids, now)
+    return {"item_ids": ids, "seen_at": iso(now)}

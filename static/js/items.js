@@ -74,6 +74,21 @@ export function eventText(e, units) {
   return { who, what: bits.join(" · "), text: p.reason || p.note || p.text || "" };
 }
 
+/** Newest first: the boards' order unless a page asks for another. */
+export const byNewest = (a, b) => b.id - a.id;
+
+/** The order of `GET /api/items?order=deadline` (docs/protocol.md): the nearest `due`
+ * first, so the overdue on top, the most overdue first; then the items waiting on no
+ * deadline; newest first where `due` is equal or absent. Both keys are in every item the
+ * server sends, so a changed item is placed by the same rule the list came in. */
+export function byDeadline(a, b) {
+  const da = a.due ? Date.parse(a.due) : Infinity;
+  const db = b.due ? Date.parse(b.due) : Infinity;
+  return da - db || b.id - a.id; // Infinity - Infinity is NaN: on to the id
+}
+
+const ORDERS = { newest: byNewest, deadline: byDeadline };
+
 export class ItemBoard {
   /**
    * @param {object} o
@@ -83,9 +98,15 @@ export class ItemBoard {
    * @param {Map} [o.units]     unit id -> name (assignment forms, timelines)
    * @param {(item) => boolean} [o.filter]  which items this board shows
    * @param {string} [o.emptyKey]
+   * @param {"newest" | "deadline"} [o.order]  newest first, or the server's
+   *   `order=deadline` (asked for in the list's query, and kept as items change)
+   * @param {(item, event, m, isNew) => void} [o.onFresh]  a live message changed an item
+   * @param {(item) => void} [o.onOpen]  the viewer opened an item's details
    */
-  constructor({ me, client, list, units = new Map(), filter = () => true, emptyKey = "item.none", onFresh = null }) {
-    Object.assign(this, { me, client, list, units, filter, emptyKey, onFresh });
+  constructor({ me, client, list, units = new Map(), filter = () => true, emptyKey = "item.none", order = "newest", onFresh = null, onOpen = null }) {
+    Object.assign(this, { me, client, list, units, filter, emptyKey, onFresh, onOpen });
+    this.order = order;
+    this.compare = ORDERS[order];
     this.cards = new Map(); // id -> {item, events, detail, open, li}
     this.query = null;
     this.reloadTimer = null;
@@ -93,7 +114,8 @@ export class ItemBoard {
 
   async load(query) {
     this.query = query;
-    const r = await get(`/api/items?${query}&limit=500`);
+    const order = this.order === "deadline" ? "&order=deadline" : "";
+    const r = await get(`/api/items?${query}${order}&limit=500`);
     for (const item of r.items) this._upsert(item, null);
     this.render();
   }
@@ -119,11 +141,13 @@ export class ItemBoard {
     const isNew = !this.cards.has(item.id);
     const c = this._upsert(item, b.event);
     if (!c) {
-      if (!isNew) this.render(); // it left this board
+      if (!isNew) this._drawEmpty(); // it left this board
       return false;
     }
-    if (isNew) this.render();
-    else this._update(c);
+    // One card built or updated, and moved if its place changed: never the whole list.
+    if (isNew) this._build(c);
+    this._update(c);
+    this._place(c);
     if (!m.cached) {
       c.li.classList.add("fresh");
       if (this.onFresh) this.onFresh(c.item, b.event, m, isNew);
@@ -156,17 +180,39 @@ export class ItemBoard {
     return c;
   }
 
+  /** The whole list, in order (after a load). */
   render() {
-    const cards = [...this.cards.values()].sort((a, b) => b.item.id - a.item.id);
+    const cards = [...this.cards.values()].sort((a, b) => this.compare(a.item, b.item));
     for (const c of cards) if (!c.li) this._build(c);
     fill(this.list, cards.length ? cards.map((c) => c.li) : el("li", { class: "meta empty" }, t(this.emptyKey)));
     for (const c of cards) this._update(c);
+  }
+
+  /** Put one card where the order wants it; a card already there is not touched. */
+  _place(c) {
+    let next = null; // the first card that comes after c
+    for (const o of this.cards.values()) {
+      if (o !== c && o.li && this.compare(c.item, o.item) < 0 && (!next || this.compare(o.item, next.item) < 0)) next = o;
+    }
+    const ref = next ? next.li : null;
+    if (c.li.parentNode === this.list && c.li.nextElementSibling === ref) return;
+    this.list.querySelector(":scope > li.empty")?.remove();
+    this.list.insertBefore(c.li, ref);
+  }
+
+  _drawEmpty() {
+    if (!this.cards.size && !this.list.querySelector(":scope > li.empty")) fill(this.list, el("li", { class: "meta empty" }, t(this.emptyKey)));
   }
 
   count(pred) {
     let n = 0;
     for (const c of this.cards.values()) if (pred(c.item, c)) n++;
     return n;
+  }
+
+  /** The cards whose item matches `pred`. */
+  matching(pred) {
+    return [...this.cards.values()].filter((c) => pred(c.item, c));
   }
 
   _build(c) {
@@ -177,7 +223,10 @@ export class ItemBoard {
       c.open = !c.open;
       toggle.setAttribute("aria-expanded", String(c.open));
       c.li.querySelector(".item-detail").hidden = !c.open;
-      if (c.open) this._loadDetail(c);
+      if (c.open) {
+        this._loadDetail(c);
+        if (this.onOpen) this.onOpen(c.item);
+      }
     });
     c.li = el(
       "li",
@@ -258,8 +307,10 @@ export class ItemBoard {
     const formBox = c.li.querySelector(".action-form");
     formBox.replaceChildren();
     delete formBox.dataset.action;
-    if (item && item.id) this._upsert(item, null);
-    this._update(c);
+    if (!item || !item.id || this._upsert(item, null)) {
+      this._update(c);
+      this._place(c);
+    } else this._drawEmpty(); // it left this board
     flash(t("common.done"));
   }
 
@@ -382,7 +433,9 @@ export class ItemBoard {
     } catch {
       return;
     }
+    if (this.cards.get(c.item.id) !== c) return; // it left this board meanwhile
     this._update(c);
+    this._place(c);
   }
 
   _drawDetail(c) {

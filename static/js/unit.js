@@ -1,7 +1,13 @@
 // The unit inbox (office PC): items handed over arrive with a visible and an audible
 // alert; sign or return, co-unit opinion, contacts, extension, reply; deadline
-// countdowns on every card.
+// countdowns on every card, the nearest deadline first (overdue on top).
+//
+// The alert sounds once per person for what they have not seen: the server records
+// what each person has seen (an item opened, the alert acknowledged, an action taken:
+// POST /api/items/seen) and says so in each item it sends them (`seen`), so another PC
+// or the next login does not sound again for it; a new hand-over does.
 
+import { get, post } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard, allowedActions } from "./items.js";
 import { startPage } from "./ui.js";
@@ -70,21 +76,37 @@ drawSound();
 
 // -- the alert --------------------------------------------------------------------------
 
-// A burst of hand-overs (or the replay of what came while this PC was off) gives one
-// banner and one sound; the banner counts what still waits for the unit's signature.
+// A burst of hand-overs (or what came while this PC was off) gives one banner and one
+// sound; the banner counts the hand-overs waiting for the unit that this person has not
+// seen. Acknowledging it records them seen on the server.
 const alertBox = document.getElementById("handover-alert");
 let alertTimer = null;
+
+const waitingForMe = (item) => allowedActions(item).some((a) => a.name === "sign" || a.name === "co_opinion");
+const unseen = (item) => item.seen === false && waitingForMe(item);
+
+/** Record on the server that this person has seen these items (the error, if any, is shown). */
+async function markSeen(items) {
+  const fresh = items.filter((item) => item.seen === false);
+  if (!fresh.length) return;
+  for (const item of fresh) item.seen = true;
+  try {
+    await post("/api/items/seen", { item_ids: fresh.map((item) => item.id) });
+  } catch {
+    for (const item of fresh) item.seen = false;
+  }
+}
+
 document.getElementById("handover-dismiss").addEventListener("click", () => {
   alertBox.hidden = true;
   for (const li of document.querySelectorAll("li.fresh")) li.classList.remove("fresh");
+  markSeen(todo.matching(unseen).map((c) => c.item));
 });
-
-const waitingForMe = (item) => allowedActions(item).some((a) => a.name === "sign" || a.name === "co_opinion");
 
 function alertHandover() {
   clearTimeout(alertTimer);
   alertTimer = setTimeout(() => {
-    const n = todo.count(waitingForMe);
+    const n = todo.count(unseen);
     if (!n) return;
     document.getElementById("handover-text").textContent = t("item.newHandoverAlert", { n });
     alertBox.hidden = false;
@@ -105,8 +127,10 @@ const onFresh = (item, event) => {
   else if (event && (event.action === "due_soon" || event.action === "overdue")) beep();
   drawCount();
 };
-const todo = new ItemBoard({ me, client, units, list: document.getElementById("todo"), filter: isTodo, emptyKey: "unit.nothingToDo", onFresh });
-const others = new ItemBoard({ me, client, units, list: document.getElementById("others"), filter: (i) => !isTodo(i) });
+const onOpen = (item) => markSeen([item]);
+const board = { me, client, units, order: "deadline", onOpen };
+const todo = new ItemBoard({ ...board, list: document.getElementById("todo"), filter: isTodo, emptyKey: "unit.nothingToDo", onFresh });
+const others = new ItemBoard({ ...board, list: document.getElementById("others"), filter: (i) => !isTodo(i) });
 
 function drawCount() {
   const n = todo.cards.size;
@@ -122,7 +146,14 @@ client.addEventListener("message", (ev) => {
   Promise.all([todo.apply(m), others.apply({ ...m, cached: true })]).then(drawCount, (e) => console.error(e));
 });
 
+// The lists come over HTTP; the channel is followed from the head read before them (what
+// changed in between comes again and is applied once), so a fresh login replays no
+// history. What this person has not seen yet alerts now, once.
+const channel = `unit:${me.unit_id}`;
+const { head } = await get(`/api/channels/${channel}/messages?limit=1`);
 await Promise.all([todo.load(""), others.load("")]);
 drawCount();
-client.subscribe(`unit:${me.unit_id}`);
+for (const c of todo.matching(unseen)) c.li.classList.add("fresh");
+alertHandover();
+client.subscribe(channel, { since: head });
 client.start();

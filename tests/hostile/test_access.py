@@ -428,6 +428,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/items/{id}/refuse_extension", "item", SEC),
     ("POST", "/api/items/{id}/reply", "item", NOBODY),
     ("POST", "/api/items/{id}/evaluate", "item", NOBODY),
+    ("POST", "/api/items/seen", None, NOBODY),  # the other unit's item, named in the body
     ("POST", "/api/suggestions", None, {"deputy"}),
     ("GET", "/api/suggestions", None, ALL),
     ("POST", "/api/suggestions/{id}/cosign", "suggestion", NOBODY),
@@ -454,6 +455,8 @@ NOT_IN_TABLE = {
 NAMED = {"dataset": "messages", "year": "2026", "rule": "reply"}
 # Query parameters an operation needs besides the documented required ones.
 QUERY = {("GET", "/api/presence/{user_id}/at"): {"ts": "2026-03-01T09:00:00+08:00"}}
+# The body of an operation whose object is named in its body, from the objects of theirs.
+BODY = {("POST", "/api/items/seen"): lambda theirs: {"item_ids": [theirs["item"]]}}
 
 REFUSED = [
     pytest.param(role, method, path, obj, id=f"{role} {method} {path}")
@@ -504,6 +507,8 @@ def test_refused_exactly_on_someone_elses_object(
     url = re.sub(r"\{\w+\}", value, path)
     body, query = _bodies(http).get((method, path), ({}, {}))
     query = {**query, **QUERY.get((method, path), {})}
+    if (method, path) in BODY:
+        body = BODY[(method, path)](theirs)
     r = http.request(method, url, headers=bearer(w.tok(user_of(w, role))), json=body, params=query)
     assert (r.status_code, r.json().get("code")) == (403, "forbidden"), r.text
 
