@@ -30,7 +30,7 @@ def test_rules_decide_per_registered_kind() -> None:
         rules.check_subscribe(DEP, parse_channel("committee:3"))
     with pytest.raises(Forbidden):
         rules.check_publish(DEP, parse_channel("committee:3"), "bulletin")
-    with pytest.raises(BadRequest, match="unknown channel kind 'meeting'.*committee"):
+    with pytest.raises(BadRequest, match=r"unknown channel kind 'meeting'.*committee"):
         rules.check_subscribe(SEC, parse_channel("meeting:7"))
     with pytest.raises(ValueError, match="registered already"):
         rules.register("committee", lambda p, id_: True, _only_secretariat)

@@ -1052,7 +1052,7 @@ async def mark_seen(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, 
     if len(ids) > MAX_SEEN:
         raise BadRequest(f"`item_ids` holds at most {MAX_SEEN} ids", field="item_ids")
     now = s.clock.now()
-    async with writing(s) as w:
+    async with s.node.writing() as w:
         found = set(
             (await w.conn.execute(sa.select(items.c.id).where(items.c.id.in_(ids)))).scalars()
         )
