@@ -216,32 +216,21 @@ class Node:
         """Store one message (or find its idempotent twin), then fan it out. ``charge``
         runs in the storing transaction for a new message; if it raises, nothing is stored."""
         with self.work():
-            return await self._publish(channel, kind, sender, body, key, charge)
-
-    async def _publish(
-        self,
-        channel: str,
-        kind: str,
-        sender: Principal,
-        body: dict[str, Any],
-        key: str | None,
-        charge: Charge | None,
-    ) -> tuple[StoredMessage, bool]:
-        async with db_errors(), self.log.engine.connect() as conn:
-            tx = await conn.begin()
-            try:
-                msg, created = await append(
-                    conn, channel, kind, sender, body, key, self.clock.now()
-                )
-                if created and charge is not None:
-                    await charge(conn, msg)
-            except BaseException:
-                await tx.rollback()
-                raise
-            if created:
-                await tx.commit()
-            else:
-                await tx.rollback()
+            async with db_errors(), self.log.engine.connect() as conn:
+                tx = await conn.begin()
+                try:
+                    msg, created = await append(
+                        conn, channel, kind, sender, body, key, self.clock.now()
+                    )
+                    if created and charge is not None:
+                        await charge(conn, msg)
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                if created:
+                    await tx.commit()
+                else:
+                    await tx.rollback()
         if created:
             self.distribute([msg])
         return msg, created
