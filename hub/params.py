@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 
 from hub.errors import BadRequest
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # the database's BIGINT: the largest id, seq or integer it stores
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 _RANGE = f"between {FIRST_DAY} and {LAST_DAY}"

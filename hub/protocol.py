@@ -16,8 +16,9 @@ import orjson
 
 from hub.channels import Channel, parse_channel
 from hub.errors import BadRequest, HubError
+from hub.params import MAX_ID
 
-MAX_SEQ = 2**63 - 1
+MAX_SEQ = MAX_ID  # a seq is a BIGINT, as ids are
 MAX_DEPTH = 64  # nesting of a `body`; JSON encoders (and readers of the log) have limits
 _KIND = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 
@@ -171,10 +172,21 @@ def parse(data: str | bytes) -> Frame:
 
 
 def iso(ts: datetime) -> str:
-    """ISO-8601 in UTC with microseconds and a ``Z``: the one timestamp format on the wire."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO-8601 in UTC with microseconds and a ``Z``: the one timestamp format on the wire.
+    A naive ``ts`` is UTC (as SQLite gives back what the hub stored)."""
+    if ts.tzinfo is UTC or (ts.tzinfo is not None and not ts.utcoffset()):
+        return ts.isoformat(timespec="microseconds")[:26] + "Z"  # the common case, fast
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_or_none(ts: datetime | None) -> str | None:
+    return None if ts is None else iso(ts)
+
+
+def utc(ts: datetime) -> datetime:
+    """A timestamp read back from the database, as an aware UTC datetime (SQLite drops the
+    zone; every timestamp the hub stores is UTC)."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def encode(frame: dict[str, Any]) -> str:

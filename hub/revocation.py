@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.connection import Connection
 from hub.errors import Close
 from hub.loops import run_forever
+from hub.store.engine import in_chunks
 from hub.store.log import db_errors
 from hub.store.schema import revoked_sessions, users
 
@@ -55,8 +56,7 @@ class AccountWatch:
         ids = list(by_user)
         closed = 0
         async with db_errors(), self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
+            for chunk in in_chunks(ids):
                 rows = await conn.execute(
                     sa.select(users.c.id, users.c.active, users.c.token_version).where(
                         users.c.id.in_(chunk)

@@ -15,11 +15,10 @@ from starlette.routing import Route
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unauthorized
-from hub.params import parse_date, parse_id
+from hub.params import MAX_ID, parse_date, parse_id
 from hub.services import Services
 
 MAX_JSON = 256 * 1024
-MAX_INT = 2**63 - 1  # the database's BIGINT
 
 
 class _PathInt(IntegerConvertor):
@@ -135,8 +134,8 @@ def field(
         raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}", field=name)
     if not isinstance(v, kinds):
         raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}", field=name)
-    if isinstance(v, int) and not -MAX_INT <= v <= MAX_INT:
-        raise BadRequest(f"`{name}` must be between {-MAX_INT} and {MAX_INT}", field=name)
+    if isinstance(v, int) and not -MAX_ID <= v <= MAX_ID:
+        raise BadRequest(f"`{name}` must be between {-MAX_ID} and {MAX_ID}", field=name)
     if isinstance(v, str) and "\x00" in v:
         raise BadRequest(f"`{name}` must not contain NUL characters", field=name)
     return v

@@ -13,8 +13,8 @@ from starlette.routing import Route
 from hub.api import JSON, download_route, principal, query_int, services
 from hub.api.channels import MESSAGE
 from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
-from hub.channels import parse_channel
 from hub.errors import BadRequest
+from hub.session.channels import parse_congress_channel
 from hub.store.log import db_errors
 from hub.supervision import export
 from hub.supervision.archive import MAX_PAGE, Filters, search
@@ -76,7 +76,7 @@ async def verify(request: Request) -> Response:
     await principal(request, roles=AUDITORS)
     channel = request.query_params.get("channel") or None
     if channel is not None:
-        channel = parse_channel(channel).name
+        channel = parse_congress_channel(channel).name
     report = await verify_log(services(request).engine, channel)
     return JSON(report.as_dict())
 

@@ -22,9 +22,10 @@ from hub.api.meetings import (
 )
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound
+from hub.protocol import utc
 from hub.session import attendance as a
 from hub.session import presence
-from hub.session.common import parse_ts, utc
+from hub.session.common import parse_ts
 from hub.session.notices import notices
 
 

@@ -11,9 +11,10 @@ from starlette.routing import Route
 from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound
+from hub.params import MAX_ID
 from hub.session import attendance
 from hub.session import meetings as m
-from hub.session.common import MAX_ID, parse_ts
+from hub.session.common import parse_ts
 
 
 def path_int(request: Request, name: str = "id") -> int:

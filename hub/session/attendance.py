@@ -25,13 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import Conflict, Forbidden, NotFound
-from hub.session.common import (
-    check_text,
-    iso_or_none,
-    meeting_deputies,
-    person,
-    require_role,
-)
+from hub.protocol import iso_or_none
+from hub.session.common import check_text, meeting_deputies, person, require_role
 from hub.session.meetings import sitting_dict, sitting_ended, sitting_row
 from hub.session.presence import online_users
 from hub.store.schema import BigId, delegations, metadata, users

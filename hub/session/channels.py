@@ -22,8 +22,8 @@ workflow endpoints, which publish on their behalf.
 
 from __future__ import annotations
 
-from hub.channels import Channel, ChannelRules, MaySubscribe, Principal
-from hub.errors import Forbidden
+from hub.channels import Channel, ChannelRules, MaySubscribe, Principal, parse_channel
+from hub.errors import BadRequest, Forbidden
 from hub.session.kinds import check_reserved
 
 READERS_OF_ALL = frozenset({"secretariat", "supervisor", "admin"})
@@ -41,6 +41,16 @@ SUBSCRIBE: dict[str, MaySubscribe] = {
     "deputy": _reader(lambda p, id_: p.role == "deputy" and p.id == id_),
     "unit": _reader(lambda p, id_: p.role == "unit" and p.unit_id == id_),
 }
+
+
+def parse_congress_channel(name: object) -> Channel:
+    """A channel name of one of the kinds above (an archive filter, a verify request)."""
+    ch = parse_channel(name)
+    if ch.kind not in SUBSCRIBE:
+        raise BadRequest(
+            f"unknown channel kind {ch.kind!r} in {ch.name}: expected one of {', '.join(SUBSCRIBE)}"
+        )
+    return ch
 
 
 def check_raw_publish(p: Principal, ch: Channel, kind: str) -> None:

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
-from hub.protocol import iso
+from hub.protocol import utc
 from hub.session.channels import READERS_OF_ALL
+from hub.store.engine import in_chunks
 from hub.store.schema import meeting_participants, meetings, users
 
 if TYPE_CHECKING:
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 
 SYSTEM = Principal(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
-
-
-MAX_ID = 2**63 - 1
 
 
 def check_text(value: str, name: str, max_len: int, required: bool = True) -> str:
@@ -46,16 +44,6 @@ def check_text(value: str, name: str, max_len: int, required: bool = True) -> st
     if "\x00" in v:
         raise BadRequest(f"`{name}` must not contain NUL characters")
     return v
-
-
-def utc(ts: datetime) -> datetime:
-    """A timestamp read back from the database, as an aware UTC datetime (SQLite drops the
-    zone; every timestamp the hub stores is UTC)."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def iso_or_none(ts: datetime | None) -> str | None:
-    return None if ts is None else iso(utc(ts))
 
 
 def parse_ts(raw: object, name: str) -> datetime:
@@ -107,10 +95,8 @@ async def meeting_deputies(conn: AsyncConnection, meeting_id: int) -> list[Any]:
 async def names(conn: AsyncConnection, user_ids: set[int] | list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     ids = sorted(set(user_ids))
-    for i in range(0, len(ids), 500):
-        rows = await conn.execute(
-            sa.select(users.c.id, users.c.name).where(users.c.id.in_(ids[i : i + 500]))
-        )
+    for part in in_chunks(ids):
+        rows = await conn.execute(sa.select(users.c.id, users.c.name).where(users.c.id.in_(part)))
         out.update({int(r.id): r.name for r in rows})
     return out
 

@@ -26,14 +26,8 @@ import sqlalchemy as sa
 
 from hub.channels import Principal
 from hub.errors import BadRequest, NotFound, TooLarge
-from hub.session.common import (
-    check_meeting_reader,
-    check_text,
-    iso_or_none,
-    meeting_row,
-    person,
-    require_role,
-)
+from hub.protocol import iso_or_none
+from hub.session.common import check_meeting_reader, check_text, meeting_row, person, require_role
 from hub.store.schema import BigId, metadata, users
 
 if TYPE_CHECKING:

@@ -50,9 +50,9 @@ from hub.channels import Principal
 from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
-from hub.protocol import iso
+from hub.protocol import iso, iso_or_none, utc
 from hub.session import lifecycle as lc
-from hub.session.common import aware, id_list, text_field, utc
+from hub.session.common import aware, id_list, text_field
 from hub.session.deadline_rules import Deadlines
 from hub.session.lifecycle import COMMIT, KINDS, MESSAGE_KIND, Assignment
 from hub.session.lifecycle import RATINGS as RATINGS  # the supervision reports read them here
@@ -301,10 +301,6 @@ async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
     return [out[i] for i in ids]
 
 
-def _ts(v: datetime | None) -> str | None:
-    return None if v is None else iso(v)
-
-
 def summary(
     ctx: Ctx, now: datetime | None = None, me: Principal | None = None, seen: bool | None = None
 ) -> dict[str, Any]:
@@ -329,16 +325,16 @@ def summary(
             {"id": d.deputy_id, "name": d.name, "role": d.role, "status": d.status}
             for d in ctx.deputies
         ],
-        "sign_due": _ts(r.sign_due),
-        "reply_due": _ts(r.reply_due),
-        "due": _ts(due),
+        "sign_due": iso_or_none(r.sign_due),
+        "reply_due": iso_or_none(r.reply_due),
+        "due": iso_or_none(due),
         "overdue": bool(due is not None and now is not None and due <= now),
-        "extension_until": _ts(r.extension_until),
+        "extension_until": iso_or_none(r.extension_until),
         "grade": r.grade,
         "created_at": iso(r.created_at),
-        "handed_over_at": _ts(r.handed_over_at),
-        "replied_at": _ts(r.replied_at),
-        "closed_at": _ts(r.closed_at),
+        "handed_over_at": iso_or_none(r.handed_over_at),
+        "replied_at": iso_or_none(r.replied_at),
+        "closed_at": iso_or_none(r.closed_at),
         "updated_at": iso(r.updated_at),
         **({} if me is None else {"actions": actions(ctx, me)}),
         **({} if seen is None else {"seen": seen}),
@@ -376,9 +372,9 @@ def detail(
         "unit_opinions": [
             {
                 "unit_id": u.unit_id,
-                "opinion_due": _ts(u.opinion_due),
+                "opinion_due": iso_or_none(u.opinion_due),
                 "text": u.opinion_text,
-                "at": _ts(u.opinion_at),
+                "at": iso_or_none(u.opinion_at),
             }
             for u in ctx.units
             if u.role == "co"
@@ -721,7 +717,7 @@ async def _approve_extension(st: Step) -> dict[str, Any]:
     until = st.args["until"] or aware(r.extension_until)
     assert until is not None  # the guard saw a pending request
     await st.update(reply_due=until, extension_until=None, extension_reason=None)
-    return {"until": iso(until), "previous_due": _ts(aware(r.reply_due))}
+    return {"until": iso(until), "previous_due": iso_or_none(aware(r.reply_due))}
 
 
 async def _refuse_extension(st: Step) -> dict[str, Any]:
@@ -1048,6 +1044,8 @@ async def mark_seen(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, 
     hand-over alert): recorded for that person, not in the log. An unknown item is
     ``not_found``; another unit's item, or a caller who is not a unit's, ``forbidden``
     (as reading it would be); a refused request records nothing."""
+    if me.role != "unit" or me.unit_id is None:
+        raise Forbidden(f"a {me.role} has no unit: only a unit's account marks items seen")
     ids = id_list(d, "item_ids", allow_empty=False)
     if len(ids) > MAX_SEEN:
         raise BadRequest(f"`item_ids` holds at most {MAX_SEEN} ids", field="item_ids")
@@ -1059,8 +1057,6 @@ async def mark_seen(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, 
         for i in ids:
             if i not in found:
                 raise NotFound(f"no item {i}")
-        if me.role != "unit" or me.unit_id is None:
-            raise Forbidden(f"a {me.role} has no unit: only a unit's account marks items seen")
         mine = set(
             (
                 await w.conn.execute(

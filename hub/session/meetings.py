@@ -15,15 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import BadRequest, NotFound
+from hub.protocol import iso_or_none, utc
 from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
     check_meeting_reader,
     check_text,
-    iso_or_none,
     meeting_deputies,
     meeting_row,
     require_role,
-    utc,
 )
 from hub.store.schema import BigId, delegations, meetings, metadata
 

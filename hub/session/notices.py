@@ -40,18 +40,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.loops import run_forever
+from hub.params import MAX_ID
+from hub.protocol import iso_or_none, utc
 from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
-    MAX_ID,
     SYSTEM,
     check_text,
-    iso_or_none,
     meeting_deputies,
     meeting_row,
     person,
     require_role,
-    utc,
 )
+from hub.store.engine import in_chunks
 from hub.store.schema import BigId, delegations, metadata, receipts, users
 
 if TYPE_CHECKING:
@@ -630,11 +630,11 @@ class NoticeTally:
         async with self.node.log.reading() as conn:
             for ch, upto in acked.items():
                 users, top = sorted(upto), max(upto.values())
-                for i in range(0, len(users), 500):
+                for part in in_chunks(users):
                     rows = await conn.execute(
                         sa.select(*cols).where(
                             d.c.channel == ch,
-                            d.c.user_id.in_(users[i : i + 500]),
+                            d.c.user_id.in_(part),
                             d.c.seq <= top,
                             d.c.delivered_at.is_(None),
                         )
@@ -643,11 +643,11 @@ class NoticeTally:
             for ch, pairs in read.items():
                 users = sorted({u for u, _ in pairs})
                 lo, hi = min(s for _, s in pairs), max(s for _, s in pairs)
-                for i in range(0, len(users), 500):
+                for part in in_chunks(users):
                     rows = await conn.execute(
                         sa.select(*cols).where(
                             d.c.channel == ch,
-                            d.c.user_id.in_(users[i : i + 500]),
+                            d.c.user_id.in_(part),
                             d.c.seq.between(lo, hi),
                             d.c.read_at.is_(None),
                         )

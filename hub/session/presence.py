@@ -34,7 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import Principal
 from hub.errors import HubError, NotFound
 from hub.loops import run_forever
-from hub.session.common import SYSTEM, iso_or_none, person, require_role, utc
+from hub.protocol import iso_or_none, utc
+from hub.session.common import SYSTEM, person, require_role
+from hub.store.engine import in_chunks
 from hub.store.schema import BigId, meeting_participants, metadata, users
 
 if TYPE_CHECKING:
@@ -242,12 +244,8 @@ class Presence:
             before = await online_users(w.conn, w.clock.now(), ids)
             if taken:
                 await w.conn.execute(presence_leases.insert(), taken)
-            for i in range(0, len(given_back), 500):
-                await w.conn.execute(
-                    presence_leases.delete().where(
-                        presence_leases.c.id.in_(given_back[i : i + 500])
-                    )
-                )
+            for part in in_chunks(given_back):
+                await w.conn.execute(presence_leases.delete().where(presence_leases.c.id.in_(part)))
             await w.conn.execute(presence_events.insert(), events)
             after = await online_users(w.conn, w.clock.now(), ids)
             await announce(w, after - before, before - after)

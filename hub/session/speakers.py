@@ -26,13 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
-from hub.session.common import (
-    check_meeting_reader,
-    iso_or_none,
-    person,
-    require_role,
-    utc,
-)
+from hub.protocol import iso_or_none, utc
+from hub.session.common import check_meeting_reader, person, require_role
 from hub.session.meetings import agenda_row, sitting_ended, sitting_row
 from hub.store.schema import BigId, metadata, users
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+T = TypeVar("T")
+
+IN_CHUNK = 500
+"""The most values one ``IN (...)`` list takes: SQLite's and asyncpg's bind parameter
+limits, with room for the rest of the statement."""
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size``, for one ``IN`` list each."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.channels import Principal
 from hub.errors import Unavailable
 from hub.protocol import iso
+from hub.store.engine import in_chunks
 from hub.store.schema import channels, messages
 
 GENESIS = "0" * 64
@@ -305,11 +306,9 @@ class MessageLog:
     async def heads(self, names: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
         async with self.reading() as conn:
-            for i in range(0, len(names), 500):
+            for part in in_chunks(names):
                 rows = await conn.execute(
-                    sa.select(channels.c.name, channels.c.head).where(
-                        channels.c.name.in_(names[i : i + 500])
-                    )
+                    sa.select(channels.c.name, channels.c.head).where(channels.c.name.in_(part))
                 )
                 out.update({r.name: int(r.head) for r in rows})
         return out

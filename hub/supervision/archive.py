@@ -19,16 +19,16 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import parse_channel
 from hub.errors import BadRequest
 from hub.params import check_id, parse_id, parse_when
+from hub.session.channels import parse_congress_channel
 from hub.store.log import COLUMNS, stored_message
 from hub.store.schema import messages, receipts
 from hub.supervision.delivery import receipts_of
@@ -43,11 +43,6 @@ sa.Index(
 )
 
 MAX_PAGE = 200
-
-
-def utc(ts: datetime) -> datetime:
-    """A timestamp read back from the database as aware UTC (SQLite drops the zone)."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class Filters:
             raise BadRequest("`q` is at most 200 characters")
         raw = {n: get(n) for n in ("sender", "unit", "deputy", "meeting", "since", "until")}
         return cls(
-            channel=parse_channel(channel).name if channel is not None else None,
+            channel=parse_congress_channel(channel).name if channel is not None else None,
             kind=kind,
             sender=parse_id(raw["sender"], "sender") if raw["sender"] else None,
             unit=parse_id(raw["unit"], "unit") if raw["unit"] else None,

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.protocol import utc
 from hub.session.attendance import checkins, leave_requests
 from hub.store.schema import meeting_participants, users
-from hub.supervision.archive import utc
 
 
 def status(checked_in: bool, leave: str | None) -> str:

@@ -23,8 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import parse_channel
-from hub.protocol import iso
-from hub.session.common import utc
+from hub.protocol import iso, utc
 from hub.store.schema import meeting_participants, receipts, users
 
 _IN = 500  # values per IN list

@@ -25,7 +25,6 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -35,12 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import BadRequest
 from hub.params import parse_id
-from hub.protocol import iso
+from hub.protocol import iso_or_none
 from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
 from hub.store.log import db_errors
 from hub.store.schema import messages, receipts, units, users
-from hub.supervision.archive import Filters, id_window, utc
+from hub.supervision.archive import Filters, id_window
 from hub.supervision.attendance import marks
 
 BATCH = 5000
@@ -49,15 +48,6 @@ FETCH = 4
 FETCH_MAX = 256
 BOM = "\ufeff"
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-
-
-def _ts(v: datetime | None) -> str | None:
-    """:func:`hub.protocol.iso`, faster for the UTC datetimes PostgreSQL returns."""
-    if v is None:
-        return None
-    if v.tzinfo is UTC or (v.tzinfo is not None and not v.utcoffset()):
-        return v.isoformat(timespec="microseconds")[:26] + "Z"
-    return iso(utc(v))
 
 
 @dataclass(frozen=True)
@@ -327,13 +317,13 @@ def item_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
                 "lead_unit": lead[i][1] if i in lead else None,
                 "co_units": "、".join(co[i]),
                 "deputies": "、".join(deps[i]),
-                "created_at": _ts(r.created_at),
-                "handed_over_at": _ts(r.handed_over_at),
-                "sign_due": _ts(r.sign_due),
-                "reply_due": _ts(r.reply_due),
-                "replied_at": _ts(r.replied_at),
+                "created_at": iso_or_none(r.created_at),
+                "handed_over_at": iso_or_none(r.handed_over_at),
+                "sign_due": iso_or_none(r.sign_due),
+                "reply_due": iso_or_none(r.reply_due),
+                "replied_at": iso_or_none(r.replied_at),
                 "grade": r.grade,
-                "closed_at": _ts(r.closed_at),
+                "closed_at": iso_or_none(r.closed_at),
                 "text": r.text,
                 "reply_text": r.reply_text,
             }
@@ -372,7 +362,7 @@ def item_event_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
                 "id": int(r.id),
                 "item_id": int(r.item_id),
                 "action": r.action,
-                "at": _ts(r.at),
+                "at": iso_or_none(r.at),
                 "actor_id": int(r.actor_id),
                 "actor_name": r.name if r.name is not None else "会议系统",
                 "actor_role": r.actor_role,
@@ -412,12 +402,12 @@ def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], An
                 "sitting_id": int(s.id),
                 "sitting": s.title,
                 "sitting_kind": s.kind,
-                "starts_at": _ts(s.starts_at),
+                "starts_at": iso_or_none(s.starts_at),
                 "deputy_id": m.deputy_id,
                 "deputy_name": m.deputy_name,
                 "delegation_id": m.delegation_id,
                 "status": m.status,
-                "checked_in_at": _ts(m.checked_in_at),
+                "checked_in_at": iso_or_none(m.checked_in_at),
                 "leave_reason": None if m.leave is None else m.leave.reason,
                 "leave_status": None if m.leave is None else m.leave.status,
             }

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import NotFound
-from hub.protocol import iso
+from hub.protocol import iso, utc
 from hub.session.attendance import checkins, leave_requests
 from hub.session.items import item_deputies, items
 from hub.session.meetings import sittings
@@ -27,7 +27,6 @@ from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.schema import delegations, meeting_participants, users
 from hub.supervision import points
-from hub.supervision.archive import utc
 from hub.supervision.attendance import status as attendance_status
 from hub.supervision.registrations import (
     check_reader,

@@ -40,15 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.params import parse_when
-from hub.protocol import iso
+from hub.protocol import iso, utc
 from hub.session.attendance import checkins
 from hub.session.channels import READERS_OF_ALL
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
 from hub.session.meetings import sittings
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
+from hub.store.engine import in_chunks
 from hub.store.schema import BigId, metadata
-from hub.supervision.archive import utc
 from hub.supervision.attendance import marks
 from hub.supervision.registrations import KINDS as REGISTRATION_KINDS
 from hub.supervision.registrations import registrations
@@ -426,10 +426,10 @@ async def _suggestions(conn: AsyncConnection, w: Window) -> list[Event]:
         if w.start <= ts < w.end:
             out.append(Event(int(x.deputy_id), key, event, ts, x.title))
     ids = sorted(authors)
-    for i in range(0, len(ids), 500):
+    for part in in_chunks(ids):
         accepted = await conn.execute(
             sa.select(item_events.c.item_id, item_events.c.at).where(
-                item_events.c.item_id.in_(ids[i : i + 500]),
+                item_events.c.item_id.in_(part),
                 item_events.c.action == "accept",
                 item_events.c.at >= w.start,
                 item_events.c.at < w.end,

@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
-from hub.protocol import iso
+from hub.protocol import iso, utc
 from hub.session.channels import READERS_OF_ALL
 from hub.store.schema import BigId, metadata, users
-from hub.supervision.archive import utc
 
 if TYPE_CHECKING:
     from hub.node import Node, Writer

@@ -39,12 +39,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.protocol import utc
 from hub.session import lifecycle as lc
 from hub.session.items import RATINGS, SUGGESTION, due_expr, item_evaluations, items
 from hub.session.meetings import sittings
 from hub.session.notices import notice_deliveries, notices
+from hub.store.engine import in_chunks
 from hub.store.schema import receipts, units
-from hub.supervision.archive import utc
 from hub.supervision.attendance import marks
 from hub.supervision.timelines import analyse, load_events
 
@@ -140,10 +141,10 @@ async def item_statistics(
         overdue_now = int((await conn.execute(q2)).scalar_one())
 
     ratings = dict.fromkeys(RATINGS, 0)
-    for i in range(0, len(ids), 500):
+    for part in in_chunks(ids):
         for r in await conn.execute(
             sa.select(item_evaluations.c.rating, sa.func.count())
-            .where(item_evaluations.c.item_id.in_(ids[i : i + 500]))
+            .where(item_evaluations.c.item_id.in_(part))
             .group_by(item_evaluations.c.rating)
         ):
             ratings[r[0]] += int(r[1])

@@ -38,11 +38,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import Forbidden, NotFound
-from hub.protocol import iso
+from hub.protocol import iso, utc
 from hub.session import lifecycle as lc
 from hub.session.items import item_deputies, item_event, item_events, item_units, items
+from hub.store.engine import in_chunks
 from hub.store.schema import units, users
-from hub.supervision.archive import utc
 
 
 @dataclass
@@ -257,10 +257,10 @@ def analyse(item: Any, events: list[Any], now: datetime) -> Timeline:
 async def load_events(conn: AsyncConnection, item_ids: list[int]) -> dict[int, list[Any]]:
     """The events of each item, oldest first."""
     out: dict[int, list[Any]] = {i: [] for i in item_ids}
-    for i in range(0, len(item_ids), 500):
+    for part in in_chunks(item_ids):
         rows = await conn.execute(
             sa.select(item_events)
-            .where(item_events.c.item_id.in_(item_ids[i : i + 500]))
+            .where(item_events.c.item_id.in_(part))
             .order_by(item_events.c.item_id, item_events.c.id)
         )
         for r in rows:

@@ -22,7 +22,8 @@ from hub.connection import Connection
 from hub.identity import load_principal
 from hub.metrics import Metrics
 from hub.node import Node
-from hub.session.common import now, utc
+from hub.protocol import utc
+from hub.session.common import now
 from hub.session.presence import Presence, online_users, presence_events, presence_leases, sweep
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
