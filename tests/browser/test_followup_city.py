@@ -19,6 +19,7 @@ from hub.store.schema import messages, users
 from tests.browser import test_city
 from tests.browser.conftest import Demo, open_as, shot
 from tests.browser.test_city import api
+from tests.utils.client import Client
 
 city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
 city = test_city.city
@@ -246,7 +247,7 @@ async def test_oldest_notice_follow_up_is_complete(browser: Any, city: Demo) -> 
 
 async def test_call_list_copies_and_reads_in_english(browser: Any, city: Demo) -> None:
     """The call list copies as tab-separated lines (a header and one per person, with the
-    phone), and under English its labels are English."""
+    phone) and prints alone; under English its labels are English."""
     nid = city.ids["notice_ids"][3]
     calls = (await ok(city, "mishu", f"/api/notices/{nid}/calls"))["calls"]
     page = await console(browser, city, "en")
@@ -264,5 +265,46 @@ async def test_call_list_copies_and_reads_in_english(browser: Any, city: Demo) -
     assert len(lines) == len(calls) + 1
     assert lines[1].split("\t")[0] == calls[0]["name"]
     assert lines[1].split("\t")[3] == calls[0]["phone"]
+    # Printed, the page shows the dialog alone, without its buttons.
+    await page.click("#followup .fu-print")
+    await page.emulate_media(media="print")
+    await page.evaluate("() => document.body.classList.add('printing-followup')")
+    assert not await page.locator("#main").is_visible()
+    assert await page.locator("#followup .fu-call-table").is_visible()
+    assert not await page.locator("#followup .fu-copy").is_visible()
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_open_follow_up_follows_the_tally(browser: Any, city: Demo) -> None:
+    """While a notice's follow-up is open, a missing deputy's phone acking it moves them
+    from not delivered to unread in the call list, and the counts on the dialog and the
+    card follow."""
+    nid = city.ids["notice_ids"][-1]
+    m = city.ids["meeting_id"]
+    f = await ok(city, "mishu", f"/api/notices/{nid}/followup")
+    who = f["delegations"][0]["missing_people"][0]["id"]
+    username = f"d{city.ids['deputy_ids'].index(who) + 1:03d}"
+    page = await console(browser, city)
+    card = page.locator(f'li.notice-sent[data-notice="{nid}"]')
+    await card.locator("button.follow-up").click()
+    await page.wait_for_selector(f'#followup tr[data-person="{who}"][data-state="missing"]')
+    deputy = await api(city, username)
+    try:
+        r = await deputy.get(f"/api/channels/meeting:{m}/messages", params={"limit": 1})
+        head = r.json()["head"]
+        token = deputy.headers["Authorization"].removeprefix("Bearer ")
+    finally:
+        await deputy.aclose()
+    phone = await Client.connect(city.hub.ws_url, token)
+    try:
+        await phone.subscribe(f"meeting:{m}", since=head)
+        await phone.send({"type": "ack", "channel": f"meeting:{m}", "seq": head})
+        await page.wait_for_selector(f'#followup tr[data-person="{who}"][data-state="unread"]')
+    finally:
+        await phone.close()
+    counts = f"未送达 {f['missing'] - 1} 人 · 未读 {f['unread'] + 1} 人"
+    assert counts in await page.inner_text("#followup .fu-summary")
+    assert await card.locator(".follow-counts").inner_text() == counts
     assert page.js_errors == []
     await page.context.close()
