@@ -123,6 +123,63 @@ NOTICE = obj(
 )
 PEOPLE = {"type": "array", "items": PERSON}
 NOTICE_ID = path_id("id", "notice id")
+NULL_STR = {"type": ["string", "null"]}
+FOLLOW_UP = obj(
+    [
+        "notice",
+        "notice_title",
+        "meeting_id",
+        "addressees",
+        "delivered",
+        "read",
+        "missing",
+        "unread",
+        "delegations",
+    ],
+    notice=INT,
+    notice_title=STR,
+    meeting_id=INT,
+    addressees=INT,
+    delivered=INT,
+    read=INT,
+    missing={**INT, "description": "addressees with neither receipt"},
+    unread={**INT, "description": "delivered but not read"},
+    delegations={
+        "type": "array",
+        "items": obj(
+            [
+                "delegation_id",
+                "delegation_name",
+                "addressees",
+                "missing",
+                "unread",
+                "missing_people",
+                "unread_people",
+            ],
+            delegation_id=NULL_INT,
+            delegation_name=NULL_STR,
+            addressees={**INT, "description": "of this delegation"},
+            missing=INT,
+            unread=INT,
+            missing_people=PEOPLE,
+            unread_people=PEOPLE,
+        ),
+    },
+)
+CALL = obj(
+    ["id", "name", "delegation_id", "delegation_name", "state", "phone"],
+    id=INT,
+    name=STR,
+    delegation_id=NULL_INT,
+    delegation_name=NULL_STR,
+    state={"enum": ["missing", "unread"]},
+    phone={**NULL_STR, "description": "digits as the roster holds them; null when it holds none"},
+)
+CALLS = {
+    **FOLLOW_UP,
+    "required": [*FOLLOW_UP["required"], "calls"],
+    "properties": {**FOLLOW_UP["properties"], "calls": {"type": "array", "items": CALL}},
+}
 spec = {
     "/api/meetings/{id}/notices": {
         "get": {
@@ -223,97 +280,16 @@ spec = {
             "missing (neither receipt) or unread (delivered, not read), its counts and names; "
             "the delegations with the most missing first, then the most unread",
             "parameters": [NOTICE_ID],
-            "responses": {
-                **ok(
-                    obj(
-                        [
-                            "notice",
-                            "notice_title",
-                            "meeting_id",
-                            "addressees",
-                            "delivered",
-                            "read",
-                            "missing",
-                            "unread",
-                            "delegations",
-                        ],
-                        notice=INT,
-                        notice_title=STR,
-                        meeting_id=INT,
-                        addressees=INT,
-                        delivered=INT,
-                        read=INT,
-                        missing={**INT, "description": "addressees with neither receipt"},
-                        unread={**INT, "description": "delivered but not read"},
-                        delegations={
-                            "type": "array",
-                            "items": obj(
-                                [
-                                    "delegation_id",
-                                    "delegation_name",
-                                    "addressees",
-                                    "missing",
-                                    "unread",
-                                    "missing_people",
-                                    "unread_people",
-                                ],
-                                delegation_id=NULL_INT,
-                                delegation_name={"type": ["string", "null"]},
-                                addressees={**INT, "description": "of this delegation"},
-                                missing=INT,
-                                unread=INT,
-                                missing_people=PEOPLE,
-                                unread_people=PEOPLE,
-                            ),
-                        },
-                    )
-                ),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(FOLLOW_UP), **error_responses(401, 403, 404)},
         }
     },
     "/api/notices/{id}/calls": {
         "get": {
-            "summary": "The follow-up as a call list with the roster's phone numbers "
-            "(secretariat and admins only; anyone else: 403 forbidden): one row per missing "
-            "or unread person, in the follow-up's order",
+            "summary": "The follow-up with its call list: one row per missing or unread person, "
+            "in the follow-up's order, with the roster's phone number (secretariat and admins "
+            "only; anyone else: 403 forbidden)",
             "parameters": [NOTICE_ID],
-            "responses": {
-                **ok(
-                    obj(
-                        ["notice", "notice_title", "meeting_id", "missing", "unread", "calls"],
-                        notice=INT,
-                        notice_title=STR,
-                        meeting_id=INT,
-                        missing=INT,
-                        unread=INT,
-                        calls={
-                            "type": "array",
-                            "items": obj(
-                                [
-                                    "id",
-                                    "name",
-                                    "delegation_id",
-                                    "delegation_name",
-                                    "state",
-                                    "phone",
-                                ],
-                                id=INT,
-                                name=STR,
-                                delegation_id=NULL_INT,
-                                delegation_name={"type": ["string", "null"]},
-                                state={"enum": ["missing", "unread"]},
-                                phone={
-                                    "type": ["string", "null"],
-                                    "description": "digits as the roster holds them; "
-                                    "null when it holds none",
-                                },
-                            ),
-                        },
-                    )
-                ),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(CALLS), **error_responses(401, 403, 404)},
         }
     },
     "/api/notices/{id}/repush": {

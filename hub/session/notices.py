@@ -511,10 +511,10 @@ async def follow_up(node: Node, me: Principal, notice_id: int) -> dict[str, Any]
 
 
 async def call_list(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
-    """The follow-up as a call list with the roster's phone numbers (the secretariat and
-    admins only: a phone number is shown to nobody else): one row per person, in the
-    follow-up's order (by delegation, the missing before the unread). Read only: nothing
-    is appended to the log, which never holds a phone number."""
+    """The follow-up with its call list, ``calls``: one row per person with the roster's
+    phone number, in the follow-up's order (by delegation, the missing before the unread).
+    The secretariat and admins only: a phone number is shown to nobody else. Read only:
+    nothing is appended to the log, which never holds a phone number."""
     require_role(me, "secretariat", "admin")
     async with node.log.reading() as conn:
         n = await notice_row(conn, notice_id)
@@ -527,11 +527,7 @@ async def call_list(node: Node, me: Principal, notice_id: int) -> dict[str, Any]
         ]
         phones = await _phones(conn, sorted({p["id"] for _, _, p in rows}))
     return {
-        "notice": f["notice"],
-        "notice_title": f["notice_title"],
-        "meeting_id": f["meeting_id"],
-        "missing": f["missing"],
-        "unread": f["unread"],
+        **f,
         "calls": [
             {
                 **p,

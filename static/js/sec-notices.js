@@ -323,9 +323,8 @@ async function loadFollowUp() {
   const shown = open;
   const id = shown.s.notice.id;
   let f;
-  let calls;
   try {
-    [f, calls] = await Promise.all([get(`/api/notices/${id}/followup`), get(`/api/notices/${id}/calls`)]);
+    f = await get(`/api/notices/${id}/calls`); // the follow-up with its call list
   } catch {
     return;
   }
@@ -333,7 +332,7 @@ async function loadFollowUp() {
   const s = shown.s;
   s.counts = { addressees: f.addressees, delivered: f.delivered, read: f.read, missing: f.missing };
   update(s);
-  const list = callList(calls);
+  const list = callList(f);
   fill(shown.body, list ? el("div", { class: "row fu-actions" }, list.actions) : null, followUpView(f), list?.table);
 }
 
