@@ -3,13 +3,14 @@
 //
 // The counts on top, then only the deputies who are not checked in (those on leave and
 // with leave pending among them), grouped by delegation with a count per group: the
-// delegations with the most absent first, and in each the absent first, then leave pending,
-// then on leave. "只看缺席" ("只看未签到" while open) leaves out those on leave or asking
-// for it. The checked-in deputies only on demand, one line of names per delegation.
-// The delegations' order is set when the board is drawn and kept while it updates live, so
-// a section never jumps from under the pointer; a fresh draw orders them again. While the sitting
-// is open (the server's `open`: it has not ended) a deputy without check-in or leave is
-// "not checked in yet" and the rate is "so far"; only once it has ended are they absent.
+// delegations with the most absent first, and in each the absent first, then leave
+// pending, then on leave. "只看缺席" ("只看未签到" while open) leaves out those on leave or
+// asking for it. The checked-in deputies only on demand, one line of names per delegation.
+// The delegations' order is set when the board is drawn and kept while it updates live,
+// so a section never jumps from under the pointer; a fresh draw orders them again.
+// While the sitting is open (the server's `open`: it has not ended) a deputy without
+// check-in or leave is "not checked in yet" and the rate is "so far"; only once it has
+// ended are they absent.
 //
 // A desk message (attendance.*, presence.changed) prompts one re-read of the board (once
 // per burst: a deputy's desk message is only a sign that something changed, see
@@ -124,13 +125,20 @@ function draw(r) {
   };
   view = { sitting: r.sitting.id, open: r.open, people, groups, nodes };
   showIn.addEventListener("change", () => drawIn());
-  onlyAbsent.addEventListener("change", () => drawGroups());
+  // The title says whether those on leave are among the listed.
+  const title = el("h3", { id: "att-missing-title" });
+  const titled = () => (title.textContent = t(onlyAbsent.checked ? absentKey(r.open) : r.open ? "att.notYetTitle" : "att.absentTitle"));
+  onlyAbsent.addEventListener("change", () => {
+    titled();
+    drawGroups();
+  });
+  titled();
   drawGroups();
   fill(
     board,
     nodes.counts,
     nodes.rate,
-    el("h3", { id: "att-missing-title" }, t(r.open ? "att.notYetTitle" : "att.absentTitle")),
+    title,
     el("label", { class: "row att-toggle" }, onlyAbsent, t(r.open ? "att.onlyNotYet" : "att.onlyAbsent")),
     nodes.list,
     nodes.empty,
@@ -186,10 +194,11 @@ function counts(r) {
   allIn();
 }
 
-/** "Everyone is checked in" only when nobody is listed and nobody is left out. */
+/** "Everyone is checked in" when nobody is listed, unless the listed are only the absent
+ * and someone is on leave (or asking for it). */
 function allIn() {
   const n = view.nodes;
-  const all = n.sections.size === 0 && !n.onlyAbsent.checked;
+  const all = n.sections.size === 0 && (!n.onlyAbsent.checked || [...view.people.values()].every(isIn));
   if (n.empty.hidden !== !all) n.empty.hidden = !all;
 }
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.browser import test_city
-from tests.browser.conftest import Demo, count_mutations, open_as
+from tests.browser.conftest import Demo, count_mutations, open_as, shot
 from tests.browser.test_city import api
 
 city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
@@ -227,6 +227,7 @@ async def test_absent_first_and_an_absent_only_view(browser: Any, city: Demo) ->
     assert len(groups) == 25
     assert groups[-1] == (first, ["absent"] * 14 + ["leave_pending", "on_leave"])
     assert await page.inner_text("label:has(#att-only-absent)") == "只看未签到"
+    assert await page.inner_text("#att-missing-title") == "未签到（含请假）"
 
     await page.check("#att-only-absent")
     await page.wait_for_function(
@@ -234,6 +235,9 @@ async def test_absent_first_and_an_absent_only_view(browser: Any, city: Demo) ->
     )
     groups = await shown_statuses(page)
     assert {s for _, statuses in groups for s in statuses} == {"absent"}
+    assert await page.inner_text("#att-missing-title") == "未签到"
+    await page.locator("#attendance").scroll_into_view_if_needed()
+    await shot(page, "secretariat-attendance-absent-only", full_page=False)
     counts = await shown_groups(page)
     n, ids = counts[first]
     assert n == len(ids) == 14
