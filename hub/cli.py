@@ -162,6 +162,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
                 password=args.password,
                 delegation_id=args.delegation,
                 unit_id=args.unit,
+                phone=args.phone,
             )
             for m in dict.fromkeys(args.meeting or []):  # a repeated --meeting once
                 await add_participants(conn, m, [uid])
@@ -237,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--password")
     a.add_argument("--delegation", type=int)
     a.add_argument("--unit", type=int)
+    a.add_argument("--phone", help="the roster's mobile (手机), e.g. 13905801234")
     a.add_argument("--meeting", type=int, action="append", help="add as participant")
     a.set_defaults(fn=cmd_user_add)
 

@@ -25,16 +25,16 @@ from hub.supervision.demo import seed_supervision
 PASSWORD = "demo2026"
 MEETING = "市第七届人民代表大会第五次会议"
 DELEGATIONS = ("定海区代表团", "普陀区代表团", "岱山县代表团")
-DEPUTIES = (
-    ("daibiao1", "王建国", 0),
-    ("daibiao2", "李秀英", 0),
-    ("daibiao3", "张伟", 0),
-    ("daibiao4", "刘芳", 1),
-    ("daibiao5", "陈明", 1),
-    ("daibiao6", "杨丽", 1),
-    ("daibiao7", "赵强", 2),
-    ("daibiao8", "周静", 2),
-    ("daibiao9", "吴海", 2),
+DEPUTIES = (  # username, name, delegation, the roster's mobile (手机)
+    ("daibiao1", "王建国", 0, "13905801021"),
+    ("daibiao2", "李秀英", 0, "13857016632"),
+    ("daibiao3", "张伟", 0, "15958073310"),
+    ("daibiao4", "刘芳", 1, "13706802457"),
+    ("daibiao5", "陈明", 1, "18857092216"),
+    ("daibiao6", "杨丽", 1, "13967015548"),
+    ("daibiao7", "赵强", 2, "15067083379"),
+    ("daibiao8", "周静", 2, "13587026641"),
+    ("daibiao9", "吴海", 2, "17757018825"),
 )
 UNITS = (
     ("jiaotong", "市交通运输局"),
@@ -58,8 +58,10 @@ async def seed(engine: AsyncEngine, data_dir: Path = Path("var")) -> dict[str, A
         dele = [await create_delegation(conn, n) for n in DELEGATIONS]
         meeting = await create_meeting(conn, MEETING, date.today(), date.today())
         deputy_ids = [
-            await create_user(conn, u, n, "deputy", delegation_id=dele[d], password_hash=pw)
-            for u, n, d in DEPUTIES
+            await create_user(
+                conn, u, n, "deputy", delegation_id=dele[d], password_hash=pw, phone=phone
+            )
+            for u, n, d, phone in DEPUTIES
         ]
         unit_ids = []
         for u, n in UNITS:
@@ -84,6 +86,6 @@ async def seed(engine: AsyncEngine, data_dir: Path = Path("var")) -> dict[str, A
 def logins() -> list[tuple[str, str]]:
     """(username, who) for every demo account; all share :data:`PASSWORD`."""
     out = [(u, n) for u, n, _ in STAFF]
-    out += [(u, f"{n} ({DELEGATIONS[d]})") for u, n, d in DEPUTIES]
+    out += [(u, f"{n} ({DELEGATIONS[d]})") for u, n, d, _ in DEPUTIES]
     out += [(u, n) for u, n in UNITS]
     return out

@@ -7,7 +7,8 @@ state, commit-to-do items in several states, suggestions and check-ins.
 
 Everything after the accounts is made by the workflows themselves — the functions the
 HTTP API calls, as the secretariat, the deputies and the units — so every step is in the
-log like any other. Deterministic: one seeded random generator picks names and texts.
+log like any other. Deterministic: one seeded random generator picks names and texts
+(another the deputies' mobile numbers, as a roster lists them).
 Accounts: ``mishu`` (secretariat), ``jiandu``, ``admin``, deputies ``d001``…, units
 ``dw01``…; all with :data:`hub.demo.PASSWORD`.
 """
@@ -121,6 +122,9 @@ TOPICS = (  # (subject, concern, ask)
     ("基层医疗", "村卫生室人员不足", "完善乡村医生待遇保障"),
     ("防汛排涝", "城区低洼处易积水", "加快排水管网改造"),
 )  # fmt: skip
+MOBILE_PREFIXES = ("139", "138", "137", "135", "136", "134", "150", "151", "152", "157", "158",
+                   "159", "187", "188", "133", "153", "180", "189", "199", "177", "130",
+                   "131", "132", "155", "156", "185", "186")  # fmt: skip
 OPENINGS = ("建议", "报告中", "关于", "针对", "希望")
 ITEM_PLAN = (  # the unit's steps after hand-over, cycling through the commit-to-do items
     (),  # assigned: waiting to be signed for
@@ -141,6 +145,20 @@ def _names(rng: random.Random, n: int) -> list[str]:
         if name not in seen:
             seen.add(name)
             out.append(name)
+    return out
+
+
+def _phones(n: int) -> list[str]:
+    """``n`` distinct mobile numbers (手机) as a roster lists them, from their own seeded
+    generator (the names, check-ins and receipts keep theirs)."""
+    rng = random.Random(5800)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        number = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+        if number not in seen:
+            seen.add(number)
+            out.append(number)
     return out
 
 
@@ -182,10 +200,11 @@ async def seed_city(
         dele_names = [f"{p}代表团" for p in PLACES[: spec.delegations]]
         dele = [await create_delegation(conn, n) for n in dele_names]
         names = _names(rng, spec.deputies)
+        phones = _phones(spec.deputies)
         deputy_ids = [
             await create_user(
                 conn, f"d{i + 1:03d}", n, "deputy", delegation_id=dele[i % len(dele)],
-                password_hash=pw,
+                password_hash=pw, phone=phones[i],
             )
             for i, n in enumerate(names)
         ]  # fmt: skip

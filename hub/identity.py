@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import re
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from hub.store.schema import (
 )
 
 ROLES = ("deputy", "secretariat", "unit", "supervisor", "admin")
+MOBILE = re.compile(r"1[3-9][0-9]{9}")  # a mainland mobile number: 11 digits
+LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")  # an area code (3-4 digits) and 7-8 digits
 
 
 async def create_delegation(conn: AsyncConnection, name: str) -> int:
@@ -75,6 +78,27 @@ async def add_participants(conn: AsyncConnection, meeting_id: int, user_ids: Ite
         await conn.execute(meeting_participants.insert(), rows)
 
 
+def check_phone(raw: str | None) -> str | None:
+    """A roster phone number as stored: a mobile's 11 digits (a ``+86`` prefix dropped)
+    or a landline's area code and number as digits; spaces and hyphens are ignored. None
+    for none. ``bad_request`` (``field: phone``) otherwise; the message never repeats the
+    number, which belongs in no log."""
+    if raw is None:
+        return None
+    digits = re.sub(r"[\s-]", "", raw)
+    if not digits:
+        return None
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    if MOBILE.fullmatch(digits) or LANDLINE.fullmatch(digits):
+        return digits
+    raise BadRequest(
+        "`phone` must be a mobile number (11 digits starting 13-19, e.g. 13905801234, "
+        "optionally +86) or a landline with its area code (e.g. 0580-2021234)",
+        field="phone",
+    )
+
+
 async def create_user(
     conn: AsyncConnection,
     username: str,
@@ -84,10 +108,13 @@ async def create_user(
     delegation_id: int | None = None,
     unit_id: int | None = None,
     password_hash: str | None = None,
+    phone: str | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Create an account; deputies need a delegation and unit accounts a unit. ``now`` is
-    the hub's clock where there is one (the CLI has wall time)."""
+    """Create an account; deputies need a delegation and unit accounts a unit. ``phone``
+    (the roster's mobile) is checked and normalised by :func:`check_phone`. ``now`` is the
+    hub's clock where there is one (the CLI has wall time)."""
+    phone = check_phone(phone)
     if role not in ROLES:
         raise BadRequest(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if not username or len(username) > 100:
@@ -116,6 +143,7 @@ async def create_user(
                 delegation_id=delegation_id if role == "deputy" else None,
                 unit_id=unit_id if role == "unit" else None,
                 created_at=now or datetime.now(UTC),
+                phone=phone,
             )
             .returning(users.c.id)
         )

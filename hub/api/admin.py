@@ -54,6 +54,7 @@ async def add_user(request: Request) -> Response:
             delegation_id=field(d, "delegation_id", int, required=False),
             unit_id=field(d, "unit_id", int, required=False),
             now=s.clock.now(),
+            phone=field(d, "phone", str, required=False),
         )
     return JSON({"id": uid}, status_code=201)
 
@@ -118,6 +119,11 @@ spec = {
                     password=STR,
                     delegation_id=INT,
                     unit_id=INT,
+                    phone={
+                        **STR,
+                        "description": "the roster's mobile (11 digits, +86 optional) or a "
+                        "landline with its area code; shown to the secretariat and admins only",
+                    },
                 )
             ),
             "responses": {

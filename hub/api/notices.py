@@ -1,4 +1,5 @@
-"""Notices: send, list, the exact tally, re-push (``hub.session.notices``)."""
+"""Notices: send, list, the exact tally, the follow-up and its call list, re-push
+(``hub.session.notices``)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,16 @@ async def tally(request: Request) -> Response:
     return JSON(await n.tally(services(request).node, me, path_int(request)))
 
 
+async def follow_up(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await n.follow_up(services(request).node, me, path_int(request)))
+
+
+async def call_list(request: Request) -> Response:
+    me = await principal(request)
+    return JSON(await n.call_list(services(request).node, me, path_int(request)))
+
+
 async def repush(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
@@ -66,6 +77,8 @@ routes = [
     Route("/api/meetings/{id:int}/notices", list_notices, methods=["GET"]),
     Route("/api/meetings/{id:int}/notices", send, methods=["POST"]),
     Route("/api/notices/{id:int}/tally", tally, methods=["GET"]),
+    Route("/api/notices/{id:int}/followup", follow_up, methods=["GET"]),
+    Route("/api/notices/{id:int}/calls", call_list, methods=["GET"]),
     Route("/api/notices/{id:int}/repush", repush, methods=["POST"]),
 ]
 
@@ -107,6 +120,63 @@ NOTICE = obj(
 )
 PEOPLE = {"type": "array", "items": PERSON}
 NOTICE_ID = path_id("id", "notice id")
+NULL_STR = {"type": ["string", "null"]}
+FOLLOW_UP = obj(
+    [
+        "notice",
+        "notice_title",
+        "meeting_id",
+        "addressees",
+        "delivered",
+        "read",
+        "missing",
+        "unread",
+        "delegations",
+    ],
+    notice=INT,
+    notice_title=STR,
+    meeting_id=INT,
+    addressees=INT,
+    delivered=INT,
+    read=INT,
+    missing={**INT, "description": "addressees with neither receipt"},
+    unread={**INT, "description": "delivered but not read"},
+    delegations={
+        "type": "array",
+        "items": obj(
+            [
+                "delegation_id",
+                "delegation_name",
+                "addressees",
+                "missing",
+                "unread",
+                "missing_people",
+                "unread_people",
+            ],
+            delegation_id=NULL_INT,
+            delegation_name=NULL_STR,
+            addressees={**INT, "description": "of this delegation"},
+            missing=INT,
+            unread=INT,
+            missing_people=PEOPLE,
+            unread_people=PEOPLE,
+        ),
+    },
+)
+CALL = obj(
+    ["id", "name", "delegation_id", "delegation_name", "state", "phone"],
+    id=INT,
+    name=STR,
+    delegation_id=NULL_INT,
+    delegation_name=NULL_STR,
+    state={"enum": ["missing", "unread"]},
+    phone={**NULL_STR, "description": "digits as the roster holds them; null when it holds none"},
+)
+CALLS = {
+    **FOLLOW_UP,
+    "required": [*FOLLOW_UP["required"], "calls"],
+    "properties": {**FOLLOW_UP["properties"], "calls": {"type": "array", "items": CALL}},
+}
 spec = {
     "/api/meetings/{id}/notices": {
         "get": {
@@ -199,6 +269,24 @@ spec = {
                 ),
                 **error_responses(401, 403, 404),
             },
+        }
+    },
+    "/api/notices/{id}/followup": {
+        "get": {
+            "summary": "Who to follow up (staff), by delegation: per delegation with anyone "
+            "missing (neither receipt) or unread (delivered, not read), its counts and names; "
+            "the delegations with the most missing first, then the most unread",
+            "parameters": [NOTICE_ID],
+            "responses": {**ok(FOLLOW_UP), **error_responses(401, 403, 404)},
+        }
+    },
+    "/api/notices/{id}/calls": {
+        "get": {
+            "summary": "The follow-up with its call list: one row per missing or unread person, "
+            "in the follow-up's order, with the roster's phone number (secretariat and admins "
+            "only; anyone else: 403 forbidden)",
+            "parameters": [NOTICE_ID],
+            "responses": {**ok(CALLS), **error_responses(401, 403, 404)},
         }
     },
     "/api/notices/{id}/repush": {

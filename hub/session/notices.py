@@ -22,6 +22,11 @@ per ``HUB_TALLY_INTERVAL`` on ``desk:<meeting>``. Each tally is computed from th
 receipts under the notice's row lock and only published when a count changed, so the
 last tally on the desk is the true state even with several nodes. ``GET
 /api/notices/{id}/tally`` computes the exact numbers on demand.
+
+The follow-up (:func:`follow_up`) is that tally's missing and delivered-but-unread people
+grouped by delegation; its call list (:func:`call_list`) adds the roster's phone numbers,
+for the secretariat and admins only. Neither writes anything: no phone number is ever
+appended to the log.
 """
 
 from __future__ import annotations
@@ -300,7 +305,28 @@ class Tally:
         return [p for p in self.people if p.delivered_at is None]
 
     def unread(self) -> list[Addressee]:
+        """Addressees who have not read it (whether or not it reached them)."""
         return [p for p in self.people if p.read_at is None]
+
+    def delivered_unread(self) -> list[Addressee]:
+        """Addressees it reached who have not read it (the tally's ``unread_people``)."""
+        return [p for p in self.people if p.delivered_at is not None and p.read_at is None]
+
+    def by_delegation(self) -> list[tuple[int | None, int, list[Addressee], list[Addressee]]]:
+        """Who to follow up, per delegation with anyone missing or unread: (delegation id,
+        its addressees, :meth:`missing`, :meth:`delivered_unread`); the delegations with
+        the most missing first, then the most unread, then by id (none last)."""
+        groups: dict[int | None, tuple[list[Addressee], list[Addressee], list[Addressee]]] = {}
+        for p in self.people:
+            everyone, missing, unread = groups.setdefault(p.delegation_id, ([], [], []))
+            everyone.append(p)
+            if p.delivered_at is None:
+                missing.append(p)
+            elif p.read_at is None:
+                unread.append(p)
+        out = [(d, len(e), m, u) for d, (e, m, u) in groups.items() if m or u]
+        out.sort(key=lambda g: (-len(g[2]), -len(g[3]), g[0] is None, g[0] or 0))
+        return out
 
     def counts(self) -> dict[str, int]:
         return {
@@ -327,9 +353,7 @@ class Tally:
             "meeting_id": self.meeting_id,
             **self.counts(),
             "missing_people": [person(p.id, p.name) for p in self.missing()],
-            "unread_people": [
-                person(p.id, p.name) for p in self.unread() if p.delivered_at is not None
-            ],
+            "unread_people": [person(p.id, p.name) for p in self.delivered_unread()],
             "people": [p.public() for p in self.people],
         }
 
@@ -431,6 +455,91 @@ async def tally(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
     async with node.log.reading() as conn:
         n = await _check_reader(conn, me, notice_id)
         return {"notice_title": n.title, **(await compute_tally(conn, n)).report()}
+
+
+async def _delegation_names(conn: AsyncConnection, ids: Sequence[int | None]) -> dict[int, str]:
+    wanted = sorted({i for i in ids if i is not None})
+    rows = await conn.execute(
+        sa.select(delegations.c.id, delegations.c.name).where(delegations.c.id.in_(wanted))
+    )
+    return {int(r.id): r.name for r in rows}
+
+
+async def _phones(conn: AsyncConnection, user_ids: list[int]) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for i in range(0, len(user_ids), 500):
+        rows = await conn.execute(
+            sa.select(users.c.id, users.c.phone).where(users.c.id.in_(user_ids[i : i + 500]))
+        )
+        out.update({int(r.id): r.phone for r in rows})
+    return out
+
+
+async def _follow_up(conn: AsyncConnection, n: Any) -> dict[str, Any]:
+    """The tally's missing and delivered-but-unread addressees grouped by delegation
+    (:meth:`Tally.by_delegation`), with the delegations' names and the totals."""
+    t = await compute_tally(conn, n)
+    groups = t.by_delegation()
+    names = await _delegation_names(conn, [g[0] for g in groups])
+    return {
+        "notice": t.notice_id,
+        "notice_title": n.title,
+        "meeting_id": t.meeting_id,
+        **t.counts(),
+        "unread": len(t.delivered_unread()),
+        "delegations": [
+            {
+                "delegation_id": d,
+                "delegation_name": None if d is None else names.get(d),
+                "addressees": everyone,
+                "missing": len(missing),
+                "unread": len(unread),
+                "missing_people": [person(p.id, p.name) for p in missing],
+                "unread_people": [person(p.id, p.name) for p in unread],
+            }
+            for d, everyone, missing, unread in groups
+        ],
+    }
+
+
+async def follow_up(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+    """Who to follow up, by delegation (secretariat, supervisors, admins): the tally's
+    ``missing`` (neither receipt) and ``unread`` (delivered, not read) people of each
+    delegation that has any, with counts; the delegations with the most missing first."""
+    async with node.log.reading() as conn:
+        n = await _check_reader(conn, me, notice_id)
+        return await _follow_up(conn, n)
+
+
+async def call_list(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+    """The follow-up with its call list, ``calls``: one row per person with the roster's
+    phone number, in the follow-up's order (by delegation, the missing before the unread).
+    The secretariat and admins only: a phone number is shown to nobody else. Read only:
+    nothing is appended to the log, which never holds a phone number."""
+    require_role(me, "secretariat", "admin")
+    async with node.log.reading() as conn:
+        n = await notice_row(conn, notice_id)
+        f = await _follow_up(conn, n)
+        rows = [
+            (g, state, p)
+            for g in f["delegations"]
+            for state in ("missing", "unread")
+            for p in g[f"{state}_people"]
+        ]
+        phones = await _phones(conn, sorted({p["id"] for _, _, p in rows}))
+    return {
+        **f,
+        "calls": [
+            {
+                **p,
+                "delegation_id": g["delegation_id"],
+                "delegation_name": g["delegation_name"],
+                "state": state,
+                "phone": phones.get(p["id"]),
+            }
+            for g, state, p in rows
+        ],
+    }
 
 
 async def _save_cache(conn: AsyncConnection, t: Tally, n: Any) -> None:

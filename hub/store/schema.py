@@ -40,6 +40,9 @@ users = sa.Table(
     sa.Column("delegation_id", BigId, sa.ForeignKey("delegations.id"), nullable=True),
     sa.Column("unit_id", BigId, sa.ForeignKey("units.id"), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # the roster's mobile (手机), normalised by hub.identity.check_phone; shown to the
+    # secretariat and admins only, never written into the message log
+    sa.Column("phone", sa.String(20), nullable=True),
 )
 
 meetings = sa.Table(

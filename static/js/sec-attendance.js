@@ -2,10 +2,15 @@
 // refused here.
 //
 // The counts on top, then only the deputies who are not checked in (those on leave and
-// with leave pending among them), grouped by delegation with a count per group; the
-// checked-in deputies only on demand, one line of names per delegation. While the sitting
-// is open (the server's `open`: it has not ended) a deputy without check-in or leave is
-// "not checked in yet" and the rate is "so far"; only once it has ended are they absent.
+// with leave pending among them), grouped by delegation with a count per group: the
+// delegations with the most absent first, and in each the absent first, then leave
+// pending, then on leave. "只看缺席" ("只看未签到" while open) leaves out those on leave or
+// asking for it. The checked-in deputies only on demand, one line of names per delegation.
+// The delegations' order is set when the board is drawn and kept while it updates live,
+// so a section never jumps from under the pointer; a fresh draw orders them again.
+// While the sitting is open (the server's `open`: it has not ended) a deputy without
+// check-in or leave is "not checked in yet" and the rate is "so far"; only once it has
+// ended are they absent.
 //
 // A desk message (attendance.*, presence.changed) prompts one re-read of the board (once
 // per burst: a deputy's desk message is only a sign that something changed, see
@@ -24,7 +29,7 @@ let timer = null;
 let endTimer = null;
 let view = null; // what is drawn: {sitting, open, people: Map(id→deputy), groups, nodes}
 
-const NOT_IN = ["leave_pending", "absent", "on_leave"]; // order inside a delegation
+const NOT_IN = ["absent", "leave_pending", "on_leave"]; // order inside a delegation
 const STATUS = {
   on_leave: ["att.onLeave", "info"],
   leave_pending: ["att.leavePending", "warn"],
@@ -68,17 +73,35 @@ async function refresh() {
 const groupKey = (d) => (d.delegation_id === null || d.delegation_id === undefined ? NONE : String(d.delegation_id));
 const isIn = (d) => d.status === "checked_in";
 const absentKey = (open) => (open ? "att.notYet" : "att.absent");
+/** Listed in the groups: not checked in, and absent when only the absent are asked for. */
+const shown = (d) => !isIn(d) && (!view.nodes.onlyAbsent.checked || d.status === "absent");
+
+/** The delegations, the most absent first (then the most not checked in, then as the
+ * server lists them): key → {name, order}. */
+function groupsOf(deputies) {
+  const tally = new Map(); // key → {name, absent, out, first}
+  deputies.forEach((d, i) => {
+    const k = groupKey(d);
+    if (!tally.has(k)) tally.set(k, { name: d.delegation_name || t("att.noDelegation"), absent: 0, out: 0, first: i });
+    const g = tally.get(k);
+    g.absent += d.status === "absent";
+    g.out += !isIn(d);
+  });
+  const keys = [...tally.keys()].sort((a, b) => {
+    const x = tally.get(a);
+    const y = tally.get(b);
+    return y.absent - x.absent || y.out - x.out || x.first - y.first;
+  });
+  return new Map(keys.map((k, order) => [k, { name: tally.get(k).name, order }]));
+}
 
 function draw(r) {
   const people = new Map(r.deputies.map((d) => [d.id, d]));
-  const groups = new Map(); // key → {name, order}
-  for (const d of r.deputies) {
-    const k = groupKey(d);
-    if (!groups.has(k)) groups.set(k, { name: d.delegation_name || t("att.noDelegation"), order: groups.size });
-  }
+  const groups = groupsOf(r.deputies);
   const stat = (name, key, cls) =>
     el("div", { class: `stat ${cls}`, "data-count": name }, el("b", {}, "0"), el("span", {}, t(key)));
   const showIn = el("input", { type: "checkbox", id: "att-show-in" });
+  const onlyAbsent = el("input", { type: "checkbox", id: "att-only-absent" });
   const nodes = {
     counts: el(
       "div",
@@ -95,25 +118,45 @@ function draw(r) {
     empty: el("p", { class: "meta", id: "att-all-in" }, t("att.allIn")),
     inBox: el("div", { id: "att-in", hidden: true }),
     showIn,
+    onlyAbsent,
     sections: new Map(), // group key → {section, n, ul}
     items: new Map(), // deputy id → li
     inLines: new Map(), // group key → p (only while the checked-in are shown)
   };
   view = { sitting: r.sitting.id, open: r.open, people, groups, nodes };
   showIn.addEventListener("change", () => drawIn());
-  const order = [...r.deputies].sort(byGroupThenStatus);
-  for (const d of order) if (!isIn(d)) place(d);
+  // The title says whether those on leave are among the listed.
+  const title = el("h3", { id: "att-missing-title" });
+  const titled = () => (title.textContent = t(onlyAbsent.checked ? absentKey(r.open) : r.open ? "att.notYetTitle" : "att.absentTitle"));
+  onlyAbsent.addEventListener("change", () => {
+    titled();
+    drawGroups();
+  });
+  titled();
+  drawGroups();
   fill(
     board,
     nodes.counts,
     nodes.rate,
-    el("h3", { id: "att-missing-title" }, t(r.open ? "att.notYetTitle" : "att.absentTitle")),
+    title,
+    el("label", { class: "row att-toggle" }, onlyAbsent, t(r.open ? "att.onlyNotYet" : "att.onlyAbsent")),
     nodes.list,
     nodes.empty,
     el("label", { class: "row att-toggle" }, showIn, t("att.showIn")),
     nodes.inBox,
   );
   counts(r);
+}
+
+/** The groups from scratch (on drawing, and when "only the absent" is switched). */
+function drawGroups() {
+  const n = view.nodes;
+  n.list.replaceChildren();
+  n.sections.clear();
+  n.items.clear();
+  const order = [...view.people.values()].sort(byGroupThenStatus);
+  for (const d of order) if (shown(d)) place(d);
+  allIn();
 }
 
 /** Apply a fresh read of the same sitting: only the entries that changed move. */
@@ -124,12 +167,12 @@ function update(r) {
     if (!old) {
       const k = groupKey(d);
       if (!view.groups.has(k)) view.groups.set(k, { name: d.delegation_name || t("att.noDelegation"), order: view.groups.size });
-      if (!isIn(d)) place(d);
+      if (shown(d)) place(d);
       continue;
     }
     if (old.status === d.status && same(old.leave, d.leave) && old.online === d.online) continue;
-    if (!isIn(old)) unplace(old);
-    if (!isIn(d)) place(d);
+    if (shown(old)) unplace(old);
+    if (shown(d)) place(d);
     if (isIn(old) !== isIn(d)) inLine(groupKey(d));
   }
   counts(r);
@@ -148,8 +191,15 @@ function counts(r) {
   const pct = r.expected ? Math.round((1000 * r.counts.checked_in) / r.expected) / 10 : 0;
   const rate = t(view.open ? "att.rateSoFar" : "att.rate", { pct });
   if (n.rate.textContent !== rate) n.rate.textContent = rate;
-  const allIn = n.sections.size === 0;
-  if (n.empty.hidden !== !allIn) n.empty.hidden = !allIn;
+  allIn();
+}
+
+/** "Everyone is checked in" when nobody is listed, unless the listed are only the absent
+ * and someone is on leave (or asking for it). */
+function allIn() {
+  const n = view.nodes;
+  const all = n.sections.size === 0 && (!n.onlyAbsent.checked || [...view.people.values()].every(isIn));
+  if (n.empty.hidden !== !all) n.empty.hidden = !all;
 }
 
 function byGroupThenStatus(a, b) {

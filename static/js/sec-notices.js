@@ -1,5 +1,10 @@
-// Secretariat: compose a notice, and per notice the live delivered / read / missing
-// tally with the missing names and a re-push.
+// Secretariat: compose a notice, and per notice the live delivered / read / not delivered
+// counts, a re-push, and the follow-up: who has not got it or not read it, by delegation,
+// with a call list.
+//
+// A card holds counts only, whatever the meeting's size. The follow-up is one dialog,
+// loaded from the server each time it opens (the same for the oldest notice as for the
+// newest) and re-read while open when the notice's tally moves.
 
 import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
@@ -7,9 +12,10 @@ import { t } from "./i18n.js";
 import { picker, searchIn } from "./picker.js";
 import { busy, chip, el, field, fill, flash, when } from "./ui.js";
 
-const state = new Map(); // notice id -> {notice, counts, missing, truncated, open, detail, li}
+const state = new Map(); // notice id -> {notice, counts, li}
 let ctx = null;
 let list = null;
+let open = null; // the follow-up dialog shown: {s, dialog, body, timer}
 
 export async function mount(c) {
   ctx = c;
@@ -26,16 +32,9 @@ export async function mount(c) {
         read: n.read ?? 0,
         missing: n.addressees - (n.delivered ?? 0),
       },
-      missing: null,
-      truncated: false,
-      open: false,
-      detail: null,
     });
   }
   renderAll();
-  // The names of who is missing, for the latest notices.
-  const latest = [...state.values()].sort((a, b) => b.notice.id - a.notice.id).slice(0, 10);
-  await Promise.all(latest.map((s) => refreshDetail(s, false)));
 }
 
 /** Show a notice just sent (from the desk or this console's own reply), once. */
@@ -44,10 +43,6 @@ function addNotice(n) {
   state.set(n.id, {
     notice: n,
     counts: { addressees: n.addressees, delivered: 0, read: 0, missing: n.addressees },
-    missing: null,
-    truncated: false,
-    open: false,
-    detail: null,
   });
   renderAll();
 }
@@ -62,10 +57,8 @@ export function onMessage(m) {
     if (!s) return;
     const { addressees, delivered, read, missing } = m.body;
     s.counts = { addressees, delivered, read, missing };
-    s.missing = m.body.missing_people;
-    s.truncated = m.body.missing_truncated;
     update(s);
-    if (s.open && !m.cached) scheduleDetail(s);
+    if (open?.s === s && !m.cached) scheduleFollowUp();
   } else if (m.kind === "notice.repushed") {
     const s = state.get(m.body.notice);
     if (s && !m.cached) {
@@ -240,18 +233,12 @@ function renderAll() {
 function build(s) {
   const n = s.notice;
   const num = (cls, key) => el("div", { class: cls }, el("b", {}, "0"), el("span", {}, t(key)));
-  const detailId = `notice-detail-${n.id}`;
-  const toggle = el("button", { type: "button", class: "details", "aria-expanded": "false", "aria-controls": detailId }, t("common.details"));
+  const follow = el("button", { type: "button", class: "follow-up", "aria-haspopup": "dialog" }, t("notice.followUp"));
   const repushMissing = el("button", { type: "button", class: "repush" }, t("notice.repush"));
   const repushUnread = el("button", { type: "button", class: "repush-unread" }, t("notice.repushUnread"));
+  follow.addEventListener("click", () => openFollowUp(s, follow));
   repushMissing.addEventListener("click", () => repush(s, "missing", repushMissing));
   repushUnread.addEventListener("click", () => repush(s, "unread", repushUnread));
-  toggle.addEventListener("click", () => {
-    s.open = !s.open;
-    toggle.setAttribute("aria-expanded", String(s.open));
-    s.li.querySelector(".detail").hidden = !s.open;
-    if (s.open) refreshDetail(s, true);
-  });
   s.li = el(
     "li",
     { class: "notice-sent", "data-notice": n.id },
@@ -265,12 +252,13 @@ function build(s) {
     el("div", { class: "meta" }, `${when(n.created_at)} · ${audienceText(n)} · `, el("span", { class: "recipients" })),
     el("div", { class: "tally", "aria-live": "polite" }, num("t-delivered", "notice.delivered"), num("t-read read", "notice.readCount"), num("t-missing missing", "notice.missing")),
     el("div", { class: "bar", "aria-hidden": "true" }, el("span", { class: "b-read" }), el("span", { class: "b-delivered" })),
-    el("p", { class: "missing-names meta" }),
-    el("div", { class: "row" }, toggle, repushMissing, repushUnread, el("span", { class: "repush-note meta", "aria-live": "polite" })),
-    el("div", { class: "detail", id: detailId, hidden: true }),
+    el("p", { class: "follow-counts meta" }),
+    el("div", { class: "row" }, follow, repushMissing, repushUnread, el("span", { class: "repush-note meta", "aria-live": "polite" })),
   );
 }
 
+/** The counts a card shows; the unread are those it reached who have not read it (a read
+ * counts as delivered, so that is delivered − read, as the server's follow-up counts). */
 function update(s) {
   if (!s.li) return;
   const c = s.counts;
@@ -282,55 +270,152 @@ function update(s) {
   const pct = (x) => (c.addressees ? `${(100 * x) / c.addressees}%` : "0");
   q(".b-read").style.width = pct(c.read);
   q(".b-delivered").style.width = pct(c.delivered - c.read);
-  const names = s.missing || [];
-  q(".missing-names").textContent = c.missing
-    ? `${t("notice.missingNames")}${names.map((p) => p.name).join("、")}${s.truncated || names.length < c.missing ? " …" : ""}`
-    : t("notice.allDelivered");
+  const unread = c.delivered - c.read;
+  q(".follow-counts").textContent = c.missing || unread ? t("notice.followCounts", { missing: c.missing, unread }) : t("notice.allRead");
   q(".repush").disabled = c.missing === 0;
   q(".repush-unread").disabled = c.read >= c.addressees;
   s.li.dataset.delivered = String(c.delivered);
   s.li.dataset.read = String(c.read);
 }
 
-const timers = new Map();
-function scheduleDetail(s) {
-  if (timers.has(s)) return;
-  timers.set(
-    s,
-    setTimeout(() => {
-      timers.delete(s);
-      refreshDetail(s, true);
-    }, 300),
+// -- the follow-up ---------------------------------------------------------------------
+
+/** The follow-up of one notice in a dialog (one at a time), read from the server. */
+function openFollowUp(s, opener) {
+  closeFollowUp();
+  const body = el("div", { class: "fu-body", "aria-live": "polite" }, el("p", { class: "meta" }, t("common.loading")));
+  const close = el("button", { type: "button", class: "ghost fu-close" }, t("common.close"));
+  const dialog = el(
+    "dialog",
+    { class: "card", id: "followup", "aria-labelledby": "fu-title", "data-notice": s.notice.id },
+    el("div", { class: "row spread" }, el("h2", { id: "fu-title", class: "grow" }, t("notice.followTitle", { title: s.notice.title })), close),
+    body,
   );
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    if (open?.dialog === dialog) {
+      clearTimeout(open.timer);
+      open = null;
+    }
+    dialog.remove();
+    opener.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  open = { s, dialog, body, timer: null };
+  loadFollowUp();
 }
 
-async function refreshDetail(s, draw) {
-  let r;
+function closeFollowUp() {
+  open?.dialog.close();
+}
+
+function scheduleFollowUp() {
+  if (!open || open.timer) return;
+  open.timer = setTimeout(() => {
+    if (!open) return;
+    open.timer = null;
+    loadFollowUp();
+  }, 1000);
+}
+
+async function loadFollowUp() {
+  const shown = open;
+  const id = shown.s.notice.id;
+  let f;
   try {
-    r = await get(`/api/notices/${s.notice.id}/tally`, { quiet: !draw });
+    f = await get(`/api/notices/${id}/calls`); // the follow-up with its call list
   } catch {
     return;
   }
-  s.counts = { addressees: r.addressees, delivered: r.delivered, read: r.read, missing: r.missing };
-  s.missing = r.missing_people;
-  s.truncated = false;
+  if (open !== shown) return;
+  const s = shown.s;
+  s.counts = { addressees: f.addressees, delivered: f.delivered, read: f.read, missing: f.missing };
   update(s);
-  if (!draw || !s.li) return;
-  const stateOf = (p) => (p.read_at ? ["notice.readCount", "ok"] : p.delivered_at ? ["notice.delivered", "info"] : ["notice.missing", "bad"]);
-  fill(
-    s.li.querySelector(".detail"),
-    r.unread_people.length
-      ? el("p", { class: "meta" }, `${t("notice.unreadNames")}：${r.unread_people.map((p) => p.name).join("、")}`)
-      : null,
+  const list = callList(f);
+  fill(shown.body, list ? el("div", { class: "row fu-actions" }, list.actions) : null, followUpView(f), list?.table);
+}
+
+/** Per delegation (the most not delivered first, as the server orders them): its counts
+ * and the names, one line per state. */
+function followUpView(f) {
+  const summary = el(
+    "p",
+    { class: "fu-summary" },
+    el("strong", {}, t("notice.followCounts", { missing: f.missing, unread: f.unread })),
+    ` · ${t("notice.followSummary", { n: f.addressees, delivered: f.delivered, read: f.read })}`,
+  );
+  if (!f.delegations.length) return [summary, el("p", { class: "meta" }, t("notice.nobodyToFollow"))];
+  const names = (people) => people.map((p) => p.name).join("、");
+  return [
+    summary,
+    el("h3", {}, t("notice.byDelegation")),
     el(
       "ul",
-      { class: "people checks" },
-      r.people.map((p) => {
-        const [key, kind] = stateOf(p);
-        return el("li", { class: "check", "data-person": p.id }, p.name, " ", chip(t(key), kind));
-      }),
+      { class: "fu-groups" },
+      f.delegations.map((g) =>
+        el(
+          "li",
+          { class: "fu-group", "data-delegation": g.delegation_id ?? "none", "data-missing": g.missing, "data-unread": g.unread },
+          el("strong", {}, g.delegation_name ?? t("att.noDelegation")),
+          " ",
+          el("span", { class: "meta" }, t("notice.groupCounts", { missing: g.missing, unread: g.unread, n: g.addressees })),
+          g.missing ? el("p", { class: "fu-missing" }, t("notice.missingNames"), names(g.missing_people)) : null,
+          g.unread ? el("p", { class: "fu-unread" }, t("notice.unreadLine"), names(g.unread_people)) : null,
+        ),
+      ),
     ),
+  ];
+}
+
+const stateKey = { missing: "notice.missing", unread: "notice.unreadNames" };
+
+/** The call list: one row per person (name, delegation, state, phone), and its actions:
+ * copy as tab-separated lines (they paste into a spreadsheet as columns), and print (the
+ * dialog alone). Null when nobody is left to call. */
+function callList(r) {
+  if (!r.calls.length) return null;
+  const cols = ["notice.colName", "notice.colDelegation", "notice.colState", "notice.colPhone"];
+  const cells = (c) => [c.name, c.delegation_name ?? t("att.noDelegation"), t(stateKey[c.state]), c.phone ?? t("notice.noPhone")];
+  const text = [cols.map((k) => t(k)), ...r.calls.map(cells)].map((row) => row.join("\t")).join("\n");
+  const manual = el("textarea", { class: "fu-copy-text", readonly: true, rows: 6, hidden: true, "aria-label": t("notice.callList") });
+  const copy = el("button", { type: "button", class: "fu-copy" }, t("notice.copy"));
+  const print = el("button", { type: "button", class: "fu-print" }, t("notice.print"));
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      flash(t("notice.copied", { n: r.calls.length }));
+    } catch {
+      // No clipboard on a page served over plain http from another machine: select it.
+      manual.value = text;
+      manual.hidden = false;
+      manual.focus();
+      manual.select();
+      flash(t("notice.copyManual"));
+    }
+  });
+  print.addEventListener("click", () => {
+    document.body.classList.add("printing-followup");
+    window.print();
+    document.body.classList.remove("printing-followup");
+  });
+  const table = el(
+    "section",
+    { class: "fu-calls" },
+    el("h3", {}, t("notice.callList")),
+    el(
+      "table",
+      { class: "fu-call-table" },
+      el("thead", {}, el("tr", {}, cols.map((k) => el("th", { scope: "col" }, t(k))))),
+      el(
+        "tbody",
+        {},
+        r.calls.map((c) => el("tr", { "data-person": c.id, "data-state": c.state }, cells(c).map((x) => el("td", {}, x)))),
+      ),
+    ),
+    manual,
   );
+  return { actions: [copy, print], table };
 }
 
 async function repush(s, who, btn) {

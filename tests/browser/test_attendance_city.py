@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.browser import test_city
-from tests.browser.conftest import Demo, count_mutations, open_as
+from tests.browser.conftest import Demo, count_mutations, open_as, shot
 from tests.browser.test_city import api
 
 city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
@@ -170,5 +170,80 @@ async def test_one_check_in_moves_one_name(browser: Any, city: Demo) -> None:
     assert 0 < changed <= MAX_CHANGED_NODES, changed
     absent = await page.inner_text('#att-counts [data-count="absent"] b')
     assert absent == str(b["counts"]["absent"] - 1)
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def shown_statuses(page: Any) -> list[tuple[str, list[str]]]:
+    """Per delegation group on the board, in order: its key and its entries' statuses."""
+    groups: list[list[Any]] = await page.evaluate(
+        """() => [...document.querySelectorAll('#att-groups .att-group')].map(g =>
+            [g.dataset.delegation,
+             [...g.querySelectorAll('li[data-deputy]')].map(li => li.dataset.status)])"""
+    )
+    return [(str(k), list(statuses)) for k, statuses in groups]
+
+
+async def test_absent_first_and_an_absent_only_view(browser: Any, city: Demo) -> None:
+    """The board puts the delegations with the most absent first and, in each, the absent
+    before those asking for leave and those on leave; "只看未签到" lists the absent alone
+    (the counts follow), and switched off the whole list is back."""
+    plenary = city.ids["sitting_ids"][0]
+    b = await board_of(city, plenary)
+    absent = {}
+    for d in b["deputies"]:
+        absent[str(d["delegation_id"])] = absent.get(str(d["delegation_id"]), 0) + (
+            d["status"] == "absent"
+        )
+    page = await console(browser, city, plenary)
+    order = [k for k, _ in await shown_statuses(page)]
+    assert [absent[k] for k in order] == sorted((absent[k] for k in order), reverse=True)
+    await page.context.close()
+
+    # A sitting nobody has checked in to yet; two deputies of the first delegation (d001
+    # and d026) ask for leave, one is granted it.
+    sitting = await new_plenary(city, datetime.now(UTC) - timedelta(minutes=5), None)
+    leaves = []
+    for username in ("d001", "d026"):
+        deputy = await api(city, username)
+        try:
+            r = await deputy.post(f"/api/sittings/{sitting}/leave", json={"reason": "出差"})
+            assert r.status_code == 201, r.text
+            leaves.append(r.json()["id"])
+        finally:
+            await deputy.aclose()
+    sec = await api(city, "mishu")
+    try:
+        r = await sec.post(f"/api/leave/{leaves[1]}/approve", json={})
+        assert r.status_code == 200, r.text
+    finally:
+        await sec.aclose()
+    first = str(city.ids["delegation_ids"][0])
+    page = await console(browser, city, sitting)
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#att-groups li[data-deputy]').length === 400"
+    )
+    groups = await shown_statuses(page)
+    assert len(groups) == 25
+    assert groups[-1] == (first, ["absent"] * 14 + ["leave_pending", "on_leave"])
+    assert await page.inner_text("label:has(#att-only-absent)") == "只看未签到"
+    assert await page.inner_text("#att-missing-title") == "未签到（含请假）"
+
+    await page.check("#att-only-absent")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#att-groups li[data-deputy]').length === 398"
+    )
+    groups = await shown_statuses(page)
+    assert {s for _, statuses in groups for s in statuses} == {"absent"}
+    assert await page.inner_text("#att-missing-title") == "未签到"
+    await page.locator("#attendance").scroll_into_view_if_needed()
+    await shot(page, "secretariat-attendance-absent-only", full_page=False)
+    counts = await shown_groups(page)
+    n, ids = counts[first]
+    assert n == len(ids) == 14
+    await page.uncheck("#att-only-absent")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#att-groups li[data-deputy]').length === 400"
+    )
     assert page.js_errors == []
     await page.context.close()

@@ -49,13 +49,27 @@ async def test_notice_tally_moves_from_delivered_to_read(browser: Any, demo_hub:
     await sec.wait_for_selector(f'li.notice-sent[data-notice="{notice_id}"][data-delivered="1"]')
     assert await card.get_attribute("data-read") == "0"
     assert await card.locator(".t-missing b").inner_text() == "8"
-    assert "王建国" not in await card.locator(".missing-names").inner_text()
-    assert "李秀英" in await card.locator(".missing-names").inner_text()
+    assert await card.locator(".follow-counts").inner_text() == "未送达 8 人 · 未读 1 人"
 
-    await card.locator("button.details").click()
-    await sec.wait_for_selector(
-        f'li.notice-sent[data-notice="{notice_id}"] .detail li[data-person]'
+    # The follow-up: who has not got it and who has not read it, by delegation, and the
+    # call list with the roster's numbers.
+    await card.locator("button.follow-up").click()
+    await sec.wait_for_selector("#followup .fu-call-table tbody tr")
+    first = sec.locator(
+        f'#followup .fu-group[data-delegation="{demo_hub.ids["delegation_ids"][0]}"]'
     )
+    assert "李秀英" in await first.locator(".fu-missing").inner_text()
+    assert "王建国" in await first.locator(".fu-unread").inner_text()
+    row = sec.locator(f'#followup tr[data-person="{demo_hub.ids["deputy_ids"][0]}"]')
+    assert await row.locator("td").all_inner_texts() == [
+        "王建国",
+        "定海区代表团",
+        "未读",
+        "13905801021",
+    ]
+    await shot(sec, "secretariat-followup", full_page=False)
+    await sec.click("#followup .fu-close")
+    await sec.wait_for_selector("#followup", state="detached")
 
     # Opening it on the phone sends `read`: the console's tally follows.
     await li.locator("button.open").click()

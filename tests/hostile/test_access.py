@@ -372,6 +372,8 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/meetings/{id}/notices", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/notices", "meeting", SEC),
     ("GET", "/api/notices/{id}/tally", "notice", STAFF),
+    ("GET", "/api/notices/{id}/followup", "notice", STAFF),
+    ("GET", "/api/notices/{id}/calls", "notice", SEC | ADMIN),  # phone numbers
     ("POST", "/api/notices/{id}/repush", "notice", SEC),
     ("POST", "/api/sittings/{id}/checkin", "sitting", NOBODY),
     ("POST", "/api/sittings/{id}/leave", "sitting", NOBODY),
