@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.browser import test_city
-from tests.browser.conftest import Demo, count_mutations, open_as
+from tests.browser.conftest import Demo, count_mutations, open_as, shot
 from tests.browser.test_city import api
 
 city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
@@ -207,6 +207,7 @@ async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
     assert not await page.is_visible("#att-close-confirm")
     assert (await board_of(city, plenary))["open"] is True
     await page.click("#att-close")
+    await shot(page, "attendance-close-confirm", full_page=False)
     await page.click("#att-close-yes")
     await page.wait_for_selector("#att-ended")
 
@@ -221,6 +222,7 @@ async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
         b["counts"]["absent"]
     )
     assert await page.locator("#att-close").count() == 0
+    await shot(page, "attendance-closed", full_page=False)
     assert await page.locator("#att-groups li[data-deputy]").count() == expected - n_in
     final = await board_of(city, plenary)
     assert final["open"] is False and final["sitting"]["closed_at"]
@@ -230,6 +232,7 @@ async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
     row = await dep.inner_text(mine)
     assert "已结束" in row and "缺席" in row, row
     assert await dep.locator(f"{mine} button").count() == 0
+    await shot(dep, "deputy-sitting-ended", full_page=False)
 
     # the supervisor's statistics, live: the rate of the one ended sitting
     sec = await api(city, "jiandu")
