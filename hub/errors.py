@@ -19,9 +19,11 @@ unavailable           503     the database (or broker) cannot be reached; nothin
 internal              500     a bug; logged on the server
 ====================  ======  ==================================================
 
-Keyword arguments of an error (``field``, ``allowed``, ``resets``, ``retry_after``) are
-machine-readable parameters sent next to ``code`` and ``message``: the pages build their
-text from the code and these, never from the English message. Every code here needs a
+Keyword arguments of an error (``field``, ``allowed``, ``reason``, ``resets``,
+``retry_after``) are machine-readable parameters sent next to ``code`` and ``message``:
+the pages build their text from the code and these, never from the English message. A
+``conflict`` may name its ``reason`` (e.g. ``sitting_closed``); the pages have a text
+``conflict.<reason>`` for each one the hub gives. Every code here needs a
 text in each language of ``static/js/i18n.js`` (``tests/test_error_texts.py``).
 
 Close codes: see :class:`Close`.

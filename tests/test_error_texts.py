@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from hub.errors import HTTP_STATUS
+from hub.session.meetings import ENDED_REASONS
 from tests.utils.factories import PASSWORD, World
 from tests.utils.servers import RunningHub
 
@@ -31,6 +32,16 @@ def test_every_error_code_has_a_text_in_every_language() -> None:
     wanted = {f"error.{c}" for c in [*HTTP_STATUS, "network", "unknown"]}
     for name, keys in tables().items():
         assert wanted <= keys, f"{name} lacks {sorted(wanted - keys)}"
+
+
+def test_every_conflict_reason_has_a_text_in_every_language() -> None:
+    """A conflict about a sitting's end names its `reason`; the pages say which, in each
+    language (`conflict.<reason>`), instead of the generic conflict text."""
+    wanted = {f"conflict.{r}" for r in ENDED_REASONS}
+    for name, keys in tables().items():
+        assert wanted <= keys, f"{name} lacks {sorted(wanted - keys)}"
+    src = I18N.read_text(encoding="utf-8")
+    assert "`conflict.${p.reason}`" in src  # errorText reads them
 
 
 async def test_bad_fields_and_parameters_name_the_field(hub: RunningHub, world: World) -> None:

@@ -44,7 +44,7 @@ spec = {
     "/api/deadline-rules": {
         "get": {
             "summary": "The deadline rules in force (sign, reply, co-unit opinion, second "
-            "reply, due-soon window; per item kind)",
+            "reply, the deputies' evaluation, due-soon window; per item kind)",
             "responses": {
                 **ok(obj(["rules"], rules={"type": "array", "items": RULE})),
                 **error_responses(401),

@@ -148,6 +148,12 @@ ITEM = obj(
     handed_over_at=NULL_TS,
     replied_at=NULL_TS,
     closed_at=NULL_TS,
+    closed_reason={
+        "enum": [*lc.CLOSED_REASONS, None],
+        "description": "closed by the deputies' evaluations, or by the secretariat after the "
+        "evaluation deadline without them (no_evaluation: counted as no rating)",
+    },
+    evaluation_due={**NULL_TS, "description": "while replied: the deputies' evaluation deadline"},
     updated_at=TS,
     seen={
         **BOOL,
@@ -276,6 +282,13 @@ ACTION_DOCS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         "Reply (答复) with grade A solved, B being solved, C planned, D for reference; needs "
         "every co-unit's opinion first (first round): → replied",
         obj(["grade", "text"], grade={"enum": list(lc.GRADES)}, text=TEXT),
+    ),
+    "close_unevaluated": (
+        "secretariat",
+        "Close a replied item whose evaluation deadline has passed without every deputy's "
+        "evaluation (closed_reason no_evaluation: no rating is recorded for the missing "
+        "ones); if a deputy rated it unsatisfied this round it goes to re-handling instead",
+        obj([], note=REASON),
     ),
     "evaluate": (
         "deputy of the item",

@@ -88,6 +88,12 @@ async def add_sitting(request: Request) -> Response:
     return JSON(out, status_code=201)
 
 
+async def close_sitting(request: Request) -> Response:
+    me = await principal(request)
+    s = services(request)
+    return JSON(await m.close_sitting(s.node, me, path_int(request)))
+
+
 async def add_agenda_item(request: Request) -> Response:
     me = await principal(request)
     d = await body(request)
@@ -108,6 +114,7 @@ routes = [
     Route("/api/meetings/{id:int}/deputies", deputies, methods=["GET"]),
     Route("/api/meetings/{id:int}/sittings", add_sitting, methods=["POST"]),
     Route("/api/meetings/{id:int}/agenda", add_agenda_item, methods=["POST"]),
+    Route("/api/sittings/{id:int}/close", close_sitting, methods=["POST"]),
 ]
 
 
@@ -133,7 +140,18 @@ MEETING = obj(
     ends_on={"type": ["string", "null"], "format": "date"},
 )
 SITTING = obj(
-    ["id", "meeting_id", "kind", "title", "starts_at", "ends_at", "place", "delegation_id"],
+    [
+        "id",
+        "meeting_id",
+        "kind",
+        "title",
+        "starts_at",
+        "ends_at",
+        "place",
+        "delegation_id",
+        "closed_at",
+        "closed_by",
+    ],
     id=INT,
     meeting_id=INT,
     kind={"enum": list(m.SITTING_KINDS)},
@@ -142,6 +160,8 @@ SITTING = obj(
     ends_at=NULL_TS,
     place=STR,
     delegation_id=NULL_INT,
+    closed_at={**NULL_TS, "description": "when the secretariat closed it (null: not closed)"},
+    closed_by={**NULL_INT, "description": "the secretariat account that closed it"},
 )
 ALLOWED = {"type": "array", "items": STR, "description": "the actions the object allows next"}
 LEAVE = obj(
@@ -251,6 +271,17 @@ spec = {
                 )
             ),
             "responses": {**ok(SITTING, 201), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
+    "/api/sittings/{id}/close": {
+        "post": {
+            "summary": "Close an open sitting (结束会议; the secretariat of its meeting): its "
+            "attendance is final from now on, check-in and leave are refused; publishes "
+            "sitting.closed on meeting:<id>. Already closed, past its scheduled end or not "
+            "started: conflict with `reason` sitting_closed / sitting_ended / "
+            "sitting_not_started",
+            "parameters": [path_id("id", "sitting id")],
+            "responses": {**ok(SITTING), **error_responses(401, 403, 404, 409, 503)},
         }
     },
     "/api/meetings/{id}/agenda": {

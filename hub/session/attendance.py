@@ -3,10 +3,13 @@
 Who is expected at a sitting: the meeting's deputies, and for a group deliberation only
 those of its delegation. Per deputy and sitting:
 
-* ``check in`` (the deputy): refused once checked in, and after the sitting has ended. A
-  deputy on leave who turns up may still check in; the board then shows them checked in.
-* ``request leave`` with a reason (the deputy): refused once checked in, or while a
-  request is pending or approved; after a refusal the deputy may ask again.
+* ``check in`` (the deputy): refused once checked in, and after the sitting has ended
+  (closed by the secretariat, or past its scheduled end: ``conflict`` with ``reason``
+  ``sitting_closed`` / ``sitting_ended``, ``hub.session.meetings``). A deputy on leave who
+  turns up may still check in; the board then shows them checked in.
+* ``request leave`` with a reason (the deputy): refused once checked in, after the
+  sitting has ended (as check-in), or while a request is pending or approved; after a
+  refusal the deputy may ask again.
 * ``approve`` / ``refuse`` (the secretariat): only a pending request.
 
 Messages, all on ``desk:<meeting>``: ``attendance.checked_in`` ``{"sitting", "deputy",
@@ -27,7 +30,7 @@ from hub.channels import Principal
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.protocol import iso_or_none
 from hub.session.common import check_text, meeting_deputies, person, require_role
-from hub.session.meetings import sitting_dict, sitting_ended, sitting_row
+from hub.session.meetings import refuse_if_ended, sitting_dict, sitting_ended, sitting_row
 from hub.session.presence import online_users
 from hub.store.schema import BigId, delegations, metadata, users
 
@@ -124,9 +127,8 @@ async def check_in(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]
             raise Conflict(
                 f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
             )
-        if sitting_ended(s, node.clock.now()):
-            raise Conflict(f"sitting {sitting_id} has ended: check-in is closed", allowed=[])
         ts = node.clock.now()
+        refuse_if_ended(s, "check-in", ts)
         try:
             await w.conn.execute(
                 checkins.insert().values(sitting_id=sitting_id, user_id=me.id, ts=ts)
@@ -148,8 +150,7 @@ async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str)
             raise Conflict(
                 f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
             )
-        if sitting_ended(s, node.clock.now()):
-            raise Conflict(f"sitting {sitting_id} has ended", allowed=[])
+        refuse_if_ended(s, "asking for leave", node.clock.now())
         open_ = (
             await w.conn.execute(
                 sa.select(leave_requests.c.id, leave_requests.c.status).where(

@@ -11,12 +11,14 @@ commit.sign            1 working day            signing for or returning a commi
 commit.reply           3 working days           its reply, when the secretariat gives none
 commit.co_opinion      1 working day            a co-unit's opinion to the lead unit
 commit.rereply         3 working days           the second reply after an unsatisfied evaluation
+commit.evaluation      3 working days           the deputies' evaluation of a reply
 commit.due_soon        4 hours                  "due soon" alert this long before a deadline
 suggestion.sign        7 working days           signing for or returning a suggestion (退回)
 suggestion.reply       3 months                 its reply (答复), from hand-over
 suggestion.reply_complex 6 months               the reply of a complex (wide-ranging) suggestion
 suggestion.co_opinion  1 month                  a co-unit's opinion (协办意见)
 suggestion.rereply     1 month                  the second reply, from the unsatisfied evaluation
+suggestion.evaluation  1 month                  the deputies' evaluation of a reply
 suggestion.due_soon    7 days                   "due soon" alert this long before a deadline
 ====================== ======================== ==========================================
 
@@ -83,12 +85,14 @@ DEFAULTS: dict[str, Rule] = {
         Rule("commit.reply", 3, "working_days", "reply, when the secretariat sets no deadline"),
         Rule("commit.co_opinion", 1, "working_days", "co-unit opinion to the lead unit"),
         Rule("commit.rereply", 3, "working_days", "second reply after an unsatisfied evaluation"),
+        Rule("commit.evaluation", 3, "working_days", "the deputies' evaluation of a reply"),
         Rule("commit.due_soon", 4, "hours", "'due soon' alert this long before a deadline"),
         Rule("suggestion.sign", 7, "working_days", "sign for or return a suggestion"),
         Rule("suggestion.reply", 3, "months", "reply, from hand-over"),
         Rule("suggestion.reply_complex", 6, "months", "reply to a complex suggestion"),
         Rule("suggestion.co_opinion", 1, "months", "co-unit opinion to the lead unit"),
         Rule("suggestion.rereply", 1, "months", "second reply after an unsatisfied evaluation"),
+        Rule("suggestion.evaluation", 1, "months", "the deputies' evaluation of a reply"),
         Rule("suggestion.due_soon", 7, "days", "'due soon' alert this long before a deadline"),
     )
 }

@@ -10,14 +10,21 @@ reply         the item is ``in_progress``                 the lead unit and the 
 rereply       the item is ``rehandling``                  the lead unit and the desk
 co_opinion    a co-unit has not sent its opinion yet      that co-unit and the desk
               (first round, ``assigned``/``in_progress``)
+evaluation    the item is ``replied`` (set by the reply,   the deputies who have not
+              rule ``<kind>.evaluation``)                 evaluated yet, and the desk
 ============  ==========================================  ============================
 
 A deadline is *due soon* from ``due - <kind>.due_soon`` and *overdue* from ``due`` on.
 Each alert is a message like any other (``item.due_soon`` / ``item.overdue`` on
-``unit:<id>`` and ``desk:<meeting id>``, sent by the system, actor 0), a row in
+``unit:<id>`` — for the evaluation deadline on ``deputy:<id>`` of each deputy still to
+evaluate — and ``desk:<meeting id>``, sent by the system, actor 0), a row in
 ``item_events`` and a row in ``deadline_alerts``, all in one transaction. The unique
 key of ``deadline_alerts`` (item, deadline, unit, due, level) makes a second raise of
-the same alert — by another node, or after a restart — insert nothing and send nothing.
+the same alert — by another node, or after a restart — insert nothing and send nothing;
+an evaluation alert is one per item and level, keyed with the item's lead unit (whose
+reply waits for the evaluation). Once the evaluation deadline has passed, the
+secretariat may close the item without the missing evaluations (``close_unevaluated``,
+``hub.session.lifecycle``).
 A deadline that moves (an extension, a reassignment, re-handling) is a new deadline and
 gets its own alerts. A deadline first seen already overdue gets only the overdue alert.
 
@@ -56,7 +63,7 @@ if TYPE_CHECKING:
 
 LEASE = "deadlines"
 RELEASE_TIMEOUT = 2.0  # seconds a stopping node tries to give the lease back
-DEADLINES = ("sign", "reply", "rereply", "co_opinion")
+DEADLINES = ("sign", "reply", "rereply", "co_opinion", "evaluation")
 LEVELS = ("due_soon", "overdue")
 ALERT_KIND = {"due_soon": "item.due_soon", "overdue": "item.overdue"}
 """The message of each alert level (an alert is not an action: ``hub.session.lifecycle``)."""
@@ -74,7 +81,8 @@ deadline_alerts = sa.Table(
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("item_id", BigId, sa.ForeignKey("items.id"), nullable=False),
-    sa.Column("deadline", sa.String(16), nullable=False),  # sign | reply | rereply | co_opinion
+    # sign | reply | rereply | co_opinion | evaluation
+    sa.Column("deadline", sa.String(16), nullable=False),
     sa.Column("unit_id", BigId, sa.ForeignKey("units.id"), nullable=False),
     sa.Column("due", sa.DateTime(timezone=True), nullable=False),
     sa.Column("level", sa.String(10), nullable=False),  # due_soon | overdue
@@ -188,6 +196,18 @@ async def due_alerts(conn: AsyncConnection, now: datetime) -> list[Alert]:
         lvl = level_at(now, due, soon[r.kind])
         if lvl is not None:
             found.append(Alert(r.id, "co_opinion", r.unit_id, due, lvl))
+    ev = await conn.execute(
+        sa.select(items.c.id, items.c.kind, items.c.evaluation_due)
+        .add_columns(lead.c.unit_id)
+        .join(lead, sa.and_(lead.c.item_id == items.c.id, lead.c.role == "lead"))
+        .where(items.c.state == lc.REPLIED, items.c.evaluation_due <= horizon)
+    )
+    for r in ev:
+        due = aware(r.evaluation_due)
+        assert due is not None
+        lvl = level_at(now, due, soon[r.kind])
+        if lvl is not None:
+            found.append(Alert(r.id, "evaluation", r.unit_id, due, lvl))
     if not found:
         return []
     raised = {
@@ -207,6 +227,8 @@ def _still_due(ctx: Any, a: Alert) -> bool:
     r = ctx.row
     if a.deadline == "sign":
         return bool(r.state == lc.ASSIGNED and aware(r.sign_due) == a.due)
+    if a.deadline == "evaluation":
+        return bool(r.state == lc.REPLIED and aware(r.evaluation_due) == a.due)
     if a.deadline in ("reply", "rereply"):
         state = lc.IN_PROGRESS if a.deadline == "reply" else lc.REHANDLING
         return bool(r.state == state and aware(r.reply_due) == a.due)
@@ -246,12 +268,19 @@ async def raise_alert(s: Services, a: Alert) -> bool:
         ).scalar()
         if aid is None:
             return False
-        payload = {"deadline": a.deadline, "unit_id": a.unit_id, "due": iso(a.due)}
+        payload: dict[str, Any]
+        if a.deadline == "evaluation":
+            f = ctx.facts()
+            waiting = sorted(f.deputies - f.evaluated)
+            payload = {"deadline": a.deadline, "deputy_ids": waiting, "due": iso(a.due)}
+            to = [*(f"deputy:{d}" for d in waiting), f"desk:{ctx.row.meeting_id}"]
+        else:
+            payload = {"deadline": a.deadline, "unit_id": a.unit_id, "due": iso(a.due)}
+            to = [f"unit:{a.unit_id}", f"desk:{ctx.row.meeting_id}"]
         event = await insert_event(w.conn, ctx, a.level, SYSTEM, ctx.state, payload, now)
         body = {"item": summary(ctx, now), "event": event}
-        channels = (f"unit:{a.unit_id}", f"desk:{ctx.row.meeting_id}")
-        await w.lock(*channels)
-        for channel in channels:
+        await w.lock(*to)
+        for channel in to:
             await w.append(channel, ALERT_KIND[a.level], SYSTEM, body)
     return True
 

@@ -89,6 +89,10 @@ items = sa.Table(
     sa.Column("review_reason", sa.Text, nullable=True),
     sa.Column("return_reason", sa.Text, nullable=True),
     sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    # the deputies' evaluation deadline, set by each reply (rule ``<kind>.evaluation``)
+    sa.Column("evaluation_due", sa.DateTime(timezone=True), nullable=True),
+    # how a closed item was closed: ``evaluated`` or ``no_evaluation`` (lifecycle)
+    sa.Column("closed_reason", sa.String(20), nullable=True),
     sa.Index("ix_items_state", "state"),
     sa.Index("ix_items_meeting", "meeting_id", "kind"),
 )
@@ -191,7 +195,8 @@ class Ctx:
     def deputy_ids(self, *statuses: str) -> list[int]:
         return [int(d.deputy_id) for d in self.deputies if d.status in statuses]
 
-    def facts(self) -> lc.Facts:
+    def facts(self, now: datetime | None = None) -> lc.Facts:
+        """What the guards look at, at ``now`` (the evaluation deadline is time-bound)."""
         missing: frozenset[int] = frozenset()
         if self.row.round == 1:
             missing = frozenset(
@@ -204,7 +209,15 @@ class Ctx:
             unsatisfied=any(e.rating == "unsatisfied" for e in self.evaluations),
             co_opinions_missing=missing,
             extension_pending=self.row.extension_until is not None,
+            evaluation_due=aware(self.row.evaluation_due),
+            evaluation_overdue=self.evaluation_overdue(now),
         )
+
+    def evaluation_overdue(self, now: datetime | None) -> bool:
+        """Has the deputies' evaluation deadline of this round passed at ``now``? (An item
+        replied before the deadline existed has none: it has passed.)"""
+        due = aware(self.row.evaluation_due)
+        return due is None or (now is not None and due <= now)
 
     def relations(self, me: Principal) -> tuple[frozenset[str], int | None]:
         """The caller's actor roles on this item and the id guards compare (deputy or unit)."""
@@ -335,17 +348,19 @@ def summary(
         "handed_over_at": iso_or_none(r.handed_over_at),
         "replied_at": iso_or_none(r.replied_at),
         "closed_at": iso_or_none(r.closed_at),
+        "closed_reason": r.closed_reason,
+        "evaluation_due": iso_or_none(r.evaluation_due) if r.state == lc.REPLIED else None,
         "updated_at": iso(r.updated_at),
-        **({} if me is None else {"actions": actions(ctx, me)}),
+        **({} if me is None else {"actions": actions(ctx, me, now)}),
         **({} if seen is None else {"seen": seen}),
     }
 
 
-def actions(ctx: Ctx, me: Principal) -> list[dict[str, Any]]:
-    """The actions ``me`` may take on the item now, and the ones in play they may not,
-    with the reason (``lifecycle.options``), each with the ``path`` it is posted to."""
+def actions(ctx: Ctx, me: Principal, now: datetime | None) -> list[dict[str, Any]]:
+    """The actions ``me`` may take on the item at ``now``, and the ones in play they may
+    not, with the reason (``lifecycle.options``), each with the ``path`` it is posted to."""
     rel, key = ctx.relations(me)
-    out = lc.options(ctx.state, rel, ctx.facts(), key)
+    out = lc.options(ctx.state, rel, ctx.facts(now), key)
     for a in out:
         name = str(a["name"])
         a["path"] = f"/api/{lc.ACTION[name].endpoint}/{ctx.id}/{name}"
@@ -597,12 +612,12 @@ async def act_in(
     now = clock.now()
     ctx = await load(w.conn, item_id, lock=True)
     rel, key = ctx.relations(me)
-    t = lc.check(ctx.state, action, rel, ctx.facts(), key)
+    t = lc.check(ctx.state, action, rel, ctx.facts(now), key)
     args = declared.parse(d, clock, ctx.row.kind)
     step = Step(w.conn, clock, ctx, me, key, args, now)
     payload = await EFFECTS[action](step)
     mid = await load(w.conn, item_id)
-    nxt = t.resolve(mid.facts())
+    nxt = t.resolve(mid.facts(now))
     values: dict[str, Any] = {"state": nxt, "updated_at": now}
     if nxt == lc.REHANDLING:
         dl = await Deadlines.load(w.conn, clock, now)
@@ -615,6 +630,9 @@ async def act_in(
         payload["rereply_due"] = iso(values["reply_due"])
     if nxt == lc.CLOSED:
         values["closed_at"] = now
+        values["closed_reason"] = (
+            lc.NO_EVALUATION if action == "close_unevaluated" else lc.EVALUATED
+        )
     await w.conn.execute(items.update().where(items.c.id == item_id).values(**values))
     after = await record(w, ctx, item_id, action, me, ctx.state, payload, now)
     if me.role == "unit":  # acting on an item is seeing it
@@ -726,14 +744,17 @@ async def _refuse_extension(st: Step) -> dict[str, Any]:
 
 
 async def _reply(st: Step) -> dict[str, Any]:
+    dl = await Deadlines.load(st.conn, st.clock, st.now)
+    evaluation_due = dl.due(f"{st.ctx.row.kind}.evaluation", st.now)
     await st.update(
         grade=st.args["grade"],
         reply_text=st.args["text"],
         replied_at=st.now,
+        evaluation_due=evaluation_due,
         extension_until=None,
         extension_reason=None,
     )
-    return st.args
+    return {**st.args, "evaluation_due": iso(evaluation_due)}
 
 
 async def _evaluate(st: Step) -> dict[str, Any]:
@@ -748,6 +769,14 @@ async def _evaluate(st: Step) -> dict[str, Any]:
         )
     )
     return _given(st.args)
+
+
+async def _close_unevaluated(st: Step) -> dict[str, Any]:
+    """Nothing is stored for the deputies who did not evaluate: they are named in the
+    event, and no statistic counts them as a rating."""
+    f = st.ctx.facts()
+    missing = sorted(f.deputies - f.evaluated)
+    return {**_given(st.args), "missing": missing}
 
 
 Effect = Callable[[Step], Awaitable[dict[str, Any]]]
@@ -768,6 +797,7 @@ EFFECTS: dict[str, Effect] = {
     "refuse_extension": _refuse_extension,
     "reply": _reply,
     "evaluate": _evaluate,
+    "close_unevaluated": _close_unevaluated,
 }
 """What each action of an existing item changes besides the state; its event payload.
 (``submit`` creates the item: ``hub.session.suggestions``.)"""

@@ -37,6 +37,7 @@ from typing import Any
 
 from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden
+from hub.protocol import iso
 from hub.session.common import id_field, id_list, text_field
 from hub.session.deadline_rules import parse_deadline
 
@@ -57,7 +58,9 @@ RETURNED = "returned"  # returned by the unit with a reason (退回), waiting to
 IN_PROGRESS = "in_progress"  # signed for (签收), being handled (办理中)
 REPLIED = "replied"  # answered (答复, grade A–D), waiting for the deputies' evaluation
 REHANDLING = "rehandling"  # an evaluation was unsatisfied: being handled again (重新办理)
-CLOSED = "closed"  # every deputy evaluated, none unsatisfied (办结, final)
+CLOSED = "closed"  # 办结 (final): every deputy evaluated and none unsatisfied, or closed
+# by the secretariat when the evaluation deadline passed without every evaluation
+# (``closed_reason`` tells which: CLOSED_REASONS)
 
 STATES = (
     COSIGNING,
@@ -75,6 +78,11 @@ FINAL = frozenset({NOT_ACCEPTED, CLOSED})
 
 ACTORS = ("secretariat", "author", "cosigner", "deputy", "lead_unit", "co_unit")
 
+EVALUATED, NO_EVALUATION = "evaluated", "no_evaluation"
+CLOSED_REASONS = (EVALUATED, NO_EVALUATION)
+"""How a closed item was closed: by its deputies' evaluations, or by the secretariat after
+the evaluation deadline without them (which no statistic counts as a rating)."""
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -91,6 +99,10 @@ class Facts:
     unsatisfied: bool = False
     co_opinions_missing: frozenset[int] = frozenset()  # unit ids
     extension_pending: bool = False
+    # the deputies' evaluation deadline of this round; ``evaluation_overdue`` once it has
+    # passed (or the item has none: replied before the rule existed)
+    evaluation_due: datetime | None = None
+    evaluation_overdue: bool = False
 
 
 REASON_CODES = (
@@ -100,6 +112,7 @@ REASON_CODES = (
     "co_opinions_pending",  # the lead unit waits for co-units' opinions (params: unit_ids)
     "extension_pending",  # an extension request waits for a decision
     "no_extension_request",  # there is no extension request to decide
+    "evaluation_not_due",  # the deputies still have time to evaluate (params: due)
 )
 """Every reason a guard gives; the pages have a string ``why.<code>`` for each."""
 
@@ -177,6 +190,13 @@ def _extension_pending(f: Facts, me: int | None) -> Reason | None:
     return Reason("no_extension_request", "no extension request is waiting for a decision")
 
 
+def _evaluation_overdue(f: Facts, me: int | None) -> Reason | None:
+    if f.evaluation_overdue:
+        return None
+    due = "" if f.evaluation_due is None else iso(f.evaluation_due)
+    return Reason("evaluation_not_due", f"the deputies have until {due} to evaluate", {"due": due})
+
+
 def _after_signatures(f: Facts) -> str:
     return COSIGNING if f.cosigners_pending else SUBMITTED
 
@@ -184,6 +204,12 @@ def _after_signatures(f: Facts) -> str:
 def _after_evaluation(f: Facts) -> str:
     if f.deputies - f.evaluated:
         return REPLIED
+    return REHANDLING if f.unsatisfied else CLOSED
+
+
+def _after_evaluation_deadline(f: Facts) -> str:
+    """Closing without the missing evaluations ends the round with the ratings given: an
+    unsatisfied one still sends the item to re-handling, none closes it."""
     return REHANDLING if f.unsatisfied else CLOSED
 
 
@@ -382,6 +408,10 @@ REGISTRY: tuple[Action, ...] = (
     # the deputies evaluate the reply
     A("evaluate", "deputy", (REPLIED,), (REPLIED, CLOSED, REHANDLING), "item.evaluated",
       _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
+    # the evaluation deadline passed without every deputy's evaluation
+    A("close_unevaluated", "secretariat", (REPLIED,), (CLOSED, REHANDLING),
+      "item.closed_unevaluated", _note, guard=_evaluation_overdue,
+      resolver=_after_evaluation_deadline),
 )  # fmt: skip
 """Every action, declared once; the views below are derived from it."""
 

@@ -3,6 +3,13 @@ items. The secretariat creates them; participants list them.
 
 Each creation publishes on ``meeting:<id>`` (every participant sees the schedule):
 ``sitting.created`` ``{"sitting": …}`` and ``agenda.created`` ``{"agenda_item": …}``.
+
+A sitting **ends** when the secretariat of its meeting closes it (``closed_at``, who in
+``closed_by``; ``sitting.closed`` ``{"sitting": …}`` on ``meeting:<id>``), or when its
+scheduled ``ends_at`` has passed; the schedule is kept as it was. Once ended, check-in,
+leave requests and requests to speak are refused, and its attendance is final: a deputy
+without check-in or approved leave is absent (:func:`sitting_ended`, :func:`ended_clause`
+— the one rule every reader of attendance applies).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
-from hub.errors import BadRequest, NotFound
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.protocol import iso_or_none, utc
 from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
@@ -44,6 +51,10 @@ sittings = sa.Table(
     # the delegation that deliberates in a group sitting; None for a plenary
     sa.Column("delegation_id", BigId, sa.ForeignKey("delegations.id"), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # when and by whom the secretariat closed it (null: not closed; ``ends_at`` stays the
+    # schedule)
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("closed_by", BigId, nullable=True),
     sa.Index("ix_sittings_meeting", "meeting_id", "starts_at"),
 )
 
@@ -69,6 +80,8 @@ def sitting_dict(r: Any) -> dict[str, Any]:
         "ends_at": iso_or_none(r.ends_at),
         "place": r.place,
         "delegation_id": None if r.delegation_id is None else int(r.delegation_id),
+        "closed_at": iso_or_none(r.closed_at),
+        "closed_by": None if r.closed_by is None else int(r.closed_by),
     }
 
 
@@ -262,5 +275,73 @@ async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:
         return [meeting_dict(m) for m in await conn.execute(q)]
 
 
-def sitting_ended(s: Any, now: datetime) -> bool:
-    return s.ends_at is not None and utc(s.ends_at) <= now
+# -- the end of a sitting -------------------------------------------------------------
+
+ENDED_REASONS = ("sitting_closed", "sitting_ended", "sitting_not_started")
+"""The ``reason`` of a ``conflict`` about a sitting's end: closed by the secretariat, past
+its scheduled end, not started yet (closing it); the pages have a text
+``conflict.<reason>`` for each."""
+
+
+def sitting_ended(s: Any, at: datetime) -> bool:
+    """Has the sitting ended at ``at`` (the hub's clock): closed, or past its scheduled
+    end?"""
+    if s.closed_at is not None:
+        return True
+    return s.ends_at is not None and utc(s.ends_at) <= at
+
+
+def ended_clause(at: datetime) -> sa.ColumnElement[bool]:
+    """:func:`sitting_ended` in SQL, for the sittings ended at ``at``."""
+    return sa.or_(
+        sittings.c.closed_at.is_not(None),
+        sa.and_(sittings.c.ends_at.is_not(None), sittings.c.ends_at <= at),
+    )
+
+
+def refuse_if_ended(s: Any, what: str, at: datetime) -> None:
+    """Conflict (``allowed: []`` and the ``reason``) if the sitting has ended at ``at``:
+    ``what`` (check-in, a leave request …) is no longer possible."""
+    if s.closed_at is not None:
+        raise Conflict(
+            f"sitting {s.id} was closed at {iso_or_none(s.closed_at)}: {what} is no longer "
+            "possible",
+            allowed=[],
+            reason="sitting_closed",
+        )
+    if sitting_ended(s, at):
+        raise Conflict(
+            f"sitting {s.id} has ended: {what} is no longer possible",
+            allowed=[],
+            reason="sitting_ended",
+        )
+
+
+async def close_sitting(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+    """The secretariat of the sitting's meeting closes it (结束会议): ``closed_at`` now,
+    its attendance final from then on; ``sitting.closed`` on ``meeting:<id>``. A sitting
+    already closed, past its scheduled end or not started yet is a ``conflict``."""
+    require_role(me, "secretariat")
+    async with node.writing() as w:
+        s = await sitting_row(w.conn, sitting_id, lock=True)
+        if int(s.meeting_id) not in me.meetings:
+            raise Forbidden(
+                f"secretariat {me.id} does not run meeting {s.meeting_id} of sitting {sitting_id}"
+            )
+        at = node.clock.now()
+        refuse_if_ended(s, "closing it", at)  # closing twice, or after the schedule
+        if utc(s.starts_at) > at:
+            raise Conflict(
+                f"sitting {sitting_id} starts at {iso_or_none(s.starts_at)}: it cannot be "
+                "closed before it starts",
+                allowed=[],
+                reason="sitting_not_started",
+            )
+        await w.conn.execute(
+            sittings.update()
+            .where(sittings.c.id == sitting_id)
+            .values(closed_at=at, closed_by=me.id)
+        )
+        out = sitting_dict(await sitting_row(w.conn, sitting_id))
+        await w.append(f"meeting:{s.meeting_id}", "sitting.closed", me, {"sitting": out})
+    return out

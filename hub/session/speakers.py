@@ -28,7 +28,7 @@ from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso_or_none, utc
 from hub.session.common import check_meeting_reader, person, require_role
-from hub.session.meetings import agenda_row, sitting_ended, sitting_row
+from hub.session.meetings import agenda_row, refuse_if_ended, sitting_row
 from hub.store.schema import BigId, metadata, users
 
 if TYPE_CHECKING:
@@ -148,8 +148,7 @@ async def request_to_speak(
         item = await agenda_row(w.conn, agenda_item_id)
         if item.meeting_id != s.meeting_id:
             raise BadRequest(f"agenda item {agenda_item_id} is not on this meeting's agenda")
-        if sitting_ended(s, node.clock.now()):
-            raise Conflict(f"sitting {sitting_id} has ended", allowed=[])
+        refuse_if_ended(s, "asking to speak", node.clock.now())
         mine = [
             r
             for r in await _requests(w.conn, sitting_id, agenda_item_id, ("waiting", "speaking"))

@@ -22,7 +22,7 @@ from hub.errors import NotFound
 from hub.protocol import iso, utc
 from hub.session.attendance import checkins, leave_requests
 from hub.session.items import item_deputies, items
-from hub.session.meetings import sittings
+from hub.session.meetings import sitting_ended, sittings
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.schema import delegations, meeting_participants, users
@@ -96,7 +96,7 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
     out = []
     for s in rows:
         status = attendance_status(int(s.id) in ins, leaves.get(int(s.id)))
-        ended = s.ends_at is not None and utc(s.ends_at) <= now
+        ended = sitting_ended(s, now)
         if status == "absent" and not ended:
             status = "upcoming"
         checked = ins.get(int(s.id))

@@ -44,7 +44,7 @@ from hub.protocol import iso, utc
 from hub.session.attendance import checkins
 from hub.session.channels import READERS_OF_ALL
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
-from hub.session.meetings import sittings
+from hub.session.meetings import ended_clause, sittings
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.engine import in_chunks
@@ -366,8 +366,7 @@ async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
             sa.select(sittings).where(
                 sittings.c.starts_at >= w.start,
                 sittings.c.starts_at < w.end,
-                sittings.c.ends_at.is_not(None),
-                sittings.c.ends_at <= w.now,
+                ended_clause(w.now),
             )
         )
     ).all()

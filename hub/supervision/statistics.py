@@ -11,7 +11,9 @@ Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start
   first hand-over.
 * **evaluations** of the items in scope, every round: counts per rating,
   ``satisfaction_rate`` = (satisfied + basically satisfied) / all, ``satisfied_rate`` =
-  satisfied / all.
+  satisfied / all. ``no_evaluation``: items the secretariat closed after the evaluation
+  deadline without every evaluation; a missing evaluation is no rating, neither
+  satisfied nor unsatisfied, and counts in no rate (the ratings given before still do).
 * **overdue**: ``now`` — items whose current deadline (signing, or the reply) has passed;
   ``missed`` — items with at least one deadline missed or overdue.
 * **deadlines** (see ``hub.supervision.timelines``): met, missed, overdue, pending,
@@ -22,8 +24,9 @@ Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start
 * **notices**: addressees (per notice and deputy), ``delivered`` (an ack of the
   addressee's channel up to the notice's seq or later, or a read), ``read`` (a read of
   that seq), their rates, and the median time from sending to reading (seconds).
-* **attendance** at sittings that have ended: expected deputies, checked in, on
-  approved leave, absent; ``rate`` = checked in / expected.
+* **attendance** at sittings that have ended (closed by the secretariat, or past their
+  scheduled end: ``hub.session.meetings.ended_clause``): expected deputies, checked in,
+  on approved leave, absent; ``rate`` = checked in / expected.
 
 Rates are rounded to 4 decimals; a rate over nothing is None.
 """
@@ -42,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.protocol import utc
 from hub.session import lifecycle as lc
 from hub.session.items import RATINGS, SUGGESTION, due_expr, item_evaluations, items
-from hub.session.meetings import sittings
+from hub.session.meetings import ended_clause, sittings
 from hub.session.notices import notice_deliveries, notices
 from hub.store.engine import in_chunks
 from hub.store.schema import receipts, units
@@ -149,6 +152,7 @@ async def item_statistics(
         ):
             ratings[r[0]] += int(r[1])
     total_eval = sum(ratings.values())
+    no_evaluation = sum(r.state == lc.CLOSED and r.closed_reason == lc.NO_EVALUATION for r in rows)
 
     names = {
         int(r.id): r.name
@@ -183,6 +187,7 @@ async def item_statistics(
                 ratings["satisfied"] + ratings["basically_satisfied"], total_eval
             ),
             "satisfied_rate": rate(ratings["satisfied"], total_eval),
+            "no_evaluation": no_evaluation,
         },
         "overdue": {"now": overdue_now, "missed": missed_items},
         "deadlines": {**deadline_counts, "on_time_rate": rate(deadline_counts["met"], judged)},
@@ -281,7 +286,7 @@ async def attendance_statistics(
     end: datetime | None,
     now: datetime,
 ) -> dict[str, Any]:
-    q = sa.select(sittings).where(sittings.c.ends_at.is_not(None), sittings.c.ends_at <= now)
+    q = sa.select(sittings).where(ended_clause(now))
     if meeting is not None:
         q = q.where(sittings.c.meeting_id == meeting)
     if start is not None:

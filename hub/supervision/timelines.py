@@ -217,6 +217,7 @@ READERS: dict[str, Reader] = {
     "approve_extension": _extended,
     "reply": _replied,
     "evaluate": _evaluated,
+    "close_unevaluated": _evaluated,  # re-handling when an unsatisfied rating was given
 }
 """How the timeline reads each action that starts or ends a stage or a deadline; the
 others (contact, an extension request or refusal, co-signing, alerts) are steps only."""

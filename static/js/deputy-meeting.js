@@ -4,7 +4,7 @@
 import { authUrl, get, post } from "./api.js";
 import { t } from "./i18n.js";
 import { busy, chip, el, field, fill, flash, when } from "./ui.js";
-import { sittingLabel } from "./sittings.js";
+import { replaceSitting, sittingEnded, sittingLabel, sittingOption } from "./sittings.js";
 
 let ctx = null;
 let overview = { sittings: [], agenda: [] };
@@ -76,6 +76,9 @@ export function onMessage(m) {
       overview.sittings.sort((x, y) => x.starts_at.localeCompare(y.starts_at) || x.id - y.id);
       drawAttendance();
       drawSpeak();
+    } else if (m.kind === "sitting.closed" && b.sitting && replaceSitting(overview.sittings, b.sitting)) {
+      drawAttendance();
+      drawSpeak();
     } else if (m.kind === "agenda.created" && !overview.agenda.some((a) => a.id === b.agenda_item.id)) {
       overview.agenda.push(b.agenda_item);
       overview.agenda.sort((x, y) => x.position - y.position || x.id - y.id);
@@ -126,6 +129,9 @@ function drawAttendance() {
       { class: "list", id: "my-sittings" },
       list.map((s) => {
         const mine = att.get(s.id)?.state || "";
+        // Ended (closed by the secretariat, or past its end): no more check-in or leave,
+        // and without either the deputy was absent.
+        const ended = sittingEnded(s);
         const stateChip =
           mine === "checked_in"
             ? chip(t("att.checkedIn"), "ok")
@@ -135,7 +141,9 @@ function drawAttendance() {
                 ? chip(t("att.onLeave"), "info")
                 : mine === "leave:refused"
                   ? chip(t("att.leaveRefused"), "bad")
-                  : null;
+                  : ended
+                    ? chip(t("att.absent"), "bad")
+                    : null;
         const checkin = el("button", { type: "button", class: "primary checkin" }, t("att.checkin"));
         checkin.addEventListener("click", () =>
           busy(checkin, async () => {
@@ -165,15 +173,15 @@ function drawAttendance() {
           leave.setAttribute("aria-expanded", String(!form.hidden));
           if (!form.hidden) reason.focus();
         });
-        const done = mine === "checked_in";
+        const done = mine === "checked_in" || ended;
         const asked = mine === "leave:pending" || mine === "leave:approved";
         return el(
           "li",
-          { "data-sitting": s.id, "data-state": mine || "none" },
-          el("div", { class: "row" }, el("strong", { class: "grow" }, sittingLabel(s)), stateChip),
+          { "data-sitting": s.id, "data-state": mine || "none", "data-ended": ended ? "true" : null },
+          el("div", { class: "row" }, el("strong", { class: "grow" }, sittingLabel(s)), ended ? chip(t("att.closed"), "info") : null, stateChip),
           s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null,
           done ? null : el("div", { class: "row" }, checkin, asked ? null : leave),
-          form,
+          done ? null : form,
         );
       }),
     ),
@@ -222,7 +230,7 @@ function drawSpeak() {
     drawMySpeech();
     return;
   }
-  const sSel = el("select", { id: "spk-sitting" }, groups.map((s) => el("option", { value: s.id }, sittingLabel(s))));
+  const sSel = el("select", { id: "spk-sitting" }, groups.map((s) => el("option", { value: s.id }, sittingOption(s))));
   const iSel = el("select", { id: "spk-item" });
   agendaOptions(iSel);
   const btn = el("button", { type: "button", class: "primary", id: "spk-request" }, t("spk.request"));

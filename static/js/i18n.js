@@ -542,6 +542,27 @@ const zh = {
   "notice.copy": "复制电话名单",
   "notice.copied": "已复制 {n} 人的名单。",
   "notice.copyManual": "名单已选中，请按 Ctrl+C 复制。",
+  // Closing a sitting (sec-attendance.js, deputy-meeting.js) and conflicts about its end.
+  "att.close": "结束本场会议",
+  "att.closeConfirm": "结束后不能再签到和请假，未签到且未获准请假的代表计为缺席，出席率即为最终结果。确定结束本场会议吗？",
+  "att.closeYes": "确定结束",
+  "common.cancel": "取消",
+  "att.closed": "已结束",
+  "att.closedAt": "本场会议已于 {time} 结束，出勤为最终结果。",
+  "att.endedAt": "本场会议已按日程于 {time} 结束，出勤为最终结果。",
+  "att.sittingClosed": "本场会议已结束。",
+  "conflict.sitting_closed": "本场会议已结束，不能再进行此操作。",
+  "conflict.sitting_ended": "本场会议已按日程结束，不能再进行此操作。",
+  "conflict.sitting_not_started": "本场会议尚未开始，不能结束。",
+  // The deputies' evaluation deadline and closing an item without it (items.js).
+  "act.close_unevaluated": "逾期未测评办结",
+  "do.close_unevaluated": "按未测评办结",
+  "why.evaluation_not_due": "代表测评期限（{due}）未到",
+  "deadline.evaluation": "测评期限",
+  "item.evaluationDue": "测评期限",
+  "item.closedNoEvaluation": "未测评办结",
+  "item.missingEvaluations": "未测评：{names}",
+  "stat.noEvaluation": "逾期未测评办结 {n} 件（不计入满意率）",
 };
 
 const en = {
@@ -1062,6 +1083,25 @@ const en = {
   "notice.copy": "Copy the call list",
   "notice.copied": "Copied the list of {n}.",
   "notice.copyManual": "The list is selected: press Ctrl+C to copy it.",
+  "att.close": "End this sitting",
+  "att.closeConfirm": "Once ended, nobody can check in or ask for leave, deputies neither checked in nor on approved leave count as absent, and the attendance rate is final. End this sitting?",
+  "att.closeYes": "End it",
+  "common.cancel": "Cancel",
+  "att.closed": "Ended",
+  "att.closedAt": "This sitting ended at {time}; its attendance is final.",
+  "att.endedAt": "This sitting ended as scheduled at {time}; its attendance is final.",
+  "att.sittingClosed": "This sitting has ended.",
+  "conflict.sitting_closed": "This sitting has ended: this can no longer be done.",
+  "conflict.sitting_ended": "This sitting ended as scheduled: this can no longer be done.",
+  "conflict.sitting_not_started": "This sitting has not started yet: it cannot be ended.",
+  "act.close_unevaluated": "closed without evaluation after the deadline",
+  "do.close_unevaluated": "Close without evaluation",
+  "why.evaluation_not_due": "the deputies have until {due} to evaluate",
+  "deadline.evaluation": "Evaluation deadline",
+  "item.evaluationDue": "Evaluation due",
+  "item.closedNoEvaluation": "Closed without evaluation",
+  "item.missingEvaluations": "Not evaluated: {names}",
+  "stat.noEvaluation": "{n} closed without evaluation after the deadline (not in the satisfaction rate)",
 };
 
 export const STRINGS = { "zh-CN": zh, en };
@@ -1116,6 +1156,8 @@ export function errorText(err) {
   const own = (key) => Object.hasOwn(STRINGS[DEFAULT], key);
   if (code === "bad_request" && typeof p.field === "string" && own(`errf.${p.field}`))
     return t("error.field", { field: t(`errf.${p.field}`) });
+  // A conflict that names its reason (a sitting that has ended …) says which.
+  if (code === "conflict" && typeof p.reason === "string" && own(`conflict.${p.reason}`)) return t(`conflict.${p.reason}`);
   let s = t(typeof code === "string" && own(`error.${code}`) ? `error.${code}` : "error.unknown");
   if (Number.isInteger(p.retry_after) && p.retry_after > 0) s += ` ${t("error.retryAfter", { n: p.retry_after })}`;
   const resets = typeof p.resets === "string" ? new Date(p.resets) : null;

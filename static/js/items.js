@@ -37,6 +37,7 @@ export const allowedActions = (item) => (item.actions || []).filter((a) => a.all
 export function whyNot(a, item) {
   const p = { ...(a.reason.params || {}) };
   if (p.unit_ids) p.units = p.unit_ids.map((id) => item.co_units.find((u) => u.id === id)?.name || `#${id}`).join("、");
+  if (p.due) p.due = when(p.due);
   return t(`why.${a.reason.code}`, p);
 }
 
@@ -69,7 +70,7 @@ export function eventText(e, units) {
   if (p.method) bits.push(t(`method.${p.method}`));
   if (p.until) bits.push(`${t("item.extensionUntil")} ${day(p.until)}`);
   if (p.lead_unit_id && units) bits.push(`${t("item.lead")} ${units.get(p.lead_unit_id) || p.lead_unit_id}`);
-  if (p.due && (e.action === "due_soon" || e.action === "overdue")) bits.push(`${t("time.deadline")} ${when(p.due)}`);
+  if (p.due && (e.action === "due_soon" || e.action === "overdue")) bits.push(`${p.deadline ? t(`deadline.${p.deadline}`) : t("time.deadline")} ${when(p.due)}`);
   if (p.rereply_due) bits.push(`${t("item.rereplyDue")} ${day(p.rereply_due)}`);
   return { who, what: bits.join(" · "), text: p.reason || p.note || p.text || "" };
 }
@@ -253,9 +254,11 @@ export class ItemBoard {
       el("span", { class: `chip state ${STATE_KIND[it.state] || ""}` }, t(`state.${it.state}`)),
       it.overdue ? el("span", { class: "chip bad" }, t("item.isOverdue")) : null,
       it.grade ? el("span", { class: "chip" }, t(`item.grade.${it.grade}`)) : null,
+      it.closed_reason === "no_evaluation" ? el("span", { class: "chip warn no-evaluation" }, t("item.closedNoEvaluation")) : null,
     );
     q(".item-title").textContent = it.title;
-    fill(q(".due"), it.due ? countdownEl(it.due, this.client) : null);
+    // While replied: the deputies' evaluation deadline (a unit's deadlines are `due`).
+    fill(q(".due"), it.due ? countdownEl(it.due, this.client) : it.evaluation_due ? el("span", { class: "evaluation-due" }, `${t("item.evaluationDue")} `, countdownEl(it.evaluation_due, this.client)) : null);
     const units = [it.lead_unit ? `${t("item.lead")}：${it.lead_unit.name}` : null, it.co_units.length ? `${t("item.co")}：${it.co_units.map((u) => u.name).join("、")}` : null].filter(Boolean);
     const deputies = it.deputies.filter((d) => d.status !== "declined").map((d) => d.name);
     fill(q(".item-meta"), [...units, deputies.length ? `${t("item.deputies")}：${deputies.join("、")}` : null, `#${it.id}`].filter(Boolean).join(" · "));

@@ -12,6 +12,11 @@
 // check-in or leave is "not checked in yet" and the rate is "so far"; only once it has
 // ended are they absent.
 //
+// An open sitting that has started offers 结束本场会议 (POST /api/sittings/{id}/close), after
+// a confirmation on the board itself; once it has ended (closed, or past its scheduled
+// end) the board says when, its figures are final and the button is gone. The closing
+// comes back as sitting.closed on the meeting's channel, to every console.
+//
 // A desk message (attendance.*, presence.changed) prompts one re-read of the board (once
 // per burst: a deputy's desk message is only a sign that something changed, see
 // `authoritative` in hub-client.js), and the board applies the difference: the one entry
@@ -19,7 +24,7 @@
 
 import { get, post } from "./api.js";
 import { t } from "./i18n.js";
-import { busy, chip, el, field, fill } from "./ui.js";
+import { busy, chip, el, field, fill, when } from "./ui.js";
 import { sittingPicker } from "./sittings.js";
 
 let ctx = null;
@@ -27,6 +32,7 @@ let picker = null;
 let board = null;
 let timer = null;
 let endTimer = null;
+let startTimer = null;
 let view = null; // what is drawn: {sitting, open, people: Map(id→deputy), groups, nodes}
 
 const NOT_IN = ["absent", "leave_pending", "on_leave"]; // order inside a delegation
@@ -46,7 +52,12 @@ export async function mount(c) {
 }
 
 export function onMessage(m) {
-  if (!ctx || m.cached || m.channel !== `desk:${ctx.meetingId}`) return;
+  if (!ctx || m.cached) return;
+  if (m.channel === `meeting:${ctx.meetingId}` && m.kind === "sitting.closed") {
+    if (picker?.get()?.id === m.body?.sitting?.id) refresh();
+    return;
+  }
+  if (m.channel !== `desk:${ctx.meetingId}`) return;
   if (m.kind.startsWith("attendance.") || m.kind === "presence.changed") {
     clearTimeout(timer);
     timer = setTimeout(refresh, 250);
@@ -68,6 +79,9 @@ async function refresh() {
   clearTimeout(endTimer);
   const left = r.open && r.sitting.ends_at ? Date.parse(r.sitting.ends_at) - Date.now() : NaN;
   if (left > 0 && left < 2 ** 31 - 1) endTimer = setTimeout(refresh, left + 1000); // relabel at the end
+  clearTimeout(startTimer);
+  const until = r.open ? Date.parse(r.sitting.starts_at) - Date.now() : NaN;
+  if (until > 0 && until < 2 ** 31 - 1) startTimer = setTimeout(() => drawClose(r), until + 500); // offer closing once it starts
 }
 
 const groupKey = (d) => (d.delegation_id === null || d.delegation_id === undefined ? NONE : String(d.delegation_id));
@@ -103,6 +117,7 @@ function draw(r) {
   const showIn = el("input", { type: "checkbox", id: "att-show-in" });
   const onlyAbsent = el("input", { type: "checkbox", id: "att-only-absent" });
   const nodes = {
+    close: el("div", { id: "att-close-box", class: "att-close" }),
     counts: el(
       "div",
       { class: "stat-grid", id: "att-counts" },
@@ -136,6 +151,7 @@ function draw(r) {
   drawGroups();
   fill(
     board,
+    nodes.close,
     nodes.counts,
     nodes.rate,
     title,
@@ -146,6 +162,47 @@ function draw(r) {
     nodes.inBox,
   );
   counts(r);
+  drawClose(r);
+}
+
+/**
+ * While the sitting is open and has started: the 结束本场会议 button, which asks for a
+ * confirmation on the board before it closes the sitting. Once ended: when it ended.
+ * Drawn again only when what it offers changes (a check-in does not touch it).
+ */
+function drawClose(r) {
+  const box = view?.nodes.close;
+  if (!box || view.sitting !== r.sitting.id) return;
+  const s = r.sitting;
+  const mode = !r.open ? `ended:${s.closed_at || s.ends_at}` : Date.parse(s.starts_at) <= Date.now() ? "offer" : "none";
+  if (box.dataset.mode === mode) return;
+  box.dataset.mode = mode;
+  if (mode === "none") return box.replaceChildren();
+  if (!r.open) {
+    const key = s.closed_at ? "att.closedAt" : "att.endedAt";
+    return fill(box, el("p", { class: "meta", id: "att-ended" }, chip(t("att.closed"), "info"), " ", t(key, { time: when(s.closed_at || s.ends_at) })));
+  }
+  const start = el("button", { type: "button", id: "att-close", class: "danger" }, t("att.close"));
+  const yes = el("button", { type: "button", id: "att-close-yes", class: "danger" }, t("att.closeYes"));
+  const no = el("button", { type: "button", id: "att-close-no" }, t("common.cancel"));
+  const ask = el("div", { id: "att-close-confirm", role: "alertdialog", "aria-labelledby": "att-close-q", hidden: true }, el("p", { id: "att-close-q" }, t("att.closeConfirm")), el("div", { class: "row" }, yes, no));
+  start.addEventListener("click", () => {
+    ask.hidden = false;
+    start.hidden = true;
+    yes.focus();
+  });
+  no.addEventListener("click", () => {
+    ask.hidden = true;
+    start.hidden = false;
+    start.focus();
+  });
+  yes.addEventListener("click", () =>
+    busy(yes, async () => {
+      await post(`/api/sittings/${s.id}/close`, {});
+      await refresh();
+    }),
+  );
+  fill(box, start, ask);
 }
 
 /** The groups from scratch (on drawing, and when "only the absent" is switched). */
@@ -176,6 +233,7 @@ function update(r) {
     if (isIn(old) !== isIn(d)) inLine(groupKey(d));
   }
   counts(r);
+  drawClose(r);
 }
 
 const same = (a, b) => (a?.id ?? null) === (b?.id ?? null) && (a?.status ?? null) === (b?.status ?? null);

@@ -3,7 +3,7 @@
 import { authUrl, failed, get, post, session, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { busy, el, field, fill, flash } from "./ui.js";
-import { sittingLabel } from "./sittings.js";
+import { sittingOption } from "./sittings.js";
 
 let ctx = null;
 let lists = null;
@@ -45,7 +45,7 @@ export function onMessage(m) {
 }
 
 function draw() {
-  fill(lists.sittings, ctx.overview.sittings.map((s) => el("li", { "data-sitting": s.id }, sittingLabel(s), s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null)));
+  fill(lists.sittings, ctx.overview.sittings.map((s) => el("li", { "data-sitting": s.id }, sittingOption(s), s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null)));
   fill(lists.agenda, ctx.overview.agenda.map((a) => el("li", { "data-agenda": a.id }, `${a.position}. ${a.title}`)));
 }
 

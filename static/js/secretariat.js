@@ -10,6 +10,7 @@ import * as notices from "./sec-notices.js";
 import * as opinions from "./sec-opinions.js";
 import * as setup from "./sec-setup.js";
 import * as speakers from "./sec-speakers.js";
+import { replaceSitting } from "./sittings.js";
 import { startPage } from "./ui.js";
 
 const { me, client } = await startPage(["secretariat"], "page.secretariat");
@@ -35,6 +36,8 @@ if (!chosen) {
       if (m.kind === "sitting.created" && !o.sittings.some((s) => s.id === m.body.sitting.id)) {
         o.sittings.push(m.body.sitting);
         o.sittings.sort((a, b) => a.starts_at.localeCompare(b.starts_at) || a.id - b.id);
+        ctx.bus.dispatchEvent(new Event("overview"));
+      } else if (m.kind === "sitting.closed" && replaceSitting(o.sittings, m.body.sitting)) {
         ctx.bus.dispatchEvent(new Event("overview"));
       } else if (m.kind === "agenda.created" && !o.agenda.some((a) => a.id === m.body.agenda_item.id)) {
         o.agenda.push(m.body.agenda_item);

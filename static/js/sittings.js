@@ -4,14 +4,33 @@
 import { t } from "./i18n.js";
 import { el, when } from "./ui.js";
 
+/** Has the sitting ended: closed by the secretariat, or past its scheduled end? (The
+ * server's rule, hub/session/meetings.py `sitting_ended`.) */
+export function sittingEnded(s, now = Date.now()) {
+  return !!s.closed_at || (!!s.ends_at && Date.parse(s.ends_at) <= now);
+}
+
 export function sittingLabel(s) {
   return `${when(s.starts_at)} ${t(s.kind === "group" ? "att.group" : "att.plenary")} · ${s.title}`;
+}
+
+/** The label in a list or a choice of sittings: "（已结束）" after an ended one. */
+export function sittingOption(s) {
+  return sittingEnded(s) ? `${sittingLabel(s)}（${t("att.closed")}）` : sittingLabel(s);
+}
+
+/** Put a sitting the server sent (sitting.closed) in place of the one the list holds. */
+export function replaceSitting(sittings, s) {
+  const i = sittings.findIndex((x) => x.id === s.id);
+  if (i < 0) return false;
+  sittings[i] = { ...sittings[i], ...s };
+  return true;
 }
 
 /** The sitting going on now, else the next one, else the last one. */
 export function currentSitting(sittings, now = Date.now()) {
   if (!sittings.length) return null;
-  const on = sittings.find((s) => Date.parse(s.starts_at) <= now && (!s.ends_at || Date.parse(s.ends_at) > now));
+  const on = sittings.find((s) => Date.parse(s.starts_at) <= now && !sittingEnded(s, now));
   if (on) return on;
   const next = sittings.find((s) => Date.parse(s.starts_at) > now);
   return next || sittings[sittings.length - 1];
@@ -27,7 +46,7 @@ export function sittingPicker(ctx, id, onChange, filter = () => true) {
   const draw = () => {
     const list = ctx.overview.sittings.filter(filter);
     const keep = current && list.some((s) => s.id === current) ? current : currentSitting(list)?.id ?? null;
-    sel.replaceChildren(...list.map((s) => el("option", { value: s.id }, sittingLabel(s))));
+    sel.replaceChildren(...list.map((s) => el("option", { value: s.id }, sittingOption(s))));
     sel.disabled = !list.length;
     if (keep !== null) sel.value = String(keep);
     if (keep !== current) {

@@ -121,7 +121,14 @@ async function drawStats() {
       chart("stat.sgFunnel", bars(funnel, { title: t("stat.sgFunnel") }), "chart-suggestions"),
       chart("stat.ciBars", bars(commitBars, { title: t("stat.ciBars") }), "chart-commits"),
       chart("stat.byState", byState.length ? bars(byState, { title: t("stat.byState") }) : none("item.none"), "chart-states"),
-      chart("stat.evaluations", ev.total ? ring(ratings, { title: t("stat.evaluations") }) : none("stat.noEvaluations"), "chart-evaluations"),
+      el(
+        "div",
+        { class: "chart", id: "chart-evaluations" },
+        el("h3", {}, t("stat.evaluations")),
+        ev.total ? ring(ratings, { title: t("stat.evaluations") }) : none("stat.noEvaluations"),
+        // closed without the deputies' evaluation: no rating, in no rate
+        ev.no_evaluation ? el("p", { class: "meta", id: "st-no-evaluation" }, t("stat.noEvaluation", { n: ev.no_evaluation })) : null,
+      ),
       chart("stat.attendance", at.expected ? ring(attendance, { title: t("stat.attendance"), center: rateText(at.rate) }) : none("stat.noAttendance"), "chart-attendance"),
       chart(
         "stat.noticeReads",
@@ -447,7 +454,7 @@ let statsTimer = null;
 client.addEventListener("message", (ev) => {
   const m = ev.detail;
   if (m.cached || meetingId === null) return;
-  if (m.kind.startsWith("item.") || m.kind.startsWith("suggestion.") || m.kind.startsWith("notice")) {
+  if (m.kind.startsWith("item.") || m.kind.startsWith("suggestion.") || m.kind.startsWith("notice") || m.kind === "sitting.closed") {
     clearTimeout(statsTimer);
     statsTimer = setTimeout(drawStats, 1500);
   }
@@ -458,5 +465,9 @@ drawVerify();
 await Promise.all([drawStats(), drawTimelines(), drawFiles(), drawRegistrations()].map((p) => p.catch((e) => console.error(e))));
 if (meetingId !== null) {
   client.subscribe(`desk:${meetingId}`);
+  // A sitting closed (sitting.closed on the meeting's channel) changes the attendance
+  // figures; followed from its head, as the history is not needed here.
+  const head = await get(`/api/channels/meeting:${meetingId}/messages?limit=1`, { quiet: true }).then((r) => r.head, () => 0);
+  client.subscribe(`meeting:${meetingId}`, { since: head });
 }
 client.start();

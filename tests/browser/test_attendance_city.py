@@ -247,3 +247,82 @@ async def test_absent_first_and_an_absent_only_view(browser: Any, city: Demo) ->
     )
     assert page.js_errors == []
     await page.context.close()
+
+
+async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
+    browser: Any, city: Demo
+) -> None:
+    """The secretariat ends the city's plenary from the board, after confirming: the board
+    turns final at once ("缺席", the rate without "截至目前", when it ended, no more button),
+    a deputy who did not check in sees it ended and absent on their phone, and the
+    supervisor's statistics show the attendance rate that was "—" — all live, in zh-CN."""
+    plenary = city.ids["sitting_ids"][0]
+    b = await board_of(city, plenary)
+    n_in, expected = b["counts"]["checked_in"], b["expected"]
+    absent_then = b["counts"]["absent"] + b["counts"]["leave_pending"]
+    who = next(d for d in b["deputies"] if d["status"] == "absent")
+    username = f"d{city.ids['deputy_ids'].index(who['id']) + 1:03d}"
+
+    sup = await open_as(browser, city.url, "jiandu", width=1600)
+    await sup.wait_for_selector("#st-attendance b")
+    assert await sup.inner_text("#st-attendance b") == "—"
+    dep = await open_as(browser, city.url, username, width=360, height=740)
+    await dep.click("#tab-meeting")
+    mine = f'#my-sittings li[data-sitting="{plenary}"]'
+    await dep.wait_for_selector(f"{mine} button.checkin")
+
+    page = await console(browser, city, plenary)
+    text = await page.inner_text("#att-board")
+    assert "未签到" in text and "截至目前" in text, text[:300]
+    assert not await page.is_visible("#att-close-confirm")
+    await page.click("#att-close")
+    assert await page.is_visible("#att-close-confirm")
+    assert "缺席" in await page.inner_text("#att-close-confirm")
+    await page.click("#att-close-no")  # thought better of it: nothing happens
+    assert not await page.is_visible("#att-close-confirm")
+    assert (await board_of(city, plenary))["open"] is True
+    await page.click("#att-close")
+    await shot(page, "attendance-close-confirm", full_page=False)
+    await page.click("#att-close-yes")
+    await page.wait_for_selector("#att-ended")
+
+    pct = await page.evaluate(
+        "([n, e]) => String(Math.round((1000 * n) / e) / 10)", [n_in, expected]
+    )
+    text = await page.inner_text("#att-board")
+    assert "缺席" in text and "未签到" not in text and "截至目前" not in text, text[:300]
+    assert await page.inner_text("#att-rate") == f"出席率：{pct}%"
+    assert "已结束" in await page.inner_text("#att-ended")
+    assert await page.inner_text('#att-counts [data-count="absent"] b') == str(
+        b["counts"]["absent"]
+    )
+    assert await page.locator("#att-close").count() == 0
+    await shot(page, "attendance-closed", full_page=False)
+    assert await page.locator("#att-groups li[data-deputy]").count() == expected - n_in
+    final = await board_of(city, plenary)
+    assert final["open"] is False and final["sitting"]["closed_at"]
+
+    # the deputy's phone, live: ended, absent, nothing to press
+    await dep.wait_for_selector(f'{mine}[data-ended="true"]')
+    row = await dep.inner_text(mine)
+    assert "已结束" in row and "缺席" in row, row
+    assert await dep.locator(f"{mine} button").count() == 0
+    await shot(dep, "deputy-sitting-ended", full_page=False)
+
+    # the supervisor's statistics, live: the rate of the one ended sitting
+    sec = await api(city, "jiandu")
+    try:
+        r = await sec.get(f"/api/statistics?meeting={city.ids['meeting_id']}")
+        stats = r.json()["attendance"]
+    finally:
+        await sec.aclose()
+    assert (stats["sittings"], stats["expected"], stats["checked_in"]) == (1, expected, n_in)
+    assert stats["absent"] == absent_then
+    shown = await sup.evaluate("r => `${(100 * r).toFixed(1)}%`", stats["rate"])
+    await sup.wait_for_function(
+        "t => document.querySelector('#st-attendance b')?.textContent === t", arg=shown
+    )
+    assert await sup.is_visible("#chart-attendance svg")
+    for p in (page, dep, sup):
+        assert p.js_errors == []
+        await p.context.close()

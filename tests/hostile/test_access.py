@@ -364,6 +364,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/meetings/{id}", "meeting", STAFF | {"deputy"}),
     ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
+    ("POST", "/api/sittings/{id}/close", "sitting", SEC),
     ("POST", "/api/meetings/{id}/agenda", "meeting", SEC),
     ("GET", "/api/meetings/{id}/documents", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/documents", "meeting", SEC),
@@ -431,6 +432,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/items/{id}/reply", "item", NOBODY),
     ("POST", "/api/items/{id}/evaluate", "item", NOBODY),
     ("POST", "/api/items/seen", None, NOBODY),  # the other unit's item, named in the body
+    ("POST", "/api/items/{id}/close_unevaluated", "item", SEC),
     ("POST", "/api/suggestions", None, {"deputy"}),
     ("GET", "/api/suggestions", None, ALL),
     ("POST", "/api/suggestions/{id}/cosign", "suggestion", NOBODY),

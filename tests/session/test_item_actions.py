@@ -20,6 +20,14 @@ Step = tuple[str, str, dict[str, Any]]  # (actor, action, body)
 
 SAT = {"rating": "satisfied"}
 ASSIGN = "assign"  # placeholder body: the lead unit and co-unit of the world
+SUGGESTION_REPLIED: list[tuple[str, str, dict[str, Any]]] = [
+    ("cosigner", "cosign", {}),
+    ("sec", "accept", {}),
+    ("sec", "hand_over", {ASSIGN: 1}),
+    ("lead", "sign", {}),
+    ("co", "co_opinion", {"text": "协办意见"}),
+    ("lead", "reply", {"grade": "A", "text": "已解决"}),
+]
 STEPS: dict[str, tuple[str, list[Step]]] = {
     # a suggestion by "owner", co-signer "cosigner" asked
     "cosigning": ("suggestion", []),
@@ -87,6 +95,14 @@ STEPS: dict[str, tuple[str, list[Step]]] = {
             ("cosigner", "evaluate", SAT),
         ],
     ),
+    # a suggestion replied: its evaluation deadline (suggestion.evaluation, set to 0 hours
+    # below) has passed at once, so the secretariat may close it without the evaluations
+    "evaluation_overdue": ("suggestion", [*SUGGESTION_REPLIED]),
+    "evaluation_overdue_owner_evaluated": (
+        "suggestion",
+        [*SUGGESTION_REPLIED, ("owner", "evaluate", SAT)],
+    ),
+    "closed_unevaluated": ("suggestion", [*SUGGESTION_REPLIED, ("sec", "close_unevaluated", {})]),
 }
 
 # A body each action accepts in the states it is taken from.
@@ -106,6 +122,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "refuse_extension": {},
     "reply": {"grade": "A", "text": "已解决"},
     "evaluate": SAT,
+    "close_unevaluated": {},
 }
 ON_ITEMS = [a.name for a in lc.REGISTRY if a.on_existing]
 
@@ -209,6 +226,9 @@ async def check_every_state_and_caller(
     cast = Cast(world, u3_user)
     seen: dict[str, dict[str, set[str]]] = {}
     async with Api(hub, world) as api:
+        # suggestions' evaluation deadline passes at their reply; commit items' does not
+        rule = {"amount": 0, "unit": "hours"}
+        await api.call(world.admin, "PUT", "/api/admin/deadline-rules/suggestion.evaluation", rule)
         for scenario, (kind, _) in STEPS.items():
             i = await _make(api, cast, scenario)
             state = (await api.get(world.supervisor, f"/api/items/{i}"))["state"]
@@ -259,7 +279,13 @@ async def test_listed_actions_are_exactly_the_accepted_ones(hub: RunningHub, wor
     assert seen["cosigning"]["cosigner"] == {"cosign", "decline"}
     assert seen["extension_requested"]["sec"] == {"approve_extension", "refuse_extension"}
     assert "reply" in seen["rehandling"]["lead"]  # re-handling does not ask co-units again
-    for scenario in ("not_accepted", "closed"):
+    # closing without the evaluations: only once their deadline has passed, by the desk
+    assert seen["replied"]["sec"] == set() and seen["evaluation_overdue"]["sec"] == {
+        "close_unevaluated"
+    }
+    assert seen["evaluation_overdue"]["owner"] == {"evaluate"}  # the deputies still may
+    assert seen["evaluation_overdue_owner_evaluated"]["sec"] == {"close_unevaluated"}
+    for scenario in ("not_accepted", "closed", "closed_unevaluated"):
         assert all(not ok for ok in seen[scenario].values()), scenario
     for nobody in ("other_deputy", "other_unit", "supervisor"):
         assert all(not s[nobody] for s in seen.values())

@@ -25,7 +25,7 @@ async def test_statistics_of_a_small_meeting(hub: RunningHub, world: World) -> N
     }  # fmt: skip
     assert got["evaluations"] == {
         "total": 2, "satisfied": 1, "basically_satisfied": 0, "unsatisfied": 1,
-        "satisfaction_rate": 0.5, "satisfied_rate": 0.5,
+        "satisfaction_rate": 0.5, "satisfied_rate": 0.5, "no_evaluation": 0,
     }  # fmt: skip
     assert got["overdue"] == {"now": 1, "missed": 1}
     # C1 sign+reply met; C2 sign missed, co-opinion met, reply met, re-reply overdue;
