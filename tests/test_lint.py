@@ -72,3 +72,25 @@ def test_web_client_lint() -> None:
         timeout=300,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_web_client_parts_without_a_page() -> None:
+    """The pages' parts (every static/js module but the five page entry points) import in
+    Node without a DOM and start nothing, and their logic holds: the two languages' tables
+    agree, every `t("key")` exists, errors are translated from their code and parameters,
+    countdowns and the picker's search (tests/js/units.test.mjs, `node --test`)."""
+    _need_node()
+    r = subprocess.run(
+        [
+            "node",
+            "--experimental-default-type=module",
+            "--test",
+            "--test-force-exit",
+            str(JS_LINT / "units.test.mjs"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]

@@ -126,6 +126,7 @@ export function countdown(iso, now = Date.now()) {
 
 /** A countdown element that keeps itself up to date. */
 export function countdownEl(iso, client) {
+  startTicking();
   const span = el("span", { class: "countdown", "data-deadline": iso });
   const tick = () => {
     const c = countdown(iso, client ? client.now() : Date.now());
@@ -137,14 +138,21 @@ export function countdownEl(iso, client) {
   return span;
 }
 
-setInterval(() => {
-  for (const s of document.querySelectorAll(".countdown[data-deadline]")) {
-    const c = countdown(s.dataset.deadline, window.hubClient ? window.hubClient.now() : Date.now());
-    s.textContent = c.text;
-    s.classList.toggle("overdue", c.overdue);
-    s.classList.toggle("soon", c.soon);
-  }
-}, 30000);
+// One timer for every countdown on the page, started by the first (importing this module
+// starts nothing, so a test can import it without a page).
+let ticking = false;
+function startTicking() {
+  if (ticking) return;
+  ticking = true;
+  setInterval(() => {
+    for (const s of document.querySelectorAll(".countdown[data-deadline]")) {
+      const c = countdown(s.dataset.deadline, window.hubClient ? window.hubClient.now() : Date.now());
+      s.textContent = c.text;
+      s.classList.toggle("overdue", c.overdue);
+      s.classList.toggle("soon", c.soon);
+    }
+  }, 30000);
+}
 
 // -- the shell -------------------------------------------------------------------------
 
