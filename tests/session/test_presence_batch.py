@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,7 +23,6 @@ from hub.identity import load_principal
 from hub.metrics import Metrics
 from hub.node import Node
 from hub.protocol import utc
-from hub.session.common import now
 from hub.session.presence import Presence, online_users, presence_events, presence_leases, sweep
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
@@ -73,7 +72,7 @@ class Rig:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(presence_leases))).all()
         assert all(r.node_id == NODE for r in rows)
-        assert all(utc(r.expires_at) > now() for r in rows)
+        assert all(utc(r.expires_at) > datetime.now(UTC) for r in rows)
         return {r.id: int(r.user_id) for r in rows}
 
     def held(self) -> dict[str, int]:
@@ -280,7 +279,7 @@ async def test_renewal_retakes_swept_leases_in_one_batch(
         await conn.execute(
             presence_leases.update()
             .where(presence_leases.c.id.in_(sorted(lapsed)))
-            .values(expires_at=now() - timedelta(seconds=1))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     assert await sweep(rig.node) == 11
     assert set(await rig.leases()) == set(rig.held()) - lapsed
