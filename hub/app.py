@@ -45,7 +45,7 @@ from hub.broker import Broker
 from hub.config import Settings
 from hub.errors import HubError, Internal
 from hub.services import Services
-from hub.session.runtime import Workflows
+from hub.session.workflows import Workflows
 from hub.ws import websocket_endpoint
 
 log = logging.getLogger("hub")

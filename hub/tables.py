@@ -18,6 +18,6 @@ from hub.session import (  # noqa: F401
     speakers,
 )
 from hub.store.schema import metadata
-from hub.supervision import archive, files, points, registrations  # noqa: F401
+from hub.supervision import archive, performance, points, registrations  # noqa: F401
 
 __all__ = ["metadata"]

@@ -67,7 +67,7 @@ def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
     return True
 
 
-class Session:
+class SocketSession:
     """One authenticated WebSocket connection, closed with 4401 when its token expires
     (unless a later ``auth`` of the same user brought a fresher one)."""
 
@@ -240,7 +240,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         ws.send_text, _closer(ws), s.settings.send_queue, direct_writer(ws.scope.get("hub.send"))
     )
     s.connected(conn)
-    session: Session | None = None
+    session: SocketSession | None = None
     try:
         try:
             me, expires, ref = await _authenticate(s, ws)
@@ -259,7 +259,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             code = Close.GOING_AWAY if isinstance(e, Unavailable) else Close.UNAUTHENTICATED
             await conn.close(code, err.message[:120], flush=True)
             return
-        session = Session(s, ws, conn, me, expires)
+        session = SocketSession(s, ws, conn, me, expires)
         conn.principal = me
         s.authenticated(conn)
         session.send(
@@ -284,7 +284,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             s.metrics.closes.labels(str(conn.close_code)).inc()
 
 
-async def _read_loop(s: Services, ws: WebSocket, session: Session) -> None:
+async def _read_loop(s: Services, ws: WebSocket, session: SocketSession) -> None:
     # The account's bucket, shared with its other sockets and its HTTP writes.
     bucket = s.limits.bucket(session.me.id)
     refused = 0  # frames refused in a row on this connection

@@ -14,7 +14,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.channels import Principal
-from hub.errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unauthorized
+from hub.errors import (
+    BadRequest,
+    Forbidden,
+    HubError,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+)
 from hub.params import MAX_ID, parse_date, parse_id
 from hub.services import Services
 
@@ -164,3 +172,20 @@ def query_date(request: Request, name: str) -> date | None:
     """A date in the query (:func:`hub.params.parse_date`), or None when absent or empty."""
     raw = request.query_params.get(name)
     return None if raw is None or raw == "" else parse_date(raw, name)
+
+
+def path_int(request: Request, name: str = "id") -> int:
+    """An id from the path; one no row can have is simply not found."""
+    v: int = request.path_params[name]
+    if not 1 <= v <= MAX_ID:
+        raise NotFound(f"no such {name} {v}")
+    return v
+
+
+def int_list(d: dict[str, Any], name: str) -> list[int] | None:
+    v = field(d, name, list, required=False)
+    if v is None:
+        return None
+    if not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= MAX_ID for x in v):
+        raise BadRequest(f"`{name}` must be a list of positive integer ids")
+    return list(v)

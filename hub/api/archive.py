@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, download_route, principal, query_int, services
 from hub.api.channels import MESSAGE
-from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
+from hub.api.openapi import BOOL, INT, PERSON, STR, error_responses, obj, ok
 from hub.errors import BadRequest
 from hub.session.channels import parse_congress_channel
 from hub.store.log import db_errors
@@ -104,7 +104,6 @@ FILTERS = [
     _q("until", STR, "to (exclusive): 2026-03-02 or an ISO timestamp with zone"),
     _q("q", STR, "text contained in the body"),
 ]
-PERSON = obj(["id", "name"], id=INT, name=STR)
 RECEIPT = obj(
     ["user", "delivered_at", "read_at"],
     user=PERSON,

@@ -8,19 +8,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, principal, services
-from hub.api.meetings import (
-    LEAVE,
+from hub.api import JSON, body, field, path_int, principal, services
+from hub.api.meetings import LEAVE, SITTING, STATUSES
+from hub.api.openapi import (
+    BOOL,
+    INT,
     NULL_INT,
     NULL_TS,
     PERSON,
-    SITTING,
-    STATUSES,
+    STR,
     TS,
+    error_responses,
+    json_body,
+    obj,
+    ok,
     path_id,
-    path_int,
 )
-from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound
 from hub.protocol import utc
 from hub.session import attendance as a

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, download_route, principal, services
-from hub.api.meetings import MEETING_ID, NULL_TS, PERSON, path_id, path_int
-from hub.api.openapi import INT, STR, error_responses, obj, ok
+from hub.api import JSON, download_route, path_int, principal, services
+from hub.api.meetings import MEETING_ID
+from hub.api.openapi import INT, NULL_TS, PERSON, STR, error_responses, obj, ok, path_id
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session import documents as docs
 

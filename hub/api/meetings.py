@@ -2,50 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, principal, services
-from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest, NotFound
-from hub.params import MAX_ID
+from hub.api import JSON, body, field, path_int, principal, services
+from hub.api.openapi import (
+    AUTH_ERRORS,
+    INT,
+    NULL_INT,
+    NULL_TS,
+    PERSON,
+    STR,
+    TS,
+    error_responses,
+    json_body,
+    obj,
+    ok,
+    path_id,
+)
 from hub.session import attendance
 from hub.session import meetings as m
-from hub.session.common import parse_ts
-
-
-def path_int(request: Request, name: str = "id") -> int:
-    """An id from the path; one no row can have is simply not found."""
-    v: int = request.path_params[name]
-    if not 1 <= v <= MAX_ID:
-        raise NotFound(f"no such {name} {v}")
-    return v
-
-
-def optional_id(d: dict[str, Any], name: str) -> int | None:
-    v: int | None = field(d, name, int, required=False)
-    if v is not None and not 1 <= v <= MAX_ID:
-        raise BadRequest(f"`{name}` must be a positive id")
-    return v
-
-
-def id_field(d: dict[str, Any], name: str) -> int:
-    v = optional_id(d, name)
-    if v is None:
-        raise BadRequest(f"missing `{name}`")
-    return v
-
-
-def int_list(d: dict[str, Any], name: str) -> list[int] | None:
-    v = field(d, name, list, required=False)
-    if v is None:
-        return None
-    if not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= MAX_ID for x in v):
-        raise BadRequest(f"`{name}` must be a list of positive integer ids")
-    return list(v)
+from hub.session.common import id_field, parse_ts
 
 
 async def list_meetings(request: Request) -> Response:
@@ -83,7 +61,7 @@ async def add_sitting(request: Request) -> Response:
         starts_at=parse_ts(field(d, "starts_at", str), "starts_at"),
         ends_at=None if ends is None else parse_ts(ends, "ends_at"),
         place=field(d, "place", str, required=False) or "",
-        delegation_id=optional_id(d, "delegation_id"),
+        delegation_id=id_field(d, "delegation_id", required=False),
     )
     return JSON(out, status_code=201)
 
@@ -118,20 +96,6 @@ routes = [
 ]
 
 
-def path_id(name: str = "id", what: str = "") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": what,
-        "schema": {"type": "integer"},
-    }
-
-
-TS = {"type": "string", "format": "date-time"}
-NULL_TS = {"type": ["string", "null"], "format": "date-time"}
-NULL_INT = {"type": ["integer", "null"]}
-PERSON = obj(["id", "name"], id=INT, name=STR)
 MEETING = obj(
     ["id", "title"],
     id=INT,

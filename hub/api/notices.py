@@ -7,17 +7,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, principal, services
-from hub.api.meetings import (
-    MEETING_ID,
+from hub.api import JSON, body, field, int_list, path_int, principal, services
+from hub.api.meetings import MEETING_ID
+from hub.api.openapi import (
+    BOOL,
+    INT,
     NULL_INT,
     NULL_TS,
     PERSON,
-    int_list,
+    STR,
+    error_responses,
+    json_body,
+    obj,
+    ok,
     path_id,
-    path_int,
 )
-from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.session import notices as n
 
 

@@ -110,3 +110,19 @@ def route(specs: list[dict[str, dict[str, Any]]]) -> Route:
         return JSON(doc)
 
     return Route("/openapi.json", openapi, methods=["GET"])
+
+
+def path_id(name: str = "id", what: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": what,
+        "schema": {"type": "integer"},
+    }
+
+
+TS = {"type": "string", "format": "date-time"}
+NULL_TS = {"type": ["string", "null"], "format": "date-time"}
+NULL_INT = {"type": ["integer", "null"]}
+PERSON = obj(["id", "name"], id=INT, name=STR)

@@ -13,6 +13,7 @@ from hub.api import (
     JSON,
     body,
     download_route,
+    path_int,
     principal,
     query_date,
     query_id,
@@ -21,12 +22,11 @@ from hub.api import (
 )
 from hub.api.archive import congress_tz, now
 from hub.api.documents import check_upload_headers
-from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest, NotFound
 from hub.params import FIRST_DAY, LAST_DAY
 from hub.session.documents import blob_path, clean_filename, staged_blob
-from hub.supervision import files, registrations
+from hub.supervision import performance, registrations
 from hub.supervision.points import local_midnight
 
 
@@ -132,7 +132,7 @@ async def performance_file(request: Request) -> Response:
     tz = congress_tz(request)
     t = now(request)
     start, end = period(request, tz, t.astimezone(tz).date())
-    out = await files.performance_file(
+    out = await performance.performance_file(
         services(request).node, me, path_int(request), start, end, t, tz
     )
     return JSON(out)

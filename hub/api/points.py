@@ -8,15 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_id, services
+from hub.api import JSON, body, path_int, principal, query_id, services
 from hub.api.archive import congress_tz, now
-from hub.api.meetings import path_int
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.api.performance import PERIOD, period
 from hub.errors import BadRequest
 from hub.store.schema import delegations, users
 from hub.supervision import points
-from hub.supervision.files import deputy_row
+from hub.supervision.performance import deputy_row
 
 READERS = ("secretariat", "supervisor", "admin")
 

@@ -9,13 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, Handler, body, principal, query_id, services
-from hub.api.meetings import NULL_TS, PERSON, id_field, int_list, path_id, path_int
-from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
+from hub.api import JSON, Handler, body, int_list, path_int, principal, query_id, services
+from hub.api.openapi import INT, NULL_TS, PERSON, STR, error_responses, json_body, obj, ok, path_id
 from hub.channels import Principal
 from hub.errors import BadRequest
 from hub.node import Node
 from hub.session import speakers as sp
+from hub.session.common import id_field
 
 
 async def list_speakers(request: Request) -> Response:

@@ -8,9 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, principal, query_date, query_id, services
+from hub.api import JSON, path_int, principal, query_date, query_id, services
 from hub.api.archive import congress_tz, now
-from hub.api.meetings import path_int
 from hub.api.openapi import INT, STR, error_responses, obj, ok
 from hub.errors import BadRequest
 from hub.supervision.points import local_midnight

@@ -15,13 +15,14 @@ the channels it appends to in one order (:class:`hub.node.Writer`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
+from hub.params import MAX_ID
 from hub.protocol import utc
 from hub.session.channels import READERS_OF_ALL
 from hub.store.engine import in_chunks
@@ -128,13 +129,18 @@ def text_field(d: dict[str, Any], name: str, required: bool = True, limit: int =
     return v.strip()
 
 
+@overload
+def id_field(d: dict[str, Any], name: str, required: Literal[True] = True) -> int: ...
+@overload
+def id_field(d: dict[str, Any], name: str, required: bool) -> int | None: ...
 def id_field(d: dict[str, Any], name: str, required: bool = True) -> int | None:
+    """A positive id no bigger than the database's BIGINT, from a JSON body."""
     v = d.get(name)
     if v is None:
         if required:
             raise BadRequest(f"missing `{name}`")
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_ID:
         raise BadRequest(f"`{name}` must be a positive integer id")
     return v
 

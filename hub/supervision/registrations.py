@@ -9,7 +9,7 @@ inbox ``deputy:<id>`` in the same transaction (``registration.submitted``,
 the decision and the log keeps it. Only confirmed registrations earn duty points.
 
 Every read of one registration is recorded in ``performance_views`` (who, when), as is
-every read of a deputy's performance file (``hub.supervision.files``).
+every read of a deputy's performance file (``hub.supervision.performance``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from hub.broker import Broker
 from hub.config import Settings
 from hub.server import HubServer, bind, uvicorn_config
 from hub.services import Services
-from hub.session.runtime import Workflows
+from hub.session.workflows import Workflows
 from tests.utils import TIMEOUT
 
 
