@@ -140,7 +140,7 @@ export function countdownEl(iso, client) {
 setInterval(() => {
   for (const s of document.querySelectorAll(".countdown[data-deadline]")) {
     const c = countdown(s.dataset.deadline, window.hubClient ? window.hubClient.now() : Date.now());
-    s.textContent = c.text;
+    if (s.textContent !== c.text) s.textContent = c.text; // a page changes only what changed
     s.classList.toggle("overdue", c.overdue);
     s.classList.toggle("soon", c.soon);
   }
