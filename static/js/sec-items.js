@@ -383,27 +383,26 @@ function overdueBoard() {
     } catch {
       return;
     }
-    const seen = new Set();
-    let at = null; // the row after which the next one goes
-    for (const it of r.items) {
-      const sig = `${it.state}|${it.due}|${it.title}|${it.lead_unit?.id}`;
-      let x = rows.get(it.id);
-      if (!x || x.sig !== sig) {
-        const li = row(it);
-        if (x) x.li.replaceWith(li);
-        x = { sig, li };
-        rows.set(it.id, x);
-      }
-      seen.add(it.id);
-      const want = at ? at.nextSibling : list.firstChild;
-      if (want !== x.li) list.insertBefore(x.li, want);
-      at = x.li;
-    }
+    // The rows gone or changed go first; those left keep their order (the board's order is
+    // by deadline and id, which an unchanged row keeps), so only the new ones are placed.
+    const sig = (it) => `${it.state}|${it.due}|${it.title}|${it.lead_unit?.id}`;
+    const now = new Map(r.items.map((it) => [it.id, sig(it)]));
     for (const [id, x] of rows) {
-      if (!seen.has(id)) {
+      if (now.get(id) !== x.sig) {
         x.li.remove();
         rows.delete(id);
       }
+    }
+    let at = null; // the row after which the next one goes
+    for (const it of r.items) {
+      let x = rows.get(it.id);
+      if (!x) {
+        x = { sig: now.get(it.id), li: row(it) };
+        rows.set(it.id, x);
+      }
+      const want = at ? at.nextElementSibling : list.firstElementChild;
+      if (want !== x.li) list.insertBefore(x.li, want);
+      at = x.li;
     }
     const none = list.querySelector(".empty");
     if (!rows.size && !none) list.append(el("li", { class: "meta empty" }, t("item.noOverdue")));
