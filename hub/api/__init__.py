@@ -162,6 +162,14 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return v
 
 
+def query_words(request: Request, name: str = "q") -> str | None:
+    """Search words in the query: at most 100 characters, no NUL; None when absent or blank."""
+    words = (request.query_params.get(name) or "").strip()
+    if len(words) > 100 or "\x00" in words:
+        raise BadRequest(f"`{name}` must be at most 100 characters, without NUL", field=name)
+    return words or None
+
+
 def query_id(request: Request, name: str) -> int | None:
     """An id in the query (:func:`hub.params.parse_id`), or None when absent or empty."""
     raw = request.query_params.get(name)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_id, query_int, services
+from hub.api import JSON, body, principal, query_id, query_int, query_words, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
 from hub.session import items as it
@@ -21,7 +21,7 @@ def filters(request: Request, kind: str | None = None, overdue: bool = False) ->
     q = request.query_params
     raw_overdue = q.get("overdue", "")
     if raw_overdue not in ("", "true", "false", "1", "0"):
-        raise BadRequest("`overdue` must be true or false")
+        raise BadRequest("`overdue` must be true or false", field="overdue")
     return it.Filters(
         meeting_id=query_id(request, "meeting_id"),
         kind=kind or q.get("kind") or None,
@@ -29,7 +29,9 @@ def filters(request: Request, kind: str | None = None, overdue: bool = False) ->
         unit_id=query_id(request, "unit_id"),
         deputy_id=query_id(request, "deputy_id"),
         overdue=overdue or raw_overdue in ("true", "1"),
-        order=q.get("order") or "id",
+        words=query_words(request),
+        order=q.get("order") or "oldest",
+        before_id=query_id(request, "before_id"),
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 2**62),
     )
@@ -315,16 +317,39 @@ LIST_PARAMS = [
     _q("deputy_id", INT, "only items of this deputy"),
     _q("overdue", {"enum": ["true", "false"]}, "only items past the deadline they wait on"),
     _q(
+        "q",
+        {"type": "string", "maxLength": 100},
+        "words (space-separated, all must match) in the title or the text",
+    ),
+    _q(
         "order",
         {"enum": list(it.ORDERS)},
-        "id (default: oldest first; the overdue board: most overdue first) or deadline: the "
-        "nearest `due` first (overdue on top), then items with no `due`; newest first among "
-        "equal or absent `due`",
+        "oldest (default) or newest, by id; deadline: the items waiting on a deadline "
+        "first, the nearest (most overdue) first, then the others newest first "
+        "(/api/items/overdue: always most overdue first)",
+    ),
+    _q(
+        "before_id",
+        INT,
+        "only ids below this one: the next page of a newest-first list that a new item "
+        "does not shift (the total still counts every match)",
     ),
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
     _q("offset", {"type": "integer", "minimum": 0}, "default 0"),
 ]
-LIST = ok(obj(["items", "total"], items={"type": "array", "items": ITEM}, total=INT))
+LIST = ok(
+    obj(
+        ["items", "total", "by_state"],
+        items={"type": "array", "items": ITEM},
+        total={**INT, "description": "every item the filters match, not only this page"},
+        by_state={
+            "type": "object",
+            "additionalProperties": INT,
+            "description": "the items the other filters match, per state, as if no `state` "
+            "were asked for (a state none is in is left out)",
+        },
+    )
+)
 
 
 def action_spec(action: str) -> dict[str, Any]:

@@ -8,9 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, query_id, query_int, services
+from hub.api import JSON, body, principal, query_id, query_int, query_words, services
 from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest
 from hub.session import opinions as op
 
 
@@ -23,16 +22,13 @@ async def submit(request: Request) -> Response:
 async def listing(request: Request) -> Response:
     me = await principal(request)
     p = request.query_params
-    words = (p.get("q") or "").strip()
-    if len(words) > 100 or "\x00" in words:
-        raise BadRequest("`q` must be at most 100 characters, without NUL")
     q = op.Query(
         meeting_id=query_id(request, "meeting_id"),
         statuses=op.parse_statuses(p.get("status")),
         agenda_item_id=query_id(request, "agenda_item_id"),
         deputy_id=query_id(request, "deputy_id"),
         delegation_id=query_id(request, "delegation_id"),
-        words=words or None,
+        words=query_words(request),
         order=p.get("order") or "oldest",
         before_id=query_id(request, "before_id"),
         limit=query_int(request, "limit", 100, 1, 500),

@@ -926,40 +926,54 @@ def due_expr() -> sa.ColumnElement[Any]:
     )
 
 
-ORDERS = ("id", "deadline")
-"""How a list is ordered (``order``): ``id``, oldest first; ``deadline``, the nearest
-``due`` first (so the overdue on top, the most overdue first), then the items waiting on
-no deadline (returned, replied, closed …); newest first where ``due`` is the same or
-absent. Both keys are in the summary, so a page places a changed item by the same rule."""
+ORDERS = ("oldest", "newest", "deadline")
+"""How a list is ordered (``order``): ``oldest`` or ``newest`` first, by id; ``deadline``,
+the nearest ``due`` first (so the overdue on top, the most overdue first), then the items
+waiting on no deadline (returned, replied, closed …), newest first where ``due`` is the
+same or absent. The keys are in the summary, so a page places a changed item by the same
+rule."""
 
 
 def order_by(order: str) -> list[Any]:
     if order == "deadline":
         due = due_expr()
         return [sa.case((due.is_(None), 1), else_=0), due, items.c.id.desc()]
-    return [items.c.id]
+    return [items.c.id.desc() if order == "newest" else items.c.id]
 
 
 @dataclass(frozen=True)
 class Filters:
+    """What ``GET /api/items`` asks for: filters (all optional, combined with AND), order and
+    page. ``words`` must each be found in the title or the text; ``order`` is ``oldest`` or
+    ``newest`` (by id) or ``deadline`` (the items waiting on a deadline first, the nearest
+    (the most overdue) first, then the others newest first); ``before_id`` (only ids below
+    it: the next page of a newest-first list, which a new item does not shift) does not
+    change the total."""
+
     meeting_id: int | None = None
     kind: str | None = None
     states: tuple[str, ...] = ()
     unit_id: int | None = None
     deputy_id: int | None = None
     overdue: bool = False
-    order: str = "id"
+    words: str | None = None
+    order: str = "oldest"
+    before_id: int | None = None
     limit: int = 100
     offset: int = 0
 
 
 async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
-    """Items the caller may see: a deputy their own, a unit its own, staff every item."""
+    """Items the caller may see: a deputy their own, a unit its own, staff every item.
+    ``total`` counts every item the filters match, not only the page; ``by_state`` counts
+    them per state as if no ``state`` were asked for (a state none has is left out)."""
     if f.kind is not None and f.kind not in KINDS:
-        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}")
+        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}", field="kind")
     for st in f.states:
         if st not in lc.STATES:
-            raise BadRequest(f"unknown state {st!r}: expected one of {', '.join(lc.STATES)}")
+            raise BadRequest(
+                f"unknown state {st!r}: expected one of {', '.join(lc.STATES)}", field="state"
+            )
     if f.order not in ORDERS:
         raise BadRequest(f"`order` must be one of {', '.join(ORDERS)}", field="order")
     now = s.clock.now()
@@ -982,8 +996,6 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
         conds.append(items.c.meeting_id == f.meeting_id)
     if f.kind is not None:
         conds.append(items.c.kind == f.kind)
-    if f.states:
-        conds.append(items.c.state.in_(f.states))
     if f.unit_id is not None:
         conds.append(
             items.c.id.in_(sa.select(item_units.c.item_id).where(item_units.c.unit_id == f.unit_id))
@@ -994,15 +1006,29 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
                 sa.select(item_deputies.c.item_id).where(item_deputies.c.deputy_id == f.deputy_id)
             )
         )
+    for word in (f.words or "").split():
+        conds.append(
+            sa.or_(
+                items.c.title.contains(word, autoescape=True),
+                items.c.text.contains(word, autoescape=True),
+            )
+        )
     order = order_by(f.order)
-    if f.overdue:
+    if f.overdue:  # the overdue board: the most overdue first
         conds.append(due_expr() <= now)
-        if f.order == "id":  # the overdue board: the most overdue first
-            order = [due_expr(), items.c.id]
+        order = [due_expr(), items.c.id]
+    state_cond = [items.c.state.in_(f.states)] if f.states else []
     async with s.log.reading() as conn:
-        total = (
-            await conn.execute(sa.select(sa.func.count()).select_from(items).where(*conds))
-        ).scalar_one()
+        by_state = {
+            str(st): int(n)
+            for st, n in await conn.execute(
+                sa.select(items.c.state, sa.func.count()).where(*conds).group_by(items.c.state)
+            )
+        }
+        conds += state_cond
+        total = sum(n for st, n in by_state.items() if not f.states or st in f.states)
+        if f.before_id is not None:
+            conds.append(items.c.id < f.before_id)
         ids = (
             (
                 await conn.execute(
@@ -1019,7 +1045,7 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
         ctxs = await load_many(conn, ids)
         seen = await seen_times(conn, me, ids)
         out = [summary(c, now, me, seen_of(me, c, seen)) for c in ctxs]
-    return {"items": out, "total": int(total)}
+    return {"items": out, "total": total, "by_state": by_state}
 
 
 # -- what a unit's people have seen ------------------------------------------------------

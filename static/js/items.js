@@ -13,6 +13,7 @@
 import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
+import { picker, searchIn } from "./picker.js";
 import { busy, chip, countdownEl, day, el, field, fill, flash, when } from "./ui.js";
 
 export const STATE_KIND = {
@@ -47,7 +48,7 @@ const reading = new Map(); // "id@updated_at" -> Promise of the item for the cal
 /** The item as the caller sees it now, with their `actions` (a message body, sent to
  * several people, has none); the message's own item, with no actions, if the caller may
  * no longer read it (a unit the item was taken from). */
-function forMe(item) {
+export function forMe(item) {
   const key = `${item.id}@${item.updated_at}`;
   if (!reading.has(key)) {
     reading.set(
@@ -57,6 +58,56 @@ function forMe(item) {
     setTimeout(() => reading.delete(key), 5000);
   }
   return reading.get(key);
+}
+
+/**
+ * Units chosen with the search-as-you-type picker: one (`multiple` false: a lead unit) or
+ * several (co-units). The form holds the picker and the units chosen, never an entry for
+ * every unit. `units`: Map id -> name. Returns {el, input, ids(), clear()}.
+ */
+export function unitChooser(units, { labelKey, id, multiple = false }) {
+  const chosen = new Map();
+  const list = el("ul", { class: "chosen" });
+  const draw = () =>
+    fill(
+      list,
+      [...chosen].map(([uid, name]) =>
+        el(
+          "li",
+          { "data-unit": uid },
+          chip(name, "info"),
+          el("button", { type: "button", class: "link", "aria-label": `${t("common.remove")} ${name}`, onclick: () => chosen.delete(uid) && draw() }, "×"),
+        ),
+      ),
+    );
+  const p = picker({
+    id,
+    label: t(labelKey),
+    placeholder: t("item.unitHint"),
+    empty: true,
+    search: searchIn(
+      () => [...units].filter(([uid]) => !chosen.has(uid)),
+      ([, name]) => name,
+      ([uid, name]) => ({ id: uid, label: name }),
+    ),
+    onPick: (u) => {
+      if (!multiple) chosen.clear();
+      chosen.set(u.id, u.label);
+      p.clear();
+      draw();
+    },
+  });
+  const box = el("div", { class: "field chooser" }, el("label", { for: p.input.id }, t(labelKey)), p.el, list);
+  return {
+    el: box,
+    input: p.input,
+    ids: () => [...chosen.keys()],
+    clear() {
+      chosen.clear();
+      p.clear();
+      draw();
+    },
+  };
 }
 
 /** A human line for one event of the timeline. */
@@ -334,12 +385,12 @@ export class ItemBoard {
       if (required) need.push([x, name]);
     };
     const unitPickers = (withDeadline, withComplex) => {
-      const lead = el("select", { name: "lead_unit_id" }, [...this.units].map(([id, n]) => el("option", { value: id }, n)));
-      parts.push(field("item.lead", lead));
-      const co = el("fieldset", {}, el("legend", {}, t("item.co")), el("div", { class: "checks" }, [...this.units].map(([id, n]) => el("label", { class: "check" }, el("input", { type: "checkbox", value: id, name: "co" }), n))));
-      parts.push(co);
-      get_.lead_unit_id = () => Number(lead.value);
-      get_.co_unit_ids = () => [...co.querySelectorAll("input:checked")].map((x) => Number(x.value)).filter((x) => x !== Number(lead.value));
+      const lead = unitChooser(this.units, { labelKey: "item.lead" });
+      const co = unitChooser(this.units, { labelKey: "item.co", multiple: true });
+      parts.push(lead.el, co.el);
+      get_.lead_unit_id = () => lead.ids()[0];
+      get_.co_unit_ids = () => co.ids().filter((x) => x !== lead.ids()[0]);
+      need.push([lead.input, "lead_unit_id"]);
       if (withDeadline) date("deadline", "item.deadline", false);
       if (withComplex) {
         const cx = el("input", { type: "checkbox", name: "complex" });

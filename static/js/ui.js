@@ -147,7 +147,7 @@ function startTicking() {
   setInterval(() => {
     for (const s of document.querySelectorAll(".countdown[data-deadline]")) {
       const c = countdown(s.dataset.deadline, window.hubClient ? window.hubClient.now() : Date.now());
-      s.textContent = c.text;
+      if (s.textContent !== c.text) s.textContent = c.text; // a page changes only what changed
       s.classList.toggle("overdue", c.overdue);
       s.classList.toggle("soon", c.soon);
     }

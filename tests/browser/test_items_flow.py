@@ -33,7 +33,8 @@ async def test_opinion_to_item_to_reply_to_evaluation_live(browser: Any, demo_hu
     await row.locator("button.op-commit").click()
     await sec.wait_for_selector(f'#it-opinions li[data-opinion="{opinion_id}"]')
     await sec.fill("#it-title", "城东新区增设公交线路")
-    await sec.select_option("#it-lead", label="市交通运输局")
+    await sec.fill("#it-lead", "交通")  # the lead unit, found with the picker
+    await sec.locator('#item-form [role="option"]', has_text="市交通运输局").click()
     await sec.click("#it-send")
     card = sec.locator("#item-list li.item", has_text="城东新区增设公交线路")
     await card.wait_for()

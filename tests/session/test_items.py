@@ -307,6 +307,53 @@ async def test_lists_are_scoped_by_role_and_filtered(hub: RunningHub, world: Wor
         await api.call(d0, "GET", "/api/items/424242", status=404)
 
 
+async def test_desk_pages_items_newest_or_nearest_deadline_first(
+    hub: RunningHub, world: World
+) -> None:
+    """The desk pages items newest first (``before_id`` for the next page) or nearest
+    deadline first, with the total the filters match and the count per state; finds them
+    by words in the title or text and by unit."""
+    d0, d1 = world.deputies[:2]
+    u0, u1 = world.units
+    uu0, uu1 = world.unit_users
+    sec = world.secretariat
+    hub.services.clock.set(datetime(2026, 3, 2, 9, 0))
+    async with Api(hub, world) as api:
+        late = await api.commit_item(
+            [d0], lead=u0, title="城东夜市 100%_摊位", deadline="2026-03-20"
+        )
+        soon = await api.commit_item([d1], lead=u1, title="渔港锚地", deadline="2026-03-10")
+        waiting = await api.commit_item([d0], lead=u1, title="海岛客运", text="城东夜市周边交通")
+        sug = await api.suggestion(d1)
+        await api.post(uu0, f"/api/items/{late['id']}/sign")
+        await api.post(uu1, f"/api/items/{soon['id']}/sign")
+        a, b, c, s = late["id"], soon["id"], waiting["id"], sug["id"]
+
+        async def page(**params: object) -> tuple[list[int], int]:
+            r = await api.get(sec, "/api/items", meeting_id=world.meeting, **params)
+            return [x["id"] for x in r["items"]], r["total"]
+
+        assert await page(order="newest", limit=2) == ([s, c], 4)
+        assert await page(order="newest", limit=2, before_id=c) == ([b, a], 4)
+        assert await page(order="newest", before_id=a) == ([], 4)
+        # waiting to be signed (due in days), then the reply deadlines, then the rest
+        assert await page(order="deadline") == ([c, b, a, s], 4)
+        assert await page(order="deadline", limit=2, offset=2) == ([a, s], 4)
+        assert await page(q="城东夜市") == ([a, c], 2)  # the title of one, the text of the other
+        assert await page(q="夜市 交通") == ([c], 1)
+        assert await page(q="100%_") == ([a], 1)  # no wildcards
+        assert await page(q="0_%") == ([], 0)  # "0%_" is no match
+        assert await page(unit_id=u1, order="newest") == ([c, b], 2)
+        r = await api.get(sec, "/api/items", meeting_id=world.meeting, state="in_progress", limit=1)
+        assert r["total"] == 2 and len(r["items"]) == 1
+        assert r["by_state"] == {"in_progress": 2, "assigned": 1, "submitted": 1}
+        r = await api.get(sec, "/api/items", unit_id=u1)
+        assert r["by_state"] == {"in_progress": 1, "assigned": 1}
+        for bad in ({"order": "oldest_first"}, {"q": "字" * 101}, {"before_id": "0"}):
+            err = await api.call(sec, "GET", "/api/items", params=bad, status=400)
+            assert err["code"] == "bad_request" and err["field"] == next(iter(bad)), err
+
+
 async def test_concurrent_evaluations_close_the_item_once(hub: RunningHub, world: World) -> None:
     """Two deputies evaluating at the same moment: both stored, the item closed exactly once."""
     d0, d1 = world.deputies[:2]
