@@ -66,6 +66,8 @@ async def _seed(directory: Path) -> tuple[Path, dict[str, Any]]:
         node = Node(MessageLog(engine), MemoryBroker(), Metrics(), 60.0)
         extra = []
         async with node.writing() as w:
+            # One transaction of many steps: every channel they append to, locked first.
+            await w.lock(f"desk:{ids['meeting_id']}", *(f"deputy:{d.id}" for d in deputies))
             for k in range(EXTRA_SUGGESTIONS):
                 topic = TOPICS[k % len(TOPICS)]
                 s = await submit_in(
