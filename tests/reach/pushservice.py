@@ -110,7 +110,13 @@ class PushService:
         )
         status = self.script[name].pop(0) if self.script[name] else 201
         self.received.append(
-            Received(name, status, json.loads(plain), claims, {k.lower(): v for k, v in request.headers.items()})
+            Received(
+                name,
+                status,
+                json.loads(plain),
+                claims,
+                {k.lower(): v for k, v in request.headers.items()},
+            )
         )
         headers = {"retry-after": "0"} if status == 429 else {}
         if status == 201:

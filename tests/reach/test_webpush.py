@@ -104,7 +104,10 @@ async def job_states(db_url: str) -> list[tuple[int, str, int, int]]:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 sa.select(
-                    reach_jobs.c.user_id, reach_jobs.c.state, reach_jobs.c.attempts, reach_jobs.c.round
+                    reach_jobs.c.user_id,
+                    reach_jobs.c.state,
+                    reach_jobs.c.attempts,
+                    reach_jobs.c.round,
                 ).order_by(reach_jobs.c.id)
             )
             return [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows]
@@ -132,12 +135,12 @@ async def test_web_push_to_those_with_no_page_open(
             subs[name] = await register(hub, world.tok(who), push, name)
         # One deputy has a page open: the WebSocket reaches them, no push.
         page = await Client.connect(hub.ws_url, world.tok(live))
-        await until(
-            lambda: _online(hub, live), "the open page's presence lease to be stored"
-        )
+        await until(lambda: _online(hub, live), "the open page's presence lease to be stored")
 
         async with http(hub.url, sec) as s:
-            r = await s.post(f"/api/meetings/{m}/notices", json={"title": "大会改在下午三时", "urgent": True})
+            r = await s.post(
+                f"/api/meetings/{m}/notices", json={"title": "大会改在下午三时", "urgent": True}
+            )
             assert r.status_code == 201, r.text
             sent = r.json()
         nid = sent["id"]
@@ -213,9 +216,7 @@ async def test_web_push_to_those_with_no_page_open(
         # Secrets appear in no response and nowhere in the log.
         texts = [orjson.dumps(desk).decode(), orjson.dumps(t).decode(), orjson.dumps(mine).decode()]
         texts.append(orjson.dumps(await history(hub.url, sec, f"desk:{m}")).decode())
-        secret_key = b64url(
-            vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
-        )
+        secret_key = b64url(vapid.private_key.private_numbers().private_value.to_bytes(32, "big"))
         for text in texts:
             assert secret_key not in text and "PRIVATE KEY" not in text
             for br in push.browsers.values():
@@ -246,7 +247,9 @@ async def _job_ids(db_url: str) -> list[tuple[int, str, int, int]]:
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
-                sa.select(reach_jobs.c.id, reach_jobs.c.state, reach_jobs.c.attempts, reach_jobs.c.round)
+                sa.select(
+                    reach_jobs.c.id, reach_jobs.c.state, reach_jobs.c.attempts, reach_jobs.c.round
+                )
             )
             return [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows]
     finally:
