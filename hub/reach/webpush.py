@@ -103,7 +103,7 @@ class WebPush:
 
     async def send(self, device: Device, payload: dict[str, Any], topic: str) -> Result:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(trust_env=True)  # HTTPS_PROXY
         info = {"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}}
         try:
             pusher = WebPusher(info, aiohttp_session=self._session)

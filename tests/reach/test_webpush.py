@@ -168,7 +168,7 @@ async def test_web_push_to_those_with_no_page_open(
         assert push.got("d")[0].headers["topic"] == push.got("d")[1].headers["topic"]
 
         # 404 and 410 removed those subscriptions; the others are still there.
-        for who, name in ((b, "b"), (c, "c")):
+        for who in (b, c):
             async with http(hub.url, world.tok(who)) as cl:
                 assert (await cl.get("/api/push/subscriptions")).json() == {"subscriptions": []}
         async with http(hub.url, world.tok(a)) as cl:
