@@ -72,6 +72,17 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     metrics_token: str = ""
     demo: bool = False  # `hub serve --demo`: the login page may show the demo password
+    # Reaching people with no page open (docs/reach.md): Web Push with VAPID when a key is
+    # configured, else a channel that only logs.
+    vapid_private_key: str = field(default="", repr=False)
+    vapid_subject: str = ""
+    push_timeout: float = 10.0
+    push_ttl: int = 24 * 3600
+    push_retry: float = 5.0
+    push_attempts: int = 8
+    # Push service origins reached over plain http (the tests' local push service); never
+    # from the environment: a real push service is always https.
+    push_insecure_origins: tuple[str, ...] = ()
 
     @property
     def db_url(self) -> str:
@@ -120,6 +131,12 @@ class Settings:
             login_address_rate=_int(e, "HUB_LOGIN_ADDRESS_RATE", 600),
             trusted_proxies=_list(e, "HUB_TRUSTED_PROXIES"),
             metrics_token=e.get("HUB_METRICS_TOKEN", ""),
+            vapid_private_key=e.get("HUB_VAPID_PRIVATE_KEY", ""),
+            vapid_subject=e.get("HUB_VAPID_SUBJECT", ""),
+            push_timeout=_float(e, "HUB_PUSH_TIMEOUT", 10.0),
+            push_ttl=_int(e, "HUB_PUSH_TTL", 24 * 3600),
+            push_retry=_float(e, "HUB_PUSH_RETRY", 5.0),
+            push_attempts=_int(e, "HUB_PUSH_ATTEMPTS", 8),
         )
 
 

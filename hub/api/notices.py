@@ -39,6 +39,7 @@ async def send(request: Request) -> Response:
         confirm=bool(field(d, "confirm", bool, required=False)),
         delegation_ids=int_list(d, "delegations"),
         deputy_ids=int_list(d, "deputies"),
+        reach=request.app.state.workflows.reach,
     )
     return JSON(out, status_code=201)
 
@@ -73,6 +74,8 @@ async def repush(request: Request) -> Response:
         me,
         path_int(request),
         who=field(d, "who", str, required=False) or "missing",
+        reach=request.app.state.workflows.reach,
+        wait=s.settings.push_timeout,
     )
     return JSON(out)
 
@@ -123,6 +126,22 @@ NOTICE = obj(
     },
 )
 PEOPLE = {"type": "array", "items": PERSON}
+REACH_STATES = obj(
+    ["accepted", "gone", "failed", "pending"],
+    accepted={**INT, "description": "the push service took it"},
+    gone={**INT, "description": "the device's subscription had expired (removed)"},
+    failed={**INT, "description": "refused, or still failing after every retry"},
+    pending={**INT, "description": "still being retried"},
+)
+REACH = {
+    "type": "object",
+    "description": "beyond the WebSocket (docs/reach.md): `live` had a page open, "
+    "`unreached` had none and no registered device; one more key names the channel "
+    "(`webpush`, or `log` when none is configured) with its counts",
+    "required": ["live", "unreached"],
+    "properties": {"live": INT, "unreached": INT},
+    "additionalProperties": True,
+}
 NOTICE_ID = path_id("id", "notice id")
 NULL_STR = {"type": ["string", "null"]}
 FOLLOW_UP = obj(
@@ -221,6 +240,7 @@ spec = {
                                 "type": "array",
                                 "items": obj(["channel", "seq"], channel=STR, seq=INT),
                             },
+                            "reach": REACH,
                         },
                     },
                     201,
@@ -267,7 +287,23 @@ spec = {
                                 delegation_id=NULL_INT,
                                 delivered_at=NULL_TS,
                                 read_at=NULL_TS,
+                                reach={
+                                    "type": ["object", "null"],
+                                    "description": "their last reach beyond the WebSocket",
+                                    "properties": {
+                                        "channel": STR,
+                                        "state": {
+                                            "enum": ["pending", "accepted", "gone", "failed"]
+                                        },
+                                        "attempts": INT,
+                                    },
+                                },
                             ),
+                        },
+                        reach={
+                            "type": "object",
+                            "description": "per channel, the states of the people's last reach",
+                            "additionalProperties": REACH_STATES,
                         },
                     )
                 ),
@@ -316,6 +352,7 @@ spec = {
                                 seq=INT,
                             ),
                         },
+                        reach=REACH,
                     )
                 ),
                 **error_responses(400, 401, 403, 404, 503),

@@ -47,6 +47,7 @@ from hub.errors import BadRequest, Forbidden, NotFound
 from hub.loops import run_forever
 from hub.params import MAX_ID
 from hub.protocol import iso_or_none, utc
+from hub.reach.dispatch import queue, reach_of, rounds_of, summary
 from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
     SYSTEM,
@@ -61,6 +62,7 @@ from hub.store.schema import BigId, delegations, metadata, receipts, users
 
 if TYPE_CHECKING:
     from hub.node import Node
+    from hub.reach.dispatch import Dispatcher
 
 
 MAX_DEPUTIES = 5000
@@ -164,11 +166,14 @@ async def send_notice(
     confirm: bool = False,
     delegation_ids: Sequence[int] | None = None,
     deputy_ids: Sequence[int] | None = None,
+    reach: Dispatcher | None = None,
 ) -> dict[str, Any]:
     """Send a notice to the whole meeting (neither list given), or to the deputies of the
     listed delegations and the listed deputies. Lists that are given but all empty are
     refused: an audience chosen by hand with nobody ticked is a mistake, never "everyone".
-    Returns the notice with its channels."""
+    Returns the notice with its channels and, with a ``reach`` dispatcher, what reaches
+    the addressees with no page open (``reach``: ``live``, ``queued``, ``unreached``); the
+    queued sends are done in the background."""
     require_role(me, "secretariat")
     title = check_text(title, "title", 300)
     text = check_text(text, "text", 20000, required=False)
@@ -263,7 +268,22 @@ async def send_notice(
         await conn.execute(notice_deliveries.insert(), deliveries)
         out = notice_dict(row)
         await w.append(f"desk:{meeting_id}", "notice.sent", me, {"notice": out, "channels": sent})
-    return {**out, "channels": sent}
+        queued = None
+        if reach is not None:
+            everyone = sorted({d["user_id"] for d in deliveries})
+            queued = await queue(w, reach.channel, int(nid), meeting_id, everyone)
+    if reach is None or queued is None:
+        return {**out, "channels": sent}
+    reach.wake()
+    return {
+        **out,
+        "channels": sent,
+        "reach": {
+            "live": queued.live,
+            reach.channel: {"queued": len(queued.jobs)},
+            "unreached": queued.unreached,
+        },
+    }
 
 
 @dataclass
@@ -451,10 +471,23 @@ async def _check_reader(conn: AsyncConnection, me: Principal, notice_id: int) ->
 
 
 async def tally(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
-    """The exact current tally (secretariat, supervisors, admins)."""
+    """The exact current tally (secretariat, supervisors, admins), with each person's
+    last reach beyond the WebSocket (``reach``: channel, state, attempts; null if none)
+    and the counts of those states per channel."""
     async with node.log.reading() as conn:
         n = await _check_reader(conn, me, notice_id)
-        return {"notice_title": n.title, **(await compute_tally(conn, n)).report()}
+        report = (await compute_tally(conn, n)).report()
+        per = await reach_of(conn, int(n.id))
+    by_channel: dict[str, list[str]] = {}
+    for r in per.values():
+        by_channel.setdefault(r["channel"], []).append(r["state"])
+    for p in report["people"]:
+        p["reach"] = per.get(p["id"])
+    return {
+        "notice_title": n.title,
+        **report,
+        "reach": {c: summary(states) for c, states in sorted(by_channel.items())},
+    }
 
 
 async def _delegation_names(conn: AsyncConnection, ids: Sequence[int | None]) -> dict[int, str]:
@@ -586,9 +619,21 @@ async def publish_tally(node: Node, notice_id: int) -> bool:
         return True
 
 
-async def repush(node: Node, me: Principal, notice_id: int, who: str = "missing") -> dict[str, Any]:
+async def repush(
+    node: Node,
+    me: Principal,
+    notice_id: int,
+    who: str = "missing",
+    reach: Dispatcher | None = None,
+    wait: float = 10.0,
+) -> dict[str, Any]:
     """Send the notice again to the inbox of each addressee who has neither receipt
-    (``who="missing"``) or who has not read it (``who="unread"``)."""
+    (``who="missing"``) or who has not read it (``who="unread"``). With a ``reach``
+    dispatcher, those of them with no page open and a registered device are sent it
+    through that channel too, at once (waiting at most ``wait`` seconds), and the answer
+    says what was actually done, per channel: ``reach`` = ``live`` (had a page open),
+    ``<channel>``: ``accepted`` / ``gone`` / ``failed`` / ``pending`` (still being
+    retried), ``unreached`` (no page open, no device)."""
     require_role(me, "secretariat")
     if who not in ("missing", "unread"):
         raise BadRequest('`who` must be "missing" or "unread"')
@@ -627,7 +672,20 @@ async def repush(node: Node, me: Principal, notice_id: int, who: str = "missing"
                     "to": [person(p.id, p.name) for p in targets],
                 },
             )
-    return {"notice": notice_id, "who": who, "repushed": out}
+        queued = None
+        if reach is not None and targets:
+            ids = [p.id for p in targets]
+            rounds = await rounds_of(w, int(n.id), ids)
+            queued = await queue(w, reach.channel, int(n.id), int(n.meeting_id), ids, rounds)
+    result: dict[str, Any] = {"notice": notice_id, "who": who, "repushed": out}
+    if reach is not None:
+        done = await reach.deliver(queued.jobs, wait) if queued else summary([])
+        result["reach"] = {
+            "live": queued.live if queued else 0,
+            reach.channel: done,
+            "unreached": queued.unreached if queued else 0,
+        }
+    return result
 
 
 async def list_notices(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:

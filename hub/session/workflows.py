@@ -1,11 +1,14 @@
 """The session workflows' background parts, attached to a hub's :class:`Services`.
 
 The app builds one :class:`Workflows` per process: the notice tally (fed by stored
-receipts), presence leases (fed by connections) and the cluster's deadline watcher.
+receipts), presence leases (fed by connections), the cluster's deadline watcher and the
+reach dispatcher (Web Push to those with no page open).
 """
 
 from __future__ import annotations
 
+from hub.reach import make_reach
+from hub.reach.dispatch import Dispatcher
 from hub.services import Services
 from hub.session import channels
 from hub.session.deadlines import DeadlineWatcher
@@ -23,4 +26,12 @@ class Workflows:
         services.on_connect.append(self.presence.connected)
         services.on_disconnect.append(self.presence.disconnected)
         self.deadlines = DeadlineWatcher(services)
-        services.parts += [self.deadlines, self.presence, self.notice_tally]
+        # Reaching those with no page open: Web Push, or the channel that logs.
+        self.reach = Dispatcher(
+            services.node,
+            make_reach(settings),
+            settings.push_retry,
+            settings.push_attempts,
+            claim=settings.push_timeout * 3 + 30,
+        )
+        services.parts += [self.deadlines, self.presence, self.notice_tally, self.reach]
