@@ -85,6 +85,7 @@ class _Link:
         self.client = client
         self.pubsub: Any = client.pubsub()
         self.leaving: set[bytes] = set()  # channels we unsubscribed and await the reply of
+        self.joining: set[bytes] = set()  # channels subscribed on connecting, not yet confirmed
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -218,6 +219,7 @@ class RedisClusterBroker(Broker):
                 for name in [self._private_channel(addr), *names]:
                     by_slot.setdefault(key_slot(name), []).append(name)
                 for same_slot in by_slot.values():
+                    link.joining.update(same_slot)
                     await link.pubsub.ssubscribe(*same_slot)
 
     async def _listen(self) -> None:
@@ -226,7 +228,8 @@ class RedisClusterBroker(Broker):
         while True:
             try:
                 await self._connect()
-                # Connected means every master answered: the first PING's reply, or a message.
+                # Connected means every master confirmed every subscription (a MOVED instead
+                # means the slot map is stale already: read it again).
                 await asyncio.gather(*(self._read(link, first=True) for link in self._links.values()))
                 self._listening = True
                 self.connected.set()
@@ -265,8 +268,8 @@ class RedisClusterBroker(Broker):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _read(self, link: _Link, first: bool) -> None:
-        """Hand every message heard on ``link`` to the node; return after the first thing
-        heard if ``first``. Raises :class:`Silent` when a health check goes unanswered and
+        """Hand every message heard on ``link`` to the node; if ``first``, return once the
+        master confirmed every subscription made on connecting. Raises :class:`Silent` when a health check goes unanswered and
         :class:`TopologyChanged` when the master drops a subscription by itself."""
         ps = link.pubsub
         loop = asyncio.get_running_loop()
@@ -274,8 +277,7 @@ class RedisClusterBroker(Broker):
         heard = loop.time()
         ping_at: float | None = None
         if first:
-            await ps.ping(PING)
-            ping_at = heard
+            ping_at = heard  # the confirmations are due within socket_timeout
         while True:
             msg = await ps.get_message(timeout=min(self.health_interval, self.socket_timeout))
             now = loop.time()
@@ -298,6 +300,8 @@ class RedisClusterBroker(Broker):
                     log.warning("ignoring a malformed broker message on %r", msg["channel"])
                 else:
                     self._on_message(channel, seq_, text, at)
+            elif kind == "ssubscribe":
+                link.joining.discard(msg["channel"])
             elif kind == "sunsubscribe":
                 if msg["channel"] in link.leaving:
                     link.leaving.discard(msg["channel"])
@@ -305,8 +309,10 @@ class RedisClusterBroker(Broker):
                     raise TopologyChanged(
                         f"{link.addr} gave up {msg['channel']!r} (failover or slot moved)"
                     )
-            if first:
+            if first and not link.joining:
                 return
+            if first:
+                ping_at = now
 
     async def _catch_up_when_due(self) -> None:
         """Run ``on_reconnect`` after each reconnect, retried with back-off until it
