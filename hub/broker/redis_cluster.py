@@ -155,7 +155,7 @@ class RedisClusterBroker(Broker):
         for host, port in list(self._known):
             r = self._node(host, port)
             try:
-                rows = await r.execute_command("CLUSTER SLOTS")
+                rows = await r.execute_command("CLUSTER SLOTS")  # type: ignore[no-untyped-call]
             except (RedisError, OSError) as e:
                 err = e
                 continue
@@ -230,7 +230,9 @@ class RedisClusterBroker(Broker):
                 await self._connect()
                 # Connected means every master confirmed every subscription (a MOVED instead
                 # means the slot map is stale already: read it again).
-                await asyncio.gather(*(self._read(link, first=True) for link in self._links.values()))
+                await asyncio.gather(
+                    *(self._read(link, first=True) for link in self._links.values())
+                )
                 self._listening = True
                 self.connected.set()
                 if ever_connected:
@@ -256,7 +258,9 @@ class RedisClusterBroker(Broker):
 
     async def _read_all(self) -> None:
         """Read every master's connection until one of them fails; then raise its error."""
-        tasks = [asyncio.create_task(self._read(link, first=False)) for link in self._links.values()]
+        tasks = [
+            asyncio.create_task(self._read(link, first=False)) for link in self._links.values()
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:

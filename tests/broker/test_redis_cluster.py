@@ -111,9 +111,7 @@ async def test_graceful_failover_reconnects_and_calls_on_reconnect(cluster: Redi
         await a.subscribe(c)
     old = cluster.master_of(prefix + chans[0])
     cluster.failover(cluster.replica_of(old))
-    await asyncio.to_thread(
-        _wait, lambda: cluster.master_of(prefix + chans[0]) != old, "failover"
-    )
+    await asyncio.to_thread(_wait, lambda: cluster.master_of(prefix + chans[0]) != old, "failover")
     await a.subscribe(chans[2])
     await asyncio.wait_for(reconnected.wait(), TIMEOUT)
     await _until(lambda: a.state == "listening")
