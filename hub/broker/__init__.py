@@ -55,6 +55,12 @@ class Broker(ABC):
 def make_broker(
     redis_url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
 ) -> Broker:
+    """In-process without a URL; Redis Cluster (sharded pub/sub) for ``redis+cluster://``
+    or ``rediss+cluster://`` seed lists; plain Redis pub/sub for any other URL."""
+    if redis_url.startswith(("redis+cluster://", "rediss+cluster://")):
+        from hub.broker.redis_cluster import RedisClusterBroker
+
+        return RedisClusterBroker(redis_url, prefix, health_interval, socket_timeout)
     if redis_url:
         from hub.broker.redis import RedisBroker
 
