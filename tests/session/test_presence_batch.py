@@ -89,7 +89,7 @@ class Rig:
 
     async def online(self) -> set[int]:
         async with self.engine.connect() as conn:
-            return await online_users(conn)
+            return await online_users(conn, datetime.now(UTC))
 
     async def changes(self, meeting: int) -> list[dict[str, Any]]:
         """The bodies of every ``presence.changed`` on the meeting's desk, in order."""
