@@ -36,6 +36,7 @@ from hub.api import (
     ops,
     performance,
     points,
+    roster,
     speakers,
     statistics,
     suggestions,
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
-    api_modules += [opinions, items, suggestions, calendar, deadlines]
+    api_modules += [opinions, items, suggestions, calendar, deadlines, roster]
     routes = [
         Route("/", _index),
         openapi.route([m.spec for m in api_modules]),
