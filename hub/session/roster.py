@@ -10,8 +10,8 @@ the accounts the hub holds and says what importing it would do, then does it.
   one it holds is ``updated`` where the sheet differs, else ``unchanged``. The import
   adds and updates; it never deactivates, deletes, changes an account's role or takes
   anyone out of a meeting. A column the sheet lacks leaves that field as it is; a blank
-  ``手机`` or ``首选联系方式`` cell clears it; a blank ``角色`` keeps an account's role
-  (a new one is a deputy).
+  ``手机`` or ``首选联系方式`` cell clears it; a blank ``角色``, ``代表团`` or ``单位``
+  keeps the account's own (a new account is a deputy, and needs its delegation).
 * **Delegations and units** named in the sheet and missing from the hub are created
   (listed in the report before anything is written).
 * **Meeting**: deputies and the secretariat become participants of the meeting unless
@@ -292,8 +292,8 @@ async def plan(conn: AsyncConnection, me: Principal, meeting_id: int, sheet: She
                 if given:
                     r.errors.append(_err("not_applicable", column=col, role=role))
                 now[col] = None
-            elif given is not None:
-                now[col] = given or None
+            elif given:  # a blank cell keeps the account's own
+                now[col] = given
             if role == needed_by and not now[col]:
                 r.errors.append(_err(f"{col}_missing"))
         if "phone" in has:

@@ -40,7 +40,9 @@ def csv_bytes(rows: list[list[str]], header: list[str] = HEADER, encoding: str =
     return out.getvalue().encode(encoding)
 
 
-def xlsx_bytes(rows: list[list[Any]], header: list[str] = HEADER, title: str | None = None) -> bytes:
+def xlsx_bytes(
+    rows: list[list[Any]], header: list[str] = HEADER, title: str | None = None
+) -> bytes:
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None
@@ -180,7 +182,11 @@ async def test_xlsx_import_then_the_same_file_again_changes_nothing(
     assert (chen.role, chen.phone, chen.preferred_contact) == ("deputy", "13905803333", "phone")
     assert chen.password_hash is None  # no password until an admin sets one
     dep0 = await account(hub, "dep0")
-    assert (dep0.name, dep0.phone, dep0.preferred_contact) == ("代表0改名", "13905804444", "in_person")
+    assert (dep0.name, dep0.phone, dep0.preferred_contact) == (
+        "代表0改名",
+        "13905804444",
+        "in_person",
+    )
     dw9 = await account(hub, "dw9")
     assert (dw9.role, dw9.phone, dw9.delegation_id) == ("unit", "05802021234", None)
     async with hub.services.engine.connect() as conn:
@@ -324,7 +330,12 @@ async def test_phone_shown_to_the_units_of_the_deputys_items_only(
         theirs = await api.commit_item([d1], lead=world.units[1])
         got = await api.get(world.unit_users[0], f"/api/items/{mine['id']}")
         assert got["contacts"] == [
-            {"deputy_id": d0, "name": "代表0", "phone": "13905808888", "preferred_contact": "wechat"}
+            {
+                "deputy_id": d0,
+                "name": "代表0",
+                "phone": "13905808888",
+                "preferred_contact": "wechat",
+            }
         ]
         other = await api.get(world.unit_users[1], f"/api/items/{theirs['id']}")
         assert [c["deputy_id"] for c in other["contacts"]] == [d1]
