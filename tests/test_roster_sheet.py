@@ -40,7 +40,8 @@ def test_utf16_with_bom_as_excel_saves_unicode_text() -> None:
 
 def test_xlsx_numbers_become_digits_and_later_sheets_are_searched() -> None:
     """A phone Excel keeps as a number (int or float) is its digits; a first sheet
-    without a roster (a cover page) is passed over for the next one."""
+    without a roster (a cover page) is passed over for the next one; a cell's line break
+    becomes a space."""
     wb = openpyxl.Workbook()
     cover = wb.active
     assert cover is not None
@@ -48,12 +49,13 @@ def test_xlsx_numbers_become_digits_and_later_sheets_are_searched() -> None:
     ws = wb.create_sheet("名册")
     ws.append(["用户名", "姓名", "手机"])
     ws.append(["d1", "张伟", 13905801021])
-    ws.append(["d2", "刘芳", 13706802457.0])
+    ws.append(["d2", "刘\n芳", 13706802457.0])
     buf = io.BytesIO()
     wb.save(buf)
     s = read_sheet(buf.getvalue())
     assert (s.format, s.sheet) == ("xlsx", "名册")
     assert [c["phone"] for _, c in s.rows] == ["13905801021", "13706802457"]
+    assert s.rows[1][1]["name"] == "刘 芳"  # a line break typed in a cell: one line
 
 
 @pytest.mark.parametrize(

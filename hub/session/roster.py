@@ -97,7 +97,31 @@ FIELDS = ("name", "delegation", "unit", "phone", "preferred_contact", "meeting")
 """What an update may change, as reports and the log name it (never the values)."""
 
 
+ROW_ERRORS = (
+    "username_missing",
+    "username_invalid",
+    "username_duplicate",
+    "name_missing",
+    "too_long",
+    "role_unknown",
+    "role_not_allowed",
+    "role_changed",
+    "delegation_missing",
+    "unit_missing",
+    "not_applicable",
+    "phone_invalid",
+    "contact_unknown",
+    "contact_needs_phone",
+    "participates_unknown",
+    "participates_role",
+    "participant_kept",
+)
+"""Every code a row's error may have: the pages have a text ``roster.err.<code>`` for each
+(``tests/test_error_texts.py``)."""
+
+
 def _err(code: str, **params: Any) -> dict[str, Any]:
+    assert code in ROW_ERRORS, code
     return {"code": code, **params}
 
 

@@ -70,6 +70,15 @@ IGNORED: dict[str, tuple[str, ...]] = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _text(v: object) -> str:
+    """A cell's text on one line: control characters (a line break typed in a cell, a NUL
+    no database column takes) become one space."""
+    return _CONTROL.sub(" ", str(v)).strip()
+
+
 def _norm(header: str) -> str:
     h = re.sub(r"[（(【\[].*?[)）】\]]", "", header)
     h = re.sub(r"[\s\u3000*＊:：]", "", h)
@@ -94,7 +103,22 @@ class Sheet:
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (row number, cells)
 
 
+FILE_REASONS = (
+    "roster_empty",
+    "roster_format",
+    "roster_unreadable",
+    "roster_encoding",
+    "roster_no_header",
+    "roster_duplicate_column",
+    "roster_no_rows",
+    "roster_too_many_rows",
+)
+"""The ``reason`` of each ``bad_request`` about the file: the pages have a text
+``bad_request.<reason>`` for each (``tests/test_error_texts.py``)."""
+
+
 def _bad(reason: str, message: str, **params: Any) -> BadRequest:
+    assert reason in FILE_REASONS, reason
     return BadRequest(message, field="file", reason=reason, **params)
 
 
@@ -220,7 +244,7 @@ def _from_rows(rows: Any, fmt: str, encoding: str | None, sheet_name: str | None
     header: list[str] | None = None
     header_row = 0
     for n, row in rows:
-        cells = [str(c).strip() for c in row[:MAX_COLUMNS]]
+        cells = [_text(c) for c in row[:MAX_COLUMNS]]
         found = {_ALIASES.get(_norm(c)) for c in cells}
         if {"username", "name"} <= found:
             header, header_row = cells, n
@@ -256,7 +280,7 @@ def _from_rows(rows: Any, fmt: str, encoding: str | None, sheet_name: str | None
     out = Sheet(fmt, encoding, sheet_name, header_row, columns, unknown, ignored)
     for n, row in rows:
         data = {
-            col: str(row[i]).strip()[: MAX_CELL + 1] if i < len(row) else ""
+            col: _text(row[i])[: MAX_CELL + 1] if i < len(row) else ""
             for col, i in positions.items()
         }
         if not any(data.values()):
