@@ -37,6 +37,7 @@ from hub.api import (
     performance,
     points,
     push,
+    roster,
     speakers,
     statistics,
     suggestions,
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     # Each API module brings its routes and their OpenAPI description.
     api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
-    api_modules += [opinions, items, suggestions, calendar, deadlines, push]
+    api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster]
     routes = [
         Route("/", _index),
         openapi.route([m.spec for m in api_modules]),

@@ -163,6 +163,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
                 delegation_id=args.delegation,
                 unit_id=args.unit,
                 phone=args.phone,
+                preferred_contact=args.contact,
             )
             for m in dict.fromkeys(args.meeting or []):  # a repeated --meeting once
                 await add_participants(conn, m, [uid])
@@ -239,6 +240,11 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--delegation", type=int)
     a.add_argument("--unit", type=int)
     a.add_argument("--phone", help="the roster's mobile (手机), e.g. 13905801234")
+    a.add_argument(
+        "--contact",
+        choices=("phone", "sms", "wechat", "in_person"),
+        help="preferred contact (首选联系方式): 电话, 短信, 微信, 当面",
+    )
     a.add_argument("--meeting", type=int, action="append", help="add as participant")
     a.set_defaults(fn=cmd_user_add)
 

@@ -30,6 +30,8 @@ from hub.store.schema import (
 ROLES = ("deputy", "secretariat", "unit", "supervisor", "admin")
 MOBILE = re.compile(r"1[3-9][0-9]{9}")  # a mainland mobile number: 11 digits
 LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")  # an area code (3-4 digits) and 7-8 digits
+CONTACTS = ("phone", "sms", "wechat", "in_person")
+"""How a deputy prefers to be contacted (首选联系方式): 电话, 短信, 微信, 当面."""
 
 
 async def create_delegation(conn: AsyncConnection, name: str) -> int:
@@ -99,6 +101,18 @@ def check_phone(raw: str | None) -> str | None:
     )
 
 
+def check_contact(raw: str | None) -> str | None:
+    """A preferred contact as stored: one of :data:`CONTACTS`, or None for none;
+    ``bad_request`` (``field: preferred_contact``) otherwise."""
+    if raw is None or raw == "":
+        return None
+    if raw not in CONTACTS:
+        raise BadRequest(
+            f"`preferred_contact` must be one of {', '.join(CONTACTS)}", field="preferred_contact"
+        )
+    return raw
+
+
 async def create_user(
     conn: AsyncConnection,
     username: str,
@@ -110,11 +124,14 @@ async def create_user(
     password_hash: str | None = None,
     phone: str | None = None,
     now: datetime | None = None,
+    preferred_contact: str | None = None,
 ) -> int:
     """Create an account; deputies need a delegation and unit accounts a unit. ``phone``
-    (the roster's mobile) is checked and normalised by :func:`check_phone`. ``now`` is the
-    hub's clock where there is one (the CLI has wall time)."""
+    (the roster's mobile) is checked and normalised by :func:`check_phone`, and
+    ``preferred_contact`` by :func:`check_contact`. ``now`` is the hub's clock where there
+    is one (the CLI has wall time)."""
     phone = check_phone(phone)
+    preferred_contact = check_contact(preferred_contact)
     if role not in ROLES:
         raise BadRequest(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if not username or len(username) > 100:
@@ -144,6 +161,7 @@ async def create_user(
                 unit_id=unit_id if role == "unit" else None,
                 created_at=now or datetime.now(UTC),
                 phone=phone,
+                preferred_contact=preferred_contact,
             )
             .returning(users.c.id)
         )

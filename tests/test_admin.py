@@ -34,9 +34,17 @@ async def test_admin_sets_a_deputys_phone_and_nobody_lists_it(
     new["delegation_id"] = world.delegations[0]
     async with httpx.AsyncClient(base_url=hub.url) as http:
         r = await http.post(
-            "/api/admin/users", json={**new, "phone": "+86 139 0580 7788"}, headers=admin
+            "/api/admin/users",
+            json={**new, "phone": "+86 139 0580 7788", "preferred_contact": "sms"},
+            headers=admin,
         )
         assert r.status_code == 201, r.text
+        r = await http.post(
+            "/api/admin/users",
+            json={**new, "username": "chen3", "preferred_contact": "飞鸽"},
+            headers=admin,
+        )
+        assert (r.status_code, r.json()["field"]) == (400, "preferred_contact"), r.text
         r = await http.post(
             "/api/admin/users",
             json={**new, "username": "chen2", "phone": "139058077"},
@@ -56,10 +64,10 @@ async def test_admin_sets_a_deputys_phone_and_nobody_lists_it(
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
-                sa.select(users_table.c.username, users_table.c.phone).where(
-                    users_table.c.username.in_(["chen", "chen2"])
-                )
+                sa.select(
+                    users_table.c.username, users_table.c.phone, users_table.c.preferred_contact
+                ).where(users_table.c.username.in_(["chen", "chen2", "chen3"]))
             )
-            assert [tuple(r) for r in rows] == [("chen", "13905807788")]
+            assert [tuple(r) for r in rows] == [("chen", "13905807788", "sms")]
     finally:
         await engine.dispose()

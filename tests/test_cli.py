@@ -184,13 +184,13 @@ def test_user_add_reports_each_missing_reference_on_its_own(tmp_path: Path) -> N
 
 def test_user_add_takes_the_rosters_phone(tmp_path: Path) -> None:
     """`hub user add --phone` stores the number normalised (spaces, hyphens and +86
-    dropped); a malformed one is a one-line error naming `phone` that does not repeat the
+    dropped), `--contact` the preferred contact; a malformed one is a one-line error naming `phone` that does not repeat the
     number, and nothing is created."""
     import sqlite3
 
     assert _hub(tmp_path, "migrate").returncode == 0
     r = _hub(tmp_path, "user", "add", "--username", "wang", "--role", "supervisor",
-             "--phone", "+86 139-0580-1234")  # fmt: skip
+             "--phone", "+86 139-0580-1234", "--contact", "wechat")  # fmt: skip
     assert r.returncode == 0, r.stderr
     r = _hub(tmp_path, "user", "add", "--username", "li", "--role", "supervisor",
              "--phone", "2345-678")  # fmt: skip
@@ -198,5 +198,7 @@ def test_user_add_takes_the_rosters_phone(tmp_path: Path) -> None:
     assert len(r.stderr.strip().splitlines()) == 1 and "`phone`" in r.stderr
     assert "2345-678" not in r.stderr
     with sqlite3.connect(tmp_path / "hub.sqlite3") as db:
-        rows = db.execute("select username, phone from users order by id").fetchall()
-    assert rows == [("wang", "13905801234")]
+        rows = db.execute(
+            "select username, phone, preferred_contact from users order by id"
+        ).fetchall()
+    assert rows == [("wang", "13905801234", "wechat")]

@@ -9,7 +9,10 @@ from pathlib import Path
 import httpx
 
 from hub.errors import HTTP_STATUS
+from hub.identity import CONTACTS
 from hub.session.meetings import ENDED_REASONS
+from hub.session.roster import FIELDS, ROW_ERRORS
+from hub.session.roster_sheet import FILE_REASONS
 from tests.utils.factories import PASSWORD, World
 from tests.utils.servers import RunningHub
 
@@ -42,6 +45,20 @@ def test_every_conflict_reason_has_a_text_in_every_language() -> None:
         assert wanted <= keys, f"{name} lacks {sorted(wanted - keys)}"
     src = I18N.read_text(encoding="utf-8")
     assert "`conflict.${p.reason}`" in src  # errorText reads them
+
+
+def test_every_roster_reason_has_a_text_in_every_language() -> None:
+    """The roster import's row errors (`roster.err.<code>`), its file problems
+    (`bad_request.<reason>`) and its conflicts have a text in each language; errorText
+    reads a bad_request's reason."""
+    wanted = {f"roster.err.{c}" for c in ROW_ERRORS}
+    wanted |= {f"bad_request.{r}" for r in FILE_REASONS}
+    wanted |= {"conflict.roster_errors", "conflict.roster_changed"}
+    wanted |= {f"contact.{c}" for c in CONTACTS}
+    wanted |= {f"roster.field.{f}" for f in FIELDS}
+    for name, keys in tables().items():
+        assert wanted <= keys, f"{name} lacks {sorted(wanted - keys)}"
+    assert "`bad_request.${p.reason}`" in I18N.read_text(encoding="utf-8")
 
 
 async def test_bad_fields_and_parameters_name_the_field(hub: RunningHub, world: World) -> None:

@@ -12,7 +12,7 @@ from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.auth import check_password_policy
 from hub.errors import Close
-from hub.identity import create_user, set_active, set_password, username_of
+from hub.identity import CONTACTS, create_user, set_active, set_password, username_of
 from hub.store.log import db_errors
 from hub.store.schema import users
 
@@ -55,6 +55,7 @@ async def add_user(request: Request) -> Response:
             unit_id=field(d, "unit_id", int, required=False),
             now=s.clock.now(),
             phone=field(d, "phone", str, required=False),
+            preferred_contact=field(d, "preferred_contact", str, required=False),
         )
     return JSON({"id": uid}, status_code=201)
 
@@ -123,6 +124,11 @@ spec = {
                         **STR,
                         "description": "the roster's mobile (11 digits, +86 optional) or a "
                         "landline with its area code; shown to the secretariat and admins only",
+                    },
+                    preferred_contact={
+                        "enum": list(CONTACTS),
+                        "description": "how the deputy prefers to be contacted (电话, 短信, "
+                        "微信, 当面); shown with the phone to the units of the deputy's items",
                     },
                 )
             ),

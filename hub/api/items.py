@@ -13,6 +13,7 @@ from starlette.routing import Route
 from hub.api import JSON, body, principal, query_id, query_int, query_words, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
+from hub.identity import CONTACTS
 from hub.session import items as it
 from hub.session import lifecycle as lc
 
@@ -206,6 +207,18 @@ ITEM_DETAIL = {
                     rating={"enum": list(lc.RATINGS)},
                     reason=NULL_STR,
                     at=TS,
+                ),
+            },
+            contacts={
+                "type": "array",
+                "description": "only for an account of a unit now on the item: how to reach "
+                "its deputies (the roster's phone and preferred contact); absent for anyone else",
+                "items": obj(
+                    ["deputy_id", "name", "phone", "preferred_contact"],
+                    deputy_id=INT,
+                    name=STR,
+                    phone=NULL_STR,
+                    preferred_contact={"enum": [*CONTACTS, None]},
                 ),
             },
         ),

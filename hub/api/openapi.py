@@ -94,6 +94,15 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
                     },
                     resets={"type": "string", "description": "quota_exceeded: when it resets"},
                     retry_after={"type": "integer", "description": "rate_limited: seconds to wait"},
+                    reason={
+                        "type": "string",
+                        "description": "conflict, bad_request: why, for the client's text "
+                        "(sitting_closed, roster_errors, roster_no_header …)",
+                    },
+                    report={
+                        "type": "object",
+                        "description": "conflict roster_errors: the roster import's report",
+                    },
                 )
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -899,7 +899,37 @@ async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
             )
         ).all()
         seen = seen_of(me, ctx, await seen_times(conn, me, [item_id]))
-    return detail(ctx, s.clock.now(), evaluations, me, seen)
+        contacts = await deputy_contacts(conn, me, ctx)
+    out = detail(ctx, s.clock.now(), evaluations, me, seen)
+    if contacts is not None:
+        out["contacts"] = contacts
+    return out
+
+
+async def deputy_contacts(conn: AsyncConnection, me: Principal, ctx: Ctx) -> list[Any] | None:
+    """How to reach the item's deputies (their roster phone and preferred contact), for an
+    account of a unit now on the item, who must contact them about it; None for anyone
+    else: other units, the deputies, the staff. Never in a message: the log is read by
+    every recipient of the item's messages and kept for ever."""
+    if me.role != "unit" or me.unit_id not in ctx.unit_ids:
+        return None
+    ids = ctx.deputy_ids("confirmed")
+    if not ids:
+        return []
+    rows = await conn.execute(
+        sa.select(users.c.id, users.c.name, users.c.phone, users.c.preferred_contact)
+        .where(users.c.id.in_(ids))
+        .order_by(users.c.id)
+    )
+    return [
+        {
+            "deputy_id": int(r.id),
+            "name": r.name,
+            "phone": r.phone,
+            "preferred_contact": r.preferred_contact,
+        }
+        for r in rows
+    ]
 
 
 async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any]]:

@@ -43,6 +43,9 @@ users = sa.Table(
     # the roster's mobile (手机), normalised by hub.identity.check_phone; shown to the
     # secretariat and admins only, never written into the message log
     sa.Column("phone", sa.String(20), nullable=True),
+    # how the deputy prefers to be contacted (首选联系方式): a code of
+    # hub.identity.CONTACTS; shown with the phone to the units of the deputy's items only
+    sa.Column("preferred_contact", sa.String(16), nullable=True),
 )
 
 meetings = sa.Table(

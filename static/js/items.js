@@ -499,6 +499,27 @@ export class ItemBoard {
     fill(
       box,
       d ? el("p", { class: "text item-text" }, d.text) : null,
+      // How to reach the item's deputies: sent only to the units on the item.
+      d && d.contacts && d.contacts.length
+        ? el(
+            "div",
+            { class: "contacts" },
+            el("strong", {}, `${t("item.contacts")}：`),
+            el(
+              "ul",
+              { class: "people" },
+              d.contacts.map((c) =>
+                el(
+                  "li",
+                  { "data-contact": c.deputy_id },
+                  `${c.name} `,
+                  c.phone ? el("a", { href: `tel:${c.phone}` }, c.phone) : el("span", { class: "meta" }, t("item.noPhone")),
+                  c.preferred_contact ? [" ", chip(t("item.prefers", { how: t(`contact.${c.preferred_contact}`) }), "info")] : null,
+                ),
+              ),
+            ),
+          )
+        : null,
       d && d.reply_text ? el("div", { class: "reply" }, el("strong", {}, `${t("item.reply")}（${t(`item.grade.${d.grade}`)}）：`), el("p", { class: "text" }, d.reply_text)) : null,
       d && d.return_reason ? el("p", { class: "meta" }, `${t("item.returnReason")}：`, el("span", { class: "text" }, d.return_reason)) : null,
       d && d.review_reason ? el("p", { class: "meta" }, `${t("common.reason")}：`, el("span", { class: "text" }, d.review_reason)) : null,

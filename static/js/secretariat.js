@@ -1,9 +1,10 @@
 // The secretariat's console (laptop): notices with live tallies, the opinions stream,
-// items, the overdue board, attendance, speakers, and the meeting's schedule.
+// items, the overdue board, attendance, speakers, the meeting's schedule and the roster import.
 
 import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { chooseMeeting, directory } from "./meeting.js";
+import { mountRoster } from "./roster.js";
 import * as attendance from "./sec-attendance.js";
 import * as items from "./sec-items.js";
 import * as notices from "./sec-notices.js";
@@ -28,7 +29,16 @@ if (!chosen) {
     bus: new EventTarget(),
     selection: new Set(), // opinion ids chosen for a commit-to-do item
   };
-  const parts = [notices, opinions, items, attendance, speakers, setup];
+  // The meeting's secretariat imports its deputies (a meeting it runs: docs/client.md).
+  const roster = {
+    mount: (c) => {
+      const runs = (c.me.meetings || []).includes(c.meetingId);
+      document.getElementById("roster").hidden = !runs;
+      document.querySelector('nav a[href="#roster"]').hidden = !runs;
+      if (runs) mountRoster(document.querySelector("#roster .body"), c.meetingId);
+    },
+  };
+  const parts = [notices, opinions, items, attendance, speakers, setup, roster];
   client.addEventListener("message", (ev) => {
     const m = ev.detail;
     if (m.channel === `meeting:${ctx.meetingId}`) {

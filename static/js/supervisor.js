@@ -1,12 +1,14 @@
 // The supervisor's dashboard (big screen): statistics with SVG charts, archive search
 // with receipts, exports, item timelines, deputies' performance files, registrations
-// to review, and the tamper check. Reads everything, changes only registrations.
+// to review, and the tamper check. Reads everything, changes only registrations; an admin
+// also imports a meeting's roster here.
 
 import { authUrl, get, has, post } from "./api.js";
 import { bars, ring } from "./charts.js";
 import { t } from "./i18n.js";
 import { eventText } from "./items.js";
 import { chooseMeeting } from "./meeting.js";
+import { mountRoster } from "./roster.js";
 import { busy, chip, day, el, field, fill, flash, startPage, when } from "./ui.js";
 
 const { me, client } = await startPage(["supervisor", "admin"], "page.supervisor");
@@ -179,6 +181,11 @@ const FILTERS = [
 
 function summarize(body) {
   if (!body || typeof body !== "object") return String(body ?? "");
+  if (body.roster && typeof body.roster === "object") {
+    const r = body.roster;
+    const made = [...(r.created_delegations || []), ...(r.created_units || [])];
+    return t("roster.logLine", { file: r.filename || "—", new: r.new, updated: r.updated, joined: r.joined }) + (made.length ? ` · ${t("roster.logCreated", { names: made.join("、") })}` : "");
+  }
   const inner = [body.item, body.opinion, body.notice, body.leave, body.registration, body.document, body.sitting, body.agenda_item];
   const b = inner.find((x) => x && typeof x === "object") || body;
   const main = b.title || b.text || b.reason || "";
@@ -459,6 +466,14 @@ client.addEventListener("message", (ev) => {
     statsTimer = setTimeout(drawStats, 1500);
   }
 });
+
+// -- the roster import: admins (the supervisors' page is theirs too) ----------------------
+
+if (me.role === "admin" && meetingId !== null) {
+  document.getElementById("roster").hidden = false;
+  document.querySelector('nav a[href="#roster"]').hidden = false;
+  mountRoster(document.querySelector("#roster .body"), meetingId);
+}
 
 drawArchive();
 drawVerify();

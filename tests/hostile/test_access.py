@@ -368,6 +368,9 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/meetings/{id}/agenda", "meeting", SEC),
     ("GET", "/api/meetings/{id}/documents", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/documents", "meeting", SEC),
+    # the meeting's secretariat imports its deputies; admins any roster (tests/session/test_roster.py)
+    ("POST", "/api/meetings/{id}/roster/preview", "meeting", SEC | ADMIN),
+    ("POST", "/api/meetings/{id}/roster/import", "meeting", SEC | ADMIN),
     ("GET", "/api/documents/{id}", "document", STAFF | {"deputy"}),
     ("GET", "/api/documents/{id}/opens", "document", STAFF),
     ("GET", "/api/meetings/{id}/notices", "meeting", STAFF | {"deputy"}),

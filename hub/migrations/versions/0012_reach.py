@@ -2,7 +2,7 @@
 jobs (one per notice, person, channel and round)
 
 Revision ID: 0012_reach
-Revises: 0010_sittings
+Revises: 0011_roster
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_reach"
-down_revision = "0010_sittings"
+down_revision = "0011_roster"
 branch_labels = None
 depends_on = None
 

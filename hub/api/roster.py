@@ -1,0 +1,156 @@
+"""The roster import (代表名册导入): preview a CSV or XLSX file, then import it
+(``hub.session.roster``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.api import JSON, path_int, principal, services
+from hub.api.documents import check_upload_headers
+from hub.api.meetings import MEETING_ID
+from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
+from hub.channels import Principal
+from hub.errors import BadRequest, TooLarge
+from hub.node import Node
+from hub.session import roster
+from hub.session.documents import clean_filename
+from hub.session.roster_sheet import MAX_BYTES
+
+Step = Callable[[Node, Principal, int, bytes, str], Awaitable[dict[str, Any]]]
+
+
+async def _file(request: Request) -> bytes:
+    """The request body (the file's bytes), at most ``MAX_BYTES``; read no further."""
+    check_upload_headers(request, MAX_BYTES)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise TooLarge(f"the roster file is over {MAX_BYTES} bytes", limit=MAX_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _endpoint(step: Step) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        me = await principal(request)
+        s = services(request)
+        mid = path_int(request)
+        # Who may, before a byte of the file is read.
+        await roster.check_importer(s.node, me, mid)
+        raw_name = request.query_params.get("filename", "")
+        filename = clean_filename(raw_name) if raw_name else ""
+        data = await _file(request)
+        if not data:
+            raise BadRequest("send the file's bytes as the request body", field="file")
+        return JSON(await step(s.node, me, mid, data, filename))
+
+    return handle
+
+
+routes = [
+    Route("/api/meetings/{id:int}/roster/preview", _endpoint(roster.preview), methods=["POST"]),
+    Route(
+        "/api/meetings/{id:int}/roster/import", _endpoint(roster.import_roster), methods=["POST"]
+    ),
+]
+
+STRS = {"type": "array", "items": STR}
+ROW = obj(
+    ["row", "username", "name", "result", "changes", "errors"],
+    row={**INT, "description": "the row's number as the spreadsheet shows it"},
+    username=STR,
+    name=STR,
+    result={"enum": ["new", "updated", "unchanged", "error"]},
+    changes={
+        "type": "array",
+        "items": {"enum": list(roster.FIELDS)},
+        "description": "what an update changes (names of fields, never their values)",
+    },
+    errors={
+        "type": "array",
+        "items": obj(["code"], code=STR),
+        "description": "each with its parameters (column, role, first, value …)",
+    },
+)
+REPORT = obj(
+    [
+        "meeting",
+        "filename",
+        "sha256",
+        "format",
+        "columns",
+        "unknown_columns",
+        "ignored_columns",
+        "counts",
+        "created_delegations",
+        "created_units",
+        "rows",
+        "imported",
+        "written",
+    ],
+    meeting=obj(["id", "title"], id=INT, title=STR),
+    filename=STR,
+    sha256=STR,
+    format={"enum": ["csv", "xlsx"]},
+    encoding={"type": ["string", "null"]},
+    sheet={"type": ["string", "null"]},
+    header_row=INT,
+    columns={"type": "object", "additionalProperties": STR},
+    unknown_columns=STRS,
+    ignored_columns=STRS,
+    counts=obj(
+        ["new", "updated", "unchanged", "error"], new=INT, updated=INT, unchanged=INT, error=INT
+    ),
+    created_delegations=STRS,
+    created_units=STRS,
+    rows={"type": "array", "items": ROW},
+    imported=BOOL,
+    written=BOOL,
+)
+PARAMS = [
+    MEETING_ID,
+    {
+        "name": "filename",
+        "in": "query",
+        "schema": STR,
+        "description": "the file's name, kept in the report and the log",
+    },
+]
+BODY = {
+    "required": True,
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+}
+WHO = (
+    "an admin, or the secretariat of the meeting (deputies only). The body is the file's "
+    f"bytes: CSV (UTF-8, UTF-16 or GBK) or XLSX, at most {MAX_BYTES} bytes."
+)
+spec = {
+    "/api/meetings/{id}/roster/preview": {
+        "post": {
+            "summary": "Preview a roster import: each row's result (new, updated, unchanged, "
+            "error with its reasons) and the delegations and units it would create; writes "
+            "nothing. " + WHO,
+            "parameters": PARAMS,
+            "requestBody": BODY,
+            "responses": {**ok(REPORT), **error_responses(400, 401, 403, 404, 413)},
+        }
+    },
+    "/api/meetings/{id}/roster/import": {
+        "post": {
+            "summary": "Import a roster in one transaction: every row, or nothing (409 "
+            "`conflict` with reason `roster_errors` and the `report` if any row is in "
+            "error). The same file again writes nothing. An import that changes something "
+            "appends roster.imported on desk:<id>. " + WHO,
+            "parameters": PARAMS,
+            "requestBody": BODY,
+            "responses": {**ok(REPORT), **error_responses(400, 401, 403, 404, 409, 413, 503)},
+        }
+    },
+}
