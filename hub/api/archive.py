@@ -99,6 +99,11 @@ FILTERS = [
     _q("sender", ID, "sender's user id"),
     _q("unit", ID, "the unit's channel unit:<id>"),
     _q("deputy", ID, "the deputy's inbox deputy:<id>, or sent by the deputy"),
+    _q(
+        "delegation",
+        ID,
+        "the delegation's channel delegation:<id>, its deputies' inboxes, or sent by them",
+    ),
     _q("meeting", ID, "meeting:<id> and desk:<id>"),
     _q("since", STR, "from (inclusive): 2026-03-01 or an ISO timestamp with zone"),
     _q("until", STR, "to (exclusive): 2026-03-02 or an ISO timestamp with zone"),

@@ -54,8 +54,9 @@ COUNTS = {"type": "object", "additionalProperties": {"type": ["integer", "number
 spec = {
     "/api/statistics": {
         "get": {
-            "summary": "Suggestions, commit-to-do items, evaluations, deadlines, units, "
-            "notices and attendance of a meeting and/or period (secretariat, supervisor, admin)",
+            "summary": "Suggestions, commit-to-do items, items by state, evaluations, "
+            "deadlines, units, opinions, notices and attendance of a meeting and/or period, "
+            "each saying what it counts and leaves out (secretariat, supervisor, admin)",
             "parameters": [
                 {"name": "meeting", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
@@ -68,16 +69,20 @@ spec = {
                             "scope",
                             "suggestions",
                             "commit_items",
+                            "item_states",
                             "evaluations",
                             "overdue",
                             "deadlines",
                             "units",
+                            "opinions",
                             "notices",
                             "attendance",
+                            "as_of",
                         ],
                         scope={"type": "object"},
                         suggestions=COUNTS,
                         commit_items=COUNTS,
+                        item_states=COUNTS,
                         evaluations=COUNTS,
                         overdue=COUNTS,
                         deadlines=COUNTS,
@@ -91,8 +96,15 @@ spec = {
                                 on_time_rate=NUM_OR_NULL,
                             ),
                         },
+                        opinions=COUNTS,
                         notices=COUNTS,
-                        attendance=COUNTS,
+                        attendance={
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": ["integer", "number", "boolean", "null"]
+                            },
+                        },
+                        as_of=STR,
                     )
                 ),
                 **error_responses(400, 401, 403, 503),

@@ -2,7 +2,8 @@
 
 Filters (all optional, combined with AND): ``channel``; ``kind``; ``sender`` (user id);
 ``unit`` (the channel ``unit:<id>``); ``deputy`` (the inbox ``deputy:<id>``, or sent by
-that deputy); ``meeting`` (``meeting:<id>`` and its desk ``desk:<id>``); ``since`` /
+that deputy); ``delegation`` (its channel ``delegation:<id>``, its deputies' inboxes, or
+sent by one of its deputies); ``meeting`` (``meeting:<id>`` and its desk ``desk:<id>``); ``since`` /
 ``until`` (``since <= ts < until``); ``q`` (text contained in the body's JSON text,
 case-insensitive for Latin letters).
 
@@ -30,7 +31,7 @@ from hub.errors import BadRequest
 from hub.params import check_id, parse_id, parse_when
 from hub.session.channels import parse_congress_channel
 from hub.store.log import COLUMNS, stored_message
-from hub.store.schema import messages, receipts
+from hub.store.schema import messages, receipts, users
 from hub.supervision.delivery import receipts_of
 
 # Indexes the archive relies on (created by migration 0004). On PostgreSQL the migration
@@ -52,6 +53,7 @@ class Filters:
     sender: int | None = None
     unit: int | None = None
     deputy: int | None = None
+    delegation: int | None = None
     meeting: int | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -72,13 +74,17 @@ class Filters:
             raise BadRequest("`kind` is at most 64 characters")
         if q is not None and len(q) > 200:
             raise BadRequest("`q` is at most 200 characters")
-        raw = {n: get(n) for n in ("sender", "unit", "deputy", "meeting", "since", "until")}
+        raw = {
+            n: get(n)
+            for n in ("sender", "unit", "deputy", "delegation", "meeting", "since", "until")
+        }
         return cls(
             channel=parse_congress_channel(channel).name if channel is not None else None,
             kind=kind,
             sender=parse_id(raw["sender"], "sender") if raw["sender"] else None,
             unit=parse_id(raw["unit"], "unit") if raw["unit"] else None,
             deputy=parse_id(raw["deputy"], "deputy") if raw["deputy"] else None,
+            delegation=parse_id(raw["delegation"], "delegation") if raw["delegation"] else None,
             meeting=parse_id(raw["meeting"], "meeting") if raw["meeting"] else None,
             since=parse_when(raw["since"], "since", tz) if raw["since"] else None,
             until=parse_when(raw["until"], "until", tz) if raw["until"] else None,
@@ -98,6 +104,18 @@ class Filters:
             out.append(m.channel == f"unit:{self.unit}")
         if self.deputy is not None:
             out.append(sa.or_(m.channel == f"deputy:{self.deputy}", m.sender_id == self.deputy))
+        if self.delegation is not None:
+            members = self.delegation_deputies()
+            inboxes = sa.select(sa.literal("deputy:") + sa.cast(users.c.id, sa.String)).where(
+                users.c.role == "deputy", users.c.delegation_id == self.delegation
+            )
+            out.append(
+                sa.or_(
+                    m.channel == f"delegation:{self.delegation}",
+                    m.channel.in_(inboxes),
+                    m.sender_id.in_(members),
+                )
+            )
         if self.meeting is not None:
             out.append(m.channel.in_([f"meeting:{self.meeting}", f"desk:{self.meeting}"]))
         if self.since is not None:
@@ -108,6 +126,12 @@ class Filters:
             escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             out.append(m.body.ilike(f"%{escaped}%", escape="\\"))
         return out
+
+    def delegation_deputies(self) -> sa.Select[Any]:
+        """The ids of the deputies of the ``delegation`` filter, as a subquery."""
+        return sa.select(users.c.id).where(
+            users.c.role == "deputy", users.c.delegation_id == self.delegation
+        )
 
 
 # How far out of time order a message may have been stored and still be found by a time

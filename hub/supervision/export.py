@@ -212,6 +212,8 @@ def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(r.channel == f"unit:{f.unit}")
     if f.deputy is not None:
         out.append(r.user_id == f.deputy)
+    if f.delegation is not None:
+        out.append(r.user_id.in_(f.delegation_deputies()))
     user = params.get("user")
     if user:
         out.append(r.user_id == parse_id(user, "user"))
@@ -268,6 +270,14 @@ def _items_where(f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(
             items.c.id.in_(
                 sa.select(item_deputies.c.item_id).where(item_deputies.c.deputy_id == f.deputy)
+            )
+        )
+    if f.delegation is not None:
+        out.append(
+            items.c.id.in_(
+                sa.select(item_deputies.c.item_id).where(
+                    item_deputies.c.deputy_id.in_(f.delegation_deputies())
+                )
             )
         )
     return out

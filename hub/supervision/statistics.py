@@ -3,12 +3,15 @@
 Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start, end)``
 (items created, notices sent, sittings started in it). Definitions:
 
-* **suggestions**: ``received`` reached the secretariat (state ``submitted``, after any
-  co-signing); ``accepted`` / ``not_accepted`` by review; ``assigned`` handed over;
-  ``signed`` signed for by a lead unit; ``replied`` answered at least once; ``closed``.
+* **suggestions**: ``submitted`` every suggestion a deputy submitted, of which
+  ``cosigning`` still wait for their co-signers (they have not reached the secretariat)
+  and ``received`` reached it (state ``submitted``, after any co-signing);
+  ``accepted`` / ``not_accepted`` by review; ``assigned`` handed over; ``signed`` signed
+  for by a lead unit; ``replied`` answered at least once; ``closed``.
 * **commit_items** (马上办): ``assigned`` (they are created handed over), ``signed``,
   ``replied``, ``closed``, and ``same_day``: first replied on the local date of their
   first hand-over.
+* **item_states**: the items in scope (both kinds) by their state now.
 * **evaluations** of the items in scope, every round: counts per rating,
   ``satisfaction_rate`` = (satisfied + basically satisfied) / all, ``satisfied_rate`` =
   satisfied / all. ``no_evaluation``: items the secretariat closed after the evaluation
@@ -24,11 +27,18 @@ Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start
 * **notices**: addressees (per notice and deputy), ``delivered`` (an ack of the
   addressee's channel up to the notice's seq or later, or a read), ``read`` (a read of
   that seq), their rates, and the median time from sending to reading (seconds).
-* **attendance** at sittings that have ended (closed by the secretariat, or past their
-  scheduled end: ``hub.session.meetings.ended_clause``): expected deputies, checked in,
-  on approved leave, absent; ``rate`` = checked in / expected.
+* **opinions** (审议意见) submitted in scope: ``total`` and per status now (``submitted``:
+  not handled yet; ``noted``, ``merged``, ``committed``).
+* **attendance** at the sittings that have begun: those that ended (closed by the
+  secretariat, or past their scheduled end: ``hub.session.meetings.ended_clause``) are
+  final, those still open count "so far" (``final`` is false while any is open);
+  expected deputies, checked in, on approved leave, ``absent`` (at an ended sitting; a
+  leave still pending when it ended is an absence), ``not_checked_in`` (not checked in
+  yet at an open sitting, with or without a pending leave); ``rate`` = checked in /
+  expected. Sittings not begun yet are left out and counted in ``not_started``.
 
-Rates are rounded to 4 decimals; a rate over nothing is None.
+Rates are rounded to 4 decimals; a rate over nothing is None. ``as_of`` is the hub's time
+the figures were taken at.
 """
 
 from __future__ import annotations
@@ -42,11 +52,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.protocol import utc
+from hub.protocol import iso, utc
 from hub.session import lifecycle as lc
 from hub.session.items import RATINGS, SUGGESTION, due_expr, item_evaluations, items
-from hub.session.meetings import ended_clause, sittings
+from hub.session.meetings import sitting_ended, sittings
 from hub.session.notices import notice_deliveries, notices
+from hub.session.opinions import STATUSES as OPINION_STATUSES
+from hub.session.opinions import opinions
 from hub.store.engine import in_chunks
 from hub.store.schema import receipts, units
 from hub.supervision.attendance import marks
@@ -83,8 +95,20 @@ async def item_statistics(
     timelines = [analyse(r, events[int(r.id)], now) for r in rows]
 
     sugg = dict.fromkeys(
-        ("received", "accepted", "not_accepted", "assigned", "signed", "replied", "closed"), 0
+        (
+            "submitted",
+            "cosigning",
+            "received",
+            "accepted",
+            "not_accepted",
+            "assigned",
+            "signed",
+            "replied",
+            "closed",
+        ),
+        0,
     )
+    by_state = dict.fromkeys(lc.STATES, 0)
     commit = dict.fromkeys(("assigned", "signed", "replied", "closed", "same_day"), 0)
     deadline_counts = dict.fromkeys(("met", "missed", "overdue", "pending", "superseded"), 0)
     per_unit: dict[int, dict[str, Any]] = defaultdict(
@@ -99,7 +123,10 @@ async def item_statistics(
     for t in timelines:
         actions = {s["action"] for s in t.steps}
         to_states = {s["to"] for s in t.steps}
+        by_state[t.state] += 1
         if t.kind == SUGGESTION:
+            sugg["submitted"] += 1
+            sugg["cosigning"] += t.state == lc.COSIGNING
             sugg["received"] += lc.SUBMITTED in to_states
             sugg["accepted"] += "accept" in actions
             sugg["not_accepted"] += "not_accept" in actions
@@ -180,6 +207,7 @@ async def item_statistics(
     return {
         "suggestions": sugg,
         "commit_items": commit,
+        "item_states": by_state,
         "evaluations": {
             "total": total_eval,
             **ratings,
@@ -286,24 +314,52 @@ async def attendance_statistics(
     end: datetime | None,
     now: datetime,
 ) -> dict[str, Any]:
-    q = sa.select(sittings).where(ended_clause(now))
+    q = sa.select(sittings)
     if meeting is not None:
         q = q.where(sittings.c.meeting_id == meeting)
     if start is not None:
         q = q.where(sittings.c.starts_at >= start)
     if end is not None:
         q = q.where(sittings.c.starts_at < end)
-    ended = (await conn.execute(q)).all()
-    counts = dict.fromkeys(("expected", "checked_in", "on_leave", "absent"), 0)
-    for m in await marks(conn, ended):
+    rows = (await conn.execute(q.order_by(sittings.c.id))).all()
+    ended = [s for s in rows if sitting_ended(s, now)]
+    begun = [s for s in rows if not sitting_ended(s, now) and utc(s.starts_at) <= now]
+    counted = [*ended, *begun]
+    final = {int(s.id) for s in ended}
+    counts = dict.fromkeys(("expected", "checked_in", "on_leave", "absent", "not_checked_in"), 0)
+    for m in await marks(conn, counted):
         counts["expected"] += 1
-        # a leave still pending when the sitting ended is an absence
-        counts[m.status if m.status != "leave_pending" else "absent"] += 1
+        if m.status in ("checked_in", "on_leave"):
+            counts[m.status] += 1
+        elif int(m.sitting.id) in final:
+            counts["absent"] += 1  # a leave still pending when the sitting ended too
+        else:
+            counts["not_checked_in"] += 1  # not yet: the sitting is still open
     return {
-        "sittings": len(ended),
+        "sittings": len(counted),
+        "ended": len(ended),
+        "open": len(begun),
+        "not_started": len(rows) - len(counted),
+        "final": not begun,
         **counts,
         "rate": rate(counts["checked_in"], counts["expected"]),
     }
+
+
+async def opinion_statistics(
+    conn: AsyncConnection, meeting: int | None, start: datetime | None, end: datetime | None
+) -> dict[str, Any]:
+    q = sa.select(opinions.c.status, sa.func.count()).group_by(opinions.c.status)
+    if meeting is not None:
+        q = q.where(opinions.c.meeting_id == meeting)
+    if start is not None:
+        q = q.where(opinions.c.created_at >= start)
+    if end is not None:
+        q = q.where(opinions.c.created_at < end)
+    by_status = dict.fromkeys(OPINION_STATUSES, 0)
+    for status, n in await conn.execute(q):
+        by_status[status] = int(n)
+    return {"total": sum(by_status.values()), **by_status}
 
 
 async def statistics_of(
@@ -319,6 +375,8 @@ async def statistics_of(
         await conn.exec_driver_sql("SET LOCAL jit = off")
     return {
         **await item_statistics(conn, meeting, start, end, now, tz),
+        "opinions": await opinion_statistics(conn, meeting, start, end),
         "notices": await notice_statistics(conn, meeting, start, end),
         "attendance": await attendance_statistics(conn, meeting, start, end, now),
+        "as_of": iso(now),
     }

@@ -5,6 +5,7 @@
 // the matches it shows (at most `max`), never a copy of the whole list.
 
 import { t } from "./i18n.js";
+import { initials } from "./pinyin.js";
 import { el, fill } from "./ui.js";
 
 const DEBOUNCE = 200; // ms after the last keystroke before searching
@@ -126,17 +127,32 @@ export function picker({ search, onPick, label, placeholder = "", id, max = 8, e
   };
 }
 
+const keys = new Map(); // text -> its pinyin initials (js/pinyin.js)
+
+/** Does `text` contain the typed word, or do its pinyin initials (a Latin word only)? */
+export function matches(text, word) {
+  if (text.toLowerCase().includes(word)) return true;
+  if (!/^[a-z]+$/.test(word)) return false;
+  let k = keys.get(text);
+  if (k === undefined) {
+    k = initials(text);
+    keys.set(text, k);
+  }
+  return k.includes(word);
+}
+
 /**
  * A `search` over a list held in memory: the entries whose text contains every word
- * typed, in the list's order. `text(x)` is what is searched, `choice(x)` what is shown.
+ * typed (or whose pinyin initials do: `wjg` finds 王建国), in the list's order.
+ * `text(x)` is what is searched, `choice(x)` what is shown.
  */
 export function searchIn(items, text, choice) {
   return (q) => {
     const words = q.toLowerCase().split(/\s+/).filter(Boolean);
     const out = [];
     for (const x of items()) {
-      const s = text(x).toLowerCase();
-      if (words.every((w) => s.includes(w))) out.push(choice(x));
+      const s = text(x);
+      if (words.every((w) => matches(s, w))) out.push(choice(x));
       if (out.length >= 20) break;
     }
     return out;

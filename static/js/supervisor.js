@@ -1,15 +1,18 @@
-// The supervisor's dashboard (big screen): statistics with SVG charts, archive search
-// with receipts, exports, item timelines, deputies' performance files, registrations
-// to review, and the tamper check. Reads everything, changes only registrations; an admin
-// also imports a meeting's roster here.
+// The supervisor's dashboard (big screen): statistics with SVG charts, kept live; archive
+// search with receipts, exports; item timelines; deputies' performance files;
+// registrations to review; the tamper check. Reads everything, changes only registrations;
+// an admin also imports a meeting's roster here. People, delegations, units and items are
+// chosen by name with the search-as-you-type picker (js/picker.js): the page never holds a
+// <select> of hundreds.
 
 import { authUrl, get, has, post } from "./api.js";
 import { bars, ring } from "./charts.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 import { eventText } from "./items.js";
 import { chooseMeeting } from "./meeting.js";
+import { picker, searchIn } from "./picker.js";
 import { mountRoster } from "./roster.js";
-import { busy, chip, day, el, field, fill, flash, startPage, when } from "./ui.js";
+import { busy, chip, day, el, field, fill, flash, startPage, throttle, when } from "./ui.js";
 
 const { me, client } = await startPage(["supervisor", "admin"], "page.supervisor");
 const chosen = await chooseMeeting(me, document.getElementById("meeting-pick"));
@@ -19,6 +22,17 @@ document.getElementById("meeting-title").textContent = chosen ? chosen.overview.
 const units = new Map((await get("/api/units", { quiet: true }).catch(() => ({ units: [] }))).units.map((u) => [u.id, u.name]));
 
 // -- statistics ------------------------------------------------------------------------------
+//
+// The figures follow the meeting live: a message that changes them (an opinion, an item's
+// or a suggestion's step, a notice's tally, a check-in, a sitting closed) asks for a
+// redraw, and redraws are throttled — at most one every STATS_EVERY, the first at once,
+// never postponed by a steady stream of messages. Time alone changes some figures (an item
+// falls overdue, a sitting reaches its scheduled end): they are redrawn every STATS_IDLE
+// too. Only the figures are redrawn, never the period form above them.
+
+const STATS_EVERY = 3000; // ms
+const STATS_IDLE = 60000; // ms
+const STATS_KINDS = ["item.", "suggestion.", "notice", "opinion.", "attendance.", "sitting."];
 
 async function allItems() {
   const out = [];
@@ -30,6 +44,7 @@ async function allItems() {
 }
 
 const statsQuery = { from: "", to: "" };
+let statsAsked = 0; // the latest statistics request; an older answer is not drawn
 
 function statsForm() {
   const from = el("input", { type: "date", id: "st-from", value: statsQuery.from });
@@ -54,37 +69,52 @@ function span(s) {
 
 const rateText = (r) => (r === null || r === undefined ? "—" : `${(100 * r).toFixed(1)}%`);
 
-async function drawStats() {
+/** What a figure counts or leaves out, in words: the notes that are due, joined. */
+const notes = (...parts) => parts.filter(Boolean).join(" · ") || null;
+
+function attendanceNote(at) {
+  return notes(
+    at.sittings && !at.final ? t("stat.att.soFar", { n: at.open }) : null,
+    at.sittings && at.final ? t("stat.att.final", { n: at.ended }) : null,
+    at.not_started ? t("stat.att.notStarted", { n: at.not_started }) : null,
+  );
+}
+
+function drawStatsShell() {
   const box = document.querySelector("#stats .body");
   if (meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
+  fill(box, statsForm(), el("div", { id: "stats-figures", "aria-live": "off" }));
+}
+
+async function drawStats() {
+  const box = document.getElementById("stats-figures");
+  if (!box) return;
   const q = new URLSearchParams({ meeting: meetingId });
   if (statsQuery.from) q.set("from", statsQuery.from);
   if (statsQuery.to) q.set("to", statsQuery.to);
+  const mine = ++statsAsked;
   let s;
-  let items;
   let notices;
   try {
-    [s, items, notices] = await Promise.all([
-      get(`/api/statistics?${q}`, { quiet: true }),
-      allItems(),
-      get(`/api/meetings/${meetingId}/notices`, { quiet: true }).then((r) => r.notices),
-    ]);
+    [s, notices] = await Promise.all([get(`/api/statistics?${q}`, { quiet: true }), get(`/api/meetings/${meetingId}/notices`, { quiet: true }).then((r) => r.notices)]);
   } catch {
     return;
   }
-  for (const it of items) for (const u of [it.lead_unit, ...it.co_units]) if (u) units.set(u.id, u.name);
+  if (mine !== statsAsked) return;
   const sg = s.suggestions;
   const ci = s.commit_items;
   const ev = s.evaluations;
   const nt = s.notices;
   const at = s.attendance;
-  const tile = (id, n, key) => el("div", { class: "stat", id }, el("b", {}, String(n)), el("span", {}, t(key)));
+  const op = s.opinions;
+  const dl = s.deadlines;
+  const tile = (id, n, key, note = null) => el("div", { class: "stat", id }, el("b", {}, String(n)), el("span", {}, t(key)), note ? el("small", { class: "stat-note" }, note) : null);
   const chart = (titleKey, svgEl, id) => el("div", { class: "chart", id }, el("h3", {}, t(titleKey)), svgEl);
   const none = (key) => el("p", { class: "meta" }, t(key));
 
   const STATES = ["cosigning", "submitted", "accepted", "assigned", "returned", "in_progress", "replied", "rehandling", "closed", "not_accepted"];
-  const byState = STATES.map((x) => ({ label: t(`state.${x}`), value: items.filter((i) => i.state === x).length })).filter((r) => r.value);
-  const funnel = ["received", "accepted", "assigned", "signed", "replied", "closed"].map((k, i) => ({ label: t(`stat.sg.${k}`), value: sg[k], color: ["#1f5c99", "#1f5c99", "#b26b00", "#b26b00", "#2f8a4a", "#2f8a4a"][i] }));
+  const byState = STATES.map((x) => ({ label: t(`state.${x}`), value: s.item_states[x] || 0 })).filter((r) => r.value);
+  const funnel = ["submitted", "received", "accepted", "assigned", "signed", "replied", "closed"].map((k, i) => ({ label: t(`stat.sg.${k}`), value: sg[k], color: ["#6b4c9a", "#1f5c99", "#1f5c99", "#b26b00", "#b26b00", "#2f8a4a", "#2f8a4a"][i] }));
   const commitBars = ["assigned", "signed", "replied", "closed", "same_day"].map((k) => ({ label: t(`stat.ci.${k}`), value: ci[k], color: k === "same_day" ? "#8f1d1d" : "#1f5c99" }));
   const ratings = [
     { label: t("rating.satisfied"), value: ev.satisfied, color: "#2f8a4a" },
@@ -95,27 +125,28 @@ async function drawStats() {
     { label: t("att.checkedIn"), value: at.checked_in, color: "#2f8a4a" },
     { label: t("att.onLeave"), value: at.on_leave, color: "#1f5c99" },
     { label: t("att.absent"), value: at.absent, color: "#a01414" },
+    ...(at.final ? [] : [{ label: t("att.notYet"), value: at.not_checked_in, color: "#b26b00" }]),
   ];
   const unitRows = s.units || [];
 
   fill(
     box,
-    statsForm(),
     el(
       "div",
       { class: "stat-grid", id: "stat-tiles" },
-      tile("st-suggestions", sg.received, "stat.suggestions"),
+      tile("st-suggestions", sg.submitted, "stat.suggestions", sg.cosigning ? t("stat.sgCosigning", { n: sg.cosigning }) : null),
       tile("st-commits", ci.assigned, "stat.commits"),
+      tile("st-opinions", op.total, "stat.opinions", op.submitted ? t("stat.opOpen", { n: op.submitted }) : null),
       tile("st-closed", sg.closed + ci.closed, "stat.closed"),
       tile("st-sameday", ci.same_day, "stat.sameDay"),
       tile("st-overdue", s.overdue.now, "stat.overdue"),
-      tile("st-satisfaction", rateText(ev.satisfaction_rate), "stat.satisfaction"),
-      tile("st-ontime", rateText(s.deadlines.on_time_rate), "stat.onTime"),
+      tile("st-satisfaction", rateText(ev.satisfaction_rate), "stat.satisfaction", notes(ev.total ? t("stat.evalCount", { n: ev.total }) : null, ev.no_evaluation ? t("stat.noEvalLeftOut", { n: ev.no_evaluation }) : null)),
+      tile("st-ontime", rateText(dl.on_time_rate), "stat.onTime", notes(dl.pending ? t("stat.dlPending", { n: dl.pending }) : null, dl.superseded ? t("stat.dlSuperseded", { n: dl.superseded }) : null)),
       tile("st-notices", nt.count, "stat.notices"),
       tile("st-delivered", rateText(nt.delivery_rate), "stat.deliveryRate"),
       tile("st-read", rateText(nt.read_rate), "stat.readRate"),
-      tile("st-readtime", span(nt.median_time_to_read_s), "stat.timeToRead"),
-      tile("st-attendance", rateText(at.rate), "stat.attendanceRate"),
+      tile("st-readtime", span(nt.median_time_to_read_s), "stat.timeToRead", nt.read && nt.addressees > nt.read ? t("stat.readTimeOf", { n: nt.read }) : null),
+      tile("st-attendance", rateText(at.rate), "stat.attendanceRate", attendanceNote(at)),
     ),
     el(
       "div",
@@ -131,7 +162,12 @@ async function drawStats() {
         // closed without the deputies' evaluation: no rating, in no rate
         ev.no_evaluation ? el("p", { class: "meta", id: "st-no-evaluation" }, t("stat.noEvaluation", { n: ev.no_evaluation })) : null,
       ),
-      chart("stat.attendance", at.expected ? ring(attendance, { title: t("stat.attendance"), center: rateText(at.rate) }) : none("stat.noAttendance"), "chart-attendance"),
+      el(
+        "div",
+        { class: "chart", id: "chart-attendance" },
+        el("h3", {}, t(at.final ? "stat.attendance" : "stat.attendanceSoFar")),
+        at.expected ? ring(attendance, { title: t(at.final ? "stat.attendance" : "stat.attendanceSoFar"), center: rateText(at.rate) }) : none("stat.noAttendance"),
+      ),
       chart(
         "stat.noticeReads",
         notices.length
@@ -162,22 +198,44 @@ async function drawStats() {
           ),
         )
       : null,
-    el("p", { class: "meta" }, t("stat.asOf", { when: when(new Date().toISOString()) })),
+    el("p", { class: "meta", id: "st-as-of", "data-as-of": s.as_of }, t("stat.asOf", { when: whenSec(s.as_of) })),
   );
 }
 
-// -- archive and export ------------------------------------------------------------------------
+/** A time with its seconds: the figures change more often than once a minute. */
+function whenSec(iso) {
+  return new Date(iso).toLocaleString(lang(), { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
 
-const FILTERS = [
-  ["channel", "arch.channel", "text"],
-  ["kind", "arch.kind", "text"],
-  ["sender", "arch.sender", "number"],
-  ["deputy", "arch.deputy", "number"],
-  ["unit", "arch.unit", "number"],
-  ["since", "common.from", "date"],
-  ["until", "common.to", "date"],
-  ["q", "arch.text", "search"],
+const refreshStats = throttle(drawStats, STATS_EVERY);
+
+// -- archive and export ------------------------------------------------------------------------
+//
+// People, delegations and units are found by name (or pinyin initials) with the shared
+// picker; the page sends their ids, and shows only names. A sender is chosen by clicking
+// a sender in the results.
+
+const archive = { deputy: null, delegation: null, unit: null, sender: null }; // {id, label}
+const PICKED = [
+  ["deputy", "arch.deputy"],
+  ["delegation", "arch.delegation"],
+  ["unit", "arch.unit"],
+  ["sender", "arch.sender"],
 ];
+let runArchive = () => {};
+let drawPicked = () => {};
+
+/** A labelled picker, as field() labels a control. */
+function pickerField(labelKey, p) {
+  return el("div", { class: "field" }, el("label", { for: p.input.id }, t(labelKey)), p.el);
+}
+
+/** Choose (or with null clear) the person, delegation or unit `name` filters by; search. */
+function choose(name, choice) {
+  archive[name] = choice ? { id: choice.id, label: choice.label } : null;
+  drawPicked();
+  runArchive();
+}
 
 function summarize(body) {
   if (!body || typeof body !== "object") return String(body ?? "");
@@ -196,6 +254,8 @@ function archiveRow(m) {
   const rs = m.receipts || [];
   const got = rs.filter((r) => r.delivered_at || r.read_at).length;
   const readN = rs.filter((r) => r.read_at).length;
+  const who = el("button", { type: "button", class: "link", title: t("arch.onlySender", { name: m.sender.name }) }, m.sender.name);
+  who.addEventListener("click", () => choose("sender", { id: m.sender.id, label: m.sender.name }));
   return el(
     "tr",
     { "data-message": m.id },
@@ -204,7 +264,7 @@ function archiveRow(m) {
     el("td", {}, m.kind),
     // Who really sent it: the hub stamps the sender from the account that stored it, never
     // from the body; role `system` is the hub itself.
-    el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, m.sender.name, el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)} #${m.sender.id}`)),
+    el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, who, el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)} #${m.sender.id}`)),
     el("td", { class: "text" }, summarize(m.body)),
     el(
       "td",
@@ -222,30 +282,102 @@ function archiveRow(m) {
   );
 }
 
-function drawArchive() {
+function drawArchive(dir) {
   const box = document.querySelector("#archive .body");
-  const inputs = {};
+  const kind = el("input", { name: "kind", type: "text", id: "ar-kind" });
+  const channel = el(
+    "select",
+    { name: "channel", id: "ar-channel" },
+    el("option", { value: "" }, t("arch.anyChannel")),
+    meetingId !== null ? [el("option", { value: `meeting:${meetingId}` }, t("arch.meetingChannel")), el("option", { value: `desk:${meetingId}` }, t("arch.deskChannel"))] : null,
+  );
+  const since = el("input", { name: "since", type: "date", id: "ar-since" });
+  const until = el("input", { name: "until", type: "date", id: "ar-until" });
+  const text = el("input", { name: "q", type: "search", id: "ar-q" });
+  const plain = { kind, channel, since, until, q: text };
+  const deputy = picker({
+    id: "ar-deputy",
+    label: t("arch.deputy"),
+    placeholder: t("arch.nameHint"),
+    search: searchIn(
+      () => dir.deputies,
+      (d) => `${d.name} ${d.delegation_name || ""}`,
+      (d) => ({ id: d.id, label: d.name, meta: d.delegation_name || "" }),
+    ),
+    onPick: (c) => {
+      deputy.clear();
+      choose("deputy", c);
+    },
+  });
+  const delegation = picker({
+    id: "ar-delegation",
+    label: t("arch.delegation"),
+    placeholder: t("arch.nameHint"),
+    search: searchIn(
+      () => dir.delegations,
+      (d) => d.name,
+      (d) => ({ id: d.id, label: d.name }),
+    ),
+    onPick: (c) => {
+      delegation.clear();
+      choose("delegation", c);
+    },
+  });
+  const unit = picker({
+    id: "ar-unit",
+    label: t("arch.unit"),
+    placeholder: t("arch.nameHint"),
+    search: searchIn(
+      () => units,
+      ([, name]) => name,
+      ([id, name]) => ({ id, label: name }),
+    ),
+    onPick: (c) => {
+      unit.clear();
+      choose("unit", c);
+    },
+  });
+  const picked = el("div", { class: "row", id: "ar-picked", "aria-live": "polite" });
+  drawPicked = () => {
+    fill(
+      picked,
+      PICKED.filter(([name]) => archive[name]).map(([name, key]) =>
+        el(
+          "span",
+          { class: "picked", "data-filter": name, "data-id": archive[name].id },
+          chip(`${t(key)}：${archive[name].label}`, "info"),
+          el("button", { type: "button", class: "link", "aria-label": t("arch.clear", { what: t(key) }), onclick: () => choose(name, null) }, "×"),
+        ),
+      ),
+    );
+  };
   const form = el(
     "form",
     { id: "archive-form", role: "search" },
     el(
       "div",
       { class: "filters" },
-      FILTERS.map(([name, key, type]) => {
-        inputs[name] = el("input", { name, type, id: `ar-${name}`, min: type === "number" ? 1 : undefined });
-        return field(key, inputs[name]);
-      }),
+      pickerField("arch.deputy", deputy),
+      pickerField("arch.delegation", delegation),
+      pickerField("arch.unit", unit),
+      field("arch.channel", channel),
+      field("arch.kind", kind),
+      field("common.from", since),
+      field("common.to", until),
+      field("arch.text", text),
     ),
+    picked,
     el("button", { type: "submit", class: "primary", id: "ar-search" }, t("common.search")),
   );
-  if (meetingId !== null) inputs.channel.placeholder = `desk:${meetingId}`;
   const tbody = el("tbody", { id: "archive-rows" });
   const more = el("button", { type: "button", id: "ar-more", hidden: true }, t("common.more"));
   const exports = el("div", { class: "row", id: "exports" });
   let next = null;
+  let asked = 0; // the latest search; an older answer is not drawn
   const params = () => {
     const q = new URLSearchParams();
-    for (const [name] of FILTERS) if (inputs[name].value) q.set(name, inputs[name].value.trim());
+    for (const [name, input] of Object.entries(plain)) if (input.value.trim()) q.set(name, input.value.trim());
+    for (const [name] of PICKED) if (archive[name]) q.set(name, archive[name].id);
     return q;
   };
   const drawExports = () => {
@@ -266,7 +398,9 @@ function drawArchive() {
     q.set("order", "desc");
     q.set("limit", "50");
     if (append && next) q.set("cursor", next);
+    const mine = ++asked;
     const r = await get(`/api/archive/messages?${q}`);
+    if (mine !== asked) return;
     next = r.next;
     if (!append) tbody.replaceChildren();
     tbody.append(...r.messages.map(archiveRow));
@@ -274,12 +408,13 @@ function drawArchive() {
     more.hidden = !next;
     drawExports();
   };
+  runArchive = () => busy(form.querySelector("button[type=submit]"), () => run(false));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    busy(form.querySelector("button[type=submit]"), () => run(false));
+    runArchive();
   });
   more.addEventListener("click", () => busy(more, () => run(true)));
-  for (const i of Object.values(inputs)) i.addEventListener("change", drawExports);
+  for (const i of Object.values(plain)) i.addEventListener("change", drawExports);
   fill(
     box,
     form,
@@ -296,19 +431,33 @@ function drawArchive() {
 }
 
 // -- item timelines ------------------------------------------------------------------------
+//
+// The item is found by its number, its title, its units or deputies (names or pinyin
+// initials); the list searched is the meeting's items, kept up to date by the messages.
+
+const itemsById = new Map(); // id -> the item as listed, updated by item messages
+let showItem = null;
+
+function itemText(i) {
+  const people = [i.lead_unit, ...(i.co_units || []), ...(i.deputies || [])].filter(Boolean).map((x) => x.name);
+  return `#${i.id} ${i.title} ${t(`state.${i.state}`)} ${people.join(" ")}`;
+}
 
 async function drawTimelines() {
   const box = document.querySelector("#timelines .body");
   if (meetingId === null) return;
-  const items = await allItems().catch(() => []);
-  const sel = el("select", { id: "tl-item" }, items.map((i) => el("option", { value: i.id }, `#${i.id} ${i.title}`)));
+  for (const i of await allItems().catch(() => [])) itemsById.set(i.id, i);
+  let chosen = null;
   const out = el("div", { id: "tl-out", "aria-live": "polite" });
+  const title = el("p", { id: "tl-chosen", class: "meta" });
   const show = async () => {
-    if (!sel.value) return fill(out, el("p", { class: "meta" }, t("item.none")));
-    const id = Number(sel.value);
+    if (!chosen) return fill(out, el("p", { class: "meta" }, t("item.none")));
+    const id = chosen;
+    const item = itemsById.get(id);
+    fill(title, item ? `#${item.id} ${item.title}` : "");
     const timelinePath = "/api/items/{id}/timeline";
     const [ev, tl] = await Promise.all([get(`/api/items/${id}/events`), (await has("GET", timelinePath)) ? get(`/api/items/${id}/timeline`, { quiet: true }).catch(() => null) : null]);
-    const item = items.find((i) => i.id === id);
+    if (id !== chosen) return;
     const stages = tl && tl.stages ? Object.entries(tl.stages).filter(([, v]) => v !== null && typeof v === "number") : [];
     fill(
       out,
@@ -325,9 +474,28 @@ async function drawTimelines() {
       ),
     );
   };
-  sel.addEventListener("change", show);
-  fill(box, field("sup.pickItem", sel), out);
-  show();
+  const p = picker({
+    id: "tl-item",
+    label: t("sup.pickItem"),
+    placeholder: t("sup.itemHint"),
+    empty: true,
+    search: searchIn(
+      () => itemsById.values(),
+      itemText,
+      (i) => ({ id: i.id, label: `#${i.id} ${i.title}`, meta: t(`state.${i.state}`) }),
+    ),
+    onPick: (c) => {
+      p.clear();
+      chosen = c.id;
+      show().catch(() => {});
+    },
+  });
+  showItem = (id) => {
+    if (id === chosen) show().catch(() => {});
+  };
+  fill(box, pickerField("sup.pickItem", p), title, out);
+  chosen = itemsById.size ? itemsById.keys().next().value : null; // the first, until one is picked
+  await show();
 }
 
 function duration(seconds) {
@@ -346,14 +514,15 @@ async function drawFiles() {
     ranking = null;
   }
   if (!ranking) return fill(box, el("p", { class: "meta" }, t("common.empty")));
-  const sel = el("select", { id: "file-deputy" }, ranking.map((r) => el("option", { value: r.deputy.id }, `${r.deputy.name}${r.delegation ? ` · ${r.delegation.name}` : ""}`)));
+  let chosen = null;
   const out = el("div", { id: "file-out", "aria-live": "polite" });
   const show = async () => {
-    const f = await get(`/api/deputies/${sel.value}/file`);
+    const f = await get(`/api/deputies/${chosen.id}/file`);
     const a = f.attendance?.counts || {};
     const pts = Object.entries(f.points?.by_event || {});
     fill(
       out,
+      el("h3", {}, chosen.label),
       el("div", { class: "stat-grid" }, [
         [a.checked_in, "att.checkedIn"],
         [a.on_leave, "att.onLeave"],
@@ -367,11 +536,30 @@ async function drawFiles() {
       (f.registrations || []).length ? el("ul", { class: "list" }, f.registrations.map((r) => el("li", {}, chip(t(`regState.${r.state}`), r.state === "confirmed" ? "ok" : r.state === "rejected" ? "bad" : "warn"), " ", `${day(r.activity_date)} ${t(`perf.activity.${r.kind}`)} · `, el("span", { class: "text" }, r.title)))) : null,
     );
   };
-  // Opening a file is recorded as a view: only on request, never on page load.
-  const open = el("button", { type: "button", id: "file-open" }, t("sup.openFile"));
+  // Opening a file is recorded as a view: only on request, never on page load or on
+  // choosing whose it is.
+  const open = el("button", { type: "button", id: "file-open", disabled: true }, t("sup.openFile"));
   open.addEventListener("click", () => busy(open, show));
+  const who = el("span", { id: "file-chosen" });
+  const p = picker({
+    id: "file-deputy",
+    label: t("sup.pickDeputy"),
+    placeholder: t("arch.nameHint"),
+    search: searchIn(
+      () => ranking,
+      (r) => `${r.deputy.name} ${r.delegation ? r.delegation.name : ""}`,
+      (r) => ({ id: r.deputy.id, label: r.deputy.name, meta: r.delegation ? r.delegation.name : "" }),
+    ),
+    onPick: (c) => {
+      p.clear();
+      chosen = c;
+      fill(who, chip(c.label, "info"));
+      open.disabled = false;
+      open.focus();
+    },
+  });
   const top = ranking.slice(0, 10).map((r) => ({ label: r.deputy.name, value: Number(r.total) }));
-  fill(box, el("div", { class: "chart", id: "chart-points" }, el("h3", {}, t("stat.pointsTop")), bars(top, { title: t("stat.pointsTop") })), field("sup.pickDeputy", sel), open, out);
+  fill(box, el("div", { class: "chart", id: "chart-points" }, el("h3", {}, t("stat.pointsTop")), bars(top, { title: t("stat.pointsTop") })), pickerField("sup.pickDeputy", p), el("div", { class: "row" }, who, open), out);
 }
 
 function pointsLabel(k) {
@@ -457,13 +645,14 @@ function drawVerify() {
 
 // -- wiring --------------------------------------------------------------------------------
 
-let statsTimer = null;
 client.addEventListener("message", (ev) => {
   const m = ev.detail;
   if (m.cached || meetingId === null) return;
-  if (m.kind.startsWith("item.") || m.kind.startsWith("suggestion.") || m.kind.startsWith("notice") || m.kind === "sitting.closed") {
-    clearTimeout(statsTimer);
-    statsTimer = setTimeout(drawStats, 1500);
+  if (STATS_KINDS.some((k) => m.kind.startsWith(k))) refreshStats();
+  const item = m.body && m.body.item;
+  if ((m.kind.startsWith("item.") || m.kind.startsWith("suggestion.")) && item && item.id) {
+    itemsById.set(item.id, { ...itemsById.get(item.id), ...item });
+    if (showItem) showItem(item.id);
   }
 });
 
@@ -475,8 +664,18 @@ if (me.role === "admin" && meetingId !== null) {
   mountRoster(document.querySelector("#roster .body"), meetingId);
 }
 
-drawArchive();
+/** The directory the archive's pickers search: the meeting's deputies, every delegation. */
+async function archiveDirectory() {
+  const [d, g] = await Promise.all([
+    meetingId === null ? { deputies: [] } : get(`/api/meetings/${meetingId}/deputies`, { quiet: true }).catch(() => ({ deputies: [] })),
+    get("/api/delegations", { quiet: true }).catch(() => ({ delegations: [] })),
+  ]);
+  return { deputies: d.deputies, delegations: g.delegations };
+}
+
+drawArchive(await archiveDirectory());
 drawVerify();
+drawStatsShell();
 await Promise.all([drawStats(), drawTimelines(), drawFiles(), drawRegistrations()].map((p) => p.catch((e) => console.error(e))));
 if (meetingId !== null) {
   client.subscribe(`desk:${meetingId}`);
@@ -484,5 +683,8 @@ if (meetingId !== null) {
   // figures; followed from its head, as the history is not needed here.
   const head = await get(`/api/channels/meeting:${meetingId}/messages?limit=1`, { quiet: true }).then((r) => r.head, () => 0);
   client.subscribe(`meeting:${meetingId}`, { since: head });
+  setInterval(() => {
+    if (!document.hidden) refreshStats();
+  }, STATS_IDLE);
 }
 client.start();

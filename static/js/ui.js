@@ -74,6 +74,43 @@ export async function busy(btn, fn) {
   }
 }
 
+/**
+ * `fn` (async) run at most once every `ms`, however often it is asked for: the first ask
+ * runs it at once (leading), asks while it waits or runs are kept as one more run when
+ * `ms` have passed since the last one started (trailing). A steady stream of asks never
+ * postpones it beyond that (unlike a debounce, which waits for a quiet moment that a
+ * stream never gives), and two runs never overlap. Returns `ask()`.
+ */
+export function throttle(fn, ms) {
+  let last = -Infinity; // when the last run started
+  let timer = null;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    running = true;
+    again = false;
+    last = Date.now();
+    try {
+      await fn();
+    } catch (e) {
+      console.error(e);
+    } finally {
+      running = false;
+      if (again) ask();
+    }
+  };
+  const ask = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    if (timer !== null) return;
+    timer = setTimeout(run, Math.max(0, last + ms - Date.now()));
+  };
+  return ask;
+}
+
 /** A short confirmation for screen readers and eyes (role=status). */
 export function flash(message) {
   const box = document.getElementById("flash");

@@ -255,7 +255,8 @@ async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
     """The secretariat ends the city's plenary from the board, after confirming: the board
     turns final at once ("缺席", the rate without "截至目前", when it ended, no more button),
     a deputy who did not check in sees it ended and absent on their phone, and the
-    supervisor's statistics show the attendance rate that was "—" — all live, in zh-CN."""
+    supervisor's attendance rate, "截至目前" while it was open, turns final — all live,
+    in zh-CN."""
     plenary = city.ids["sitting_ids"][0]
     b = await board_of(city, plenary)
     n_in, expected = b["counts"]["checked_in"], b["expected"]
@@ -264,8 +265,8 @@ async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
     username = f"d{city.ids['deputy_ids'].index(who['id']) + 1:03d}"
 
     sup = await open_as(browser, city.url, "jiandu", width=1600)
-    await sup.wait_for_selector("#st-attendance b")
-    assert await sup.inner_text("#st-attendance b") == "—"
+    await sup.wait_for_selector("#st-attendance .stat-note")
+    assert "截至目前" in await sup.inner_text("#st-attendance .stat-note")
     dep = await open_as(browser, city.url, username, width=360, height=740)
     await dep.click("#tab-meeting")
     mine = f'#my-sittings li[data-sitting="{plenary}"]'
@@ -320,8 +321,10 @@ async def test_secretariat_closes_the_sitting_and_the_figures_are_final(
     assert stats["absent"] == absent_then
     shown = await sup.evaluate("r => `${(100 * r).toFixed(1)}%`", stats["rate"])
     await sup.wait_for_function(
-        "t => document.querySelector('#st-attendance b')?.textContent === t", arg=shown
+        "() => document.querySelector('#st-attendance .stat-note')?.textContent"
+        ".startsWith('1 场会议已结束，为最终结果')"
     )
+    assert await sup.inner_text("#st-attendance b") == shown
     assert await sup.is_visible("#chart-attendance svg")
     for p in (page, dep, sup):
         assert p.js_errors == []

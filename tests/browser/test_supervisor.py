@@ -5,6 +5,7 @@ in every language, the phone layout)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,66 @@ async def test_deputy_page_fits_a_phone(browser: Any, demo_hub: Demo) -> None:
         await shot(page, f"deputy-{tab}-360")
     assert page.js_errors == []
     await page.context.close()
+
+
+async def test_throttle_runs_at_once_then_at_most_every_interval(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """ui.js throttle: asked every 50 ms for 1.5 s, a 100 ms task with a 400 ms bound runs
+    at once, then again and again while the asks keep coming (never starved), never two
+    at a time, never sooner than 400 ms after the last start, and once more after the
+    last ask."""
+    ctx = await browser.new_context(base_url=demo_hub.url)
+    page = await ctx.new_page()
+    await page.goto("/static/index.html")
+    runs = await page.evaluate(
+        """async () => {
+          const { throttle } = await import("/static/js/ui.js");
+          const runs = [];
+          let running = 0;
+          const t0 = performance.now();
+          const ask = throttle(async () => {
+            running += 1;
+            runs.push({ start: performance.now() - t0, overlap: running > 1 });
+            await new Promise((r) => setTimeout(r, 100));
+            running -= 1;
+          }, 400);
+          while (performance.now() - t0 < 1500) {
+            ask();
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const last = performance.now() - t0;
+          await new Promise((r) => setTimeout(r, 800));
+          return { runs, last };
+        }"""
+    )
+    starts = [r["start"] for r in runs["runs"]]
+    assert starts[0] < 50  # leading: at once
+    assert all(not r["overlap"] for r in runs["runs"])
+    assert all(b - a >= 395 for a, b in itertools.pairwise(starts)), starts
+    assert len([s for s in starts if s < runs["last"]]) >= 3, starts  # not starved
+    assert starts[-1] >= runs["last"] - 400, starts  # trailing: the last asks are served
+    await ctx.close()
+
+
+async def test_pickers_find_names_by_pinyin_initials(browser: Any, demo_hub: Demo) -> None:
+    """The pickers' match (picker.js) takes a name's pinyin initials: common characters
+    (GB2312 level 1), rarer ones given names use (鑫, 琪, 珺), both readings of a surname
+    read two ways (单 Dan or Shan), and the initials of each word of a longer text."""
+    ctx = await browser.new_context(base_url=demo_hub.url)
+    page = await ctx.new_page()
+    await page.goto("/static/index.html")
+    got = await page.evaluate(
+        """async () => {
+          const { matches } = await import("/static/js/picker.js");
+          const cases = [
+            ["王建国", "wjg"], ["王建国", "wj"], ["张鑫琪", "zxq"], ["李珺昊", "ljh"],
+            ["单立新", "dlx"], ["单立新", "slx"], ["曾志伟", "zzw"], ["市交通运输局", "jtys"],
+            ["王建国 定海区代表团", "dhq"], ["王建国", "wjh"], ["张鑫琪", "zxj"],
+            ["王建国 定海区代表团", "gd"],
+          ];
+          return cases.map(([text, typed]) => matches(text, typed));
+        }"""
+    )
+    assert got == [True] * 9 + [False] * 3
+    await ctx.close()

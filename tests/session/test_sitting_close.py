@@ -74,7 +74,20 @@ async def test_closing_makes_attendance_final_and_counted(hub: RunningHub, world
     assert r.status_code == 201, r.text
 
     before = await _get(hub, sec, f"/api/statistics?meeting={m}")
-    assert before["attendance"]["sittings"] == 0 and before["attendance"]["rate"] is None
+    # open: counted "so far", not final; who has not checked in is not absent yet
+    assert before["attendance"] == {
+        "sittings": 1,
+        "ended": 0,
+        "open": 1,
+        "not_started": 0,
+        "final": False,
+        "expected": 4,
+        "checked_in": 1,
+        "on_leave": 1,
+        "absent": 0,
+        "not_checked_in": 2,
+        "rate": 0.25,
+    }
     board = await _get(hub, sec, f"/api/sittings/{sid}/attendance")
     assert board["open"] is True
     file_d = await _get(hub, world.tok(world.supervisor), f"/api/deputies/{d}/file")
@@ -110,10 +123,15 @@ async def test_closing_makes_attendance_final_and_counted(hub: RunningHub, world
     after = await _get(hub, sec, f"/api/statistics?meeting={m}")
     assert after["attendance"] == {
         "sittings": 1,
+        "ended": 1,
+        "open": 0,
+        "not_started": 0,
+        "final": True,
         "expected": 4,
         "checked_in": 1,
         "on_leave": 1,
         "absent": 2,  # the leave still pending when it closed is an absence
+        "not_checked_in": 0,
         "rate": 0.25,
     }
     file_d = await _get(hub, world.tok(world.supervisor), f"/api/deputies/{d}/file")

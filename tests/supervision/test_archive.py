@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
+
 from tests.supervision.helpers import http, publish, receipt
 from tests.utils.factories import World
 from tests.utils.servers import RunningHub
@@ -35,6 +37,30 @@ async def test_each_filter_narrows_the_archive(hub: RunningHub, world: World) ->
     assert await _ids(hub, world, q="改期") == [n1]
     assert await _ids(hub, world, q="交", kind="opinion") == [o1]
     assert await _ids(hub, world, meeting=m, kind="notice") == [n1]
+
+
+async def test_delegation_filter_takes_its_channel_inboxes_and_senders(
+    hub: RunningHub, world: World
+) -> None:
+    """`delegation` selects its channel, its deputies' inboxes and what its deputies sent,
+    nothing of the other delegation; the messages export takes the same filter."""
+    m, (g1, g2) = world.meeting, world.delegations
+    d0, d1, d2, _ = world.deputies  # d0, d2 in the first delegation; d1 in the second
+    a = (await publish(hub, world, f"delegation:{g1}", {"text": "一团分组审议"}))["id"]
+    await publish(hub, world, f"delegation:{g2}", {"text": "二团分组审议"})
+    b = (await publish(hub, world, f"deputy:{d2}", {"text": "请确认住宿"}))["id"]
+    await publish(hub, world, f"deputy:{d1}", {"text": "请确认住宿"})
+    c = (await publish(hub, world, f"desk:{m}", {"text": "关于交通的意见"}, "opinion", d0))["id"]
+    await publish(hub, world, f"desk:{m}", {"text": "关于教育的意见"}, "opinion", d1)
+    await publish(hub, world, f"meeting:{m}", {"text": "全体会议"})
+    assert await _ids(hub, world, delegation=g1) == [a, b, c]
+    assert await _ids(hub, world, delegation=g1, kind="opinion") == [c]
+    async with http(hub, world, world.supervisor) as client:
+        r = await client.get(
+            "/api/archive/export/messages", params={"format": "jsonl", "delegation": g1}
+        )
+        assert r.status_code == 200, r.text
+    assert [orjson.loads(x)["id"] for x in r.text.splitlines()] == [a, b, c]
 
 
 async def test_time_range_is_since_inclusive_until_exclusive(hub: RunningHub, world: World) -> None:
@@ -141,6 +167,7 @@ async def test_bad_filters_say_what_is_expected(hub: RunningHub, world: World) -
         for params, word in (
             ({"channel": "room:1"}, "channel"),
             ({"deputy": "x"}, "deputy"),
+            ({"delegation": "0"}, "delegation"),
             ({"since": "yesterday"}, "since"),
             ({"until": "2026-03-01T09:00:00"}, "zone"),
             ({"limit": "5000"}, "limit"),
