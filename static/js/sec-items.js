@@ -6,7 +6,7 @@ import { get, post } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard } from "./items.js";
 import { opinion } from "./sec-opinions.js";
-import { busy, chip, countdownEl, el, field, fill, flash } from "./ui.js";
+import { busy, chip, deadlineEl, el, field, fill, flash, today } from "./ui.js";
 
 let ctx = null;
 let board = null;
@@ -42,7 +42,7 @@ function form() {
   const text = el("textarea", { id: "it-text", rows: 3 });
   const lead = el("select", { id: "it-lead" }, [...ctx.dir.units].map(([id, n]) => el("option", { value: id }, n)));
   const co = el("fieldset", { id: "it-co" }, el("legend", {}, t("item.co")), el("div", { class: "checks" }, [...ctx.dir.units].map(([id, n]) => el("label", { class: "check" }, el("input", { type: "checkbox", value: id }), n))));
-  const deadline = el("input", { id: "it-deadline", type: "date", min: new Date().toISOString().slice(0, 10) });
+  const deadline = el("input", { id: "it-deadline", type: "date", min: today() });
   const send = el("button", { type: "submit", class: "primary", id: "it-send" }, t("item.assign"));
   const drawChosen = () => {
     const ids = [...ctx.selection];
@@ -104,7 +104,7 @@ async function refreshOverdue() {
           el(
             "li",
             { "data-item": it.id, "data-state": it.state },
-            el("div", { class: "row" }, chip(t(`state.${it.state}`), "bad"), el("strong", { class: "grow" }, it.title), it.due ? countdownEl(it.due, ctx.client) : null),
+            el("div", { class: "row" }, chip(t(`state.${it.state}`), "bad"), el("strong", { class: "grow" }, it.title), it.due ? deadlineEl(it.due, ctx.client) : null),
             el("div", { class: "meta" }, `${it.lead_unit ? it.lead_unit.name : ""} · #${it.id}`),
           ),
         )
