@@ -136,7 +136,7 @@ function drawRegisterForm() {
         else showError(await failed(res));
       }
       form.reset();
-      date.value = new Date().toISOString().slice(0, 10);
+      date.value = today();
       flash(t("perf.registered"));
       drawRegs();
     });

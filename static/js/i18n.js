@@ -1215,6 +1215,21 @@ export function today() {
   return `${p.year}-${String(p.month).padStart(2, "0")}-${String(p.day).padStart(2, "0")}`;
 }
 
+/** A wall time typed in the hub's zone ("2026-12-14T09:00", a datetime-local input's
+ * value) as an ISO instant; null if it is not one. */
+export function zonedIso(wall) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(wall || "");
+  if (!m) return null;
+  const asUtc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  const offset = (at) => {
+    const p = local(new Date(at));
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second, p.fractionalSecond) - at;
+  };
+  let at = asUtc - offset(asUtc);
+  at = asUtc - offset(at); // once more, across a change of the zone's offset
+  return new Date(at).toISOString();
+}
+
 /**
  * A deadline as the person who set it meant it. A date deadline is the end of that day in
  * the hub's zone (hub/clock.py: 23:59:59.999999 local; an older one may be stored as the
