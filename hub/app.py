@@ -55,8 +55,8 @@ log = logging.getLogger("hub")
 STATIC = Path(__file__).resolve().parent.parent / "static"
 WS_PATH = "/ws"
 
-# The pages load their scripts and styles from /static only (ES modules, no inline
-# script or style attribute) and talk to this origin only; nobody may frame them.
+# The pages load their scripts and styles from /static only (ES modules and textsize.js,
+# no inline script or style attribute) and talk to this origin only; nobody may frame them.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "

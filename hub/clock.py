@@ -8,12 +8,22 @@ holiday and the evaluation of its deadlines three weeks later without sleeping
 wall time. ``now()`` is always an
 aware UTC datetime; ``today()`` and ``local()`` use the congress's time zone
 (``HUB_TIMEZONE``), in which deadlines are counted.
+
+**A deadline that is a date** — entered as ``2026-12-14`` by the secretariat or a unit, or
+counted by a rule ("3 working days") — **is the last instant of that date in the hub's
+zone**: :func:`end_of_day`, ``2026-12-14T23:59:59.999999+08:00``, stored and sent as
+``2026-12-14T15:59:59.999999Z``. Its local date is the date entered, so any client shows
+the right day; the pages show it as "12月14日（当天结束前）" (``static/js/i18n.js``
+``deadlineText``). The first instant of a day is :func:`start_of_day` (a date used as the
+start of a period, a daily quota's reset).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LAST_INSTANT = time(23, 59, 59, 999999)  # the end of a day: its last representable instant
 
 
 def zone(name: str) -> ZoneInfo:
@@ -21,6 +31,17 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise SystemExit(f"HUB_TIMEZONE: unknown time zone {name!r} (e.g. Asia/Shanghai)") from None
+
+
+def start_of_day(day: date, tz: tzinfo) -> datetime:
+    """The first instant of ``day`` in ``tz`` (its local midnight), in UTC."""
+    return datetime.combine(day, time(), tz).astimezone(UTC)
+
+
+def end_of_day(day: date, tz: tzinfo) -> datetime:
+    """The last instant of ``day`` in ``tz`` (23:59:59.999999 local), in UTC: what a
+    deadline of that date means. A deadline ``d`` is met by anything at ``<= d``."""
+    return datetime.combine(day, LAST_INSTANT, tz).astimezone(UTC)
 
 
 class Clock:
@@ -52,7 +73,10 @@ class Clock:
     def today(self) -> date:
         return self.local().date()
 
+    def start_of_day(self, day: date) -> datetime:
+        """The local midnight that starts ``day``, in UTC."""
+        return start_of_day(day, self.tz)
+
     def end_of_day(self, day: date) -> datetime:
-        """The first instant after ``day`` ends in the local zone, in UTC."""
-        nxt = day + timedelta(days=1)
-        return datetime(nxt.year, nxt.month, nxt.day, tzinfo=self.tz).astimezone(UTC)
+        """The last instant of ``day`` in the local zone, in UTC (a deadline of that date)."""
+        return end_of_day(day, self.tz)

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -155,7 +155,7 @@ class PublishQuota:
                 f"this account's publishes today would store {used} bytes, over the daily "
                 f"quota of {self.limit} bytes: nothing was stored; it resets at midnight "
                 f"({self.clock.tz.key})",
-                resets=iso(self.clock.end_of_day(day)),
+                resets=iso(self.clock.start_of_day(day + timedelta(days=1))),
             )
         self._queued[uid, day] += cost
 

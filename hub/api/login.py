@@ -190,6 +190,8 @@ async def whoami(request: Request) -> Response:
             "delegation_id": me.delegation_id,
             "unit_id": me.unit_id,
             "meetings": sorted(me.meetings),
+            # the zone in which the hub counts dates and deadlines: the pages show times in it
+            "timezone": services(request).clock.tz.key,
         }
     )
 
@@ -280,6 +282,11 @@ spec = {
                         delegation_id={"type": ["integer", "null"]},
                         unit_id={"type": ["integer", "null"]},
                         meetings={"type": "array", "items": INT},
+                        timezone={
+                            "type": "string",
+                            "description": "HUB_TIMEZONE: the zone dates and deadlines are "
+                            "counted in (a date deadline is the end of that day there)",
+                        },
                     )
                 ),
                 **AUTH_ERRORS,

@@ -22,7 +22,9 @@ suggestion.evaluation  1 month                  the deputies' evaluation of a re
 suggestion.due_soon    7 days                   "due soon" alert this long before a deadline
 ====================== ======================== ==========================================
 
-How a deadline is counted from a moment ``t`` (local dates in ``HUB_TIMEZONE``):
+How a deadline is counted from a moment ``t`` (local dates in ``HUB_TIMEZONE``; "the end
+of" a date is its last instant, :func:`hub.clock.end_of_day`, the same instant as a
+deadline entered as that date, :func:`hub.params.parse_deadline`):
 
 * ``hours``: exactly ``t`` + n hours.
 * ``working_days``: the end of the n-th working day after the date of ``t``
@@ -169,25 +171,3 @@ class Deadlines:
 
     def due(self, rule: str, start: datetime) -> datetime:
         return due(start, self.rules[rule], self.cal, self.clock)
-
-
-def parse_deadline(value: object, name: str, clock: Clock) -> datetime:
-    """A deadline from input: ``YYYY-MM-DD`` (the end of that local day) or an ISO datetime
-    with an offset; it must lie in the future."""
-    if not isinstance(value, str):
-        raise BadRequest(f"`{name}` must be a date (YYYY-MM-DD) or an ISO datetime with offset")
-    try:
-        if len(value) == 10:
-            when = clock.end_of_day(date.fromisoformat(value))
-        else:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if when.tzinfo is None:
-                raise BadRequest(f"`{name}` needs a UTC offset, e.g. 2026-03-20T17:00:00+08:00")
-            when = when.astimezone(UTC)
-    except ValueError:
-        raise BadRequest(
-            f"`{name}` must be a date (YYYY-MM-DD) or an ISO datetime with offset"
-        ) from None
-    if when <= clock.now():
-        raise BadRequest(f"`{name}` must be in the future")
-    return when

@@ -551,6 +551,21 @@ async def _set_units(
     )
 
 
+def not_before_signing(reply_due: datetime, sign_due: datetime | None, name: str) -> datetime:
+    """A reply deadline the secretariat gives (``deadline``, an extension's ``until``) may
+    not fall before the signing deadline: refused with ``field`` ``name``, ``reason``
+    ``before_sign_due`` and the ``sign_due`` it may not precede (the same day is allowed:
+    both are the end of it)."""
+    if sign_due is not None and reply_due < sign_due:
+        raise BadRequest(
+            f"`{name}` {iso(reply_due)} is before the signing deadline {iso(sign_due)}",
+            field=name,
+            reason="before_sign_due",
+            sign_due=iso(sign_due),
+        )
+    return reply_due
+
+
 async def _hand_over(
     conn: AsyncConnection,
     kind: str,
@@ -564,7 +579,7 @@ async def _hand_over(
     await _set_units(conn, kind, item_id, a.lead, a.co, dl, now)
     sign_due = dl.due(f"{kind}.sign", now)
     if a.deadline is not None:
-        reply_due = a.deadline
+        reply_due = not_before_signing(a.deadline, sign_due, "deadline")
     elif kind == SUGGESTION and complex_:
         reply_due = dl.due("suggestion.reply_complex", now)
     else:
@@ -725,7 +740,12 @@ async def _request_extension(st: Step) -> dict[str, Any]:
     current = aware(st.ctx.row.reply_due)
     until, reason = st.args["until"], st.args["reason"]
     if current is not None and until <= current:
-        raise BadRequest(f"`until` must be later than the current deadline {iso(current)}")
+        raise BadRequest(
+            f"`until` must be later than the current deadline {iso(current)}",
+            field="until",
+            reason="not_after_current",
+            due=iso(current),
+        )
     await st.update(extension_until=until, extension_reason=reason)
     return {"until": iso(until), "reason": reason}
 
@@ -734,6 +754,7 @@ async def _approve_extension(st: Step) -> dict[str, Any]:
     r = st.ctx.row
     until = st.args["until"] or aware(r.extension_until)
     assert until is not None  # the guard saw a pending request
+    not_before_signing(until, aware(r.sign_due), "until")
     await st.update(reply_due=until, extension_until=None, extension_reason=None)
     return {"until": iso(until), "previous_due": iso_or_none(aware(r.reply_due))}
 

@@ -37,9 +37,9 @@ from typing import Any
 
 from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden
+from hub.params import parse_deadline
 from hub.protocol import iso
 from hub.session.common import id_field, id_list, text_field
-from hub.session.deadline_rules import parse_deadline
 
 COMMIT, SUGGESTION = "commit", "suggestion"
 KINDS = (COMMIT, SUGGESTION)

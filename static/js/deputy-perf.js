@@ -4,7 +4,7 @@
 
 import { failed, get, post, session, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { busy, chip, day, el, field, fill, flash } from "./ui.js";
+import { busy, chip, day, el, field, fill, flash, today } from "./ui.js";
 
 let ctx = null;
 let loaded = false;
@@ -112,7 +112,7 @@ async function loadRegs() {
 function drawRegisterForm() {
   const box = document.querySelector("#register .body");
   const kind = el("select", { id: "rg-kind" }, KINDS.map((k) => el("option", { value: k }, t(`perf.activity.${k}`))));
-  const date = el("input", { id: "rg-date", type: "date", value: new Date().toISOString().slice(0, 10), max: new Date().toISOString().slice(0, 10) });
+  const date = el("input", { id: "rg-date", type: "date", value: today(), max: today() });
   const title = el("input", { id: "rg-title", maxlength: 300 });
   const text = el("textarea", { id: "rg-text", rows: 4 });
   const file = el("input", { id: "rg-file", type: "file" });
@@ -136,7 +136,7 @@ function drawRegisterForm() {
         else showError(await failed(res));
       }
       form.reset();
-      date.value = new Date().toISOString().slice(0, 10);
+      date.value = today();
       flash(t("perf.registered"));
       drawRegs();
     });

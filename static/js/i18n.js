@@ -73,6 +73,7 @@ const zh = {
   "time.hours": "{n} 小时",
   "time.mins": "{n} 分",
   "time.deadline": "期限",
+  "time.endOfDay": "{date}（当天结束前）",
 
   // notices
   "notice.title": "会议通知",
@@ -440,6 +441,8 @@ const zh = {
   "stat.u.medianReply": "答复用时（中位数）",
   // own password, server-side logout
   "shell.password": "修改密码",
+  "shell.largeText": "大字",
+  "shell.largeTextHint": "放大页面文字（本设备记住此设置）",
   "password.title": "修改密码",
   "password.current": "当前密码",
   "password.new": "新密码（至少 10 个字符，不含用户名）",
@@ -526,6 +529,12 @@ const zh = {
   "errf.from": "开始日期",
   "errf.to": "结束日期",
   "errf.limit": "数量",
+  "errf.deadline": "办理期限",
+  "errf.until": "延期至",
+  // a bad_request that names its reason (hub/params.py, hub/session/items.py)
+  "bad_request.past": "「{field}」须晚于现在。",
+  "bad_request.before_sign_due": "「{field}」不能早于签收期限 {sign_due}。",
+  "bad_request.not_after_current": "「{field}」须晚于现在的期限 {due}。",
   // The secretariat's attendance board (sec-attendance.js).
   "att.notYet": "未签到",
   "att.expectedN": "应到",
@@ -742,6 +751,7 @@ const en = {
   "time.hours": "{n} h",
   "time.mins": "{n} min",
   "time.deadline": "Deadline",
+  "time.endOfDay": "end of {date}",
 
   "notice.title": "Notices",
   "notice.unread": "{n} unread",
@@ -1099,6 +1109,8 @@ const en = {
   "stat.u.medianReply": "Median time to reply",
   // own password, server-side logout
   "shell.password": "Password",
+  "shell.largeText": "Larger text",
+  "shell.largeTextHint": "Make the page's text larger (remembered on this device)",
   "password.title": "Change your password",
   "password.current": "Current password",
   "password.new": "New password (at least 10 characters, not containing the username)",
@@ -1185,6 +1197,11 @@ const en = {
   "errf.from": "From",
   "errf.to": "To",
   "errf.limit": "Number",
+  "errf.deadline": "Deadline",
+  "errf.until": "Extend until",
+  "bad_request.past": "\u201c{field}\u201d must be later than now.",
+  "bad_request.before_sign_due": "\u201c{field}\u201d may not be before the signing deadline, {sign_due}.",
+  "bad_request.not_after_current": "\u201c{field}\u201d must be later than the current deadline, {due}.",
   // The secretariat's attendance board (sec-attendance.js).
   "att.notYet": "Not checked in yet",
   "att.expectedN": "Expected",
@@ -1380,6 +1397,93 @@ export function applyI18n(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
 }
 
+// -- dates and times ---------------------------------------------------------------------
+//
+// Shown in the hub's zone (HUB_TIMEZONE, which /api/me names: startPage calls setZone),
+// the zone in which it counts dates and deadlines, whatever zone the device is set to;
+// the device's own zone until the page knows the hub's.
+
+let zone; // undefined: the device's zone
+
+/** Show times in `tz` (an IANA zone such as "Asia/Shanghai"); an unknown one is ignored. */
+export function setZone(tz) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    zone = tz;
+  } catch {
+    /* this browser does not know the zone: the device's */
+  }
+}
+
+const format = (d, opts) => new Intl.DateTimeFormat(lang(), { timeZone: zone, ...opts }).format(d);
+
+/** The calendar date and the time of `d` in the hub's zone, as numbers. */
+function local(d) {
+  const p = {};
+  const f = new Intl.DateTimeFormat("en-US", { timeZone: zone, year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", fractionalSecondDigits: 3, hourCycle: "h23" });
+  for (const x of f.formatToParts(d)) if (x.type !== "literal") p[x.type] = Number(x.value);
+  return p;
+}
+
+const parse = (iso) => {
+  const d = iso ? new Date(iso) : null;
+  return d && !Number.isNaN(d.getTime()) ? d : null;
+};
+
+/** "12/14 09:30": a moment (a message, a step). */
+export function when(iso) {
+  const d = parse(iso);
+  if (!d) return iso ? String(iso) : "";
+  return format(d, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+}
+
+/** "2026/12/14": the date of a moment, or a calendar date ("2026-12-14") as it is. */
+export function day(iso) {
+  const d = parse(iso);
+  if (!d) return iso ? String(iso) : "";
+  const opts = { year: "numeric", month: "2-digit", day: "2-digit" };
+  return /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Intl.DateTimeFormat(lang(), { ...opts, timeZone: "UTC" }).format(d) : format(d, opts);
+}
+
+/** Today in the hub's zone, "2026-12-14" (a date input's value, min or max). */
+export function today() {
+  const p = local(new Date());
+  return `${p.year}-${String(p.month).padStart(2, "0")}-${String(p.day).padStart(2, "0")}`;
+}
+
+/** A wall time typed in the hub's zone ("2026-12-14T09:00", a datetime-local input's
+ * value) as an ISO instant; null if it is not one. */
+export function zonedIso(wall) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(wall || "");
+  if (!m) return null;
+  const asUtc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  const offset = (at) => {
+    const p = local(new Date(at));
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second, p.fractionalSecond) - at;
+  };
+  let at = asUtc - offset(asUtc);
+  at = asUtc - offset(at); // once more, across a change of the zone's offset
+  return new Date(at).toISOString();
+}
+
+/**
+ * A deadline as the person who set it meant it. A date deadline is the end of that day in
+ * the hub's zone (hub/clock.py: 23:59:59.999999 local; an older one may be stored as the
+ * next midnight, which is the same moment): "12月14日（当天结束前）", never the next day.
+ * Any other deadline is its date and time.
+ */
+export function deadlineText(iso) {
+  const d = parse(iso);
+  if (!d) return iso ? String(iso) : "";
+  const p = local(d);
+  const last = p.hour === 23 && p.minute === 59 && p.second === 59 && p.fractionalSecond === 999;
+  const midnight = p.hour === 0 && p.minute === 0 && p.second === 0 && p.fractionalSecond === 0;
+  if (!last && !midnight) return when(iso);
+  const end = midnight ? new Date(d.getTime() - 1) : d;
+  const year = local(end).year !== local(new Date()).year ? "numeric" : undefined;
+  return t("time.endOfDay", { date: format(end, { year, month: "short", day: "numeric" }) });
+}
+
 /**
  * What a page shows for a refused request or frame: the text for the error's `code`
  * (every code of hub/errors.py, and the client's own `network`), plus a detail built from
@@ -1390,8 +1494,16 @@ export function errorText(err) {
   const code = err?.code;
   const p = err?.params ?? err ?? {};
   const own = (key) => Object.hasOwn(STRINGS[DEFAULT], key);
-  // A file the hub cannot read as what it expects (a roster …) names its reason.
-  if (code === "bad_request" && typeof p.reason === "string" && own(`bad_request.${p.reason}`)) return t(`bad_request.${p.reason}`, p);
+  // A bad value or file that names its reason (a roster the hub cannot read, a deadline in
+  // the past, a reply deadline before the signing deadline …) says which, with its
+  // parameters: the field's name and the deadlines in the page's words.
+  if (code === "bad_request" && typeof p.reason === "string" && own(`bad_request.${p.reason}`))
+    return t(`bad_request.${p.reason}`, {
+      ...p,
+      field: own(`errf.${p.field}`) ? t(`errf.${p.field}`) : "",
+      sign_due: deadlineText(p.sign_due),
+      due: deadlineText(p.due),
+    });
   if (code === "bad_request" && typeof p.field === "string" && own(`errf.${p.field}`))
     return t("error.field", { field: t(`errf.${p.field}`) });
   // A conflict that names its reason (a sitting that has ended …) says which.

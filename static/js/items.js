@@ -14,7 +14,7 @@ import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
 import { picker, searchIn } from "./picker.js";
-import { busy, chip, countdownEl, day, el, field, fill, flash, when } from "./ui.js";
+import { busy, chip, deadlineEl, deadlineText, el, field, fill, flash, today, when } from "./ui.js";
 
 export const STATE_KIND = {
   cosigning: "warn",
@@ -38,7 +38,7 @@ export const allowedActions = (item) => (item.actions || []).filter((a) => a.all
 export function whyNot(a, item) {
   const p = { ...(a.reason.params || {}) };
   if (p.unit_ids) p.units = p.unit_ids.map((id) => item.co_units.find((u) => u.id === id)?.name || `#${id}`).join("、");
-  if (p.due) p.due = when(p.due);
+  if (p.due) p.due = deadlineText(p.due);
   return t(`why.${a.reason.code}`, p);
 }
 
@@ -119,10 +119,11 @@ export function eventText(e, units) {
   if (p.grade) bits.push(t(`item.grade.${p.grade}`));
   if (p.rating) bits.push(t(`rating.${p.rating}`));
   if (p.method) bits.push(t(`method.${p.method}`));
-  if (p.until) bits.push(`${t("item.extensionUntil")} ${day(p.until)}`);
+  if (p.until) bits.push(`${t("item.extensionUntil")} ${deadlineText(p.until)}`);
+  if (p.reply_due && (e.action === "hand_over" || e.action === "reassign")) bits.push(`${t("item.deadline")} ${deadlineText(p.reply_due)}`);
   if (p.lead_unit_id && units) bits.push(`${t("item.lead")} ${units.get(p.lead_unit_id) || p.lead_unit_id}`);
-  if (p.due && (e.action === "due_soon" || e.action === "overdue")) bits.push(`${p.deadline ? t(`deadline.${p.deadline}`) : t("time.deadline")} ${when(p.due)}`);
-  if (p.rereply_due) bits.push(`${t("item.rereplyDue")} ${day(p.rereply_due)}`);
+  if (p.due && (e.action === "due_soon" || e.action === "overdue")) bits.push(`${p.deadline ? t(`deadline.${p.deadline}`) : t("time.deadline")} ${deadlineText(p.due)}`);
+  if (p.rereply_due) bits.push(`${t("item.rereplyDue")} ${deadlineText(p.rereply_due)}`);
   return { who, what: bits.join(" · "), text: p.reason || p.note || p.text || "" };
 }
 
@@ -309,7 +310,7 @@ export class ItemBoard {
     );
     q(".item-title").textContent = it.title;
     // While replied: the deputies' evaluation deadline (a unit's deadlines are `due`).
-    fill(q(".due"), it.due ? countdownEl(it.due, this.client) : it.evaluation_due ? el("span", { class: "evaluation-due" }, `${t("item.evaluationDue")} `, countdownEl(it.evaluation_due, this.client)) : null);
+    fill(q(".due"), it.due ? deadlineEl(it.due, this.client) : it.evaluation_due ? el("span", { class: "evaluation-due" }, `${t("item.evaluationDue")} `, deadlineEl(it.evaluation_due, this.client)) : null);
     const units = [it.lead_unit ? `${t("item.lead")}：${it.lead_unit.name}` : null, it.co_units.length ? `${t("item.co")}：${it.co_units.map((u) => u.name).join("、")}` : null].filter(Boolean);
     const deputies = it.deputies.filter((d) => d.status !== "declined").map((d) => d.name);
     fill(q(".item-meta"), [...units, deputies.length ? `${t("item.deputies")}：${deputies.join("、")}` : null, `#${it.id}`].filter(Boolean).join(" · "));
@@ -379,7 +380,7 @@ export class ItemBoard {
       if (required) need.push([x, name]);
     };
     const date = (name, key, required) => {
-      const x = el("input", { type: "date", name, min: new Date().toISOString().slice(0, 10) });
+      const x = el("input", { type: "date", name, min: today() });
       parts.push(field(key, x));
       get_[name] = () => x.value || undefined;
       if (required) need.push([x, name]);

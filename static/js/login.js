@@ -3,11 +3,12 @@
 
 import { PAGES, api, session } from "./api.js";
 import { applyI18n, errorText, t } from "./i18n.js";
-import { mountLangSwitch } from "./ui.js";
+import { mountLangSwitch, textSizeSwitch } from "./ui.js";
 
 applyI18n();
 document.title = `${t("login.title")} · ${t("app.name")}`;
 mountLangSwitch(document.getElementById("lang-slot"));
+document.getElementById("lang-slot").append(textSizeSwitch());
 
 const reason = new URLSearchParams(location.search).get("reason");
 if (reason && ["expired", "deactivated", "loggedOut", "passwordChanged"].includes(reason)) {

@@ -15,7 +15,7 @@ import { t } from "./i18n.js";
 import { ItemBoard, forMe, unitChooser } from "./items.js";
 import { picker, searchIn } from "./picker.js";
 import { opinion } from "./sec-opinions.js";
-import { busy, chip, countdownEl, el, field, fill, flash } from "./ui.js";
+import { busy, chip, deadlineEl, el, field, fill, flash, today } from "./ui.js";
 
 const PAGE = 20;
 const OVERDUE_PAGE = 20;
@@ -308,7 +308,7 @@ function form() {
   const text = el("textarea", { id: "it-text", rows: 3 });
   const lead = unitChooser(ctx.dir.units, { labelKey: "item.lead", id: "it-lead" });
   const co = unitChooser(ctx.dir.units, { labelKey: "item.co", id: "it-co", multiple: true });
-  const deadline = el("input", { id: "it-deadline", type: "date", min: new Date().toISOString().slice(0, 10) });
+  const deadline = el("input", { id: "it-deadline", type: "date", min: today() });
   const send = el("button", { type: "submit", class: "primary", id: "it-send" }, t("item.assign"));
   const drawChosen = () => {
     const ids = [...ctx.selection];
@@ -373,7 +373,7 @@ function overdueBoard() {
     el(
       "li",
       { "data-item": it.id, "data-state": it.state },
-      el("div", { class: "row" }, chip(t(`state.${it.state}`), "bad"), el("strong", { class: "grow" }, it.title), it.due ? countdownEl(it.due, ctx.client) : null),
+      el("div", { class: "row" }, chip(t(`state.${it.state}`), "bad"), el("strong", { class: "grow" }, it.title), it.due ? deadlineEl(it.due, ctx.client) : null),
       el("div", { class: "meta" }, `${it.lead_unit ? it.lead_unit.name : ""} · #${it.id}`),
     );
   const refresh = async () => {

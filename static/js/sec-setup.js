@@ -1,7 +1,7 @@
 // Secretariat: the meeting's schedule (sittings, agenda) and its documents.
 
 import { authUrl, failed, get, post, session, showError } from "./api.js";
-import { t } from "./i18n.js";
+import { t, zonedIso } from "./i18n.js";
 import { busy, el, field, fill, flash } from "./ui.js";
 import { sittingOption } from "./sittings.js";
 
@@ -59,7 +59,7 @@ function drawDocs() {
 }
 
 function iso(local) {
-  return local ? new Date(local).toISOString() : null;
+  return local ? zonedIso(local) : null; // typed in the hub's zone, as every time is shown
 }
 
 function sittingForm() {

@@ -12,7 +12,7 @@ import { eventText } from "./items.js";
 import { chooseMeeting } from "./meeting.js";
 import { picker, searchIn } from "./picker.js";
 import { mountRoster } from "./roster.js";
-import { busy, chip, day, el, field, fill, flash, startPage, throttle, when } from "./ui.js";
+import { busy, chip, day, deadlineText, el, field, fill, flash, startPage, throttle, when } from "./ui.js";
 
 const { me, client } = await startPage(["supervisor", "admin"], "page.supervisor");
 const chosen = await chooseMeeting(me, document.getElementById("meeting-pick"));
@@ -463,7 +463,7 @@ async function drawTimelines() {
       out,
       item ? el("p", {}, chip(t(`state.${item.state}`), ""), " ", item.lead_unit ? item.lead_unit.name : "") : null,
       stages.length ? el("ul", { class: "people", id: "tl-stages" }, stages.map(([k, v]) => el("li", {}, `${t(`stage.${k.replace(/_s$/, "")}`)}：${duration(v)}`))) : null,
-      tl && tl.deadlines ? el("ul", { class: "list", id: "tl-deadlines" }, tl.deadlines.map((d) => el("li", {}, `${t(`deadline.${d.deadline}`)}${d.unit ? ` · ${d.unit.name}` : ""} · ${when(d.due)} · `, chip(t(`dstatus.${d.status}`), d.status === "met" ? "ok" : d.status === "pending" ? "info" : d.status === "superseded" ? "" : "bad")))) : null,
+      tl && tl.deadlines ? el("ul", { class: "list", id: "tl-deadlines" }, tl.deadlines.map((d) => el("li", {}, `${t(`deadline.${d.deadline}`)}${d.unit ? ` · ${d.unit.name}` : ""} · ${deadlineText(d.due)} · `, chip(t(`dstatus.${d.status}`), d.status === "met" ? "ok" : d.status === "pending" ? "info" : d.status === "superseded" ? "" : "bad")))) : null,
       el(
         "ol",
         { class: "timeline" },

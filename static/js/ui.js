@@ -5,7 +5,7 @@
 
 import { PAGES, get, logOut, session, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
-import { LANGUAGES, applyI18n, lang, setLang, t } from "./i18n.js";
+import { LANGUAGES, applyI18n, lang, setLang, setZone, t } from "./i18n.js";
 import { openPasswordDialog } from "./password.js";
 
 /**
@@ -122,29 +122,9 @@ export function flash(message) {
 
 // -- time ----------------------------------------------------------------------------
 
-const fmt = () =>
-  new Intl.DateTimeFormat(lang(), {
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-  });
-
-export function when(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : fmt().format(d);
-}
-
-export function day(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime())
-    ? String(iso)
-    : new Intl.DateTimeFormat(lang(), { year: "numeric", month: "2-digit", day: "2-digit" }).format(
-        d,
-      );
-}
+// when, day, deadlineText and today: in the hub's zone (i18n.js); here for the pages.
+export { deadlineText, day, today, when } from "./i18n.js";
+import { deadlineText } from "./i18n.js";
 
 /** "3 d 4 h left" / "2 h overdue", from a deadline and the server-corrected now. */
 export function countdown(iso, now = Date.now()) {
@@ -173,6 +153,11 @@ export function countdownEl(iso, client) {
   };
   tick();
   return span;
+}
+
+/** A deadline: its date as it was set ("12月14日（当天结束前）") and the time left. */
+export function deadlineEl(iso, client) {
+  return el("span", { class: "deadline" }, el("span", { class: "deadline-date", "data-deadline-at": iso }, deadlineText(iso)), " · ", countdownEl(iso, client));
 }
 
 // One timer for every countdown on the page, started by the first (importing this module
@@ -207,6 +192,27 @@ function langSwitch() {
     location.reload();
   });
   return sel;
+}
+
+// The larger-text setting (大字): one per device (textsize.js applies it before the first
+// paint); every length of the pages is in rem, so the whole page grows with the text.
+const TEXT_SIZE = "hub:text-size";
+
+/** The 大字 switch: a toggle button (aria-pressed) that keeps its choice on this device. */
+export function textSizeSwitch() {
+  const root = document.documentElement;
+  const b = el("button", { type: "button", class: "ghost", id: "text-size", "aria-pressed": String(root.classList.contains("large-text")), title: t("shell.largeTextHint") }, t("shell.largeText"));
+  b.addEventListener("click", () => {
+    const on = !root.classList.contains("large-text");
+    root.classList.toggle("large-text", on);
+    b.setAttribute("aria-pressed", String(on));
+    try {
+      localStorage.setItem(TEXT_SIZE, on ? "large" : "normal");
+    } catch {
+      /* storage disabled: for this page only */
+    }
+  });
+  return b;
 }
 
 /** The language switch alone (the login page). */
@@ -276,11 +282,13 @@ export async function startPage(roles, titleKey) {
       el("span", { class: "user-name", id: "user-name" }, s.user.name),
       el("span", { class: "role" }, t(`role.${s.user.role}`)),
       langSwitch(),
+      textSizeSwitch(),
       el("button", { type: "button", class: "ghost", id: "password-change", onclick: openPasswordDialog }, t("shell.password")),
       el("button", { type: "button", class: "ghost", id: "logout", onclick: () => logout(s.user.id) }, t("shell.logout")),
     ),
   );
   const me = await get("/api/me");
+  if (me.timezone) setZone(me.timezone);
   const client = new HubClient({
     token: s.token,
     userId: s.user.id,

@@ -91,11 +91,20 @@ async def demo_hub(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Demo]:
 
 
 async def open_as(
-    browser: Any, base_url: str, username: str, width: int = 1280, height: int = 860
+    browser: Any,
+    base_url: str,
+    username: str,
+    width: int = 1280,
+    height: int = 860,
+    timezone_id: str | None = None,
 ) -> Any:
-    """A fresh browser context logged in through the login page as ``username``."""
+    """A fresh browser context logged in through the login page as ``username``; the
+    device's time zone ``timezone_id`` (the machine's when None)."""
     ctx = await browser.new_context(
-        viewport={"width": width, "height": height}, locale="zh-CN", base_url=base_url
+        viewport={"width": width, "height": height},
+        locale="zh-CN",
+        base_url=base_url,
+        timezone_id=timezone_id,
     )
     ctx.set_default_timeout(TIMEOUT_MS)
     page = await ctx.new_page()

@@ -9,8 +9,9 @@ import pytest
 
 from hub.clock import Clock
 from hub.errors import BadRequest
+from hub.params import parse_deadline
 from hub.session.calendar import WorkingCalendar
-from hub.session.deadline_rules import DEFAULTS, Rule, add_months, due, parse_deadline
+from hub.session.deadline_rules import DEFAULTS, Rule, add_months, due
 from tests.utils.factories import World
 from tests.utils.items import Api
 from tests.utils.servers import RunningHub
@@ -22,6 +23,11 @@ GOLDEN_WEEK = {
     date(2026, 10, 10): True,
 }
 CLOCK = Clock("Asia/Shanghai")
+
+
+def end(year: int, month: int, day: int) -> datetime:
+    """The end of that day in Shanghai: 23:59:59.999999 local (a deadline of that date)."""
+    return datetime(year, month, day, 23, 59, 59, 999999, tzinfo=CLOCK.tz)
 
 
 def test_weekends_are_skipped() -> None:
@@ -54,32 +60,37 @@ def test_holidays_and_make_up_days() -> None:
 
 def test_month_rules_clamp_and_move_off_holidays() -> None:
     """31 January + 1 month is 28 February; a period ending on a holiday ends on the next
-    working day; working-day rules end at local midnight; hour rules are exact."""
+    working day; working-day rules end at the end of the local day; hour rules are exact."""
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
     cal = WorkingCalendar(GOLDEN_WEEK)
     start = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     three_months = Rule("suggestion.reply", 3, "months")
-    assert due(start, three_months, cal, CLOCK) == datetime(2026, 10, 8, 16, 0, tzinfo=UTC)
-    assert due(start, Rule("x", 6, "days"), cal, CLOCK) == datetime(2026, 7, 7, 16, tzinfo=UTC)
+    assert due(start, three_months, cal, CLOCK) == end(2026, 10, 8)
+    assert due(start, Rule("x", 6, "days"), cal, CLOCK) == end(2026, 7, 7)
     assert due(start, Rule("x", 4, "hours"), cal, CLOCK) == datetime(2026, 7, 1, 6, tzinfo=UTC)
     late_friday = datetime(2026, 9, 25, 15, 30, tzinfo=UTC)  # 23:30 Friday in Shanghai
     sign = DEFAULTS["suggestion.sign"]
-    assert due(late_friday, sign, cal, CLOCK) == datetime(2026, 10, 10, 16, 0, tzinfo=UTC)
+    assert due(late_friday, sign, cal, CLOCK) == end(2026, 10, 10)
 
 
 def test_deadline_input() -> None:
-    """A date means the end of that local day; a datetime needs an offset; the past is
-    refused."""
+    """A date means the end of that local day (its last instant: the same local date); a
+    datetime needs an offset; the past is refused; each refusal names the field."""
     c = Clock("Asia/Shanghai")
     c.set(datetime(2026, 3, 2, 9, 0))
-    assert parse_deadline("2026-03-05", "deadline", c) == datetime(2026, 3, 5, 16, tzinfo=UTC)
+    assert parse_deadline("2026-03-05", "deadline", c) == end(2026, 3, 5)
     assert parse_deadline("2026-03-02T17:00:00+08:00", "d", c) == datetime(
         2026, 3, 2, 9, tzinfo=UTC
     )
-    for bad in ("2026-03-01", "2026-03-05T10:00:00", "soon", 5, "2026-02-30"):
-        with pytest.raises(BadRequest):
+    assert CLOCK.local(parse_deadline("2026-03-05", "deadline", c)).date() == date(2026, 3, 5)
+    for bad in ("2026-03-01", "2026-03-05T10:00:00", "soon", 5, "2026-02-30", "9999-12-31"):
+        with pytest.raises(BadRequest) as refused:
             parse_deadline(bad, "deadline", c)
+        assert refused.value.extra["field"] == "deadline"
+    with pytest.raises(BadRequest) as refused:
+        parse_deadline("2026-03-01", "until", c)
+    assert refused.value.extra == {"field": "until", "reason": "past"}
 
 
 async def test_admin_loads_a_year_and_hand_over_uses_it(hub: RunningHub, world: World) -> None:
@@ -115,8 +126,8 @@ async def test_admin_loads_a_year_and_hand_over_uses_it(hub: RunningHub, world: 
         i = (await api.suggestion(d0))["id"]
         await api.post(sec, f"/api/suggestions/{i}/accept")
         r = await api.post(sec, f"/api/suggestions/{i}/hand_over", {"lead_unit_id": world.units[0]})
-    assert r["sign_due"] == "2026-10-10T16:00:00.000000Z"
-    assert r["reply_due"] == "2026-12-25T16:00:00.000000Z"
+    assert r["sign_due"] == "2026-10-10T15:59:59.999999Z"
+    assert r["reply_due"] == "2026-12-25T15:59:59.999999Z"
 
 
 async def test_admin_changes_a_deadline_rule(hub: RunningHub, world: World) -> None:
@@ -152,4 +163,4 @@ async def test_admin_changes_a_deadline_rule(hub: RunningHub, world: World) -> N
         i = (await api.suggestion(world.deputies[0]))["id"]
         await api.post(sec, f"/api/suggestions/{i}/accept")
         r = await api.post(sec, f"/api/suggestions/{i}/hand_over", {"lead_unit_id": world.units[0]})
-    assert r["sign_due"] == "2026-03-20T16:00:00.000000Z"  # Friday 6 March + 10 working days
+    assert r["sign_due"] == "2026-03-20T15:59:59.999999Z"  # Friday 6 March + 10 working days

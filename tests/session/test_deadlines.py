@@ -43,7 +43,7 @@ async def test_sign_deadline_due_soon_then_overdue_once_each(hub: RunningHub, wo
         r = await api.post(
             world.secretariat, f"/api/suggestions/{i}/hand_over", {"lead_unit_id": u0}
         )
-        assert r["sign_due"] == "2026-03-17T16:00:00.000000Z"
+        assert r["sign_due"] == "2026-03-17T15:59:59.999999Z"
 
         s.clock.set(datetime(2026, 3, 10, 23, 59))
         assert await w.deadlines.run_once() == []
@@ -61,7 +61,7 @@ async def test_sign_deadline_due_soon_then_overdue_once_each(hub: RunningHub, wo
         assert (await api.get(world.unit_users[1], "/api/items/overdue"))["items"] == []
 
         r = await api.post(uu0, f"/api/items/{i}/sign")
-        assert r["due"] == r["reply_due"] == "2026-06-08T16:00:00.000000Z"  # 6 June: Saturday
+        assert r["due"] == r["reply_due"] == "2026-06-08T15:59:59.999999Z"  # 6 June: Saturday
         assert r["overdue"] is False
         s.clock.set(datetime(2026, 3, 25, 0, 0))
         assert await w.deadlines.run_once() == []
@@ -95,16 +95,16 @@ async def test_commit_deadlines_cross_a_weekend_and_the_holiday_week(
         await api.call(world.admin, "PUT", "/api/admin/calendar/2026", HOLIDAYS)
         s.clock.set(datetime(2026, 9, 18, 17, 0))
         r = await api.commit_item([world.deputies[0]])
-        assert r["sign_due"] == "2026-09-21T16:00:00.000000Z"
-        assert r["reply_due"] == "2026-09-23T16:00:00.000000Z"
+        assert r["sign_due"] == "2026-09-21T15:59:59.999999Z"
+        assert r["reply_due"] == "2026-09-23T15:59:59.999999Z"
 
         s.clock.set(datetime(2026, 9, 30, 17, 0))
         r = await api.commit_item([world.deputies[1]], lead=u0, co=[u1])
         i = r["id"]
-        assert r["sign_due"] == "2026-10-08T16:00:00.000000Z"
-        assert r["reply_due"] == "2026-10-10T16:00:00.000000Z"
+        assert r["sign_due"] == "2026-10-08T15:59:59.999999Z"
+        assert r["reply_due"] == "2026-10-10T15:59:59.999999Z"
         full = await api.get(world.secretariat, f"/api/items/{i}")
-        assert full["unit_opinions"][0]["opinion_due"] == "2026-10-08T16:00:00.000000Z"
+        assert full["unit_opinions"][0]["opinion_due"] == "2026-10-08T15:59:59.999999Z"
 
         s.clock.set(datetime(2026, 10, 8, 19, 59))  # the first item is long overdue
         assert sorted(summary(await w.deadlines.run_once())) == [("sign", "overdue")]
@@ -147,7 +147,7 @@ async def test_moved_deadlines_get_their_own_alerts(hub: RunningHub, world: Worl
             d0, f"/api/items/{i}/evaluate", {"rating": "unsatisfied", "reason": "no"}
         )
         assert r["state"] == "rehandling"
-        assert r["reply_due"] == "2026-03-11T16:00:00.000000Z"  # Saturday + 3 working days
+        assert r["reply_due"] == "2026-03-11T15:59:59.999999Z"  # Saturday + 3 working days
         s.clock.set(datetime(2026, 3, 11, 20, 0))
         assert summary(await w.deadlines.run_once()) == [("rereply", "due_soon")]
         s.clock.set(datetime(2026, 3, 12, 0, 0))

@@ -47,7 +47,7 @@ async def test_reminder_then_closing_without_evaluation_counts_no_rating(
         i = await _replied(api, world)
         item = await api.get(d1, f"/api/items/{i}")
         assert item["state"] == "replied"
-        assert item["evaluation_due"] == "2026-03-05T16:00:00.000000Z"
+        assert item["evaluation_due"] == "2026-03-05T15:59:59.999999Z"
         await api.post(d0, f"/api/items/{i}/evaluate", {"rating": "satisfied"})
         box0 = await inbox(hub, world, d0, f"deputy:{d0}")
         box1 = await inbox(hub, world, d1, f"deputy:{d1}")
@@ -78,7 +78,7 @@ async def test_reminder_then_closing_without_evaluation_counts_no_rating(
         assert got[-2]["body"]["event"]["payload"] == {
             "deadline": "evaluation",
             "deputy_ids": [d1],
-            "due": "2026-03-05T16:00:00.000000Z",
+            "due": "2026-03-05T15:59:59.999999Z",
         }
         alerts = await rows(hub, deadline_alerts, deadline_alerts.c.item_id == i)
         assert sorted((a.deadline, a.level) for a in alerts) == [
@@ -150,7 +150,7 @@ async def test_an_unsatisfied_rating_still_rehandles_and_the_rule_is_configurabl
         ).items()
         i = await _replied(api, world)
         assert (await api.get(sec, f"/api/items/{i}"))["evaluation_due"] == (
-            "2026-03-09T16:00:00.000000Z"
+            "2026-03-09T15:59:59.999999Z"
         )
         await api.post(
             d0, f"/api/items/{i}/evaluate", {"rating": "unsatisfied", "reason": "没解决"}

@@ -180,7 +180,7 @@ async def test_extension_requested_approved_and_refused(hub: RunningHub, world: 
     async with Api(hub, world) as api:
         item = await api.commit_item(deadline="2026-03-05")
         i = item["id"]
-        assert item["reply_due"] == "2026-03-05T16:00:00.000000Z"
+        assert item["reply_due"] == "2026-03-05T15:59:59.999999Z"
         await api.post(uu0, f"/api/items/{i}/sign")
         await api.refused(sec, f"/api/items/{i}/approve_extension", {}, "conflict")
         await api.refused(
@@ -192,7 +192,7 @@ async def test_extension_requested_approved_and_refused(hub: RunningHub, world: 
         r = await api.post(
             uu0, f"/api/items/{i}/request_extension", {"until": "2026-03-10", "reason": "需协调"}
         )
-        assert r["extension_until"] == "2026-03-10T16:00:00.000000Z"
+        assert r["extension_until"] == "2026-03-10T15:59:59.999999Z"
         await api.refused(
             uu0,
             f"/api/items/{i}/request_extension",
@@ -201,12 +201,12 @@ async def test_extension_requested_approved_and_refused(hub: RunningHub, world: 
         )
         await api.refused(uu0, f"/api/items/{i}/approve_extension", {}, "forbidden")
         r = await api.post(sec, f"/api/items/{i}/approve_extension")
-        assert r["reply_due"] == "2026-03-10T16:00:00.000000Z" and r["extension_until"] is None
+        assert r["reply_due"] == "2026-03-10T15:59:59.999999Z" and r["extension_until"] is None
         await api.post(
             uu0, f"/api/items/{i}/request_extension", {"until": "2026-03-20", "reason": "再延"}
         )
         r = await api.post(sec, f"/api/items/{i}/refuse_extension", {"reason": "不予延期"})
-        assert r["reply_due"] == "2026-03-10T16:00:00.000000Z" and r["extension_until"] is None
+        assert r["reply_due"] == "2026-03-10T15:59:59.999999Z" and r["extension_until"] is None
 
 
 async def test_refused_actions_answer_the_right_code_and_write_nothing(

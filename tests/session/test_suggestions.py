@@ -56,8 +56,8 @@ async def test_joint_suggestion_with_cosigners_to_closed(hub: RunningHub, world:
         assert r["state"] == "assigned" and r["complex"] is True
         # 7 working days from Friday 6 March: Tuesday 17 March; 6 months: 6 September,
         # a Sunday, so Monday 7 September (end of the local day, 16:00 UTC)
-        assert r["sign_due"] == "2026-03-17T16:00:00.000000Z"
-        assert r["reply_due"] == "2026-09-07T16:00:00.000000Z"
+        assert r["sign_due"] == "2026-03-17T15:59:59.999999Z"
+        assert r["reply_due"] == "2026-09-07T15:59:59.999999Z"
         await api.post(uu0, f"/api/items/{i}/sign")
         await api.post(uu0, f"/api/items/{i}/reply", {"grade": "C", "text": "已列入明年计划"})
         await api.refused(d2, f"/api/items/{i}/evaluate", {"rating": "satisfied"}, "forbidden")

@@ -173,6 +173,6 @@ async def test_timeline_of_an_item(hub: RunningHub, world: World) -> None:
         ("rereply", "法院", "overdue"),
     ]
     # The sign deadline: one working day after Monday, i.e. the end of Tuesday in Beijing.
-    assert t["deadlines"][0]["due"] == "2030-03-05T16:00:00.000000Z"
+    assert t["deadlines"][0]["due"] == "2030-03-05T15:59:59.999999Z"
     assert s1["stages"]["review_s"] == 86400.0 and s1["stages"]["sign_s"] == 7200.0
     assert [d["status"] for d in s1["deadlines"]] == ["met", "pending"]
