@@ -186,7 +186,7 @@ async def test_a_reply_deadline_before_signing_is_refused_in_the_pages_language(
     today = datetime.now(HUB_ZONE).date().isoformat()
     sec = await api(city, "mishu")
     try:
-        before = (await sec.get("/api/items", params={"limit": 1, "order": "id"})).json()
+        before = (await sec.get("/api/items", params={"limit": 1})).json()
     finally:
         await sec.aclose()
     for lang, expected in (
@@ -201,6 +201,8 @@ async def test_a_reply_deadline_before_signing_is_refused_in_the_pages_language(
         row = page.locator("#opinion-list li[data-opinion][data-status='submitted']").first
         await row.locator("input.op-pick").check()
         await page.wait_for_selector("#it-opinions li[data-opinion]")
+        await page.fill("#it-lead", "局")  # the lead unit, found with the picker
+        await page.locator('#item-form [role="option"]').first.click()
         await page.fill("#it-deadline", today)
         await page.click("#it-send")
         await page.wait_for_selector("#errors .error-line")
@@ -213,7 +215,7 @@ async def test_a_reply_deadline_before_signing_is_refused_in_the_pages_language(
         await page.context.close()
     sec = await api(city, "mishu")
     try:
-        after = (await sec.get("/api/items", params={"limit": 1, "order": "id"})).json()
+        after = (await sec.get("/api/items", params={"limit": 1})).json()
     finally:
         await sec.aclose()
     assert after["total"] == before["total"]
