@@ -449,8 +449,13 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("PUT", "/api/admin/deadline-rules/{name}", "rule", ADMIN),
 ]
 # Covered elsewhere: the channel table (test_channel_table_*); the caller's own account and
-# login (tests/test_security.py: logout, password change, download links).
+# login (tests/test_security.py: logout, password change, download links); the caller's own
+# push devices, another's refused 403 (tests/reach/test_subscriptions.py).
 NOT_IN_TABLE = {
+    ("GET", "/api/push/key"),
+    ("GET", "/api/push/subscriptions"),
+    ("POST", "/api/push/subscriptions"),
+    ("DELETE", "/api/push/subscriptions/{id}"),
     ("GET", "/api/channels/{channel}/messages"),
     ("POST", "/api/channels/{channel}/messages"),
     ("GET", "/api/me"),
