@@ -40,6 +40,29 @@ class Silent(Exception):
     """The pub/sub connection is open but Redis did not answer the health check."""
 
 
+async def catch_up_when_due(due: asyncio.Event, on_reconnect: OnReconnect) -> None:
+    """Run ``on_reconnect`` each time ``due`` is set (after a reconnect), retried with
+    back-off until it succeeds; a reconnect meanwhile asks for one more run after that."""
+    while True:
+        await due.wait()
+        due.clear()
+        delay = RETRY_FIRST
+        while True:
+            try:
+                await on_reconnect()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning(
+                    "catch-up after the broker reconnected failed: %r; retrying in %.1f s",
+                    e,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
+
+
 class RedisBroker(Broker):
     def __init__(
         self, url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
@@ -80,9 +103,10 @@ class RedisBroker(Broker):
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message = on_message
-        self._on_reconnect = on_reconnect
         self._task = asyncio.create_task(self._listen(), name="redis-broker")
-        self._catchup_task = asyncio.create_task(self._catch_up_when_due(), name="redis-catch-up")
+        self._catchup_task = asyncio.create_task(
+            catch_up_when_due(self._catchup_due, on_reconnect), name="redis-catch-up"
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), 3)
 
@@ -167,28 +191,6 @@ class RedisBroker(Broker):
                 self._listening = True
                 self.connected.set()
                 return
-
-    async def _catch_up_when_due(self) -> None:
-        """Run ``on_reconnect`` after each reconnect, retried with back-off until it
-        succeeds; a reconnect meanwhile asks for one more run after that."""
-        while True:
-            await self._catchup_due.wait()
-            self._catchup_due.clear()
-            delay = RETRY_FIRST
-            while True:
-                try:
-                    await self._on_reconnect()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    log.warning(
-                        "catch-up after the broker reconnected failed: %r; retrying in %.1f s",
-                        e,
-                        delay,
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_CAP)
 
     async def _drop_pubsub(self) -> None:
         ps, self._pubsub = self._pubsub, None

@@ -35,7 +35,7 @@ from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 from hub.broker import Broker, BrokerState, OnMessage, OnReconnect
-from hub.broker.redis import PING, RETRY_CAP, RETRY_FIRST, Silent
+from hub.broker.redis import PING, RETRY_CAP, RETRY_FIRST, Silent, catch_up_when_due
 
 log = logging.getLogger("hub.broker.redis_cluster")
 
@@ -122,10 +122,9 @@ class RedisClusterBroker(Broker):
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message = on_message
-        self._on_reconnect = on_reconnect
         self._task = asyncio.create_task(self._listen(), name="redis-cluster-broker")
         self._catchup_task = asyncio.create_task(
-            self._catch_up_when_due(), name="redis-cluster-catch-up"
+            catch_up_when_due(self._catchup_due, on_reconnect), name="redis-cluster-catch-up"
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), 3)
@@ -317,28 +316,6 @@ class RedisClusterBroker(Broker):
                 return
             if first:
                 ping_at = now
-
-    async def _catch_up_when_due(self) -> None:
-        """Run ``on_reconnect`` after each reconnect, retried with back-off until it
-        succeeds; a reconnect meanwhile asks for one more run after that."""
-        while True:
-            await self._catchup_due.wait()
-            self._catchup_due.clear()
-            delay = RETRY_FIRST
-            while True:
-                try:
-                    await self._on_reconnect()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    log.warning(
-                        "catch-up after the broker reconnected failed: %r; retrying in %.1f s",
-                        e,
-                        delay,
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_CAP)
 
     async def _drop_links(self) -> None:
         links, self._links = self._links, {}
