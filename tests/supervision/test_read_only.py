@@ -22,9 +22,11 @@ from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
 # Writes a supervisor may make: logging in and out, its own password, download links,
-# and deciding registrations.
+# its own devices for Web Push, and deciding registrations.
 THEIRS = {
     ("POST", "/api/login"),
+    ("POST", "/api/push/subscriptions"),
+    ("DELETE", "/api/push/subscriptions/{id:int}"),
     ("POST", "/api/logout"),
     ("POST", "/api/password"),
     ("POST", "/api/downloads"),
