@@ -290,7 +290,7 @@ async def test_concurrent_api_requests_load_their_own_callers(
         else:
             assert r.status_code == 200, r.text
             me = await load_principal(hub.services.engine, u)
-            assert r.json() == {**me.public(), **_memberships(me)}
+            assert r.json() == {**me.public(), **_memberships(me), "timezone": "Asia/Shanghai"}
 
 
 def _memberships(p: Principal) -> dict[str, Any]:
