@@ -63,10 +63,45 @@ async def catch_up_when_due(due: asyncio.Event, on_reconnect: OnReconnect) -> No
                 delay = min(delay * 2, RETRY_CAP)
 
 
-class RedisBroker(Broker):
+class ListeningBroker(Broker):
+    """What the Redis brokers share: a listener task that connects, subscribes and reads
+    until cancelled (``_listen``), ``connected`` once it first hears, a catch-up task run
+    after each reconnect, and the state /readyz reports."""
+
+    def __init__(self) -> None:
+        self._wanted: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._catchup_task: asyncio.Task[None] | None = None
+        self._catchup_due = asyncio.Event()
+        self._listening = False
+        self.connected = asyncio.Event()
+
+    async def _listen(self) -> None:
+        raise NotImplementedError
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        self._on_message = on_message
+        name = type(self).__name__
+        self._task = asyncio.create_task(self._listen(), name=f"{name} listener")
+        self._catchup_task = asyncio.create_task(
+            catch_up_when_due(self._catchup_due, on_reconnect), name=f"{name} catch-up"
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), 3)
+
+    @property
+    def state(self) -> BrokerState:
+        if self._task is None or self._task.done():
+            return "stopped"
+        return "listening" if self._listening else "reconnecting"
+
+
+class RedisBroker(ListeningBroker):
     def __init__(
         self, url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
     ) -> None:
+        super().__init__()
         self.url = url
         self.prefix = prefix
         self.health_interval = health_interval
@@ -92,29 +127,7 @@ class RedisBroker(Broker):
             socket_timeout=socket_timeout,
             retry=Retry(NoBackoff(), 0),
         )
-        self._wanted: set[str] = set()
         self._pubsub: Any = None
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._catchup_task: asyncio.Task[None] | None = None
-        self._catchup_due = asyncio.Event()
-        self._listening = False
-        self.connected = asyncio.Event()
-
-    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
-        self._on_message = on_message
-        self._task = asyncio.create_task(self._listen(), name="redis-broker")
-        self._catchup_task = asyncio.create_task(
-            catch_up_when_due(self._catchup_due, on_reconnect), name="redis-catch-up"
-        )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.connected.wait(), 3)
-
-    @property
-    def state(self) -> BrokerState:
-        if self._task is None or self._task.done():
-            return "stopped"
-        return "listening" if self._listening else "reconnecting"
 
     async def _connect(self) -> None:
         # Under the lock: a subscribe() meanwhile waits for this connection, then uses it.

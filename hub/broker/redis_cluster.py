@@ -34,8 +34,7 @@ from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
-from hub.broker import Broker, BrokerState, OnMessage, OnReconnect
-from hub.broker.redis import PING, RETRY_CAP, RETRY_FIRST, Silent, catch_up_when_due
+from hub.broker.redis import PING, RETRY_CAP, RETRY_FIRST, ListeningBroker, Silent
 
 log = logging.getLogger("hub.broker.redis_cluster")
 
@@ -94,10 +93,11 @@ class _Link:
             await self.client.aclose()
 
 
-class RedisClusterBroker(Broker):
+class RedisClusterBroker(ListeningBroker):
     def __init__(
         self, url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
     ) -> None:
+        super().__init__()
         self.url = url
         self.prefix = prefix
         self.health_interval = health_interval
@@ -112,28 +112,6 @@ class RedisClusterBroker(Broker):
         self._known: list[Addr] = list(self.seeds)  # where to ask for the slot map
         self._slots: list[tuple[int, int, Addr]] = []
         self._links: dict[Addr, _Link] = {}
-        self._wanted: set[str] = set()
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._catchup_task: asyncio.Task[None] | None = None
-        self._catchup_due = asyncio.Event()
-        self._listening = False
-        self.connected = asyncio.Event()
-
-    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
-        self._on_message = on_message
-        self._task = asyncio.create_task(self._listen(), name="redis-cluster-broker")
-        self._catchup_task = asyncio.create_task(
-            catch_up_when_due(self._catchup_due, on_reconnect), name="redis-cluster-catch-up"
-        )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.connected.wait(), 3)
-
-    @property
-    def state(self) -> BrokerState:
-        if self._task is None or self._task.done():
-            return "stopped"
-        return "listening" if self._listening else "reconnecting"
 
     # -- topology -----------------------------------------------------------------
 
