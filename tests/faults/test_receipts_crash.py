@@ -40,7 +40,8 @@ async def test_receipts_before_kill_9_confirmed_means_stored(
             await asyncio.sleep(0.003)
 
     publishing = asyncio.create_task(publish())
-    await until(lambda: len(acker.confirmed) >= 100)
+    # killed while receipts are queued on A: sent and not yet confirmed
+    await until(lambda: len(acker.confirmed) >= 100 and bool(acker.sent - acker.confirmed))
     a.kill()
     await asyncio.wait_for(acking, TIMEOUT)
     await publishing
