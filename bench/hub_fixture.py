@@ -36,7 +36,7 @@ def hub_env(data_dir: Path, secret: str) -> dict[str, str]:
 
 async def _seed(db_url: str, secret: str, n: int) -> dict[str, Any]:
     from hub.auth import Tokens
-    from hub.identity import add_participants, create_delegation, create_meeting, create_user
+    from hub.session.members import add_participants, create_delegation, create_meeting, create_user
     from hub.store.engine import make_engine
 
     engine = make_engine(db_url)

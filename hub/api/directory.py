@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, obj, ok
-from hub.identity import list_delegations, list_units
+from hub.session.members import list_delegations, list_units
 
 
 async def delegations(request: Request) -> Response:

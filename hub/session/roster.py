@@ -44,13 +44,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden
-from hub.identity import check_phone
 from hub.session.common import meeting_row
+from hub.session.members import Member, check_phone
 from hub.session.roster_sheet import Sheet, read_sheet
+from hub.session.schema import delegations, meeting_participants, units, users
 from hub.store.engine import in_chunks
-from hub.store.schema import delegations, meeting_participants, units, users
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -257,7 +256,7 @@ async def _existing(conn: AsyncConnection, usernames: Sequence[str]) -> dict[str
     return out
 
 
-async def plan(conn: AsyncConnection, me: Principal, meeting_id: int, sheet: Sheet) -> Plan:
+async def plan(conn: AsyncConnection, me: Member, meeting_id: int, sheet: Sheet) -> Plan:
     """Each row checked against the hub's accounts (reads only)."""
     has = set(sheet.columns)
     rows = [_check_cells(n, cells, has) for n, cells in sheet.rows]
@@ -361,7 +360,7 @@ async def plan(conn: AsyncConnection, me: Principal, meeting_id: int, sheet: She
 # -- access, preview and import -----------------------------------------------------------
 
 
-async def check_importer(node: Node, me: Principal, meeting_id: int) -> None:
+async def check_importer(node: Node, me: Member, meeting_id: int) -> None:
     """Before the file is read: the meeting exists (``not_found``), and the caller is an
     admin or the secretariat of that meeting (``forbidden``)."""
     async with node.log.reading() as conn:
@@ -369,7 +368,7 @@ async def check_importer(node: Node, me: Principal, meeting_id: int) -> None:
     _check_role(me, meeting_id)
 
 
-def _check_role(me: Principal, meeting_id: int) -> None:
+def _check_role(me: Member, meeting_id: int) -> None:
     if me.role == "admin":
         return
     if me.role == "secretariat" and meeting_id in me.meetings:
@@ -406,7 +405,7 @@ async def _read(data: bytes) -> tuple[Sheet, str]:
 
 
 async def preview(
-    node: Node, me: Principal, meeting_id: int, data: bytes, filename: str
+    node: Node, me: Member, meeting_id: int, data: bytes, filename: str
 ) -> dict[str, Any]:
     """What importing ``data`` would do, row by row; writes nothing."""
     async with node.log.reading() as conn:
@@ -419,7 +418,7 @@ async def preview(
 
 
 async def import_roster(
-    node: Node, me: Principal, meeting_id: int, data: bytes, filename: str
+    node: Node, me: Member, meeting_id: int, data: bytes, filename: str
 ) -> dict[str, Any]:
     """Import ``data`` in one transaction: every row, or (any row in error) nothing."""
     async with node.log.reading() as conn:

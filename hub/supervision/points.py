@@ -37,7 +37,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.params import parse_when
 from hub.protocol import iso, utc
@@ -45,6 +44,7 @@ from hub.session.attendance import checkins
 from hub.session.channels import READERS_OF_ALL
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
 from hub.session.meetings import ended_clause, sittings
+from hub.session.members import Member
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.engine import in_chunks
@@ -221,7 +221,7 @@ def in_force(rulesets: list[RuleSet], ts: datetime) -> RuleSet | None:
 
 
 async def add_ruleset(
-    node: Node, me: Principal, raw: dict[str, Any], now: datetime, tz: tzinfo
+    node: Node, me: Member, raw: dict[str, Any], now: datetime, tz: tzinfo
 ) -> dict[str, Any]:
     """An admin adds a version (see the module docstring for what may start when)."""
     if me.role != "admin":
@@ -259,7 +259,7 @@ async def add_ruleset(
     return _ruleset(row).as_dict()
 
 
-async def withdraw_ruleset(node: Node, me: Principal, ruleset_id: int, now: datetime) -> None:
+async def withdraw_ruleset(node: Node, me: Member, ruleset_id: int, now: datetime) -> None:
     if me.role != "admin":
         raise Forbidden("only an admin edits the points rules")
     async with node.writing() as w:
@@ -600,7 +600,7 @@ async def tally(
     return out
 
 
-def check_points_reader(me: Principal, deputy_id: int) -> None:
+def check_points_reader(me: Member, deputy_id: int) -> None:
     if me.role in READERS_OF_ALL or (me.role == "deputy" and me.id == deputy_id):
         return
     raise Forbidden(f"a {me.role} may read only their own points")
@@ -624,7 +624,7 @@ def dispute_dict(r: Any) -> dict[str, Any]:
 
 
 async def dispute(
-    node: Node, me: Principal, entry: str, reason: str, now: datetime, tz: tzinfo
+    node: Node, me: Member, entry: str, reason: str, now: datetime, tz: tzinfo
 ) -> dict[str, Any]:
     """A deputy disputes one of their own entries; one open dispute per entry."""
     if me.role != "deputy":
@@ -668,7 +668,7 @@ async def dispute(
 
 
 async def resolve(
-    node: Node, me: Principal, dispute_id: int, upheld: bool, resolution: str, now: datetime
+    node: Node, me: Member, dispute_id: int, upheld: bool, resolution: str, now: datetime
 ) -> dict[str, Any]:
     """An admin upholds (the entry counts 0) or rejects an open dispute, saying why."""
     if me.role != "admin":
@@ -708,7 +708,7 @@ async def resolve(
 
 
 async def list_disputes(
-    conn: AsyncConnection, me: Principal, state: str | None
+    conn: AsyncConnection, me: Member, state: str | None
 ) -> list[dict[str, Any]]:
     q = sa.select(points_disputes)
     if me.role == "deputy":

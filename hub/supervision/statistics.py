@@ -59,8 +59,9 @@ from hub.session.meetings import sitting_ended, sittings
 from hub.session.notices import notice_deliveries, notices
 from hub.session.opinions import STATUSES as OPINION_STATUSES
 from hub.session.opinions import opinions
+from hub.session.schema import units
 from hub.store.engine import in_chunks
-from hub.store.schema import receipts, units
+from hub.store.schema import receipts
 from hub.supervision.attendance import marks
 from hub.supervision.timelines import analyse, load_events
 
