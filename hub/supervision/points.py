@@ -306,6 +306,10 @@ class Window:
     now: datetime
     tz: tzinfo
 
+    def rows(self, at: Any, person: Any) -> list[sa.ColumnElement[bool]]:
+        """A source's rows in this window: ``start <= at < end``, ``person`` of ``deputies``."""
+        return [at >= self.start, at < self.end, *_only(person, self.deputies)]
+
 
 async def _registrations(conn: AsyncConnection, w: Window) -> list[Event]:
     """Confirmed registrations, at the activity's date (local midnight)."""
@@ -332,7 +336,7 @@ async def _checkins(conn: AsyncConnection, w: Window) -> list[Event]:
     rows = await conn.execute(
         sa.select(c.sitting_id, c.user_id, c.ts, sittings.c.title)
         .join(sittings, sittings.c.id == c.sitting_id)
-        .where(c.ts >= w.start, c.ts < w.end, *_only(c.user_id, w.deputies))
+        .where(*w.rows(c.ts, c.user_id))
     )
     return [
         Event(int(x.user_id), f"attendance:{x.sitting_id}", "attendance", utc(x.ts), x.title)
@@ -346,12 +350,7 @@ async def _speeches(conn: AsyncConnection, w: Window) -> list[Event]:
     rows = await conn.execute(
         sa.select(s.id, s.user_id, s.started_at, sittings.c.title)
         .join(sittings, sittings.c.id == s.sitting_id)
-        .where(
-            s.status == "done",
-            s.started_at >= w.start,
-            s.started_at < w.end,
-            *_only(s.user_id, w.deputies),
-        )
+        .where(s.status == "done", *w.rows(s.started_at, s.user_id))
     )
     return [
         Event(int(x.user_id), f"speech:{x.id}", "speech", utc(x.started_at), x.title) for x in rows
@@ -388,9 +387,7 @@ async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
 async def _opinions(conn: AsyncConnection, w: Window) -> list[Event]:
     o = opinions.c
     rows = await conn.execute(
-        sa.select(o.id, o.deputy_id, o.created_at, o.text).where(
-            o.created_at >= w.start, o.created_at < w.end, *_only(o.deputy_id, w.deputies)
-        )
+        sa.select(o.id, o.deputy_id, o.created_at, o.text).where(*w.rows(o.created_at, o.deputy_id))
     )
     return [
         Event(int(x.deputy_id), f"opinion:{x.id}", "opinion", utc(x.created_at), x.text[:60])
@@ -447,7 +444,7 @@ async def _evaluations(conn: AsyncConnection, w: Window) -> list[Event]:
     rows = await conn.execute(
         sa.select(e.id, e.deputy_id, e.at, items.c.title)
         .join(items, items.c.id == e.item_id)
-        .where(e.at >= w.start, e.at < w.end, *_only(e.deputy_id, w.deputies))
+        .where(*w.rows(e.at, e.deputy_id))
     )
     return [
         Event(int(x.deputy_id), f"evaluation:{x.id}", "evaluation", utc(x.at), x.title)
