@@ -1,6 +1,6 @@
 """Bench fixture for the hub: a fresh database with one meeting, N deputies and a secretary.
 
-Uses the hub's own Python API (migrations, hub.identity, hub.auth.Tokens) and writes
+Uses the hub's own Python API (migrations, hub.session.members, hub.auth.Tokens) and writes
 the tokens as JSON: {"channel": "meeting:<id>", "publisher": T, "subscribers": [T, ...]}.
 Run it in its own process, before the hub starts, with the same HUB_* settings:
 

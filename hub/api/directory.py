@@ -1,4 +1,4 @@
-"""Names of delegations and undertaking units, for any signed-in user (``hub.identity``).
+"""Names of delegations and undertaking units, for any signed-in user (``hub.session.members``).
 
 Names are not secret inside the hub: every page shows them (a notice's audience, an item's
 lead unit, a group deliberation's delegation).
