@@ -170,9 +170,13 @@ def _docstrings(tree: ast.Module) -> set[int]:
         # a constant's own docstring (``X = 1`` followed by ``\"\"\"...\"\"\"``)
         if hasattr(node, "body") and isinstance(node.body, list):
             for a, b in zip(node.body, node.body[1:], strict=False):
-                if isinstance(a, ast.Assign | ast.AnnAssign) and isinstance(b, ast.Expr):
-                    if isinstance(b.value, ast.Constant) and isinstance(b.value.value, str):
-                        ids.add(id(b.value))
+                if (
+                    isinstance(a, ast.Assign | ast.AnnAssign)
+                    and isinstance(b, ast.Expr)
+                    and isinstance(b.value, ast.Constant)
+                    and isinstance(b.value.value, str)
+                ):
+                    ids.add(id(b.value))
     return ids
 
 
@@ -189,17 +193,16 @@ def congress_words(tree: ast.Module) -> list[str]:
             names = [node.attr]
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names = [node.name]
-        elif isinstance(node, ast.arg):
-            names = [node.arg]
-        elif isinstance(node, ast.keyword) and node.arg:
+        elif isinstance(node, ast.arg) or (isinstance(node, ast.keyword) and node.arg):
             names = [node.arg]
         elif isinstance(node, ast.alias):
             names = [node.name, node.asname or ""]
         elif isinstance(node, ast.ImportFrom):
             names = [node.module or ""]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docs:
-                names = [node.value]
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+        ):
+            names = [node.value]
         said += [n for n in names if n and CONGRESS.search(n)]
     return said
 
