@@ -50,16 +50,17 @@ export async function mount(c) {
     for (const id of ["attendance", "documents", "speak", "opinion"]) fill(document.querySelector(`#${id} .body`), el("p", { class: "meta" }, t("shell.noMeeting")));
     return;
   }
-  overview = await get(`/api/meetings/${ctx.meetingId}`);
+  const [ov, d, o] = await Promise.all([
+    get(`/api/meetings/${ctx.meetingId}`),
+    get(`/api/meetings/${ctx.meetingId}/documents`, { quiet: true }).catch(() => ({ documents: [] })),
+    get(`/api/opinions?meeting_id=${ctx.meetingId}&limit=500`, { quiet: true }).catch(() => ({ opinions: [] })),
+  ]);
+  overview = ov;
   takeAttendance(overview.sittings);
   document.getElementById("meeting-title").textContent = overview.meeting.title;
   drawAttendance();
   drawSpeak();
   drawOpinionForm();
-  const [d, o] = await Promise.all([
-    get(`/api/meetings/${ctx.meetingId}/documents`, { quiet: true }).catch(() => ({ documents: [] })),
-    get(`/api/opinions?meeting_id=${ctx.meetingId}&limit=500`, { quiet: true }).catch(() => ({ opinions: [] })),
-  ]);
   docs = d.documents;
   drawDocs();
   for (const x of o.opinions) opinions.set(x.id, x);
@@ -246,14 +247,10 @@ function drawSpeak() {
 }
 
 async function loadMySpeech() {
-  for (const s of groupSittings()) {
-    try {
-      const r = await get(`/api/sittings/${s.id}/speakers`, { quiet: true });
-      for (const x of r.requests) if (x.deputy.id === ctx.me.id) speech.set(x.id, x);
-    } catch {
-      /* shown when it changes */
-    }
-  }
+  const lists = await Promise.all(
+    groupSittings().map((s) => get(`/api/sittings/${s.id}/speakers`, { quiet: true }).catch(() => ({ requests: [] }))), // shown when it changes
+  );
+  for (const r of lists) for (const x of r.requests) if (x.deputy.id === ctx.me.id) speech.set(x.id, x);
   drawMySpeech();
 }
 

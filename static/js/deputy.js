@@ -163,14 +163,13 @@ tabs(document.getElementById("tabs"), (name) => {
   for (const h of handlers) h.onTab?.(name);
 });
 updateBadge();
-// One part failing to load (its error is shown) leaves the others working.
-for (const h of handlers) await Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e));
+// The parts load side by side (on a hall's network every round trip counts); one part
+// failing to load (its error is shown) leaves the others working. Read on another device
+// counts here too: asked before the held messages are shown, and again after each
+// reconnect.
+await Promise.all([...handlers.map((h) => Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e))), loadReceipts()]);
 const shown = document.querySelector("#tabs [aria-selected=true]")?.dataset.tab;
 for (const h of handlers) h.onTab?.(shown);
-
-// Read on another device counts here too: asked before the held messages are shown, and
-// again after each reconnect.
-await loadReceipts();
 let welcomed = false;
 client.addEventListener("welcome", () => {
   if (welcomed) loadReceipts();
