@@ -27,24 +27,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub import demo
 from hub.auth import hash_password
 from hub.broker.memory import MemoryBroker
-from hub.channels import Principal
 from hub.clock import Clock
-from hub.identity import (
+from hub.metrics import Metrics
+from hub.node import Node
+from hub.receipts import ReceiptWriter
+from hub.session import attendance, meetings, notices
+from hub.session.items import act_in, create_commit_in
+from hub.session.members import (
+    Member,
     add_participants,
     create_delegation,
     create_meeting,
     create_unit,
     create_user,
 )
-from hub.metrics import Metrics
-from hub.node import Node
-from hub.receipts import ReceiptWriter
-from hub.session import attendance, meetings, notices
-from hub.session.items import act_in, create_commit_in
 from hub.session.opinions import merge_in, note_in, submit_in
+from hub.session.schema import users
 from hub.session.suggestions import submit_in as submit_suggestion_in
 from hub.store.log import MessageLog
-from hub.store.schema import users
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,8 @@ def _opinion_text(rng: random.Random, agenda: str) -> str:
     return f"建议{ask}，解决{place}{concern}（{subject}）。"
 
 
-def _who(r: Any, meeting_id: int) -> Principal:
-    return Principal(
+def _who(r: Any, meeting_id: int) -> Member:
+    return Member(
         r.id, r.name, r.role, delegation_id=r.delegation_id, unit_id=r.unit_id,
         meetings=frozenset({meeting_id}),
     )  # fmt: skip

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.channels import Principal
 from hub.errors import (
     BadRequest,
     Forbidden,
@@ -25,6 +24,7 @@ from hub.errors import (
 )
 from hub.params import MAX_ID, parse_date, parse_id
 from hub.services import Services
+from hub.session.members import Member, member
 
 MAX_JSON = 256 * 1024
 
@@ -97,7 +97,7 @@ def is_download(path: str) -> bool:
     return any(r.path_regex.match(path) for r in DOWNLOADS)
 
 
-async def principal(request: Request, roles: Iterable[str] | None = None) -> Principal:
+async def principal(request: Request, roles: Iterable[str] | None = None) -> Member:
     """The caller, from ``Authorization: Bearer <token>`` (or, on a GET download route,
     ``?download=`` with a download token for that path); checks the role if given.
     The token's claims are left in ``request.state.claims``.
@@ -110,19 +110,18 @@ async def principal(request: Request, roles: Iterable[str] | None = None) -> Pri
     scheme, _, token = header.partition(" ")
     download = request.query_params.get("download", "")
     if scheme.lower() == "bearer" and token:
-        claims = s.tokens.check(token.strip())
+        me, claims = await s.authenticate(token.strip())
     elif download and request.method == "GET" and is_download(request.url.path):
-        claims = s.tokens.check_download(download, request.url.path)
+        me, claims = await s.authenticate(download, download_path=request.url.path)
     else:
         raise Unauthorized("missing `Authorization: Bearer <token>` header")
-    me = await s.principals.authenticate(claims)
     if request.method != "GET" and not s.limits.allow(me.id):
         # Every write takes from the same bucket as the account's frames on /ws.
         raise RateLimited("too many requests and frames from this account: slow down")
     request.state.claims = claims  # the token's login, for logout and download links
     if roles is not None and me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
-    return me
+    return member(me)
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -13,9 +13,9 @@ from starlette.routing import Route
 from hub.api import JSON, body, principal, query_id, query_int, query_words, services
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.errors import BadRequest
-from hub.identity import CONTACTS
 from hub.session import items as it
 from hub.session import lifecycle as lc
+from hub.session.members import CONTACTS
 
 
 def filters(request: Request, kind: str | None = None, overdue: bool = False) -> it.Filters:

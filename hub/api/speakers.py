@@ -11,11 +11,11 @@ from starlette.routing import Route
 
 from hub.api import JSON, Handler, body, int_list, path_int, principal, query_id, services
 from hub.api.openapi import INT, NULL_TS, PERSON, STR, error_responses, json_body, obj, ok, path_id
-from hub.channels import Principal
 from hub.errors import BadRequest
 from hub.node import Node
 from hub.session import speakers as sp
 from hub.session.common import id_field
+from hub.session.members import Member
 
 
 async def list_speakers(request: Request) -> Response:
@@ -43,7 +43,7 @@ async def order(request: Request) -> Response:
     return JSON(out)
 
 
-Transition = Callable[[Node, Principal, int], Awaitable[dict[str, Any]]]
+Transition = Callable[[Node, Member, int], Awaitable[dict[str, Any]]]
 
 
 def _action(fn: Transition) -> Handler:

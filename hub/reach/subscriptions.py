@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.protocol import iso_or_none
 from hub.reach import Device
 from hub.session.common import check_text
+from hub.session.members import Member
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def _public(r: Any) -> dict[str, Any]:
 
 async def subscribe(
     node: Node,
-    me: Principal,
+    me: Member,
     endpoint: object,
     keys: object,
     label: str = "",
@@ -156,14 +156,14 @@ async def subscribe(
     return _public(row)
 
 
-async def list_mine(node: Node, me: Principal) -> list[dict[str, Any]]:
+async def list_mine(node: Node, me: Member) -> list[dict[str, Any]]:
     t = push_subscriptions
     async with node.log.reading() as conn:
         rows = await conn.execute(sa.select(t).where(t.c.user_id == me.id).order_by(t.c.id))
         return [_public(r) for r in rows]
 
 
-async def unsubscribe(node: Node, me: Principal, sub_id: int) -> None:
+async def unsubscribe(node: Node, me: Member, sub_id: int) -> None:
     """Remove one of ``me``'s devices: another person's is ``forbidden``."""
     t = push_subscriptions
     async with node.writing() as w:

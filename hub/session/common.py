@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.params import MAX_ID
 from hub.protocol import utc
 from hub.session.channels import READERS_OF_ALL
+from hub.session.members import Member
+from hub.session.schema import meeting_participants, meetings, users
 from hub.store.engine import in_chunks
-from hub.store.schema import meeting_participants, meetings, users
 
 if TYPE_CHECKING:
     pass
 
-SYSTEM = Principal(id=0, name="会议系统", role="system")
+SYSTEM = Member(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
 
 
@@ -65,7 +65,7 @@ def parse_ts(raw: object, name: str) -> datetime:
         raise BadRequest(f"`{name}` is out of range") from None
 
 
-def require_role(me: Principal, *roles: str) -> None:
+def require_role(me: Member, *roles: str) -> None:
     if me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
 
@@ -77,7 +77,7 @@ async def meeting_row(conn: AsyncConnection, meeting_id: int) -> Any:
     return m
 
 
-def check_meeting_reader(me: Principal, meeting_id: int) -> None:
+def check_meeting_reader(me: Member, meeting_id: int) -> None:
     if me.role not in READERS_OF_ALL and meeting_id not in me.meetings:
         raise Forbidden(f"{me.role} {me.id} does not participate in meeting {meeting_id}")
 

@@ -17,13 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.node import Writer
 from hub.session.items import act_in, create_commit_in
+from hub.session.members import Member
 from hub.session.opinions import note_in, submit_in
+from hub.session.schema import meeting_participants, users
 from hub.session.suggestions import submit_in as submit_suggestion_in
-from hub.store.schema import meeting_participants, users
 
 OPINIONS = (  # (deputy index, agenda index, text)
     (0, 0, "建议增开定海至普陀的夜间公交班次，方便海岛群众夜间出行。"),
@@ -55,8 +55,8 @@ async def seed_items(
         )
     ).all()
 
-    def who(r: Any) -> Principal:
-        return Principal(r.id, r.name, r.role, unit_id=r.unit_id, meetings=frozenset({meeting_id}))
+    def who(r: Any) -> Member:
+        return Member(r.id, r.name, r.role, unit_id=r.unit_id, meetings=frozenset({meeting_id}))
 
     deputies = [who(r) for r in people if r.role == "deputy"]
     sec = next(who(r) for r in people if r.role == "secretariat")

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from hub.channels import Principal
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.protocol import iso_or_none
 from hub.session.common import check_meeting_reader, check_text, meeting_row, person, require_role
-from hub.store.schema import BigId, metadata, users
+from hub.session.members import Member
+from hub.session.schema import users
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -153,7 +154,7 @@ def document_dict(r: Any) -> dict[str, Any]:
     }
 
 
-async def check_can_upload(node: Node, me: Principal, meeting_id: int) -> None:
+async def check_can_upload(node: Node, me: Member, meeting_id: int) -> None:
     """Before the bytes are read: the caller is secretariat and the meeting exists."""
     require_role(me, "secretariat")
     async with node.log.reading() as conn:
@@ -162,7 +163,7 @@ async def check_can_upload(node: Node, me: Principal, meeting_id: int) -> None:
 
 async def add_document(
     node: Node,
-    me: Principal,
+    me: Member,
     meeting_id: int,
     title: str,
     filename: str,
@@ -197,7 +198,7 @@ async def add_document(
     return out
 
 
-async def list_documents(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+async def list_documents(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     async with node.log.reading() as conn:
         await meeting_row(conn, meeting_id)
         check_meeting_reader(me, meeting_id)
@@ -214,7 +215,7 @@ async def list_documents(node: Node, me: Principal, meeting_id: int) -> list[dic
 OPEN_EVERY = 60
 
 
-async def open_document(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
+async def open_document(node: Node, me: Member, document_id: int) -> dict[str, Any]:
     """Check access and record the open, at most once per person per document per
     :data:`OPEN_EVERY` seconds; the document (the caller then sends the bytes)."""
     async with node.log.reading() as conn:
@@ -242,7 +243,7 @@ async def open_document(node: Node, me: Principal, document_id: int) -> dict[str
     return document_dict(r)
 
 
-async def document_opens_of(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
+async def document_opens_of(node: Node, me: Member, document_id: int) -> dict[str, Any]:
     """Who opened a document and when (secretariat, supervisors, admins)."""
     require_role(me, "secretariat", "supervisor", "admin")
     async with node.log.reading() as conn:

@@ -46,7 +46,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
@@ -57,8 +56,10 @@ from hub.session.deadline_rules import Deadlines
 from hub.session.lifecycle import COMMIT, KINDS, MESSAGE_KIND, Assignment
 from hub.session.lifecycle import RATINGS as RATINGS  # the supervision reports read them here
 from hub.session.lifecycle import SUGGESTION as SUGGESTION
+from hub.session.members import Member
 from hub.session.opinions import commit_for_item, get_row
-from hub.store.schema import BigId, metadata, units, users
+from hub.session.schema import units, users
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -219,7 +220,7 @@ class Ctx:
         due = aware(self.row.evaluation_due)
         return due is None or (now is not None and due <= now)
 
-    def relations(self, me: Principal) -> tuple[frozenset[str], int | None]:
+    def relations(self, me: Member) -> tuple[frozenset[str], int | None]:
         """The caller's actor roles on this item and the id guards compare (deputy or unit)."""
         if me.role == "secretariat":
             return frozenset({"secretariat"}), me.id
@@ -315,7 +316,7 @@ async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
 
 
 def summary(
-    ctx: Ctx, now: datetime | None = None, me: Principal | None = None, seen: bool | None = None
+    ctx: Ctx, now: datetime | None = None, me: Member | None = None, seen: bool | None = None
 ) -> dict[str, Any]:
     """The item as messages and lists show it (without its long text); for a caller
     ``me``, with ``actions``: what they may do on it now (:func:`actions`), and for a
@@ -356,7 +357,7 @@ def summary(
     }
 
 
-def actions(ctx: Ctx, me: Principal, now: datetime | None) -> list[dict[str, Any]]:
+def actions(ctx: Ctx, me: Member, now: datetime | None) -> list[dict[str, Any]]:
     """The actions ``me`` may take on the item at ``now``, and the ones in play they may
     not, with the reason (``lifecycle.options``), each with the ``path`` it is posted to."""
     rel, key = ctx.relations(me)
@@ -371,7 +372,7 @@ def detail(
     ctx: Ctx,
     now: datetime,
     evaluations: Sequence[Any],
-    me: Principal,
+    me: Member,
     seen: bool | None = None,
 ) -> dict[str, Any]:
     """The whole item for ``me``: its text, the last reply, co-unit opinions, every
@@ -431,7 +432,7 @@ async def insert_event(
     conn: AsyncConnection,
     ctx: Ctx,
     action: str,
-    actor: Principal,
+    actor: Member,
     from_state: str | None,
     payload: dict[str, Any],
     now: datetime,
@@ -459,7 +460,7 @@ async def insert_event(
     return item_event(row, actor.name)
 
 
-def can_read(me: Principal, ctx: Ctx) -> bool:
+def can_read(me: Member, ctx: Ctx) -> bool:
     if me.role in ("secretariat", "supervisor", "admin"):
         return True
     if me.role == "deputy":
@@ -475,7 +476,7 @@ async def record(
     ctx_before: Ctx | None,
     item_id: int,
     action: str,
-    actor: Principal,
+    actor: Member,
     from_state: str | None,
     payload: dict[str, Any],
     now: datetime,
@@ -610,7 +611,7 @@ async def _hand_over(
 
 
 async def act(
-    s: Services, me: Principal, item_id: int, action: str, d: dict[str, Any]
+    s: Services, me: Member, item_id: int, action: str, d: dict[str, Any]
 ) -> dict[str, Any]:
     """Take ``action`` on item ``item_id`` for ``me``; the item's summary after it."""
     async with s.node.writing() as w:
@@ -618,7 +619,7 @@ async def act(
 
 
 async def act_in(
-    w: Writer, clock: Clock, me: Principal, item_id: int, action: str, d: dict[str, Any]
+    w: Writer, clock: Clock, me: Member, item_id: int, action: str, d: dict[str, Any]
 ) -> dict[str, Any]:
     """:func:`act` inside the caller's transaction."""
     declared = lc.ACTION.get(action)
@@ -663,7 +664,7 @@ class Step:
     conn: AsyncConnection
     clock: Clock
     ctx: Ctx  # the item before the action
-    me: Principal
+    me: Member
     key: int | None  # the caller's deputy or unit id, as the guards saw it
     args: dict[str, Any]  # the parsed input
     now: datetime
@@ -840,7 +841,7 @@ async def insert_item(
     title: str,
     text: str,
     state: str,
-    me: Principal,
+    me: Member,
     now: datetime,
 ) -> int:
     return int(
@@ -865,14 +866,14 @@ async def insert_item(
     )
 
 
-async def create_commit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def create_commit(s: Services, me: Member, d: dict[str, Any]) -> dict[str, Any]:
     """A commit-to-do item from one or more opinions, handed over at once."""
     async with s.node.writing() as w:
         return await create_commit_in(w, s.clock, me, d)
 
 
 async def create_commit_in(
-    w: Writer, clock: Clock, me: Principal, d: dict[str, Any]
+    w: Writer, clock: Clock, me: Member, d: dict[str, Any]
 ) -> dict[str, Any]:
     """:func:`create_commit` inside the caller's transaction."""
     ids = id_list(d, "opinion_ids", allow_empty=False)
@@ -907,7 +908,7 @@ async def create_commit_in(
 # -- reading --------------------------------------------------------------------------------
 
 
-async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
+async def get(s: Services, me: Member, item_id: int) -> dict[str, Any]:
     async with s.log.reading() as conn:
         ctx = await load(conn, item_id)
         if not can_read(me, ctx):
@@ -927,7 +928,7 @@ async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
     return out
 
 
-async def deputy_contacts(conn: AsyncConnection, me: Principal, ctx: Ctx) -> list[Any] | None:
+async def deputy_contacts(conn: AsyncConnection, me: Member, ctx: Ctx) -> list[Any] | None:
     """How to reach the item's deputies (their roster phone and preferred contact), for an
     account of a unit now on the item, who must contact them about it; None for anyone
     else: other units, the deputies, the staff. Never in a message: the log is read by
@@ -953,7 +954,7 @@ async def deputy_contacts(conn: AsyncConnection, me: Principal, ctx: Ctx) -> lis
     ]
 
 
-async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any]]:
+async def events(s: Services, me: Member, item_id: int) -> list[dict[str, Any]]:
     """The item's timeline, oldest first."""
     async with s.log.reading() as conn:
         ctx = await load(conn, item_id)
@@ -1014,7 +1015,7 @@ class Filters:
     offset: int = 0
 
 
-async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
+async def listing(s: Services, me: Member, f: Filters) -> dict[str, Any]:
     """Items the caller may see: a deputy their own, a unit its own, staff every item.
     ``total`` counts every item the filters match, not only the page; ``by_state`` counts
     them per state as if no ``state`` were asked for (a state none has is left out)."""
@@ -1112,9 +1113,7 @@ def is_seen(ctx: Ctx, seen_at: datetime | None) -> bool:
     return handed is None or utc(seen_at) >= handed
 
 
-async def seen_times(
-    conn: AsyncConnection, me: Principal, ids: Sequence[int]
-) -> dict[int, datetime]:
+async def seen_times(conn: AsyncConnection, me: Member, ids: Sequence[int]) -> dict[int, datetime]:
     """When ``me`` (a unit's account) last saw each of these items; {} for other roles."""
     if me.role != "unit" or not ids:
         return {}
@@ -1126,14 +1125,12 @@ async def seen_times(
     return {int(r.item_id): utc(r.seen_at) for r in rows}
 
 
-def seen_of(me: Principal, ctx: Ctx, times: dict[int, datetime]) -> bool | None:
+def seen_of(me: Member, ctx: Ctx, times: dict[int, datetime]) -> bool | None:
     """The summary's ``seen`` for ``me``: only a unit's account has one."""
     return is_seen(ctx, times.get(ctx.id)) if me.role == "unit" else None
 
 
-async def record_seen(
-    conn: AsyncConnection, me: Principal, ids: Sequence[int], now: datetime
-) -> None:
+async def record_seen(conn: AsyncConnection, me: Member, ids: Sequence[int], now: datetime) -> None:
     """``me`` has seen these items at ``now`` (one statement; an earlier row moves on)."""
     ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(item_seen)
     await conn.execute(
@@ -1146,7 +1143,7 @@ async def record_seen(
     )
 
 
-async def mark_seen(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def mark_seen(s: Services, me: Member, d: dict[str, Any]) -> dict[str, Any]:
     """A unit's account has seen items of its unit (opened them, or acknowledged the
     hand-over alert): recorded for that person, not in the log. An unknown item is
     ``not_found``; another unit's item, or a caller who is not a unit's, ``forbidden``

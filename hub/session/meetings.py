@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.protocol import iso_or_none, utc
 from hub.session.channels import READERS_OF_ALL
@@ -31,7 +30,9 @@ from hub.session.common import (
     meeting_row,
     require_role,
 )
-from hub.store.schema import BigId, delegations, meetings, metadata
+from hub.session.members import Member
+from hub.session.schema import delegations, meetings
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -115,7 +116,7 @@ async def agenda_row(conn: AsyncConnection, item_id: int) -> Any:
 
 async def create_sitting(
     node: Node,
-    me: Principal,
+    me: Member,
     meeting_id: int,
     kind: str,
     title: str,
@@ -166,7 +167,7 @@ async def create_sitting(
 
 
 async def create_agenda_item(
-    node: Node, me: Principal, meeting_id: int, title: str, position: int | None = None
+    node: Node, me: Member, meeting_id: int, title: str, position: int | None = None
 ) -> dict[str, Any]:
     """An agenda item; without ``position`` it goes last."""
     require_role(me, "secretariat")
@@ -228,7 +229,7 @@ def meeting_dict(m: Any) -> dict[str, Any]:
     }
 
 
-async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[str, Any]:
+async def meeting_overview(node: Node, me: Member, meeting_id: int) -> dict[str, Any]:
     """The meeting with its sittings and agenda, for a participant or a reader of all."""
     async with node.log.reading() as conn:
         m = await meeting_row(conn, meeting_id)
@@ -240,7 +241,7 @@ async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[s
         }
 
 
-async def deputies_of(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+async def deputies_of(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     """The deputies participating in the meeting (those a notice to it reaches, who may
     co-sign a suggestion in it), with their delegation's name, by id; for a participant or
     a reader of all."""
@@ -266,7 +267,7 @@ async def deputies_of(node: Node, me: Principal, meeting_id: int) -> list[dict[s
     ]
 
 
-async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:
+async def visible_meetings(node: Node, me: Member) -> list[dict[str, Any]]:
     """Every meeting for readers of all; a participant's own meetings otherwise."""
     q = sa.select(meetings).order_by(meetings.c.id)
     if me.role not in READERS_OF_ALL:
@@ -317,7 +318,7 @@ def refuse_if_ended(s: Any, what: str, at: datetime) -> None:
         )
 
 
-async def close_sitting(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+async def close_sitting(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
     """The secretariat of the sitting's meeting closes it (结束会议): ``closed_at`` now,
     its attendance final from then on; ``sitting.closed`` on ``meeting:<id>``. A sitting
     already closed, past its scheduled end or not started yet is a ``conflict``."""

@@ -42,7 +42,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.loops import run_forever
 from hub.params import MAX_ID
@@ -57,8 +56,10 @@ from hub.session.common import (
     person,
     require_role,
 )
+from hub.session.members import Member
+from hub.session.schema import delegations, users
 from hub.store.engine import in_chunks
-from hub.store.schema import BigId, delegations, metadata, receipts, users
+from hub.store.schema import BigId, metadata, receipts
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -158,7 +159,7 @@ def _ids(values: Sequence[int] | None, name: str) -> list[int]:
 
 async def send_notice(
     node: Node,
-    me: Principal,
+    me: Member,
     meeting_id: int,
     title: str,
     text: str,
@@ -465,12 +466,12 @@ async def own_receipts(
     return out
 
 
-async def _check_reader(conn: AsyncConnection, me: Principal, notice_id: int) -> Any:
+async def _check_reader(conn: AsyncConnection, me: Member, notice_id: int) -> Any:
     require_role(me, *sorted(READERS_OF_ALL))
     return await notice_row(conn, notice_id)
 
 
-async def tally(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+async def tally(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     """The exact current tally (secretariat, supervisors, admins), with each person's
     last reach beyond the WebSocket (``reach``: channel, state, attempts; null if none)
     and the counts of those states per channel."""
@@ -535,7 +536,7 @@ async def _follow_up(conn: AsyncConnection, n: Any) -> dict[str, Any]:
     }
 
 
-async def follow_up(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+async def follow_up(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     """Who to follow up, by delegation (secretariat, supervisors, admins): the tally's
     ``missing`` (neither receipt) and ``unread`` (delivered, not read) people of each
     delegation that has any, with counts; the delegations with the most missing first."""
@@ -544,7 +545,7 @@ async def follow_up(node: Node, me: Principal, notice_id: int) -> dict[str, Any]
         return await _follow_up(conn, n)
 
 
-async def call_list(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+async def call_list(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     """The follow-up with its call list, ``calls``: one row per person with the roster's
     phone number, in the follow-up's order (by delegation, the missing before the unread).
     The secretariat and admins only: a phone number is shown to nobody else. Read only:
@@ -621,7 +622,7 @@ async def publish_tally(node: Node, notice_id: int) -> bool:
 
 async def repush(
     node: Node,
-    me: Principal,
+    me: Member,
     notice_id: int,
     who: str = "missing",
     reach: Dispatcher | None = None,
@@ -688,7 +689,7 @@ async def repush(
     return result
 
 
-async def list_notices(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+async def list_notices(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     """Readers of all see every notice of the meeting with its last tallied counts; a
     deputy sees the notices addressed to them, each with when it reached them and when
     they read it (``delivered_at``, ``read_at``; null when not yet)."""

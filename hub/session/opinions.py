@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
 from hub.session.common import id_field, text_field
-from hub.store.schema import BigId, meetings, metadata, users
+from hub.session.members import Member
+from hub.session.schema import meetings, users
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -120,13 +121,13 @@ async def get_row(conn: AsyncConnection, opinion_id: int, lock: bool = False) ->
     return r
 
 
-async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def submit(s: Services, me: Member, d: dict[str, Any]) -> dict[str, Any]:
     """A deputy's opinion to the meeting's desk."""
     async with s.node.writing() as w:
         return await submit_in(w, s.clock, me, d)
 
 
-async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def submit_in(w: Writer, clock: Clock, me: Member, d: dict[str, Any]) -> dict[str, Any]:
     """:func:`submit` inside the caller's transaction."""
     meeting_id = id_field(d, "meeting_id")
     text = text_field(d, "text")
@@ -170,13 +171,13 @@ async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -
     return body["opinion"]
 
 
-async def note(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
+async def note(s: Services, me: Member, opinion_id: int) -> dict[str, Any]:
     """The secretariat marks an opinion noted."""
     async with s.node.writing() as w:
         return await note_in(w, s.clock, me, opinion_id)
 
 
-async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> dict[str, Any]:
+async def note_in(w: Writer, clock: Clock, me: Member, opinion_id: int) -> dict[str, Any]:
     """:func:`note` inside the caller's transaction."""
     _secretariat(me)
     now = clock.now()
@@ -191,14 +192,14 @@ async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> di
     return body["opinion"]
 
 
-async def merge(s: Services, me: Principal, opinion_id: int, d: dict[str, Any]) -> dict[str, Any]:
+async def merge(s: Services, me: Member, opinion_id: int, d: dict[str, Any]) -> dict[str, Any]:
     """Merge the opinion (and those already merged into it) into opinion ``into``."""
     async with s.node.writing() as w:
         return await merge_in(w, s.clock, me, opinion_id, d)
 
 
 async def merge_in(
-    w: Writer, clock: Clock, me: Principal, opinion_id: int, d: dict[str, Any]
+    w: Writer, clock: Clock, me: Member, opinion_id: int, d: dict[str, Any]
 ) -> dict[str, Any]:
     """:func:`merge` inside the caller's transaction."""
     into = id_field(d, "into")
@@ -234,7 +235,7 @@ async def merge_in(
 
 
 async def commit_for_item(
-    conn: AsyncConnection, me: Principal, opinion_ids: list[int], item_id: int, now: datetime
+    conn: AsyncConnection, me: Member, opinion_ids: list[int], item_id: int, now: datetime
 ) -> tuple[list[int], list[str]]:
     """Mark opinions (and those merged into them) committed to ``item_id``.
 
@@ -262,7 +263,7 @@ async def commit_for_item(
 
 
 async def _set(
-    conn: AsyncConnection, ids: list[int], me: Principal, now: datetime, **values: Any
+    conn: AsyncConnection, ids: list[int], me: Member, now: datetime, **values: Any
 ) -> None:
     await conn.execute(
         opinions.update()
@@ -271,12 +272,12 @@ async def _set(
     )
 
 
-def _secretariat(me: Principal) -> None:
+def _secretariat(me: Member) -> None:
     if me.role != "secretariat":
         raise Forbidden("only the secretariat handles opinions")
 
 
-async def get(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
+async def get(s: Services, me: Member, opinion_id: int) -> dict[str, Any]:
     async with s.log.reading() as conn:
         row = await get_row(conn, opinion_id)
     if me.role == "deputy" and row.deputy_id != me.id:
@@ -319,7 +320,7 @@ def parse_statuses(raw: str | None) -> tuple[str, ...]:
     return got
 
 
-async def listing(s: Services, me: Principal, q: Query) -> dict[str, Any]:
+async def listing(s: Services, me: Member, q: Query) -> dict[str, Any]:
     """A deputy sees their own opinions; the secretariat, supervisors and admins all.
     ``total`` counts every opinion the filters match, not only the page."""
     if me.role == "unit":

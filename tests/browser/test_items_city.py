@@ -22,14 +22,14 @@ import pytest
 import sqlalchemy as sa
 
 from hub.broker.memory import MemoryBroker
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.metrics import Metrics
 from hub.node import Node
+from hub.session.members import Member
+from hub.session.schema import users
 from hub.session.suggestions import submit_in
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
-from hub.store.schema import users
 from tests.browser.conftest import Demo, api, count_mutations, open_as, wait_until
 
 EXTRA_SUGGESTIONS = 400
@@ -60,7 +60,7 @@ async def _more_suggestions(
                 )
             ).all()
         deputies = [
-            Principal(r.id, r.name, "deputy", delegation_id=r.delegation_id,
+            Member(r.id, r.name, "deputy", delegation_id=r.delegation_id,
                       meetings=frozenset({ids["meeting_id"]}))
             for r in rows
         ]  # fmt: skip

@@ -17,8 +17,9 @@ import openpyxl
 import orjson
 import sqlalchemy as sa
 
+from hub.session.schema import delegations, users
 from hub.store.engine import make_engine
-from hub.store.schema import delegations, messages, users
+from hub.store.schema import messages
 from tests.browser.conftest import ARTIFACTS, Demo, api, open_as, wait_until
 
 WIDTH = 1366

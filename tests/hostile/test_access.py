@@ -659,7 +659,7 @@ async def test_passwords_never_logged(
     the database holds only an argon2 hash."""
     import sqlalchemy as sa
 
-    from hub.store.schema import users
+    from hub.session.schema import users
 
     w = await make_world(sqlite_url)
     secret_pw = "Pa55-不要记录-" + "z" * 8

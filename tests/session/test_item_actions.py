@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from hub.identity import create_unit, create_user
 from hub.session import lifecycle as lc
+from hub.session.members import create_unit, create_user
 from tests.utils.factories import World, tokens
 from tests.utils.items import Api
 from tests.utils.servers import RunningHub
