@@ -208,6 +208,7 @@ const zh = {
   "item.suggestTitle": "建议标题",
   "item.suggestText": "建议内容",
   "item.cosigners": "联名代表",
+  "item.cosignerHint": "输入姓名、代表团或拼音首字母",
   "item.coOpinion": "协办意见",
 
   // performance
@@ -880,6 +881,7 @@ const en = {
   "item.suggestTitle": "Title",
   "item.suggestText": "Suggestion",
   "item.cosigners": "Co-signing deputies",
+  "item.cosignerHint": "Type a name, a delegation or pinyin initials",
   "item.coOpinion": "Co-unit opinion",
 
   "perf.file": "Performance file",
