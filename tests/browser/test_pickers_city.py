@@ -58,9 +58,7 @@ async def test_deputy_finds_co_signers_by_name_and_pinyin_on_a_phone(
     # By part of a name: the given name of someone whose given name no one else has.
     texts = [f"{d['name']} {d['delegation_name']}" for d in others]
     by_name = next(
-        d
-        for d in others
-        if len(d["name"]) == 3 and sum(d["name"][1:] in x for x in texts) == 1
+        d for d in others if len(d["name"]) == 3 and sum(d["name"][1:] in x for x in texts) == 1
     )
     shown = await pick(page, by_name["name"][1:], by_name["id"])
     assert by_name["name"] in shown and by_name["delegation_name"] in shown, shown
