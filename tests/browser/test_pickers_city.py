@@ -3,18 +3,13 @@ city``: 400 deputies, 50 units): a deputy on a 360 px phone finds co-signers amo
 others by typing part of a name or its pinyin initials, the suggestion is stored with
 them, and the co-signer part of the form holds a few elements, never one per deputy.
 
-The city is seeded once per module and copied for each test (as in ``test_city.py``)."""
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.browser import test_city
-from tests.browser.conftest import Demo, open_as
-from tests.browser.test_city import api
-
-city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
-city = test_city.city
+from tests.browser.conftest import Demo, api, open_as
 
 MAX_CHOOSER_ELEMENTS = 60  # the text box, a list of at most 8 matches, a few chips
 CHOOSER = "#suggest-form .chooser:has(#sg-cosigner)"
