@@ -362,7 +362,7 @@ async def test_item_board_speaks_chinese(browser: Any, city: Demo) -> None:
     )
     assert labels == [
         ["搜索事项", "事项标题或内容"],
-        ["按承办单位筛选", "输入单位名称"],
+        ["按承办单位筛选", "输入单位名称或拼音首字母"],
         ["事项类型", None],
         ["状态", None],
         ["排序", None],
