@@ -108,25 +108,10 @@ def person(user_id: int, name: str) -> dict[str, Any]:
 
 # -- a user's action: its transaction and its input fields ------------------------------
 
-MAX_TEXT = 20_000
-
 
 def aware(ts: datetime | None) -> datetime | None:
     """:func:`utc` of a timestamp that may be absent."""
     return None if ts is None else utc(ts)
-
-
-def text_field(d: dict[str, Any], name: str, required: bool = True, limit: int = MAX_TEXT) -> str:
-    """A non-blank string of at most ``limit`` characters, stripped ("" if optional and
-    absent)."""
-    v = d.get(name)
-    if v is None and not required:
-        return ""
-    if not isinstance(v, str) or (required and not v.strip()):
-        raise BadRequest(f"`{name}` must be a non-empty string")
-    if len(v) > limit:
-        raise BadRequest(f"`{name}` is over {limit} characters")
-    return v.strip()
 
 
 @overload
@@ -143,19 +128,3 @@ def id_field(d: dict[str, Any], name: str, required: bool = True) -> int | None:
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_ID:
         raise BadRequest(f"`{name}` must be a positive integer id")
     return v
-
-
-def id_list(d: dict[str, Any], name: str, allow_empty: bool = True) -> list[int]:
-    """A list of distinct positive ids (absent: empty)."""
-    v = d.get(name)
-    if v is None:
-        v = []
-    if (
-        not isinstance(v, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
-        or len(set(v)) != len(v)
-        or (not v and not allow_empty)
-    ):
-        what = "a list" if allow_empty else "a non-empty list"
-        raise BadRequest(f"`{name}` must be {what} of distinct positive ids")
-    return list(v)

@@ -25,6 +25,7 @@ from hub.channels import Principal
 from hub.clock import Clock
 from hub.metrics import Metrics
 from hub.node import Node
+from hub.session.lifecycle import SuggestionInput
 from hub.session.suggestions import submit_in
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
@@ -72,8 +73,9 @@ async def _seed(directory: Path) -> tuple[Path, dict[str, Any]]:
                 topic = TOPICS[k % len(TOPICS)]
                 s = await submit_in(
                     w, Clock(), deputies[k % len(deputies)],
-                    {"meeting_id": ids["meeting_id"], "title": f"关于第{k + 1}片区{topic}的建议",
-                     "text": f"第{k + 1}片区群众反映{topic}问题突出，建议尽快研究解决。"},
+                    SuggestionInput(meeting_id=ids["meeting_id"],
+                                    title=f"关于第{k + 1}片区{topic}的建议",
+                                    text=f"第{k + 1}片区群众反映{topic}问题突出，建议尽快研究解决。"),
                 )  # fmt: skip
                 extra.append(s["id"])
     finally:
