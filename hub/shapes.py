@@ -53,6 +53,8 @@ Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=FILLED, extra=
 """A title or a short name: 1-300 characters, not blank."""
 MaybeTitle = Annotated[str, Meta(max_length=300, pattern=NO_NUL, extra=TRIM)]
 """A short text that may be left empty: at most 300 characters."""
+Label = Annotated[str, Meta(max_length=100, pattern=NO_NUL, extra=TRIM)]
+"""A label (a device's name) that may be left empty: at most 100 characters."""
 Text = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=FILLED, extra=TRIM)]
 """A message's text: 1-20,000 characters, not blank."""
 MaybeText = Annotated[str, Meta(max_length=20_000, pattern=NO_NUL, extra=TRIM)]
@@ -146,6 +148,34 @@ def _extras(t: msgspec.inspect.Type) -> Iterable[dict[str, Any]]:
             yield from _extras(u)
     elif isinstance(t, msgspec.inspect.Metadata) and t.extra:
         yield t.extra
+
+
+class Page(Body):
+    """A page of a list ordered by id: ``before_id`` (only ids below it: the next page of
+    a newest-first list, which a new row does not shift), then ``offset`` and ``limit``."""
+
+    before_id: (
+        Annotated[
+            Id,
+            Meta(
+                description="only ids below this one: the next page of a newest-first list "
+                "that a new row does not shift (the total still counts every match)"
+            ),
+        ]
+        | None
+    ) = None
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+def one_or_more(raw: str | None, allowed: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """A comma-separated query parameter as a set of ``allowed`` values (empty: any)."""
+    got = tuple(dict.fromkeys(s for s in (raw or "").split(",") if s))
+    if any(s not in allowed for s in got):
+        raise BadRequest(
+            f"`{name}` must be one or more (comma-separated) of {', '.join(allowed)}", field=name
+        )
+    return got
 
 
 B = TypeVar("B", bound=Body)

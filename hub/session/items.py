@@ -65,14 +65,14 @@ from hub.shapes import (
     DISTINCT,
     Body,
     Id,
-    Limit,
     MaybeText,
     Named,
-    Offset,
+    Page,
     Shape,
     Timestamp,
     Title,
     Words,
+    one_or_more,
 )
 from hub.store.schema import BigId, metadata, units, users
 
@@ -1206,11 +1206,10 @@ def order_by(order: str) -> list[Any]:
     return [items.c.id.desc() if order == "newest" else items.c.id]
 
 
-class ItemQuery(Body):
+class ItemQuery(Page):
     """What ``GET /api/items`` asks for: filters (all optional, combined with AND), order and
-    page. ``q``'s words must each be found in the title or the text; ``before_id`` (only
-    ids below it: the next page of a newest-first list, which a new item does not shift)
-    does not change the total."""
+    page (:class:`hub.shapes.Page`). ``q``'s words must each be found in the title or the
+    text."""
 
     meeting_id: Annotated[Id, Meta(description="only this meeting")] | None = None
     kind: Annotated[lc.Kind, Meta(description="commit or suggestion")] | None = None
@@ -1238,18 +1237,6 @@ class ItemQuery(Body):
             "(/api/items/overdue: always most overdue first)"
         ),
     ] = "oldest"
-    before_id: (
-        Annotated[
-            Id,
-            Meta(
-                description="only ids below this one: the next page of a newest-first list "
-                "that a new item does not shift (the total still counts every match)"
-            ),
-        ]
-        | None
-    ) = None
-    limit: Limit = 100
-    offset: Offset = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1257,14 +1244,7 @@ class ItemQuery(Body):
 
     def states(self) -> tuple[str, ...]:
         """``state`` as a set of states (empty: any)."""
-        got = tuple(s for s in (self.state or "").split(",") if s)
-        for st in got:
-            if st not in lc.STATES:
-                raise BadRequest(
-                    f"unknown state {st!r}: expected one of {', '.join(lc.STATES)}",
-                    field="state",
-                )
-        return got
+        return one_or_more(self.state, lc.STATES, "state")
 
 
 async def listing(s: Services, me: Principal, f: ItemQuery) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
-from hub.shapes import NO_NUL, Body, Id, Limit, Offset, Shape, Text, Timestamp, Words
+from hub.shapes import NO_NUL, Body, Id, Page, Shape, Text, Timestamp, Words, one_or_more
 from hub.store.schema import BigId, meetings, metadata, users
 
 if TYPE_CHECKING:
@@ -331,10 +331,10 @@ async def get(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
 Order = Literal["oldest", "newest"]
 
 
-class OpinionQuery(Body):
+class OpinionQuery(Page):
     """What ``GET /api/opinions`` asks for: filters (all optional, combined with AND), order
-    and page. ``q`` matches a substring of the text or of the deputy's name; ``before_id``
-    (the page after one ending at that id, newest first) does not change the total."""
+    and page (:class:`hub.shapes.Page`). ``q`` matches a substring of the text or of the
+    deputy's name."""
 
     meeting_id: Annotated[Id, Meta(description="only this meeting")] | None = None
     status: (
@@ -354,18 +354,6 @@ class OpinionQuery(Body):
     ) = None
     q: Annotated[Words, Meta(description="words in the text or the deputy's name")] | None = None
     order: Annotated[Order, Meta(description="by id; default oldest")] = "oldest"
-    before_id: (
-        Annotated[
-            Id,
-            Meta(
-                description="only ids below this one: the next page of a newest-first list "
-                "that a live insert does not shift (the total still counts every match)"
-            ),
-        ]
-        | None
-    ) = None
-    limit: Limit = 100
-    offset: Offset = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -373,15 +361,7 @@ class OpinionQuery(Body):
 
     def statuses(self) -> tuple[str, ...]:
         """``status`` as a set of :data:`STATUSES` (empty: any)."""
-        if not self.status:
-            return ()
-        got = tuple(dict.fromkeys(self.status.split(",")))
-        if any(x not in STATUSES for x in got):
-            raise BadRequest(
-                f"`status` must be one or more (comma-separated) of {', '.join(STATUSES)}",
-                field="status",
-            )
-        return got
+        return one_or_more(self.status, STATUSES, "status")
 
 
 async def listing(s: Services, me: Principal, q: OpinionQuery) -> dict[str, Any]:
