@@ -9,7 +9,7 @@ the API takes are declared here once, with their limits:
   a boolean (:mod:`hub.params` holds the same rule for ids written in a query);
 * a **text** (:data:`Title`, :data:`Text`, :data:`ShortText` …): a string without NUL
   characters, stripped of the blanks around it, not blank unless its type says it may be
-  (the ``Maybe…`` ones), at most so many characters;
+  (the ``Maybe…`` ones), at most so many characters (counted before stripping);
 * a **list of ids** marked :data:`DISTINCT`: no id twice.
 
 What only the data can tell (does this meeting exist, may this person act now) stays in
@@ -17,8 +17,8 @@ the session workflows. A request that does not fit its shape is a :class:`BadReq
 whose ``field`` is the path of the offending value (``title``, ``rules[0].event``), from
 which the pages build their own text, and whose message says what the value must be.
 
-Stripping and distinctness are not JSON Schema checks msgspec applies: a field's
-``Meta(extra=…)`` asks :class:`Body` to apply them after decoding.
+Stripping, blanks, NUL and repeats are checked by :class:`Body` after decoding, as a
+field's ``Meta(extra=…)`` asks; the JSON Schema shows the same rules as patterns.
 """
 
 from __future__ import annotations
@@ -36,39 +36,46 @@ from hub.errors import BadRequest
 from hub.params import MAX_ID
 
 # A text holds no NUL (PostgreSQL cannot store it); a filled one has a character besides
-# blanks. Both patterns are linear: no input makes them backtrack.
+# blanks. :class:`Body` checks both once it has stripped the text (faster than msgspec's
+# regular expressions); the patterns only show the rule in the JSON Schema.
 NO_NUL = r"^[^\x00]*$"
 FILLED = r"^\s*[^\s\x00][^\x00]*$"
-TRIM = {"trim": True}
+_PATTERNS = {NO_NUL: "must not contain NUL characters"}
+FILLED_TEXT = {"text": "filled"}
+ANY_TEXT = {"text": "any"}
+_FILLED = {"pattern": FILLED}
+_NO_NUL = {"pattern": NO_NUL}
 DISTINCT = {"distinct": True}
-_PATTERNS = {
-    NO_NUL: "must not contain NUL characters",
-    FILLED: "must not be blank nor contain NUL characters",
-}
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID, description="an id")]
 """A row's id."""
 
-Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=FILLED, extra=TRIM)]
+Title = Annotated[
+    str, Meta(min_length=1, max_length=300, extra_json_schema=_FILLED, extra=FILLED_TEXT)
+]
 """A title or a short name: 1-300 characters, not blank."""
-MaybeTitle = Annotated[str, Meta(max_length=300, pattern=NO_NUL, extra=TRIM)]
+MaybeTitle = Annotated[str, Meta(max_length=300, extra_json_schema=_NO_NUL, extra=ANY_TEXT)]
 """A short text that may be left empty: at most 300 characters."""
-Label = Annotated[str, Meta(max_length=100, pattern=NO_NUL, extra=TRIM)]
+Label = Annotated[str, Meta(max_length=100, extra_json_schema=_NO_NUL, extra=ANY_TEXT)]
 """A label (a device's name) that may be left empty: at most 100 characters."""
-Text = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=FILLED, extra=TRIM)]
+Text = Annotated[
+    str, Meta(min_length=1, max_length=20_000, extra_json_schema=_FILLED, extra=FILLED_TEXT)
+]
 """A message's text: 1-20,000 characters, not blank."""
-MaybeText = Annotated[str, Meta(max_length=20_000, pattern=NO_NUL, extra=TRIM)]
+MaybeText = Annotated[str, Meta(max_length=20_000, extra_json_schema=_NO_NUL, extra=ANY_TEXT)]
 """A text that may be left empty: at most 20,000 characters."""
-ShortText = Annotated[str, Meta(min_length=1, max_length=2_000, pattern=FILLED, extra=TRIM)]
+ShortText = Annotated[
+    str, Meta(min_length=1, max_length=2_000, extra_json_schema=_FILLED, extra=FILLED_TEXT)
+]
 """A reason or a note: 1-2,000 characters, not blank."""
-MaybeShortText = Annotated[str, Meta(max_length=2_000, pattern=NO_NUL, extra=TRIM)]
+MaybeShortText = Annotated[str, Meta(max_length=2_000, extra_json_schema=_NO_NUL, extra=ANY_TEXT)]
 """A reason or a note that may be left empty: at most 2,000 characters."""
 Words = Annotated[
     str,
     Meta(
         max_length=100,
-        pattern=NO_NUL,
-        extra=TRIM,
+        extra_json_schema=_NO_NUL,
+        extra=ANY_TEXT,
         description="words (space-separated, all must match)",
     ),
 ]
@@ -105,39 +112,45 @@ class Named(Shape):
 
 class Body(msgspec.Struct, kw_only=True):
     """A request body or a set of query parameters: unknown fields are ignored; after
-    decoding, text fields marked :data:`TRIM` are stripped and lists marked
-    :data:`DISTINCT` are checked for repeats."""
+    decoding, text fields (``Meta(extra=FILLED_TEXT or ANY_TEXT)``) are stripped and
+    checked, and lists marked :data:`DISTINCT` are checked for repeats."""
 
     def __post_init__(self) -> None:
-        trim, distinct = _rules(type(self))
-        for name in trim:
+        texts, distinct = _RULES.get(type(self)) or _rules(type(self))
+        for name, filled in texts:
             v = getattr(self, name)
-            if isinstance(v, str):
-                setattr(self, name, v.strip())
+            if v is None:
+                continue
+            s = v.strip()
+            if filled and not s:
+                raise BadRequest(f"`{name}` must not be blank", field=name)
+            if "\x00" in s:
+                raise BadRequest(f"`{name}` must not contain NUL characters", field=name)
+            if s is not v:
+                setattr(self, name, s)
         for name in distinct:
             v = getattr(self, name)
-            if isinstance(v, list) and len(set(v)) != len(v):
+            if v is not None and len(set(v)) != len(v):
                 raise BadRequest(f"`{name}` must not hold the same id twice", field=name)
 
 
-_RULES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_RULES: dict[type, tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]] = {}
 
 
-def _rules(cls: type[Body]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The names of ``cls``'s fields to strip and of those to check for repeats."""
-    got = _RULES.get(cls)
-    if got is None:
-        trim: list[str] = []
-        distinct: list[str] = []
-        info = msgspec.inspect.type_info(cls)
-        assert isinstance(info, msgspec.inspect.StructType)
-        for f in info.fields:
-            for extra in _extras(f.type):
-                if extra.get("trim"):
-                    trim.append(f.name)
-                if extra.get("distinct"):
-                    distinct.append(f.name)
-        got = _RULES[cls] = (tuple(trim), tuple(distinct))
+def _rules(cls: type[Body]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+    """``cls``'s text fields (each with whether it must be filled) and its lists of
+    distinct ids."""
+    texts: list[tuple[str, bool]] = []
+    distinct: list[str] = []
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    for f in info.fields:
+        for extra in _extras(f.type):
+            if "text" in extra:
+                texts.append((f.name, extra["text"] == "filled"))
+            if extra.get("distinct"):
+                distinct.append(f.name)
+    got = _RULES[cls] = (tuple(texts), tuple(distinct))
     return got
 
 
