@@ -35,18 +35,6 @@ SYSTEM = Principal(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
 
 
-def check_text(value: str, name: str, max_len: int, required: bool = True) -> str:
-    """``value`` stripped; BadRequest if empty (when required), too long, or holding NUL."""
-    v = value.strip()
-    if required and not v:
-        raise BadRequest(f"`{name}` is required (1-{max_len} characters)")
-    if len(v) > max_len:
-        raise BadRequest(f"`{name}` must be at most {max_len} characters")
-    if "\x00" in v:
-        raise BadRequest(f"`{name}` must not contain NUL characters")
-    return v
-
-
 def parse_ts(raw: object, name: str) -> datetime:
     """An ISO-8601 timestamp with a zone (``2026-03-01T09:00:00+08:00`` or ``…Z``)."""
     if not isinstance(raw, str):
