@@ -180,14 +180,6 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return v
 
 
-def query_words(request: Request, name: str = "q") -> str | None:
-    """Search words in the query: at most 100 characters, no NUL; None when absent or blank."""
-    words = (request.query_params.get(name) or "").strip()
-    if len(words) > 100 or "\x00" in words:
-        raise BadRequest(f"`{name}` must be at most 100 characters, without NUL", field=name)
-    return words or None
-
-
 def query_id(request: Request, name: str) -> int | None:
     """An id in the query (:func:`hub.params.parse_id`), or None when absent or empty."""
     raw = request.query_params.get(name)
@@ -206,12 +198,3 @@ def path_int(request: Request, name: str = "id") -> int:
     if not 1 <= v <= MAX_ID:
         raise NotFound(f"no such {name} {v}")
     return v
-
-
-def int_list(d: dict[str, Any], name: str) -> list[int] | None:
-    v = field(d, name, list, required=False)
-    if v is None:
-        return None
-    if not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= MAX_ID for x in v):
-        raise BadRequest(f"`{name}` must be a list of positive integer ids")
-    return list(v)

@@ -1,5 +1,4 @@
-"""What the session workflows share: the system sender, meeting access, timestamps and
-input fields.
+"""What the session workflows share: the system sender, meeting access and timestamps
 
 Access rules every workflow applies the same way:
 
@@ -15,14 +14,13 @@ the channels it appends to in one order (:class:`hub.node.Writer`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
-from hub.params import MAX_ID
 from hub.protocol import utc
 from hub.session.channels import READERS_OF_ALL
 from hub.store.engine import in_chunks
@@ -94,25 +92,9 @@ def person(user_id: int, name: str) -> dict[str, Any]:
     return {"id": user_id, "name": name}
 
 
-# -- a user's action: its transaction and its input fields ------------------------------
+# -- timestamps -------------------------------------------------------------------------
 
 
 def aware(ts: datetime | None) -> datetime | None:
     """:func:`utc` of a timestamp that may be absent."""
     return None if ts is None else utc(ts)
-
-
-@overload
-def id_field(d: dict[str, Any], name: str, required: Literal[True] = True) -> int: ...
-@overload
-def id_field(d: dict[str, Any], name: str, required: bool) -> int | None: ...
-def id_field(d: dict[str, Any], name: str, required: bool = True) -> int | None:
-    """A positive id no bigger than the database's BIGINT, from a JSON body."""
-    v = d.get(name)
-    if v is None:
-        if required:
-            raise BadRequest(f"missing `{name}`")
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_ID:
-        raise BadRequest(f"`{name}` must be a positive integer id")
-    return v
