@@ -1,4 +1,4 @@
-"""What the session workflows share: the system sender, meeting access and timestamps
+"""What the session workflows share: the system sender, meeting access and timestamps.
 
 Access rules every workflow applies the same way:
 
