@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, decode, path_int, principal, services
-from hub.api.openapi import STR, error_responses, json_body, obj, ok, path_id
+from hub.api.openapi import error_responses, json_body, ok, path_id
 from hub.reach import subscriptions as subs
 
 
@@ -49,10 +49,7 @@ spec = {
         "get": {
             "summary": "The key a browser subscribes with (VAPID application server key, "
             "base64url); null when no push service is configured (channel `log`)",
-            "responses": {
-                **ok(obj(["channel", "key"], channel=STR, key={"type": ["string", "null"]})),
-                **error_responses(401),
-            },
+            "responses": {**ok(subs.PushKey), **error_responses(401)},
         }
     },
     "/api/push/subscriptions": {

@@ -68,6 +68,13 @@ class SubscribeInput(Body):
     label: Annotated[Label, Meta(description="the device's name")] | None = None
 
 
+class PushKey(Shape):
+    """The key a browser subscribes with, and the channel that reaches it."""
+
+    channel: str
+    key: Annotated[str | None, Meta(description="VAPID application server key, base64url")]
+
+
 class Subscription(Shape):
     """A registered browser, as its owner sees it (never its keys)."""
 
