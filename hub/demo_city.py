@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,11 +39,13 @@ from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
 from hub.session import attendance, meetings, notices, roster
-from hub.session.items import act_in, create_commit_in
+from hub.session.items import CommitInput, act_in, create_commit_in
+from hub.session.lifecycle import ACTION, SuggestionInput
 from hub.session.members import Member, create_meeting, create_user, load_member
-from hub.session.opinions import merge_in, note_in, submit_in
+from hub.session.opinions import SubmitOpinion, merge_in, note_in, submit_in
 from hub.session.schema import delegations, units, users
 from hub.session.suggestions import submit_in as submit_suggestion_in
+from hub.shapes import Body
 from hub.store.log import MessageLog
 
 
@@ -336,8 +339,8 @@ async def seed_city(
             a = rng.choice(agenda)
             o = await submit_in(
                 w, clock, p,
-                {"meeting_id": meeting, "agenda_item_id": a["id"],
-                 "text": _opinion_text(rng, a["title"])},
+                SubmitOpinion(meeting_id=meeting, agenda_item_id=a["id"],
+                              text=_opinion_text(rng, a["title"])),
             )  # fmt: skip
             opinion_ids.append(o["id"])
         older = opinion_ids[: len(opinion_ids) * 2 // 3]
@@ -346,24 +349,25 @@ async def seed_city(
         for k in range(spec.items):
             pair = [older[1 + 3 * k], older[2 + 3 * k]]
             unit = unit_accounts[unit_ids[k % len(unit_ids)]]
+            assert unit.unit_id is not None
             item = await create_commit_in(
                 w, clock, sec,
-                {"opinion_ids": pair, "title": f"马上办：{TOPICS[k % len(TOPICS)][0]}",
-                 "lead_unit_id": unit.unit_id},
+                CommitInput(opinion_ids=pair, title=f"马上办：{TOPICS[k % len(TOPICS)][0]}",
+                            lead_unit_id=unit.unit_id),
             )  # fmt: skip
             item_ids.append(item["id"])
             for step in ITEM_PLAN[k % len(ITEM_PLAN)]:
                 await act_in(w, clock, unit, item["id"], step, _step_body(step, k))
         # Past the opinions the items take, every ninth is merged into a noted one.
         for k in range(spec.items + 1, len(older) // 3 - 1, 3):
-            await merge_in(w, clock, sec, older[3 * k + 1], {"into": older[3 * k]})
+            await merge_in(w, clock, sec, older[3 * k + 1], older[3 * k])
         for k in range(spec.suggestions):
             author = deputies[(k * 7) % len(deputies)]
             subject, concern, ask = TOPICS[k % len(TOPICS)]
             s = await submit_suggestion_in(
                 w, clock, author,
-                {"meeting_id": meeting, "title": f"关于{subject}的建议",
-                 "text": f"{concern}。建议{ask}。"},
+                SuggestionInput(meeting_id=meeting, title=f"关于{subject}的建议",
+                                text=f"{concern}。建议{ask}。"),
             )  # fmt: skip
             suggestion_ids.append(s["id"])
     return {
@@ -384,14 +388,16 @@ async def seed_city(
     }
 
 
-def _step_body(step: str, k: int) -> dict[str, Any]:
+def _step_body(step: str, k: int) -> Body:
+    body: dict[str, Any] = {}
     if step == "contact":
-        return {"method": "phone", "note": "已电话联系代表，了解具体情况和诉求"}
+        body = {"method": "phone", "note": "已电话联系代表，了解具体情况和诉求"}
     if step == "reply":
-        return {"grade": "ABCD"[k % 4], "text": "经研究，已列入年度工作计划，正在组织实施。"}
+        body = {"grade": "ABCD"[k % 4], "text": "经研究，已列入年度工作计划，正在组织实施。"}
     if step == "return":
-        return {"reason": "该事项不属于本单位职责范围，建议交由属地政府办理。"}
-    return {}
+        body = {"reason": "该事项不属于本单位职责范围，建议交由属地政府办理。"}
+    got: Body = msgspec.convert(body, ACTION[step].input)
+    return got
 
 
 async def seed_summary(engine: AsyncEngine, data_dir: Path, size: str) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "hub.config",
         "hub.errors",
         "hub.params",
+        "hub.shapes",
         "hub.clock",
         "hub.protocol",
         "hub.channels",

@@ -20,15 +20,17 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
+from msgspec import Meta
 
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.protocol import iso_or_none
-from hub.session.common import check_meeting_reader, check_text, meeting_row, person, require_role
+from hub.session.common import check_meeting_reader, meeting_row, person, require_role
 from hub.session.members import Member
 from hub.session.schema import users
+from hub.shapes import Body, Named, Shape, Timestamp, Title
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -141,6 +143,41 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+class UploadQuery(Body):
+    """An upload's name and title (its bytes are the request body)."""
+
+    filename: Annotated[str, Meta(max_length=4096, description="the file's name")]
+    title: Annotated[Title, Meta(description="defaults to the file name")] | None = None
+
+
+class Document(Shape):
+    id: int
+    meeting_id: int
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: Timestamp | None
+
+
+class Documents(Shape):
+    documents: list[Document]
+
+
+class DocumentOpen(Shape):
+    user: Named
+    ts: Timestamp | None
+
+
+class DocumentOpens(Shape):
+    """Who opened a document and when."""
+
+    document: Document
+    opens: list[DocumentOpen]
+    readers: Annotated[int, Meta(description="distinct users who opened it")]
+
+
 def document_dict(r: Any) -> dict[str, Any]:
     return {
         "id": int(r.id),
@@ -172,7 +209,6 @@ async def add_document(
 ) -> dict[str, Any]:
     """Record an uploaded blob as a document of the meeting, keep it, and announce it."""
     require_role(me, "secretariat")
-    title = check_text(title, "title", 300)
     async with node.writing() as w:
         await meeting_row(w.conn, meeting_id)
         did = (

@@ -26,17 +26,20 @@ import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import msgspec
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.errors import HubError, NotFound
+from hub.errors import BadRequest, HubError, NotFound
 from hub.loops import run_forever
 from hub.protocol import iso_or_none, utc
 from hub.session.common import SYSTEM, person, require_role
 from hub.session.members import Member, member
 from hub.session.schema import meeting_participants, users
+from hub.shapes import Body, Id, Instant, Named, Shape, Timestamp
 from hub.store.engine import in_chunks
 from hub.store.schema import BigId, metadata
 
@@ -355,6 +358,35 @@ async def sweep(node: Node) -> int:
         ids = {int(g.user_id) for g in gone}
         await announce(w, set(), ids - await online_users(w.conn, w.clock.now(), ids))
         return len(gone)
+
+
+class PresenceQuery(Body):
+    """The moment asked about: ``ts``, or when notice ``notice`` went out (one of them)."""
+
+    ts: Instant | None = None
+    notice: Annotated[Id, Meta(description="a notice id")] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.ts is None) == (self.notice is None):
+            raise BadRequest("give either `ts` (ISO-8601 with zone) or `notice` (a notice id)")
+
+
+class Covering(Shape):
+    lease: str
+    node: str
+    from_: Timestamp = msgspec.field(name="from")
+    until: Timestamp | None
+    ended: Literal["closed", "node_stopped", "expired"] | None
+
+
+class PresenceAt(Shape):
+    """Whether a user was connected at a moment, with the connections covering it."""
+
+    user: Named
+    at: Timestamp
+    connected: bool
+    connections: list[Covering]
 
 
 async def connected_at(node: Node, me: Member, user_id: int, ts: datetime) -> dict[str, Any]:

@@ -18,9 +18,10 @@ list (speaking first, then waiting in order)}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -30,6 +31,7 @@ from hub.session.common import check_meeting_reader, person, require_role
 from hub.session.meetings import agenda_row, refuse_if_ended, sitting_row
 from hub.session.members import Member
 from hub.session.schema import users
+from hub.shapes import Body, Id, Named, Shape, Timestamp
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -57,6 +59,55 @@ NEXT = {
     "done": [],
     "withdrawn": [],
 }
+
+
+# -- the shapes of what the API takes and sends about speakers -----------------------------
+
+
+class SpeakInput(Body):
+    """A deputy's request to speak on an agenda item."""
+
+    agenda_item_id: Id
+
+
+class OrderInput(Body):
+    """The waiting list of an agenda item, first speaker first."""
+
+    agenda_item_id: Id
+    order: Annotated[
+        list[Id], Meta(max_length=10_000, description="every waiting request id, once")
+    ]
+
+
+class SpeakersQuery(Body):
+    agenda_item_id: Annotated[Id, Meta(description="only on this agenda item")] | None = None
+
+
+class SpeechRequest(Shape):
+    """A request to speak."""
+
+    id: int
+    sitting_id: int
+    agenda_item_id: int
+    deputy: Named
+    position: int
+    status: Annotated[str, Meta(extra_json_schema={"enum": list(NEXT)})]
+    requested_at: Timestamp | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    duration_s: float | None
+    allowed: list[str]
+
+
+class Speakers(Shape):
+    sitting: int
+    requests: list[SpeechRequest]
+
+
+class Queue(Shape):
+    sitting: int
+    agenda_item: int
+    queue: Annotated[list[SpeechRequest], Meta(description="speaking first, then waiting in order")]
 
 
 def request_dict(r: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from hub.broker.memory import MemoryBroker
 from hub.clock import Clock
 from hub.metrics import Metrics
 from hub.node import Node
+from hub.session.lifecycle import SuggestionInput
 from hub.session.members import Member
 from hub.session.schema import users
 from hub.session.suggestions import submit_in
@@ -73,8 +74,9 @@ async def _more_suggestions(
                 topic = TOPICS[k % len(TOPICS)]
                 s = await submit_in(
                     w, Clock(), deputies[k % len(deputies)],
-                    {"meeting_id": ids["meeting_id"], "title": f"关于第{k + 1}片区{topic}的建议",
-                     "text": f"第{k + 1}片区群众反映{topic}问题突出，建议尽快研究解决。"},
+                    SuggestionInput(meeting_id=ids["meeting_id"],
+                                    title=f"关于第{k + 1}片区{topic}的建议",
+                                    text=f"第{k + 1}片区群众反映{topic}问题突出，建议尽快研究解决。"),
                 )  # fmt: skip
                 extra.append(s["id"])
     finally:
