@@ -70,6 +70,8 @@ ShortText = Annotated[
 """A reason or a note: 1-2,000 characters, not blank."""
 MaybeShortText = Annotated[str, Meta(max_length=2_000, extra_json_schema=_NO_NUL, extra=ANY_TEXT)]
 """A reason or a note that may be left empty: at most 2,000 characters."""
+Verbatim = Annotated[str, Meta(pattern=NO_NUL)]
+"""A string taken as sent, nothing stripped (a username, a password, a path): no NUL."""
 Words = Annotated[
     str,
     Meta(

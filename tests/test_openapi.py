@@ -14,7 +14,7 @@ from hub.session.opinions import Opinion, SubmitOpinion
 from tests.utils.factories import World
 from tests.utils.servers import RunningHub
 
-UNDESCRIBED = {"/", "/openapi.json", "/favicon.ico"}
+UNDESCRIBED = {"/", "/openapi.json", "/favicon.ico", "/static/{path:path}"}
 
 
 def _served(app: Starlette) -> set[tuple[str, str]]:
