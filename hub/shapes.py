@@ -228,6 +228,12 @@ _BOUND = re.compile(r"^Expected `(?P<want>[^`]+)` (?P<op>[<>]=?) (?P<n>-?\d+)$")
 _LENGTH = re.compile(r"^Expected `(?P<want>[^`]+)` of length (?P<op>[<>]=?) (?P<n>\d+)$")
 _REGEX = re.compile(r"^Expected `str` matching regex (?P<re>.*)$", re.S)
 _ENUM = re.compile(r"^Invalid enum value ")
+_RFC3339 = re.compile(r"^Invalid RFC3339 encoded (?P<kind>date|datetime|time)$")
+_LIKE = {
+    "date": "a date like 2026-03-01",
+    "datetime": "a time with its zone like 2026-03-01T09:00:00+08:00",
+    "time": "a time like 09:00:00",
+}
 _MEASURES = {"str": "characters", "array": "items", "object": "fields"}
 _OPS = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}
 
@@ -253,6 +259,8 @@ def bad_request(e: msgspec.ValidationError, shape: type) -> BadRequest:
         must = f"must hold {_OPS[n['op']]} {n['n']} {_MEASURES.get(n['want'], 'items')}"
     elif r := _REGEX.match(what):
         must = next((t for p, t in _PATTERNS.items() if repr(p) == r["re"]), "has a bad form")
+    elif d := _RFC3339.match(what):
+        must = f"must be {_LIKE[d['kind']]}"
     elif _ENUM.match(what):
         allowed = _allowed(shape, path)
         must = f"must be one of {', '.join(allowed)}" if allowed else "has no such value"

@@ -4,6 +4,7 @@ what /openapi.json shows."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 import msgspec
@@ -28,6 +29,7 @@ from hub.shapes import (
 class Rule(Body):
     event: Literal["signed", "replied"]
     points: Annotated[int, Meta(ge=0, le=100)]
+    on: date | None = None
 
 
 class Form(Body):
@@ -75,6 +77,11 @@ def test_a_good_body_is_decoded_with_its_texts_stripped() -> None:
             b'{"meeting_id": 1, "title": "t", "rules": [{"event": "x", "points": 1}]}',
             "rules[0].event",
             "one of replied, signed",
+        ),
+        (
+            b'{"meeting_id": 1, "title": "t", "rules": [{"event": "signed", "points": 1, "on": "2026-13-01"}]}',
+            "rules[0].on",
+            "a date like 2026-03-01",
         ),
     ],
 )
