@@ -209,6 +209,8 @@ def decode(raw: bytes, shape: type[B]) -> B:
         raise bad_request(e, shape) from None
     except msgspec.DecodeError as e:
         raise BadRequest(f"body is not valid JSON: {_unprefixed(str(e))}") from None
+    except RecursionError:  # msgspec's own bound on nesting, skipped fields included
+        raise BadRequest("body nests arrays and objects too deeply") from None
     return got
 
 

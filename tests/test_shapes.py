@@ -94,11 +94,14 @@ def test_a_bad_field_is_named(raw: bytes, field: str, words: str) -> None:
 
 
 def test_a_body_that_is_no_object_says_so() -> None:
-    """Malformed JSON and a JSON array are refused with a message and no field."""
+    """Malformed JSON, a JSON array and nesting past msgspec's bound (even in a field the
+    shape ignores) are refused with a message and no field."""
     assert "not valid JSON" in str(_refused(b"{")["message"])
     err = _refused(b"[1]")
     assert "field" not in err and "JSON object" in str(err["message"])
     assert "missing `meeting_id`" in str(_refused(b"")["message"])  # empty body: {}
+    deep = b'{"meeting_id": 1, "title": "t", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert "too deeply" in str(_refused(deep)["message"])
 
 
 def test_query_parameters_are_converted_from_strings() -> None:
