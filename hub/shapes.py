@@ -40,7 +40,11 @@ from hub.params import MAX_ID
 # regular expressions); the patterns only show the rule in the JSON Schema.
 NO_NUL = r"^[^\x00]*$"
 FILLED = r"^\s*[^\s\x00][^\x00]*$"
-_PATTERNS = {NO_NUL: "must not contain NUL characters"}
+KIND = r"^[a-z][a-z0-9_.\-]{0,63}$"  # a message's kind
+_PATTERNS = {
+    NO_NUL: "must not contain NUL characters",
+    KIND: "must be a lowercase name of 1-64 characters (letters, digits, _ . -)",
+}
 FILLED_TEXT = {"text": "filled"}
 ANY_TEXT = {"text": "any"}
 _FILLED = {"pattern": FILLED}
