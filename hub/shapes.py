@@ -26,14 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import Meta
 
 from hub.errors import BadRequest
-from hub.params import MAX_ID
+from hub.params import FIRST_DAY, LAST_DAY, MAX_ID
 
 # A text holds no NUL (PostgreSQL cannot store it); a filled one has a character besides
 # blanks. :class:`Body` checks both once it has stripped the text (faster than msgspec's
@@ -99,6 +99,15 @@ Instant = Annotated[
 """An instant as a request gives it (``hub.session.common.parse_ts`` reads it)."""
 Day = Annotated[str, Meta(extra_json_schema={"format": "date"})]
 """A calendar day, ``YYYY-MM-DD``."""
+Date = Annotated[
+    date,
+    Meta(
+        extra={"day": "in range"},
+        description=f"a date from {FIRST_DAY} to {LAST_DAY}",
+    ),
+]
+"""A calendar day in a request, ``YYYY-MM-DD``, from FIRST_DAY to LAST_DAY (so its local
+midnight and the day after it are representable)."""
 Limit = Annotated[int, Meta(ge=1, le=500, description="how many at most; default 100")]
 """A page's size."""
 Offset = Annotated[int, Meta(ge=0, le=2**62, description="how many to skip; default 0")]
@@ -119,10 +128,11 @@ class Named(Shape):
 class Body(msgspec.Struct, kw_only=True):
     """A request body or a set of query parameters: unknown fields are ignored; after
     decoding, text fields (``Meta(extra=FILLED_TEXT or ANY_TEXT)``) are stripped and
-    checked, and lists marked :data:`DISTINCT` are checked for repeats."""
+    checked, lists marked :data:`DISTINCT` are checked for repeats and :data:`Date` fields
+    for their range."""
 
     def __post_init__(self) -> None:
-        texts, distinct = _RULES.get(type(self)) or _rules(type(self))
+        texts, distinct, days = _RULES.get(type(self)) or _rules(type(self))
         for name, filled in texts:
             v = getattr(self, name)
             if v is None:
@@ -138,16 +148,24 @@ class Body(msgspec.Struct, kw_only=True):
             v = getattr(self, name)
             if v is not None and len(set(v)) != len(v):
                 raise BadRequest(f"`{name}` must not hold the same id twice", field=name)
+        for name, shown in days:
+            v = getattr(self, name)
+            if v is not None and not FIRST_DAY <= v <= LAST_DAY:
+                raise BadRequest(
+                    f"`{shown}` must be a date between {FIRST_DAY} and {LAST_DAY}", field=shown
+                )
 
 
-_RULES: dict[type, tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]] = {}
+_Rules = tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[tuple[str, str], ...]]
+_RULES: dict[type, _Rules] = {}
 
 
-def _rules(cls: type[Body]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
-    """``cls``'s text fields (each with whether it must be filled) and its lists of
-    distinct ids."""
+def _rules(cls: type[Body]) -> _Rules:
+    """``cls``'s text fields (each with whether it must be filled), its lists of distinct
+    ids and its dates (each with its name in the request)."""
     texts: list[tuple[str, bool]] = []
     distinct: list[str] = []
+    days: list[tuple[str, str]] = []
     info = msgspec.inspect.type_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
     for f in info.fields:
@@ -156,7 +174,9 @@ def _rules(cls: type[Body]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ..
                 texts.append((f.name, extra["text"] == "filled"))
             if extra.get("distinct"):
                 distinct.append(f.name)
-    got = _RULES[cls] = (tuple(texts), tuple(distinct))
+            if "day" in extra:
+                days.append((f.name, f.encode_name))
+    got = _RULES[cls] = (tuple(texts), tuple(distinct), tuple(days))
     return got
 
 

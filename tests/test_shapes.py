@@ -15,6 +15,7 @@ from hub.errors import BadRequest
 from hub.shapes import (
     DISTINCT,
     Body,
+    Date,
     Id,
     MaybeShortText,
     Title,
@@ -42,6 +43,7 @@ class Form(Body):
 
 class Search(Body):
     q: Words | None = None
+    start: Date | None = msgspec.field(default=None, name="from")
     limit: Annotated[int, Meta(ge=1, le=500)] = 100
     order: Literal["oldest", "newest"] = "oldest"
 
@@ -105,11 +107,12 @@ def test_a_body_that_is_no_object_says_so() -> None:
 
 
 def test_query_parameters_are_converted_from_strings() -> None:
-    """Query strings become typed values; an empty one counts as absent; a bad one names
-    the parameter."""
-    got = convert({"q": " a b ", "limit": "7", "order": ""}, Search)
-    assert (got.q, got.limit, got.order) == ("a b", 7, "oldest")
-    for bad, name in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"order": "z"}, "order")):  # fmt: skip
+    """Query strings become typed values; an empty one counts as absent; a bad one (a date
+    outside 2000-2100 too) names the parameter as the query spells it."""
+    got = convert({"q": " a b ", "limit": "7", "order": "", "from": "2026-03-01"}, Search)
+    assert (got.q, got.limit, got.order, str(got.start)) == ("a b", 7, "oldest", "2026-03-01")
+    for bad, name in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"order": "z"}, "order"),
+                      ({"from": "1999-12-31"}, "from"), ({"from": "2026-02-30"}, "from")):  # fmt: skip
         with pytest.raises(BadRequest) as e:
             convert(bad, Search)
         assert e.value.extra["field"] == name
