@@ -74,8 +74,12 @@ class Scope(Shape):
 
 class UnitTimes(Shape):
     unit: Named
+    assigned: int
+    signed: int
     median_sign_s: float | None
+    replied: int
     median_reply_s: float | None
+    deadlines: dict[str, int]
     on_time_rate: float | None
 
 
