@@ -72,7 +72,7 @@ class History(Shape):
     messages: list[Message]
 
 
-class Published(Shape):
+class Stored(Shape):
     channel: str
     seq: int
     id: int
@@ -95,8 +95,8 @@ spec = {
             "parameters": [CHANNEL],
             "requestBody": json_body(PublishFields),
             "responses": {
-                **ok(Published, 201, "stored"),
-                **ok(Published, 200, "already stored with this key"),
+                **ok(Stored, 201, "stored"),
+                **ok(Stored, 200, "already stored with this key"),
                 **error_responses(400, 401, 403, 413, 429, 503),
             },
         },
