@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import msgspec
 from msgspec import Meta
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, decode, download_route, path_int, principal, query, services
 from hub.api.archive import congress_tz, now
-from hub.api.documents import check_upload_headers
+from hub.api.documents import check_upload_headers, stored_file
 from hub.api.openapi import error_responses, json_body, ok, path_id
-from hub.errors import BadRequest, NotFound
+from hub.errors import BadRequest
 from hub.params import FIRST_DAY, LAST_DAY
-from hub.session.documents import FileName, blob_path, clean_filename, staged_blob
+from hub.session.documents import FileName, clean_filename, staged_blob
 from hub.shapes import Body, Date, Named, Query, Shape
 from hub.supervision import performance, registrations
 from hub.supervision.points import local_midnight
@@ -64,17 +63,8 @@ async def attachment(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
     a = await registrations.attachment_of(s.node, me, path_int(request))
-    path = blob_path(s.settings.data_dir, a["sha256"])
-    if not path.is_file():
-        raise NotFound("the attached file is missing from the store")
-    return FileResponse(
-        path,
-        media_type=a["content_type"],
-        headers={
-            "content-disposition": f"attachment; filename*=utf-8''{quote(a['name'])}",
-            "x-content-type-options": "nosniff",
-        },
-    )
+    missing = "the attached file is missing from the store"
+    return stored_file(request, a["sha256"], a["content_type"], a["name"], "attachment", missing)
 
 
 async def list_registrations(request: Request) -> Response:
