@@ -112,8 +112,8 @@ FRAME_TYPES = ("auth", "subscribe", "unsubscribe", "publish", "ack", "read", "pi
 class FrameError(BadRequest):
     """A malformed frame; ``ref`` is the frame's ref when it had a valid one."""
 
-    def __init__(self, message: str, ref: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, ref: str | None = None, **extra: Any) -> None:
+        super().__init__(message, **extra)
         self.ref = ref
 
 
@@ -159,11 +159,27 @@ def _depth(value: Any) -> int:
 
 def parse_publish(d: dict[str, Any], ref: str | None = None) -> Publish:
     """Validate a publish frame."""
+    return publish(_channel(d, ref), _publish_fields(d, ref), ref)
+
+
+def parse_publish_body(raw: bytes, channel: Channel) -> Publish:
+    """An HTTP publish on ``channel``: its body read as a frame is (an integer past 64 bits
+    becomes a float, which the log can store) and checked as a frame's fields are."""
     try:
-        fields = msgspec.convert(d, PublishFields)
+        d = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body is not valid JSON: {e.msg}") from None
+    if not isinstance(d, dict):
+        raise BadRequest("body must be a JSON object")
+    return publish(channel, _publish_fields(d, None))
+
+
+def _publish_fields(d: dict[str, Any], ref: str | None) -> PublishFields:
+    try:
+        return msgspec.convert(d, PublishFields)
     except msgspec.ValidationError as e:
-        raise FrameError(bad_request(e, PublishFields).message, ref) from None
-    return publish(_channel(d, ref), fields, ref)
+        err = bad_request(e, PublishFields)
+        raise FrameError(err.message, ref, **err.extra) from None
 
 
 def publish(channel: Channel, f: PublishFields, ref: str | None = None) -> Publish:

@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, decode, principal, query, services
+from hub.api import JSON, principal, query, raw_body, services
 from hub.api.openapi import error_responses, json_body, ok
 from hub.channels import parse_channel
-from hub.protocol import MAX_SEQ, Message, PublishFields, publish
+from hub.protocol import MAX_SEQ, Message, PublishFields, parse_publish_body
 from hub.shapes import Body, Query, Shape
 
 
@@ -34,7 +34,7 @@ async def publish_raw(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
     ch = parse_channel(request.path_params["channel"])
-    parsed = publish(ch, await decode(request, PublishFields, s.settings.max_frame))
+    parsed = parse_publish_body(await raw_body(request, s.settings.max_frame), ch)
     s.channels.check_publish(me, ch, parsed.kind)
     msg, created = await s.node.publish(
         ch.name, parsed.kind, me, parsed.body, parsed.key, s.charge_publish
