@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from hub import demo
+from hub.demo_city import seed_city
 from hub.store.engine import make_engine
+from tests.utils import TIMEOUT
 from tests.utils.backends import REQUIRE
+from tests.utils.databases import new_sqlite
 from tests.utils.servers import RunningHub, running_hub, settings_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,6 +93,56 @@ async def demo_hub(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Demo]:
     ids = await seed_demo(sqlite_url, tmp_path)
     async with running_hub(settings_for(sqlite_url, tmp_path)) as h:
         yield Demo(h, ids, sqlite_url, tmp_path)
+
+
+async def seed_city_file(directory: Path) -> tuple[Path, dict[str, Any]]:
+    """A SQLite file in ``directory`` seeded by ``hub demo --size city``'s own function,
+    and what the seed returned."""
+    url = await new_sqlite(directory)
+    engine = make_engine(url)
+    try:
+        ids = await seed_city(engine, directory, "city")
+    finally:
+        await engine.dispose()
+    assert ids is not None
+    return Path(url.removeprefix("sqlite+aiosqlite:///")), ids
+
+
+@pytest.fixture(scope="session")
+def city_seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The city, seeded once for the whole run (seeding takes tens of seconds): its SQLite
+    file, never served itself, and what the seed returned. A module that needs more on top
+    overrides this fixture with one built on a copy."""
+    yield asyncio.run(seed_city_file(tmp_path_factory.mktemp("city")))
+
+
+@pytest.fixture
+def city_settings() -> dict[str, Any]:
+    """Settings of the city's hub beyond the defaults; a module overrides this fixture
+    (``deadline_interval=0``: no deadline scan, so no alert besides the test's own)."""
+    return {}
+
+
+@pytest.fixture
+async def city(
+    city_seed: tuple[Path, dict[str, Any]], city_settings: dict[str, Any], tmp_path: Path
+) -> AsyncIterator[Demo]:
+    """A hub on a copy of the seeded city, so every test starts from the same city."""
+    src, ids = city_seed
+    db = tmp_path / "hub.sqlite3"
+    shutil.copyfile(src, db)
+    url = f"sqlite+aiosqlite:///{db}"
+    async with running_hub(settings_for(url, tmp_path, **city_settings)) as h:
+        yield Demo(h, ids, url, tmp_path)
+
+
+async def api(hub: Demo, username: str) -> httpx.AsyncClient:
+    """An HTTP client logged in as ``username`` (the caller closes it)."""
+    c = httpx.AsyncClient(base_url=hub.url, timeout=TIMEOUT)
+    r = await c.post("/api/login", json={"username": username, "password": demo.PASSWORD})
+    r.raise_for_status()
+    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    return c
 
 
 async def open_as(
@@ -180,7 +235,9 @@ __all__ = [
     "ARTIFACTS",
     "Demo",
     "RunningHub",
+    "api",
     "open_as",
+    "seed_city_file",
     "seed_demo",
     "shot",
     "wait_until",

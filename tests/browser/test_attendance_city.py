@@ -3,19 +3,14 @@ deputies in 25 delegations): by default only the deputies not checked in, groupe
 delegation with a count each, within a bound of elements; a check-in moves one name and
 the counts, nothing else; "未签到" while the sitting is open, "缺席" only once it ended.
 
-The city is seeded once per module and copied for each test (``test_city.py``)."""
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.browser import test_city
-from tests.browser.conftest import Demo, count_mutations, open_as, shot
-from tests.browser.test_city import api
-
-city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
-city = test_city.city
+from tests.browser.conftest import Demo, api, count_mutations, open_as, shot
 
 MAX_BOARD_ELEMENTS = 800
 MAX_CHANGED_NODES = 20

@@ -3,66 +3,18 @@ deputies, 1,000 opinions, a desk of thousands of messages): a page costs what it
 a new opinion changes one row, a fresh login starts from the present, and a deputy's
 opinions are found by name.
 
-The meeting is seeded once per module by the command's own function and copied for each
-test, so every test starts from the same city."""
+The meeting is seeded once per run by the command's own function and copied for each
+test, so every test starts from the same city (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
 from hub import demo
-from hub.demo_city import seed_city
-from hub.store.engine import make_engine
-from tests.browser.conftest import Demo, count_mutations, open_as, wire_messages
-from tests.utils import TIMEOUT
-from tests.utils.databases import new_sqlite
-from tests.utils.servers import running_hub, settings_for
+from tests.browser.conftest import Demo, api, count_mutations, open_as, wire_messages
 
 MAX_OPINION_ELEMENTS = 1000
 MAX_CHANGED_NODES = 50
-
-
-async def _seed(directory: Path) -> tuple[Path, dict[str, Any]]:
-    url = await new_sqlite(directory)
-    engine = make_engine(url)
-    try:
-        ids = await seed_city(engine, directory, "city")
-    finally:
-        await engine.dispose()
-    assert ids is not None
-    return Path(url.removeprefix("sqlite+aiosqlite:///")), ids
-
-
-@pytest.fixture(scope="module")
-def city_seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """The city seeded once: its SQLite file and what the seed returned."""
-    yield asyncio.run(_seed(tmp_path_factory.mktemp("city")))
-
-
-@pytest.fixture
-async def city(city_seed: tuple[Path, dict[str, Any]], tmp_path: Path) -> AsyncIterator[Demo]:
-    """A hub on a copy of the seeded city."""
-    src, ids = city_seed
-    db = tmp_path / "hub.sqlite3"
-    shutil.copyfile(src, db)
-    url = f"sqlite+aiosqlite:///{db}"
-    async with running_hub(settings_for(url, tmp_path)) as h:
-        yield Demo(h, ids, url, tmp_path)
-
-
-async def api(city: Demo, username: str) -> httpx.AsyncClient:
-    c = httpx.AsyncClient(base_url=city.url, timeout=TIMEOUT)
-    r = await c.post("/api/login", json={"username": username, "password": demo.PASSWORD})
-    r.raise_for_status()
-    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    return c
 
 
 async def console(browser: Any, city: Demo) -> Any:

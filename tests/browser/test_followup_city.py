@@ -4,7 +4,7 @@ grouped by delegation with counts that agree with the tally; a call list with th
 roster's phone numbers for the secretariat alone; notice cards that hold counts, not
 names; and the oldest notice's follow-up as complete as the newest's.
 
-The city is seeded once per module and copied for each test (``test_city.py``)."""
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,8 @@ import sqlalchemy as sa
 
 from hub.store.engine import make_engine
 from hub.store.schema import messages, users
-from tests.browser import test_city
-from tests.browser.conftest import Demo, open_as, shot
-from tests.browser.test_city import api
+from tests.browser.conftest import Demo, api, open_as, shot
 from tests.utils.client import Client
-
-city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
-city = test_city.city
 
 MAX_CARD_ELEMENTS = 30  # one notice card: title, counts, bar, buttons; never a name each
 LATIN = re.compile(r"[A-Za-z]")

@@ -4,7 +4,7 @@ newest items with their total, a message about an item changes its one row (or p
 one on top) and never rebuilds a list, items are found by words and by unit, units are
 chosen with the picker, and the board speaks Chinese.
 
-The city (``hub demo --size city``) is seeded once per module with 400 more suggestions
+The run's city (``hub demo --size city``) gets, once for this module, 400 more suggestions
 (a congress receives hundreds in a session: 224 in Zhoushan's, 2,626 over two), so the
 meeting has 580 items, more than the 500 one request may list; each test runs on a copy."""
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,9 +30,7 @@ from hub.session.suggestions import submit_in
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
 from hub.store.schema import users
-from tests.browser import test_city
-from tests.browser.conftest import Demo, count_mutations, open_as, wait_until
-from tests.browser.test_city import api
+from tests.browser.conftest import Demo, api, count_mutations, open_as, wait_until
 
 EXTRA_SUGGESTIONS = 400
 MAX_CONSOLE_ELEMENTS = 5000
@@ -43,11 +42,13 @@ PAGE = 20
 ROWS = "#item-list li.item"
 TOPICS = ("夜间公交班次", "渔港避风锚地", "老旧小区改造", "婴幼儿托育")
 
-city = test_city.city  # a hub on a copy of this module's seed
 
-
-async def _seed(directory: Path) -> tuple[Path, dict[str, Any]]:
-    path, ids = await test_city._seed(directory)
+async def _more_suggestions(
+    city: Path, ids: dict[str, Any], directory: Path
+) -> tuple[Path, dict[str, Any]]:
+    """A copy of the city in ``directory`` with :data:`EXTRA_SUGGESTIONS` more suggestions."""
+    path = directory / "hub.sqlite3"
+    shutil.copyfile(city, path)
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     try:
         async with engine.connect() as conn:
@@ -82,8 +83,11 @@ async def _seed(directory: Path) -> tuple[Path, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def city_seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    yield asyncio.run(_seed(tmp_path_factory.mktemp("city-items")))
+def city_seed(
+    city_seed: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The run's city with more suggestions, built once for this module on a copy."""
+    yield asyncio.run(_more_suggestions(*city_seed, tmp_path_factory.mktemp("city-items")))
 
 
 async def items_api(city: Demo, **params: Any) -> dict[str, Any]:

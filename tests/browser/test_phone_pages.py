@@ -5,15 +5,11 @@ touch target of the deputy's and the unit's page is at least 44×44 CSS px at 36
 normal and with larger text (大字); the larger-text setting stays on the device across a
 reload, a new tab and a new login, and nothing runs off a 360 px screen with it.
 
-The city is seeded once per module and copied for each test (as in ``test_city.py``)."""
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,9 +17,7 @@ import httpx
 import pytest
 
 from hub import demo
-from tests.browser.conftest import TIMEOUT_MS, Demo, open_as, shot, wait_until
-from tests.browser.test_city import _seed, api
-from tests.utils.servers import running_hub, settings_for
+from tests.browser.conftest import TIMEOUT_MS, Demo, api, open_as, shot, wait_until
 
 HUB_ZONE = ZoneInfo("Asia/Shanghai")  # HUB_TIMEZONE's default: the zone deadlines count in
 MIN_TARGET = 44  # CSS px, each way
@@ -65,19 +59,9 @@ OVERFLOWING = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def city_seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    yield asyncio.run(_seed(tmp_path_factory.mktemp("city")))
-
-
 @pytest.fixture
-async def city(city_seed: tuple[Path, dict[str, Any]], tmp_path: Path) -> AsyncIterator[Demo]:
-    src, ids = city_seed
-    db = tmp_path / "hub.sqlite3"
-    shutil.copyfile(src, db)
-    url = f"sqlite+aiosqlite:///{db}"
-    async with running_hub(settings_for(url, tmp_path, deadline_interval=0)) as h:
-        yield Demo(h, ids, url, tmp_path)
+def city_settings() -> dict[str, Any]:
+    return {"deadline_interval": 0}
 
 
 def zh_date(day: date) -> str:

@@ -5,7 +5,7 @@ errors first in Chinese with 导入 disabled, fixes the file, previews a page at
 imports, and the same file again has nothing to import; the secretariat of the meeting
 may import deputies only; and a unit reads the phone of the deputy of its item.
 
-The city is seeded once per module and copied for each test (as in ``test_city.py``)."""
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,7 @@ import sqlalchemy as sa
 
 from hub.store.engine import make_engine
 from hub.store.schema import delegations, messages, users
-from tests.browser import test_city
-from tests.browser.conftest import ARTIFACTS, Demo, open_as, wait_until
-from tests.browser.test_city import api
-
-city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
-city = test_city.city
+from tests.browser.conftest import ARTIFACTS, Demo, api, open_as, wait_until
 
 WIDTH = 1366
 HEADER = ["用户名", "姓名", "角色", "代表团", "单位", "手机", "首选联系方式", "参加会议"]

@@ -5,7 +5,7 @@ the figures stay live while messages stream, say what they count and what they l
 people, delegations, units and items are found by typing part of a name — no <select> of
 hundreds, no numeric ids to type.
 
-The city is seeded once per module and copied for each test (``test_city.py``)."""
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,7 @@ import re
 import time
 from typing import Any
 
-from tests.browser import test_city
-from tests.browser.conftest import Demo, open_as, shot, wait_until
-from tests.browser.test_city import api
-
-city_seed = test_city.city_seed  # the same fixtures: seeded once here, copied per test
-city = test_city.city
+from tests.browser.conftest import Demo, api, open_as, shot, wait_until
 
 STREAM_S = 10.0  # how long messages keep coming
 TICK_S = 0.5  # one opinion and one suggestion every tick

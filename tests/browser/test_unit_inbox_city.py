@@ -2,42 +2,27 @@
 deadline, overdue on top, in Chinese; the hand-over alert sounds once per person, not
 again on another login, and again for a new hand-over.
 
-The city is seeded once per module and copied for each test (as in ``test_city.py``); the
+The city is seeded once per run and copied for each test (``city`` in ``conftest.py``); the
 hub runs no deadline scan, so no alert message sounds besides the hand-overs'."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.conftest import Demo, count_mutations, open_as, wait_until
-from tests.browser.test_city import _seed, api
-from tests.utils.servers import running_hub, settings_for
+from tests.browser.conftest import Demo, api, count_mutations, open_as, wait_until
 
 MAX_CHANGED_NODES = 50  # one new card (a card is about 20 elements)
 
 
-@pytest.fixture(scope="module")
-def city_seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    yield asyncio.run(_seed(tmp_path_factory.mktemp("city")))
-
-
 @pytest.fixture
-async def city(city_seed: tuple[Path, dict[str, Any]], tmp_path: Path) -> AsyncIterator[Demo]:
-    src, ids = city_seed
-    db = tmp_path / "hub.sqlite3"
-    shutil.copyfile(src, db)
-    url = f"sqlite+aiosqlite:///{db}"
-    async with running_hub(settings_for(url, tmp_path, deadline_interval=0)) as h:
-        yield Demo(h, ids, url, tmp_path)
+def city_settings() -> dict[str, Any]:
+    return {"deadline_interval": 0}
 
 
 class Desk:
