@@ -8,6 +8,7 @@ test, so every test starts from the same city (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hub import demo
