@@ -287,7 +287,7 @@ def _noise_lines(results: dict[str, Any]) -> list[str]:
     return out
 
 
-KEPT = ("targets", "archive-scale", "security-fanout", "browser")
+KEPT = ("targets", "archive-scale", "security-fanout", "browser", "browser-notes")
 
 
 def kept_sections(out: Path) -> str:
