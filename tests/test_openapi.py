@@ -14,7 +14,8 @@ from hub.session.opinions import Opinion, SubmitOpinion
 from tests.utils.factories import World
 from tests.utils.servers import RunningHub
 
-UNDESCRIBED = {"/", "/openapi.json", "/favicon.ico"}
+# The pages and the client's files are not the API.
+UNDESCRIBED = {"/", "/openapi.json", "/favicon.ico", "/static/{path:path}"}
 
 
 def _served(app: Starlette) -> set[tuple[str, str]]:
