@@ -4,6 +4,7 @@ The core tables are in ``hub.store.schema``; each workflow keeps its tables besi
 code and is listed here.
 """
 
+from hub.api import idempotency  # noqa: F401
 from hub.reach import dispatch, subscriptions  # noqa: F401
 from hub.session import (  # noqa: F401
     attendance,
