@@ -1,10 +1,11 @@
 // Deputy, "items" tab: my commit-to-do items and suggestions with every step live,
 // co-signing, evaluating a reply; submitting a suggestion (alone or jointly).
 
-import { get, post } from "./api.js";
+import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard, allowedActions } from "./items.js";
-import { busy, el, field, fill, flash } from "./ui.js";
+import { submit } from "./outbox.js";
+import { busy, draft, el, field, fill, flash } from "./ui.js";
 
 let ctx = null;
 let board = null;
@@ -37,6 +38,7 @@ async function drawSuggest() {
   if (ctx.meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
   const title = el("input", { id: "sg-title", maxlength: 300 });
   const text = el("textarea", { id: "sg-text", rows: 5, maxlength: 20000 });
+  const kept = [draft(title, "suggestion-title"), draft(text, "suggestion-text")];
   let cosigners = null;
   // Co-signers are chosen from the meeting's other deputies, with their delegation.
   const r = await get(`/api/meetings/${ctx.meetingId}/deputies`, { quiet: true }).catch(() => null);
@@ -61,9 +63,10 @@ async function drawSuggest() {
     const body = { meeting_id: ctx.meetingId, title: title.value.trim(), text: text.value.trim() };
     if (cosigners) body.cosigner_ids = [...cosigners.querySelectorAll("input:checked")].map((x) => Number(x.value));
     busy(send, async () => {
-      await post("/api/suggestions", body);
+      const r = await submit("POST", "/api/suggestions", body, "item.suggest");
       form.reset();
-      flash(t("item.suggested"));
+      for (const k of kept) k.clear();
+      flash(t(r.queued ? "outbox.queued" : "item.suggested"));
     });
   });
   fill(box, form);

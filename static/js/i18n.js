@@ -43,6 +43,12 @@ const zh = {
   "conn.offline": "网络已断开，正在重新连接（第 {n} 次）… 期间的消息不会丢失。",
   "conn.online": "已重新连接，离线期间的消息已补齐。",
   "conn.retry": "立即重连",
+  "conn.lastSync": "显示的是 {when} 同步的内容。",
+  "outbox.title": "等待发送（{n}）",
+  "outbox.hint": "已保存在本机，恢复网络后按顺序自动发送，不会重复。",
+  "outbox.queued": "网络不通：已保存在本机，恢复网络后自动发送。",
+  "outbox.sent": "离线时保存的“{what}”已发送。",
+  "outbox.refused": "“{what}”未被受理：{message}",
 
   // common
   "common.loading": "加载中…",
@@ -725,6 +731,12 @@ const en = {
   "conn.offline": "Connection lost, reconnecting (attempt {n})… No message will be lost.",
   "conn.online": "Reconnected; messages sent meanwhile have arrived.",
   "conn.retry": "Reconnect now",
+  "conn.lastSync": "Showing what was in sync at {when}.",
+  "outbox.title": "Waiting to be sent ({n})",
+  "outbox.hint": "Saved on this device: sent in order, once, when the connection returns.",
+  "outbox.queued": "No connection: saved on this device, it will be sent when the connection returns.",
+  "outbox.sent": "“{what}”, saved while offline, has been sent.",
+  "outbox.refused": "“{what}” was not accepted: {message}",
 
   "common.loading": "Loading…",
   "common.empty": "Nothing yet",
