@@ -133,11 +133,15 @@ class Assets:
             for n in sorted(self.files)
             if n != WORKER
         ]
-        version = _version("\n".join(f"{n} {a.version}" for n, a in sorted(self.files.items())).encode())
+        version = _version(
+            "\n".join(f"{n} {a.version}" for n, a in sorted(self.files.items())).encode()
+        )
         lines = f"const VERSION = {json.dumps(version)};\nconst PRECACHE = {json.dumps(shell)};"
         out, found = _PRECACHE.subn(lambda _: lines, source)
         if found != 1:
-            raise ValueError(f"{WORKER} must hold the lines `const VERSION = …;` `const PRECACHE = …;`")
+            raise ValueError(
+                f"{WORKER} must hold the lines `const VERSION = …;` `const PRECACHE = …;`"
+            )
         return out
 
     def _graph(self, entries: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ async def _opinions(hub: Demo, text: str) -> int:
 
 async def _deputy(browser: Any, hub: Demo) -> Any:
     page = await open_as(browser, hub.url, "daibiao1", width=360, height=740)
-    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await wait_until(page, "navigator.serviceWorker.getRegistration().then((r) => !!r?.active)")
     if not await page.evaluate(WORKER_READY):
         # Installed while this page was loading: it controls the page from the next load.
         await page.reload()
