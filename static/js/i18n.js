@@ -214,6 +214,7 @@ const zh = {
   "item.suggestTitle": "建议标题",
   "item.suggestText": "建议内容",
   "item.cosigners": "联名代表",
+  "item.cosignerHint": "输入姓名、代表团或拼音首字母",
   "item.coOpinion": "协办意见",
 
   // performance
@@ -484,7 +485,7 @@ const zh = {
   "item.order.newest": "最新在前",
   "item.order.deadline": "期限最近在前",
   "item.unitFilter": "按承办单位筛选",
-  "item.unitHint": "输入单位名称",
+  "item.unitHint": "输入单位名称或拼音首字母",
   "item.clearUnit": "清除单位筛选",
   "item.pickLead": "请选择主办单位。",
   "item.f.all": "全部状态",
@@ -894,6 +895,7 @@ const en = {
   "item.suggestTitle": "Title",
   "item.suggestText": "Suggestion",
   "item.cosigners": "Co-signing deputies",
+  "item.cosignerHint": "Type a name, a delegation or pinyin initials",
   "item.coOpinion": "Co-unit opinion",
 
   "perf.file": "Performance file",
@@ -1160,7 +1162,7 @@ const en = {
   "item.order.newest": "Newest first",
   "item.order.deadline": "Nearest deadline first",
   "item.unitFilter": "Filter by unit",
-  "item.unitHint": "Type a unit's name",
+  "item.unitHint": "Type a unit's name or pinyin initials",
   "item.clearUnit": "Clear the unit filter",
   "item.pickLead": "Choose the lead unit.",
   "item.f.all": "All states",

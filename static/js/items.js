@@ -13,8 +13,8 @@
 import { get } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
-import { picker, searchIn } from "./picker.js";
 import { submit } from "./outbox.js";
+import { chooser } from "./picker.js";
 import { busy, chip, deadlineEl, deadlineText, draft, el, field, fill, flash, today, when } from "./ui.js";
 
 export const STATE_KIND = {
@@ -62,53 +62,22 @@ export function forMe(item) {
 }
 
 /**
- * Units chosen with the search-as-you-type picker: one (`multiple` false: a lead unit) or
- * several (co-units). The form holds the picker and the units chosen, never an entry for
- * every unit. `units`: Map id -> name. Returns {el, input, ids(), clear()}.
+ * Units chosen with the shared chooser (picker.js): one (`multiple` false: a lead unit) or
+ * several (co-units), found by name or pinyin initials. `units`: Map id -> name.
+ * Returns {el, input, ids(), clear()}.
  */
 export function unitChooser(units, { labelKey, id, multiple = false }) {
-  const chosen = new Map();
-  const list = el("ul", { class: "chosen" });
-  const draw = () =>
-    fill(
-      list,
-      [...chosen].map(([uid, name]) =>
-        el(
-          "li",
-          { "data-unit": uid },
-          chip(name, "info"),
-          el("button", { type: "button", class: "link", "aria-label": `${t("common.remove")} ${name}`, onclick: () => chosen.delete(uid) && draw() }, "×"),
-        ),
-      ),
-    );
-  const p = picker({
-    id,
+  return chooser({
+    items: () => units,
+    key: ([uid]) => uid,
+    text: ([, name]) => name,
+    choice: ([uid, name]) => ({ id: uid, label: name }),
     label: t(labelKey),
     placeholder: t("item.unitHint"),
+    id,
+    multiple,
     empty: true,
-    search: searchIn(
-      () => [...units].filter(([uid]) => !chosen.has(uid)),
-      ([, name]) => name,
-      ([uid, name]) => ({ id: uid, label: name }),
-    ),
-    onPick: (u) => {
-      if (!multiple) chosen.clear();
-      chosen.set(u.id, u.label);
-      p.clear();
-      draw();
-    },
   });
-  const box = el("div", { class: "field chooser" }, el("label", { for: p.input.id }, t(labelKey)), p.el, list);
-  return {
-    el: box,
-    input: p.input,
-    ids: () => [...chosen.keys()],
-    clear() {
-      chosen.clear();
-      p.clear();
-      draw();
-    },
-  };
 }
 
 /** A human line for one event of the timeline. */
