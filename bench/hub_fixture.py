@@ -1,6 +1,6 @@
 """Bench fixture for the hub: a fresh database with one meeting, N deputies and a secretary.
 
-Uses the hub's own Python API (migrations, hub.identity, hub.auth.Tokens) and writes
+Uses the hub's own Python API (migrations, hub.session.members, hub.auth.Tokens) and writes
 the tokens as JSON: {"channel": "meeting:<id>", "publisher": T, "subscribers": [T, ...]}.
 Run it in its own process, before the hub starts, with the same HUB_* settings:
 
@@ -36,7 +36,7 @@ def hub_env(data_dir: Path, secret: str) -> dict[str, str]:
 
 async def _seed(db_url: str, secret: str, n: int) -> dict[str, Any]:
     from hub.auth import Tokens
-    from hub.identity import add_participants, create_delegation, create_meeting, create_user
+    from hub.session.members import add_participants, create_delegation, create_meeting, create_user
     from hub.store.engine import make_engine
 
     engine = make_engine(db_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -287,20 +288,15 @@ def _noise_lines(results: dict[str, Any]) -> list[str]:
     return out
 
 
-KEPT = ("targets", "archive-scale", "security-fanout", "browser", "browser-notes")
-
-
 def kept_sections(out: Path) -> str:
-    """Sections written by hand or by other scripts in the same file, between their
+    """Sections written by hand or by other scripts in the same file, each between
     ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers, kept as they are."""
     if not out.exists():
         return ""
     text = out.read_text()
-    kept = []
-    for name in KEPT:
-        start, end = text.find(f"<!-- {name}:start -->"), text.find(f"<!-- {name}:end -->")
-        if 0 <= start < end:
-            kept.append(text[start : end + len(f"<!-- {name}:end -->")])
+    kept = [
+        m.group(0) for m in re.finditer(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", text, re.S)
+    ]
     return "".join("\n\n" + k for k in kept) + ("\n" if kept else "")
 
 

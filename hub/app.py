@@ -9,10 +9,11 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -42,7 +43,9 @@ from hub.api import (
     statistics,
     suggestions,
 )
+from hub.api.idempotency import IdempotencyMiddleware
 from hub.api.login import LoginLimiter
+from hub.assets import Assets
 from hub.broker import Broker
 from hub.config import Settings
 from hub.errors import HubError, Internal
@@ -55,15 +58,37 @@ log = logging.getLogger("hub")
 STATIC = Path(__file__).resolve().parent.parent / "static"
 WS_PATH = "/ws"
 
-# The pages load their scripts and styles from /static only (ES modules and textsize.js,
-# no inline script or style attribute) and talk to this origin only; nobody may frame them.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
+ASSETS = Assets(STATIC) if STATIC.is_dir() else None
+# Answers are gzip-compressed for a browser that accepts it (a list of opinions shrinks to a
+# fifth on a hall's crowded network), except media that are compressed already and the
+# archive's exports (streams of many megabytes, encoded off the event loop, which
+# compressing on it would block; a supervisor downloads them on the office network). Tokens
+# travel in headers, never cookies, so a compressed answer gives an eavesdropper nothing
+# to probe (BREACH needs the browser to send a secret on an attacker's request).
+PACKED = (
+    "text/csv", "application/x-ndjson",
+    "image/*", "audio/*", "video/*", "application/pdf", "application/zip", "application/gzip",
+    "application/octet-stream",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+)  # fmt: skip
+
+
+def csp(script_hashes: tuple[str, ...] = ()) -> str:
+    """The pages load their scripts and styles from /static only (ES modules and
+    textsize.js; the one inline script is the import map, allowed by its hash; no style
+    attribute) and talk to this origin only; nobody may frame them."""
+    scripts = " ".join(("'self'", *script_hashes))
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
 SECURITY_HEADERS = (
-    (b"content-security-policy", CSP.encode()),
+    (b"content-security-policy", csp(ASSETS.script_hashes if ASSETS else ()).encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),  # a download link's token never leaves in Referer
@@ -105,12 +130,6 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 async def _index(request: Request) -> Response:
     return RedirectResponse("/static/index.html")
-
-
-async def _favicon(request: Request) -> Response:
-    # The pages name /static/favicon.svg; browsers and tools that ask for the
-    # conventional address get the same icon rather than a 404.
-    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 class HubApp(Starlette):
@@ -155,11 +174,18 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
         openapi.route([m.spec for m in api_modules]),
         *(r for m in api_modules for r in m.routes),
     ]
-    if STATIC.is_dir():
-        routes.append(Mount("/static", StaticFiles(directory=STATIC, html=True), name="static"))
-        routes.append(Route("/favicon.ico", _favicon))
+    if ASSETS is not None:
+        routes.append(Route("/static/{path:path}", ASSETS.serve, methods=["GET"]))
+        # The pages name /static/favicon.svg; browsers and tools that ask for the
+        # conventional address get the same icon rather than a 404.
+        routes.append(Route("/favicon.ico", ASSETS.serve_file("favicon.svg"), methods=["GET"]))
     app = HubApp(
         routes=routes,
+        # Idempotency inside gzip: it keeps and replays answers as the endpoint made them.
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=PACKED),
+            Middleware(IdempotencyMiddleware, services=services),
+        ],
         lifespan=lifespan,
         exception_handlers={HubError: _hub_error, HTTPException: _http_error, Exception: _crash},
     )

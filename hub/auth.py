@@ -1,4 +1,5 @@
-"""Passwords (argon2), the password policy, and signed, expiring tokens.
+"""Passwords (argon2), the password policy, signed expiring tokens, and the
+:class:`Principal` a checked token speaks for.
 
 A token is ``<payload>.<signature>``, both base64url: the payload is JSON and the
 signature is HMAC-SHA256 over it with a key derived from ``HUB_SECRET``. There are two
@@ -86,6 +87,25 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated account, as the transport knows it: who speaks (id, name, role, a
+    string the transport never interprets) and which of its tokens are valid.
+
+    The layer built on the transport loads its own subclass, carrying what its permission
+    rules read (the congress's: :class:`hub.session.members.Member`); the transport hands
+    it back to that layer's channel rules and never reads more than these fields."""
+
+    id: int
+    name: str
+    role: str
+    token_version: int = 0
+    session: str = ""  # the login (device) whose token this is: logging out closes it
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "role": self.role}
 
 
 @dataclass(frozen=True)

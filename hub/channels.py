@@ -8,14 +8,18 @@ the layer built on the transport, which registers each kind with
 :meth:`ChannelRules.register`, as centrifuge's ``OnSubscribe``/``OnPublish`` handlers do:
 the congress's table is in :mod:`hub.session.channels`. A kind nobody registered is
 refused. Adding a kind (a committee's channel) touches no transport file.
+
+The rules get the :class:`~hub.auth.Principal` the layer above loaded (its own subclass,
+with whatever memberships its rules read); the transport reads none of it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from hub.auth import Principal
 from hub.errors import BadRequest, Forbidden
 
 _NAME = re.compile(r"^([a-z][a-z_]{0,31}):([1-9][0-9]{0,17})$")
@@ -38,7 +42,7 @@ def parse_channel(name: object) -> Channel:
     """Parse ``kind:id``; raise :class:`BadRequest` saying what a valid name looks like.
     Whether the kind exists is for :class:`ChannelRules` to say."""
     if not isinstance(name, str):
-        raise BadRequest('`channel` must be a string like "meeting:1"')
+        raise BadRequest('`channel` must be a string like "news:1" (<kind>:<id>)')
     m = _NAME.match(name)
     if m is None:
         raise BadRequest(
@@ -46,23 +50,6 @@ def parse_channel(name: object) -> Channel:
             "and a positive integer id"
         )
     return Channel(m.group(1), int(m.group(2)))
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated user and the memberships permissions depend on."""
-
-    id: int
-    name: str
-    role: str
-    delegation_id: int | None = None
-    unit_id: int | None = None
-    meetings: frozenset[int] = field(default_factory=frozenset)
-    token_version: int = 0
-    session: str = ""  # the login (device) whose token this is: logging out closes it
-
-    def public(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "role": self.role}
 
 
 MaySubscribe = Callable[[Principal, int], bool]

@@ -135,7 +135,7 @@ async def _check_meetings(conn: Any, meeting_ids: list[int]) -> None:
     import sqlalchemy as sa
 
     from hub.errors import NotFound
-    from hub.store.schema import meetings
+    from hub.session.schema import meetings
 
     for m in meeting_ids:
         row = await conn.execute(sa.select(sa.literal(1)).where(meetings.c.id == m).limit(1))
@@ -145,8 +145,8 @@ async def _check_meetings(conn: Any, meeting_ids: list[int]) -> None:
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     from hub.auth import Tokens, check_password_policy
-    from hub.identity import add_participants, create_user
     from hub.services import load_secret
+    from hub.session.members import add_participants, create_user
 
     if args.password is not None:
         check_password_policy(args.password, args.username)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 
-from hub.channels import Principal
+from hub.auth import Principal
 from hub.errors import Close
 
 log = logging.getLogger("hub.connection")

@@ -10,16 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth import hash_password
-from hub.identity import (
+from hub.session.demo import seed_session
+from hub.session.demo_items import seed_items
+from hub.session.members import (
     add_participants,
     create_delegation,
     create_meeting,
     create_unit,
     create_user,
 )
-from hub.session.demo import seed_session
-from hub.session.demo_items import seed_items
-from hub.store.schema import users
+from hub.session.schema import users
 from hub.supervision.demo import seed_supervision
 
 PASSWORD = "demo2026"

@@ -5,9 +5,13 @@ that size: 400 deputies in 25 delegations and 50 units (``city``; ``province``: 
 and 80), notices with delivery and read receipts, about 1,000 opinions (3,000) in every
 state, commit-to-do items in several states, suggestions and check-ins.
 
-Everything after the accounts is made by the workflows themselves — the functions the
-HTTP API calls, as the secretariat, the deputies and the units — so every step is in the
-log like any other. Deterministic: one seeded random generator picks names and texts
+Only the meeting and the admin account are made as the CLI makes them (no API creates
+either); everything else goes through the public setup path and the workflows — the
+functions the HTTP API calls. The accounts come from two rosters imported as a congress's
+spreadsheets are (:func:`hub.session.roster.import_roster`): the admin's (secretariat,
+supervisor, the units' clerks) and the secretariat's (the deputies with their delegations
+and mobiles); then the secretariat, the deputies and the units act — so every step is in
+the log like any other. Deterministic: one seeded random generator picks names and texts
 (another the deputies' mobile numbers, as a roster lists them).
 Accounts: ``mishu`` (secretariat), ``jiandu``, ``admin``, deputies ``d001``…, units
 ``dw01``…; all with :data:`hub.demo.PASSWORD`.
@@ -15,36 +19,34 @@ Accounts: ``mishu`` (secretariat), ``jiandu``, ``admin``, deputies ``d001``…, 
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import demo
 from hub.auth import hash_password
 from hub.broker.memory import MemoryBroker
-from hub.channels import Principal
 from hub.clock import Clock
-from hub.identity import (
-    add_participants,
-    create_delegation,
-    create_meeting,
-    create_unit,
-    create_user,
-)
 from hub.metrics import Metrics
 from hub.node import Node
 from hub.receipts import ReceiptWriter
-from hub.session import attendance, meetings, notices
-from hub.session.items import act_in, create_commit_in
-from hub.session.opinions import merge_in, note_in, submit_in
+from hub.session import attendance, meetings, notices, roster
+from hub.session.items import CommitInput, act_in, create_commit_in
+from hub.session.lifecycle import ACTION, SuggestionInput
+from hub.session.members import Member, create_meeting, create_user, load_member
+from hub.session.opinions import SubmitOpinion, merge_in, note_in, submit_in
+from hub.session.schema import delegations, units, users
 from hub.session.suggestions import submit_in as submit_suggestion_in
+from hub.shapes import Body
 from hub.store.log import MessageLog
-from hub.store.schema import users
 
 
 @dataclass(frozen=True)
@@ -177,8 +179,36 @@ def _opinion_text(rng: random.Random, agenda: str) -> str:
     return f"建议{ask}，解决{place}{concern}（{subject}）。"
 
 
-def _who(r: Any, meeting_id: int) -> Principal:
-    return Principal(
+ROLE_WORDS = {
+    "secretariat": "秘书处",
+    "supervisor": "代表工委",
+    "unit": "承办单位",
+    "deputy": "代表",
+}
+"""Each role as a congress's roster writes it (the import's ``角色`` column)."""
+ROSTER_HEADER = ("用户名", "姓名", "角色", "代表团", "单位", "手机", "参加会议")
+
+
+def _sheet(rows: list[list[str]]) -> bytes:
+    """A roster as a congress saves it from Excel: a UTF-8 CSV with a BOM."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(ROSTER_HEADER)
+    w.writerows(rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _staff_name(username: str) -> str:
+    return next(n for u, n, _ in demo.STAFF if u == username)
+
+
+async def _ids(conn: Any, query: Any) -> dict[str, int]:
+    """``{key: id}`` from a query of (key, id) rows."""
+    return {k: int(v) for k, v in await conn.execute(query)}
+
+
+def _who(r: Any, meeting_id: int) -> Member:
+    return Member(
         r.id, r.name, r.role, delegation_id=r.delegation_id, unit_id=r.unit_id,
         meetings=frozenset({meeting_id}),
     )  # fmt: skip
@@ -191,44 +221,62 @@ async def seed_city(
     spec = SIZES[size]
     rng = random.Random(2026)
     clock = Clock()
+    # What exists before the secretariat starts: the meeting and the admin account (the
+    # CLI's `hub user add`; no API creates either).
     async with engine.begin() as conn:
         if (await conn.execute(sa.select(users.c.id).where(users.c.username == "mishu"))).first():
             return None
-        pw = hash_password(demo.PASSWORD)
         today = date.today()
         meeting = await create_meeting(conn, f"{demo.MEETING}（{size}）", today, today)
-        dele_names = [f"{p}代表团" for p in PLACES[: spec.delegations]]
-        dele = [await create_delegation(conn, n) for n in dele_names]
-        names = _names(rng, spec.deputies)
-        phones = _phones(spec.deputies)
-        deputy_ids = [
-            await create_user(
-                conn, f"d{i + 1:03d}", n, "deputy", delegation_id=dele[i % len(dele)],
-                password_hash=pw, phone=phones[i],
-            )
-            for i, n in enumerate(names)
-        ]  # fmt: skip
-        unit_ids = []
-        for i, unit_name in enumerate(UNIT_NAMES[: spec.units]):
-            uid = await create_unit(conn, unit_name)
-            unit_ids.append(uid)
-            await create_user(conn, f"dw{i + 1:02d}", f"{unit_name} · 承办员", "unit", unit_id=uid,
-                              password_hash=pw)  # fmt: skip
-        staff = {u: await create_user(conn, u, n, r, password_hash=pw) for u, n, r in demo.STAFF}
-        await add_participants(conn, meeting, [*deputy_ids, staff["mishu"]])
+        admin_id = await create_user(conn, "admin", _staff_name("admin"), "admin")
+    node = Node(MessageLog(engine), MemoryBroker(), Metrics(), 60.0, clock)
+
+    # The rosters, imported as through POST /api/meetings/{id}/roster/import: the admin's
+    # (the secretariat, the supervisor and the units' clerks), then the secretariat's own
+    # (the deputies, with their delegations and mobiles). Each import is one transaction
+    # and one roster.imported on the desk.
+    staff_rows = [[u, n, ROLE_WORDS[r], "", "", "", "是" if r == "secretariat" else ""]
+                  for u, n, r in demo.STAFF if r != "admin"]  # fmt: skip
+    unit_names = list(UNIT_NAMES[: spec.units])
+    unit_rows = [[f"dw{i + 1:02d}", f"{n} · 承办员", ROLE_WORDS["unit"], "", n, "", ""]
+                 for i, n in enumerate(unit_names)]  # fmt: skip
+    admin = await load_member(engine, admin_id)
+    await roster.import_roster(node, admin, meeting, _sheet([*staff_rows, *unit_rows]),
+                               "工作人员和承办单位名册.csv")  # fmt: skip
+    dele_names = [f"{p}代表团" for p in PLACES[: spec.delegations]]
+    names = _names(rng, spec.deputies)
+    phones = _phones(spec.deputies)
+    deputy_rows = [[f"d{i + 1:03d}", n, ROLE_WORDS["deputy"], dele_names[i % len(dele_names)], "", phones[i], "是"]
+                   for i, n in enumerate(names)]  # fmt: skip
+    async with engine.connect() as conn:
+        ids = await _ids(conn, sa.select(users.c.username, users.c.id))
+    secretariat = await load_member(engine, ids["mishu"])
+    await roster.import_roster(node, secretariat, meeting, _sheet(deputy_rows), "代表名册.csv")
+
+    # Passwords are never imported: an admin sets them. One hash for every account
+    # (argon2 is slow on purpose, as in `hub demo`).
+    pw = hash_password(demo.PASSWORD)
+    async with engine.begin() as conn:
+        await conn.execute(users.update().values(password_hash=pw))
+        ids = await _ids(conn, sa.select(users.c.username, users.c.id))
+        dele_ids = await _ids(conn, sa.select(delegations.c.name, delegations.c.id))
+        unit_ids_by_name = await _ids(conn, sa.select(units.c.name, units.c.id))
         people = (
             await conn.execute(
                 sa.select(
                     users.c.id, users.c.name, users.c.role, users.c.delegation_id, users.c.unit_id
-                ).where(users.c.id.in_([*deputy_ids, staff["mishu"]]) | (users.c.role == "unit"))
+                ).where(users.c.role.in_(("deputy", "secretariat", "unit")))
             )
         ).all()
+    dele = [dele_ids[n] for n in dele_names]
+    deputy_ids = [ids[row[0]] for row in deputy_rows]
+    unit_ids = [unit_ids_by_name[n] for n in unit_names]
+    staff = {u: ids[u] for u, _, _ in demo.STAFF}
     by_id = {r.id: _who(r, meeting) for r in people}
     deputies = [by_id[i] for i in deputy_ids]
     sec = by_id[staff["mishu"]]
     unit_accounts = {p.unit_id: p for p in by_id.values() if p.role == "unit"}
 
-    node = Node(MessageLog(engine), MemoryBroker(), Metrics(), 60.0, clock)
     # The secretariat's setup, as through the API: agenda and sittings.
     agenda = [await meetings.create_agenda_item(node, sec, meeting, t) for t in AGENDA]
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
@@ -291,8 +339,8 @@ async def seed_city(
             a = rng.choice(agenda)
             o = await submit_in(
                 w, clock, p,
-                {"meeting_id": meeting, "agenda_item_id": a["id"],
-                 "text": _opinion_text(rng, a["title"])},
+                SubmitOpinion(meeting_id=meeting, agenda_item_id=a["id"],
+                              text=_opinion_text(rng, a["title"])),
             )  # fmt: skip
             opinion_ids.append(o["id"])
         older = opinion_ids[: len(opinion_ids) * 2 // 3]
@@ -301,24 +349,25 @@ async def seed_city(
         for k in range(spec.items):
             pair = [older[1 + 3 * k], older[2 + 3 * k]]
             unit = unit_accounts[unit_ids[k % len(unit_ids)]]
+            assert unit.unit_id is not None
             item = await create_commit_in(
                 w, clock, sec,
-                {"opinion_ids": pair, "title": f"马上办：{TOPICS[k % len(TOPICS)][0]}",
-                 "lead_unit_id": unit.unit_id},
+                CommitInput(opinion_ids=pair, title=f"马上办：{TOPICS[k % len(TOPICS)][0]}",
+                            lead_unit_id=unit.unit_id),
             )  # fmt: skip
             item_ids.append(item["id"])
             for step in ITEM_PLAN[k % len(ITEM_PLAN)]:
                 await act_in(w, clock, unit, item["id"], step, _step_body(step, k))
         # Past the opinions the items take, every ninth is merged into a noted one.
         for k in range(spec.items + 1, len(older) // 3 - 1, 3):
-            await merge_in(w, clock, sec, older[3 * k + 1], {"into": older[3 * k]})
+            await merge_in(w, clock, sec, older[3 * k + 1], older[3 * k])
         for k in range(spec.suggestions):
             author = deputies[(k * 7) % len(deputies)]
             subject, concern, ask = TOPICS[k % len(TOPICS)]
             s = await submit_suggestion_in(
                 w, clock, author,
-                {"meeting_id": meeting, "title": f"关于{subject}的建议",
-                 "text": f"{concern}。建议{ask}。"},
+                SuggestionInput(meeting_id=meeting, title=f"关于{subject}的建议",
+                                text=f"{concern}。建议{ask}。"),
             )  # fmt: skip
             suggestion_ids.append(s["id"])
     return {
@@ -339,14 +388,16 @@ async def seed_city(
     }
 
 
-def _step_body(step: str, k: int) -> dict[str, Any]:
+def _step_body(step: str, k: int) -> Body:
+    body: dict[str, Any] = {}
     if step == "contact":
-        return {"method": "phone", "note": "已电话联系代表，了解具体情况和诉求"}
+        body = {"method": "phone", "note": "已电话联系代表，了解具体情况和诉求"}
     if step == "reply":
-        return {"grade": "ABCD"[k % 4], "text": "经研究，已列入年度工作计划，正在组织实施。"}
+        body = {"grade": "ABCD"[k % 4], "text": "经研究，已列入年度工作计划，正在组织实施。"}
     if step == "return":
-        return {"reason": "该事项不属于本单位职责范围，建议交由属地政府办理。"}
-    return {}
+        body = {"reason": "该事项不属于本单位职责范围，建议交由属地政府办理。"}
+    got: Body = msgspec.convert(body, ACTION[step].input)
+    return got
 
 
 async def seed_summary(engine: AsyncEngine, data_dir: Path, size: str) -> dict[str, Any] | None:

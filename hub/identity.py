@@ -1,243 +1,92 @@
-"""Users, delegations, units, meetings and their participants; loading a Principal."""
+"""Accounts: logging in, passwords and token versions, logged-out logins, and loading the
+:class:`~hub.auth.Principal` a token speaks for (:class:`PrincipalLoader`, in batches).
+
+What an account is besides (a deputy's delegation, the meetings it takes part in) is the
+business of the layer built on the transport, which loads it with its own
+:class:`Accounts`: the congress's are in :mod:`hub.session.members`."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import itertools
-import re
-from collections.abc import Collection, Iterable
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.auth import TokenClaims, hash_password, verify_password
-from hub.channels import Principal
-from hub.errors import BadRequest, Conflict, Deactivated, HubError, NotFound, Unauthorized
+from hub.auth import Principal, TokenClaims, hash_password, verify_password
+from hub.errors import Deactivated, HubError, NotFound, Unauthorized
 from hub.store.log import db_errors
-from hub.store.schema import (
-    delegations,
-    meeting_participants,
-    meetings,
-    revoked_sessions,
-    units,
-    users,
-)
+from hub.store.schema import revoked_sessions, users
 
-ROLES = ("deputy", "secretariat", "unit", "supervisor", "admin")
-MOBILE = re.compile(r"1[3-9][0-9]{9}")  # a mainland mobile number: 11 digits
-LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")  # an area code (3-4 digits) and 7-8 digits
-CONTACTS = ("phone", "sms", "wechat", "in_person")
-"""How a deputy prefers to be contacted (首选联系方式): 电话, 短信, 微信, 当面."""
-
-
-async def create_delegation(conn: AsyncConnection, name: str) -> int:
-    r = await conn.execute(delegations.insert().values(name=name).returning(delegations.c.id))
-    return int(r.scalar_one())
-
-
-async def create_unit(conn: AsyncConnection, name: str) -> int:
-    r = await conn.execute(units.insert().values(name=name).returning(units.c.id))
-    return int(r.scalar_one())
-
-
-async def list_delegations(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Every delegation, ``{id, name}``, by id."""
-    rows = await conn.execute(sa.select(delegations.c.id, delegations.c.name).order_by("id"))
-    return [{"id": int(r.id), "name": r.name} for r in rows]
-
-
-async def list_units(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Every undertaking unit, ``{id, name}``, by id."""
-    rows = await conn.execute(sa.select(units.c.id, units.c.name).order_by("id"))
-    return [{"id": int(r.id), "name": r.name} for r in rows]
-
-
-async def create_meeting(
-    conn: AsyncConnection,
-    title: str,
-    starts_on: date | None = None,
-    ends_on: date | None = None,
-    now: datetime | None = None,
-) -> int:
-    """A meeting; ``now`` is the hub's clock where there is one (the CLI has wall time)."""
-    r = await conn.execute(
-        meetings.insert()
-        .values(
-            title=title, starts_on=starts_on, ends_on=ends_on, created_at=now or datetime.now(UTC)
-        )
-        .returning(meetings.c.id)
-    )
-    return int(r.scalar_one())
-
-
-async def add_participants(conn: AsyncConnection, meeting_id: int, user_ids: Iterable[int]) -> None:
-    rows = [{"meeting_id": meeting_id, "user_id": u} for u in user_ids]
-    if rows:
-        await conn.execute(meeting_participants.insert(), rows)
-
-
-def check_phone(raw: str | None) -> str | None:
-    """A roster phone number as stored: a mobile's 11 digits (a ``+86`` prefix dropped)
-    or a landline's area code and number as digits; spaces and hyphens are ignored. None
-    for none. ``bad_request`` (``field: phone``) otherwise; the message never repeats the
-    number, which belongs in no log."""
-    if raw is None:
-        return None
-    digits = re.sub(r"[\s-]", "", raw)
-    if not digits:
-        return None
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    if MOBILE.fullmatch(digits) or LANDLINE.fullmatch(digits):
-        return digits
-    raise BadRequest(
-        "`phone` must be a mobile number (11 digits starting 13-19, e.g. 13905801234, "
-        "optionally +86) or a landline with its area code (e.g. 0580-2021234)",
-        field="phone",
-    )
-
-
-def check_contact(raw: str | None) -> str | None:
-    """A preferred contact as stored: one of :data:`CONTACTS`, or None for none;
-    ``bad_request`` (``field: preferred_contact``) otherwise."""
-    if raw is None or raw == "":
-        return None
-    if raw not in CONTACTS:
-        raise BadRequest(
-            f"`preferred_contact` must be one of {', '.join(CONTACTS)}", field="preferred_contact"
-        )
-    return raw
-
-
-async def create_user(
-    conn: AsyncConnection,
-    username: str,
-    name: str,
-    role: str,
-    password: str | None = None,
-    delegation_id: int | None = None,
-    unit_id: int | None = None,
-    password_hash: str | None = None,
-    phone: str | None = None,
-    now: datetime | None = None,
-    preferred_contact: str | None = None,
-) -> int:
-    """Create an account; deputies need a delegation and unit accounts a unit. ``phone``
-    (the roster's mobile) is checked and normalised by :func:`check_phone`, and
-    ``preferred_contact`` by :func:`check_contact`. ``now`` is the hub's clock where there
-    is one (the CLI has wall time)."""
-    phone = check_phone(phone)
-    preferred_contact = check_contact(preferred_contact)
-    if role not in ROLES:
-        raise BadRequest(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
-    if not username or len(username) > 100:
-        raise BadRequest("`username` must be 1-100 characters")
-    if role == "unit" and unit_id is None:
-        raise BadRequest("a unit account needs `unit_id`")
-    # One clear error per cause, checked before the insert, whose IntegrityError cannot
-    # tell a taken username from a missing delegation or unit.
-    deputy_in = delegation_id if role == "deputy" else None
-    if deputy_in is not None and not await _exists(conn, delegations.c.id, deputy_in):
-        raise NotFound(f"delegation {deputy_in} does not exist")
-    if role == "unit" and not await _exists(conn, units.c.id, unit_id):
-        raise NotFound(f"unit {unit_id} does not exist")
-    if await _exists(conn, users.c.username, username):
-        raise Conflict(f"username {username!r} is taken")
-    if password_hash is None and password:
-        password_hash = hash_password(password)
-    try:
-        r = await conn.execute(
-            users.insert()
-            .values(
-                username=username,
-                name=name,
-                role=role,
-                password_hash=password_hash,
-                delegation_id=delegation_id if role == "deputy" else None,
-                unit_id=unit_id if role == "unit" else None,
-                created_at=now or datetime.now(UTC),
-                phone=phone,
-                preferred_contact=preferred_contact,
-            )
-            .returning(users.c.id)
-        )
-    except IntegrityError:  # taken meanwhile by a concurrent insert
-        raise Conflict(f"username {username!r} is taken") from None
-    return int(r.scalar_one())
-
-
-async def _exists(conn: AsyncConnection, column: sa.Column[Any], value: object) -> bool:
-    row = await conn.execute(sa.select(sa.literal(1)).where(column == value).limit(1))
-    return row.first() is not None
-
-
-_PRINCIPALS = (
-    sa.select(
-        users.c.id,
-        users.c.name,
-        users.c.role,
-        users.c.active,
-        users.c.delegation_id,
-        users.c.unit_id,
-        users.c.token_version,
-        meeting_participants.c.meeting_id,
-    )
-    .select_from(
-        users.outerjoin(meeting_participants, meeting_participants.c.user_id == users.c.id)
-    )
-    .where(users.c.id.in_(sa.bindparam("uids", expanding=True)))
-)
-
-# What one account loads to: its Principal, or the reason it may not connect.
 Loaded = Principal | HubError
+"""What one account loads to: its principal, or the reason it may not speak."""
+
+
+class Accounts(Protocol):
+    """Loads accounts by id in one query on ``conn``: each id's principal, or the reason it
+    may not speak (:func:`account`). The layer built on the transport supplies one that
+    loads its own :class:`Principal` subclass (the congress's:
+    :func:`hub.session.members.load_members`)."""
+
+    async def __call__(
+        self, conn: AsyncConnection, user_ids: Collection[int]
+    ) -> dict[int, Loaded]: ...
+
+
+def account(row: Any | None, build: Callable[[Any], Principal]) -> Loaded:
+    """What an account's row (with an ``active`` column) loads to: ``build(row)``, or why it
+    may not speak (it does not exist; it was deactivated)."""
+    if row is None:
+        return Unauthorized("the token's user does not exist")
+    if not row.active:
+        return Deactivated("this account has been deactivated")
+    return build(row)
+
+
+async def load_accounts(conn: AsyncConnection, user_ids: Collection[int]) -> dict[int, Loaded]:
+    """The transport's own :class:`Accounts`: the accounts table alone."""
+    q = sa.select(
+        users.c.id, users.c.name, users.c.role, users.c.active, users.c.token_version
+    ).where(users.c.id.in_(list(user_ids)))
+    found = {int(r.id): r for r in await conn.execute(q)}
+    return {
+        uid: account(
+            found.get(uid), lambda r: Principal(r.id, r.name, r.role, token_version=r.token_version)
+        )
+        for uid in user_ids
+    }
 
 
 async def _load(
-    engine: AsyncEngine, user_ids: Collection[int], sessions: Collection[str] = ()
+    engine: AsyncEngine,
+    accounts: Accounts,
+    user_ids: Collection[int],
+    sessions: Collection[str] = (),
 ) -> tuple[dict[int, Loaded], set[str]]:
-    """Accounts and their meetings, in one query, for any number of ids; and which of
-    ``sessions`` were logged out (a second query, only if any are asked about)."""
+    """``accounts`` for any number of ids, and which of ``sessions`` were logged out (a
+    second query, only if any are asked about)."""
     async with db_errors(), engine.connect() as conn:
         conn = await conn.execution_options(readonly=True)
-        rows = (await conn.execute(_PRINCIPALS, {"uids": list(user_ids)})).all()
+        loaded = await accounts(conn, user_ids)
         revoked: set[str] = set()
         if sessions:
             q = sa.select(revoked_sessions.c.session).where(
                 revoked_sessions.c.session.in_(list(sessions))
             )
             revoked = set((await conn.execute(q)).scalars())
-    found: dict[int, list[Any]] = {}
-    for r in rows:
-        found.setdefault(int(r.id), []).append(r)
-    out: dict[int, Loaded] = {}
-    for uid in user_ids:
-        mine = found.get(uid)
-        if not mine:
-            out[uid] = Unauthorized("the token's user does not exist")
-            continue
-        u = mine[0]
-        if not u.active:
-            out[uid] = Deactivated("this account has been deactivated")
-            continue
-        out[uid] = Principal(
-            id=u.id,
-            name=u.name,
-            role=u.role,
-            delegation_id=u.delegation_id,
-            unit_id=u.unit_id,
-            meetings=frozenset(int(r.meeting_id) for r in mine if r.meeting_id is not None),
-            token_version=u.token_version,
-        )
-    return out, revoked
+    return loaded, revoked
 
 
-async def load_principal(engine: AsyncEngine, user_id: int) -> Principal:
-    """The account and its meetings, in one query; :class:`Deactivated` if inactive."""
-    loaded = (await _load(engine, (user_id,)))[0][user_id]
+async def load_principal(
+    engine: AsyncEngine, user_id: int, accounts: Accounts = load_accounts
+) -> Principal:
+    """One account, as ``accounts`` loads it; :class:`Deactivated` if inactive,
+    :class:`Unauthorized` if there is no such account."""
+    loaded = (await _load(engine, accounts, (user_id,)))[0][user_id]
     if isinstance(loaded, HubError):
         raise loaded
     return loaded
@@ -252,11 +101,17 @@ class PrincipalLoader:
     go out as one ``IN (...)`` query per batch (and one for the batch's logged-out
     logins), one batch at a time, instead of one query (and one database round trip
     through the pool) each.
+
+    :attr:`accounts` loads a batch: the transport's :func:`load_accounts` unless the layer
+    built on the transport sets its own (the congress's members, with their memberships).
     """
 
-    def __init__(self, engine: AsyncEngine, batch: int = 500) -> None:
+    def __init__(
+        self, engine: AsyncEngine, batch: int = 500, accounts: Accounts = load_accounts
+    ) -> None:
         self.engine = engine
         self.batch = batch
+        self.accounts = accounts
         self.queries = 0
         self._waiting: dict[tuple[int, str], list[asyncio.Future[Principal]]] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -286,7 +141,10 @@ class PrincipalLoader:
                 self.queries += 1
                 try:
                     loaded, revoked = await _load(
-                        self.engine, {uid for uid, _ in keys}, {s for _, s in keys if s}
+                        self.engine,
+                        self.accounts,
+                        {uid for uid, _ in keys},
+                        {s for _, s in keys if s},
                     )
                 except Exception as e:  # the database is down: every waiter hears it
                     for futs in waiting.values():

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth import Principal
 from hub.broker import Broker
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.connection import Outgoing
 from hub.errors import Close, HubError, Unavailable

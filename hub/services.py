@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from hub.auth import Tokens
+from hub.auth import Principal, TokenClaims, Tokens
 from hub.broker import Broker, make_broker
 from hub.channels import ChannelRules
 from hub.clock import Clock
@@ -110,6 +110,20 @@ class Services:
         # authenticated, and once it is gone.
         self.on_connect: list[ConnectionHook] = []
         self.on_disconnect: list[ConnectionHook] = []
+
+    async def authenticate(
+        self, token: str, download_path: str | None = None
+    ) -> tuple[Principal, TokenClaims]:
+        """The one check of a token, for ``/ws`` and HTTP alike: its signature and expiry
+        (a session token, or with ``download_path`` a download token for that path), then its
+        account loaded fresh. :class:`~hub.errors.Unauthorized` if forged, expired, logged
+        out or revoked; :class:`~hub.errors.Deactivated` for a deactivated account."""
+        claims = (
+            self.tokens.check(token)
+            if download_path is None
+            else self.tokens.check_download(token, download_path)
+        )
+        return await self.principals.authenticate(claims), claims
 
     async def start(self) -> None:
         await self.node.start()

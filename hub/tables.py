@@ -1,9 +1,11 @@
 """Every module that defines tables, imported so ``metadata`` is complete (for Alembic).
 
-The core tables are in ``hub.store.schema``; each workflow keeps its tables beside its
-code and is listed here.
+The transport's tables are in ``hub.store.schema``, the congress's own (delegations,
+units, meetings, the congress's columns of ``users``) in ``hub.session.schema``; each
+workflow keeps its tables beside its code and is listed here.
 """
 
+from hub.api import idempotency  # noqa: F401
 from hub.reach import dispatch, subscriptions  # noqa: F401
 from hub.session import (  # noqa: F401
     attendance,
@@ -16,6 +18,7 @@ from hub.session import (  # noqa: F401
     notices,
     opinions,
     presence,
+    schema,
     speakers,
 )
 from hub.store.schema import metadata

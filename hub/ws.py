@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hub import protocol as p
-from hub.channels import Principal
+from hub.auth import Principal
 from hub.connection import Connection
 from hub.errors import (
     Close,
@@ -131,7 +131,7 @@ class SocketSession:
         """A fresher token of the same user: its expiry replaces the old one's, and the
         subscriptions go on. A token that fails leaves the connection as it was."""
         try:
-            me, expires = await _check_token(self.s, f.token)
+            me, claims = await self.s.authenticate(f.token)
         except Deactivated:
             self.conn.close_soon(Close.DEACTIVATED, "account deactivated")
             return
@@ -141,8 +141,8 @@ class SocketSession:
             )
         self.me = me
         self.conn.principal = me
-        self.expire_at(expires)
-        self.send({"type": "reauthed", "expires": p.iso(_utc(expires))}, f.ref)
+        self.expire_at(claims.expires)
+        self.send({"type": "reauthed", "expires": p.iso(_utc(claims.expires))}, f.ref)
 
     async def subscribe(self, f: p.Subscribe) -> None:
         name = f.channel.name
@@ -205,13 +205,6 @@ class SocketSession:
             t.cancel()
 
 
-async def _check_token(s: Services, token: str) -> tuple[Principal, int]:
-    """The token's user, loaded fresh, and its expiry; :class:`Unauthorized` (or
-    :class:`Deactivated`) if it may not be used."""
-    claims = s.tokens.check(token)
-    return await s.principals.authenticate(claims), claims.expires
-
-
 async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, int, str | None]:
     try:
         async with asyncio.timeout(s.settings.auth_timeout):  # no task per connection
@@ -223,8 +216,8 @@ async def _authenticate(s: Services, ws: WebSocket) -> tuple[Principal, int, str
     frame = p.parse(_payload(raw))
     if not isinstance(frame, p.Auth):
         raise Unauthorized("the first frame must be `auth` with a token")
-    me, expires = await _check_token(s, frame.token)
-    return me, expires, frame.ref
+    me, claims = await s.authenticate(frame.token)
+    return me, claims.expires, frame.ref
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:

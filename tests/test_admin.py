@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import sqlalchemy as sa
 
+from hub.session.schema import users as users_table
 from hub.store.engine import make_engine
-from hub.store.schema import users as users_table
 from tests.utils.factories import World, tokens
 from tests.utils.servers import RunningHub
 

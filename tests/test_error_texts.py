@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from hub.errors import HTTP_STATUS
-from hub.identity import CONTACTS
 from hub.session.meetings import ENDED_REASONS
+from hub.session.members import CONTACTS
 from hub.session.roster import FIELDS, ROW_ERRORS
 from hub.session.roster_sheet import FILE_REASONS
 from tests.utils.factories import PASSWORD, World

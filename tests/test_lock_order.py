@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.channels import Principal
+from hub.session.members import Member
 from hub.store.engine import make_engine
 from tests.utils import TIMEOUT
 from tests.utils.factories import World, make_world
@@ -59,7 +59,7 @@ async def test_channels_named_in_opposite_orders_are_locked_in_one_order(
     finish: both commit, and neither is refused as a deadlock."""
     h, world = pg_hub
     node = h.services.node
-    me = Principal(world.secretariat, "秘书处", "secretariat")
+    me = Member(world.secretariat, "秘书处", "secretariat")
     desk, unit = f"desk:{world.meeting}", f"unit:{world.units[0]}"
     first_has_desk = asyncio.Event()
 
@@ -87,7 +87,7 @@ async def test_an_append_out_of_order_raises_before_it_can_wait(
     """An append to a channel that sorts before one already locked (without locking both
     first) is a bug in the workflow: it raises at once, and nothing is stored."""
     node = hub.services.node
-    me = Principal(world.secretariat, "秘书处", "secretariat")
+    me = Member(world.secretariat, "秘书处", "secretariat")
     desk, unit = f"desk:{world.meeting}", f"unit:{world.units[0]}"
     with pytest.raises(RuntimeError, match="locked after"):
         async with node.writing() as w:

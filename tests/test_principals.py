@@ -18,9 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.channels import Principal
+from hub.auth import Principal
 from hub.errors import Deactivated, Unauthorized, Unavailable
-from hub.identity import PrincipalLoader, load_principal, set_active
+from hub.identity import PrincipalLoader, set_active
+from hub.session.members import Member, load_member, load_members
 from hub.store.engine import make_engine
 from tests.utils import TIMEOUT
 from tests.utils.client import Client
@@ -81,7 +82,7 @@ async def test_concurrent_loads_share_a_few_queries(
     engine: AsyncEngine, db_url: str, world: World
 ) -> None:
     """300 concurrent loads (160 accounts, many asked for several times, in random order)
-    each resolve to the caller's own Principal, the same as ``load_principal`` gives one
+    each resolve to the caller's own Principal, the same as ``load_member`` gives one
     by one, in one query with the default batch of 500; with a batch of 50 the accounts
     go out in ceil(160/50) queries of at most 50 ids each."""
     bulk = list(await add_deputies(db_url, world.meeting, world.delegations, 150))
@@ -91,8 +92,8 @@ async def test_concurrent_loads_share_a_few_queries(
     ids = [*distinct, *rng.choices(distinct, k=300 - len(distinct))]
     rng.shuffle(ids)
 
-    one_by_one = {u: await load_principal(engine, u) for u in distinct}
-    # what load_principal gives is itself right, not merely equal to the loader's answer
+    one_by_one = {u: await load_member(engine, u) for u in distinct}
+    # what load_member gives is itself right, not merely equal to the loader's answer
     dep = one_by_one[world.deputies[1]]
     assert (dep.name, dep.role, dep.meetings) == ("代表1", "deputy", frozenset({world.meeting}))
     assert dep.delegation_id == world.delegations[1]
@@ -101,7 +102,7 @@ async def test_concurrent_loads_share_a_few_queries(
     assert one_by_one[world.unit_users[1]].unit_id == world.units[1]
     assert one_by_one[bulk[-1]].name == "bulk代表149"
 
-    loader = PrincipalLoader(engine)
+    loader = PrincipalLoader(engine, accounts=load_members)
     assert loader.batch == 500
     with account_queries(engine) as sent:
         got = await _gather(loader, ids)
@@ -109,7 +110,7 @@ async def test_concurrent_loads_share_a_few_queries(
     assert got == [one_by_one[u] for u in ids]
     assert loader.queries == 1 and sent == [len(distinct)]  # each id asked for once
 
-    small = PrincipalLoader(engine, batch=50)
+    small = PrincipalLoader(engine, batch=50, accounts=load_members)
     with account_queries(engine) as sent:
         got = await _gather(small, ids)
     assert got == [one_by_one[u] for u in ids]
@@ -129,7 +130,7 @@ async def test_refusals_in_a_batch_touch_only_their_callers(
     (each of their callers, however many), while every other caller gets its account."""
     gone = world.deputies[2]
     await set_active(engine, gone, False)
-    loader = PrincipalLoader(engine)
+    loader = PrincipalLoader(engine, accounts=load_members)
     ids = [
         world.deputies[0],
         UNKNOWN,
@@ -149,11 +150,11 @@ async def test_refusals_in_a_batch_touch_only_their_callers(
             assert type(g) is Deactivated, g
         else:
             assert isinstance(g, Principal) and g.id == uid
-            assert g == await load_principal(engine, uid)
+            assert g == await load_member(engine, uid)
     with pytest.raises(Deactivated):
-        await load_principal(engine, gone)
+        await load_member(engine, gone)
     with pytest.raises(Unauthorized):
-        await load_principal(engine, UNKNOWN)
+        await load_member(engine, UNKNOWN)
 
     # reactivated, the account loads again (nothing about it was remembered)
     await set_active(engine, gone, True)
@@ -167,7 +168,7 @@ async def test_a_cancelled_caller_does_not_break_the_others(
     """Callers cancelled while their batch's query is in flight (the one whose load
     started the batch, one sharing its id with another caller, one alone) are cancelled;
     every other caller of the batch, and the next batch, still get their accounts."""
-    loader = PrincipalLoader(engine)
+    loader = PrincipalLoader(engine, accounts=load_members)
     a, b, c, d = world.deputies
     ids = [a, b, b, c, d, world.secretariat, a]
     tasks = [asyncio.create_task(loader.load(u)) for u in ids]
@@ -185,7 +186,7 @@ async def test_a_cancelled_caller_does_not_break_the_others(
         if i in doomed:
             assert t.cancelled()
         else:
-            assert t.result() == await load_principal(engine, ids[i])
+            assert t.result() == await load_member(engine, ids[i])
     assert loader.queries == 1
 
     # every caller of a batch gone: the loader still serves the next one
@@ -207,7 +208,7 @@ async def test_database_down_fails_every_caller_then_recovers(kind: str, tmp_pat
     else:
         broken = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/test")  # refused
     try:
-        loader = PrincipalLoader(broken)
+        loader = PrincipalLoader(broken, accounts=load_members)
         got = await _gather(loader, [1, 2, 2, 3])
         assert all(type(g) is Unavailable for g in got), got
         assert loader.queries == 1
@@ -289,9 +290,9 @@ async def test_concurrent_api_requests_load_their_own_callers(
             assert r.status_code == 401, r.text
         else:
             assert r.status_code == 200, r.text
-            me = await load_principal(hub.services.engine, u)
+            me = await load_member(hub.services.engine, u)
             assert r.json() == {**me.public(), **_memberships(me), "timezone": "Asia/Shanghai"}
 
 
-def _memberships(p: Principal) -> dict[str, Any]:
+def _memberships(p: Member) -> dict[str, Any]:
     return {"delegation_id": p.delegation_id, "unit_id": p.unit_id, "meetings": sorted(p.meetings)}

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.channels import Principal
+from hub import shapes
 from hub.errors import (
     BadRequest,
     Forbidden,
@@ -25,6 +25,8 @@ from hub.errors import (
 )
 from hub.params import MAX_ID, parse_date, parse_id
 from hub.services import Services
+from hub.session.members import Member, member
+from hub.shapes import B
 
 MAX_JSON = 256 * 1024
 
@@ -56,9 +58,8 @@ def error_response(err: HubError) -> JSON:
     return JSON(err.as_dict(), status_code=err.status)
 
 
-async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
-    """The request's JSON object body, or :class:`BadRequest` saying what is wrong;
-    :class:`TooLarge` past ``limit`` bytes, read no further than that."""
+async def raw_body(request: Request, limit: int = MAX_JSON) -> bytes:
+    """The request's body; :class:`TooLarge` past ``limit`` bytes, read no further."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"request body over {limit} bytes")
@@ -69,7 +70,24 @@ async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
         if size > limit:
             raise TooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def decode(request: Request, shape: type[B], limit: int = MAX_JSON) -> B:
+    """The request's JSON body as ``shape`` (:func:`hub.shapes.decode`): :class:`BadRequest`
+    naming the field at fault, :class:`TooLarge` past ``limit`` bytes."""
+    return shapes.decode(await raw_body(request, limit), shape)
+
+
+def query(request: Request, shape: type[B]) -> B:
+    """The request's query parameters as ``shape`` (:func:`hub.shapes.convert`)."""
+    return shapes.convert(request.query_params, shape)
+
+
+async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
+    """The request's JSON object body, or :class:`BadRequest` saying what is wrong;
+    :class:`TooLarge` past ``limit`` bytes, read no further than that."""
+    raw = await raw_body(request, limit)
     if not raw:
         return {}
     try:
@@ -97,7 +115,7 @@ def is_download(path: str) -> bool:
     return any(r.path_regex.match(path) for r in DOWNLOADS)
 
 
-async def principal(request: Request, roles: Iterable[str] | None = None) -> Principal:
+async def principal(request: Request, roles: Iterable[str] | None = None) -> Member:
     """The caller, from ``Authorization: Bearer <token>`` (or, on a GET download route,
     ``?download=`` with a download token for that path); checks the role if given.
     The token's claims are left in ``request.state.claims``.
@@ -110,19 +128,18 @@ async def principal(request: Request, roles: Iterable[str] | None = None) -> Pri
     scheme, _, token = header.partition(" ")
     download = request.query_params.get("download", "")
     if scheme.lower() == "bearer" and token:
-        claims = s.tokens.check(token.strip())
+        me, claims = await s.authenticate(token.strip())
     elif download and request.method == "GET" and is_download(request.url.path):
-        claims = s.tokens.check_download(download, request.url.path)
+        me, claims = await s.authenticate(download, download_path=request.url.path)
     else:
         raise Unauthorized("missing `Authorization: Bearer <token>` header")
-    me = await s.principals.authenticate(claims)
     if request.method != "GET" and not s.limits.allow(me.id):
         # Every write takes from the same bucket as the account's frames on /ws.
         raise RateLimited("too many requests and frames from this account: slow down")
     request.state.claims = claims  # the token's login, for logout and download links
     if roles is not None and me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
-    return me
+    return member(me)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -162,14 +179,6 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return v
 
 
-def query_words(request: Request, name: str = "q") -> str | None:
-    """Search words in the query: at most 100 characters, no NUL; None when absent or blank."""
-    words = (request.query_params.get(name) or "").strip()
-    if len(words) > 100 or "\x00" in words:
-        raise BadRequest(f"`{name}` must be at most 100 characters, without NUL", field=name)
-    return words or None
-
-
 def query_id(request: Request, name: str) -> int | None:
     """An id in the query (:func:`hub.params.parse_id`), or None when absent or empty."""
     raw = request.query_params.get(name)
@@ -188,12 +197,3 @@ def path_int(request: Request, name: str = "id") -> int:
     if not 1 <= v <= MAX_ID:
         raise NotFound(f"no such {name} {v}")
     return v
-
-
-def int_list(d: dict[str, Any], name: str) -> list[int] | None:
-    v = field(d, name, list, required=False)
-    if v is None:
-        return None
-    if not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= MAX_ID for x in v):
-        raise BadRequest(f"`{name}` must be a list of positive integer ids")
-    return list(v)

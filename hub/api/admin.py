@@ -12,9 +12,10 @@ from hub.api import JSON, body, field, principal, services
 from hub.api.openapi import AUTH_ERRORS, BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.auth import check_password_policy
 from hub.errors import Close
-from hub.identity import CONTACTS, create_user, set_active, set_password, username_of
+from hub.identity import set_active, set_password, username_of
+from hub.session.members import CONTACTS, create_user
+from hub.session.schema import users
 from hub.store.log import db_errors
-from hub.store.schema import users
 
 
 async def list_users(request: Request) -> Response:

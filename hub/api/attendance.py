@@ -8,28 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, path_int, principal, services
-from hub.api.meetings import LEAVE, SITTING, STATUSES
-from hub.api.openapi import (
-    BOOL,
-    INT,
-    NULL_INT,
-    NULL_TS,
-    PERSON,
-    STR,
-    TS,
-    error_responses,
-    json_body,
-    obj,
-    ok,
-    path_id,
-)
-from hub.errors import BadRequest, NotFound
+from hub.api import JSON, decode, path_int, principal, query, services
+from hub.api.openapi import error_responses, json_body, ok, path_id
+from hub.errors import NotFound
 from hub.protocol import utc
 from hub.session import attendance as a
 from hub.session import presence
 from hub.session.common import parse_ts
 from hub.session.notices import notices
+from hub.shapes import Query
 
 
 async def check_in(request: Request) -> Response:
@@ -41,23 +28,17 @@ async def check_in(request: Request) -> Response:
 
 async def request_leave(request: Request) -> Response:
     me = await principal(request)
-    d = await body(request)
+    d = await decode(request, a.LeaveInput)
     s = services(request)
-    out = await a.request_leave(s.node, me, path_int(request), field(d, "reason", str))
+    out = await a.request_leave(s.node, me, path_int(request), d.reason)
     return JSON(out, status_code=201)
 
 
 async def _decide(request: Request, approve: bool) -> Response:
     me = await principal(request)
-    d = await body(request)
+    d = await decode(request, a.DecisionInput)
     s = services(request)
-    out = await a.decide_leave(
-        s.node,
-        me,
-        path_int(request),
-        approve,
-        field(d, "note", str, required=False),
-    )
+    out = await a.decide_leave(s.node, me, path_int(request), approve, d.note)
     return JSON(out)
 
 
@@ -77,23 +58,16 @@ async def board(request: Request) -> Response:
 async def presence_at(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
-    raw_ts = request.query_params.get("ts")
-    raw_notice = request.query_params.get("notice")
-    if (raw_ts is None) == (raw_notice is None):
-        raise BadRequest("give either `ts` (ISO-8601 with zone) or `notice` (a notice id)")
-    if raw_ts is not None:
-        ts = parse_ts(raw_ts, "ts")
+    q = query(request, presence.PresenceQuery)
+    if q.ts is not None:
+        ts = parse_ts(q.ts, "ts")
     else:
-        if raw_notice is None or not raw_notice.isdigit() or len(raw_notice) > 18:
-            raise BadRequest("`notice` must be a notice id")
         async with s.log.reading() as conn:
             sent = (
-                await conn.execute(
-                    sa.select(notices.c.created_at).where(notices.c.id == int(raw_notice))
-                )
+                await conn.execute(sa.select(notices.c.created_at).where(notices.c.id == q.notice))
             ).scalar()
         if sent is None:
-            raise NotFound(f"no notice {raw_notice}")
+            raise NotFound(f"no notice {q.notice}")
         ts = utc(sent)
     return JSON(await presence.connected_at(s.node, me, path_int(request, "user_id"), ts))
 
@@ -109,17 +83,13 @@ routes = [
 
 SITTING_ID = path_id("id", "sitting id")
 LEAVE_ID = path_id("id", "leave request id")
-NOTE = json_body(obj(note=STR), required=False)
 spec = {
     "/api/sittings/{id}/checkin": {
         "post": {
             "summary": "Check in to a sitting (a deputy expected there); publishes "
             "attendance.checked_in on desk:<meeting>",
             "parameters": [SITTING_ID],
-            "responses": {
-                **ok(obj(["sitting", "deputy", "ts"], sitting=INT, deputy=PERSON, ts=TS), 201),
-                **error_responses(401, 403, 404, 409, 503),
-            },
+            "responses": {**ok(a.CheckIn, 201), **error_responses(401, 403, 404, 409, 503)},
         }
     },
     "/api/sittings/{id}/leave": {
@@ -127,8 +97,8 @@ spec = {
             "summary": "Ask for leave from a sitting with a reason (a deputy expected there); "
             "publishes attendance.leave_requested on desk:<meeting>",
             "parameters": [SITTING_ID],
-            "requestBody": json_body(obj(["reason"], reason=STR)),
-            "responses": {**ok(LEAVE, 201), **error_responses(400, 401, 403, 404, 409, 503)},
+            "requestBody": json_body(a.LeaveInput),
+            "responses": {**ok(a.Leave, 201), **error_responses(400, 401, 403, 404, 409, 503)},
         }
     },
     "/api/leave/{id}/approve": {
@@ -136,8 +106,8 @@ spec = {
             "summary": "Approve a pending leave request (secretariat); publishes "
             "attendance.leave_decided on desk:<meeting> and deputy:<id>",
             "parameters": [LEAVE_ID],
-            "requestBody": NOTE,
-            "responses": {**ok(LEAVE), **error_responses(400, 401, 403, 404, 409, 503)},
+            "requestBody": json_body(a.DecisionInput),
+            "responses": {**ok(a.Leave), **error_responses(400, 401, 403, 404, 409, 503)},
         }
     },
     "/api/leave/{id}/refuse": {
@@ -145,8 +115,8 @@ spec = {
             "summary": "Refuse a pending leave request (secretariat); publishes "
             "attendance.leave_decided on desk:<meeting> and deputy:<id>",
             "parameters": [LEAVE_ID],
-            "requestBody": NOTE,
-            "responses": {**ok(LEAVE), **error_responses(400, 401, 403, 404, 409, 503)},
+            "requestBody": json_body(a.DecisionInput),
+            "responses": {**ok(a.Leave), **error_responses(400, 401, 403, 404, 409, 503)},
         }
     },
     "/api/sittings/{id}/attendance": {
@@ -154,70 +124,15 @@ spec = {
             "summary": "The attendance board (staff): each expected deputy checked in / on "
             "leave / leave pending / absent (not checked in yet while `open`), and online now",
             "parameters": [SITTING_ID],
-            "responses": {
-                **ok(
-                    obj(
-                        ["sitting", "open", "expected", "counts", "deputies"],
-                        sitting=SITTING,
-                        open=BOOL,
-                        expected=INT,
-                        counts=obj(
-                            [*STATUSES, "online"], **{k: INT for k in [*STATUSES, "online"]}
-                        ),
-                        deputies={
-                            "type": "array",
-                            "items": obj(
-                                ["id", "name", "status", "online"],
-                                id=INT,
-                                name=STR,
-                                delegation_id=NULL_INT,
-                                delegation_name={"type": ["string", "null"]},
-                                status={"enum": STATUSES},
-                                online=BOOL,
-                                checked_in_at=NULL_TS,
-                                leave={"oneOf": [LEAVE, {"type": "null"}]},
-                            ),
-                        },
-                    )
-                ),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(a.Board), **error_responses(401, 403, 404)},
         }
     },
     "/api/presence/{user_id}/at": {
         "get": {
             "summary": "Was this user connected at a moment (`ts`) or when a notice went out "
             "(`notice`)? With the connections covering it (staff)",
-            "parameters": [
-                path_id("user_id", "user id"),
-                {"name": "ts", "in": "query", "schema": TS},
-                {"name": "notice", "in": "query", "schema": INT},
-            ],
-            "responses": {
-                **ok(
-                    obj(
-                        ["user", "at", "connected", "connections"],
-                        user=PERSON,
-                        at=TS,
-                        connected=BOOL,
-                        connections={
-                            "type": "array",
-                            "items": obj(
-                                ["lease", "node", "from", "until", "ended"],
-                                lease=STR,
-                                node=STR,
-                                **{"from": TS},
-                                until=NULL_TS,
-                                ended={
-                                    "type": ["string", "null"],
-                                    "enum": ["closed", "node_stopped", "expired", None],
-                                },
-                            ),
-                        },
-                    )
-                ),
-                **error_responses(400, 401, 403, 404),
-            },
+            "parameters": [path_id("user_id", "user id"), Query(presence.PresenceQuery)],
+            "responses": {**ok(presence.PresenceAt), **error_responses(400, 401, 403, 404)},
         }
     },
 }

@@ -1,4 +1,4 @@
-"""Names of delegations and undertaking units, for any signed-in user (``hub.identity``).
+"""Names of delegations and undertaking units, for any signed-in user (``hub.session.members``).
 
 Names are not secret inside the hub: every page shows them (a notice's audience, an item's
 lead unit, a group deliberation's delegation).
@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, obj, ok
-from hub.identity import list_delegations, list_units
+from hub.session.members import list_delegations, list_units
 
 
 async def delegations(request: Request) -> Response:

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from hub.api import JSON, download_route, path_int, principal, services
+from hub.api import JSON, download_route, path_int, principal, query, services
 from hub.api.meetings import MEETING_ID
-from hub.api.openapi import INT, NULL_TS, PERSON, STR, error_responses, obj, ok, path_id
+from hub.api.openapi import error_responses, ok, path_id
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.session import documents as docs
+from hub.shapes import Query
 
 
 def check_upload_headers(request: Request, limit: int) -> None:
@@ -31,8 +32,9 @@ async def upload(request: Request) -> Response:
     s = services(request)
     mid = path_int(request)
     limit = s.settings.upload_limit
-    filename = docs.clean_filename(request.query_params.get("filename", ""))
-    title = request.query_params.get("title") or filename
+    q = query(request, docs.UploadQuery)
+    filename = docs.clean_filename(q.filename)
+    title = q.title or filename
     check_upload_headers(request, limit)
     await docs.check_can_upload(s.node, me, mid)
     async with docs.staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
@@ -85,47 +87,27 @@ routes = [
     Route("/api/documents/{id:int}/opens", opens, methods=["GET"]),
 ]
 
-DOCUMENT = obj(
-    ["id", "meeting_id", "title", "filename", "content_type", "size", "sha256", "created_at"],
-    id=INT,
-    meeting_id=INT,
-    title=STR,
-    filename=STR,
-    content_type=STR,
-    size=INT,
-    sha256=STR,
-    created_at=NULL_TS,
-)
 DOC_ID = path_id("id", "document id")
 spec = {
     "/api/meetings/{id}/documents": {
         "get": {
             "summary": "The meeting's documents (participants and staff)",
             "parameters": [MEETING_ID],
-            "responses": {
-                **ok(obj(["documents"], documents={"type": "array", "items": DOCUMENT})),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(docs.Documents), **error_responses(401, 403, 404)},
         },
         "post": {
             "summary": "Upload a document (secretariat): the request body is the file's bytes, "
             "Content-Type its type; at most HUB_UPLOAD_LIMIT bytes. Publishes document.added "
             "on meeting:<id>",
-            "parameters": [
-                MEETING_ID,
-                {"name": "filename", "in": "query", "required": True, "schema": STR},
-                {
-                    "name": "title",
-                    "in": "query",
-                    "schema": STR,
-                    "description": "defaults to the file name",
-                },
-            ],
+            "parameters": [MEETING_ID, Query(docs.UploadQuery)],
             "requestBody": {
                 "required": True,
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
             },
-            "responses": {**ok(DOCUMENT, 201), **error_responses(400, 401, 403, 404, 413, 503)},
+            "responses": {
+                **ok(docs.Document, 201),
+                **error_responses(400, 401, 403, 404, 413, 503),
+            },
         },
     },
     "/api/documents/{id}": {
@@ -147,20 +129,7 @@ spec = {
         "get": {
             "summary": "Who opened a document and when (secretariat, supervisor, admin)",
             "parameters": [DOC_ID],
-            "responses": {
-                **ok(
-                    obj(
-                        ["document", "opens", "readers"],
-                        document=DOCUMENT,
-                        opens={
-                            "type": "array",
-                            "items": obj(["user", "ts"], user=PERSON, ts=NULL_TS),
-                        },
-                        readers={**INT, "description": "distinct users who opened it"},
-                    )
-                ),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(docs.DocumentOpens), **error_responses(401, 403, 404)},
         }
     },
 }

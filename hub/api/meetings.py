@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, path_int, principal, services
-from hub.api.openapi import (
-    AUTH_ERRORS,
-    INT,
-    NULL_INT,
-    NULL_TS,
-    PERSON,
-    STR,
-    TS,
-    error_responses,
-    json_body,
-    obj,
-    ok,
-    path_id,
-)
+from hub.api import JSON, decode, path_int, principal, services
+from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok, path_id
 from hub.session import attendance
 from hub.session import meetings as m
-from hub.session.common import id_field, parse_ts
+from hub.session.common import parse_ts
+from hub.shapes import Shape, Timestamp
 
 
 async def list_meetings(request: Request) -> Response:
@@ -49,19 +40,18 @@ async def deputies(request: Request) -> Response:
 
 async def add_sitting(request: Request) -> Response:
     me = await principal(request)
-    d = await body(request)
+    d = await decode(request, m.SittingInput)
     s = services(request)
-    ends = field(d, "ends_at", str, required=False)
     out = await m.create_sitting(
         s.node,
         me,
         path_int(request),
-        kind=field(d, "kind", str),
-        title=field(d, "title", str),
-        starts_at=parse_ts(field(d, "starts_at", str), "starts_at"),
-        ends_at=None if ends is None else parse_ts(ends, "ends_at"),
-        place=field(d, "place", str, required=False) or "",
-        delegation_id=id_field(d, "delegation_id", required=False),
+        kind=d.kind,
+        title=d.title,
+        starts_at=parse_ts(d.starts_at, "starts_at"),
+        ends_at=None if d.ends_at is None else parse_ts(d.ends_at, "ends_at"),
+        place=d.place or "",
+        delegation_id=d.delegation_id,
     )
     return JSON(out, status_code=201)
 
@@ -74,15 +64,9 @@ async def close_sitting(request: Request) -> Response:
 
 async def add_agenda_item(request: Request) -> Response:
     me = await principal(request)
-    d = await body(request)
+    d = await decode(request, m.AgendaInput)
     s = services(request)
-    out = await m.create_agenda_item(
-        s.node,
-        me,
-        path_int(request),
-        title=field(d, "title", str),
-        position=field(d, "position", int, required=False),
-    )
+    out = await m.create_agenda_item(s.node, me, path_int(request), d.title, d.position)
     return JSON(out, status_code=201)
 
 
@@ -96,81 +80,42 @@ routes = [
 ]
 
 
-MEETING = obj(
-    ["id", "title"],
-    id=INT,
-    title=STR,
-    starts_on={"type": ["string", "null"], "format": "date"},
-    ends_on={"type": ["string", "null"], "format": "date"},
-)
-SITTING = obj(
-    [
-        "id",
-        "meeting_id",
-        "kind",
-        "title",
-        "starts_at",
-        "ends_at",
-        "place",
-        "delegation_id",
-        "closed_at",
-        "closed_by",
-    ],
-    id=INT,
-    meeting_id=INT,
-    kind={"enum": list(m.SITTING_KINDS)},
-    title=STR,
-    starts_at=TS,
-    ends_at=NULL_TS,
-    place=STR,
-    delegation_id=NULL_INT,
-    closed_at={**NULL_TS, "description": "when the secretariat closed it (null: not closed)"},
-    closed_by={**NULL_INT, "description": "the secretariat account that closed it"},
-)
-ALLOWED = {"type": "array", "items": STR, "description": "the actions the object allows next"}
-LEAVE = obj(
-    ["id", "sitting_id", "deputy", "reason", "status", "created_at", "allowed"],
-    id=INT,
-    sitting_id=INT,
-    deputy=PERSON,
-    reason=STR,
-    status={"enum": ["pending", "approved", "refused"]},
-    created_at=NULL_TS,
-    decided_at=NULL_TS,
-    note={"type": ["string", "null"]},
-    allowed=ALLOWED,
-)
-STATUSES = ["checked_in", "on_leave", "leave_pending", "absent"]
-# A sitting in the overview a deputy reads: with their own attendance.
-MY_SITTING = {
-    **SITTING,
-    "properties": {
-        **SITTING["properties"],
-        "my_status": {
-            "enum": [*STATUSES, None],
-            "description": "deputies only: their attendance (as on the board); null at a "
-            "sitting they are not expected at",
-        },
-        "my_checked_in_at": {**NULL_TS, "description": "deputies only"},
-        "my_leave": {
-            "oneOf": [LEAVE, {"type": "null"}],
-            "description": "deputies only: their latest leave request for the sitting",
-        },
-    },
-}
-AGENDA_ITEM = obj(
-    ["id", "meeting_id", "position", "title"], id=INT, meeting_id=INT, position=INT, title=STR
-)
+class MySitting(m.Sitting, kw_only=True):
+    """A sitting in the overview a deputy reads: with their own attendance."""
+
+    my_status: (
+        Annotated[
+            attendance.Status,
+            Meta(
+                description="deputies only: their attendance (as on the board); null at a "
+                "sitting they are not expected at"
+            ),
+        ]
+        | None
+    ) = None
+    my_checked_in_at: Annotated[Timestamp, Meta(description="deputies only")] | None = None
+    my_leave: (
+        Annotated[
+            attendance.Leave,
+            Meta(description="deputies only: their latest leave request for the sitting"),
+        ]
+        | None
+    ) = None
+
+
+class Overview(Shape):
+    meeting: m.Meeting
+    sittings: list[MySitting]
+    agenda: list[m.AgendaItem]
+
+
 MEETING_ID = path_id("id", "meeting id")
 
 spec = {
     "/api/meetings": {
         "get": {
             "summary": "Meetings the caller can see (participants: their own; staff: all)",
-            "responses": {
-                **ok(obj(["meetings"], meetings={"type": "array", "items": MEETING})),
-                **AUTH_ERRORS,
-            },
+            "responses": {**ok(m.Meetings), **AUTH_ERRORS},
         }
     },
     "/api/meetings/{id}": {
@@ -179,17 +124,7 @@ spec = {
             "a deputy each sitting carries their own attendance (my_status, my_checked_in_at, "
             "my_leave)",
             "parameters": [MEETING_ID],
-            "responses": {
-                **ok(
-                    obj(
-                        ["meeting", "sittings", "agenda"],
-                        meeting=MEETING,
-                        sittings={"type": "array", "items": MY_SITTING},
-                        agenda={"type": "array", "items": AGENDA_ITEM},
-                    )
-                ),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(Overview), **error_responses(401, 403, 404)},
         }
     },
     "/api/meetings/{id}/deputies": {
@@ -198,24 +133,7 @@ spec = {
             "to it, the possible co-signers of a suggestion), with their delegation, by id "
             "(participants, staff)",
             "parameters": [MEETING_ID],
-            "responses": {
-                **ok(
-                    obj(
-                        ["deputies"],
-                        deputies={
-                            "type": "array",
-                            "items": obj(
-                                ["id", "name", "delegation_id", "delegation_name"],
-                                id=INT,
-                                name=STR,
-                                delegation_id=NULL_INT,
-                                delegation_name={"type": ["string", "null"]},
-                            ),
-                        },
-                    )
-                ),
-                **error_responses(401, 403, 404),
-            },
+            "responses": {**ok(m.MeetingDeputies), **error_responses(401, 403, 404)},
         }
     },
     "/api/meetings/{id}/sittings": {
@@ -223,18 +141,8 @@ spec = {
             "summary": "Add a sitting (secretariat): plenary, or group deliberation of a "
             "delegation; publishes sitting.created on meeting:<id>",
             "parameters": [MEETING_ID],
-            "requestBody": json_body(
-                obj(
-                    ["kind", "title", "starts_at"],
-                    kind={"enum": list(m.SITTING_KINDS)},
-                    title=STR,
-                    starts_at=TS,
-                    ends_at=TS,
-                    place=STR,
-                    delegation_id={**INT, "description": "required for kind=group"},
-                )
-            ),
-            "responses": {**ok(SITTING, 201), **error_responses(400, 401, 403, 404, 503)},
+            "requestBody": json_body(m.SittingInput),
+            "responses": {**ok(m.Sitting, 201), **error_responses(400, 401, 403, 404, 503)},
         }
     },
     "/api/sittings/{id}/close": {
@@ -245,17 +153,15 @@ spec = {
             "started: conflict with `reason` sitting_closed / sitting_ended / "
             "sitting_not_started",
             "parameters": [path_id("id", "sitting id")],
-            "responses": {**ok(SITTING), **error_responses(401, 403, 404, 409, 503)},
+            "responses": {**ok(m.Sitting), **error_responses(401, 403, 404, 409, 503)},
         }
     },
     "/api/meetings/{id}/agenda": {
         "post": {
             "summary": "Add an agenda item (secretariat); publishes agenda.created on meeting:<id>",
             "parameters": [MEETING_ID],
-            "requestBody": json_body(
-                obj(["title"], title=STR, position={**INT, "minimum": 1, "description": "last"})
-            ),
-            "responses": {**ok(AGENDA_ITEM, 201), **error_responses(400, 401, 403, 404, 503)},
+            "requestBody": json_body(m.AgendaInput),
+            "responses": {**ok(m.AgendaItem, 201), **error_responses(400, 401, 403, 404, 503)},
         }
     },
 }

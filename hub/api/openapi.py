@@ -1,8 +1,10 @@
 """``/openapi.json``: the HTTP API described by the modules that serve it.
 
 Each API module keeps its routes and, beside them, ``spec``: ``{path: {method: operation}}``
-in OpenAPI 3.1. This module merges them with the shared pieces (the error body, bearer
-auth). ``tests/test_openapi.py`` checks that every route is described and every described
+in OpenAPI 3.1. A request body, an answer or a set of query parameters is named there by
+the Struct that also checks it (:class:`hub.shapes.Schema`, :class:`hub.shapes.Query`);
+this module fills in their JSON Schema and merges the modules' operations with the shared
+pieces (the error body, bearer auth). ``tests/test_openapi.py`` checks that every route is described and every described
 route exists, and schemathesis checks responses against it.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,6 +20,7 @@ from starlette.routing import Route
 from hub import __version__
 from hub.api import JSON
 from hub.errors import HTTP_STATUS
+from hub.shapes import Query, Schema, parameters, schemas
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -33,11 +37,22 @@ def error_responses(*codes: int) -> dict[str, Any]:
     }
 
 
-def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
+def json_body(schema: dict[str, Any] | type, required: bool | None = None) -> dict[str, Any]:
+    """A JSON request body: a schema, or the Struct it is decoded into (required when the
+    Struct has a required field, as an absent body counts as ``{}``)."""
+    if isinstance(schema, type):
+        if required is None:
+            info = msgspec.inspect.type_info(schema)
+            assert isinstance(info, msgspec.inspect.StructType), schema
+            required = any(f.required for f in info.fields)
+        return {"required": required, "content": {"application/json": {"schema": Schema(schema)}}}
+    return {"required": required is not False, "content": {"application/json": {"schema": schema}}}
 
 
-def ok(schema: dict[str, Any], status: int = 200, description: str = "OK") -> dict[str, Any]:
+def ok(schema: Any, status: int = 200, description: str = "OK") -> dict[str, Any]:
+    """A JSON answer: a schema, or the Struct (or ``list[Struct]`` …) it is."""
+    if not isinstance(schema, dict | Schema):
+        schema = Schema(schema)
     return {
         str(status): {
             "description": description,
@@ -57,6 +72,48 @@ INT = {"type": "integer"}
 STR = {"type": "string"}
 BOOL = {"type": "boolean"}
 AUTH_ERRORS = error_responses(401, 403)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A key the client makes for this request (a UUID), to send it again safely: "
+    "the same request with the same key gets the first answer (header "
+    "`Idempotency-Replayed: true`) and is not done twice; another request with it is "
+    "refused with 422 `key_reused`; one sent while the first still runs waits for its "
+    "answer, or 409 `conflict` (`key_in_flight`). Per account, kept 24 hours. "
+    "See docs/protocol.md.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
+}
+
+
+def _shapes(node: Any, found: dict[Any, None]) -> None:
+    """Every shape named by a :class:`Schema` or :class:`Query` in ``node``, in order."""
+    if isinstance(node, Schema | Query):
+        found[node.shape] = None
+    elif isinstance(node, dict):
+        for v in node.values():
+            _shapes(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _shapes(v, found)
+
+
+def _filled(node: Any, refs: dict[Any, dict[str, Any]], components: dict[str, Any]) -> Any:
+    """``node`` with each :class:`Schema` replaced by its JSON Schema and each
+    :class:`Query` by its parameters."""
+    if isinstance(node, Schema):
+        return refs[node.shape]
+    if isinstance(node, dict):
+        return {k: _filled(v, refs, components) for k, v in node.items()}
+    if isinstance(node, list):
+        out: list[Any] = []
+        for v in node:
+            if isinstance(v, Query):
+                out += parameters(components[v.shape.__name__], v.without)
+            else:
+                out.append(_filled(v, refs, components))
+        return out
+    return node
 
 
 def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -64,14 +121,24 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     for spec in specs:
         for path, ops in spec.items():
             paths.setdefault(path, {}).update(ops)
+    found: dict[Any, None] = {}
+    _shapes(paths, found)
+    refs, components = schemas(list(found))
+    paths = _filled(paths, dict(zip(found, refs, strict=True)), components)
     for path, ops in paths.items():
         for method, op in ops.items():
             extra: dict[str, Any] = {}
             if "{" in path:  # a path value its route's pattern does not match is a 404
                 extra.update(error_responses(404))
+            params = list(op.get("parameters", []))
             if method != "get" and op.get("security") != []:
                 extra.update(error_responses(429))  # the account's request bucket is spent
-            ops[method] = {**op, "responses": {**extra, **op["responses"]}}
+                # Every authenticated write takes a key (hub/api/idempotency.py).
+                extra.update(error_responses(400, 409, 413, 422))
+                params.append(IDEMPOTENCY_KEY)
+            ops[method] = {**op, "parameters": params, "responses": {**extra, **op["responses"]}}
+            if not params:
+                del ops[method]["parameters"]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -103,7 +170,8 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
                         "type": "object",
                         "description": "conflict roster_errors: the roster import's report",
                     },
-                )
+                ),
+                **components,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

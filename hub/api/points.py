@@ -13,7 +13,7 @@ from hub.api.archive import congress_tz, now
 from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
 from hub.api.performance import PERIOD, period
 from hub.errors import BadRequest
-from hub.store.schema import delegations, users
+from hub.session.schema import delegations, users
 from hub.supervision import points
 from hub.supervision.performance import deputy_row
 

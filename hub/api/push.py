@@ -7,17 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, path_int, principal, services
-from hub.api.openapi import (
-    INT,
-    NULL_TS,
-    STR,
-    error_responses,
-    json_body,
-    obj,
-    ok,
-    path_id,
-)
+from hub.api import JSON, decode, path_int, principal, services
+from hub.api.openapi import error_responses, json_body, ok, path_id
 from hub.reach import subscriptions as subs
 
 
@@ -34,16 +25,9 @@ async def list_mine(request: Request) -> Response:
 
 async def subscribe(request: Request) -> Response:
     me = await principal(request)
-    d = await body(request)
+    d = await decode(request, subs.SubscribeInput)
     s = services(request)
-    out = await subs.subscribe(
-        s.node,
-        me,
-        d.get("endpoint"),
-        d.get("keys"),
-        label=field(d, "label", str, required=False) or "",
-        insecure=s.settings.push_insecure_origins,
-    )
+    out = await subs.subscribe(s.node, me, d, insecure=s.settings.push_insecure_origins)
     return JSON(out, status_code=201)
 
 
@@ -60,48 +44,25 @@ routes = [
     Route("/api/push/subscriptions/{id:int}", unsubscribe, methods=["DELETE"]),
 ]
 
-SUBSCRIPTION = obj(
-    ["id", "endpoint", "service", "label", "created_at"],
-    id=INT,
-    endpoint={**STR, "description": "shown to its owner only"},
-    service={**STR, "description": "the push service's host"},
-    label=STR,
-    created_at=NULL_TS,
-)
 spec = {
     "/api/push/key": {
         "get": {
             "summary": "The key a browser subscribes with (VAPID application server key, "
             "base64url); null when no push service is configured (channel `log`)",
-            "responses": {
-                **ok(obj(["channel", "key"], channel=STR, key={"type": ["string", "null"]})),
-                **error_responses(401),
-            },
+            "responses": {**ok(subs.PushKey), **error_responses(401)},
         }
     },
     "/api/push/subscriptions": {
         "get": {
             "summary": "The caller's registered browsers (never their keys)",
-            "responses": {
-                **ok(
-                    obj(["subscriptions"], subscriptions={"type": "array", "items": SUBSCRIPTION})
-                ),
-                **error_responses(401),
-            },
+            "responses": {**ok(subs.Subscriptions), **error_responses(401)},
         },
         "post": {
             "summary": "Register (or renew) the caller's browser: its PushSubscription "
             "(https endpoint of a push service, keys p256dh and auth); the same endpoint "
             "again replaces its row; at most 10 per person (the oldest is forgotten)",
-            "requestBody": json_body(
-                obj(
-                    ["endpoint", "keys"],
-                    endpoint=STR,
-                    keys=obj(["p256dh", "auth"], p256dh=STR, auth=STR),
-                    label={**STR, "description": "the device's name, at most 100 characters"},
-                )
-            ),
-            "responses": {**ok(SUBSCRIPTION, 201), **error_responses(400, 401, 503)},
+            "requestBody": json_body(subs.SubscribeInput),
+            "responses": {**ok(subs.Subscription, 201), **error_responses(400, 401, 503)},
         },
     },
     "/api/push/subscriptions/{id}": {

@@ -14,14 +14,14 @@ from hub.api import JSON, path_int, principal, services
 from hub.api.documents import check_upload_headers
 from hub.api.meetings import MEETING_ID
 from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
-from hub.channels import Principal
 from hub.errors import BadRequest, TooLarge
 from hub.node import Node
 from hub.session import roster
 from hub.session.documents import clean_filename
+from hub.session.members import Member
 from hub.session.roster_sheet import MAX_BYTES
 
-Step = Callable[[Node, Principal, int, bytes, str], Awaitable[dict[str, Any]]]
+Step = Callable[[Node, Member, int, bytes, str], Awaitable[dict[str, Any]]]
 
 
 async def _file(request: Request) -> bytes:

@@ -63,12 +63,57 @@ async def catch_up_when_due(due: asyncio.Event, on_reconnect: OnReconnect) -> No
                 delay = min(delay * 2, RETRY_CAP)
 
 
+class Heard:
+    """The health check of one pub/sub connection: :meth:`next` reads its next message,
+    PINGs it after ``interval`` of silence, and raises :class:`Silent` when an answer due
+    (the PING's, or one :meth:`expect` awaits) has not come within ``timeout``."""
+
+    def __init__(
+        self, ps: Any, who: object, interval: float, timeout: float, expecting: bool
+    ) -> None:
+        self.ps, self.who, self.interval, self.timeout = ps, who, interval, timeout
+        self._loop = asyncio.get_running_loop()
+        self._heard = self._loop.time()
+        self._due: float | None = self._heard if expecting else None  # awaited since
+
+    def expect(self) -> None:
+        """An answer is due within ``timeout`` of the last message heard."""
+        self._due = self._heard
+
+    async def next(self) -> Any:
+        while True:
+            msg = await self.ps.get_message(timeout=min(self.interval, self.timeout))
+            now = self._loop.time()
+            if msg is not None:
+                self._heard, self._due = now, None
+                return msg
+            if self._due is not None and now - self._due > self.timeout:
+                raise Silent(f"no answer from {self.who} within {self.timeout} s")
+            if self._due is None and now - self._heard > self.interval:
+                await self.ps.ping(PING)
+                self._due = now
+
+
+def payload(seq: int, frame: str, stored_at: float) -> bytes:
+    """A message as published: ``<seq> <stored_at>\\n<frame>``."""
+    return f"{seq} {stored_at:.6f}\n{frame}".encode()
+
+
 class ListeningBroker(Broker):
     """What the Redis brokers share: a listener task that connects, subscribes and reads
     until cancelled (``_listen``), ``connected`` once it first hears, a catch-up task run
-    after each reconnect, and the state /readyz reports."""
+    after each reconnect, the payload's decoding, ``ping`` on the command client, and the
+    state /readyz reports."""
 
-    def __init__(self) -> None:
+    _client: Any  # the command client: a Redis or a RedisCluster
+
+    def __init__(
+        self, url: str, prefix: str, health_interval: float, socket_timeout: float
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.health_interval = health_interval
+        self.socket_timeout = socket_timeout
         self._wanted: set[str] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -77,8 +122,53 @@ class ListeningBroker(Broker):
         self._listening = False
         self.connected = asyncio.Event()
 
-    async def _listen(self) -> None:
+    name = "redis broker"  # in the logs
+    faults: tuple[type[Exception], ...] = (RedisError, OSError, Silent)
+    """Network faults: logged as a lost connection, not as a bug."""
+
+    async def _open(self) -> None:
+        """Connect and subscribe every wanted channel; return once Redis has answered."""
         raise NotImplementedError
+
+    async def _read_on(self) -> None:
+        """Hand every message to the node until a connection fails (then raise)."""
+        raise NotImplementedError
+
+    async def _drop(self) -> None:
+        """Close the pub/sub connections (the next :meth:`_open` makes new ones)."""
+        raise NotImplementedError
+
+    async def _listen(self) -> None:
+        """Open, read until a fault, drop and retry with back-off, forever; after each
+        reconnect the node catches up from the log."""
+        delay = RETRY_FIRST
+        ever_connected = False
+        while True:
+            try:
+                await self._open()
+                self._listening = True
+                self.connected.set()
+                if ever_connected:
+                    log.warning("%s reconnected; catching up from the log", self.name)
+                    self._catchup_due.set()
+                ever_connected = True
+                delay = RETRY_FIRST
+                await self._read_on()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if not isinstance(e, self.faults):
+                    # Not a network fault: a bug, or something unforeseen. Say where.
+                    log.exception("%s listener failed; reconnecting", self.name)
+                elif self._listening:
+                    log.warning("%s connection lost: %r", self.name, e)
+                else:
+                    log.info("%s still not connected: %r", self.name, e)
+                self._listening = False
+                self.connected.clear()
+                await self._drop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message = on_message
@@ -89,6 +179,35 @@ class ListeningBroker(Broker):
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), 3)
+
+    def _deliver(self, channel: bytes, data: bytes) -> None:
+        """Hand one message read from Redis (:func:`payload` on ``prefix + channel``) to the
+        node; a malformed one is logged and dropped."""
+        try:
+            head, _, frame = data.partition(b"\n")
+            seq, _, stored_at = head.partition(b" ")
+            name, seq_, at = channel[len(self.prefix) :].decode(), int(seq), float(stored_at)
+            text = frame.decode()
+        except ValueError:
+            log.warning("ignoring a malformed broker message on %r", channel)
+        else:
+            self._on_message(name, seq_, text, at)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def _stop_listening(self) -> None:
+        """Cancel the listener and catch-up tasks (closing the connections is the
+        subclass's part)."""
+        for task in (self._task, self._catchup_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listening = False
 
     @property
     def state(self) -> BrokerState:
@@ -101,11 +220,7 @@ class RedisBroker(ListeningBroker):
     def __init__(
         self, url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
     ) -> None:
-        super().__init__()
-        self.url = url
-        self.prefix = prefix
-        self.health_interval = health_interval
-        self.socket_timeout = socket_timeout
+        super().__init__(url, prefix, health_interval, socket_timeout)
         # A pooled connection that died with a restarted Redis fails its next command;
         # retrying on a fresh connection hides that from publish and ping. A timeout is not
         # retried: Redis did not answer in time, and another try would wait as long again.
@@ -138,71 +253,29 @@ class RedisBroker(ListeningBroker):
             # no channel yet (a pubsub without subscriptions does not read).
             await ps.subscribe(self.prefix + "__node__", *(self.prefix + c for c in self._wanted))
 
-    async def _listen(self) -> None:
-        delay = RETRY_FIRST
-        ever_connected = False
-        while True:
-            try:
-                await self._connect()
-                # Connected means Redis answered: the first PING's reply, or a message.
-                await self._read(first=True)
-                if ever_connected:
-                    log.warning("redis broker reconnected; catching up from the log")
-                    self._catchup_due.set()
-                ever_connected = True
-                delay = RETRY_FIRST
-                await self._read(first=False)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                if not isinstance(e, RedisError | OSError | Silent):
-                    # Not a network fault: a bug, or something unforeseen. Say where.
-                    log.exception("redis broker listener failed; reconnecting")
-                elif self._listening:
-                    log.warning("redis broker connection lost: %r", e)
-                else:
-                    log.info("redis broker still not connected: %r", e)
-                self._listening = False
-                self.connected.clear()
-                await self._drop_pubsub()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_CAP)
+    async def _open(self) -> None:
+        await self._connect()
+        # Connected means Redis answered: the first PING's reply, or a message.
+        await self._read(first=True)
+
+    async def _read_on(self) -> None:
+        await self._read(first=False)
+
+    async def _drop(self) -> None:
+        await self._drop_pubsub()
 
     async def _read(self, first: bool) -> None:
         """Hand every message heard to the node; return after the first thing heard if
         ``first``. Raises :class:`Silent` when a health check goes unanswered."""
         ps = self._pubsub
-        loop = asyncio.get_running_loop()
-        n = len(self.prefix)
-        heard = loop.time()
-        ping_at: float | None = None  # when the unanswered health check was sent
+        heard = Heard(ps, "Redis", self.health_interval, self.socket_timeout, expecting=first)
         if first:
             await ps.ping(PING)
-            ping_at = heard
         while True:
-            msg = await ps.get_message(timeout=min(self.health_interval, self.socket_timeout))
-            now = loop.time()
-            if msg is None:
-                if ping_at is not None and now - ping_at > self.socket_timeout:
-                    raise Silent(f"no answer from Redis within {self.socket_timeout} s")
-                if ping_at is None and now - heard > self.health_interval:
-                    await ps.ping(PING)
-                    ping_at = now
-                continue
-            heard, ping_at = now, None
+            msg = await heard.next()
             if msg["type"] == "message":
-                try:
-                    head, _, frame = msg["data"].partition(b"\n")
-                    seq, _, stored_at = head.partition(b" ")
-                    channel, seq_, at = msg["channel"][n:].decode(), int(seq), float(stored_at)
-                    text = frame.decode()
-                except ValueError:
-                    log.warning("ignoring a malformed broker message on %r", msg["channel"])
-                else:
-                    self._on_message(channel, seq_, text, at)
+                self._deliver(msg["channel"], msg["data"])
             if first:
-                self._listening = True
-                self.connected.set()
                 return
 
     async def _drop_pubsub(self) -> None:
@@ -233,22 +306,10 @@ class RedisBroker(ListeningBroker):
                     await ps.unsubscribe(self.prefix + channel)
 
     async def publish(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
-        payload = f"{seq} {stored_at:.6f}\n{frame}".encode()
-        await self._client.publish(self.prefix + channel, payload)
-
-    async def ping(self) -> bool:
-        try:
-            return bool(await self._client.ping())
-        except (RedisError, OSError):
-            return False
+        await self._client.publish(self.prefix + channel, payload(seq, frame, stored_at))
 
     async def close(self) -> None:
-        for task in (self._task, self._catchup_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._listening = False
+        await self._stop_listening()
         await self._drop_pubsub()
         await self._client.aclose()
         await self._sub_client.aclose()

@@ -34,7 +34,12 @@ from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
-from hub.broker.redis import PING, RETRY_CAP, RETRY_FIRST, ListeningBroker, Silent
+from hub.broker.redis import (
+    Heard,
+    ListeningBroker,
+    Silent,
+    payload,
+)
 
 log = logging.getLogger("hub.broker.redis_cluster")
 
@@ -97,11 +102,7 @@ class RedisClusterBroker(ListeningBroker):
     def __init__(
         self, url: str, prefix: str, health_interval: float = 1.0, socket_timeout: float = 3.0
     ) -> None:
-        super().__init__()
-        self.url = url
-        self.prefix = prefix
-        self.health_interval = health_interval
-        self.socket_timeout = socket_timeout
+        super().__init__(url, prefix, health_interval, socket_timeout)
         self.seeds, self._kw = parse_cluster_url(url)
         self._client = RedisCluster(
             startup_nodes=[ClusterNode(h, p) for h, p in self.seeds],
@@ -199,39 +200,20 @@ class RedisClusterBroker(ListeningBroker):
                     link.joining.update(same_slot)
                     await link.pubsub.ssubscribe(*same_slot)
 
-    async def _listen(self) -> None:
-        delay = RETRY_FIRST
-        ever_connected = False
-        while True:
-            try:
-                await self._connect()
-                # Connected means every master confirmed every subscription (a MOVED instead
-                # means the slot map is stale already: read it again).
-                await asyncio.gather(
-                    *(self._read(link, first=True) for link in self._links.values())
-                )
-                self._listening = True
-                self.connected.set()
-                if ever_connected:
-                    log.warning("redis cluster broker reconnected; catching up from the log")
-                    self._catchup_due.set()
-                ever_connected = True
-                delay = RETRY_FIRST
-                await self._read_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                if not isinstance(e, RedisError | OSError | Silent | TopologyChanged):
-                    log.exception("redis cluster broker listener failed; reconnecting")
-                elif self._listening:
-                    log.warning("redis cluster broker connection lost: %r", e)
-                else:
-                    log.info("redis cluster broker still not connected: %r", e)
-                self._listening = False
-                self.connected.clear()
-                await self._drop_links()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_CAP)
+    name = "redis cluster broker"
+    faults = (RedisError, OSError, Silent, TopologyChanged)
+
+    async def _open(self) -> None:
+        await self._connect()
+        # Connected means every master confirmed every subscription (a MOVED instead
+        # means the slot map is stale already: read it again).
+        await asyncio.gather(*(self._read(link, first=True) for link in self._links.values()))
+
+    async def _read_on(self) -> None:
+        await self._read_all()
+
+    async def _drop(self) -> None:
+        await self._drop_links()
 
     async def _read_all(self) -> None:
         """Read every master's connection until one of them fails; then raise its error."""
@@ -252,35 +234,14 @@ class RedisClusterBroker(ListeningBroker):
         """Hand every message heard on ``link`` to the node; if ``first``, return once the
         master confirmed every subscription made on connecting. Raises :class:`Silent` when a health check goes unanswered and
         :class:`TopologyChanged` when the master drops a subscription by itself."""
-        ps = link.pubsub
-        loop = asyncio.get_running_loop()
-        n = len(self.prefix)
-        heard = loop.time()
-        ping_at: float | None = None
-        if first:
-            ping_at = heard  # the confirmations are due within socket_timeout
+        heard = Heard(
+            link.pubsub, link.addr, self.health_interval, self.socket_timeout, expecting=first
+        )  # if first: the confirmations are due within socket_timeout
         while True:
-            msg = await ps.get_message(timeout=min(self.health_interval, self.socket_timeout))
-            now = loop.time()
-            if msg is None:
-                if ping_at is not None and now - ping_at > self.socket_timeout:
-                    raise Silent(f"no answer from {link.addr} within {self.socket_timeout} s")
-                if ping_at is None and now - heard > self.health_interval:
-                    await ps.ping(PING)
-                    ping_at = now
-                continue
-            heard, ping_at = now, None
+            msg = await heard.next()
             kind = msg["type"]
             if kind == "smessage":
-                try:
-                    head, _, frame = msg["data"].partition(b"\n")
-                    seq, _, stored_at = head.partition(b" ")
-                    channel, seq_, at = msg["channel"][n:].decode(), int(seq), float(stored_at)
-                    text = frame.decode()
-                except ValueError:
-                    log.warning("ignoring a malformed broker message on %r", msg["channel"])
-                else:
-                    self._on_message(channel, seq_, text, at)
+                self._deliver(msg["channel"], msg["data"])
             elif kind == "ssubscribe":
                 link.joining.discard(msg["channel"])
             elif kind == "sunsubscribe":
@@ -293,7 +254,7 @@ class RedisClusterBroker(ListeningBroker):
             if first and not link.joining:
                 return
             if first:
-                ping_at = now
+                heard.expect()
 
     async def _drop_links(self) -> None:
         links, self._links = self._links, {}
@@ -329,21 +290,9 @@ class RedisClusterBroker(ListeningBroker):
                     await link.pubsub.sunsubscribe(name)
 
     async def publish(self, channel: str, seq: int, frame: str, stored_at: float) -> None:
-        payload = f"{seq} {stored_at:.6f}\n{frame}".encode()
-        await self._client.spublish(self.prefix + channel, payload)
-
-    async def ping(self) -> bool:
-        try:
-            return bool(await self._client.ping())
-        except (RedisError, OSError):
-            return False
+        await self._client.spublish(self.prefix + channel, payload(seq, frame, stored_at))
 
     async def close(self) -> None:
-        for task in (self._task, self._catchup_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._listening = False
+        await self._stop_listening()
         await self._drop_links()
         await self._client.aclose()

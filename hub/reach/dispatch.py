@@ -43,7 +43,8 @@ from hub.reach import Device, Outcome, Reach, Result
 from hub.reach.subscriptions import devices, push_subscriptions
 from hub.session.common import SYSTEM, person
 from hub.session.presence import online_users
-from hub.store.schema import BigId, metadata, users
+from hub.session.schema import users
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node, Writer

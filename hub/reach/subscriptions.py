@@ -16,18 +16,19 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.protocol import iso_or_none
 from hub.reach import Device
-from hub.session.common import check_text
+from hub.session.members import Member
+from hub.shapes import Body, Label, Shape, Timestamp
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -49,6 +50,43 @@ push_subscriptions = sa.Table(
     sa.UniqueConstraint("endpoint", name="uq_push_subscriptions_endpoint"),
     sa.Index("ix_push_subscriptions_user", "user_id", "id"),
 )
+
+
+Key = Annotated[str, Meta(min_length=1, max_length=100, description="base64url")]
+
+
+class PushKeys(Body):
+    p256dh: Key
+    auth: Key
+
+
+class SubscribeInput(Body):
+    """A browser's PushSubscription, and the name its owner gives the device."""
+
+    endpoint: Annotated[str, Meta(min_length=1, max_length=MAX_ENDPOINT)]
+    keys: PushKeys
+    label: Annotated[Label, Meta(description="the device's name")] | None = None
+
+
+class PushKey(Shape):
+    """The key a browser subscribes with, and the channel that reaches it."""
+
+    channel: str
+    key: Annotated[str | None, Meta(description="VAPID application server key, base64url")]
+
+
+class Subscription(Shape):
+    """A registered browser, as its owner sees it (never its keys)."""
+
+    id: int
+    endpoint: Annotated[str, Meta(description="shown to its owner only")]
+    service: Annotated[str, Meta(description="the push service's host")]
+    label: str
+    created_at: Timestamp | None
+
+
+class Subscriptions(Shape):
+    subscriptions: list[Subscription]
 
 
 def _b64url(value: object, name: str, size: int) -> str:
@@ -112,20 +150,13 @@ def _public(r: Any) -> dict[str, Any]:
 
 
 async def subscribe(
-    node: Node,
-    me: Principal,
-    endpoint: object,
-    keys: object,
-    label: str = "",
-    insecure: tuple[str, ...] = (),
+    node: Node, me: Member, d: SubscribeInput, insecure: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Register (or renew) one of ``me``'s browsers."""
-    url = check_endpoint(endpoint, insecure)
-    if not isinstance(keys, dict):
-        raise BadRequest("`keys` must be an object with `p256dh` and `auth`", field="keys")
-    p256dh = _b64url(keys.get("p256dh"), "p256dh", 65)
-    auth = _b64url(keys.get("auth"), "auth", 16)
-    label = check_text(label, "label", 100, required=False)
+    url = check_endpoint(d.endpoint, insecure)
+    p256dh = _b64url(d.keys.p256dh, "p256dh", 65)
+    auth = _b64url(d.keys.auth, "auth", 16)
+    label = d.label or ""
     t = push_subscriptions
     async with node.writing() as w:
         await w.conn.execute(t.delete().where(t.c.endpoint == url))
@@ -156,14 +187,14 @@ async def subscribe(
     return _public(row)
 
 
-async def list_mine(node: Node, me: Principal) -> list[dict[str, Any]]:
+async def list_mine(node: Node, me: Member) -> list[dict[str, Any]]:
     t = push_subscriptions
     async with node.log.reading() as conn:
         rows = await conn.execute(sa.select(t).where(t.c.user_id == me.id).order_by(t.c.id))
         return [_public(r) for r in rows]
 
 
-async def unsubscribe(node: Node, me: Principal, sub_id: int) -> None:
+async def unsubscribe(node: Node, me: Member, sub_id: int) -> None:
     """Remove one of ``me``'s devices: another person's is ``forbidden``."""
     t = push_subscriptions
     async with node.writing() as w:

@@ -20,19 +20,28 @@ Messages, all on ``desk:<meeting>``: ``attendance.checked_in`` ``{"sitting", "de
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.protocol import iso_or_none
-from hub.session.common import check_text, meeting_deputies, person, require_role
-from hub.session.meetings import refuse_if_ended, sitting_dict, sitting_ended, sitting_row
+from hub.session.common import meeting_deputies, person, require_role
+from hub.session.meetings import (
+    Sitting,
+    refuse_if_ended,
+    sitting_dict,
+    sitting_ended,
+    sitting_row,
+)
+from hub.session.members import Member
 from hub.session.presence import online_users
-from hub.store.schema import BigId, delegations, metadata, users
+from hub.session.schema import delegations, users
+from hub.shapes import Body, MaybeShortText, Named, Shape, ShortText, Timestamp
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -61,6 +70,74 @@ leave_requests = sa.Table(
 )
 
 NEXT = {"pending": ["approve", "refuse"], "approved": [], "refused": []}
+
+
+# -- the shapes of what the API takes and sends about attendance ----------------------------
+
+
+class LeaveInput(Body):
+    """A deputy's leave request for a sitting."""
+
+    reason: ShortText
+
+
+class DecisionInput(Body):
+    """The secretariat's decision on a leave request, with an optional note."""
+
+    note: MaybeShortText | None = None
+
+
+Status = Literal["checked_in", "on_leave", "leave_pending", "absent"]
+STATUSES: tuple[str, ...] = get_args(Status)
+
+
+class Leave(Shape, kw_only=True):
+    """A leave request."""
+
+    id: int
+    sitting_id: int
+    deputy: Named
+    reason: str
+    status: Literal["pending", "approved", "refused"]
+    created_at: Timestamp | None
+    decided_at: Timestamp | None = None
+    note: str | None = None
+    allowed: Annotated[list[str], Meta(description="the actions the object allows next")]
+
+
+class CheckIn(Shape):
+    sitting: int
+    deputy: Named
+    ts: Timestamp
+
+
+class Counts(Shape):
+    checked_in: int
+    on_leave: int
+    leave_pending: int
+    absent: int
+    online: int
+
+
+class BoardDeputy(Shape, kw_only=True):
+    id: int
+    name: str
+    delegation_id: int | None = None
+    delegation_name: str | None = None
+    status: Status
+    online: bool
+    checked_in_at: Timestamp | None = None
+    leave: Leave | None = None
+
+
+class Board(Shape):
+    """The attendance board of a sitting."""
+
+    sitting: Sitting
+    open: bool
+    expected: int
+    counts: Counts
+    deputies: list[BoardDeputy]
 
 
 def leave_dict(r: Any, name: str) -> dict[str, Any]:
@@ -97,7 +174,7 @@ async def expected(conn: AsyncConnection, sitting: Any) -> list[Any]:
     return deps
 
 
-async def _expected_deputy(conn: AsyncConnection, me: Principal, sitting_id: int) -> Any:
+async def _expected_deputy(conn: AsyncConnection, me: Member, sitting_id: int) -> Any:
     """The sitting, locked; Forbidden unless the caller is a deputy expected there."""
     require_role(me, "deputy")
     s = await sitting_row(conn, sitting_id, lock=True)
@@ -120,7 +197,7 @@ async def _checked_in(conn: AsyncConnection, sitting_id: int, user_id: int) -> A
     ).first()
 
 
-async def check_in(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+async def check_in(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
     async with node.writing() as w:
         s = await _expected_deputy(w.conn, me, sitting_id)
         if await _checked_in(w.conn, sitting_id, me.id):
@@ -142,8 +219,7 @@ async def check_in(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]
     return body
 
 
-async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str) -> dict[str, Any]:
-    reason = check_text(reason, "reason", 2000)
+async def request_leave(node: Node, me: Member, sitting_id: int, reason: str) -> dict[str, Any]:
     async with node.writing() as w:
         s = await _expected_deputy(w.conn, me, sitting_id)
         if await _checked_in(w.conn, sitting_id, me.id):
@@ -188,11 +264,10 @@ async def request_leave(node: Node, me: Principal, sitting_id: int, reason: str)
 
 
 async def decide_leave(
-    node: Node, me: Principal, leave_id: int, approve: bool, note: str | None = None
+    node: Node, me: Member, leave_id: int, approve: bool, note: str | None = None
 ) -> dict[str, Any]:
     """Approve or refuse a pending leave request (secretariat)."""
-    if note is not None:
-        note = check_text(note, "note", 2000, required=False) or None
+    note = note or None
     require_role(me, "secretariat")
     async with node.writing() as w:
         r = (
@@ -229,7 +304,7 @@ async def decide_leave(
     return out
 
 
-async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+async def board(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
     """Per expected deputy: checked in / on leave / leave pending / absent, online now, and
     their delegation's name; ``open`` while the sitting has not ended (check-in still
     accepted), so an ``absent`` deputy is only not checked in *yet* and the counts are
@@ -295,7 +370,7 @@ async def board(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
     }
 
 
-async def add_my_attendance(node: Node, me: Principal, sittings: list[dict[str, Any]]) -> None:
+async def add_my_attendance(node: Node, me: Member, sittings: list[dict[str, Any]]) -> None:
     """Adds a deputy's own attendance to the sittings of a meeting overview: on each
     sitting they are expected at ``my_status`` (as on the board), ``my_checked_in_at`` and
     ``my_leave`` (their latest leave request, or null); on the others all three are null."""

@@ -1,5 +1,7 @@
 """The congress's channels and who may subscribe or publish to each, registered with the
-transport's :class:`hub.channels.ChannelRules` when the workflows attach to a hub.
+transport's :class:`hub.channels.ChannelRules` when the workflows attach to a hub. The
+rules read the memberships of the :class:`~hub.session.members.Member` each account loads
+as (:func:`hub.session.members.load_members`, given to the hub's principal loader then too).
 
 ==================  =========================================  ==============================
 channel             may subscribe                              may publish (raw)
@@ -22,9 +24,11 @@ workflow endpoints, which publish on their behalf.
 
 from __future__ import annotations
 
-from hub.channels import Channel, ChannelRules, MaySubscribe, Principal, parse_channel
+from hub.auth import Principal
+from hub.channels import Channel, ChannelRules, MaySubscribe, parse_channel
 from hub.errors import BadRequest, Forbidden
 from hub.session.kinds import check_reserved
+from hub.session.members import member
 
 READERS_OF_ALL = frozenset({"secretariat", "supervisor", "admin"})
 """The roles that may read every meeting and channel."""
@@ -35,11 +39,11 @@ def _reader(rule: MaySubscribe) -> MaySubscribe:
 
 
 SUBSCRIBE: dict[str, MaySubscribe] = {
-    "meeting": _reader(lambda p, id_: id_ in p.meetings),
-    "delegation": _reader(lambda p, id_: p.role == "deputy" and p.delegation_id == id_),
+    "meeting": _reader(lambda p, id_: id_ in member(p).meetings),
+    "delegation": _reader(lambda p, id_: p.role == "deputy" and member(p).delegation_id == id_),
     "desk": _reader(lambda p, id_: False),
     "deputy": _reader(lambda p, id_: p.role == "deputy" and p.id == id_),
-    "unit": _reader(lambda p, id_: p.role == "unit" and p.unit_id == id_),
+    "unit": _reader(lambda p, id_: p.role == "unit" and member(p).unit_id == id_),
 }
 
 

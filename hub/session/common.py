@@ -1,5 +1,4 @@
-"""What the session workflows share: the system sender, meeting access, timestamps and
-input fields.
+"""What the session workflows share: the system sender, meeting access and timestamps.
 
 Access rules every workflow applies the same way:
 
@@ -15,36 +14,23 @@ the channels it appends to in one order (:class:`hub.node.Writer`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
-from hub.params import MAX_ID
 from hub.protocol import utc
 from hub.session.channels import READERS_OF_ALL
+from hub.session.members import Member
+from hub.session.schema import meeting_participants, meetings, users
 from hub.store.engine import in_chunks
-from hub.store.schema import meeting_participants, meetings, users
 
 if TYPE_CHECKING:
     pass
 
-SYSTEM = Principal(id=0, name="会议系统", role="system")
+SYSTEM = Member(id=0, name="会议系统", role="system")
 """The sender of messages the hub raises by itself (tallies, presence changes)."""
-
-
-def check_text(value: str, name: str, max_len: int, required: bool = True) -> str:
-    """``value`` stripped; BadRequest if empty (when required), too long, or holding NUL."""
-    v = value.strip()
-    if required and not v:
-        raise BadRequest(f"`{name}` is required (1-{max_len} characters)")
-    if len(v) > max_len:
-        raise BadRequest(f"`{name}` must be at most {max_len} characters")
-    if "\x00" in v:
-        raise BadRequest(f"`{name}` must not contain NUL characters")
-    return v
 
 
 def parse_ts(raw: object, name: str) -> datetime:
@@ -65,7 +51,7 @@ def parse_ts(raw: object, name: str) -> datetime:
         raise BadRequest(f"`{name}` is out of range") from None
 
 
-def require_role(me: Principal, *roles: str) -> None:
+def require_role(me: Member, *roles: str) -> None:
     if me.role not in roles:
         raise Forbidden(f"a {me.role} may not do this; needs one of: {', '.join(roles)}")
 
@@ -77,7 +63,7 @@ async def meeting_row(conn: AsyncConnection, meeting_id: int) -> Any:
     return m
 
 
-def check_meeting_reader(me: Principal, meeting_id: int) -> None:
+def check_meeting_reader(me: Member, meeting_id: int) -> None:
     if me.role not in READERS_OF_ALL and meeting_id not in me.meetings:
         raise Forbidden(f"{me.role} {me.id} does not participate in meeting {meeting_id}")
 
@@ -106,56 +92,9 @@ def person(user_id: int, name: str) -> dict[str, Any]:
     return {"id": user_id, "name": name}
 
 
-# -- a user's action: its transaction and its input fields ------------------------------
-
-MAX_TEXT = 20_000
+# -- timestamps -------------------------------------------------------------------------
 
 
 def aware(ts: datetime | None) -> datetime | None:
     """:func:`utc` of a timestamp that may be absent."""
     return None if ts is None else utc(ts)
-
-
-def text_field(d: dict[str, Any], name: str, required: bool = True, limit: int = MAX_TEXT) -> str:
-    """A non-blank string of at most ``limit`` characters, stripped ("" if optional and
-    absent)."""
-    v = d.get(name)
-    if v is None and not required:
-        return ""
-    if not isinstance(v, str) or (required and not v.strip()):
-        raise BadRequest(f"`{name}` must be a non-empty string")
-    if len(v) > limit:
-        raise BadRequest(f"`{name}` is over {limit} characters")
-    return v.strip()
-
-
-@overload
-def id_field(d: dict[str, Any], name: str, required: Literal[True] = True) -> int: ...
-@overload
-def id_field(d: dict[str, Any], name: str, required: bool) -> int | None: ...
-def id_field(d: dict[str, Any], name: str, required: bool = True) -> int | None:
-    """A positive id no bigger than the database's BIGINT, from a JSON body."""
-    v = d.get(name)
-    if v is None:
-        if required:
-            raise BadRequest(f"missing `{name}`")
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_ID:
-        raise BadRequest(f"`{name}` must be a positive integer id")
-    return v
-
-
-def id_list(d: dict[str, Any], name: str, allow_empty: bool = True) -> list[int]:
-    """A list of distinct positive ids (absent: empty)."""
-    v = d.get(name)
-    if v is None:
-        v = []
-    if (
-        not isinstance(v, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
-        or len(set(v)) != len(v)
-        or (not v and not allow_empty)
-    ):
-        what = "a list" if allow_empty else "a non-empty list"
-        raise BadRequest(f"`{name}` must be {what} of distinct positive ids")
-    return list(v)

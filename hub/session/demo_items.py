@@ -17,13 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.node import Writer
-from hub.session.items import act_in, create_commit_in
-from hub.session.opinions import note_in, submit_in
+from hub.session import lifecycle as lc
+from hub.session.items import CommitInput, act_in, create_commit_in
+from hub.session.members import Member
+from hub.session.opinions import SubmitOpinion, note_in, submit_in
+from hub.session.schema import meeting_participants, users
 from hub.session.suggestions import submit_in as submit_suggestion_in
-from hub.store.schema import meeting_participants, users
 
 OPINIONS = (  # (deputy index, agenda index, text)
     (0, 0, "建议增开定海至普陀的夜间公交班次，方便海岛群众夜间出行。"),
@@ -55,13 +56,14 @@ async def seed_items(
         )
     ).all()
 
-    def who(r: Any) -> Principal:
-        return Principal(r.id, r.name, r.role, unit_id=r.unit_id, meetings=frozenset({meeting_id}))
+    def who(r: Any) -> Member:
+        return Member(r.id, r.name, r.role, unit_id=r.unit_id, meetings=frozenset({meeting_id}))
 
     deputies = [who(r) for r in people if r.role == "deputy"]
     sec = next(who(r) for r in people if r.role == "secretariat")
     unit_accounts = [who(r) for r in people if r.role == "unit"]
     transport = unit_accounts[0]
+    assert transport.unit_id is not None
     # One transaction of many steps: every channel they append to, locked first.
     await w.lock(
         f"desk:{meeting_id}",
@@ -74,7 +76,7 @@ async def seed_items(
             w,
             clock,
             deputies[d],
-            {"meeting_id": meeting_id, "agenda_item_id": agenda_ids[a], "text": text},
+            SubmitOpinion(meeting_id=meeting_id, agenda_item_id=agenda_ids[a], text=text),
         )
         for d, a, text in OPINIONS
     ]
@@ -83,51 +85,51 @@ async def seed_items(
         w,
         clock,
         sec,
-        {
-            "opinion_ids": [ops[0]["id"]],
-            "title": "增开定海至普陀夜间公交班次",
-            "lead_unit_id": transport.unit_id,
-        },
+        CommitInput(
+            opinion_ids=[ops[0]["id"]],
+            title="增开定海至普陀夜间公交班次",
+            lead_unit_id=transport.unit_id,
+        ),
     )
-    await act_in(w, clock, transport, signed["id"], "sign", {})
+    await act_in(w, clock, transport, signed["id"], "sign", lc.NoteInput())
     await act_in(
         w,
         clock,
         transport,
         signed["id"],
         "contact",
-        {"method": "phone", "note": "已电话联系王建国代表，了解夜间出行需求"},
+        lc.ContactInput(method="phone", note="已电话联系王建国代表，了解夜间出行需求"),
     )
     waiting = await create_commit_in(
         w,
         clock,
         sec,
-        {
-            "opinion_ids": [ops[1]["id"]],
-            "title": "东港片区学校周边停车难",
-            "lead_unit_id": transport.unit_id,
-        },
+        CommitInput(
+            opinion_ids=[ops[1]["id"]],
+            title="东港片区学校周边停车难",
+            lead_unit_id=transport.unit_id,
+        ),
     )
     joint = await submit_suggestion_in(
         w,
         clock,
         deputies[3],
-        {
-            "meeting_id": meeting_id,
-            "title": "关于加强海岛群众就医交通保障的建议",
-            "text": "一、开通医院专线……二、完善急救转运……",
-            "cosigner_ids": [deputies[4].id],
-        },
+        lc.SuggestionInput(
+            meeting_id=meeting_id,
+            title="关于加强海岛群众就医交通保障的建议",
+            text="一、开通医院专线……二、完善急救转运……",
+            cosigner_ids=[deputies[4].id],
+        ),
     )
     single = await submit_suggestion_in(
         w,
         clock,
         deputies[6],
-        {
-            "meeting_id": meeting_id,
-            "title": "关于提高渔民养老保险补贴的建议",
-            "text": "建议将渔民养老保险补贴标准与物价水平挂钩……",
-        },
+        lc.SuggestionInput(
+            meeting_id=meeting_id,
+            title="关于提高渔民养老保险补贴的建议",
+            text="建议将渔民养老保险补贴标准与物价水平挂钩……",
+        ),
     )
     return {
         "opinion_ids": [o["id"] for o in ops],

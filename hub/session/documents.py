@@ -20,15 +20,18 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
+from msgspec import Meta
 
-from hub.channels import Principal
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.protocol import iso_or_none
-from hub.session.common import check_meeting_reader, check_text, meeting_row, person, require_role
-from hub.store.schema import BigId, metadata, users
+from hub.session.common import check_meeting_reader, meeting_row, person, require_role
+from hub.session.members import Member
+from hub.session.schema import users
+from hub.shapes import Body, Named, Shape, Timestamp, Title
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -140,6 +143,41 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+class UploadQuery(Body):
+    """An upload's name and title (its bytes are the request body)."""
+
+    filename: Annotated[str, Meta(max_length=4096, description="the file's name")]
+    title: Annotated[Title, Meta(description="defaults to the file name")] | None = None
+
+
+class Document(Shape):
+    id: int
+    meeting_id: int
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: Timestamp | None
+
+
+class Documents(Shape):
+    documents: list[Document]
+
+
+class DocumentOpen(Shape):
+    user: Named
+    ts: Timestamp | None
+
+
+class DocumentOpens(Shape):
+    """Who opened a document and when."""
+
+    document: Document
+    opens: list[DocumentOpen]
+    readers: Annotated[int, Meta(description="distinct users who opened it")]
+
+
 def document_dict(r: Any) -> dict[str, Any]:
     return {
         "id": int(r.id),
@@ -153,7 +191,7 @@ def document_dict(r: Any) -> dict[str, Any]:
     }
 
 
-async def check_can_upload(node: Node, me: Principal, meeting_id: int) -> None:
+async def check_can_upload(node: Node, me: Member, meeting_id: int) -> None:
     """Before the bytes are read: the caller is secretariat and the meeting exists."""
     require_role(me, "secretariat")
     async with node.log.reading() as conn:
@@ -162,7 +200,7 @@ async def check_can_upload(node: Node, me: Principal, meeting_id: int) -> None:
 
 async def add_document(
     node: Node,
-    me: Principal,
+    me: Member,
     meeting_id: int,
     title: str,
     filename: str,
@@ -171,7 +209,6 @@ async def add_document(
 ) -> dict[str, Any]:
     """Record an uploaded blob as a document of the meeting, keep it, and announce it."""
     require_role(me, "secretariat")
-    title = check_text(title, "title", 300)
     async with node.writing() as w:
         await meeting_row(w.conn, meeting_id)
         did = (
@@ -197,7 +234,7 @@ async def add_document(
     return out
 
 
-async def list_documents(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+async def list_documents(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     async with node.log.reading() as conn:
         await meeting_row(conn, meeting_id)
         check_meeting_reader(me, meeting_id)
@@ -214,7 +251,7 @@ async def list_documents(node: Node, me: Principal, meeting_id: int) -> list[dic
 OPEN_EVERY = 60
 
 
-async def open_document(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
+async def open_document(node: Node, me: Member, document_id: int) -> dict[str, Any]:
     """Check access and record the open, at most once per person per document per
     :data:`OPEN_EVERY` seconds; the document (the caller then sends the bytes)."""
     async with node.log.reading() as conn:
@@ -242,7 +279,7 @@ async def open_document(node: Node, me: Principal, document_id: int) -> dict[str
     return document_dict(r)
 
 
-async def document_opens_of(node: Node, me: Principal, document_id: int) -> dict[str, Any]:
+async def document_opens_of(node: Node, me: Member, document_id: int) -> dict[str, Any]:
     """Who opened a document and when (secretariat, supervisors, admins)."""
     require_role(me, "secretariat", "supervisor", "admin")
     async with node.log.reading() as conn:

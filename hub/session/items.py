@@ -39,26 +39,42 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import msgspec
 import orjson
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso, iso_or_none, utc
 from hub.session import lifecycle as lc
-from hub.session.common import aware, id_list, text_field
+from hub.session.common import aware
 from hub.session.deadline_rules import Deadlines
-from hub.session.lifecycle import COMMIT, KINDS, MESSAGE_KIND, Assignment
+from hub.session.lifecycle import COMMIT, MESSAGE_KIND, Assignment
 from hub.session.lifecycle import RATINGS as RATINGS  # the supervision reports read them here
 from hub.session.lifecycle import SUGGESTION as SUGGESTION
+from hub.session.members import CONTACTS, Member
 from hub.session.opinions import commit_for_item, get_row
-from hub.store.schema import BigId, metadata, units, users
+from hub.session.schema import units, users
+from hub.shapes import (
+    DISTINCT,
+    Body,
+    Id,
+    MaybeText,
+    Named,
+    Page,
+    Shape,
+    Timestamp,
+    Title,
+    Words,
+    one_or_more,
+)
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -219,7 +235,7 @@ class Ctx:
         due = aware(self.row.evaluation_due)
         return due is None or (now is not None and due <= now)
 
-    def relations(self, me: Principal) -> tuple[frozenset[str], int | None]:
+    def relations(self, me: Member) -> tuple[frozenset[str], int | None]:
         """The caller's actor roles on this item and the id guards compare (deputy or unit)."""
         if me.role == "secretariat":
             return frozenset({"secretariat"}), me.id
@@ -314,8 +330,206 @@ async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
     return [out[i] for i in ids]
 
 
+# -- the shapes of what the API takes and sends about items ----------------------------------
+
+
+def _one_of(values: Sequence[str], what: str = "") -> Any:
+    """A string that is one of ``values`` (in the document; the data sets it)."""
+    extra: dict[str, Any] = {"enum": list(values)}
+    if what:
+        extra["description"] = what
+    return Meta(extra_json_schema=extra)
+
+
+class ItemDeputy(Shape):
+    id: int
+    name: str
+    role: Literal["author", "cosigner", "opinion"]
+    status: Literal["confirmed", "pending", "declined"]
+
+
+class ActionReason(Shape):
+    code: Annotated[str, _one_of(lc.REASON_CODES)]
+    params: dict[str, Any]
+
+
+class ActionOption(Shape):
+    name: Annotated[str, _one_of(lc.ACTIONS)]
+    allowed: bool
+    path: Annotated[str, Meta(description="where it is posted")]
+    reason: ActionReason | None = None
+
+
+class Item(Shape):
+    """An item as messages and lists show it (without its long text)."""
+
+    id: int
+    kind: lc.Kind
+    meeting_id: int
+    title: str
+    state: Annotated[str, _one_of(lc.STATES)]
+    round: Annotated[int, Meta(description="handling round: 1, then 2 after re-handling …")]
+    complex: bool
+    lead_unit: Named | None
+    co_units: list[Named]
+    deputies: list[ItemDeputy]
+    sign_due: Timestamp | None
+    reply_due: Timestamp | None
+    due: Annotated[
+        Timestamp | None, Meta(description="the deadline the item waits on now (sign or reply)")
+    ]
+    overdue: bool
+    extension_until: Annotated[
+        Timestamp | None, Meta(description="an extension request waiting for a decision")
+    ]
+    grade: lc.Grade | None
+    created_at: Timestamp
+    handed_over_at: Timestamp | None
+    replied_at: Timestamp | None
+    closed_at: Timestamp | None
+    closed_reason: Annotated[
+        str | None,
+        Meta(
+            description="closed by the deputies' evaluations, or by the secretariat after the "
+            "evaluation deadline without them (no_evaluation: counted as no rating); one of "
+            + ", ".join(lc.CLOSED_REASONS)
+        ),
+    ]
+    evaluation_due: Annotated[
+        Timestamp | None, Meta(description="while replied: the deputies' evaluation deadline")
+    ]
+    updated_at: Timestamp
+    seen: (
+        Annotated[
+            bool,
+            Meta(
+                description="for a unit's account (answers and lists, never in messages): "
+                "whether this person has seen the item since it was last handed over "
+                "(POST /api/items/seen, or an action of theirs on it)"
+            ),
+        ]
+        | None
+    ) = None
+    actions: (
+        Annotated[
+            list[ActionOption],
+            Meta(
+                description="for the caller (answers and lists, never in messages): each "
+                "action in play on the item now that is theirs, allowed or not; a refused one "
+                "has the reason as a code the pages translate"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class UnitOpinion(Shape):
+    unit_id: int
+    opinion_due: Timestamp | None
+    text: str | None
+    at: Timestamp | None
+
+
+class Evaluation(Shape):
+    round: int
+    deputy_id: int
+    rating: lc.Rating
+    reason: str | None
+    at: Timestamp
+
+
+class DeputyContact(Shape):
+    deputy_id: int
+    name: str
+    phone: str | None
+    preferred_contact: Annotated[str, _one_of(CONTACTS)] | None
+
+
+class ItemDetail(Item, kw_only=True):
+    """The whole item: its text, the last reply, co-unit opinions, every evaluation."""
+
+    text: str
+    extension_reason: str | None
+    reply_text: str | None
+    review_reason: str | None
+    return_reason: str | None
+    unit_opinions: list[UnitOpinion]
+    evaluations: list[Evaluation]
+    contacts: (
+        Annotated[
+            list[DeputyContact],
+            Meta(
+                description="only for an account of a unit now on the item: how to reach its "
+                "deputies (the roster's phone and preferred contact); absent for anyone else"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class Actor(Shape):
+    id: int
+    role: str
+    unit_id: int | None
+    name: str | None = None
+
+
+class ItemEvent(Shape):
+    """A step of an item's timeline (``item_events``)."""
+
+    id: int
+    item_id: int
+    action: str
+    actor: Actor
+    from_: str | None = msgspec.field(name="from")
+    to: str
+    round: int
+    payload: dict[str, Any]
+    at: Timestamp
+
+
+class ItemEvents(Shape):
+    events: list[ItemEvent]
+
+
+class ItemPage(Shape):
+    """A page of items, how many the filters match and how many per state."""
+
+    items: list[Item]
+    total: Annotated[int, Meta(description="every item the filters match, not only this page")]
+    by_state: Annotated[
+        dict[str, int],
+        Meta(
+            description="the items the other filters match, per state, as if no `state` were "
+            "asked for (a state none is in is left out)"
+        ),
+    ]
+
+
+class CommitInput(lc.AssignmentInput, kw_only=True):
+    """A commit-to-do item made from opinions, and its hand-over."""
+
+    opinion_ids: Annotated[list[Id], Meta(min_length=1, extra=DISTINCT)]
+    title: Title
+    text: Annotated[MaybeText, Meta(description="default: the opinions' texts")] | None = None
+
+
+MAX_SEEN = 500  # items marked seen in one request
+
+
+class SeenInput(Body):
+    """Items the caller has seen."""
+
+    item_ids: Annotated[list[Id], Meta(min_length=1, max_length=MAX_SEEN, extra=DISTINCT)]
+
+
+class Seen(Shape):
+    item_ids: list[int]
+    seen_at: Timestamp
+
+
 def summary(
-    ctx: Ctx, now: datetime | None = None, me: Principal | None = None, seen: bool | None = None
+    ctx: Ctx, now: datetime | None = None, me: Member | None = None, seen: bool | None = None
 ) -> dict[str, Any]:
     """The item as messages and lists show it (without its long text); for a caller
     ``me``, with ``actions``: what they may do on it now (:func:`actions`), and for a
@@ -356,7 +570,7 @@ def summary(
     }
 
 
-def actions(ctx: Ctx, me: Principal, now: datetime | None) -> list[dict[str, Any]]:
+def actions(ctx: Ctx, me: Member, now: datetime | None) -> list[dict[str, Any]]:
     """The actions ``me`` may take on the item at ``now``, and the ones in play they may
     not, with the reason (``lifecycle.options``), each with the ``path`` it is posted to."""
     rel, key = ctx.relations(me)
@@ -371,7 +585,7 @@ def detail(
     ctx: Ctx,
     now: datetime,
     evaluations: Sequence[Any],
-    me: Principal,
+    me: Member,
     seen: bool | None = None,
 ) -> dict[str, Any]:
     """The whole item for ``me``: its text, the last reply, co-unit opinions, every
@@ -431,7 +645,7 @@ async def insert_event(
     conn: AsyncConnection,
     ctx: Ctx,
     action: str,
-    actor: Principal,
+    actor: Member,
     from_state: str | None,
     payload: dict[str, Any],
     now: datetime,
@@ -459,7 +673,7 @@ async def insert_event(
     return item_event(row, actor.name)
 
 
-def can_read(me: Principal, ctx: Ctx) -> bool:
+def can_read(me: Member, ctx: Ctx) -> bool:
     if me.role in ("secretariat", "supervisor", "admin"):
         return True
     if me.role == "deputy":
@@ -475,7 +689,7 @@ async def record(
     ctx_before: Ctx | None,
     item_id: int,
     action: str,
-    actor: Principal,
+    actor: Member,
     from_state: str | None,
     payload: dict[str, Any],
     now: datetime,
@@ -610,15 +824,17 @@ async def _hand_over(
 
 
 async def act(
-    s: Services, me: Principal, item_id: int, action: str, d: dict[str, Any]
+    s: Services, me: Member, item_id: int, action: str, d: Body | bytes
 ) -> dict[str, Any]:
-    """Take ``action`` on item ``item_id`` for ``me``; the item's summary after it."""
+    """Take ``action`` on item ``item_id`` for ``me``; the item's summary after it. ``d`` is
+    the action's input (``lifecycle.Action.input``), or the request's JSON body, decoded
+    once the caller is known to be allowed the action now."""
     async with s.node.writing() as w:
         return await act_in(w, s.clock, me, item_id, action, d)
 
 
 async def act_in(
-    w: Writer, clock: Clock, me: Principal, item_id: int, action: str, d: dict[str, Any]
+    w: Writer, clock: Clock, me: Member, item_id: int, action: str, d: Body | bytes
 ) -> dict[str, Any]:
     """:func:`act` inside the caller's transaction."""
     declared = lc.ACTION.get(action)
@@ -628,7 +844,7 @@ async def act_in(
     ctx = await load(w.conn, item_id, lock=True)
     rel, key = ctx.relations(me)
     t = lc.check(ctx.state, action, rel, ctx.facts(now), key)
-    args = declared.parse(d, clock, ctx.row.kind)
+    args = declared.args(d, clock, ctx.row.kind)
     step = Step(w.conn, clock, ctx, me, key, args, now)
     payload = await EFFECTS[action](step)
     mid = await load(w.conn, item_id)
@@ -663,7 +879,7 @@ class Step:
     conn: AsyncConnection
     clock: Clock
     ctx: Ctx  # the item before the action
-    me: Principal
+    me: Member
     key: int | None  # the caller's deputy or unit id, as the guards saw it
     args: dict[str, Any]  # the parsed input
     now: datetime
@@ -840,7 +1056,7 @@ async def insert_item(
     title: str,
     text: str,
     state: str,
-    me: Principal,
+    me: Member,
     now: datetime,
 ) -> int:
     return int(
@@ -865,19 +1081,15 @@ async def insert_item(
     )
 
 
-async def create_commit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def create_commit(s: Services, me: Member, d: CommitInput) -> dict[str, Any]:
     """A commit-to-do item from one or more opinions, handed over at once."""
     async with s.node.writing() as w:
         return await create_commit_in(w, s.clock, me, d)
 
 
-async def create_commit_in(
-    w: Writer, clock: Clock, me: Principal, d: dict[str, Any]
-) -> dict[str, Any]:
+async def create_commit_in(w: Writer, clock: Clock, me: Member, d: CommitInput) -> dict[str, Any]:
     """:func:`create_commit` inside the caller's transaction."""
-    ids = id_list(d, "opinion_ids", allow_empty=False)
-    title = text_field(d, "title", limit=300)
-    text = text_field(d, "text", required=False)
+    ids, title, text = list(d.opinion_ids), d.title, d.text or ""
     a = lc.parse_assignment(d, clock, COMMIT)
     staff = frozenset({"secretariat"} if me.role == "secretariat" else ())
     lc.check(None, "hand_over", staff, lc.Facts(), me.id)
@@ -907,7 +1119,7 @@ async def create_commit_in(
 # -- reading --------------------------------------------------------------------------------
 
 
-async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
+async def get(s: Services, me: Member, item_id: int) -> dict[str, Any]:
     async with s.log.reading() as conn:
         ctx = await load(conn, item_id)
         if not can_read(me, ctx):
@@ -927,7 +1139,7 @@ async def get(s: Services, me: Principal, item_id: int) -> dict[str, Any]:
     return out
 
 
-async def deputy_contacts(conn: AsyncConnection, me: Principal, ctx: Ctx) -> list[Any] | None:
+async def deputy_contacts(conn: AsyncConnection, me: Member, ctx: Ctx) -> list[Any] | None:
     """How to reach the item's deputies (their roster phone and preferred contact), for an
     account of a unit now on the item, who must contact them about it; None for anyone
     else: other units, the deputies, the staff. Never in a message: the log is read by
@@ -953,7 +1165,7 @@ async def deputy_contacts(conn: AsyncConnection, me: Principal, ctx: Ctx) -> lis
     ]
 
 
-async def events(s: Services, me: Principal, item_id: int) -> list[dict[str, Any]]:
+async def events(s: Services, me: Member, item_id: int) -> list[dict[str, Any]]:
     """The item's timeline, oldest first."""
     async with s.log.reading() as conn:
         ctx = await load(conn, item_id)
@@ -977,7 +1189,7 @@ def due_expr() -> sa.ColumnElement[Any]:
     )
 
 
-ORDERS = ("oldest", "newest", "deadline")
+Order = Literal["oldest", "newest", "deadline"]
 """How a list is ordered (``order``): ``oldest`` or ``newest`` first, by id; ``deadline``,
 the nearest ``due`` first (so the overdue on top, the most overdue first), then the items
 waiting on no deadline (returned, replied, closed …), newest first where ``due`` is the
@@ -992,41 +1204,52 @@ def order_by(order: str) -> list[Any]:
     return [items.c.id.desc() if order == "newest" else items.c.id]
 
 
-@dataclass(frozen=True)
-class Filters:
+class ItemQuery(Page):
     """What ``GET /api/items`` asks for: filters (all optional, combined with AND), order and
-    page. ``words`` must each be found in the title or the text; ``order`` is ``oldest`` or
-    ``newest`` (by id) or ``deadline`` (the items waiting on a deadline first, the nearest
-    (the most overdue) first, then the others newest first); ``before_id`` (only ids below
-    it: the next page of a newest-first list, which a new item does not shift) does not
-    change the total."""
+    page (:class:`hub.shapes.Page`). ``q``'s words must each be found in the title or the
+    text."""
 
-    meeting_id: int | None = None
-    kind: str | None = None
-    states: tuple[str, ...] = ()
-    unit_id: int | None = None
-    deputy_id: int | None = None
-    overdue: bool = False
-    words: str | None = None
-    order: str = "oldest"
-    before_id: int | None = None
-    limit: int = 100
-    offset: int = 0
+    meeting_id: Annotated[Id, Meta(description="only this meeting")] | None = None
+    kind: Annotated[lc.Kind, Meta(description="commit or suggestion")] | None = None
+    state: (
+        Annotated[
+            str,
+            Meta(
+                max_length=300,
+                description="comma-separated states, e.g. assigned,in_progress",
+            ),
+        ]
+        | None
+    ) = None
+    unit_id: Annotated[Id, Meta(description="only items this unit is on (lead or co)")] | None = (
+        None
+    )
+    deputy_id: Annotated[Id, Meta(description="only items of this deputy")] | None = None
+    overdue: Annotated[bool, Meta(description="only items past the deadline they wait on")] = False
+    q: Annotated[Words, Meta(description="words in the title or the text")] | None = None
+    order: Annotated[
+        Order,
+        Meta(
+            description="oldest (default) or newest, by id; deadline: the items waiting on a "
+            "deadline first, the nearest (most overdue) first, then the others newest first "
+            "(/api/items/overdue: always most overdue first)"
+        ),
+    ] = "oldest"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.states()
+
+    def states(self) -> tuple[str, ...]:
+        """``state`` as a set of states (empty: any)."""
+        return one_or_more(self.state, lc.STATES, "state")
 
 
-async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
+async def listing(s: Services, me: Member, f: ItemQuery) -> dict[str, Any]:
     """Items the caller may see: a deputy their own, a unit its own, staff every item.
     ``total`` counts every item the filters match, not only the page; ``by_state`` counts
     them per state as if no ``state`` were asked for (a state none has is left out)."""
-    if f.kind is not None and f.kind not in KINDS:
-        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}", field="kind")
-    for st in f.states:
-        if st not in lc.STATES:
-            raise BadRequest(
-                f"unknown state {st!r}: expected one of {', '.join(lc.STATES)}", field="state"
-            )
-    if f.order not in ORDERS:
-        raise BadRequest(f"`order` must be one of {', '.join(ORDERS)}", field="order")
+    states = f.states()
     now = s.clock.now()
     conds: list[sa.ColumnElement[bool]] = []
     if me.role == "deputy":
@@ -1057,7 +1280,7 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
                 sa.select(item_deputies.c.item_id).where(item_deputies.c.deputy_id == f.deputy_id)
             )
         )
-    for word in (f.words or "").split():
+    for word in (f.q or "").split():
         conds.append(
             sa.or_(
                 items.c.title.contains(word, autoescape=True),
@@ -1068,7 +1291,7 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
     if f.overdue:  # the overdue board: the most overdue first
         conds.append(due_expr() <= now)
         order = [due_expr(), items.c.id]
-    state_cond = [items.c.state.in_(f.states)] if f.states else []
+    state_cond = [items.c.state.in_(states)] if states else []
     async with s.log.reading() as conn:
         by_state = {
             str(st): int(n)
@@ -1077,7 +1300,7 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
             )
         }
         conds += state_cond
-        total = sum(n for st, n in by_state.items() if not f.states or st in f.states)
+        total = sum(n for st, n in by_state.items() if not states or st in states)
         if f.before_id is not None:
             conds.append(items.c.id < f.before_id)
         ids = (
@@ -1101,8 +1324,6 @@ async def listing(s: Services, me: Principal, f: Filters) -> dict[str, Any]:
 
 # -- what a unit's people have seen ------------------------------------------------------
 
-MAX_SEEN = 500  # items marked seen in one request
-
 
 def is_seen(ctx: Ctx, seen_at: datetime | None) -> bool:
     """Seen since the item was last handed over: a reassignment is news again."""
@@ -1112,9 +1333,7 @@ def is_seen(ctx: Ctx, seen_at: datetime | None) -> bool:
     return handed is None or utc(seen_at) >= handed
 
 
-async def seen_times(
-    conn: AsyncConnection, me: Principal, ids: Sequence[int]
-) -> dict[int, datetime]:
+async def seen_times(conn: AsyncConnection, me: Member, ids: Sequence[int]) -> dict[int, datetime]:
     """When ``me`` (a unit's account) last saw each of these items; {} for other roles."""
     if me.role != "unit" or not ids:
         return {}
@@ -1126,14 +1345,12 @@ async def seen_times(
     return {int(r.item_id): utc(r.seen_at) for r in rows}
 
 
-def seen_of(me: Principal, ctx: Ctx, times: dict[int, datetime]) -> bool | None:
+def seen_of(me: Member, ctx: Ctx, times: dict[int, datetime]) -> bool | None:
     """The summary's ``seen`` for ``me``: only a unit's account has one."""
     return is_seen(ctx, times.get(ctx.id)) if me.role == "unit" else None
 
 
-async def record_seen(
-    conn: AsyncConnection, me: Principal, ids: Sequence[int], now: datetime
-) -> None:
+async def record_seen(conn: AsyncConnection, me: Member, ids: Sequence[int], now: datetime) -> None:
     """``me`` has seen these items at ``now`` (one statement; an earlier row moves on)."""
     ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(item_seen)
     await conn.execute(
@@ -1146,16 +1363,14 @@ async def record_seen(
     )
 
 
-async def mark_seen(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def mark_seen(s: Services, me: Member, d: SeenInput) -> dict[str, Any]:
     """A unit's account has seen items of its unit (opened them, or acknowledged the
     hand-over alert): recorded for that person, not in the log. An unknown item is
     ``not_found``; another unit's item, or a caller who is not a unit's, ``forbidden``
     (as reading it would be); a refused request records nothing."""
     if me.role != "unit" or me.unit_id is None:
         raise Forbidden(f"a {me.role} has no unit: only a unit's account marks items seen")
-    ids = id_list(d, "item_ids", allow_empty=False)
-    if len(ids) > MAX_SEEN:
-        raise BadRequest(f"`item_ids` holds at most {MAX_SEEN} ids", field="item_ids")
+    ids = list(d.item_ids)
     now = s.clock.now()
     async with s.node.writing() as w:
         found = set(

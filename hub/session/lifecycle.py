@@ -8,7 +8,9 @@ commit-to-do item is created by ``hand_over`` from the secretariat's desk and st
 ``assigned``. From ``assigned`` on the two are handled the same way; only their
 deadline rules differ (``hub.session.deadlines``).
 
-This module is pure: no I/O. An action's input is validated by its ``parse``; its effect
+This module is pure: no I/O. An action's input is a Struct (its ``input``: the shape
+checked and documented in ``/openapi.json``) which its ``parse`` turns into the effect's
+arguments, checking what needs the clock or the item's kind; its effect
 on the stored item is ``hub.session.items.EFFECTS``. :func:`check` decides whether an action may be taken and
 raises :class:`~hub.errors.Forbidden` (wrong actor) or :class:`~hub.errors.Conflict`
 (not now; ``allowed`` names the actions possible in the current state), and
@@ -33,20 +35,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+import msgspec
+from msgspec import Meta
+
+from hub import shapes
 from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden
 from hub.params import parse_deadline
 from hub.protocol import iso
-from hub.session.common import id_field, id_list, text_field
+from hub.shapes import DISTINCT, Body, Id, MaybeShortText, ShortText, Text, Title
 
 COMMIT, SUGGESTION = "commit", "suggestion"
-KINDS = (COMMIT, SUGGESTION)
-GRADES = ("A", "B", "C", "D")  # solved, being solved, planned, for reference
-RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
-CONTACT_METHODS = ("phone", "visit", "meeting", "message", "other")
-MAX_REASON = 2000
+Kind = Literal["commit", "suggestion"]
+KINDS: tuple[str, ...] = get_args(Kind)
+Grade = Literal["A", "B", "C", "D"]  # solved, being solved, planned, for reference
+GRADES: tuple[str, ...] = get_args(Grade)
+Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+RATINGS: tuple[str, ...] = get_args(Rating)
+ContactMethod = Literal["phone", "visit", "meeting", "message", "other"]
+CONTACT_METHODS: tuple[str, ...] = get_args(ContactMethod)
 
 # States. ``None`` is "the item does not exist yet" (its creation).
 COSIGNING = "cosigning"  # suggestion waiting for co-signers to confirm (联名确认)
@@ -231,75 +240,156 @@ class Transition:
         return nxt
 
 
-# -- the input of each action (validated before anything is read or written) -------------
+# -- the input of each action: its shape (a Struct) and what its ``parse`` checks besides ---
+
+DEADLINE = (
+    "YYYY-MM-DD (the end of that day in HUB_TIMEZONE) or an ISO datetime with offset; in the future"
+)
+Deadline = Annotated[str, Meta(max_length=64, description=DEADLINE)]
+DistinctIds = Annotated[list[Id], Meta(extra=DISTINCT)]
 
 
-def _reason(d: dict[str, Any], name: str = "reason", required: bool = True) -> str:
-    return text_field(d, name, required=required, limit=MAX_REASON)
+class NoteInput(Body):
+    """An optional note."""
+
+    note: MaybeShortText | None = None
 
 
-def _note(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    return {"note": _reason(d, "note", required=False)}
+class ReasonInput(Body):
+    """A reason, required."""
+
+    reason: ShortText
 
 
-def _required_reason(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    return {"reason": _reason(d)}
+class OptionalReasonInput(Body):
+    """A reason, optional."""
+
+    reason: MaybeShortText | None = None
 
 
-def _optional_reason(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    return {"reason": _reason(d, required=False)}
+class AssignmentInput(Body):
+    """A hand-over's units and deadline: ``deadline`` for commit-to-do items, ``complex``
+    for suggestions (whose deadlines follow the rules)."""
+
+    lead_unit_id: Id
+    co_unit_ids: DistinctIds = msgspec.field(default_factory=list)
+    deadline: (
+        Annotated[
+            Deadline,
+            Meta(
+                description="reply deadline (commit-to-do items only); default: the rule "
+                "commit.reply. " + DEADLINE
+            ),
+        ]
+        | None
+    ) = None
+    complex: (
+        Annotated[bool, Meta(description="wide-ranging or difficult: the longer reply rule")] | None
+    ) = None
 
 
-def _assignment(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
+class ContactInput(Body):
+    """A contact with the item's deputy (or all of them, without ``deputy_id``)."""
+
+    method: ContactMethod
+    note: ShortText
+    deputy_id: Id | None = None
+
+
+class ExtensionRequestInput(Body):
+    """A later reply deadline asked for, and why."""
+
+    until: Deadline
+    reason: ShortText
+
+
+class ExtensionDecisionInput(Body):
+    """An approval, optionally with another date."""
+
+    until: Deadline | None = None
+
+
+class TextInput(Body):
+    """A text."""
+
+    text: Text
+
+
+class ReplyInput(Body):
+    """A reply and its grade."""
+
+    grade: Grade
+    text: Text
+
+
+class EvaluationInput(Body):
+    """A deputy's rating of the reply; the reason is required for unsatisfied."""
+
+    rating: Rating
+    reason: Annotated[MaybeShortText, Meta(description="required for unsatisfied")] | None = None
+
+
+class SuggestionInput(Body):
+    """A suggestion as its author submits it, with the deputies asked to co-sign."""
+
+    meeting_id: Id
+    title: Title
+    text: Text
+    cosigner_ids: Annotated[
+        DistinctIds, Meta(description="deputies of the meeting asked to co-sign (联名)")
+    ] = msgspec.field(default_factory=list)
+
+
+def _note(d: NoteInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"note": d.note or ""}
+
+
+def _required_reason(d: ReasonInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"reason": d.reason}
+
+
+def _optional_reason(d: OptionalReasonInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"reason": d.reason or ""}
+
+
+def _assignment(d: AssignmentInput, clock: Clock, kind: str | None) -> dict[str, Any]:
     return {"assignment": parse_assignment(d, clock, kind)}
 
 
-def _contact(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    method = d.get("method")
-    if method not in CONTACT_METHODS:
-        raise BadRequest(f"`method` must be one of {', '.join(CONTACT_METHODS)}")
+def _contact(d: ContactInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"deputy_id": d.deputy_id, "method": d.method, "note": d.note}
+
+
+def _extension_request(d: ExtensionRequestInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"until": parse_deadline(d.until, "until", clock), "reason": d.reason}
+
+
+def _extension_decision(
+    d: ExtensionDecisionInput, clock: Clock, kind: str | None
+) -> dict[str, Any]:
+    return {"until": None if d.until is None else parse_deadline(d.until, "until", clock)}
+
+
+def _text(d: TextInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"text": d.text}
+
+
+def _reply(d: ReplyInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"grade": d.grade, "text": d.text}
+
+
+def _evaluation(d: EvaluationInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    if d.rating == "unsatisfied" and not d.reason:
+        raise BadRequest("`reason` is required for an unsatisfied rating", field="reason")
+    return {"rating": d.rating, "reason": d.reason or None}
+
+
+def _submission(d: SuggestionInput, clock: Clock, kind: str | None) -> dict[str, Any]:
     return {
-        "deputy_id": id_field(d, "deputy_id", required=False),
-        "method": method,
-        "note": _reason(d, "note"),
-    }
-
-
-def _extension_request(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    return {"until": parse_deadline(d.get("until"), "until", clock), "reason": _reason(d)}
-
-
-def _extension_decision(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    until = d.get("until")
-    return {"until": None if until is None else parse_deadline(until, "until", clock)}
-
-
-def _text(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    return {"text": text_field(d, "text")}
-
-
-def _reply(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    grade = d.get("grade")
-    if grade not in GRADES:
-        raise BadRequest("`grade` must be A (solved), B (being solved), C (planned) or D")
-    return {"grade": grade, "text": text_field(d, "text")}
-
-
-def _evaluation(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    rating = d.get("rating")
-    if rating not in RATINGS:
-        raise BadRequest(f"`rating` must be one of {', '.join(RATINGS)}")
-    reason = _reason(d, required=rating == "unsatisfied")
-    return {"rating": rating, "reason": reason or None}
-
-
-def _submission(d: dict[str, Any], clock: Clock, kind: str | None) -> dict[str, Any]:
-    meeting_id = id_field(d, "meeting_id")
-    return {
-        "meeting_id": meeting_id,
-        "title": text_field(d, "title", limit=300),
-        "text": text_field(d, "text"),
-        "cosigner_ids": id_list(d, "cosigner_ids"),
+        "meeting_id": d.meeting_id,
+        "title": d.title,
+        "text": d.text,
+        "cosigner_ids": list(d.cosigner_ids),
     }
 
 
@@ -311,42 +401,39 @@ class Assignment:
     complex: bool | None = None
 
 
-def parse_assignment(d: dict[str, Any], clock: Clock, kind: str | None) -> Assignment:
+def parse_assignment(d: AssignmentInput, clock: Clock, kind: str | None) -> Assignment:
     """A hand-over's units and deadline (``deadline`` for commit-to-do items, ``complex``
     for suggestions)."""
-    lead = id_field(d, "lead_unit_id")
-    assert lead is not None
-    co = id_list(d, "co_unit_ids")
-    if lead in co:
-        raise BadRequest("`co_unit_ids` must not include the lead unit")
+    if d.lead_unit_id in d.co_unit_ids:
+        raise BadRequest("`co_unit_ids` must not include the lead unit", field="co_unit_ids")
     deadline = None
-    if d.get("deadline") is not None:
+    if d.deadline is not None:
         if kind == SUGGESTION:
-            raise BadRequest("a suggestion's deadlines follow the rules; use `complex` instead")
-        deadline = parse_deadline(d["deadline"], "deadline", clock)
-    cx = d.get("complex")
-    if cx is not None:
-        if not isinstance(cx, bool):
-            raise BadRequest("`complex` must be true or false")
-        if kind == COMMIT:
-            raise BadRequest("`complex` applies to suggestions only")
-    return Assignment(lead, list(co), deadline, cx)
+            raise BadRequest(
+                "a suggestion's deadlines follow the rules; use `complex` instead",
+                field="deadline",
+            )
+        deadline = parse_deadline(d.deadline, "deadline", clock)
+    if d.complex is not None and kind == COMMIT:
+        raise BadRequest("`complex` applies to suggestions only", field="complex")
+    return Assignment(d.lead_unit_id, list(d.co_unit_ids), deadline, d.complex)
 
 
 # -- the actions ---------------------------------------------------------------------------
 
-Parse = Callable[[dict[str, Any], Clock, "str | None"], dict[str, Any]]
+Parse = Callable[[Any, Clock, "str | None"], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Action:
     """Everything pure about one action, declared once: ``Action(name, by, from_states,
-    to, kind, parse, guard=…, resolver=…)``.
+    to, kind, input, parse, guard=…, resolver=…)``.
 
     ``by`` may take it from each state of ``from_states`` (``None``: creating the item)
     when ``guard`` allows; it leads to ``to`` (empty: the item stays in its state), the
-    one of them ``resolver`` picks when there are several. ``parse`` validates its input;
-    ``kind`` is the message it publishes. Its effect on the stored item is
+    one of them ``resolver`` picks when there are several. ``input`` is the shape of its
+    request body, which ``parse`` turns into the effect's arguments; ``kind`` is the
+    message it publishes. Its effect on the stored item is
     ``hub.session.items.EFFECTS[name]``.
     """
 
@@ -355,9 +442,18 @@ class Action:
     from_states: tuple[str | None, ...]
     to: tuple[str, ...]
     kind: str
+    input: type[Body]
     parse: Parse
     guard: Guard | None = None
     resolver: Resolver | None = None
+
+    def args(self, d: Body | bytes, clock: Clock, kind: str | None) -> dict[str, Any]:
+        """The effect's arguments from the input: a Struct, or the request's JSON body
+        (decoded only now, so that who may act and when is decided first)."""
+        got = shapes.decode(d, self.input) if isinstance(d, bytes) else d
+        if not isinstance(got, self.input):
+            raise TypeError(f"{self.name} takes {self.input.__name__}, not {type(got).__name__}")
+        return self.parse(got, clock, kind)
 
     @property
     def on_existing(self) -> bool:
@@ -379,38 +475,46 @@ STAYS: tuple[str, ...] = ()  # the action leaves the item in its state
 
 REGISTRY: tuple[Action, ...] = (
     # suggestions: submission, co-signing and review
-    A("submit", "author", (None,), _SIGNED, "suggestion.submitted", _submission,
+    A("submit", "author", (None,), _SIGNED, "suggestion.submitted",
+      SuggestionInput, _submission,
       resolver=_after_signatures),
-    A("cosign", "cosigner", (COSIGNING,), _SIGNED, "suggestion.cosigned", _note,
+    A("cosign", "cosigner", (COSIGNING,), _SIGNED, "suggestion.cosigned",
+      NoteInput, _note,
       guard=_pending_cosigner, resolver=_after_signatures),
-    A("decline", "cosigner", (COSIGNING,), _SIGNED, "suggestion.declined", _optional_reason,
+    A("decline", "cosigner", (COSIGNING,), _SIGNED, "suggestion.declined",
+      OptionalReasonInput, _optional_reason,
       guard=_pending_cosigner, resolver=_after_signatures),
-    A("accept", "secretariat", (SUBMITTED,), (ACCEPTED,), "suggestion.accepted", _note),
+    A("accept", "secretariat", (SUBMITTED,), (ACCEPTED,), "suggestion.accepted",
+      NoteInput, _note),
     A("not_accept", "secretariat", (SUBMITTED,), (NOT_ACCEPTED,), "suggestion.not_accepted",
-      _required_reason),
+      ReasonInput, _required_reason),
     # hand-over: of an accepted suggestion, or a commit-to-do item made from opinions
-    A("hand_over", "secretariat", (ACCEPTED, None), (ASSIGNED,), "item.handed_over", _assignment),
+    A("hand_over", "secretariat", (ACCEPTED, None), (ASSIGNED,), "item.handed_over",
+      AssignmentInput, _assignment),
     # the unit signs for it or returns it
-    A("sign", "lead_unit", (ASSIGNED,), (IN_PROGRESS,), "item.signed", _note),
-    A("return", "lead_unit", (ASSIGNED,), (RETURNED,), "item.returned", _required_reason),
-    A("reassign", "secretariat", (RETURNED,), (ASSIGNED,), "item.reassigned", _assignment),
-    A("co_opinion", "co_unit", (ASSIGNED, IN_PROGRESS), STAYS, "item.co_opinion", _text,
+    A("sign", "lead_unit", (ASSIGNED,), (IN_PROGRESS,), "item.signed", NoteInput, _note),
+    A("return", "lead_unit", (ASSIGNED,), (RETURNED,), "item.returned", ReasonInput,
+      _required_reason),
+    A("reassign", "secretariat", (RETURNED,), (ASSIGNED,), "item.reassigned",
+      AssignmentInput, _assignment),
+    A("co_opinion", "co_unit", (ASSIGNED, IN_PROGRESS), STAYS, "item.co_opinion", TextInput,
+      _text,
       guard=_co_opinion_missing),
     # handling, first round and re-handling alike
-    A("contact", "lead_unit", _WORK, STAYS, "item.contacted", _contact),
+    A("contact", "lead_unit", _WORK, STAYS, "item.contacted", ContactInput, _contact),
     A("request_extension", "lead_unit", _WORK, STAYS, "item.extension_requested",
-      _extension_request, guard=_no_extension_pending),
+      ExtensionRequestInput, _extension_request, guard=_no_extension_pending),
     A("approve_extension", "secretariat", _WORK, STAYS, "item.extension_approved",
-      _extension_decision, guard=_extension_pending),
+      ExtensionDecisionInput, _extension_decision, guard=_extension_pending),
     A("refuse_extension", "secretariat", _WORK, STAYS, "item.extension_refused",
-      _optional_reason, guard=_extension_pending),
-    A("reply", "lead_unit", _WORK, (REPLIED,), "item.replied", _reply, guard=_co_opinions_in),
+      OptionalReasonInput, _optional_reason, guard=_extension_pending),
+    A("reply", "lead_unit", _WORK, (REPLIED,), "item.replied", ReplyInput, _reply, guard=_co_opinions_in),
     # the deputies evaluate the reply
     A("evaluate", "deputy", (REPLIED,), (REPLIED, CLOSED, REHANDLING), "item.evaluated",
-      _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
+      EvaluationInput, _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
     # the evaluation deadline passed without every deputy's evaluation
     A("close_unevaluated", "secretariat", (REPLIED,), (CLOSED, REHANDLING),
-      "item.closed_unevaluated", _note, guard=_evaluation_overdue,
+      "item.closed_unevaluated", NoteInput, _note, guard=_evaluation_overdue,
       resolver=_after_evaluation_deadline),
 )  # fmt: skip
 """Every action, declared once; the views below are derived from it."""

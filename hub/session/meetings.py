@@ -15,28 +15,31 @@ without check-in or approved leave is absent (:func:`sitting_ended`, :func:`ende
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.protocol import iso_or_none, utc
 from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
     check_meeting_reader,
-    check_text,
     meeting_deputies,
     meeting_row,
     require_role,
 )
-from hub.store.schema import BigId, delegations, meetings, metadata
+from hub.session.members import Member
+from hub.session.schema import delegations, meetings
+from hub.shapes import Body, Day, Id, Instant, MaybeTitle, Shape, Timestamp, Title
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node
 
-SITTING_KINDS = ("plenary", "group")
+SittingKind = Literal["plenary", "group"]
+SITTING_KINDS: tuple[str, ...] = get_args(SittingKind)
 
 sittings = sa.Table(
     "sittings",
@@ -68,6 +71,72 @@ agenda_items = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_agenda_items_meeting", "meeting_id", "position"),
 )
+
+
+# -- the shapes of what the API takes and sends about meetings ------------------------------
+
+
+class SittingInput(Body):
+    """A sitting as the secretariat adds it: a plenary, or the group deliberation of a
+    delegation."""
+
+    kind: SittingKind
+    title: Title
+    starts_at: Instant
+    ends_at: Instant | None = None
+    place: MaybeTitle | None = None
+    delegation_id: Annotated[Id, Meta(description="required for kind=group")] | None = None
+
+
+class AgendaInput(Body):
+    """An agenda item as the secretariat adds it."""
+
+    title: Title
+    position: Annotated[int, Meta(ge=1, le=1_000_000, description="default: last")] | None = None
+
+
+class Meeting(Shape):
+    id: int
+    title: str
+    starts_on: Day | None
+    ends_on: Day | None
+
+
+class Meetings(Shape):
+    meetings: list[Meeting]
+
+
+class Sitting(Shape):
+    id: int
+    meeting_id: int
+    kind: SittingKind
+    title: str
+    starts_at: Timestamp
+    ends_at: Timestamp | None
+    place: str
+    delegation_id: int | None
+    closed_at: Annotated[
+        Timestamp | None, Meta(description="when the secretariat closed it (null: not closed)")
+    ]
+    closed_by: Annotated[int | None, Meta(description="the secretariat account that closed it")]
+
+
+class AgendaItem(Shape):
+    id: int
+    meeting_id: int
+    position: int
+    title: str
+
+
+class MeetingDeputy(Shape):
+    id: int
+    name: str
+    delegation_id: int | None
+    delegation_name: str | None
+
+
+class MeetingDeputies(Shape):
+    deputies: list[MeetingDeputy]
 
 
 def sitting_dict(r: Any) -> dict[str, Any]:
@@ -115,7 +184,7 @@ async def agenda_row(conn: AsyncConnection, item_id: int) -> Any:
 
 async def create_sitting(
     node: Node,
-    me: Principal,
+    me: Member,
     meeting_id: int,
     kind: str,
     title: str,
@@ -126,16 +195,12 @@ async def create_sitting(
 ) -> dict[str, Any]:
     """A plenary or a group deliberation (``kind="group"`` with its ``delegation_id``)."""
     require_role(me, "secretariat")
-    if kind not in SITTING_KINDS:
-        raise BadRequest(f"`kind` must be one of {', '.join(SITTING_KINDS)}")
     if kind == "group" and delegation_id is None:
-        raise BadRequest("a group deliberation needs `delegation_id`")
+        raise BadRequest("a group deliberation needs `delegation_id`", field="delegation_id")
     if kind == "plenary" and delegation_id is not None:
-        raise BadRequest("a plenary sitting has no `delegation_id`")
-    title = check_text(title, "title", 300)
-    place = check_text(place, "place", 300, required=False)
+        raise BadRequest("a plenary sitting has no `delegation_id`", field="delegation_id")
     if ends_at is not None and ends_at <= starts_at:
-        raise BadRequest("`ends_at` must be after `starts_at`")
+        raise BadRequest("`ends_at` must be after `starts_at`", field="ends_at")
     async with node.writing() as w:
         await meeting_row(w.conn, meeting_id)
         if delegation_id is not None:
@@ -166,13 +231,10 @@ async def create_sitting(
 
 
 async def create_agenda_item(
-    node: Node, me: Principal, meeting_id: int, title: str, position: int | None = None
+    node: Node, me: Member, meeting_id: int, title: str, position: int | None = None
 ) -> dict[str, Any]:
     """An agenda item; without ``position`` it goes last."""
     require_role(me, "secretariat")
-    title = check_text(title, "title", 300)
-    if position is not None and not 1 <= position <= 1_000_000:
-        raise BadRequest("`position` must be between 1 and 1000000")
     async with node.writing() as w:
         await meeting_row(w.conn, meeting_id)
         if position is None:
@@ -228,7 +290,7 @@ def meeting_dict(m: Any) -> dict[str, Any]:
     }
 
 
-async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[str, Any]:
+async def meeting_overview(node: Node, me: Member, meeting_id: int) -> dict[str, Any]:
     """The meeting with its sittings and agenda, for a participant or a reader of all."""
     async with node.log.reading() as conn:
         m = await meeting_row(conn, meeting_id)
@@ -240,7 +302,7 @@ async def meeting_overview(node: Node, me: Principal, meeting_id: int) -> dict[s
         }
 
 
-async def deputies_of(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+async def deputies_of(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     """The deputies participating in the meeting (those a notice to it reaches, who may
     co-sign a suggestion in it), with their delegation's name, by id; for a participant or
     a reader of all."""
@@ -266,7 +328,7 @@ async def deputies_of(node: Node, me: Principal, meeting_id: int) -> list[dict[s
     ]
 
 
-async def visible_meetings(node: Node, me: Principal) -> list[dict[str, Any]]:
+async def visible_meetings(node: Node, me: Member) -> list[dict[str, Any]]:
     """Every meeting for readers of all; a participant's own meetings otherwise."""
     q = sa.select(meetings).order_by(meetings.c.id)
     if me.role not in READERS_OF_ALL:
@@ -317,7 +379,7 @@ def refuse_if_ended(s: Any, what: str, at: datetime) -> None:
         )
 
 
-async def close_sitting(node: Node, me: Principal, sitting_id: int) -> dict[str, Any]:
+async def close_sitting(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
     """The secretariat of the sitting's meeting closes it (结束会议): ``closed_at`` now,
     its attendance final from then on; ``sitting.closed`` on ``meeting:<id>``. A sitting
     already closed, past its scheduled end or not started yet is a ``conflict``."""

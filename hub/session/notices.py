@@ -36,29 +36,31 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import msgspec
 import orjson
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.loops import run_forever
-from hub.params import MAX_ID
 from hub.protocol import iso_or_none, utc
 from hub.reach.dispatch import queue, reach_of, rounds_of, summary
 from hub.session.channels import READERS_OF_ALL
 from hub.session.common import (
     SYSTEM,
-    check_text,
     meeting_deputies,
     meeting_row,
     person,
     require_role,
 )
+from hub.session.members import Member
+from hub.session.schema import delegations, users
+from hub.shapes import Body, Id, MaybeText, Named, Shape, Timestamp, Title
 from hub.store.engine import in_chunks
-from hub.store.schema import BigId, delegations, metadata, receipts, users
+from hub.store.schema import BigId, metadata, receipts
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -107,6 +109,200 @@ notice_deliveries = sa.Table(
 )
 
 
+# -- the shapes of what the API takes and sends about notices -------------------------------
+
+Ids = Annotated[list[Id], Meta(max_length=MAX_DEPUTIES)]
+
+
+class NoticeInput(Body):
+    """A notice as the secretariat sends it: to the whole meeting (neither list), or to
+    the deputies of ``delegations`` and the listed ``deputies``."""
+
+    title: Title
+    text: MaybeText | None = None
+    urgent: bool | None = None
+    confirm: Annotated[bool, Meta(description="the deputy confirms by sending `read`")] | None = (
+        None
+    )
+    delegations: Annotated[Ids, Meta(description="delegation ids")] | None = None
+    deputies: (
+        Annotated[Ids, Meta(description="deputy user ids (each gets it on deputy:<id>)")] | None
+    ) = None
+
+
+class RepushInput(Body):
+    """Whom to send a notice again: those with neither receipt (the default), or those who
+    have not read it."""
+
+    who: Literal["missing", "unread"] | None = None
+
+
+class Audience(Shape):
+    meeting: bool
+    delegations: list[int]
+    deputies: list[int]
+
+
+class Notice(Shape):
+    """A notice, with what the caller may know of its receipts."""
+
+    id: int
+    meeting_id: int
+    title: str
+    text: str
+    urgent: bool
+    confirm: bool
+    audience: Audience
+    created_at: Timestamp | None
+    addressees: int
+    delivered: (
+        Annotated[int, Meta(description="staff only: delivered count of the last tally")] | None
+    ) = None
+    read: Annotated[int, Meta(description="staff only: read count of the last tally")] | None = None
+    delivered_at: (
+        Annotated[
+            Timestamp,
+            Meta(
+                description="a deputy's list only: when the notice reached one of their "
+                "devices (an ack at or past it, or a read); null when not yet"
+            ),
+        ]
+        | None
+    ) = None
+    read_at: (
+        Annotated[
+            Timestamp,
+            Meta(
+                description="a deputy's list only: when they read (or confirmed) it; null when "
+                "not yet"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class Notices(Shape):
+    notices: list[Notice]
+
+
+class Reach(Shape):
+    """Beyond the WebSocket (docs/reach.md): ``live`` had a page open, ``unreached`` had
+    none and no registered device; one more key names the channel (``webpush``, or ``log``
+    when none is configured) with its counts."""
+
+    live: int
+    unreached: int
+
+
+class Published(Shape):
+    channel: str
+    seq: int
+
+
+class NoticeSent(Notice, kw_only=True):
+    """A notice just sent: the channels it was published on, and whom it reached."""
+
+    channels: list[Published]
+    reach: Reach | None = None
+
+
+class ReachStates(Shape):
+    accepted: Annotated[int, Meta(description="the push service took it")]
+    gone: Annotated[int, Meta(description="the device's subscription had expired (removed)")]
+    failed: Annotated[int, Meta(description="refused, or still failing after every retry")]
+    pending: Annotated[int, Meta(description="still being retried")]
+
+
+class PersonReach(Shape):
+    """A person's last reach beyond the WebSocket."""
+
+    channel: str | None = None
+    state: Literal["pending", "accepted", "gone", "failed"] | None = None
+    attempts: int | None = None
+
+
+class TallyPerson(Shape):
+    id: int
+    name: str
+    delegation_id: int | None
+    delivered_at: Timestamp | None
+    read_at: Timestamp | None
+    reach: PersonReach | None = None
+
+
+class NoticeCounts(Shape):
+    """A notice's receipts counted."""
+
+    notice: int
+    notice_title: str
+    meeting_id: int
+    addressees: int
+    delivered: int
+    read: int
+    missing: Annotated[int, Meta(description="addressees with neither receipt")]
+
+
+class TallyReport(NoticeCounts, kw_only=True):
+    """The exact delivered/read tally of a notice."""
+
+    missing_people: list[Named]
+    unread_people: Annotated[list[Named], Meta(description="delivered but not read")]
+    people: list[TallyPerson]
+    reach: Annotated[
+        dict[str, ReachStates],
+        Meta(description="per channel, the states of the people's last reach"),
+    ] = msgspec.field(default_factory=dict)
+
+
+class DelegationFollowUp(Shape):
+    delegation_id: int | None
+    delegation_name: str | None
+    addressees: Annotated[int, Meta(description="of this delegation")]
+    missing: int
+    unread: int
+    missing_people: list[Named]
+    unread_people: list[Named]
+
+
+class FollowUp(NoticeCounts, kw_only=True):
+    """Who to follow up, by delegation."""
+
+    unread: Annotated[int, Meta(description="delivered but not read")]
+    delegations: list[DelegationFollowUp]
+
+
+class Call(Shape):
+    id: int
+    name: str
+    delegation_id: int | None
+    delegation_name: str | None
+    state: Literal["missing", "unread"]
+    phone: Annotated[
+        str | None,
+        Meta(description="digits as the roster holds them; null when it holds none"),
+    ]
+
+
+class Calls(FollowUp, kw_only=True):
+    """The follow-up with its call list, one row per missing or unread person."""
+
+    calls: list[Call]
+
+
+class Repushed(Shape):
+    id: int
+    name: str
+    channel: str
+    seq: int
+
+
+class RepushAnswer(Shape):
+    notice: int
+    who: str
+    repushed: list[Repushed]
+    reach: Reach | None = None
+
+
 def notice_dict(r: Any) -> dict[str, Any]:
     return {
         "id": int(r.id),
@@ -146,19 +342,13 @@ async def notice_row(conn: AsyncConnection, notice_id: int, lock: bool = False) 
     return r
 
 
-def _ids(values: Sequence[int] | None, name: str) -> list[int]:
-    if values is None:
-        return []
-    if len(values) > MAX_DEPUTIES:
-        raise BadRequest(f"`{name}` may list at most {MAX_DEPUTIES} ids")
-    if not all(1 <= v <= MAX_ID for v in values):
-        raise BadRequest(f"`{name}` must list positive ids")
-    return list(dict.fromkeys(values))
+def _ids(values: Sequence[int] | None) -> list[int]:
+    return [] if values is None else list(dict.fromkeys(values))
 
 
 async def send_notice(
     node: Node,
-    me: Principal,
+    me: Member,
     meeting_id: int,
     title: str,
     text: str,
@@ -175,10 +365,8 @@ async def send_notice(
     the addressees with no page open (``reach``: ``live``, ``queued``, ``unreached``); the
     queued sends are done in the background."""
     require_role(me, "secretariat")
-    title = check_text(title, "title", 300)
-    text = check_text(text, "text", 20000, required=False)
-    dels = _ids(delegation_ids, "delegations")
-    deps = _ids(deputy_ids, "deputies")
+    dels = _ids(delegation_ids)
+    deps = _ids(deputy_ids)
     whole = delegation_ids is None and deputy_ids is None
     if not whole and not dels and not deps:
         raise BadRequest(
@@ -465,12 +653,12 @@ async def own_receipts(
     return out
 
 
-async def _check_reader(conn: AsyncConnection, me: Principal, notice_id: int) -> Any:
+async def _check_reader(conn: AsyncConnection, me: Member, notice_id: int) -> Any:
     require_role(me, *sorted(READERS_OF_ALL))
     return await notice_row(conn, notice_id)
 
 
-async def tally(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+async def tally(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     """The exact current tally (secretariat, supervisors, admins), with each person's
     last reach beyond the WebSocket (``reach``: channel, state, attempts; null if none)
     and the counts of those states per channel."""
@@ -535,7 +723,7 @@ async def _follow_up(conn: AsyncConnection, n: Any) -> dict[str, Any]:
     }
 
 
-async def follow_up(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+async def follow_up(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     """Who to follow up, by delegation (secretariat, supervisors, admins): the tally's
     ``missing`` (neither receipt) and ``unread`` (delivered, not read) people of each
     delegation that has any, with counts; the delegations with the most missing first."""
@@ -544,7 +732,7 @@ async def follow_up(node: Node, me: Principal, notice_id: int) -> dict[str, Any]
         return await _follow_up(conn, n)
 
 
-async def call_list(node: Node, me: Principal, notice_id: int) -> dict[str, Any]:
+async def call_list(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     """The follow-up with its call list, ``calls``: one row per person with the roster's
     phone number, in the follow-up's order (by delegation, the missing before the unread).
     The secretariat and admins only: a phone number is shown to nobody else. Read only:
@@ -621,7 +809,7 @@ async def publish_tally(node: Node, notice_id: int) -> bool:
 
 async def repush(
     node: Node,
-    me: Principal,
+    me: Member,
     notice_id: int,
     who: str = "missing",
     reach: Dispatcher | None = None,
@@ -635,8 +823,6 @@ async def repush(
     ``<channel>``: ``accepted`` / ``gone`` / ``failed`` / ``pending`` (still being
     retried), ``unreached`` (no page open, no device)."""
     require_role(me, "secretariat")
-    if who not in ("missing", "unread"):
-        raise BadRequest('`who` must be "missing" or "unread"')
     async with node.writing() as w:
         n = await notice_row(w.conn, notice_id, lock=True)
         t = await compute_tally(w.conn, n)
@@ -688,7 +874,7 @@ async def repush(
     return result
 
 
-async def list_notices(node: Node, me: Principal, meeting_id: int) -> list[dict[str, Any]]:
+async def list_notices(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     """Readers of all see every notice of the meeting with its last tallied counts; a
     deputy sees the notices addressed to them, each with when it reached them and when
     they read it (``delivered_at``, ``read_at``; null when not yet)."""

@@ -21,20 +21,21 @@ noted       commit                   committed    secretariat (creating an item)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso
-from hub.session.common import id_field, text_field
-from hub.store.schema import BigId, meetings, metadata, users
+from hub.session.members import Member
+from hub.session.schema import meetings, users
+from hub.shapes import NO_NUL, Body, Id, Page, Shape, Text, Timestamp, Words, one_or_more
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -59,7 +60,8 @@ opinions = sa.Table(
     sa.Index("ix_opinions_deputy", "deputy_id"),
 )
 
-STATUSES = ("submitted", "noted", "merged", "committed")
+Status = Literal["submitted", "noted", "merged", "committed"]
+STATUSES: tuple[str, ...] = get_args(Status)
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("submitted", "note"): "noted",
     ("submitted", "merge"): "merged",
@@ -84,6 +86,56 @@ def next_status(status: str, action: str, opinion_id: int) -> str:
             status=status,
         )
     return nxt
+
+
+Attachment = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=300,
+        pattern=NO_NUL,
+        description="a reference to an uploaded file (e.g. document id)",
+    ),
+]
+
+
+class SubmitOpinion(Body):
+    """A deliberation opinion as a deputy submits it."""
+
+    meeting_id: Id
+    text: Text
+    agenda_item_id: Id | None = None
+    attachment: Attachment | None = None
+
+
+class MergeOpinion(Body):
+    """Where an opinion is merged."""
+
+    into: Annotated[Id, Meta(description="the opinion it joins")]
+
+
+class Opinion(Shape):
+    """A deliberation opinion."""
+
+    id: int
+    meeting_id: int
+    deputy_id: int
+    deputy_name: str
+    agenda_item_id: int | None
+    text: str
+    attachment: str | None
+    status: Status
+    merged_into: int | None
+    item_id: Annotated[int | None, Meta(description="the commit-to-do item it became")]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OpinionPage(Shape):
+    """A page of opinions and how many the filters match in all."""
+
+    opinions: list[Opinion]
+    total: int
 
 
 _COLS = (*opinions.c, users.c.name.label("deputy_name"))
@@ -120,22 +172,15 @@ async def get_row(conn: AsyncConnection, opinion_id: int, lock: bool = False) ->
     return r
 
 
-async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def submit(s: Services, me: Member, d: SubmitOpinion) -> dict[str, Any]:
     """A deputy's opinion to the meeting's desk."""
     async with s.node.writing() as w:
         return await submit_in(w, s.clock, me, d)
 
 
-async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def submit_in(w: Writer, clock: Clock, me: Member, d: SubmitOpinion) -> dict[str, Any]:
     """:func:`submit` inside the caller's transaction."""
-    meeting_id = id_field(d, "meeting_id")
-    text = text_field(d, "text")
-    agenda_item_id = id_field(d, "agenda_item_id", required=False)
-    attachment = d.get("attachment")
-    if attachment is not None and (
-        not isinstance(attachment, str) or not 1 <= len(attachment) <= 300
-    ):
-        raise BadRequest("`attachment` must be a reference string of 1-300 characters")
+    meeting_id = d.meeting_id
     if me.role != "deputy":
         raise Forbidden("only deputies submit deliberation opinions")
     now = clock.now()
@@ -152,9 +197,9 @@ async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -
             .values(
                 meeting_id=meeting_id,
                 deputy_id=me.id,
-                agenda_item_id=agenda_item_id,
-                text=text,
-                attachment=attachment,
+                agenda_item_id=d.agenda_item_id,
+                text=d.text,
+                attachment=d.attachment,
                 status="submitted",
                 created_at=now,
                 updated_at=now,
@@ -170,13 +215,13 @@ async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -
     return body["opinion"]
 
 
-async def note(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
+async def note(s: Services, me: Member, opinion_id: int) -> dict[str, Any]:
     """The secretariat marks an opinion noted."""
     async with s.node.writing() as w:
         return await note_in(w, s.clock, me, opinion_id)
 
 
-async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> dict[str, Any]:
+async def note_in(w: Writer, clock: Clock, me: Member, opinion_id: int) -> dict[str, Any]:
     """:func:`note` inside the caller's transaction."""
     _secretariat(me)
     now = clock.now()
@@ -191,18 +236,16 @@ async def note_in(w: Writer, clock: Clock, me: Principal, opinion_id: int) -> di
     return body["opinion"]
 
 
-async def merge(s: Services, me: Principal, opinion_id: int, d: dict[str, Any]) -> dict[str, Any]:
+async def merge(s: Services, me: Member, opinion_id: int, into: int) -> dict[str, Any]:
     """Merge the opinion (and those already merged into it) into opinion ``into``."""
     async with s.node.writing() as w:
-        return await merge_in(w, s.clock, me, opinion_id, d)
+        return await merge_in(w, s.clock, me, opinion_id, into)
 
 
 async def merge_in(
-    w: Writer, clock: Clock, me: Principal, opinion_id: int, d: dict[str, Any]
+    w: Writer, clock: Clock, me: Member, opinion_id: int, into: int
 ) -> dict[str, Any]:
     """:func:`merge` inside the caller's transaction."""
-    into = id_field(d, "into")
-    assert into is not None
     _secretariat(me)
     if into == opinion_id:
         raise BadRequest("an opinion cannot be merged into itself")
@@ -234,7 +277,7 @@ async def merge_in(
 
 
 async def commit_for_item(
-    conn: AsyncConnection, me: Principal, opinion_ids: list[int], item_id: int, now: datetime
+    conn: AsyncConnection, me: Member, opinion_ids: list[int], item_id: int, now: datetime
 ) -> tuple[list[int], list[str]]:
     """Mark opinions (and those merged into them) committed to ``item_id``.
 
@@ -262,7 +305,7 @@ async def commit_for_item(
 
 
 async def _set(
-    conn: AsyncConnection, ids: list[int], me: Principal, now: datetime, **values: Any
+    conn: AsyncConnection, ids: list[int], me: Member, now: datetime, **values: Any
 ) -> None:
     await conn.execute(
         opinions.update()
@@ -271,12 +314,12 @@ async def _set(
     )
 
 
-def _secretariat(me: Principal) -> None:
+def _secretariat(me: Member) -> None:
     if me.role != "secretariat":
         raise Forbidden("only the secretariat handles opinions")
 
 
-async def get(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
+async def get(s: Services, me: Member, opinion_id: int) -> dict[str, Any]:
     async with s.log.reading() as conn:
         row = await get_row(conn, opinion_id)
     if me.role == "deputy" and row.deputy_id != me.id:
@@ -286,46 +329,47 @@ async def get(s: Services, me: Principal, opinion_id: int) -> dict[str, Any]:
     return as_dict(row)
 
 
-ORDERS = ("oldest", "newest")
+Order = Literal["oldest", "newest"]
 
 
-@dataclass(frozen=True)
-class Query:
+class OpinionQuery(Page):
     """What ``GET /api/opinions`` asks for: filters (all optional, combined with AND), order
-    and page. ``statuses`` is a set of :data:`STATUSES`; ``words`` matches a substring of
-    the text or of the deputy's name; ``before_id`` (the page after one ending at that id,
-    newest first) does not change the total."""
+    and page (:class:`hub.shapes.Page`). ``q`` matches a substring of the text or of the
+    deputy's name."""
 
-    meeting_id: int | None = None
-    statuses: tuple[str, ...] = ()
-    agenda_item_id: int | None = None
-    deputy_id: int | None = None
-    delegation_id: int | None = None
-    words: str | None = None
-    order: str = "oldest"
-    before_id: int | None = None
-    limit: int = 100
-    offset: int = 0
+    meeting_id: Annotated[Id, Meta(description="only this meeting")] | None = None
+    status: (
+        Annotated[
+            str,
+            Meta(
+                pattern="^[a-z]+(,[a-z]+)*$",
+                description=f"only these statuses, comma-separated ({', '.join(STATUSES)})",
+            ),
+        ]
+        | None
+    ) = None
+    agenda_item_id: Annotated[Id, Meta(description="only on this agenda item")] | None = None
+    deputy_id: Annotated[Id, Meta(description="only this deputy's")] | None = None
+    delegation_id: (
+        Annotated[Id, Meta(description="only the deputies of this delegation")] | None
+    ) = None
+    q: Annotated[Words, Meta(description="words in the text or the deputy's name")] | None = None
+    order: Annotated[Order, Meta(description="by id; default oldest")] = "oldest"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.statuses()
+
+    def statuses(self) -> tuple[str, ...]:
+        """``status`` as a set of :data:`STATUSES` (empty: any)."""
+        return one_or_more(self.status, STATUSES, "status")
 
 
-def parse_statuses(raw: str | None) -> tuple[str, ...]:
-    """``status`` as one status or a comma-separated list of them."""
-    if not raw:
-        return ()
-    got = tuple(dict.fromkeys(x.strip() for x in raw.split(",") if x.strip()))
-    bad = [x for x in got if x not in STATUSES]
-    if bad or not got:
-        raise BadRequest(f"`status` must be one or more (comma-separated) of {', '.join(STATUSES)}")
-    return got
-
-
-async def listing(s: Services, me: Principal, q: Query) -> dict[str, Any]:
+async def listing(s: Services, me: Member, q: OpinionQuery) -> dict[str, Any]:
     """A deputy sees their own opinions; the secretariat, supervisors and admins all.
     ``total`` counts every opinion the filters match, not only the page."""
     if me.role == "unit":
         raise Forbidden("units do not see deliberation opinions")
-    if q.order not in ORDERS:
-        raise BadRequest(f"`order` must be one of {', '.join(ORDERS)}")
     conds: list[sa.ColumnElement[bool]] = []
     if me.role == "deputy":
         conds.append(opinions.c.deputy_id == me.id)
@@ -333,13 +377,13 @@ async def listing(s: Services, me: Principal, q: Query) -> dict[str, Any]:
         conds.append(opinions.c.deputy_id == q.deputy_id)
     if q.meeting_id is not None:
         conds.append(opinions.c.meeting_id == q.meeting_id)
-    if q.statuses:
-        conds.append(opinions.c.status.in_(q.statuses))
+    if statuses := q.statuses():
+        conds.append(opinions.c.status.in_(statuses))
     if q.agenda_item_id is not None:
         conds.append(opinions.c.agenda_item_id == q.agenda_item_id)
     if q.delegation_id is not None:
         conds.append(users.c.delegation_id == q.delegation_id)
-    for word in (q.words or "").split():
+    for word in (q.q or "").split():
         conds.append(
             sa.or_(
                 opinions.c.text.contains(word, autoescape=True),

@@ -26,18 +26,22 @@ import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import msgspec
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
-from hub.errors import HubError, NotFound
+from hub.errors import BadRequest, HubError, NotFound
 from hub.loops import run_forever
 from hub.protocol import iso_or_none, utc
 from hub.session.common import SYSTEM, person, require_role
+from hub.session.members import Member, member
+from hub.session.schema import meeting_participants, users
+from hub.shapes import Body, Id, Instant, Named, Shape, Timestamp
 from hub.store.engine import in_chunks
-from hub.store.schema import BigId, meeting_participants, metadata, users
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.connection import Connection
@@ -78,7 +82,7 @@ presence_events = sa.Table(
 @dataclass(eq=False)
 class Lease:
     id: str
-    user: Principal
+    user: Member
     connected_at: datetime
     stored: bool = False
     released: bool = False
@@ -174,7 +178,7 @@ class Presence:
         """An authenticated connection opened (``conn.principal`` is set)."""
         if conn.principal is None or conn in self.leases:
             return
-        lease = Lease(_lease_id(self.node_id), conn.principal, self.node.clock.now())
+        lease = Lease(_lease_id(self.node_id), member(conn.principal), self.node.clock.now())
         self.leases[conn] = lease
         self._ops.append(Op("connect", lease, lease.connected_at))
         self._wake.set()
@@ -356,7 +360,36 @@ async def sweep(node: Node) -> int:
         return len(gone)
 
 
-async def connected_at(node: Node, me: Principal, user_id: int, ts: datetime) -> dict[str, Any]:
+class PresenceQuery(Body):
+    """The moment asked about: ``ts``, or when notice ``notice`` went out (one of them)."""
+
+    ts: Instant | None = None
+    notice: Annotated[Id, Meta(description="a notice id")] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.ts is None) == (self.notice is None):
+            raise BadRequest("give either `ts` (ISO-8601 with zone) or `notice` (a notice id)")
+
+
+class Covering(Shape):
+    lease: str
+    node: str
+    from_: Timestamp = msgspec.field(name="from")
+    until: Timestamp | None
+    ended: Literal["closed", "node_stopped", "expired"] | None
+
+
+class PresenceAt(Shape):
+    """Whether a user was connected at a moment, with the connections covering it."""
+
+    user: Named
+    at: Timestamp
+    connected: bool
+    connections: list[Covering]
+
+
+async def connected_at(node: Node, me: Member, user_id: int, ts: datetime) -> dict[str, Any]:
     """Was ``user_id`` connected at ``ts``? With the connections that covered that moment
     (secretariat, supervisors, admins)."""
     require_role(me, "secretariat", "supervisor", "admin")

@@ -44,13 +44,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden
-from hub.identity import check_phone
 from hub.session.common import meeting_row
+from hub.session.members import Member, check_phone
 from hub.session.roster_sheet import Sheet, read_sheet
+from hub.session.schema import delegations, meeting_participants, units, users
 from hub.store.engine import in_chunks
-from hub.store.schema import delegations, meeting_participants, units, users
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -125,6 +124,24 @@ def _err(code: str, **params: Any) -> dict[str, Any]:
     return {"code": code, **params}
 
 
+def _word(
+    cells: dict[str, str],
+    col: str,
+    words: dict[str, str],
+    unknown: str,
+    errors: list[dict[str, Any]],
+) -> str | None:
+    """The code a cell's word stands for (``words``, any case); None for a blank cell; an
+    ``unknown`` error (with the word's first 40 characters) for a word not there."""
+    raw = cells.get(col, "")
+    if not raw:
+        return None
+    code = words.get(raw.lower())
+    if code is None:
+        errors.append(_err(unknown, value=raw[:40]))
+    return code
+
+
 @dataclass
 class Row:
     """One data row as checked: the values it asks for (None: the column is absent, or
@@ -170,12 +187,7 @@ def _check_cells(n: int, cells: dict[str, str], has: set[str]) -> Row:
         errors.append(_err("name_missing"))
     elif len(name) > MAX_NAME:
         errors.append(_err("too_long", column="name", max=MAX_NAME))
-    role: str | None = None
-    raw_role = cells.get("role", "")
-    if raw_role:
-        role = ROLE_WORDS.get(raw_role.lower())
-        if role is None:
-            errors.append(_err("role_unknown", value=raw_role[:40]))
+    role = _word(cells, "role", ROLE_WORDS, "role_unknown", errors)
     names: dict[str, str | None] = {}
     for col in ("delegation", "unit"):
         v = cells.get(col, "") if col in has else None
@@ -188,12 +200,7 @@ def _check_cells(n: int, cells: dict[str, str], has: set[str]) -> Row:
             phone = check_phone(cells["phone"])
         except BadRequest:
             errors.append(_err("phone_invalid"))  # never the number itself
-    contact: str | None = None
-    raw_contact = cells.get("preferred_contact", "")
-    if raw_contact:
-        contact = CONTACT_WORDS.get(raw_contact.lower())
-        if contact is None:
-            errors.append(_err("contact_unknown", value=raw_contact[:40]))
+    contact = _word(cells, "preferred_contact", CONTACT_WORDS, "contact_unknown", errors)
     participates: bool | None = None
     raw_part = cells.get("participates", "").lower()
     if raw_part in YES:
@@ -257,7 +264,7 @@ async def _existing(conn: AsyncConnection, usernames: Sequence[str]) -> dict[str
     return out
 
 
-async def plan(conn: AsyncConnection, me: Principal, meeting_id: int, sheet: Sheet) -> Plan:
+async def plan(conn: AsyncConnection, me: Member, meeting_id: int, sheet: Sheet) -> Plan:
     """Each row checked against the hub's accounts (reads only)."""
     has = set(sheet.columns)
     rows = [_check_cells(n, cells, has) for n, cells in sheet.rows]
@@ -361,7 +368,7 @@ async def plan(conn: AsyncConnection, me: Principal, meeting_id: int, sheet: She
 # -- access, preview and import -----------------------------------------------------------
 
 
-async def check_importer(node: Node, me: Principal, meeting_id: int) -> None:
+async def check_importer(node: Node, me: Member, meeting_id: int) -> None:
     """Before the file is read: the meeting exists (``not_found``), and the caller is an
     admin or the secretariat of that meeting (``forbidden``)."""
     async with node.log.reading() as conn:
@@ -369,7 +376,7 @@ async def check_importer(node: Node, me: Principal, meeting_id: int) -> None:
     _check_role(me, meeting_id)
 
 
-def _check_role(me: Principal, meeting_id: int) -> None:
+def _check_role(me: Member, meeting_id: int) -> None:
     if me.role == "admin":
         return
     if me.role == "secretariat" and meeting_id in me.meetings:
@@ -400,53 +407,51 @@ def _report(plan_: Plan, sheet: Sheet, meeting: Any, filename: str, sha256: str)
     }
 
 
-async def _read(data: bytes) -> tuple[Sheet, str]:
-    sheet = await asyncio.to_thread(read_sheet, data)
-    return sheet, hashlib.sha256(data).hexdigest()
-
-
-async def preview(
-    node: Node, me: Principal, meeting_id: int, data: bytes, filename: str
-) -> dict[str, Any]:
-    """What importing ``data`` would do, row by row; writes nothing."""
+async def _open(node: Node, me: Member, meeting_id: int, data: bytes) -> tuple[Any, Sheet, str]:
+    """The meeting a roster is for (checking that ``me`` may import into it), the sheet
+    read from ``data``, and the file's SHA-256."""
     async with node.log.reading() as conn:
         meeting = await meeting_row(conn, meeting_id)
     _check_role(me, meeting_id)
-    sheet, sha = await _read(data)
+    sheet = await asyncio.to_thread(read_sheet, data)
+    return meeting, sheet, hashlib.sha256(data).hexdigest()
+
+
+async def preview(
+    node: Node, me: Member, meeting_id: int, data: bytes, filename: str
+) -> dict[str, Any]:
+    """What importing ``data`` would do, row by row; writes nothing."""
+    meeting, sheet, sha = await _open(node, me, meeting_id, data)
     async with node.log.reading() as conn:
         p = await plan(conn, me, meeting_id, sheet)
     return _report(p, sheet, meeting, filename, sha)
 
 
 async def import_roster(
-    node: Node, me: Principal, meeting_id: int, data: bytes, filename: str
+    node: Node, me: Member, meeting_id: int, data: bytes, filename: str
 ) -> dict[str, Any]:
     """Import ``data`` in one transaction: every row, or (any row in error) nothing."""
-    async with node.log.reading() as conn:
-        meeting = await meeting_row(conn, meeting_id)
-    _check_role(me, meeting_id)
-    sheet, sha = await _read(data)
+    meeting, sheet, sha = await _open(node, me, meeting_id, data)
     desk = f"desk:{meeting_id}"
+
+    def refuse_errors(p: Plan) -> None:
+        if p.has_errors:
+            raise Conflict(
+                "the roster has rows in error: nothing was imported",
+                reason="roster_errors",
+                report=_report(p, sheet, meeting, filename, sha),
+            )
+
     try:
         async with node.writing() as w:
             p = await plan(w.conn, me, meeting_id, sheet)
-            if p.has_errors:
-                raise Conflict(
-                    "the roster has rows in error: nothing was imported",
-                    reason="roster_errors",
-                    report=_report(p, sheet, meeting, filename, sha),
-                )
+            refuse_errors(p)
             if not p.changes_anything:
                 return {**_report(p, sheet, meeting, filename, sha), "imported": True}
             # Imports of one meeting one at a time; then the rows again, as of now.
             await w.lock(desk)
             p = await plan(w.conn, me, meeting_id, sheet)
-            if p.has_errors:
-                raise Conflict(
-                    "the roster has rows in error: nothing was imported",
-                    reason="roster_errors",
-                    report=_report(p, sheet, meeting, filename, sha),
-                )
+            refuse_errors(p)
             joined = await _apply(w.conn, p, meeting_id, node.clock.now())
             report = {**_report(p, sheet, meeting, filename, sha), "imported": True}
             report["written"] = True

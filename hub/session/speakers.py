@@ -18,18 +18,21 @@ list (speaking first, then waiting in order)}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.node import Writer
 from hub.protocol import iso_or_none, utc
 from hub.session.common import check_meeting_reader, person, require_role
 from hub.session.meetings import agenda_row, refuse_if_ended, sitting_row
-from hub.store.schema import BigId, metadata, users
+from hub.session.members import Member
+from hub.session.schema import users
+from hub.shapes import Body, Id, Named, Shape, Timestamp
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node
@@ -56,6 +59,55 @@ NEXT = {
     "done": [],
     "withdrawn": [],
 }
+
+
+# -- the shapes of what the API takes and sends about speakers -----------------------------
+
+
+class SpeakInput(Body):
+    """A deputy's request to speak on an agenda item."""
+
+    agenda_item_id: Id
+
+
+class OrderInput(Body):
+    """The waiting list of an agenda item, first speaker first."""
+
+    agenda_item_id: Id
+    order: Annotated[
+        list[Id], Meta(max_length=10_000, description="every waiting request id, once")
+    ]
+
+
+class SpeakersQuery(Body):
+    agenda_item_id: Annotated[Id, Meta(description="only on this agenda item")] | None = None
+
+
+class SpeechRequest(Shape):
+    """A request to speak."""
+
+    id: int
+    sitting_id: int
+    agenda_item_id: int
+    deputy: Named
+    position: int
+    status: Annotated[str, Meta(extra_json_schema={"enum": list(NEXT)})]
+    requested_at: Timestamp | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    duration_s: float | None
+    allowed: list[str]
+
+
+class Speakers(Shape):
+    sitting: int
+    requests: list[SpeechRequest]
+
+
+class Queue(Shape):
+    sitting: int
+    agenda_item: int
+    queue: Annotated[list[SpeechRequest], Meta(description="speaking first, then waiting in order")]
 
 
 def request_dict(r: Any) -> dict[str, Any]:
@@ -115,7 +167,7 @@ async def _queue(conn: AsyncConnection, sitting_id: int, item_id: int) -> list[d
 
 
 async def _publish(
-    w: Writer, me: Principal, s: Any, item_id: int, kind: str, request: Any | None
+    w: Writer, me: Member, s: Any, item_id: int, kind: str, request: Any | None
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"sitting": int(s.id), "agenda_item": item_id}
     if request is not None:
@@ -136,7 +188,7 @@ async def _group_sitting(conn: AsyncConnection, sitting_id: int) -> Any:
 
 
 async def request_to_speak(
-    node: Node, me: Principal, sitting_id: int, agenda_item_id: int
+    node: Node, me: Member, sitting_id: int, agenda_item_id: int
 ) -> dict[str, Any]:
     require_role(me, "deputy")
     async with node.writing() as w:
@@ -188,7 +240,7 @@ async def request_to_speak(
 
 
 async def _transition(
-    node: Node, me: Principal, request_id: int, action: str, kind: str
+    node: Node, me: Member, request_id: int, action: str, kind: str
 ) -> dict[str, Any]:
     """withdraw (the deputy), start and end (the secretariat)."""
     require_role(me, "deputy" if action == "withdraw" else "secretariat")
@@ -226,20 +278,20 @@ async def _transition(
     return request_dict(r)
 
 
-async def withdraw(node: Node, me: Principal, request_id: int) -> dict[str, Any]:
+async def withdraw(node: Node, me: Member, request_id: int) -> dict[str, Any]:
     return await _transition(node, me, request_id, "withdraw", "speaker.withdrawn")
 
 
-async def start(node: Node, me: Principal, request_id: int) -> dict[str, Any]:
+async def start(node: Node, me: Member, request_id: int) -> dict[str, Any]:
     return await _transition(node, me, request_id, "start", "speaker.started")
 
 
-async def end(node: Node, me: Principal, request_id: int) -> dict[str, Any]:
+async def end(node: Node, me: Member, request_id: int) -> dict[str, Any]:
     return await _transition(node, me, request_id, "end", "speaker.ended")
 
 
 async def order(
-    node: Node, me: Principal, sitting_id: int, agenda_item_id: int, request_ids: Sequence[int]
+    node: Node, me: Member, sitting_id: int, agenda_item_id: int, request_ids: Sequence[int]
 ) -> dict[str, Any]:
     """Set the order of the waiting list: ``request_ids`` lists every waiting request of
     the item once, first speaker first."""
@@ -265,7 +317,7 @@ async def order(
 
 
 async def list_speakers(
-    node: Node, me: Principal, sitting_id: int, agenda_item_id: int | None = None
+    node: Node, me: Member, sitting_id: int, agenda_item_id: int | None = None
 ) -> dict[str, Any]:
     """Every request of the sitting (or of one item), in order, with durations."""
     async with node.log.reading() as conn:

@@ -13,31 +13,31 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.node import Writer
 from hub.session import lifecycle as lc
 from hub.session.items import insert_item, item_deputies, record, summary
-from hub.store.schema import meeting_participants, meetings, users
+from hub.session.members import Member
+from hub.session.schema import meeting_participants, meetings, users
 
 if TYPE_CHECKING:
     from hub.services import Services
 
 
-async def submit(s: Services, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def submit(s: Services, me: Member, d: lc.SuggestionInput) -> dict[str, Any]:
     """A deputy's suggestion, alone or jointly: co-signers are asked to confirm."""
     async with s.node.writing() as w:
         return await submit_in(w, s.clock, me, d)
 
 
-async def submit_in(w: Writer, clock: Clock, me: Principal, d: dict[str, Any]) -> dict[str, Any]:
+async def submit_in(w: Writer, clock: Clock, me: Member, d: lc.SuggestionInput) -> dict[str, Any]:
     """:func:`submit` inside the caller's transaction."""
-    args = lc.ACTION["submit"].parse(d, clock, lc.SUGGESTION)
+    args = lc.ACTION["submit"].args(d, clock, lc.SUGGESTION)
     meeting_id: int = args["meeting_id"]
     title, text, cos = args["title"], args["text"], args["cosigner_ids"]
     if me.id in cos:
-        raise BadRequest("`cosigner_ids` must not include yourself")
+        raise BadRequest("`cosigner_ids` must not include yourself", field="cosigner_ids")
     now = clock.now()
     if (
         await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == meeting_id))

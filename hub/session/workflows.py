@@ -1,4 +1,6 @@
-"""The session workflows' background parts, attached to a hub's :class:`Services`.
+"""The session workflows, attached to a hub's :class:`Services`: the congress's channel
+kinds and their rules, its accounts (each loads as a :class:`~hub.session.members.Member`
+with its memberships), and the workflows' background parts.
 
 The app builds one :class:`Workflows` per process: the notice tally (fed by stored
 receipts), presence leases (fed by connections), the cluster's deadline watcher and the
@@ -10,7 +12,7 @@ from __future__ import annotations
 from hub.reach import make_reach
 from hub.reach.dispatch import Dispatcher
 from hub.services import Services
-from hub.session import channels
+from hub.session import channels, members
 from hub.session.deadlines import DeadlineWatcher
 from hub.session.notices import NoticeTally
 from hub.session.presence import Presence
@@ -20,6 +22,7 @@ class Workflows:
     def __init__(self, services: Services) -> None:
         settings = services.settings
         channels.register(services.channels)
+        services.principals.accounts = members.load_members
         self.notice_tally = NoticeTally(services.node, settings.tally_interval)
         services.receipts.listeners.append(self.notice_tally.on_receipts)
         self.presence = Presence(services.node, settings.node_id, settings.presence_ttl)

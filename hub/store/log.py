@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.channels import Principal
+from hub.auth import Principal
 from hub.errors import Unavailable
 from hub.protocol import iso
 from hub.store.engine import in_chunks

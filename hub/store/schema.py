@@ -1,4 +1,6 @@
-"""Tables. Alembic migrations in ``hub/migrations`` create exactly these.
+"""The transport's tables: accounts, channels, the message log, receipts, publish quotas,
+logged-out logins. Alembic migrations in ``hub/migrations`` create exactly the tables of
+:mod:`hub.tables` (these, and those each layer above declares on the same ``metadata``).
 
 ``messages`` is append-only: no code path updates or deletes a row. ``channels.head``
 is the channel's last assigned sequence number; incrementing it (a row lock on
@@ -13,20 +15,8 @@ metadata = sa.MetaData()
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-delegations = sa.Table(
-    "delegations",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
-)
-
-units = sa.Table(
-    "units",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
-)
-
+# Accounts as the transport knows them: who logs in and whose tokens are valid. The layer
+# built on the transport adds its own columns (the congress's: ``hub.session.schema``).
 users = sa.Table(
     "users",
     metadata,
@@ -37,32 +27,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("token_version", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("delegation_id", BigId, sa.ForeignKey("delegations.id"), nullable=True),
-    sa.Column("unit_id", BigId, sa.ForeignKey("units.id"), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    # the roster's mobile (手机), normalised by hub.identity.check_phone; shown to the
-    # secretariat and admins only, never written into the message log
-    sa.Column("phone", sa.String(20), nullable=True),
-    # how the deputy prefers to be contacted (首选联系方式): a code of
-    # hub.identity.CONTACTS; shown with the phone to the units of the deputy's items only
-    sa.Column("preferred_contact", sa.String(16), nullable=True),
-)
-
-meetings = sa.Table(
-    "meetings",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("title", sa.String(300), nullable=False),
-    sa.Column("starts_on", sa.Date, nullable=True),
-    sa.Column("ends_on", sa.Date, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-meeting_participants = sa.Table(
-    "meeting_participants",
-    metadata,
-    sa.Column("meeting_id", BigId, sa.ForeignKey("meetings.id"), primary_key=True),
-    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
 )
 
 channels = sa.Table(

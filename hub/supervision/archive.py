@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.errors import BadRequest
 from hub.params import check_id, parse_id, parse_when
 from hub.session.channels import parse_congress_channel
+from hub.session.schema import users
 from hub.store.log import COLUMNS, stored_message
-from hub.store.schema import messages, receipts, users
+from hub.store.schema import messages, receipts
 from hub.supervision.delivery import receipts_of
 
 # Indexes the archive relies on (created by migration 0004). On PostgreSQL the migration

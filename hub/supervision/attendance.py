@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.protocol import utc
 from hub.session.attendance import checkins, leave_requests
-from hub.store.schema import meeting_participants, users
+from hub.session.schema import meeting_participants, users
 
 
 def status(checked_in: bool, leave: str | None) -> str:

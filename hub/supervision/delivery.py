@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels import parse_channel
 from hub.protocol import iso, utc
-from hub.store.schema import meeting_participants, receipts, users
+from hub.session.schema import meeting_participants, users
+from hub.store.schema import receipts
 
 _IN = 500  # values per IN list
 _UNION = 20  # selects per UNION ALL statement

@@ -12,10 +12,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.node import Writer
-from hub.store.schema import users
+from hub.session.members import Member
+from hub.session.schema import users
 from hub.supervision.points import local_midnight, parse_rules, points_rulesets
 from hub.supervision.registrations import decide_in, parse_new, register_in
 
@@ -61,11 +61,11 @@ async def seed_supervision(
     ).scalar_one()
     names = {int(u): n for u, n in await conn.execute(sa.select(users.c.id, users.c.name))}
     w = Writer(conn, clock)
-    jiandu = Principal(supervisor, names[supervisor], "supervisor")
+    jiandu = Member(supervisor, names[supervisor], "supervisor")
     await w.lock(*(f"deputy:{deputy_ids[who]}" for who, *_ in REGISTRATIONS))
     ids = []
     for who, kind, days, title, text, confirmed in REGISTRATIONS:
-        dep = Principal(deputy_ids[who], names[deputy_ids[who]], "deputy")
+        dep = Member(deputy_ids[who], names[deputy_ids[who]], "deputy")
         day = (now - timedelta(days=days)).astimezone(clock.tz).date()
         fields = parse_new(
             {"kind": kind, "activity_date": day.isoformat(), "title": title, "text": text},

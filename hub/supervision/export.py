@@ -37,8 +37,9 @@ from hub.params import parse_id
 from hub.protocol import iso_or_none
 from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
+from hub.session.schema import units, users
 from hub.store.log import db_errors
-from hub.store.schema import messages, receipts, units, users
+from hub.store.schema import messages, receipts
 from hub.supervision.archive import Filters, id_window
 from hub.supervision.attendance import marks
 

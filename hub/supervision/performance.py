@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import NotFound
 from hub.protocol import iso, utc
 from hub.session.attendance import checkins, leave_requests
 from hub.session.items import item_deputies, items
 from hub.session.meetings import sitting_ended, sittings
+from hub.session.members import Member
 from hub.session.opinions import opinions
+from hub.session.schema import delegations, meeting_participants, users
 from hub.session.speakers import speech_requests
-from hub.store.schema import delegations, meeting_participants, users
 from hub.supervision import points
 from hub.supervision.attendance import status as attendance_status
 from hub.supervision.registrations import (
@@ -221,7 +221,7 @@ async def views_of(conn: AsyncConnection, deputy_id: int) -> dict[str, Any]:
 
 async def performance_file(
     node: Node,
-    me: Principal,
+    me: Member,
     deputy_id: int,
     start: datetime,
     end: datetime,

@@ -37,7 +37,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.params import parse_when
 from hub.protocol import iso, utc
@@ -45,6 +44,7 @@ from hub.session.attendance import checkins
 from hub.session.channels import READERS_OF_ALL
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
 from hub.session.meetings import ended_clause, sittings
+from hub.session.members import Member
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
 from hub.store.engine import in_chunks
@@ -221,7 +221,7 @@ def in_force(rulesets: list[RuleSet], ts: datetime) -> RuleSet | None:
 
 
 async def add_ruleset(
-    node: Node, me: Principal, raw: dict[str, Any], now: datetime, tz: tzinfo
+    node: Node, me: Member, raw: dict[str, Any], now: datetime, tz: tzinfo
 ) -> dict[str, Any]:
     """An admin adds a version (see the module docstring for what may start when)."""
     if me.role != "admin":
@@ -259,7 +259,7 @@ async def add_ruleset(
     return _ruleset(row).as_dict()
 
 
-async def withdraw_ruleset(node: Node, me: Principal, ruleset_id: int, now: datetime) -> None:
+async def withdraw_ruleset(node: Node, me: Member, ruleset_id: int, now: datetime) -> None:
     if me.role != "admin":
         raise Forbidden("only an admin edits the points rules")
     async with node.writing() as w:
@@ -306,6 +306,10 @@ class Window:
     now: datetime
     tz: tzinfo
 
+    def rows(self, at: Any, person: Any) -> list[sa.ColumnElement[bool]]:
+        """A source's rows in this window: ``start <= at < end``, ``person`` of ``deputies``."""
+        return [at >= self.start, at < self.end, *_only(person, self.deputies)]
+
 
 async def _registrations(conn: AsyncConnection, w: Window) -> list[Event]:
     """Confirmed registrations, at the activity's date (local midnight)."""
@@ -327,35 +331,39 @@ async def _registrations(conn: AsyncConnection, w: Window) -> list[Event]:
     return out
 
 
+async def _events(
+    conn: AsyncConnection,
+    w: Window,
+    event: str,
+    source: sa.FromClause,
+    key: sa.ColumnElement[Any],
+    person: sa.ColumnElement[Any],
+    at: sa.ColumnElement[Any],
+    title: sa.ColumnElement[Any],
+    *where: sa.ColumnElement[bool],
+) -> list[Event]:
+    """One ``event`` per row of ``source`` in the window, keyed ``<event>:<key>``."""
+    rows = await conn.execute(
+        sa.select(key.label("key"), person.label("person"), at.label("at"), title.label("title"))
+        .select_from(source)
+        .where(*where, *w.rows(at, person))
+    )
+    return [Event(int(x.person), f"{event}:{x.key}", event, utc(x.at), x.title) for x in rows]
+
+
 async def _checkins(conn: AsyncConnection, w: Window) -> list[Event]:
     c = checkins.c
-    rows = await conn.execute(
-        sa.select(c.sitting_id, c.user_id, c.ts, sittings.c.title)
-        .join(sittings, sittings.c.id == c.sitting_id)
-        .where(c.ts >= w.start, c.ts < w.end, *_only(c.user_id, w.deputies))
-    )
-    return [
-        Event(int(x.user_id), f"attendance:{x.sitting_id}", "attendance", utc(x.ts), x.title)
-        for x in rows
-    ]
+    source = checkins.join(sittings, sittings.c.id == c.sitting_id)
+    return await _events(conn, w, "attendance", source, c.sitting_id, c.user_id, c.ts,
+                         sittings.c.title)  # fmt: skip
 
 
 async def _speeches(conn: AsyncConnection, w: Window) -> list[Event]:
     """Speeches the convenor ended, at their start."""
     s = speech_requests.c
-    rows = await conn.execute(
-        sa.select(s.id, s.user_id, s.started_at, sittings.c.title)
-        .join(sittings, sittings.c.id == s.sitting_id)
-        .where(
-            s.status == "done",
-            s.started_at >= w.start,
-            s.started_at < w.end,
-            *_only(s.user_id, w.deputies),
-        )
-    )
-    return [
-        Event(int(x.user_id), f"speech:{x.id}", "speech", utc(x.started_at), x.title) for x in rows
-    ]
+    source = speech_requests.join(sittings, sittings.c.id == s.sitting_id)
+    return await _events(conn, w, "speech", source, s.id, s.user_id, s.started_at,
+                         sittings.c.title, s.status == "done")  # fmt: skip
 
 
 async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
@@ -387,15 +395,8 @@ async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
 
 async def _opinions(conn: AsyncConnection, w: Window) -> list[Event]:
     o = opinions.c
-    rows = await conn.execute(
-        sa.select(o.id, o.deputy_id, o.created_at, o.text).where(
-            o.created_at >= w.start, o.created_at < w.end, *_only(o.deputy_id, w.deputies)
-        )
-    )
-    return [
-        Event(int(x.deputy_id), f"opinion:{x.id}", "opinion", utc(x.created_at), x.text[:60])
-        for x in rows
-    ]
+    return await _events(conn, w, "opinion", opinions, o.id, o.deputy_id, o.created_at,
+                         sa.func.substr(o.text, 1, 60))  # fmt: skip
 
 
 async def _suggestions(conn: AsyncConnection, w: Window) -> list[Event]:
@@ -444,15 +445,8 @@ async def _suggestions(conn: AsyncConnection, w: Window) -> list[Event]:
 
 async def _evaluations(conn: AsyncConnection, w: Window) -> list[Event]:
     e = item_evaluations.c
-    rows = await conn.execute(
-        sa.select(e.id, e.deputy_id, e.at, items.c.title)
-        .join(items, items.c.id == e.item_id)
-        .where(e.at >= w.start, e.at < w.end, *_only(e.deputy_id, w.deputies))
-    )
-    return [
-        Event(int(x.deputy_id), f"evaluation:{x.id}", "evaluation", utc(x.at), x.title)
-        for x in rows
-    ]
+    source = item_evaluations.join(items, items.c.id == e.item_id)
+    return await _events(conn, w, "evaluation", source, e.id, e.deputy_id, e.at, items.c.title)
 
 
 SOURCES: list[Callable[[AsyncConnection, Window], Awaitable[list[Event]]]] = [
@@ -600,7 +594,7 @@ async def tally(
     return out
 
 
-def check_points_reader(me: Principal, deputy_id: int) -> None:
+def check_points_reader(me: Member, deputy_id: int) -> None:
     if me.role in READERS_OF_ALL or (me.role == "deputy" and me.id == deputy_id):
         return
     raise Forbidden(f"a {me.role} may read only their own points")
@@ -624,7 +618,7 @@ def dispute_dict(r: Any) -> dict[str, Any]:
 
 
 async def dispute(
-    node: Node, me: Principal, entry: str, reason: str, now: datetime, tz: tzinfo
+    node: Node, me: Member, entry: str, reason: str, now: datetime, tz: tzinfo
 ) -> dict[str, Any]:
     """A deputy disputes one of their own entries; one open dispute per entry."""
     if me.role != "deputy":
@@ -668,7 +662,7 @@ async def dispute(
 
 
 async def resolve(
-    node: Node, me: Principal, dispute_id: int, upheld: bool, resolution: str, now: datetime
+    node: Node, me: Member, dispute_id: int, upheld: bool, resolution: str, now: datetime
 ) -> dict[str, Any]:
     """An admin upholds (the entry counts 0) or rejects an open dispute, saying why."""
     if me.role != "admin":
@@ -708,7 +702,7 @@ async def resolve(
 
 
 async def list_disputes(
-    conn: AsyncConnection, me: Principal, state: str | None
+    conn: AsyncConnection, me: Member, state: str | None
 ) -> list[dict[str, Any]]:
     q = sa.select(points_disputes)
     if me.role == "deputy":

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.protocol import iso, utc
 from hub.session.channels import READERS_OF_ALL
-from hub.store.schema import BigId, metadata, users
+from hub.session.members import Member
+from hub.session.schema import users
+from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node, Writer
@@ -130,7 +131,7 @@ async def _row(conn: AsyncConnection, reg_id: int, lock: bool = False) -> Any:
     return r
 
 
-def check_reader(me: Principal, deputy_id: int) -> None:
+def check_reader(me: Member, deputy_id: int) -> None:
     """A deputy reads only their own; units nothing; the secretariat, supervisors and
     admins everything."""
     if me.role in READERS_OF_ALL:
@@ -140,16 +141,14 @@ def check_reader(me: Principal, deputy_id: int) -> None:
     raise Forbidden(f"a {me.role} may read only their own performance record")
 
 
-async def register(
-    node: Node, me: Principal, fields: dict[str, Any], now: datetime
-) -> dict[str, Any]:
+async def register(node: Node, me: Member, fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A deputy records an activity (``fields`` from :func:`parse_new`)."""
     async with node.writing() as w:
         return await register_in(w, me, fields, now)
 
 
 async def register_in(
-    w: Writer, me: Principal, fields: dict[str, Any], now: datetime
+    w: Writer, me: Member, fields: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """:func:`register` inside the caller's transaction."""
     if me.role != "deputy":
@@ -166,14 +165,14 @@ async def register_in(
     return out
 
 
-def _check_attachable(me: Principal, r: Any) -> None:
+def _check_attachable(me: Member, r: Any) -> None:
     if me.role != "deputy" or int(r.deputy_id) != me.id:
         raise Forbidden("only the deputy who registered the activity attaches its evidence")
     if r.state != "submitted":
         raise Conflict(f"registration {r.id} is already {r.state}", state=r.state)
 
 
-async def check_can_attach(node: Node, me: Principal, reg_id: int) -> None:
+async def check_can_attach(node: Node, me: Member, reg_id: int) -> None:
     """Before the bytes are read: the registration exists, is the caller's own and awaits a
     decision (:func:`attach` checks again in its transaction)."""
     async with node.log.reading() as conn:
@@ -181,7 +180,7 @@ async def check_can_attach(node: Node, me: Principal, reg_id: int) -> None:
 
 
 async def attach(
-    node: Node, me: Principal, reg_id: int, name: str, content_type: str, blob: StagedBlob
+    node: Node, me: Member, reg_id: int, name: str, content_type: str, blob: StagedBlob
 ) -> dict[str, Any]:
     """Set the attachment of the caller's own registration while it awaits a decision, and
     keep the uploaded blob."""
@@ -205,7 +204,7 @@ async def attach(
 
 
 async def decide(
-    node: Node, me: Principal, reg_id: int, confirm: bool, reason: str | None, now: datetime
+    node: Node, me: Member, reg_id: int, confirm: bool, reason: str | None, now: datetime
 ) -> dict[str, Any]:
     """A supervisor confirms or rejects (with a reason) a submitted registration; the
     deputy's inbox gets the decision in the same transaction."""
@@ -214,7 +213,7 @@ async def decide(
 
 
 async def decide_in(
-    w: Writer, me: Principal, reg_id: int, confirm: bool, reason: str | None, now: datetime
+    w: Writer, me: Member, reg_id: int, confirm: bool, reason: str | None, now: datetime
 ) -> dict[str, Any]:
     """:func:`decide` inside the caller's transaction."""
     if me.role != "supervisor":
@@ -242,7 +241,7 @@ async def decide_in(
     return out
 
 
-async def get(node: Node, me: Principal, reg_id: int, now: datetime) -> dict[str, Any]:
+async def get(node: Node, me: Member, reg_id: int, now: datetime) -> dict[str, Any]:
     """One registration; the read is recorded as a view of it."""
     async with node.writing() as w:
         r = await _row(w.conn, reg_id)
@@ -260,7 +259,7 @@ async def get(node: Node, me: Principal, reg_id: int, now: datetime) -> dict[str
         return {**registration_dict(r, r.name), "views": int(views)}
 
 
-async def attachment_of(node: Node, me: Principal, reg_id: int) -> dict[str, Any]:
+async def attachment_of(node: Node, me: Member, reg_id: int) -> dict[str, Any]:
     async with node.log.reading() as conn:
         r = await _row(conn, reg_id)
     check_reader(me, int(r.deputy_id))
@@ -275,7 +274,7 @@ async def attachment_of(node: Node, me: Principal, reg_id: int) -> dict[str, Any
 
 async def listing(
     conn: AsyncConnection,
-    me: Principal,
+    me: Member,
     deputy_id: int | None,
     state: str | None,
     after: int | None,

@@ -59,10 +59,28 @@ from hub.session.meetings import sitting_ended, sittings
 from hub.session.notices import notice_deliveries, notices
 from hub.session.opinions import STATUSES as OPINION_STATUSES
 from hub.session.opinions import opinions
+from hub.session.schema import units
 from hub.store.engine import in_chunks
-from hub.store.schema import receipts, units
+from hub.store.schema import receipts
 from hub.supervision.attendance import marks
 from hub.supervision.timelines import analyse, load_events
+
+
+def scope(
+    meeting_col: sa.ColumnElement[Any],
+    meeting: int | None,
+    time_col: sa.ColumnElement[Any],
+    start: datetime | None,
+    end: datetime | None,
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions of a statistic's filter: one meeting (if given), ``time_col`` within
+    ``[start, end)`` (each bound if given)."""
+    conds = [] if meeting is None else [meeting_col == meeting]
+    if start is not None:
+        conds.append(time_col >= start)
+    if end is not None:
+        conds.append(time_col < end)
+    return conds
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -82,13 +100,7 @@ async def item_statistics(
     now: datetime,
     tz: tzinfo,
 ) -> dict[str, Any]:
-    q = sa.select(items)
-    if meeting is not None:
-        q = q.where(items.c.meeting_id == meeting)
-    if start is not None:
-        q = q.where(items.c.created_at >= start)
-    if end is not None:
-        q = q.where(items.c.created_at < end)
+    q = sa.select(items).where(*scope(items.c.meeting_id, meeting, items.c.created_at, start, end))
     rows = (await conn.execute(q.order_by(items.c.id))).all()
     ids = [int(r.id) for r in rows]
     events = await load_events(conn, ids)
@@ -162,12 +174,7 @@ async def item_statistics(
     overdue_now = 0
     if ids:
         q2 = sa.select(sa.func.count()).select_from(items).where(due_expr() <= now)
-        if meeting is not None:
-            q2 = q2.where(items.c.meeting_id == meeting)
-        if start is not None:
-            q2 = q2.where(items.c.created_at >= start)
-        if end is not None:
-            q2 = q2.where(items.c.created_at < end)
+        q2 = q2.where(*scope(items.c.meeting_id, meeting, items.c.created_at, start, end))
         overdue_now = int((await conn.execute(q2)).scalar_one())
 
     ratings = dict.fromkeys(RATINGS, 0)
@@ -233,12 +240,7 @@ async def notice_statistics(
     q = sa.select(nd.c.notice_id, nd.c.user_id, nd.c.channel, nd.c.seq, notices.c.created_at).join(
         notices, notices.c.id == nd.c.notice_id
     )
-    if meeting is not None:
-        q = q.where(notices.c.meeting_id == meeting)
-    if start is not None:
-        q = q.where(notices.c.created_at >= start)
-    if end is not None:
-        q = q.where(notices.c.created_at < end)
+    q = q.where(*scope(notices.c.meeting_id, meeting, notices.c.created_at, start, end))
     d = q.cte("d")
     pairs = sa.select(d.c.user_id, d.c.channel).distinct().subquery("pairs")
     top = (
@@ -314,13 +316,9 @@ async def attendance_statistics(
     end: datetime | None,
     now: datetime,
 ) -> dict[str, Any]:
-    q = sa.select(sittings)
-    if meeting is not None:
-        q = q.where(sittings.c.meeting_id == meeting)
-    if start is not None:
-        q = q.where(sittings.c.starts_at >= start)
-    if end is not None:
-        q = q.where(sittings.c.starts_at < end)
+    q = sa.select(sittings).where(
+        *scope(sittings.c.meeting_id, meeting, sittings.c.starts_at, start, end)
+    )
     rows = (await conn.execute(q.order_by(sittings.c.id))).all()
     ended = [s for s in rows if sitting_ended(s, now)]
     begun = [s for s in rows if not sitting_ended(s, now) and utc(s.starts_at) <= now]
@@ -350,12 +348,7 @@ async def opinion_statistics(
     conn: AsyncConnection, meeting: int | None, start: datetime | None, end: datetime | None
 ) -> dict[str, Any]:
     q = sa.select(opinions.c.status, sa.func.count()).group_by(opinions.c.status)
-    if meeting is not None:
-        q = q.where(opinions.c.meeting_id == meeting)
-    if start is not None:
-        q = q.where(opinions.c.created_at >= start)
-    if end is not None:
-        q = q.where(opinions.c.created_at < end)
+    q = q.where(*scope(opinions.c.meeting_id, meeting, opinions.c.created_at, start, end))
     by_status = dict.fromkeys(OPINION_STATUSES, 0)
     for status, n in await conn.execute(q):
         by_status[status] = int(n)

@@ -36,13 +36,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.channels import Principal
 from hub.errors import Forbidden, NotFound
 from hub.protocol import iso, utc
 from hub.session import lifecycle as lc
 from hub.session.items import item_deputies, item_event, item_events, item_units, items
+from hub.session.members import Member
+from hub.session.schema import units, users
 from hub.store.engine import in_chunks
-from hub.store.schema import units, users
 
 
 @dataclass
@@ -269,7 +269,7 @@ async def load_events(conn: AsyncConnection, item_ids: list[int]) -> dict[int, l
     return out
 
 
-async def check_item_reader(conn: AsyncConnection, me: Principal, item_id: int) -> Any:
+async def check_item_reader(conn: AsyncConnection, me: Member, item_id: int) -> Any:
     """The item row; a deputy reads only their items, a unit only items it is (or was)
     on, the secretariat, supervisors and admins every item."""
     row = (await conn.execute(sa.select(items).where(items.c.id == item_id))).first()
@@ -302,7 +302,7 @@ async def check_item_reader(conn: AsyncConnection, me: Principal, item_id: int) 
 
 
 async def timeline(
-    conn: AsyncConnection, me: Principal, item_id: int, now: datetime
+    conn: AsyncConnection, me: Member, item_id: int, now: datetime
 ) -> dict[str, Any]:
     """One item's timeline for the caller."""
     row = await check_item_reader(conn, me, item_id)

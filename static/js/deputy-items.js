@@ -1,10 +1,12 @@
 // Deputy, "items" tab: my commit-to-do items and suggestions with every step live,
 // co-signing, evaluating a reply; submitting a suggestion (alone or jointly).
 
-import { get, post } from "./api.js";
+import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard, allowedActions } from "./items.js";
-import { busy, el, field, fill, flash } from "./ui.js";
+import { submit } from "./outbox.js";
+import { chooser } from "./picker.js";
+import { busy, draft, el, field, fill, flash } from "./ui.js";
 
 let ctx = null;
 let board = null;
@@ -37,33 +39,38 @@ async function drawSuggest() {
   if (ctx.meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
   const title = el("input", { id: "sg-title", maxlength: 300 });
   const text = el("textarea", { id: "sg-text", rows: 5, maxlength: 20000 });
-  let cosigners = null;
-  // Co-signers are chosen from the meeting's other deputies, with their delegation.
+  const kept = [draft(title, "suggestion-title"), draft(text, "suggestion-text")];
+  // Co-signers are found among the meeting's other deputies by name, delegation or pinyin
+  // initials with the shared chooser: the form holds the ones chosen, never a checkbox
+  // for each of the meeting's deputies.
   const r = await get(`/api/meetings/${ctx.meetingId}/deputies`, { quiet: true }).catch(() => null);
   const people = (r?.deputies || []).filter((d) => d.id !== ctx.me.id);
-  if (people.length)
-    cosigners = el(
-      "fieldset",
-      { id: "sg-cosigners" },
-      el("legend", {}, t("item.cosigners")),
-      el(
-        "div",
-        { class: "checks" },
-        people.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d.id }), d.name, d.delegation_name ? el("span", { class: "meta" }, ` · ${d.delegation_name}`) : null)),
-      ),
-    );
+  const cosigners = people.length
+    ? chooser({
+        items: () => people,
+        key: (d) => d.id,
+        text: (d) => `${d.name} ${d.delegation_name || ""}`,
+        choice: (d) => ({ id: d.id, label: d.name, meta: d.delegation_name || "" }),
+        label: t("item.cosigners"),
+        placeholder: t("item.cosignerHint"),
+        id: "sg-cosigner",
+        multiple: true,
+      })
+    : null;
   const send = el("button", { type: "submit", class: "primary", id: "sg-send" }, t("common.submit"));
-  const form = el("form", { id: "suggest-form" }, field("item.suggestTitle", title), field("item.suggestText", text), cosigners, send);
+  const form = el("form", { id: "suggest-form" }, field("item.suggestTitle", title), field("item.suggestText", text), cosigners?.el, send);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (!title.value.trim()) return title.focus();
     if (!text.value.trim()) return text.focus();
     const body = { meeting_id: ctx.meetingId, title: title.value.trim(), text: text.value.trim() };
-    if (cosigners) body.cosigner_ids = [...cosigners.querySelectorAll("input:checked")].map((x) => Number(x.value));
+    if (cosigners) body.cosigner_ids = cosigners.ids();
     busy(send, async () => {
-      await post("/api/suggestions", body);
+      const r = await submit("POST", "/api/suggestions", body, "item.suggest");
       form.reset();
-      flash(t("item.suggested"));
+      cosigners?.clear();
+      for (const k of kept) k.clear();
+      flash(t(r.queued ? "outbox.queued" : "item.suggested"));
     });
   });
   fill(box, form);

@@ -1,13 +1,14 @@
 // The deputy's page (mobile first): notices with read receipts, the meeting (check-in,
 // leave, documents, speaking, opinions), my items and suggestions, my duties.
 
-import { get } from "./api.js";
+import { get, keepCopies } from "./api.js";
 import { t } from "./i18n.js";
 import { chip, el, fill, startPage, tabs, when } from "./ui.js";
 import * as meetingPart from "./deputy-meeting.js";
 import * as itemsPart from "./deputy-items.js";
 import * as perfPart from "./deputy-perf.js";
 
+keepCopies(); // offline, the page shows what it read last
 const { me, client } = await startPage(["deputy"], "page.deputy");
 const meetingId = me.meetings[0] ?? null;
 const ctx = { me, client, meetingId };
@@ -163,14 +164,13 @@ tabs(document.getElementById("tabs"), (name) => {
   for (const h of handlers) h.onTab?.(name);
 });
 updateBadge();
-// One part failing to load (its error is shown) leaves the others working.
-for (const h of handlers) await Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e));
+// The parts load side by side (on a hall's network every round trip counts); one part
+// failing to load (its error is shown) leaves the others working. Read on another device
+// counts here too: asked before the held messages are shown, and again after each
+// reconnect.
+await Promise.all([...handlers.map((h) => Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e))), loadReceipts()]);
 const shown = document.querySelector("#tabs [aria-selected=true]")?.dataset.tab;
 for (const h of handlers) h.onTab?.(shown);
-
-// Read on another device counts here too: asked before the held messages are shown, and
-// again after each reconnect.
-await loadReceipts();
 let welcomed = false;
 client.addEventListener("welcome", () => {
   if (welcomed) loadReceipts();

@@ -10,11 +10,12 @@
 // pages may not take at its word (hub-client.js `authoritative`: on a desk, anyone's
 // but the hub's and the secretariat's) only makes the board read its items again.
 
-import { get, post } from "./api.js";
+import { get } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
-import { picker, searchIn } from "./picker.js";
-import { busy, chip, deadlineEl, deadlineText, el, field, fill, flash, today, when } from "./ui.js";
+import { submit } from "./outbox.js";
+import { chooser } from "./picker.js";
+import { busy, chip, deadlineEl, deadlineText, draft, el, field, fill, flash, today, when } from "./ui.js";
 
 export const STATE_KIND = {
   cosigning: "warn",
@@ -61,53 +62,22 @@ export function forMe(item) {
 }
 
 /**
- * Units chosen with the search-as-you-type picker: one (`multiple` false: a lead unit) or
- * several (co-units). The form holds the picker and the units chosen, never an entry for
- * every unit. `units`: Map id -> name. Returns {el, input, ids(), clear()}.
+ * Units chosen with the shared chooser (picker.js): one (`multiple` false: a lead unit) or
+ * several (co-units), found by name or pinyin initials. `units`: Map id -> name.
+ * Returns {el, input, ids(), clear()}.
  */
 export function unitChooser(units, { labelKey, id, multiple = false }) {
-  const chosen = new Map();
-  const list = el("ul", { class: "chosen" });
-  const draw = () =>
-    fill(
-      list,
-      [...chosen].map(([uid, name]) =>
-        el(
-          "li",
-          { "data-unit": uid },
-          chip(name, "info"),
-          el("button", { type: "button", class: "link", "aria-label": `${t("common.remove")} ${name}`, onclick: () => chosen.delete(uid) && draw() }, "×"),
-        ),
-      ),
-    );
-  const p = picker({
-    id,
+  return chooser({
+    items: () => units,
+    key: ([uid]) => uid,
+    text: ([, name]) => name,
+    choice: ([uid, name]) => ({ id: uid, label: name }),
     label: t(labelKey),
     placeholder: t("item.unitHint"),
+    id,
+    multiple,
     empty: true,
-    search: searchIn(
-      () => [...units].filter(([uid]) => !chosen.has(uid)),
-      ([, name]) => name,
-      ([uid, name]) => ({ id: uid, label: name }),
-    ),
-    onPick: (u) => {
-      if (!multiple) chosen.clear();
-      chosen.set(u.id, u.label);
-      p.clear();
-      draw();
-    },
   });
-  const box = el("div", { class: "field chooser" }, el("label", { for: p.input.id }, t(labelKey)), p.el, list);
-  return {
-    el: box,
-    input: p.input,
-    ids: () => [...chosen.keys()],
-    clear() {
-      chosen.clear();
-      p.clear();
-      draw();
-    },
-  };
 }
 
 /** A human line for one event of the timeline. */
@@ -358,10 +328,12 @@ export class ItemBoard {
   }
 
   async _act(c, action, body) {
-    const item = await post(c.item.actions.find((a) => a.name === action).path, body);
+    const r = await submit("POST", c.item.actions.find((a) => a.name === action).path, body, `do.${action}`);
     const formBox = c.li.querySelector(".action-form");
     formBox.replaceChildren();
     delete formBox.dataset.action;
+    if (r.queued) return flash(t("outbox.queued")); // the item's message says when it is done
+    const item = r.data;
     if (!item || !item.id || this._upsert(item, null)) {
       this._update(c);
       this._place(c);
@@ -373,8 +345,10 @@ export class ItemBoard {
     const parts = [];
     const get_ = {};
     const need = [];
+    const drafts = [];
     const text = (name, key, required, rows = 3) => {
       const x = el("textarea", { name, rows, maxlength: name === "text" ? 20000 : 2000 });
+      drafts.push(draft(x, `item:${c.item.id}:${action}:${name}`)); // a reply survives a reload
       parts.push(field(key, x));
       get_[name] = () => x.value.trim() || undefined;
       if (required) need.push([x, name]);
@@ -473,7 +447,7 @@ export class ItemBoard {
           return (body.rating ? form.querySelector("textarea") : form.querySelector("input[type=radio]")).focus();
         }
       }
-      busy(send, () => this._act(c, action, body));
+      busy(send, () => this._act(c, action, body).then(() => drafts.forEach((d) => d.clear())));
     });
     return form;
   }

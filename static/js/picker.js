@@ -6,7 +6,7 @@
 
 import { t } from "./i18n.js";
 import { initials } from "./pinyin.js";
-import { el, fill } from "./ui.js";
+import { chip, el, fill } from "./ui.js";
 
 const DEBOUNCE = 200; // ms after the last keystroke before searching
 let counter = 0;
@@ -156,5 +156,66 @@ export function searchIn(items, text, choice) {
       if (out.length >= 20) break;
     }
     return out;
+  };
+}
+
+/**
+ * A picker that keeps what was chosen: one (`multiple` false: choosing again replaces it)
+ * or several, each shown under the text box as a chip with its × to remove it. The form
+ * holds the picker and the ones chosen, never an entry for each of `items()`; what is
+ * already chosen is not offered again. Searches as `searchIn` does (words, pinyin
+ * initials) over `text(x)`; `choice(x)` is what a match and a chip show.
+ * @param {{items: () => Iterable<any>, key: (x: any) => number, text: (x: any) => string,
+ *          choice: (x: any) => {id: number, label: string, meta?: string},
+ *          label: string, placeholder?: string, id?: string, multiple?: boolean,
+ *          empty?: boolean, onChange?: () => void}} opts
+ * @returns {{el: HTMLElement, input: HTMLInputElement, ids: () => number[], clear: () => void}}
+ */
+export function chooser({ items, key, text, choice, label, placeholder = "", id, multiple = false, empty = false, onChange = () => {} }) {
+  const chosen = new Map(); // id -> {id, label, meta}
+  const list = el("ul", { class: "chosen" });
+  const draw = () =>
+    fill(
+      list,
+      [...chosen.values()].map((c) =>
+        el(
+          "li",
+          { "data-id": c.id },
+          chip(c.meta ? `${c.label} · ${c.meta}` : c.label, "info"),
+          el("button", { type: "button", class: "link remove", "aria-label": `${t("common.remove")} ${c.label}`, onclick: () => remove(c.id) }, "×"),
+        ),
+      ),
+    );
+  const remove = (cid) => {
+    chosen.delete(cid);
+    draw();
+    onChange();
+  };
+  function* open() {
+    for (const x of items()) if (!chosen.has(key(x))) yield x;
+  }
+  const p = picker({
+    id,
+    label,
+    placeholder,
+    empty,
+    search: searchIn(open, text, choice),
+    onPick: (c) => {
+      if (!multiple) chosen.clear();
+      chosen.set(c.id, c);
+      p.clear();
+      draw();
+      onChange();
+    },
+  });
+  return {
+    el: el("div", { class: "field chooser" }, el("label", { for: p.input.id }, label), p.el, list),
+    input: p.input,
+    ids: () => [...chosen.keys()],
+    clear() {
+      chosen.clear();
+      p.clear();
+      draw();
+    },
   };
 }

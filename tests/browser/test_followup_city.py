@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from hub.session.schema import users
 from hub.store.engine import make_engine
-from hub.store.schema import messages, users
+from hub.store.schema import messages
 from tests.browser.conftest import Demo, api, open_as, shot
 from tests.utils.client import Client
 

@@ -22,14 +22,15 @@ import pytest
 import sqlalchemy as sa
 
 from hub.broker.memory import MemoryBroker
-from hub.channels import Principal
 from hub.clock import Clock
 from hub.metrics import Metrics
 from hub.node import Node
+from hub.session.lifecycle import SuggestionInput
+from hub.session.members import Member
+from hub.session.schema import users
 from hub.session.suggestions import submit_in
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
-from hub.store.schema import users
 from tests.browser.conftest import Demo, api, count_mutations, open_as, wait_until
 
 EXTRA_SUGGESTIONS = 400
@@ -60,7 +61,7 @@ async def _more_suggestions(
                 )
             ).all()
         deputies = [
-            Principal(r.id, r.name, "deputy", delegation_id=r.delegation_id,
+            Member(r.id, r.name, "deputy", delegation_id=r.delegation_id,
                       meetings=frozenset({ids["meeting_id"]}))
             for r in rows
         ]  # fmt: skip
@@ -73,8 +74,9 @@ async def _more_suggestions(
                 topic = TOPICS[k % len(TOPICS)]
                 s = await submit_in(
                     w, Clock(), deputies[k % len(deputies)],
-                    {"meeting_id": ids["meeting_id"], "title": f"关于第{k + 1}片区{topic}的建议",
-                     "text": f"第{k + 1}片区群众反映{topic}问题突出，建议尽快研究解决。"},
+                    SuggestionInput(meeting_id=ids["meeting_id"],
+                                    title=f"关于第{k + 1}片区{topic}的建议",
+                                    text=f"第{k + 1}片区群众反映{topic}问题突出，建议尽快研究解决。"),
                 )  # fmt: skip
                 extra.append(s["id"])
     finally:
@@ -362,7 +364,7 @@ async def test_item_board_speaks_chinese(browser: Any, city: Demo) -> None:
     )
     assert labels == [
         ["搜索事项", "事项标题或内容"],
-        ["按承办单位筛选", "输入单位名称"],
+        ["按承办单位筛选", "输入单位名称或拼音首字母"],
         ["事项类型", None],
         ["状态", None],
         ["排序", None],

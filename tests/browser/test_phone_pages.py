@@ -229,7 +229,8 @@ async def set_large(page: Any, on: bool) -> None:
 
 async def deputy_states(page: Any, item: int, sitting: int, size: str, failures: list[str]) -> None:
     """The deputy's page in each state: notices (one open), the meeting with the leave
-    form open, the items with an evaluation form open and a timeline, the duties."""
+    form open, the items with an evaluation form open and a timeline, the co-signer
+    picker's matches and a co-signer chosen, the duties."""
     await page.click("#tab-notices")
     await page.locator("#notices li.notice button.open").first.click()
     await check(page, f"{size}/notices", failures)
@@ -245,6 +246,13 @@ async def deputy_states(page: Any, item: int, sitting: int, size: str, failures:
     await card.locator("button.details").click()
     await card.locator(".timeline li").first.wait_for()
     await check(page, f"{size}/evaluation form", failures)
+    await page.fill("#sg-cosigner", "代表团")  # the co-signer picker's matches, a chip
+    await page.locator("#suggest-form [role=option]").first.wait_for()
+    await page.locator("#sg-cosigner").scroll_into_view_if_needed()
+    await check(page, f"{size}/co-signer matches", failures)
+    await page.locator("#suggest-form [role=option]").first.click()
+    await page.locator("#suggest-form ul.chosen li").first.wait_for()
+    await check(page, f"{size}/co-signer chosen", failures)
     await page.click("#tab-perf")
     await page.wait_for_timeout(500)
     for summary in await page.locator("#p-perf summary").all():
@@ -270,7 +278,7 @@ async def test_every_touch_target_is_44px_with_normal_and_large_text(
     browser: Any, city: Demo
 ) -> None:
     """At 360 px, on the deputy's page (notices, the leave form, an evaluation form, the
-    duties) and the unit's (the hand-over alert, a reply and an extension form), every
+    co-signer picker, the duties) and the unit's (the hand-over alert, a reply and an extension form), every
     visible button, link, field, picker and checkbox or radio with its label measures at
     least 44×44 CSS px, with normal text and with 大字; and nothing runs off the screen."""
     sec, dep, unit = [await api(city, u) for u in ("mishu", "d001", "dw01")]

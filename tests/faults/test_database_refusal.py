@@ -13,8 +13,8 @@ import pytest
 import websockets
 
 from hub.errors import Close
+from hub.session.schema import users
 from hub.store.engine import make_engine
-from hub.store.schema import users
 from tests.faults.conftest import StartNode
 from tests.utils import TIMEOUT
 from tests.utils.backends import redis_prefix

@@ -547,27 +547,33 @@ def _bodies(http: httpx.Client) -> dict[tuple[str, str], Any]:
     """A plausible JSON body and query for each operation, built from its documented
     schema, so that a request is refused for who sends it and not for what it holds."""
     doc = http.get("/openapi.json").json()
+    defs = doc["components"]["schemas"]
     out: dict[tuple[str, str], Any] = {}
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             content = op.get("requestBody", {}).get("content", {})
             schema = content.get("application/json", {}).get("schema")
             query = {
-                p["name"]: _example(p.get("schema", {}))
+                p["name"]: _example(p.get("schema", {}), defs)
                 for p in op.get("parameters", [])
                 if p["in"] == "query" and p.get("required")
             }
             if "filename" in query:
                 query["filename"] = "报告.pdf"
-            out[(method.upper(), path)] = (_example(schema or {"type": "object"}), query)
+            out[(method.upper(), path)] = (_example(schema or {"type": "object"}, defs), query)
     return out
 
 
-def _example(schema: dict[str, Any]) -> Any:
+def _example(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """A value the schema accepts; ``defs`` holds the components its ``$ref``s name."""
+    if "$ref" in schema:
+        return _example(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "anyOf" in schema:
+        return _example(schema["anyOf"][0], defs)
     if "allOf" in schema:
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            merged.update(_example(part))
+            merged.update(_example(part, defs))
         return merged
     if "enum" in schema:
         return schema["enum"][0]
@@ -575,9 +581,11 @@ def _example(schema: dict[str, Any]) -> Any:
     t = t[0] if isinstance(t, list) else t
     if t == "object" or "properties" in schema:
         props = schema.get("properties", {})
-        return {k: _example(v) for k, v in props.items() if k in schema.get("required", [])}
+        required = schema.get("required", [])
+        return {k: _example(v, defs) for k, v in props.items() if k in required}
     if t == "array":
-        return [_example(schema["items"])] if schema.get("minItems") and "items" in schema else []
+        has = schema.get("minItems") and "items" in schema
+        return [_example(schema["items"], defs)] if has else []
     if t == "integer":
         return max(1, schema.get("minimum", 1))
     if t == "boolean":
@@ -659,7 +667,7 @@ async def test_passwords_never_logged(
     the database holds only an argon2 hash."""
     import sqlalchemy as sa
 
-    from hub.store.schema import users
+    from hub.session.schema import users
 
     w = await make_world(sqlite_url)
     secret_pw = "Pa55-不要记录-" + "z" * 8

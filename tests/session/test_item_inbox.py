@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hub.config import Settings
-from hub.identity import create_user
 from hub.session.items import item_seen
+from hub.session.members import create_user
 from hub.store.schema import messages
 from tests.utils.factories import World, tokens
 from tests.utils.items import Api, rows

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.channels import Principal, parse_channel
+from hub.channels import parse_channel
 from hub.errors import Forbidden
 from hub.session.channels import check_raw_publish
 from hub.session.kinds import FAMILIES, family, is_reserved
+from hub.session.members import Member
 
 HUB = Path(__file__).resolve().parents[2] / "hub"
 TRANSPORT = {"node.py", "store/log.py"}  # the appending machinery itself, not a workflow
@@ -132,13 +133,13 @@ def test_every_reserved_family_is_appended() -> None:
 @pytest.mark.parametrize("role", ["secretariat", "deputy", "supervisor"])
 def test_reserved_kind_is_refused_for_every_role(role: str) -> None:
     """A reserved kind is `forbidden` raw even where the role may publish; others pass."""
-    me = Principal(7, "x", role, meetings=frozenset({1}))
+    me = Member(7, "x", role, meetings=frozenset({1}))
     for ch in ("meeting:1", "desk:1", "deputy:7"):
         for kind in ("notice", "notice.tally", "opinion.submitted", "presence.changed"):
             with pytest.raises(Forbidden) as e:
                 check_raw_publish(me, parse_channel(ch), kind)
             if role == "secretariat":
                 assert "reserved for the hub's workflows" in e.value.message
-    sec = Principal(7, "x", "secretariat")
+    sec = Member(7, "x", "secretariat")
     for kind in ("bulletin", "noticeboard", "notices.x", "probe"):
         check_raw_publish(sec, parse_channel("desk:1"), kind)

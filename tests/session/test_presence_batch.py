@@ -17,12 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.broker.memory import MemoryBroker
-from hub.channels import Principal
 from hub.connection import Connection
-from hub.identity import load_principal
 from hub.metrics import Metrics
 from hub.node import Node
 from hub.protocol import utc
+from hub.session.members import Member, load_member
 from hub.session.presence import Presence, online_users, presence_events, presence_leases, sweep
 from hub.store.engine import make_engine
 from hub.store.log import MessageLog
@@ -41,12 +40,12 @@ class Rig:
     engine: AsyncEngine
     node: Node
     presence: Presence
-    people: dict[int, Principal] = field(default_factory=dict)
+    people: dict[int, Member] = field(default_factory=dict)
     expected: list[Event] = field(default_factory=list)
 
-    async def principal(self, uid: int) -> Principal:
+    async def principal(self, uid: int) -> Member:
         if uid not in self.people:
-            self.people[uid] = await load_principal(self.engine, uid)
+            self.people[uid] = await load_member(self.engine, uid)
         return self.people[uid]
 
     async def connect(self, uid: int) -> Connection:

@@ -15,14 +15,8 @@ import openpyxl
 import orjson
 import sqlalchemy as sa
 
-from hub.store.schema import (
-    channels,
-    delegations,
-    meeting_participants,
-    messages,
-    units,
-    users,
-)
+from hub.session.schema import delegations, meeting_participants, units, users
+from hub.store.schema import channels, messages
 from tests.utils import TIMEOUT
 from tests.utils.factories import World
 from tests.utils.items import Api

@@ -9,9 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.identity import add_participants, create_user
 from hub.session.attendance import checkins, leave_requests
 from hub.session.meetings import sittings
+from hub.session.members import add_participants, create_user
 from tests.utils.client import Client
 from tests.utils.factories import World, tokens
 from tests.utils.servers import RunningHub

@@ -7,7 +7,7 @@ import multiprocessing as mp
 
 import sqlalchemy as sa
 
-from hub.channels import Principal
+from hub.auth import Principal
 from hub.protocol import iso
 from hub.store.engine import make_engine
 from hub.store.log import GENESIS, MessageLog, append, chain_hash

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.identity import load_principal
 from hub.session.attendance import check_in, decide_leave, request_leave
 from hub.session.meetings import create_sitting
+from hub.session.members import load_member
 from hub.session.notices import notice_deliveries, notices
 from hub.store.schema import receipts
 from tests.supervision.helpers import receipt
@@ -69,8 +69,8 @@ async def attendance_scenario(hub: RunningHub, world: World) -> None:
     """Plenary A: d0 and d1 check in, d2 on approved leave, d3 absent. Group B (delegation
     of d0 and d2): d0 checks in, d2 absent. C has not ended."""
     node, engine = hub.services.node, hub.services.engine
-    sec = await load_principal(engine, world.secretariat)
-    deps = [await load_principal(engine, d) for d in world.deputies]
+    sec = await load_member(engine, world.secretariat)
+    deps = [await load_member(engine, d) for d in world.deputies]
     now = datetime.now(UTC)
     a = await create_sitting(
         node, sec, world.meeting, "plenary", "A", now, now + timedelta(hours=1)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from hub.identity import load_principal
 from hub.session.attendance import check_in, decide_leave, request_leave
 from hub.session.meetings import create_sitting
+from hub.session.members import load_member
 from hub.supervision import export
 from hub.supervision.archive import Filters
 from tests.supervision.helpers import http, publish, receipt
@@ -113,8 +113,8 @@ async def test_attendance_export(hub: RunningHub, world: World) -> None:
     """One row per sitting and expected deputy: checked in, on leave, pending or absent."""
     node = hub.services.node
     engine = hub.services.engine
-    sec = await load_principal(engine, world.secretariat)
-    deps = [await load_principal(engine, d) for d in world.deputies]
+    sec = await load_member(engine, world.secretariat)
+    deps = [await load_member(engine, d) for d in world.deputies]
     start = datetime.now(UTC) + timedelta(hours=1)
     s1 = await create_sitting(node, sec, world.meeting, "plenary", "第一次全体会议", start)
     s2 = await create_sitting(node, sec, world.meeting, "plenary", "第二次全体会议", start)

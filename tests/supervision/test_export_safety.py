@@ -16,12 +16,12 @@ import orjson
 import pytest
 
 from hub.config import Settings
-from hub.identity import load_principal
 from hub.session.attendance import request_leave
 from hub.session.meetings import create_sitting
+from hub.session.members import load_member
+from hub.session.schema import units, users
 from hub.store.engine import make_engine
 from hub.store.log import append
-from hub.store.schema import units, users
 from hub.supervision import export
 from hub.supervision.archive import Filters
 from tests.supervision.helpers import http, publish, receipt
@@ -82,8 +82,8 @@ async def _items(hub: RunningHub, world: World) -> None:
 
 async def _attendance(hub: RunningHub, world: World) -> None:
     node, engine = hub.services.node, hub.services.engine
-    sec = await load_principal(engine, world.secretariat)
-    dep = await load_principal(engine, world.deputies[0])
+    sec = await load_member(engine, world.secretariat)
+    dep = await load_member(engine, world.deputies[0])
     start = datetime.now(UTC) + timedelta(hours=1)
     s = await create_sitting(node, sec, world.meeting, "plenary", TITLE, start)
     await request_leave(node, dep, s["id"], LEAVE)
@@ -137,7 +137,7 @@ async def test_a_batch_of_large_rows_is_cut_by_bytes(db_url: str, world: World) 
     export still has every row once."""
     engine = make_engine(db_url)
     try:
-        sec = await load_principal(engine, world.secretariat)
+        sec = await load_member(engine, world.secretariat)
         ch = f"meeting:{world.meeting}"
         async with engine.begin() as conn:
             for i in range(12):
@@ -179,7 +179,7 @@ async def test_a_large_export_neither_stalls_the_node_nor_grows_its_memory(
     world = await make_world(db_url)
     engine = make_engine(db_url)
     try:
-        sec = await load_principal(engine, world.secretariat)
+        sec = await load_member(engine, world.secretariat)
         async with engine.begin() as conn:
             for i in range(1000):  # 100 KB bodies: 100 MB of rows
                 await append(conn, "meeting:1", "notice", sec, {"i": i, "text": "x" * 100_000})

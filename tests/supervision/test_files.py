@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.identity import load_principal
 from hub.session.attendance import check_in, decide_leave, request_leave
 from hub.session.meetings import create_sitting
+from hub.session.members import load_member
 from tests.supervision.helpers import http
 from tests.supervision.scenario import items_scenario
 from tests.utils.factories import World
@@ -18,8 +18,8 @@ async def test_file_gathers_the_record_and_counts_views(hub: RunningHub, world: 
     """Registrations, points, attendance and views of one deputy, in one answer."""
     d0 = world.deputies[0]
     node, engine = hub.services.node, hub.services.engine
-    sec = await load_principal(engine, world.secretariat)
-    dep = await load_principal(engine, d0)
+    sec = await load_member(engine, world.secretariat)
+    dep = await load_member(engine, d0)
     now = datetime.now(UTC)
     year = now.astimezone().year
     past = await create_sitting(

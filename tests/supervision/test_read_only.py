@@ -11,8 +11,8 @@ import httpx
 import sqlalchemy as sa
 from starlette.routing import Route
 
-from hub.identity import load_principal
 from hub.session.meetings import create_agenda_item, create_sitting
+from hub.session.members import load_member
 from hub.session.speakers import request_to_speak
 from hub.tables import metadata
 from tests.supervision.helpers import http
@@ -39,8 +39,8 @@ async def _objects(hub: RunningHub, world: World) -> dict[str, int]:
     """One existing object of each kind a write endpoint acts on, so that a refusal is
     about the caller and not about a missing object."""
     node, engine = hub.services.node, hub.services.engine
-    sec = await load_principal(engine, world.secretariat)
-    d0 = await load_principal(engine, world.deputies[0])
+    sec = await load_member(engine, world.secretariat)
+    d0 = await load_member(engine, world.deputies[0])
     async with Api(hub, world) as api:
         ids = await items_scenario(hub, world, api)
         hub.services.clock.release()

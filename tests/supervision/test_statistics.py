@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.identity import load_principal
 from hub.session.attendance import check_in, decide_leave, request_leave
 from hub.session.meetings import create_sitting
+from hub.session.members import load_member
 from tests.supervision.scenario import attendance_scenario, items_scenario, notices_scenario
 from tests.utils.factories import World
 from tests.utils.items import Api, at
@@ -88,8 +88,8 @@ async def test_attendance_of_an_open_sitting_counts_so_far(hub: RunningHub, worl
     figures say they are not final; a sitting not begun is left out and counted as such.
     Once the secretariat closes the open sitting, the figures are final."""
     clock, node, engine = hub.services.clock, hub.services.node, hub.services.engine
-    sec = await load_principal(engine, world.secretariat)
-    d0, d1, d2, d3 = [await load_principal(engine, d) for d in world.deputies]
+    sec = await load_member(engine, world.secretariat)
+    d0, d1, d2, d3 = [await load_member(engine, d) for d in world.deputies]
     m = world.meeting
 
     def local(text: str) -> datetime:

@@ -12,13 +12,13 @@ from datetime import datetime
 import orjson
 import sqlalchemy as sa
 
-from hub.channels import Principal
 from hub.protocol import iso
+from hub.session.members import Member
 from hub.store.engine import make_engine
 from hub.store.log import GENESIS, append, chain_hash
 from hub.supervision.verify import verify_log
 
-SEC = Principal(id=1, name="秘书处", role="secretariat")
+SEC = Member(id=1, name="秘书处", role="secretariat")
 
 
 async def _fill(url: str, counts: dict[str, int]) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth import Tokens
-from hub.identity import (
+from hub.session.members import (
     add_participants,
     create_delegation,
     create_meeting,

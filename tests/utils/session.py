@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from hub.session.schema import meeting_participants, users
 from hub.store.engine import make_engine
-from hub.store.schema import meeting_participants, users
 from tests.utils import TIMEOUT
 from tests.utils.client import Client
 from tests.utils.factories import tokens
