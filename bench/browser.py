@@ -664,11 +664,14 @@ def verdicts(r: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], bool | N
         return f"{v['stream']['shown']}/{v['stream']['posted']}"
 
     def heap(v: Any) -> str:
-        """The median heap of the first and of the last third of the samples (one sample
-        swings by a few hundred kB with what the page allocated since the collection)."""
+        """The heap at the start, then its floor (the lowest sample) in the middle and in
+        the last third of the stream. The client keeps the last 500 messages of each
+        channel (CACHE_LIMIT in hub-client.js), so the heap rises until that is full (about
+        three minutes at 3 a second); and single samples jump by a few hundred kB and come
+        back. Flat means: the last third's floor no higher than the middle third's."""
         mb = [x["heap_mb"] for x in v["left_open"]["samples"]]
         third = max(1, len(mb) // 3)
-        return f"{statistics.median(mb[:third])} → {statistics.median(mb[-third:])}"
+        return f"{mb[0]} → {min(mb[third:-third] or mb)} → {min(mb[-third:])}"
 
     checks: list[tuple[str, str, Any, Any]] = [
         (name, f"≤ {BUDGET[key]:,}" if key else "", lambda v, p=path: _at(v, p),
@@ -685,9 +688,9 @@ def verdicts(r: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], bool | N
          lambda x: x == 0),
         ("left open: element growth", "≤ 0 (flat)", lambda v: v["left_open"]["elements_growth"],
          lambda x: x <= 0),
-        ("left open: JS heap, MB, median of the first → last third of the samples",
-         "flat (≤ +10 %)", heap,
-         lambda x: float(x.split(" → ")[1]) <= 1.1 * float(x.split(" → ")[0])),
+        ("left open: JS heap, MB: start → lowest in the middle third → in the last third",
+         "flat once the client's cache is full (last ≤ middle + 10 %)", heap,
+         lambda x: float(x.split(" → ")[2]) <= 1.1 * float(x.split(" → ")[1])),
     ]  # fmt: skip
     rows = []
     for name, budget, fn, ok in checks:
