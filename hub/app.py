@@ -43,6 +43,7 @@ from hub.api import (
     statistics,
     suggestions,
 )
+from hub.api.idempotency import IdempotencyMiddleware
 from hub.api.login import LoginLimiter
 from hub.assets import Assets
 from hub.broker import Broker
@@ -180,7 +181,11 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
         routes.append(Route("/favicon.ico", ASSETS.serve_file("favicon.svg"), methods=["GET"]))
     app = HubApp(
         routes=routes,
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=PACKED)],
+        # Idempotency inside gzip: it keeps and replays answers as the endpoint made them.
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=PACKED),
+            Middleware(IdempotencyMiddleware, services=services),
+        ],
         lifespan=lifespan,
         exception_handlers={HubError: _hub_error, HTTPException: _http_error, Exception: _crash},
     )

@@ -16,6 +16,11 @@ The files are read once, when the hub starts (a changed file is served after a r
   and its ETag, so it is never served stale.
 - Text files are kept gzip-compressed as well, and sent so to a browser that accepts it.
 
+- ``sw.js``, the service worker (scope ``/static/``), is written here with the list of what
+  it keeps on the device: every page by its plain URL and every other file by its
+  versioned URL, and a version naming them all. A deploy that changes any file changes
+  ``sw.js``; the browser installs it, and it drops the previous copy.
+
 The import map is an inline script; :attr:`Assets.script_hashes` are the CSP hashes that
 allow exactly it.
 """
@@ -42,6 +47,8 @@ VERSION_CHARS = 12
 
 _IMPORT = re.compile(r"""(?:^|\n)\s*(?:import|export)\b[^;'"]*?["'](\.{1,2}/[^"']+)["']""")
 _REFERENCE = re.compile(r"""(src|href)="/static/([^"?#]+)\"""")
+_PRECACHE = re.compile(r"^const VERSION = .*;\nconst PRECACHE = .*;$", re.M)
+WORKER = "sw.js"
 _ENTRY = re.compile(r"""<script type="module" src="/static/([^"?#]+)"></script>""")
 
 
@@ -100,7 +107,7 @@ class Assets:
         self.modules = {
             name: _imports(name, body.decode())
             for name, body in raw.items()
-            if name.endswith(".js")
+            if name.endswith(".js") and name != WORKER
         }
         import_map = json.dumps(
             {"imports": {f"/static/{m}": self.url(m) for m in sorted(self.modules)}},
@@ -112,10 +119,30 @@ class Assets:
             if name.endswith(".html"):
                 page = self._page(body.decode(), import_map)
                 self.files[name] = _asset(Path(name), page.encode())
+        if WORKER in raw:
+            self.files[WORKER] = _asset(Path(WORKER), self._worker(raw[WORKER].decode()).encode())
 
     def url(self, name: str) -> str:
         """The versioned URL of the file ``name`` (a path under ``static/``)."""
         return f"/static/{name}?v={self.files[name].version}"
+
+    def _worker(self, source: str) -> str:
+        """The service worker with the current precache list and its version."""
+        shell = [
+            f"/static/{n}" if n.endswith(".html") else self.url(n)
+            for n in sorted(self.files)
+            if n != WORKER
+        ]
+        version = _version(
+            "\n".join(f"{n} {a.version}" for n, a in sorted(self.files.items())).encode()
+        )
+        lines = f"const VERSION = {json.dumps(version)};\nconst PRECACHE = {json.dumps(shell)};"
+        out, found = _PRECACHE.subn(lambda _: lines, source)
+        if found != 1:
+            raise ValueError(
+                f"{WORKER} must hold the lines `const VERSION = …;` `const PRECACHE = …;`"
+            )
+        return out
 
     def _graph(self, entries: list[str]) -> list[str]:
         """Every module the entry modules need, each once."""

@@ -12,6 +12,7 @@ forbidden             403     authenticated, but this user may not do this
 not_found             404     no such channel, message, item or user
 conflict              409     the action is not allowed in the current state
 too_large             413     the frame or upload is over the configured limit
+key_reused            422     an ``Idempotency-Key`` already used for another request
 rate_limited          429     too many frames or requests; slow down
 too_many_connections  429     the account has HUB_ACCOUNT_CONNECTIONS sockets open already
 quota_exceeded        429     the account's raw publishes today are over HUB_PUBLISH_QUOTA bytes
@@ -41,6 +42,7 @@ HTTP_STATUS = {
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    "key_reused": 422,
     # Several codes share 429; the OpenAPI document names the status after the last.
     "too_many_connections": 429,
     "quota_exceeded": 429,
@@ -106,6 +108,10 @@ class Conflict(HubError):
 
 class TooLarge(HubError):
     code = "too_large"
+
+
+class KeyReused(HubError):
+    code = "key_reused"
 
 
 class RateLimited(HubError):

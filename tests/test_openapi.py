@@ -14,6 +14,7 @@ from hub.session.opinions import Opinion, SubmitOpinion
 from tests.utils.factories import World
 from tests.utils.servers import RunningHub
 
+# The pages and the client's files are not the API.
 UNDESCRIBED = {"/", "/openapi.json", "/favicon.ico", "/static/{path:path}"}
 
 

@@ -88,6 +88,18 @@ def ok(shape: Any, status: int = 200, description: str = "OK") -> dict[str, Any]
 
 
 AUTH_ERRORS = error_responses(401, 403)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A key the client makes for this request (a UUID), to send it again safely: "
+    "the same request with the same key gets the first answer (header "
+    "`Idempotency-Replayed: true`) and is not done twice; another request with it is "
+    "refused with 422 `key_reused`; one sent while the first still runs waits for its "
+    "answer, or 409 `conflict` (`key_in_flight`). Per account, kept 24 hours. "
+    "See docs/protocol.md.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
+}
 
 
 def _shapes(node: Any, found: dict[Any, None]) -> None:
@@ -130,9 +142,15 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
             extra: dict[str, Any] = {}
             if "{" in path:  # a path value its route's pattern does not match is a 404
                 extra.update(error_responses(404))
+            params = list(op.get("parameters", []))
             if method != "get" and op.get("security") != []:
                 extra.update(error_responses(429))  # the account's request bucket is spent
-            ops[method] = {**op, "responses": {**extra, **op["responses"]}}
+                # Every authenticated write takes a key (hub/api/idempotency.py).
+                extra.update(error_responses(400, 409, 413, 422))
+                params.append(IDEMPOTENCY_KEY)
+            ops[method] = {**op, "parameters": params, "responses": {**extra, **op["responses"]}}
+            if not params:
+                del ops[method]["parameters"]
     found: dict[Any, None] = {}
     _shapes(paths, found)
     refs, components = schemas(list(found))

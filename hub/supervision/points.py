@@ -395,30 +395,39 @@ async def _registrations(conn: AsyncConnection, w: Window) -> list[Event]:
     return out
 
 
+async def _events(
+    conn: AsyncConnection,
+    w: Window,
+    event: str,
+    source: sa.FromClause,
+    key: sa.ColumnElement[Any],
+    person: sa.ColumnElement[Any],
+    at: sa.ColumnElement[Any],
+    title: sa.ColumnElement[Any],
+    *where: sa.ColumnElement[bool],
+) -> list[Event]:
+    """One ``event`` per row of ``source`` in the window, keyed ``<event>:<key>``."""
+    rows = await conn.execute(
+        sa.select(key.label("key"), person.label("person"), at.label("at"), title.label("title"))
+        .select_from(source)
+        .where(*where, *w.rows(at, person))
+    )
+    return [Event(int(x.person), f"{event}:{x.key}", event, utc(x.at), x.title) for x in rows]
+
+
 async def _checkins(conn: AsyncConnection, w: Window) -> list[Event]:
     c = checkins.c
-    rows = await conn.execute(
-        sa.select(c.sitting_id, c.user_id, c.ts, sittings.c.title)
-        .join(sittings, sittings.c.id == c.sitting_id)
-        .where(*w.rows(c.ts, c.user_id))
-    )
-    return [
-        Event(int(x.user_id), f"attendance:{x.sitting_id}", "attendance", utc(x.ts), x.title)
-        for x in rows
-    ]
+    source = checkins.join(sittings, sittings.c.id == c.sitting_id)
+    return await _events(conn, w, "attendance", source, c.sitting_id, c.user_id, c.ts,
+                         sittings.c.title)  # fmt: skip
 
 
 async def _speeches(conn: AsyncConnection, w: Window) -> list[Event]:
     """Speeches the convenor ended, at their start."""
     s = speech_requests.c
-    rows = await conn.execute(
-        sa.select(s.id, s.user_id, s.started_at, sittings.c.title)
-        .join(sittings, sittings.c.id == s.sitting_id)
-        .where(s.status == "done", *w.rows(s.started_at, s.user_id))
-    )
-    return [
-        Event(int(x.user_id), f"speech:{x.id}", "speech", utc(x.started_at), x.title) for x in rows
-    ]
+    source = speech_requests.join(sittings, sittings.c.id == s.sitting_id)
+    return await _events(conn, w, "speech", source, s.id, s.user_id, s.started_at,
+                         sittings.c.title, s.status == "done")  # fmt: skip
 
 
 async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
@@ -450,13 +459,8 @@ async def _absences(conn: AsyncConnection, w: Window) -> list[Event]:
 
 async def _opinions(conn: AsyncConnection, w: Window) -> list[Event]:
     o = opinions.c
-    rows = await conn.execute(
-        sa.select(o.id, o.deputy_id, o.created_at, o.text).where(*w.rows(o.created_at, o.deputy_id))
-    )
-    return [
-        Event(int(x.deputy_id), f"opinion:{x.id}", "opinion", utc(x.created_at), x.text[:60])
-        for x in rows
-    ]
+    return await _events(conn, w, "opinion", opinions, o.id, o.deputy_id, o.created_at,
+                         sa.func.substr(o.text, 1, 60))  # fmt: skip
 
 
 async def _suggestions(conn: AsyncConnection, w: Window) -> list[Event]:
@@ -505,15 +509,8 @@ async def _suggestions(conn: AsyncConnection, w: Window) -> list[Event]:
 
 async def _evaluations(conn: AsyncConnection, w: Window) -> list[Event]:
     e = item_evaluations.c
-    rows = await conn.execute(
-        sa.select(e.id, e.deputy_id, e.at, items.c.title)
-        .join(items, items.c.id == e.item_id)
-        .where(*w.rows(e.at, e.deputy_id))
-    )
-    return [
-        Event(int(x.deputy_id), f"evaluation:{x.id}", "evaluation", utc(x.at), x.title)
-        for x in rows
-    ]
+    source = item_evaluations.join(items, items.c.id == e.item_id)
+    return await _events(conn, w, "evaluation", source, e.id, e.deputy_id, e.at, items.c.title)
 
 
 SOURCES: list[Callable[[AsyncConnection, Window], Awaitable[list[Event]]]] = [

@@ -3,6 +3,7 @@
 // chosen by the error's code and parameters, never the server's English message).
 
 import { errorText, t } from "./i18n.js";
+import { idb } from "./store.js";
 
 const KEY = "hub:session";
 
@@ -87,6 +88,36 @@ export async function has(method, path) {
   return (await offered()).has(`${method} ${path}`);
 }
 
+// -- what the page read last, for when the network is gone ------------------------------
+
+let copies = false;
+/** This page keeps a copy of each GET's answer on the device (IndexedDB, per user) and
+ * shows it when the network (or the hub: 502, 503, 504) does not answer. */
+export function keepCopies() {
+  copies = true;
+}
+
+const SYNCED = "hub:synced:";
+/** When this browser last heard the hub for the signed-in user (ms), or null. */
+export function lastSync() {
+  const s = session.get();
+  const at = s && Number(localStorage.getItem(SYNCED + s.user.id));
+  return at || null;
+}
+export function synced() {
+  const s = session.get();
+  if (s) localStorage.setItem(SYNCED + s.user.id, String(Date.now()));
+}
+
+/** Forget what this browser keeps for a user (logout on a shared PC). */
+export async function forgetCopies(userId) {
+  localStorage.removeItem(SYNCED + userId);
+  await idb.drop("copies", `${userId}:`);
+}
+
+const copyKey = (path) => `${session.get()?.user.id}:${path}`;
+const DOWN = new Set([502, 503, 504]);
+
 /**
  * Call the API. Resolves with the JSON body; rejects with ApiError after showing its
  * text (errorText, unless `quiet`). A 401 sends the user back to the login page.
@@ -101,13 +132,20 @@ export async function api(method, path, body, { quiet = false, form = null } = {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
+  const keep = copies && method === "GET";
   let r;
   try {
     r = await fetch(path, { method, headers, body: payload });
   } catch {
+    const copy = keep && (await idb.get("copies", copyKey(path)));
+    if (copy) return copy.data;
     const err = new ApiError(0, "network", "network error");
     if (!quiet) showError(err);
     throw err;
+  }
+  if (keep && DOWN.has(r.status)) {
+    const copy = await idb.get("copies", copyKey(path));
+    if (copy) return copy.data;
   }
   let data = null;
   const text = await r.text();
@@ -124,6 +162,10 @@ export async function api(method, path, body, { quiet = false, form = null } = {
     }
     if (!quiet) showError(err);
     throw err;
+  }
+  if (keep) {
+    idb.put("copies", { data, at: Date.now() }, copyKey(path));
+    synced();
   }
   return data;
 }

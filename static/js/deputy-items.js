@@ -1,11 +1,12 @@
 // Deputy, "items" tab: my commit-to-do items and suggestions with every step live,
 // co-signing, evaluating a reply; submitting a suggestion (alone or jointly).
 
-import { get, post } from "./api.js";
+import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard, allowedActions } from "./items.js";
+import { submit } from "./outbox.js";
 import { chooser } from "./picker.js";
-import { busy, el, field, fill, flash } from "./ui.js";
+import { busy, draft, el, field, fill, flash } from "./ui.js";
 
 let ctx = null;
 let board = null;
@@ -38,6 +39,7 @@ async function drawSuggest() {
   if (ctx.meetingId === null) return fill(box, el("p", { class: "meta" }, t("shell.noMeeting")));
   const title = el("input", { id: "sg-title", maxlength: 300 });
   const text = el("textarea", { id: "sg-text", rows: 5, maxlength: 20000 });
+  const kept = [draft(title, "suggestion-title"), draft(text, "suggestion-text")];
   // Co-signers are found among the meeting's other deputies by name, delegation or pinyin
   // initials with the shared chooser: the form holds the ones chosen, never a checkbox
   // for each of the meeting's deputies.
@@ -64,10 +66,11 @@ async function drawSuggest() {
     const body = { meeting_id: ctx.meetingId, title: title.value.trim(), text: text.value.trim() };
     if (cosigners) body.cosigner_ids = cosigners.ids();
     busy(send, async () => {
-      await post("/api/suggestions", body);
+      const r = await submit("POST", "/api/suggestions", body, "item.suggest");
       form.reset();
       cosigners?.clear();
-      flash(t("item.suggested"));
+      for (const k of kept) k.clear();
+      flash(t(r.queued ? "outbox.queued" : "item.suggested"));
     });
   });
   fill(box, form);

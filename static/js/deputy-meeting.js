@@ -3,7 +3,8 @@
 
 import { authUrl, get, post } from "./api.js";
 import { t } from "./i18n.js";
-import { busy, chip, el, field, fill, flash, when } from "./ui.js";
+import { submit } from "./outbox.js";
+import { busy, chip, draft, el, field, fill, flash, when } from "./ui.js";
 import { replaceSitting, sittingEnded, sittingLabel, sittingOption } from "./sittings.js";
 
 let ctx = null;
@@ -148,7 +149,8 @@ function drawAttendance() {
         const checkin = el("button", { type: "button", class: "primary checkin" }, t("att.checkin"));
         checkin.addEventListener("click", () =>
           busy(checkin, async () => {
-            await post(`/api/sittings/${s.id}/checkin`).catch(refused);
+            const r = await submit("POST", `/api/sittings/${s.id}/checkin`, {}, "att.checkin").catch(refused);
+            if (r.queued) return flash(t("outbox.queued"));
             setAtt(s.id, "checked_in");
             flash(t("att.checkedIn"));
             drawAttendance();
@@ -302,6 +304,7 @@ function drawOpinionForm() {
   const iSel = el("select", { id: "op-agenda" }, el("option", { value: "" }, t("op.general")));
   for (const a of overview.agenda) iSel.append(el("option", { value: a.id }, `${a.position}. ${a.title}`));
   const text = el("textarea", { id: "op-text", rows: 4, maxlength: 20000 });
+  const kept = draft(text, `opinion:${ctx.meetingId}`);
   const btn = el("button", { type: "submit", class: "primary", id: "op-send" }, t("op.submit"));
   const form = el("form", { id: "op-form" }, field("op.agenda", iSel), field("op.text", text), btn);
   form.addEventListener("submit", (ev) => {
@@ -310,9 +313,11 @@ function drawOpinionForm() {
     const body = { meeting_id: ctx.meetingId, text: text.value.trim() };
     if (iSel.value) body.agenda_item_id = Number(iSel.value);
     busy(btn, async () => {
-      const r = await post("/api/opinions", body);
-      opinions.set(r.id, r);
+      const r = await submit("POST", "/api/opinions", body, "op.submit");
       text.value = "";
+      kept.clear();
+      if (r.queued) return flash(t("outbox.queued"));
+      opinions.set(r.data.id, r.data);
       flash(t("op.sent"));
       drawOpinions();
     });

@@ -4,6 +4,7 @@
 
 import { failed, get, post, session, showError } from "./api.js";
 import { t } from "./i18n.js";
+import { submit } from "./outbox.js";
 import { busy, chip, day, el, field, fill, flash, today } from "./ui.js";
 
 let ctx = null;
@@ -123,9 +124,17 @@ function drawRegisterForm() {
     if (!title.value.trim()) return title.focus();
     if (!text.value.trim()) return text.focus();
     busy(send, async () => {
-      const r = await post("/api/registrations", { kind: kind.value, activity_date: date.value, title: title.value.trim(), text: text.value.trim() });
-      regs.set(r.id, r);
       const f = file.files[0];
+      const body = { kind: kind.value, activity_date: date.value, title: title.value.trim(), text: text.value.trim() };
+      // With evidence it is sent now (a file does not wait in the outbox); without, it may wait.
+      const sent = f ? { data: await post("/api/registrations", body) } : await submit("POST", "/api/registrations", body, "perf.register");
+      if (sent.queued) {
+        form.reset();
+        date.value = today();
+        return flash(t("outbox.queued"));
+      }
+      const r = sent.data;
+      regs.set(r.id, r);
       if (f) {
         const res = await fetch(`/api/registrations/${r.id}/attachment?filename=${encodeURIComponent(f.name)}`, {
           method: "PUT",

@@ -1,13 +1,14 @@
 // The deputy's page (mobile first): notices with read receipts, the meeting (check-in,
 // leave, documents, speaking, opinions), my items and suggestions, my duties.
 
-import { get } from "./api.js";
+import { get, keepCopies } from "./api.js";
 import { t } from "./i18n.js";
 import { chip, el, fill, startPage, tabs, when } from "./ui.js";
 import * as meetingPart from "./deputy-meeting.js";
 import * as itemsPart from "./deputy-items.js";
 import * as perfPart from "./deputy-perf.js";
 
+keepCopies(); // offline, the page shows what it read last
 const { me, client } = await startPage(["deputy"], "page.deputy");
 const meetingId = me.meetings[0] ?? null;
 const ctx = { me, client, meetingId };

@@ -10,11 +10,12 @@
 // pages may not take at its word (hub-client.js `authoritative`: on a desk, anyone's
 // but the hub's and the secretariat's) only makes the board read its items again.
 
-import { get, post } from "./api.js";
+import { get } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
+import { submit } from "./outbox.js";
 import { chooser } from "./picker.js";
-import { busy, chip, deadlineEl, deadlineText, el, field, fill, flash, today, when } from "./ui.js";
+import { busy, chip, deadlineEl, deadlineText, draft, el, field, fill, flash, today, when } from "./ui.js";
 
 export const STATE_KIND = {
   cosigning: "warn",
@@ -327,10 +328,12 @@ export class ItemBoard {
   }
 
   async _act(c, action, body) {
-    const item = await post(c.item.actions.find((a) => a.name === action).path, body);
+    const r = await submit("POST", c.item.actions.find((a) => a.name === action).path, body, `do.${action}`);
     const formBox = c.li.querySelector(".action-form");
     formBox.replaceChildren();
     delete formBox.dataset.action;
+    if (r.queued) return flash(t("outbox.queued")); // the item's message says when it is done
+    const item = r.data;
     if (!item || !item.id || this._upsert(item, null)) {
       this._update(c);
       this._place(c);
@@ -342,8 +345,10 @@ export class ItemBoard {
     const parts = [];
     const get_ = {};
     const need = [];
+    const drafts = [];
     const text = (name, key, required, rows = 3) => {
       const x = el("textarea", { name, rows, maxlength: name === "text" ? 20000 : 2000 });
+      drafts.push(draft(x, `item:${c.item.id}:${action}:${name}`)); // a reply survives a reload
       parts.push(field(key, x));
       get_[name] = () => x.value.trim() || undefined;
       if (required) need.push([x, name]);
@@ -442,7 +447,7 @@ export class ItemBoard {
           return (body.rating ? form.querySelector("textarea") : form.querySelector("input[type=radio]")).focus();
         }
       }
-      busy(send, () => this._act(c, action, body));
+      busy(send, () => this._act(c, action, body).then(() => drafts.forEach((d) => d.clear())));
     });
     return form;
   }

@@ -3,9 +3,10 @@
 
 import { PAGES, api, session } from "./api.js";
 import { applyI18n, errorText, t } from "./i18n.js";
-import { mountLangSwitch, textSizeSwitch } from "./ui.js";
+import { mountLangSwitch, registerWorker, textSizeSwitch } from "./ui.js";
 
 applyI18n();
+registerWorker();
 document.title = `${t("login.title")} · ${t("app.name")}`;
 mountLangSwitch(document.getElementById("lang-slot"));
 document.getElementById("lang-slot").append(textSizeSwitch());

@@ -3,9 +3,10 @@
 // el() builds elements from text only: strings become text nodes, never markup, so
 // anything a user typed (opinions, replies, names) cannot inject HTML.
 
-import { PAGES, get, logOut, session, toLogin } from "./api.js";
+import { PAGES, forgetCopies, get, lastSync, logOut, session, synced, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
-import { LANGUAGES, applyI18n, lang, setLang, setZone, t } from "./i18n.js";
+import { LANGUAGES, applyI18n, lang, setLang, setZone, t, when as whenText } from "./i18n.js";
+import { flush, outbox, waiting } from "./outbox.js";
 import { openPasswordDialog } from "./password.js";
 
 /**
@@ -241,7 +242,9 @@ export function attachBanner(client, box = document.getElementById("conn")) {
     document.body.dataset.conn = state;
     if (state === "offline") {
       wasOffline = true;
-      show("offline", t("conn.offline", { n: Math.max(1, attempt) }), true);
+      const at = lastSync();
+      const since = at ? ` ${t("conn.lastSync", { when: whenText(new Date(at).toISOString()) })}` : "";
+      show("offline", t("conn.offline", { n: Math.max(1, attempt) }) + since, true);
     } else if (state === "online" && wasOffline) {
       wasOffline = false;
       show("online", t("conn.online"), false);
@@ -253,6 +256,61 @@ export function attachBanner(client, box = document.getElementById("conn")) {
       box.dataset.state = "online";
     }
   });
+}
+
+/** The app shell: pages and their files kept on the device by static/sw.js. */
+export function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/static/sw.js", { scope: "/static/" }).catch((e) => console.error(e));
+}
+
+/** The writes that wait in the outbox, listed under the connection line, and sent again
+ * whenever the live connection comes back. */
+export function attachOutbox(client) {
+  const box = el("section", { class: "card outbox", id: "outbox", "aria-live": "polite", hidden: true });
+  document.getElementById("conn")?.after(box);
+  const draw = async () => {
+    const list = await waiting();
+    box.hidden = !list.length;
+    fill(
+      box,
+      el("h2", {}, t("outbox.title", { n: list.length })),
+      el("p", { class: "meta" }, t("outbox.hint")),
+      el(
+        "ul",
+        { class: "list" },
+        list.map((e) => {
+          const what = e.body?.text || e.body?.title || e.body?.reason || "";
+          return el("li", { "data-outbox": e.key }, el("strong", {}, t(e.what)), " ", el("span", { class: "meta" }, whenText(new Date(e.at).toISOString())), what ? el("p", { class: "text" }, what.length > 80 ? `${what.slice(0, 80)}…` : what) : null);
+        }),
+      ),
+    );
+  };
+  outbox.addEventListener("change", draw);
+  client.addEventListener("status", (ev) => {
+    if (ev.detail.state === "online") flush();
+  });
+  draw();
+  flush();
+}
+
+/**
+ * A long text kept on this device while it is written (opinion, suggestion, reply): put
+ * back after a reload, cleared by `clear()` once it is sent or queued.
+ */
+export function draft(control, name) {
+  const k = `hub:draft:${session.get()?.user.id}:${name}`;
+  const saved = localStorage.getItem(k);
+  if (saved && !control.value) control.value = saved;
+  control.addEventListener("input", () => {
+    try {
+      if (control.value) localStorage.setItem(k, control.value);
+      else localStorage.removeItem(k);
+    } catch {
+      /* storage full or disabled: the text stays on the page only */
+    }
+  });
+  return { clear: () => localStorage.removeItem(k) };
 }
 
 /**
@@ -271,6 +329,7 @@ export async function startPage(roles, titleKey) {
     return new Promise(() => {});
   }
   document.title = `${t(titleKey)} · ${t("app.name")}`;
+  registerWorker();
   const header = document.getElementById("top");
   fill(
     header,
@@ -296,6 +355,8 @@ export async function startPage(roles, titleKey) {
   });
   window.hubClient = client;
   attachBanner(client);
+  attachOutbox(client);
+  client.addEventListener("welcome", synced);
   client.addEventListener("unauthorized", () => toLogin("expired"));
   client.addEventListener("deactivated", () => toLogin("deactivated"));
   return { me, client };
@@ -305,6 +366,7 @@ export async function logout(userId) {
   if (window.hubClient) window.hubClient.stop();
   // A shared office PC must not keep what this user received, nor a token that works.
   forgetUser(userId);
+  await forgetCopies(userId);
   await logOut();
   toLogin("loggedOut");
 }

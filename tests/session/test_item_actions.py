@@ -5,6 +5,7 @@ posting it succeeds, and a refused one is refused with the code its listing impl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,16 @@ BODIES: dict[str, dict[str, Any]] = {
     "close_unevaluated": {},
 }
 ON_ITEMS = [a.name for a in lc.REGISTRY if a.on_existing]
+# The matrix checks the registry's logic, which is the same on both databases: all of it
+# runs on SQLite; on PostgreSQL, the states whose guards read the most rows (co-units'
+# opinions, an extension, the evaluation deadline), so the run stays short.
+ON_POSTGRESQL = (
+    "in_progress",
+    "in_progress_co_sent",
+    "extension_requested",
+    "rehandling",
+    "evaluation_overdue",
+)
 
 
 class Cast:
@@ -215,10 +226,10 @@ async def _listed(api: Api, user: int, item_id: int) -> dict[str, dict[str, Any]
 
 
 async def check_every_state_and_caller(
-    hub: RunningHub, world: World
+    hub: RunningHub, world: World, scenarios: Iterable[str] = STEPS
 ) -> dict[str, dict[str, set[str]]]:
-    """Drive an item into each state, compare listing and acceptance for every caller and
-    action; the allowed actions per state and caller."""
+    """Drive an item into each state of ``scenarios``, compare listing and acceptance for
+    every caller and action; the allowed actions per state and caller."""
     async with hub.services.engine.begin() as conn:
         u3 = await create_unit(conn, "教育局")
         u3_user = await create_user(conn, "unit3", "教育局承办员", "unit", unit_id=u3)
@@ -229,7 +240,8 @@ async def check_every_state_and_caller(
         # suggestions' evaluation deadline passes at their reply; commit items' does not
         rule = {"amount": 0, "unit": "hours"}
         await api.call(world.admin, "PUT", "/api/admin/deadline-rules/suggestion.evaluation", rule)
-        for scenario, (kind, _) in STEPS.items():
+        for scenario in scenarios:
+            kind = STEPS[scenario][0]
             i = await _make(api, cast, scenario)
             state = (await api.get(world.supervisor, f"/api/items/{i}"))["state"]
             seen[scenario] = {}
@@ -267,18 +279,23 @@ async def check_every_state_and_caller(
 
 
 async def test_listed_actions_are_exactly_the_accepted_ones(hub: RunningHub, world: World) -> None:
-    """For every state × caller, an action is listed allowed iff the server accepts it."""
-    seen = await check_every_state_and_caller(hub, world)
-    # the cases the pages got wrong before, and that the table must keep
+    """For every state × caller, an action is listed allowed iff the server accepts it
+    (on PostgreSQL, for the states of :data:`ON_POSTGRESQL`)."""
+    on_postgresql = hub.services.settings.db_url.startswith("postgresql")
+    seen = await check_every_state_and_caller(hub, world, ON_POSTGRESQL if on_postgresql else STEPS)
     assert "reply" not in seen["in_progress"]["lead"]  # a co-unit's opinion is pending
     assert "reply" in seen["in_progress_co_sent"]["lead"]
+    assert "reply" in seen["rehandling"]["lead"]  # re-handling does not ask co-units again
+    assert seen["extension_requested"]["sec"] == {"approve_extension", "refuse_extension"}
+    assert seen["evaluation_overdue"]["sec"] == {"close_unevaluated"}
+    if on_postgresql:
+        return
+    # the cases the pages got wrong before, and that the table must keep
     assert "co_opinion" in seen["in_progress"]["co"]
     assert "co_opinion" not in seen["in_progress_co_sent"]["co"]
     assert seen["replied_owner_evaluated"]["owner"] == set()
     assert seen["replied_owner_evaluated"]["cosigner"] == {"evaluate"}
     assert seen["cosigning"]["cosigner"] == {"cosign", "decline"}
-    assert seen["extension_requested"]["sec"] == {"approve_extension", "refuse_extension"}
-    assert "reply" in seen["rehandling"]["lead"]  # re-handling does not ask co-units again
     # closing without the evaluations: only once their deadline has passed, by the desk
     assert seen["replied"]["sec"] == set() and seen["evaluation_overdue"]["sec"] == {
         "close_unevaluated"

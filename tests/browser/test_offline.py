@@ -1,0 +1,181 @@
+"""The installable, offline-capable deputy page in a real browser: the manifest, the
+service worker, an offline reload showing what was received, the outbox sending an
+opinion once when the connection returns (after a reload, after a lost answer), drafts
+kept across a reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import Demo, api, open_as, wait_until
+
+OP_TEXT = "离线时写的审议意见：建议增加无障碍通道"
+WORKER_READY = "navigator.serviceWorker.controller !== null"
+
+
+async def _opinions(hub: Demo, text: str) -> int:
+    """How many of daibiao1's opinions the hub stores with ``text``."""
+    c = await api(hub, "daibiao1")
+    try:
+        r = await c.get(f"/api/opinions?meeting_id={hub.ids['meeting_id']}&limit=500")
+        r.raise_for_status()
+        return sum(1 for o in r.json()["opinions"] if o["text"] == text)
+    finally:
+        await c.aclose()
+
+
+async def _deputy(browser: Any, hub: Demo) -> Any:
+    page = await open_as(browser, hub.url, "daibiao1", width=360, height=740)
+    await wait_until(page, "navigator.serviceWorker.getRegistration().then((r) => !!r?.active)")
+    if not await page.evaluate(WORKER_READY):
+        # Installed while this page was loading: it controls the page from the next load.
+        await page.reload()
+        await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
+    await wait_until(page, WORKER_READY)
+    return page
+
+
+async def test_the_manifest_is_linked_and_valid_and_the_worker_installs(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """Every page links the manifest; it names the app, a start URL in its scope, a
+    standalone display and PNG icons of 192 and 512 px that the hub serves; the service
+    worker is active with the app shell in its cache."""
+    page = await _deputy(browser, demo_hub)
+    href = await page.get_attribute("link[rel=manifest]", "href")
+    assert href and href.startswith("/static/manifest.webmanifest?v=")
+    r = await page.request.get(href)
+    assert r.headers["content-type"].startswith("application/manifest+json")
+    m = json.loads(await r.text())
+    assert m["name"] == "人大会议服务平台" and m["short_name"]
+    assert m["display"] == "standalone"
+    assert m["start_url"].startswith(m["scope"]) and m["scope"] == "/static/"
+    sizes = {i["sizes"]: i for i in m["icons"] if i["type"] == "image/png"}
+    assert {"192x192", "512x512"} <= set(sizes)
+    for size, icon in sizes.items():
+        png = await (await page.request.get(icon["src"])).body()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width = int.from_bytes(png[16:20], "big")
+        assert f"{width}x{width}" == size
+    async with httpx.AsyncClient(base_url=demo_hub.url) as http:
+        for p in ("index", "deputy", "secretariat", "unit", "supervisor"):
+            html = (await http.get(f"/static/{p}.html")).text
+            assert '<link rel="manifest" href="/static/manifest.webmanifest?v=' in html, p
+    state = await page.evaluate("navigator.serviceWorker.ready.then((r) => r.active.state)")
+    assert state == "activated"
+    cached = await page.evaluate(
+        """async () => {
+            const names = await caches.keys();
+            const c = await caches.open(names.find((n) => n.startsWith('hub-shell-')));
+            return (await c.keys()).map((r) => new URL(r.url).pathname);
+        }"""
+    )
+    assert {"/static/deputy.html", "/static/js/deputy.js", "/static/css/hub.css"} <= set(cached)
+    assert page.js_errors == []
+
+
+async def test_an_offline_reload_shows_the_received_notices(browser: Any, demo_hub: Demo) -> None:
+    """With the network gone, a reload shows the deputy page with the notices, the meeting
+    and its documents already received, and says when it was last in sync."""
+    page = await _deputy(browser, demo_hub)
+    c = await api(demo_hub, "mishu")
+    try:
+        for title in ("第一次全体会议", "分组审议安排"):
+            r = await c.post(
+                f"/api/meetings/{demo_hub.ids['meeting_id']}/notices",
+                json={"title": title, "text": "请准时出席。"},
+            )
+            assert r.status_code == 201, r.text
+    finally:
+        await c.aclose()
+    await wait_until(page, "document.querySelectorAll('#notices li.notice').length === 2")
+    titles = await page.locator("#notices .notice-title").all_inner_texts()
+    meeting = await page.inner_text("#meeting-title")
+    await page.context.set_offline(True)
+    await page.reload()
+    await page.wait_for_selector("#notices li.notice")
+    assert await page.locator("#notices .notice-title").all_inner_texts() == titles
+    assert await page.inner_text("#meeting-title") == meeting
+    await page.click("#tab-meeting")
+    await page.wait_for_selector("#my-docs li")
+    await page.wait_for_selector("#conn[data-state=offline]")
+    assert "显示的是" in await page.inner_text("#conn")
+    assert page.js_errors == []
+
+
+async def test_an_opinion_written_offline_is_delivered_once(browser: Any, demo_hub: Demo) -> None:
+    """An opinion submitted offline waits in the outbox (shown), survives a reload, and is
+    stored exactly once when the connection returns."""
+    page = await _deputy(browser, demo_hub)
+    await page.click("#tab-meeting")
+    await page.context.set_offline(True)
+    await page.fill("#op-text", OP_TEXT)
+    await page.click("#op-send")
+    await page.wait_for_selector("#outbox li[data-outbox]")
+    assert "等待发送（1）" in await page.inner_text("#outbox")
+    assert OP_TEXT in await page.inner_text("#outbox")
+    assert await page.input_value("#op-text") == ""
+    await page.reload()
+    await page.wait_for_selector("#outbox li[data-outbox]")
+    assert await _opinions(demo_hub, OP_TEXT) == 0
+    await page.context.set_offline(False)
+    await page.wait_for_selector("#outbox", state="hidden")
+    await page.click("#tab-meeting")
+    await page.wait_for_selector(f"#my-opinions li:has-text('{OP_TEXT}')")
+    await page.reload()
+    await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
+    assert await _opinions(demo_hub, OP_TEXT) == 1
+    assert page.js_errors == []
+
+
+async def test_an_opinion_whose_answer_was_lost_is_stored_once(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """The hub stores the opinion but its answer never reaches the page: the outbox sends
+    it again with the same key and the hub answers the first answer, one opinion stored."""
+    page = await _deputy(browser, demo_hub)
+    await page.click("#tab-meeting")
+    lost = []
+
+    async def lose_answer(route: Any) -> None:
+        if lost or route.request.method != "POST":
+            await route.continue_()
+            return
+        await route.fetch()  # the hub receives and stores it
+        lost.append(route.request.headers.get("idempotency-key"))
+        await route.abort()  # the page never hears back
+
+    await page.route("**/api/opinions", lose_answer)
+    text = OP_TEXT + "（回复丢失）"
+    await page.fill("#op-text", text)
+    await page.click("#op-send")
+    await page.wait_for_selector("#outbox li[data-outbox]")
+    for _ in range(300):  # the hub has stored it and the answer is dropped
+        if lost:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    await page.unroute("**/api/opinions")
+    await page.wait_for_selector("#outbox", state="hidden")
+    assert len(lost) == 1 and lost[0]
+    assert await _opinions(demo_hub, text) == 1
+    assert page.js_errors == []
+
+
+async def test_a_draft_survives_a_reload(browser: Any, demo_hub: Demo) -> None:
+    """An opinion being written and a suggestion's text are still there after a reload."""
+    page = await _deputy(browser, demo_hub)
+    await page.click("#tab-meeting")
+    await page.fill("#op-text", "写到一半的意见")
+    await page.click("#tab-items")
+    await page.fill("#sg-text", "写到一半的建议")
+    await page.reload()
+    await page.click("#tab-meeting")
+    assert await page.input_value("#op-text") == "写到一半的意见"
+    await page.click("#tab-items")
+    assert await page.input_value("#sg-text") == "写到一半的建议"
+    assert page.js_errors == []
