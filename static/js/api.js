@@ -118,12 +118,55 @@ export async function forgetCopies(userId) {
 const copyKey = (path) => `${session.get()?.user.id}:${path}`;
 const DOWN = new Set([502, 503, 504]);
 
+// -- a repeat visit is drawn from the device first (stale-while-revalidate) --------------
+
+let reads = null; // while a part is drawn from the copies: path -> the copy's JSON it was given
+
+/**
+ * Run `draw()` with every GET answered by this device's copy where it holds one (no round
+ * trip; the others go to the hub). Resolves with the paths so answered, each with the
+ * copy's JSON, for `revalidate`. One draw at a time, so that each knows what it read.
+ */
+export async function fromCopies(draw) {
+  const mine = new Map();
+  reads = mine;
+  try {
+    await draw();
+  } finally {
+    reads = null;
+  }
+  return mine;
+}
+
+/**
+ * Ask the hub again, side by side, for each path a draw read from the copies; its answer
+ * becomes the copy. Resolves with the paths whose answer differs from what was drawn (a
+ * path the hub does not answer keeps its copy and counts as unchanged).
+ */
+export async function revalidate(read) {
+  const changed = new Set();
+  await Promise.all(
+    [...read].map(async ([path, drawn]) => {
+      const data = await api("GET", path, undefined, { quiet: true, fresh: true }).catch(() => undefined);
+      if (data !== undefined && JSON.stringify(data) !== drawn) changed.add(path);
+    }),
+  );
+  return changed;
+}
+
 /**
  * Call the API. Resolves with the JSON body; rejects with ApiError after showing its
  * text (errorText, unless `quiet`). A 401 sends the user back to the login page.
  */
-export async function api(method, path, body, { quiet = false, form = null } = {}) {
+export async function api(method, path, body, { quiet = false, form = null, fresh = false } = {}) {
   const s = session.get();
+  if (reads && copies && method === "GET" && !fresh) {
+    const copy = await idb.get("copies", copyKey(path));
+    if (copy) {
+      reads.set(path, JSON.stringify(copy.data));
+      return copy.data;
+    }
+  }
   const headers = {};
   if (s) headers.Authorization = `Bearer ${s.token}`;
   let payload;
@@ -164,7 +207,7 @@ export async function api(method, path, body, { quiet = false, form = null } = {
     throw err;
   }
   if (keep) {
-    idb.put("copies", { data, at: Date.now() }, copyKey(path));
+    await idb.put("copies", { data, at: Date.now() }, copyKey(path));
     synced();
   }
   return data;

@@ -3,7 +3,7 @@
 // el() builds elements from text only: strings become text nodes, never markup, so
 // anything a user typed (opinions, replies, names) cannot inject HTML.
 
-import { PAGES, forgetCopies, get, lastSync, logOut, session, synced, toLogin } from "./api.js";
+import { PAGES, forgetCopies, fromCopies, get, lastSync, logOut, revalidate, session, synced, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
 import { LANGUAGES, applyI18n, lang, setLang, setZone, t, when as whenText } from "./i18n.js";
 import { flush, outbox, waiting } from "./outbox.js";
@@ -314,8 +314,10 @@ export function draft(control, name) {
 }
 
 /**
- * Start a signed-in page: check the role, draw the header, load /api/me, open the
- * hub connection. Resolves with {me, client}.
+ * Start a signed-in page: check the role, draw the header, load /api/me (from this
+ * device's copy when the page keeps copies and holds one: see `drawParts`), make the hub
+ * connection (not started). Resolves with {me, client, read}: `read` holds /api/me when it
+ * came from the copy.
  */
 export async function startPage(roles, titleKey) {
   applyI18n();
@@ -346,7 +348,10 @@ export async function startPage(roles, titleKey) {
       el("button", { type: "button", class: "ghost", id: "logout", onclick: () => logout(s.user.id) }, t("shell.logout")),
     ),
   );
-  const me = await get("/api/me");
+  let me = null;
+  const read = await fromCopies(async () => {
+    me = await get("/api/me");
+  });
   if (me.timezone) setZone(me.timezone);
   const client = new HubClient({
     token: s.token,
@@ -359,7 +364,48 @@ export async function startPage(roles, titleKey) {
   client.addEventListener("welcome", synced);
   client.addEventListener("unauthorized", () => toLogin("expired"));
   client.addEventListener("deactivated", () => toLogin("deactivated"));
-  return { me, client };
+  return { me, client, read };
+}
+
+/**
+ * Draw a signed-in page's parts, then `start()` its live connection. `parts`: each
+ * `{draw, onMessage}`, `draw()` drawing one part from what it reads over HTTP.
+ *
+ * A repeat visit (`read`, from startPage, holds /api/me: this device has copies) is drawn
+ * from the copies at once, part after part, with no round trip, and the connection
+ * starts; then the hub is asked again for everything drawn, side by side, and each part
+ * whose answers changed is drawn again from them, the live messages that came meanwhile
+ * applied on top. A changed /api/me (another meeting, name or zone) reloads the page, which
+ * draws from the fresh copies. Otherwise the parts are drawn from the hub side by side.
+ * `document.body.dataset.drawn` says which: "copies" then "hub", or "hub".
+ */
+export async function drawParts({ read, client, parts, start }) {
+  const drawOne = (p) => Promise.resolve(p.draw()).catch((e) => console.error(e));
+  if (!read.size) {
+    await Promise.all(parts.map(drawOne));
+    document.body.dataset.drawn = "hub";
+    start();
+    return;
+  }
+  const reads = [];
+  for (const p of parts) reads.push(await fromCopies(() => drawOne(p)));
+  document.body.dataset.drawn = "copies";
+  const meanwhile = [];
+  const keep = (ev) => meanwhile.push(ev.detail);
+  client.addEventListener("message", keep);
+  start();
+  const changed = await revalidate(new Map([...read, ...reads.flatMap((r) => [...r])]));
+  if ([...read.keys()].some((path) => changed.has(path))) {
+    location.reload();
+    return;
+  }
+  for (const [i, p] of parts.entries()) {
+    if (![...reads[i].keys()].some((path) => changed.has(path))) continue;
+    await fromCopies(() => drawOne(p)); // the copies are the hub's answers now
+    for (const m of meanwhile) p.onMessage?.(m);
+  }
+  client.removeEventListener("message", keep);
+  document.body.dataset.drawn = "hub";
 }
 
 export async function logout(userId) {

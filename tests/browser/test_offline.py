@@ -179,3 +179,53 @@ async def test_a_draft_survives_a_reload(browser: Any, demo_hub: Demo) -> None:
     await page.click("#tab-items")
     assert await page.input_value("#sg-text") == "写到一半的建议"
     assert page.js_errors == []
+
+
+STALE_TITLE = "（设备上的旧标题）"
+REWRITE_COPY = """async ([key, title]) => {
+    const db = await new Promise((ok, no) => {
+        const r = indexedDB.open('hub');
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+    });
+    const tx = db.transaction('copies', 'readwrite');
+    const store = tx.objectStore('copies');
+    const copy = await new Promise((ok) => { const r = store.get(key); r.onsuccess = () => ok(r.result); });
+    copy.data.meeting.title = title;
+    store.put(copy, key);
+    await new Promise((ok) => { tx.oncomplete = ok; });
+    db.close();
+}"""
+
+
+async def test_a_repeat_visit_is_drawn_from_the_copies_then_from_the_hub(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """A reload draws the deputy page from the device's copies while the hub has not
+    answered a single API request yet, then asks the hub again and draws what changed
+    (a copy made stale on purpose is replaced by the hub's answer)."""
+    page = await _deputy(browser, demo_hub)
+    mid = demo_hub.ids["meeting_id"]
+    title = await page.inner_text("#meeting-title")
+    me = await page.evaluate("JSON.parse(sessionStorage.getItem('hub:session')).user.id")
+    await page.evaluate(REWRITE_COPY, [f"{me}:/api/meetings/{mid}", STALE_TITLE])
+    release = asyncio.Event()
+    held: list[str] = []
+
+    async def hold(route: Any) -> None:
+        held.append(route.request.url)
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/**", hold)
+    await page.reload()
+    await wait_until(page, "document.body.dataset.drawn === 'copies'")
+    assert await page.inner_text("#meeting-title") == STALE_TITLE
+    assert await page.locator("#attendance .body").inner_text()
+    assert held  # the hub was asked, and has not answered
+    release.set()
+    await wait_until(page, "document.body.dataset.drawn === 'hub'")
+    assert await page.inner_text("#meeting-title") == title
+    await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
+    await page.unroute("**/api/**")
+    assert page.js_errors == []
