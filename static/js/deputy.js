@@ -9,7 +9,7 @@ import * as itemsPart from "./deputy-items.js";
 import * as perfPart from "./deputy-perf.js";
 
 keepCopies(); // offline, the page shows what it read last
-const { me, client, read } = await startPage(["deputy"], "page.deputy");
+const { me, client, read } = await startPage(["deputy"], "page.deputy", { copiesFirst: true });
 const meetingId = me.meetings[0] ?? null;
 const ctx = { me, client, meetingId };
 

@@ -314,12 +314,12 @@ export function draft(control, name) {
 }
 
 /**
- * Start a signed-in page: check the role, draw the header, load /api/me (from this
- * device's copy when the page keeps copies and holds one: see `drawParts`), make the hub
- * connection (not started). Resolves with {me, client, read}: `read` holds /api/me when it
- * came from the copy.
+ * Start a signed-in page: check the role, draw the header, load /api/me, make the hub
+ * connection (not started). Resolves with {me, client, read}. `copiesFirst` (a page that
+ * keeps copies and draws its parts with `drawParts`): /api/me comes from this device's
+ * copy when it holds one, and `read` then holds it.
  */
-export async function startPage(roles, titleKey) {
+export async function startPage(roles, titleKey, { copiesFirst = false } = {}) {
   applyI18n();
   const s = session.get();
   if (!s) {
@@ -349,9 +349,12 @@ export async function startPage(roles, titleKey) {
     ),
   );
   let me = null;
-  const read = await fromCopies(async () => {
-    me = await get("/api/me");
-  });
+  const read = copiesFirst
+    ? await fromCopies(async () => {
+        me = await get("/api/me");
+      })
+    : new Map();
+  me ??= await get("/api/me");
   if (me.timezone) setZone(me.timezone);
   const client = new HubClient({
     token: s.token,

@@ -1,5 +1,6 @@
-"""The installable, offline-capable deputy page in a real browser: the manifest, the
-service worker, an offline reload showing what was received, the outbox sending an
+"""The installable, offline-capable deputy page and unit inbox in a real browser: the
+manifest, the service worker, an offline reload showing what was received, a repeat visit
+drawn from the device's copies first, the outbox sending an
 opinion once when the connection returns (after a reload, after a lost answer), drafts
 kept across a reload."""
 
@@ -29,7 +30,12 @@ async def _opinions(hub: Demo, text: str) -> int:
 
 
 async def _deputy(browser: Any, hub: Demo) -> Any:
-    page = await open_as(browser, hub.url, "daibiao1", width=360, height=740)
+    return await _installed(browser, hub, "daibiao1", width=360, height=740)
+
+
+async def _installed(browser: Any, hub: Demo, user: str, **size: int) -> Any:
+    """``user``'s page, once the service worker controls it."""
+    page = await open_as(browser, hub.url, user, **size)
     await wait_until(page, "navigator.serviceWorker.getRegistration().then((r) => !!r?.active)")
     if not await page.evaluate(WORKER_READY):
         # Installed while this page was loading: it controls the page from the next load.
@@ -228,4 +234,36 @@ async def test_a_repeat_visit_is_drawn_from_the_copies_then_from_the_hub(
     assert await page.inner_text("#meeting-title") == title
     await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
     await page.unroute("**/api/**")
+    assert page.js_errors == []
+
+
+async def test_an_offline_reload_shows_the_units_inbox(browser: Any, demo_hub: Demo) -> None:
+    """The unit inbox keeps copies too: with the network gone, a reload shows the items
+    handed over to the unit and says when it was last in sync."""
+    dep, sec = await api(demo_hub, "daibiao1"), await api(demo_hub, "mishu")
+    try:
+        r = await dep.post(
+            "/api/opinions",
+            json={"meeting_id": demo_hub.ids["meeting_id"], "text": "路口红绿灯太短"},
+        )
+        assert r.status_code == 201, r.text
+        r = await sec.post(
+            "/api/items",
+            json={"opinion_ids": [r.json()["id"]], "title": "延长路口绿灯时间",
+                  "lead_unit_id": demo_hub.ids["unit_ids"][0]},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        item = r.json()["id"]
+    finally:
+        await dep.aclose()
+        await sec.aclose()
+    page = await _installed(browser, demo_hub, "jiaotong")
+    card = f'#todo li.item[data-item="{item}"]'
+    await page.wait_for_selector(card)
+    await page.context.set_offline(True)
+    await page.reload()
+    await page.wait_for_selector(card)
+    assert "延长路口绿灯时间" in await page.inner_text(card)
+    await page.wait_for_selector("#conn[data-state=offline]")
+    assert "显示的是" in await page.inner_text("#conn")
     assert page.js_errors == []
