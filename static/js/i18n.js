@@ -49,6 +49,10 @@ const zh = {
   "outbox.queued": "网络不通：已保存在本机，恢复网络后自动发送。",
   "outbox.sent": "离线时保存的“{what}”已发送。",
   "outbox.refused": "“{what}”未被受理：{message}",
+  "outbox.logoutTitle": "还有 {n} 项没有发送",
+  "outbox.logoutText": "这些内容只保存在本机，网络恢复后才会发送。现在退出，它们将被删除，不会发送。",
+  "outbox.logoutStay": "留在此页，等待发送",
+  "outbox.logoutDiscard": "删除并退出",
 
   // common
   "common.loading": "加载中…",
@@ -354,6 +358,7 @@ const zh = {
   "perf.disputed": "异议已提交。",
   "perf.disputedChip": "异议中",
   "perf.evidence": "佐证材料（可选）",
+  "perf.evidenceFile": "佐证材料",
   "perf.myRegistrations": "我的履职登记",
   "perf.hasEvidence": "有佐证材料",
   "perf.speeches": "发言",
@@ -738,6 +743,10 @@ const en = {
   "outbox.queued": "No connection: saved on this device, it will be sent when the connection returns.",
   "outbox.sent": "“{what}”, saved while offline, has been sent.",
   "outbox.refused": "“{what}” was not accepted: {message}",
+  "outbox.logoutTitle": "{n} not sent yet",
+  "outbox.logoutText": "They are kept on this device only and are sent when the connection returns. Logging out now deletes them: they will not be sent.",
+  "outbox.logoutStay": "Stay until they are sent",
+  "outbox.logoutDiscard": "Delete them and log out",
 
   "common.loading": "Loading…",
   "common.empty": "Nothing yet",
@@ -1031,6 +1040,7 @@ const en = {
   "perf.disputed": "Your dispute has been sent.",
   "perf.disputedChip": "Disputed",
   "perf.evidence": "Evidence (optional)",
+  "perf.evidenceFile": "Evidence",
   "perf.myRegistrations": "My registrations",
   "perf.hasEvidence": "with evidence",
   "perf.speeches": "Speeches",

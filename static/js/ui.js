@@ -6,7 +6,7 @@
 import { PAGES, forgetCopies, fromCopies, get, lastSync, logOut, revalidate, session, synced, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
 import { LANGUAGES, applyI18n, lang, setLang, setZone, t, when as whenText } from "./i18n.js";
-import { flush, outbox, waiting } from "./outbox.js";
+import { discard, flush, outbox, waiting } from "./outbox.js";
 import { openPasswordDialog } from "./password.js";
 
 /**
@@ -280,7 +280,7 @@ export function attachOutbox(client) {
         "ul",
         { class: "list" },
         list.map((e) => {
-          const what = e.body?.text || e.body?.title || e.body?.reason || "";
+          const what = e.name || e.body?.text || e.body?.title || e.body?.reason || "";
           return el("li", { "data-outbox": e.key }, el("strong", {}, t(e.what)), " ", el("span", { class: "meta" }, whenText(new Date(e.at).toISOString())), what ? el("p", { class: "text" }, what.length > 80 ? `${what.slice(0, 80)}…` : what) : null);
         }),
       ),
@@ -412,12 +412,51 @@ export async function drawParts({ read, client, parts, start }) {
 }
 
 export async function logout(userId) {
+  if (!(await unsentMayGo())) return;
   if (window.hubClient) window.hubClient.stop();
   // A shared office PC must not keep what this user received, nor a token that works.
   forgetUser(userId);
   await forgetCopies(userId);
   await logOut();
   toLogin("loggedOut");
+}
+
+/**
+ * Before logging out: what waits in the outbox is sent if the hub answers now (within a
+ * few seconds); what still waits is never dropped or kept without asking. The person
+ * chooses: stay on the page (it is sent when the connection returns) or delete it and log
+ * out. Resolves true to log out.
+ */
+async function unsentMayGo() {
+  if (!(await waiting()).length) return true;
+  await Promise.race([flush(), new Promise((r) => setTimeout(r, 3000))]);
+  const n = (await waiting()).length;
+  if (!n) return true;
+  return new Promise((resolve) => {
+    const stay = el("button", { type: "button", class: "primary", id: "unsent-stay" }, t("outbox.logoutStay"));
+    const go = el("button", { type: "button", class: "ghost danger", id: "unsent-discard" }, t("outbox.logoutDiscard"));
+    const dialog = el(
+      "dialog",
+      { class: "card", id: "unsent-dialog", "aria-labelledby": "unsent-title" },
+      el("h2", { id: "unsent-title" }, t("outbox.logoutTitle", { n })),
+      el("p", {}, t("outbox.logoutText")),
+      el("div", { class: "row" }, stay, go),
+    );
+    let answer = false;
+    stay.addEventListener("click", () => dialog.close());
+    go.addEventListener("click", async () => {
+      answer = true;
+      await discard();
+      dialog.close();
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    stay.focus();
+  });
 }
 
 /** Tabs: buttons with role=tab controlling sections; arrow keys move between them. */
