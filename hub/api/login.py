@@ -1,5 +1,5 @@
-"""Logging in and out: ``POST /api/login`` (brute force slowed), ``/api/logout`` (this
-device), ``/api/password`` (own), ``/api/downloads`` (a link's short-lived token),
+"""Logging in and out: ``POST /api/login`` (brute force slowed; opens this browser's
+lasting login, ``hub.api.devices``), ``/api/logout`` (this device), ``/api/password`` (own), ``/api/downloads`` (a link's short-lived token),
 ``/api/me``, and ``/api/login/demo`` (only under ``hub serve --demo``; 204 otherwise)."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub import demo
-from hub.api import JSON, body, field, is_download, principal, services
+from hub.api import JSON, body, devices, field, is_download, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
+from hub.devices import open_device, sign_out
 from hub.errors import BadRequest, Close, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
     check_password,
@@ -109,8 +110,14 @@ async def login(request: Request) -> Response:
         raise Unauthorized(WRONG)
     limiter.succeeded(username, address)
     me = await load_principal(s.engine, found[0])
-    token = s.tokens.issue(me.id, me.token_version)
-    return JSON({"token": token, "expires_in": s.tokens.ttl, "user": me.public()})
+    agent, ttl = request.headers.get("user-agent", ""), s.settings.device_ttl
+    session, credential = await open_device(
+        s.engine, me.id, me.token_version, agent, ttl, s.clock.now()
+    )
+    token = s.tokens.issue(me.id, me.token_version, session=session)
+    response = JSON({"token": token, "expires_in": s.tokens.ttl, "user": me.public()})
+    devices.set_cookie(response, request, credential)  # this browser's lasting login
+    return response
 
 
 def _close_sockets(request: Request, user_id: int, session: str | None, reason: str) -> None:
@@ -128,8 +135,11 @@ async def logout(request: Request) -> Response:
     me = await principal(request)
     claims: TokenClaims = request.state.claims
     await log_out(s.engine, claims)
+    await sign_out(s.engine, me.id, s.tokens.ttl, s.clock.now(), session=claims.session)
     _close_sockets(request, me.id, claims.session, "logged out")
-    return JSON({"logged_out": True})
+    response = JSON({"logged_out": True})
+    devices.clear_cookie(response)
+    return response
 
 
 async def change_password(request: Request) -> Response:

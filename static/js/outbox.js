@@ -15,7 +15,7 @@
 // ({entry, error}).
 
 import { errorText, t } from "./i18n.js";
-import { failure, session, showError, toLogin } from "./api.js";
+import { failure, renew, session, showError, toLogin } from "./api.js";
 import { idb } from "./store.js";
 
 const RETRY_MIN = 1000; // ms; doubled after each failed round, up to RETRY_MAX
@@ -138,6 +138,10 @@ async function round() {
       data = null;
     }
     if (r.status === 401) {
+      if (await renew()) {
+        again = true; // sent again with the renewed token
+        return;
+      }
       toLogin("expired"); // it waits here for the next login
       return;
     }

@@ -3,10 +3,11 @@
 // el() builds elements from text only: strings become text nodes, never markup, so
 // anything a user typed (opinions, replies, names) cannot inject HTML.
 
-import { PAGES, forgetCopies, fromCopies, get, lastSync, logOut, revalidate, session, synced, toLogin } from "./api.js";
+import { PAGES, forgetCopies, fromCopies, get, keepFresh, lastSync, logOut, renew, revalidate, session, synced, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
 import { LANGUAGES, applyI18n, lang, setLang, setZone, t, when as whenText } from "./i18n.js";
 import { discard, flush, outbox, waiting } from "./outbox.js";
+import { openDevicesDialog } from "./devices.js";
 import { openPasswordDialog } from "./password.js";
 
 /**
@@ -321,11 +322,15 @@ export function draft(control, name) {
  */
 export async function startPage(roles, titleKey, { copiesFirst = false } = {}) {
   applyI18n();
-  const s = session.get();
+  // A new tab (or an expired token) logs in from the browser's lasting login; offline,
+  // an expired token still shows what the device holds, and is renewed once online.
+  let s = session.get();
+  if (!s || s.expires_at < Date.now()) s = (await renew()) || s;
   if (!s) {
     toLogin();
     return new Promise(() => {});
   }
+  keepFresh();
   if (!roles.includes(s.user.role)) {
     location.replace(PAGES[s.user.role] || "/static/index.html");
     return new Promise(() => {});
@@ -344,6 +349,7 @@ export async function startPage(roles, titleKey, { copiesFirst = false } = {}) {
       el("span", { class: "role" }, t(`role.${s.user.role}`)),
       langSwitch(),
       textSizeSwitch(),
+      el("button", { type: "button", class: "ghost", id: "devices", onclick: openDevicesDialog }, t("shell.devices")),
       el("button", { type: "button", class: "ghost", id: "password-change", onclick: openPasswordDialog }, t("shell.password")),
       el("button", { type: "button", class: "ghost", id: "logout", onclick: () => logout(s.user.id) }, t("shell.logout")),
     ),
@@ -365,7 +371,11 @@ export async function startPage(roles, titleKey, { copiesFirst = false } = {}) {
   attachBanner(client);
   attachOutbox(client);
   client.addEventListener("welcome", synced);
-  client.addEventListener("unauthorized", () => toLogin("expired"));
+  // An expired token (a tab offline for a while): renewed from the lasting login.
+  client.addEventListener("unauthorized", async () => {
+    if (await renew()) client.resume();
+    else toLogin("expired");
+  });
   client.addEventListener("deactivated", () => toLogin("deactivated"));
   return { me, client, read };
 }
