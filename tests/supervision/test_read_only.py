@@ -127,6 +127,7 @@ def _valid_request(method: str, path: str, ids: dict[str, int], world: World) ->
     bodies: dict[str, dict[str, Any]] = {
         "/api/channels/{channel}/messages": {"kind": "notice", "body": {"text": "x"}},
         "/api/items": {"opinion_ids": [ids["opinion"]], "title": "t", "lead_unit_id": world.units[0]},
+        "/api/items/seen": {"item_ids": [ids["item"]]},
         "/api/meetings/{id:int}/agenda": {"title": "议程"},
         "/api/meetings/{id:int}/notices": {"title": "通知", "text": "x"},
         "/api/meetings/{id:int}/sittings": {
