@@ -31,9 +31,6 @@ fetch("/api/login/demo")
   })
   .catch(() => {});
 
-// Logged in already, in this tab or (the lasting login's cookie) in this browser.
-const existing = reason ? null : session.get() || (await renew());
-if (existing && PAGES[existing.user.role]) location.replace(PAGES[existing.user.role]);
 
 const form = document.getElementById("login");
 const submit = document.getElementById("submit");
@@ -71,3 +68,11 @@ form.addEventListener("submit", async (ev) => {
     submit.textContent = t("login.submit");
   }
 });
+
+// Logged in already, in this tab or (the lasting login's cookie) in this browser: to the
+// page. Asked after the form is wired, so that the form never waits for the answer.
+if (!reason) {
+  Promise.resolve(session.get() || renew()).then((existing) => {
+    if (existing && PAGES[existing.user.role] && !submit.disabled) location.replace(PAGES[existing.user.role]);
+  });
+}
