@@ -20,7 +20,8 @@ access token and the next credential (``n + 1``): each credential works once.
 * A device signs out when the person logs out on it, signs it out from another device,
   an admin signs out all of the person's devices, or the account's token version changes
   (a password change or reset, deactivation): a device remembers the version it was
-  opened with, and refreshes only while the account has it.
+  opened with, and refreshes only while the account has it. A password changed on a
+  device keeps that one signed in (:func:`keep`).
 
 The hub keeps a signed-out device's row (``signed_out_at``) until it would have expired,
 so a stolen credential tried afterwards is told it is signed out.
@@ -231,6 +232,32 @@ async def sign_out(
             raise NotFound(f"you have no signed-in device {device_id}")
         await _sign_out(conn, found, user_id, ttl, now)
     return found
+
+
+async def keep(engine: AsyncEngine, user_id: int, session: str, now: datetime) -> int | None:
+    """After the account's token version changed on this device's own request (a
+    password change): this device (of login ``session``) alone takes the new version and
+    stays signed in; the others stay signed out. Returns the new version, or None when the
+    login is no signed-in device (a token from ``hub token``)."""
+    version = sa.select(users.c.token_version).where(users.c.id == user_id).scalar_subquery()
+    async with db_errors(), engine.begin() as conn:
+        done = await conn.execute(
+            devices.update()
+            .where(
+                devices.c.user_id == user_id,
+                devices.c.session == session,
+                devices.c.signed_out_at.is_(None),
+                devices.c.expires_at > now,
+            )
+            .values(token_version=version)
+        )
+        if not done.rowcount:
+            return None
+        return int(
+            (
+                await conn.execute(sa.select(users.c.token_version).where(users.c.id == user_id))
+            ).scalar_one()
+        )
 
 
 async def list_devices(

@@ -138,7 +138,8 @@ async def test_logout_and_a_password_change_end_lasting_logins(
     hub: RunningHub, world: World
 ) -> None:
     """Logging out ends this device's lasting login and clears its cookie; a password
-    change ends every other device's."""
+    change ends every other device's, and keeps the one it was made on logged in with a
+    new token (the old one dead)."""
     async with browser(hub) as a, browser(hub) as b, browser(hub) as c:
         kept = c.cookies[COOKIE]
         r = await c.post("/api/logout", headers=bearer(c.token))  # type: ignore[attr-defined]
@@ -152,4 +153,8 @@ async def test_logout_and_a_password_change_end_lasting_logins(
             json={"current": PASSWORD, "new": STRONG},
         )
         assert r.status_code == 200, r.text
-        assert (await refresh(b)).status_code == 401
+        fresh = r.json()["token"]
+        assert (await a.get("/api/me", headers=bearer(a.token))).status_code == 401  # type: ignore[attr-defined]
+        assert (await a.get("/api/me", headers=bearer(fresh))).status_code == 200
+        assert (await refresh(a)).status_code == 200  # this browser stays logged in
+        assert (await refresh(b)).status_code == 401  # the others are signed out

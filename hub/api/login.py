@@ -17,6 +17,7 @@ from hub import demo
 from hub.api import JSON, body, devices, field, is_download, principal, services
 from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
+from hub.devices import keep as keep_device
 from hub.devices import open_device, sign_out
 from hub.errors import BadRequest, Close, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
@@ -144,7 +145,9 @@ async def logout(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     """Change one's own password: the current one is required, the new one must meet the
-    policy; every token issued before (every device, this one too) stops working."""
+    policy; every token issued before (every device, this one too) stops working, and
+    every other browser is signed out. This browser stays logged in: the answer carries
+    its new token."""
     s = services(request)
     me = await principal(request)
     d = await body(request)
@@ -160,8 +163,13 @@ async def change_password(request: Request) -> Response:
         raise Forbidden("the current password is wrong")
     check_password_policy(new, username)
     await set_password(s.engine, me.id, new)
+    claims: TokenClaims = request.state.claims
+    kept = await keep_device(s.engine, me.id, claims.session, s.clock.now())
     _close_sockets(request, me.id, None, "password changed: log in again")
-    return JSON({"changed": True})
+    if kept is None:
+        return JSON({"changed": True})
+    token = s.tokens.issue(me.id, kept, session=claims.session)  # this browser stays
+    return JSON({"changed": True, "token": token, "expires_in": s.tokens.ttl})
 
 
 async def download_token(request: Request) -> Response:
@@ -259,10 +267,12 @@ spec = {
     "/api/password": {
         "post": {
             "summary": "Change one's own password (the current one is required); every "
-            "earlier token stops working, so every device logs in again",
+            "earlier token stops working and every other browser is signed out; this "
+            "browser stays logged in with the new `token` (absent for a token that is no "
+            "browser's login)",
             "requestBody": json_body(obj(["current", "new"], current=STR, new=STR)),
             "responses": {
-                **ok(obj(["changed"], changed={"type": "boolean"})),
+                **ok(obj(["changed"], changed={"type": "boolean"}, token=STR, expires_in=INT)),
                 **error_responses(400, 401, 403, 429),
             },
         }
