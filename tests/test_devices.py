@@ -49,7 +49,8 @@ async def test_login_sets_a_lasting_login_cookie_that_refreshes(
     hub: RunningHub, world: World
 ) -> None:
     """Logging in sets the device cookie httpOnly, SameSite=Strict, scoped to the refresh
-    path; refreshing with it gives a token for the same person; without it, 401."""
+    path; refreshing with it gives a token for the same person; without one, 204 (nothing
+    to renew); with a forged one, 401."""
     async with browser(hub) as c:
         r = await c.post("/api/login", json={"username": "sec", "password": PASSWORD})
         header = r.headers["set-cookie"]
@@ -64,7 +65,8 @@ async def test_login_sets_a_lasting_login_cookie_that_refreshes(
         me = await c.get("/api/me", headers=bearer(r.json()["token"]))
         assert me.status_code == 200 and me.json()["id"] == world.secretariat
     async with httpx.AsyncClient(base_url=hub.url) as nobody:
-        r = await nobody.post(REFRESH)
+        assert (await nobody.post(REFRESH)).status_code == 204  # never logged in here
+        r = await refresh(nobody, "forged.0.credential")
         assert r.status_code == 401 and r.json()["code"] == "unauthorized"
 
 

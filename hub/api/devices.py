@@ -45,17 +45,21 @@ def close_sockets(request: Request, user_id: int, sessions: list[str], reason: s
 
 
 async def refresh(request: Request) -> Response:
-    """A new access token for this browser's device, and the device's next credential."""
+    """A new access token for this browser's device, and the device's next credential.
+
+    A browser with no device cookie gets 204, not 401: the login page asks on every load,
+    and a browser that never logged in is no failure."""
     s = services(request)
     credential = request.cookies.get(devices.COOKIE, "")
+    if not credential:
+        return Response(status_code=204)
     try:
         got = await devices.refresh(
             s.engine, credential, s.settings.device_ttl, s.tokens.ttl, s.clock.now()
         )
     except Unauthorized as e:
         response = JSON(e.as_dict(), status_code=e.status)
-        if credential:
-            clear_cookie(response)
+        clear_cookie(response)
         return response
     token = s.tokens.issue(got.user_id, got.token_version, session=got.session)
     me, _ = await s.authenticate(token)
@@ -103,7 +107,7 @@ spec = {
             "summary": "A new access token for this browser, from its device cookie "
             f"(`{devices.COOKIE}`, httpOnly, SameSite=Strict, path {devices.COOKIE_PATH}), "
             "which it rotates: each cookie works once. A cookie used again after its "
-            "rotation signs the device out (401 with reason `reused`)",
+            "rotation signs the device out (401 with reason `reused`). No cookie: 204",
             "security": [],
             "responses": {
                 **ok(
@@ -117,6 +121,7 @@ spec = {
                         },
                     }
                 ),
+                "204": {"description": "no device cookie: this browser has no lasting login"},
                 **error_responses(401),
             },
         }

@@ -49,7 +49,7 @@ export function renew() {
   renewing ??= (async () => {
     try {
       const r = await fetch("/api/devices/refresh", { method: "POST" });
-      if (!r.ok) return null;
+      if (r.status !== 200) return null; // 204: no lasting login on this browser
       const fresh = await r.json();
       const mine = session.get();
       if (mine && mine.user.id !== fresh.user.id) return null;
