@@ -25,6 +25,7 @@ from hub.api import (
     calendar,
     channels,
     deadlines,
+    devices,
     directory,
     documents,
     error_response,
@@ -166,7 +167,8 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
             await services.stop()
 
     # Each API module brings its routes and their OpenAPI description.
-    api_modules = [ops, login, channels, admin, meetings, documents, notices, attendance, speakers]
+    api_modules = [ops, login, devices, channels, admin, meetings, documents, notices]
+    api_modules += [attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
     api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster]
     routes = [

@@ -136,10 +136,13 @@ class Tokens:
         payload = _b64(orjson.dumps(claims))
         return f"{payload}.{self._sign(key, payload)}"
 
-    def issue(self, user_id: int, version: int, ttl: int | None = None) -> str:
-        """A session token for a new login (a fresh ``sid``)."""
+    def issue(
+        self, user_id: int, version: int, ttl: int | None = None, session: str | None = None
+    ) -> str:
+        """A session token for the login ``session`` (a browser's device), or for a new
+        login (a fresh ``sid``)."""
         exp = int(self.clock()) + (self.ttl if ttl is None else ttl)
-        sid = secrets.token_urlsafe(12)
+        sid = session or secrets.token_urlsafe(12)
         return self._issue(
             self._session_key, {"sub": user_id, "ver": version, "sid": sid, "exp": exp}
         )

@@ -39,7 +39,8 @@ class Settings:
     redis_url: str = ""
     redis_prefix: str = "hub:"
     secret: str = ""
-    token_ttl: int = 12 * 3600
+    token_ttl: int = 15 * 60  # an access token; a browser refreshes it (hub/devices.py)
+    device_ttl: int = 30 * 24 * 3600  # a browser's lasting login, from its last use
     max_frame: int = 64 * 1024
     send_queue: int = 1000
     frame_rate: float = 50.0
@@ -101,7 +102,8 @@ class Settings:
             redis_url=e.get("HUB_REDIS_URL", ""),
             redis_prefix=e.get("HUB_REDIS_PREFIX", "hub:"),
             secret=e.get("HUB_SECRET", ""),
-            token_ttl=_int(e, "HUB_TOKEN_TTL", 12 * 3600),
+            token_ttl=_int(e, "HUB_TOKEN_TTL", 15 * 60),
+            device_ttl=_int(e, "HUB_DEVICE_TTL", 30 * 24 * 3600),
             max_frame=_int(e, "HUB_MAX_FRAME", 64 * 1024),
             send_queue=_int(e, "HUB_SEND_QUEUE", 1000),
             frame_rate=_float(e, "HUB_FRAME_RATE", 50.0),

@@ -5,6 +5,7 @@ units, meetings, the congress's columns of ``users``) in ``hub.session.schema``;
 workflow keeps its tables beside its code and is listed here.
 """
 
+from hub import devices  # noqa: F401
 from hub.api import idempotency  # noqa: F401
 from hub.reach import dispatch, subscriptions  # noqa: F401
 from hub.session import (  # noqa: F401

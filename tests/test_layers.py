@@ -38,6 +38,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "hub.receipts",
         "hub.identity",
         "hub.revocation",
+        "hub.devices",
         "hub.services",
         "hub.server",
         "hub.ws",

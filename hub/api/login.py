@@ -1,5 +1,5 @@
-"""Logging in and out: ``POST /api/login`` (brute force slowed), ``/api/logout`` (this
-device), ``/api/password`` (own), ``/api/downloads`` (a link's short-lived token),
+"""Logging in and out: ``POST /api/login`` (brute force slowed; opens this browser's
+lasting login, ``hub.api.devices``), ``/api/logout`` (this device), ``/api/password`` (own), ``/api/downloads`` (a link's short-lived token),
 ``/api/me``, and ``/api/login/demo`` (only under ``hub serve --demo``; 204 otherwise)."""
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub import demo
-from hub.api import JSON, decode, is_download, principal, services
+from hub.api import JSON, decode, devices, is_download, principal, services
+from hub.api.devices import Account, LoggedIn
 from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
+from hub.devices import keep as keep_device
+from hub.devices import open_device, sign_out
 from hub.errors import BadRequest, Close, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
     check_password,
@@ -29,7 +32,6 @@ from hub.identity import (
     set_password,
     username_of,
 )
-from hub.session.members import Role
 from hub.shapes import Body, Shape, Verbatim
 
 WINDOW = 60.0
@@ -112,8 +114,14 @@ async def login(request: Request) -> Response:
         raise Unauthorized(WRONG)
     limiter.succeeded(username, address)
     me = await load_principal(s.engine, found[0])
-    token = s.tokens.issue(me.id, me.token_version)
-    return JSON({"token": token, "expires_in": s.tokens.ttl, "user": me.public()})
+    agent, ttl = request.headers.get("user-agent", ""), s.settings.device_ttl
+    session, credential = await open_device(
+        s.engine, me.id, me.token_version, agent, ttl, s.clock.now()
+    )
+    token = s.tokens.issue(me.id, me.token_version, session=session)
+    response = JSON({"token": token, "expires_in": s.tokens.ttl, "user": me.public()})
+    devices.set_cookie(response, request, credential)  # this browser's lasting login
+    return response
 
 
 def _close_sockets(request: Request, user_id: int, session: str | None, reason: str) -> None:
@@ -131,13 +139,18 @@ async def logout(request: Request) -> Response:
     me = await principal(request)
     claims: TokenClaims = request.state.claims
     await log_out(s.engine, claims)
+    await sign_out(s.engine, me.id, s.tokens.ttl, s.clock.now(), session=claims.session)
     _close_sockets(request, me.id, claims.session, "logged out")
-    return JSON({"logged_out": True})
+    response = JSON({"logged_out": True})
+    devices.clear_cookie(response)
+    return response
 
 
 async def change_password(request: Request) -> Response:
     """Change one's own password: the current one is required, the new one must meet the
-    policy; every token issued before (every device, this one too) stops working."""
+    policy; every token issued before (every device, this one too) stops working, and
+    every other browser is signed out. This browser stays logged in: the answer carries
+    its new token."""
     s = services(request)
     me = await principal(request)
     d = await decode(request, NewPassword)
@@ -152,8 +165,13 @@ async def change_password(request: Request) -> Response:
         raise Forbidden("the current password is wrong")
     check_password_policy(new, username)
     await set_password(s.engine, me.id, new)
+    claims: TokenClaims = request.state.claims
+    kept = await keep_device(s.engine, me.id, claims.session, s.clock.now())
     _close_sockets(request, me.id, None, "password changed: log in again")
-    return JSON({"changed": True})
+    if kept is None:
+        return JSON({"changed": True})
+    token = s.tokens.issue(me.id, kept, session=claims.session)  # this browser stays
+    return JSON({"changed": True, "token": token, "expires_in": s.tokens.ttl})
 
 
 async def download_token(request: Request) -> Response:
@@ -222,18 +240,6 @@ class DownloadFor(Body):
     path: Annotated[Verbatim, Meta(description="a download route's path, e.g. /api/documents/1")]
 
 
-class Account(Shape):
-    id: int
-    name: str
-    role: Role
-
-
-class LoggedIn(Shape):
-    token: str
-    expires_in: Annotated[int, Meta(description="seconds")]
-    user: Account
-
-
 class DemoAccount(Shape):
     username: str
     who: str
@@ -250,6 +256,8 @@ class LoggedOut(Shape):
 
 class PasswordChanged(Shape):
     changed: bool
+    token: str | None = None  # this browser's new token (none for a token of no browser)
+    expires_in: Annotated[int | None, Meta(description="seconds")] = None
 
 
 class DownloadLink(Shape):
@@ -298,7 +306,9 @@ spec = {
     "/api/password": {
         "post": {
             "summary": "Change one's own password (the current one is required); every "
-            "earlier token stops working, so every device logs in again",
+            "earlier token stops working and every other browser is signed out; this "
+            "browser stays logged in with the new `token` (absent for a token that is no "
+            "browser's login)",
             "requestBody": json_body(NewPassword),
             "responses": {**ok(PasswordChanged), **error_responses(400, 401, 403, 429)},
         }

@@ -232,10 +232,14 @@ async def attach(
     node: Node, me: Member, reg_id: int, name: str, content_type: str, blob: StagedBlob
 ) -> dict[str, Any]:
     """Set the attachment of the caller's own registration while it awaits a decision, and
-    keep the uploaded blob."""
+    keep the uploaded blob. The attachment it has already (same name, same bytes) changes
+    nothing and is not recorded again: an upload sent again after a lost answer (a page's
+    outbox) is stored once."""
     async with node.writing() as w:
         r = await _row(w.conn, reg_id, lock=True)
         _check_attachable(me, r)
+        if r.attachment_sha256 == blob.sha256 and r.attachment_name == name:
+            return registration_dict(r, me.name)
         await w.conn.execute(
             registrations.update()
             .where(registrations.c.id == reg_id)

@@ -1,5 +1,6 @@
-// HTTP to the hub: the session's token (sessionStorage: one login per tab, gone when
-// the tab closes), JSON requests, and errors shown in the page's language (errorText:
+// HTTP to the hub: the session's access token (sessionStorage: this tab's, gone when the
+// tab closes; short-lived, renewed from the browser's lasting login, an httpOnly cookie
+// no script reads), JSON requests, and errors shown in the page's language (errorText:
 // chosen by the error's code and parameters, never the server's English message).
 
 import { errorText, t } from "./i18n.js";
@@ -16,11 +17,11 @@ export const PAGES = {
 };
 
 export const session = {
+  /** This tab's login: {token, user, expires_at}, its token possibly expired (the hub
+   * says so with a 401, and `renew` gets another), or null. */
   get() {
     try {
-      const s = JSON.parse(sessionStorage.getItem(KEY) || "null");
-      if (s && s.expires_at && s.expires_at < Date.now()) return null;
-      return s;
+      return JSON.parse(sessionStorage.getItem(KEY) || "null");
     } catch {
       return null;
     }
@@ -34,6 +35,46 @@ export const session = {
     sessionStorage.removeItem(KEY);
   },
 };
+
+// -- this browser's lasting login ------------------------------------------------------
+
+let renewing = null;
+/**
+ * A fresh access token for this tab from the browser's lasting login (the device cookie:
+ * POST /api/devices/refresh, which rotates it). Resolves with the tab's new session, or
+ * null: no lasting login (or it ended), no network, or it is another person's now (they
+ * logged in on this browser since). One request at a time.
+ */
+export function renew() {
+  renewing ??= (async () => {
+    try {
+      const r = await fetch("/api/devices/refresh", { method: "POST" });
+      if (r.status !== 200) return null; // 204: no lasting login on this browser
+      const fresh = await r.json();
+      const mine = session.get();
+      if (mine && mine.user.id !== fresh.user.id) return null;
+      return session.save(fresh);
+    } catch {
+      return null;
+    }
+  })().finally(() => {
+    renewing = null;
+  });
+  return renewing;
+}
+
+let freshTimer = null;
+/** Renew the tab's token before it expires (at four fifths of its life), again and again. */
+export function keepFresh() {
+  clearTimeout(freshTimer);
+  const s = session.get();
+  if (!s) return;
+  const left = s.expires_at - Date.now();
+  freshTimer = setTimeout(async () => {
+    await renew(); // offline: tried again in half a minute, and on the next 401
+    keepFresh();
+  }, Math.max(30000, left * 0.8));
+}
 
 let leaving = null; // why this page is about to go to the login page, once it knows
 
@@ -118,12 +159,55 @@ export async function forgetCopies(userId) {
 const copyKey = (path) => `${session.get()?.user.id}:${path}`;
 const DOWN = new Set([502, 503, 504]);
 
+// -- a repeat visit is drawn from the device first (stale-while-revalidate) --------------
+
+let reads = null; // while a part is drawn from the copies: path -> the copy's JSON it was given
+
+/**
+ * Run `draw()` with every GET answered by this device's copy where it holds one (no round
+ * trip; the others go to the hub). Resolves with the paths so answered, each with the
+ * copy's JSON, for `revalidate`. One draw at a time, so that each knows what it read.
+ */
+export async function fromCopies(draw) {
+  const mine = new Map();
+  reads = mine;
+  try {
+    await draw();
+  } finally {
+    reads = null;
+  }
+  return mine;
+}
+
+/**
+ * Ask the hub again, side by side, for each path a draw read from the copies; its answer
+ * becomes the copy. Resolves with the paths whose answer differs from what was drawn (a
+ * path the hub does not answer keeps its copy and counts as unchanged).
+ */
+export async function revalidate(read) {
+  const changed = new Set();
+  await Promise.all(
+    [...read].map(async ([path, drawn]) => {
+      const data = await api("GET", path, undefined, { quiet: true, fresh: true }).catch(() => undefined);
+      if (data !== undefined && JSON.stringify(data) !== drawn) changed.add(path);
+    }),
+  );
+  return changed;
+}
+
 /**
  * Call the API. Resolves with the JSON body; rejects with ApiError after showing its
  * text (errorText, unless `quiet`). A 401 sends the user back to the login page.
  */
-export async function api(method, path, body, { quiet = false, form = null } = {}) {
+export async function api(method, path, body, { quiet = false, form = null, fresh = false, renewed = false } = {}) {
   const s = session.get();
+  if (reads && copies && method === "GET" && !fresh) {
+    const copy = await idb.get("copies", copyKey(path));
+    if (copy) {
+      reads.set(path, JSON.stringify(copy.data));
+      return copy.data;
+    }
+  }
   const headers = {};
   if (s) headers.Authorization = `Bearer ${s.token}`;
   let payload;
@@ -157,6 +241,7 @@ export async function api(method, path, body, { quiet = false, form = null } = {
   if (!r.ok) {
     const err = failure(r, data);
     if (r.status === 401 && path !== "/api/login") {
+      if (!renewed && s && (await renew())) return api(method, path, body, { quiet, form, fresh, renewed: true });
       toLogin("expired");
       throw err;
     }
@@ -164,7 +249,7 @@ export async function api(method, path, body, { quiet = false, form = null } = {
     throw err;
   }
   if (keep) {
-    idb.put("copies", { data, at: Date.now() }, copyKey(path));
+    await idb.put("copies", { data, at: Date.now() }, copyKey(path));
     synced();
   }
   return data;

@@ -1,9 +1,9 @@
 // Deputy, "meeting" tab: check-in and leave per sitting, meeting documents, requests to
 // speak, and deliberation opinions on an agenda item.
 
-import { authUrl, get, post } from "./api.js";
+import { authUrl, get } from "./api.js";
 import { t } from "./i18n.js";
-import { submit } from "./outbox.js";
+import { outbox, submit } from "./outbox.js";
 import { busy, chip, draft, el, field, fill, flash, when } from "./ui.js";
 import { replaceSitting, sittingEnded, sittingLabel, sittingOption } from "./sittings.js";
 
@@ -69,6 +69,28 @@ export async function mount(c) {
   await loadMySpeech();
 }
 
+// What the hub answered to this part's writes, sent now or later from the outbox (also
+// those made before a reload): shown as the answer says.
+outbox.addEventListener("sent", (ev) => {
+  const { entry, data } = ev.detail;
+  if (!ctx) return;
+  const sitting = /^\/api\/sittings\/(\d+)\/(checkin|leave|speakers)$/.exec(entry.path);
+  if (sitting?.[2] === "checkin") {
+    setAtt(Number(sitting[1]), "checked_in");
+    drawAttendance();
+  } else if (sitting?.[2] === "leave") {
+    setAtt(Number(sitting[1]), "leave:pending", data.id);
+    drawAttendance();
+  } else if (sitting || /^\/api\/speakers\/\d+\/withdraw$/.test(entry.path)) {
+    speech.set(data.id, data);
+    drawMySpeech();
+  }
+});
+// A check-in or leave refused (409: another device acted first): the server's view.
+outbox.addEventListener("refused", (ev) => {
+  if (ctx && ev.detail.error.status === 409 && /^\/api\/sittings\//.test(ev.detail.entry.path)) reloadAttendance().catch(() => {});
+});
+
 export function onMessage(m) {
   if (!ctx || ctx.meetingId === null) return;
   const b = m.body || {};
@@ -114,11 +136,6 @@ function mySittings() {
   return overview.sittings.filter((s) => s.kind === "plenary" || s.delegation_id === ctx.me.delegation_id);
 }
 
-/** A 409 means another device already checked in or asked: show the server's state. */
-async function refused(e) {
-  if (e?.status === 409) await reloadAttendance().catch(() => {});
-  throw e;
-}
 
 function drawAttendance() {
   const box = document.querySelector("#attendance .body");
@@ -149,11 +166,8 @@ function drawAttendance() {
         const checkin = el("button", { type: "button", class: "primary checkin" }, t("att.checkin"));
         checkin.addEventListener("click", () =>
           busy(checkin, async () => {
-            const r = await submit("POST", `/api/sittings/${s.id}/checkin`, {}, "att.checkin").catch(refused);
-            if (r.queued) return flash(t("outbox.queued"));
-            setAtt(s.id, "checked_in");
-            flash(t("att.checkedIn"));
-            drawAttendance();
+            const r = await submit("POST", `/api/sittings/${s.id}/checkin`, {}, "att.checkin");
+            flash(t(r.queued ? "outbox.queued" : "att.checkedIn")); // drawn by sent()
           }),
         );
         const reasonId = `leave-reason-${s.id}`;
@@ -164,10 +178,11 @@ function drawAttendance() {
           ev.preventDefault();
           if (!reason.value.trim()) return reason.focus();
           busy(send, async () => {
-            const r = await post(`/api/sittings/${s.id}/leave`, { reason: reason.value.trim() }).catch(refused);
-            setAtt(s.id, "leave:pending", r.id);
-            flash(t("att.leaveSent"));
-            drawAttendance();
+            const r = await submit("POST", `/api/sittings/${s.id}/leave`, { reason: reason.value.trim() }, "att.leave");
+            flash(t(r.queued ? "outbox.queued" : "att.leaveSent")); // drawn by sent()
+            reason.value = "";
+            form.hidden = true;
+            leave.setAttribute("aria-expanded", "false");
           });
         });
         const leave = el("button", { type: "button", class: "leave", "aria-expanded": "false", "aria-controls": reasonId }, t("att.leave"));
@@ -239,9 +254,8 @@ function drawSpeak() {
   const btn = el("button", { type: "button", class: "primary", id: "spk-request" }, t("spk.request"));
   btn.addEventListener("click", () =>
     busy(btn, async () => {
-      const r = await post(`/api/sittings/${sSel.value}/speakers`, { agenda_item_id: Number(iSel.value) });
-      speech.set(r.id, r);
-      drawMySpeech();
+      const r = await submit("POST", `/api/sittings/${sSel.value}/speakers`, { agenda_item_id: Number(iSel.value) }, "spk.request");
+      if (r.queued) flash(t("outbox.queued")); // otherwise drawn by sent()
     }),
   );
   fill(box, field("att.sittings", sSel), field("spk.agenda", iSel), btn, el("div", { id: "my-speech", "aria-live": "polite" }));
@@ -269,9 +283,8 @@ function drawMySpeech() {
       const withdraw = el("button", { type: "button" }, t("spk.withdraw"));
       withdraw.addEventListener("click", () =>
         busy(withdraw, async () => {
-          const r = await post(`/api/speakers/${x.id}/withdraw`);
-          speech.set(r.id, r);
-          drawMySpeech();
+          const r = await submit("POST", `/api/speakers/${x.id}/withdraw`, {}, "spk.withdraw");
+          if (r.queued) flash(t("outbox.queued")); // otherwise drawn by sent()
         }),
       );
       return el(

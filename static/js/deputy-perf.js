@@ -2,9 +2,9 @@
 // performance registration with evidence, and the performance file. The file is read
 // only when the tab is opened: every read is recorded as a view.
 
-import { failed, get, post, session, showError } from "./api.js";
+import { get } from "./api.js";
 import { t } from "./i18n.js";
-import { submit } from "./outbox.js";
+import { outbox, submit } from "./outbox.js";
 import { busy, chip, day, el, field, fill, flash, today } from "./ui.js";
 
 let ctx = null;
@@ -26,6 +26,17 @@ export function onTab(name) {
     loadAll();
   }
 }
+
+// The hub's answers to writes sent later from the outbox: a registration, its evidence
+// (sent after it), a dispute (the points show it).
+outbox.addEventListener("sent", (ev) => {
+  const { entry, data } = ev.detail;
+  if (!ctx) return;
+  if (entry.path === "/api/registrations" || entry.path.startsWith("/api/registrations/")) {
+    regs.set(data.id, data);
+    drawRegs();
+  } else if (entry.path === "/api/points/disputes" && loaded) loadPoints();
+});
 
 export function onMessage(m) {
   if (!ctx || m.channel !== `deputy:${ctx.me.id}` || !m.kind.startsWith("registration.") || !m.body.registration) return;
@@ -75,8 +86,8 @@ async function loadPoints() {
                 ev.preventDefault();
                 if (!reason.value.trim()) return reason.focus();
                 busy(form.querySelector("button"), async () => {
-                  await post("/api/points/disputes", { entry: e.key, reason: reason.value.trim() });
-                  flash(t("perf.disputed"));
+                  const r = await submit("POST", "/api/points/disputes", { entry: e.key, reason: reason.value.trim() }, "perf.dispute");
+                  flash(t(r.queued ? "outbox.queued" : "perf.disputed"));
                   form.hidden = true;
                 });
               });
@@ -126,24 +137,15 @@ function drawRegisterForm() {
     busy(send, async () => {
       const f = file.files[0];
       const body = { kind: kind.value, activity_date: date.value, title: title.value.trim(), text: text.value.trim() };
-      // With evidence it is sent now (a file does not wait in the outbox); without, it may wait.
-      const sent = f ? { data: await post("/api/registrations", body) } : await submit("POST", "/api/registrations", body, "perf.register");
+      // The evidence waits with it, if need be, and is uploaded once it is registered.
+      const upload = f ? { file: f, path: `/api/registrations/{id}/attachment?filename=${encodeURIComponent(f.name)}`, what: "perf.evidenceFile" } : null;
+      const sent = await submit("POST", "/api/registrations", body, "perf.register", upload);
       if (sent.queued) {
         form.reset();
         date.value = today();
         return flash(t("outbox.queued"));
       }
-      const r = sent.data;
-      regs.set(r.id, r);
-      if (f) {
-        const res = await fetch(`/api/registrations/${r.id}/attachment?filename=${encodeURIComponent(f.name)}`, {
-          method: "PUT",
-          headers: { Authorization: `Bearer ${session.get().token}`, "Content-Type": f.type || "application/octet-stream" },
-          body: f,
-        });
-        if (res.ok) regs.set(r.id, await res.json());
-        else showError(await failed(res));
-      }
+      regs.set(sent.data.id, sent.data);
       form.reset();
       date.value = today();
       flash(t("perf.registered"));

@@ -3,13 +3,13 @@
 
 import { get, keepCopies } from "./api.js";
 import { t } from "./i18n.js";
-import { chip, el, fill, startPage, tabs, when } from "./ui.js";
+import { chip, drawParts, el, fill, startPage, tabs, when } from "./ui.js";
 import * as meetingPart from "./deputy-meeting.js";
 import * as itemsPart from "./deputy-items.js";
 import * as perfPart from "./deputy-perf.js";
 
 keepCopies(); // offline, the page shows what it read last
-const { me, client } = await startPage(["deputy"], "page.deputy");
+const { me, client, read } = await startPage(["deputy"], "page.deputy", { copiesFirst: true });
 const meetingId = me.meetings[0] ?? null;
 const ctx = { me, client, meetingId };
 
@@ -164,21 +164,28 @@ tabs(document.getElementById("tabs"), (name) => {
   for (const h of handlers) h.onTab?.(name);
 });
 updateBadge();
-// The parts load side by side (on a hall's network every round trip counts); one part
-// failing to load (its error is shown) leaves the others working. Read on another device
-// counts here too: asked before the held messages are shown, and again after each
-// reconnect.
-await Promise.all([...handlers.map((h) => Promise.resolve(h.mount?.(ctx)).catch((e) => console.error(e))), loadReceipts()]);
-const shown = document.querySelector("#tabs [aria-selected=true]")?.dataset.tab;
-for (const h of handlers) h.onTab?.(shown);
-let welcomed = false;
-client.addEventListener("welcome", () => {
-  if (welcomed) loadReceipts();
-  welcomed = true;
+// The parts load side by side (on a hall's network every round trip counts), or from
+// this device's copies first on a repeat visit (drawParts); one part failing to load (its
+// error is shown) leaves the others working. Read on another device counts here too:
+// asked before the held messages are shown, and again after each reconnect.
+const parts = handlers.map((h) => ({ draw: () => h.mount?.(ctx), onMessage: (m) => h.onMessage?.(m, ctx) }));
+parts.push({ draw: loadReceipts });
+await drawParts({
+  read,
+  client,
+  parts,
+  start() {
+    const shown = document.querySelector("#tabs [aria-selected=true]")?.dataset.tab;
+    for (const h of handlers) h.onTab?.(shown);
+    let welcomed = false;
+    client.addEventListener("welcome", () => {
+      if (welcomed) loadReceipts();
+      welcomed = true;
+    });
+    const channels = [`deputy:${me.id}`];
+    if (me.delegation_id) channels.push(`delegation:${me.delegation_id}`);
+    for (const m of me.meetings) channels.push(`meeting:${m}`);
+    for (const c of channels) client.subscribe(c);
+    client.start();
+  },
 });
-
-const channels = [`deputy:${me.id}`];
-if (me.delegation_id) channels.push(`delegation:${me.delegation_id}`);
-for (const m of me.meetings) channels.push(`meeting:${m}`);
-for (const c of channels) client.subscribe(c);
-client.start();

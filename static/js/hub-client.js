@@ -24,7 +24,8 @@
 //   "ack"          ({channel, seq}) a delivery receipt was confirmed
 //   "expiring"     ({expires}) the token ends soon and the page has no fresher one:
 //                  get one and call setToken(token)
-//   "unauthorized" ({message}) close 4401: the token is bad or expired
+//   "unauthorized" ({message}) close 4401: the token is bad or expired; the client stops
+//                  until resume()
 //   "deactivated"  ({message}) close 4403: the account was deactivated
 //   "error"        (the error frame) an error not tied to a pending request
 
@@ -217,6 +218,12 @@ export class HubClient extends EventTarget {
   /** Local time corrected by the server clock (for deadlines and countdowns). */
   now() {
     return Date.now() + this.serverOffset;
+  }
+
+  /** After "unauthorized", once the page has a fresh token (getToken): connect again. */
+  resume() {
+    this.stopped = false;
+    this.reconnectNow();
   }
 
   reconnectNow() {

@@ -1,7 +1,8 @@
 // The login page: a username and password for a token kept in sessionStorage (this
-// tab, this session), then the page for the user's role.
+// tab, this session) and a lasting login for this browser (an httpOnly cookie set by the
+// hub), then the page for the user's role; a browser logged in already goes there at once.
 
-import { PAGES, api, session } from "./api.js";
+import { PAGES, api, renew, session } from "./api.js";
 import { applyI18n, errorText, t } from "./i18n.js";
 import { mountLangSwitch, registerWorker, textSizeSwitch } from "./ui.js";
 
@@ -30,8 +31,6 @@ fetch("/api/login/demo")
   })
   .catch(() => {});
 
-const existing = session.get();
-if (existing && PAGES[existing.user.role] && !reason) location.replace(PAGES[existing.user.role]);
 
 const form = document.getElementById("login");
 const submit = document.getElementById("submit");
@@ -69,3 +68,11 @@ form.addEventListener("submit", async (ev) => {
     submit.textContent = t("login.submit");
   }
 });
+
+// Logged in already, in this tab or (the lasting login's cookie) in this browser: to the
+// page. Asked after the form is wired, so that the form never waits for the answer.
+if (!reason) {
+  Promise.resolve(session.get() || renew()).then((existing) => {
+    if (existing && PAGES[existing.user.role] && !submit.disabled) location.replace(PAGES[existing.user.role]);
+  });
+}

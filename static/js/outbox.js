@@ -5,11 +5,17 @@
 // again after a lost answer, the hub answers the first answer and stores it once
 // (docs/protocol.md, HTTP). A refusal (4xx) takes it out of the outbox and is shown.
 //
+// A write with a file (a registration's evidence) waits with its file (a Blob in
+// IndexedDB): once the write itself is answered, the file's upload takes its place in the
+// outbox, in one transaction, its path naming what the answer created. The upload is sent
+// without a key (the hub takes at most MAX_JSON bytes with one); sent again after a lost
+// answer it changes nothing, as the hub takes the same file again as a no-op.
+//
 // Events on `outbox`: "change" (what waits changed), "sent" ({entry, data}), "refused"
 // ({entry, error}).
 
 import { errorText, t } from "./i18n.js";
-import { failure, session, showError, toLogin } from "./api.js";
+import { failure, renew, session, showError, toLogin } from "./api.js";
 import { idb } from "./store.js";
 
 const RETRY_MIN = 1000; // ms; doubled after each failed round, up to RETRY_MAX
@@ -39,11 +45,13 @@ export async function waiting() {
 /**
  * Make a write through the outbox. Resolves with `{data}` (the hub's answer) when it was
  * sent now, or `{queued: true}` when it waits; rejects with the ApiError of a refusal
- * (shown already). `what` is the i18n key naming the action ("op.submit").
+ * (shown already). `what` is the i18n key naming the action ("op.submit"). `upload`
+ * (optional): `{file, path, what}`, a file PUT to `path` once the write is answered, `{id}`
+ * in `path` replaced by the answer's id.
  */
-export async function submit(method, path, body, what) {
+export async function submit(method, path, body, what, upload = null) {
   const s = session.get();
-  const entry = { key: key(), user: s?.user.id, method, path, body, what, at: Date.now() };
+  const entry = { key: key(), user: s?.user.id, method, path, body, what, upload, at: Date.now() };
   const n = await idb.put("outbox", entry);
   if (n === undefined) return { data: await direct(entry) }; // no IndexedDB: online only
   const result = new Promise((resolve, reject) => waiters.set(entry.key, { resolve, reject }));
@@ -52,10 +60,45 @@ export async function submit(method, path, body, what) {
   return result;
 }
 
-/** Without IndexedDB: one attempt, still with its key. */
+/** Without IndexedDB: one attempt, still with its key; its file, if any, after it. */
 async function direct(entry) {
   const { api } = await import("./api.js");
-  return api(entry.method, entry.path, entry.body);
+  const data = await api(entry.method, entry.path, entry.body);
+  const next = entry.upload && uploadOf(entry, data);
+  if (next) {
+    const r = await send(next, session.get());
+    if (!r.ok) showError(failure(r, await r.json().catch(() => null)));
+    else emit("sent", { entry: next, data: await r.json() });
+  }
+  return data;
+}
+
+/** The entry uploading `e`'s file, once `e` was answered with `data`. */
+function uploadOf(e, data) {
+  const { file, path, what } = e.upload;
+  return { key: `${e.key}.file`, user: e.user, method: "PUT", path: path.replace("{id}", String(data?.id)), file, name: file.name, what, at: e.at };
+}
+
+/** One attempt at sending an entry (fetch's own promise: rejects when there is no network). */
+function send(e, s) {
+  if (e.file) {
+    return fetch(e.path, {
+      method: e.method,
+      headers: { Authorization: `Bearer ${s.token}`, "Content-Type": e.file.type || "application/octet-stream" },
+      body: e.file,
+    });
+  }
+  return fetch(e.path, {
+    method: e.method,
+    headers: { Authorization: `Bearer ${s.token}`, "Content-Type": "application/json", "Idempotency-Key": e.key },
+    body: JSON.stringify(e.body ?? {}),
+  });
+}
+
+/** Forget the signed-in user's writes that wait (they are never sent). */
+export async function discard() {
+  for (const e of await waiting()) await idb.del("outbox", e.n);
+  emit("change");
 }
 
 /** Send what waits, in order; one round at a time (a second call runs one more round). */
@@ -82,11 +125,7 @@ async function round() {
     if (!s) return;
     let r;
     try {
-      r = await fetch(e.path, {
-        method: e.method,
-        headers: { Authorization: `Bearer ${s.token}`, "Content-Type": "application/json", "Idempotency-Key": e.key },
-        body: JSON.stringify(e.body ?? {}),
-      });
+      r = await send(e, s);
     } catch {
       return later();
     }
@@ -99,10 +138,17 @@ async function round() {
       data = null;
     }
     if (r.status === 401) {
+      if (await renew()) {
+        again = true; // sent again with the renewed token
+        return;
+      }
       toLogin("expired"); // it waits here for the next login
       return;
     }
-    await idb.del("outbox", e.n);
+    if (r.ok && e.upload) {
+      await idb.replace("outbox", e.n, uploadOf(e, data)); // its file waits in its place
+      again = true;
+    } else await idb.del("outbox", e.n);
     delay = RETRY_MIN;
     const w = waiters.get(e.key);
     waiters.delete(e.key);

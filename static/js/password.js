@@ -1,9 +1,11 @@
 // Changing one's own password, from every signed-in page's header. The server revokes
-// every token of the account on success, so every device (this one too) logs in again.
+// every token of the account on success and signs out every other browser; this one
+// stays logged in with the new token it answers (a page without a lasting login, none:
+// it logs in again).
 
-import { leavingFor, post, toLogin } from "./api.js";
+import { keepFresh, leavingFor, post, session, toLogin } from "./api.js";
 import { errorText, t } from "./i18n.js";
-import { el } from "./ui.js";
+import { el, flash } from "./ui.js";
 
 export function openPasswordDialog() {
   const field = (id, key, autocomplete) =>
@@ -37,8 +39,9 @@ export function openPasswordDialog() {
       return;
     }
     leavingFor("passwordChanged"); // the server closes this page's socket as it answers
+    let r;
     try {
-      await post("/api/password", { current, new: fresh }, { quiet: true });
+      r = await post("/api/password", { current, new: fresh }, { quiet: true });
     } catch (e) {
       leavingFor(null);
       // The dialog's own words for its two refusals; anything else as every page says it.
@@ -46,6 +49,18 @@ export function openPasswordDialog() {
       else if (e.code === "bad_request" && !e.params.field) problem.textContent = t("password.policy");
       else problem.textContent = errorText(e);
       problem.hidden = false;
+      return;
+    }
+    if (r.token) {
+      // This browser stays logged in (the others are signed out): its new token, and the
+      // live connection, closed by the change, resumes with it.
+      const s = session.get();
+      session.save({ token: r.token, expires_in: r.expires_in, user: s.user });
+      leavingFor(null);
+      keepFresh();
+      dialog.close();
+      flash(t("password.changed"));
+      window.hubClient?.resume();
       return;
     }
     if (window.hubClient) window.hubClient.stop();

@@ -40,6 +40,12 @@ export const idb = {
   get: (store, key) => run(store, "readonly", (s) => s.get(key)),
   put: (store, value, key) => run(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key))),
   del: (store, key) => run(store, "readwrite", (s) => s.delete(key)),
+  /** Delete `key` and put `value` (its own key) in one transaction: both or neither. */
+  replace: (store, key, value) =>
+    run(store, "readwrite", (s) => {
+      s.delete(key);
+      return s.put(value);
+    }),
   all: async (store) => (await run(store, "readonly", (s) => s.getAll())) || [],
   /** Delete every key of `store` that starts with `prefix` (a user's copies). */
   drop: (store, prefix) => run(store, "readwrite", (s) => s.delete(IDBKeyRange.bound(prefix, `${prefix}\uffff`))),

@@ -3,10 +3,11 @@
 // el() builds elements from text only: strings become text nodes, never markup, so
 // anything a user typed (opinions, replies, names) cannot inject HTML.
 
-import { PAGES, forgetCopies, get, lastSync, logOut, session, synced, toLogin } from "./api.js";
+import { PAGES, forgetCopies, fromCopies, get, keepFresh, lastSync, logOut, renew, revalidate, session, synced, toLogin } from "./api.js";
 import { HubClient, forgetUser } from "./hub-client.js";
 import { LANGUAGES, applyI18n, lang, setLang, setZone, t, when as whenText } from "./i18n.js";
-import { flush, outbox, waiting } from "./outbox.js";
+import { discard, flush, outbox, waiting } from "./outbox.js";
+import { openDevicesDialog } from "./devices.js";
 import { openPasswordDialog } from "./password.js";
 
 /**
@@ -280,7 +281,7 @@ export function attachOutbox(client) {
         "ul",
         { class: "list" },
         list.map((e) => {
-          const what = e.body?.text || e.body?.title || e.body?.reason || "";
+          const what = e.name || e.body?.text || e.body?.title || e.body?.reason || "";
           return el("li", { "data-outbox": e.key }, el("strong", {}, t(e.what)), " ", el("span", { class: "meta" }, whenText(new Date(e.at).toISOString())), what ? el("p", { class: "text" }, what.length > 80 ? `${what.slice(0, 80)}…` : what) : null);
         }),
       ),
@@ -314,16 +315,22 @@ export function draft(control, name) {
 }
 
 /**
- * Start a signed-in page: check the role, draw the header, load /api/me, open the
- * hub connection. Resolves with {me, client}.
+ * Start a signed-in page: check the role, draw the header, load /api/me, make the hub
+ * connection (not started). Resolves with {me, client, read}. `copiesFirst` (a page that
+ * keeps copies and draws its parts with `drawParts`): /api/me comes from this device's
+ * copy when it holds one, and `read` then holds it.
  */
-export async function startPage(roles, titleKey) {
+export async function startPage(roles, titleKey, { copiesFirst = false } = {}) {
   applyI18n();
-  const s = session.get();
+  // A new tab (or an expired token) logs in from the browser's lasting login; offline,
+  // an expired token still shows what the device holds, and is renewed once online.
+  let s = session.get();
+  if (!s || s.expires_at < Date.now()) s = (await renew()) || s;
   if (!s) {
     toLogin();
     return new Promise(() => {});
   }
+  keepFresh();
   if (!roles.includes(s.user.role)) {
     location.replace(PAGES[s.user.role] || "/static/index.html");
     return new Promise(() => {});
@@ -342,11 +349,18 @@ export async function startPage(roles, titleKey) {
       el("span", { class: "role" }, t(`role.${s.user.role}`)),
       langSwitch(),
       textSizeSwitch(),
+      el("button", { type: "button", class: "ghost", id: "devices", onclick: openDevicesDialog }, t("shell.devices")),
       el("button", { type: "button", class: "ghost", id: "password-change", onclick: openPasswordDialog }, t("shell.password")),
       el("button", { type: "button", class: "ghost", id: "logout", onclick: () => logout(s.user.id) }, t("shell.logout")),
     ),
   );
-  const me = await get("/api/me");
+  let me = null;
+  const read = copiesFirst
+    ? await fromCopies(async () => {
+        me = await get("/api/me");
+      })
+    : new Map();
+  me ??= await get("/api/me");
   if (me.timezone) setZone(me.timezone);
   const client = new HubClient({
     token: s.token,
@@ -357,18 +371,102 @@ export async function startPage(roles, titleKey) {
   attachBanner(client);
   attachOutbox(client);
   client.addEventListener("welcome", synced);
-  client.addEventListener("unauthorized", () => toLogin("expired"));
+  // An expired token (a tab offline for a while): renewed from the lasting login.
+  client.addEventListener("unauthorized", async () => {
+    if (await renew()) client.resume();
+    else toLogin("expired");
+  });
   client.addEventListener("deactivated", () => toLogin("deactivated"));
-  return { me, client };
+  return { me, client, read };
+}
+
+/**
+ * Draw a signed-in page's parts, then `start()` its live connection. `parts`: each
+ * `{draw, onMessage}`, `draw()` drawing one part from what it reads over HTTP.
+ *
+ * A repeat visit (`read`, from startPage, holds /api/me: this device has copies) is drawn
+ * from the copies at once, part after part, with no round trip, and the connection
+ * starts; then the hub is asked again for everything drawn, side by side, and each part
+ * whose answers changed is drawn again from them, the live messages that came meanwhile
+ * applied on top. A changed /api/me (another meeting, name or zone) reloads the page, which
+ * draws from the fresh copies. Otherwise the parts are drawn from the hub side by side.
+ * `document.body.dataset.drawn` says which: "copies" then "hub", or "hub".
+ */
+export async function drawParts({ read, client, parts, start }) {
+  const drawOne = (p) => Promise.resolve(p.draw()).catch((e) => console.error(e));
+  if (!read.size) {
+    await Promise.all(parts.map(drawOne));
+    document.body.dataset.drawn = "hub";
+    start();
+    return;
+  }
+  const reads = [];
+  for (const p of parts) reads.push(await fromCopies(() => drawOne(p)));
+  document.body.dataset.drawn = "copies";
+  const meanwhile = [];
+  const keep = (ev) => meanwhile.push(ev.detail);
+  client.addEventListener("message", keep);
+  start();
+  const changed = await revalidate(new Map([...read, ...reads.flatMap((r) => [...r])]));
+  if ([...read.keys()].some((path) => changed.has(path))) {
+    location.reload();
+    return;
+  }
+  for (const [i, p] of parts.entries()) {
+    if (![...reads[i].keys()].some((path) => changed.has(path))) continue;
+    await fromCopies(() => drawOne(p)); // the copies are the hub's answers now
+    for (const m of meanwhile) p.onMessage?.(m);
+  }
+  client.removeEventListener("message", keep);
+  document.body.dataset.drawn = "hub";
 }
 
 export async function logout(userId) {
+  if (!(await unsentMayGo())) return;
   if (window.hubClient) window.hubClient.stop();
   // A shared office PC must not keep what this user received, nor a token that works.
   forgetUser(userId);
   await forgetCopies(userId);
   await logOut();
   toLogin("loggedOut");
+}
+
+/**
+ * Before logging out: what waits in the outbox is sent if the hub answers now (within a
+ * few seconds); what still waits is never dropped or kept without asking. The person
+ * chooses: stay on the page (it is sent when the connection returns) or delete it and log
+ * out. Resolves true to log out.
+ */
+async function unsentMayGo() {
+  if (!(await waiting()).length) return true;
+  await Promise.race([flush(), new Promise((r) => setTimeout(r, 3000))]);
+  const n = (await waiting()).length;
+  if (!n) return true;
+  return new Promise((resolve) => {
+    const stay = el("button", { type: "button", class: "primary", id: "unsent-stay" }, t("outbox.logoutStay"));
+    const go = el("button", { type: "button", class: "ghost danger", id: "unsent-discard" }, t("outbox.logoutDiscard"));
+    const dialog = el(
+      "dialog",
+      { class: "card", id: "unsent-dialog", "aria-labelledby": "unsent-title" },
+      el("h2", { id: "unsent-title" }, t("outbox.logoutTitle", { n })),
+      el("p", {}, t("outbox.logoutText")),
+      el("div", { class: "row" }, stay, go),
+    );
+    let answer = false;
+    stay.addEventListener("click", () => dialog.close());
+    go.addEventListener("click", async () => {
+      answer = true;
+      await discard();
+      dialog.close();
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    stay.focus();
+  });
 }
 
 /** Tabs: buttons with role=tab controlling sections; arrow keys move between them. */

@@ -7,11 +7,12 @@
 // POST /api/items/seen) and says so in each item it sends them (`seen`), so another PC
 // or the next login does not sound again for it; a new hand-over does.
 
-import { get, post } from "./api.js";
+import { get, keepCopies, post } from "./api.js";
 import { t } from "./i18n.js";
 import { ItemBoard, allowedActions } from "./items.js";
 import { startPage } from "./ui.js";
 
+keepCopies(); // offline, the inbox shows what it read last
 const { me, client } = await startPage(["unit"], "page.unit");
 
 // -- sound: WebAudio needs a user gesture once per page load ----------------------------

@@ -332,9 +332,9 @@ BODY_SEEN = """() => {
 
 async def test_large_text_stays_on_the_device(browser: Any, city: Demo) -> None:
     """大字 pressed on the deputy's phone: the text grows at once; after a reload, in a new
-    tab (the login page, then the page after logging in) and after logging out and in
-    again it is large from the first paint (set before the body is parsed); pressed
-    again, normal everywhere."""
+    tab (logged in by the browser's lasting login), on the login page after logging out
+    and after logging in again it is large from the first paint (set before the body is
+    parsed); pressed again, normal everywhere."""
     page = await open_as(browser, city.url, "d001", width=360, height=740)
     ctx = page.context
     await ctx.add_init_script(script=f"({BODY_SEEN})()")
@@ -352,21 +352,18 @@ async def test_large_text_stays_on_the_device(browser: Any, city: Demo) -> None:
     assert await page.evaluate(root_px) == 20
     assert await page.get_attribute("#text-size", "aria-pressed") == "true"
 
-    tab = await ctx.new_page()  # a new tab has no session: the login page, large already
+    tab = await ctx.new_page()  # a new tab is logged in (the lasting login), large already
     await tab.goto("/")
-    await tab.wait_for_selector("#username")
-    assert await tab.evaluate("window.largeAtFirstBody") is True
-    assert await tab.get_attribute("#text-size", "aria-pressed") == "true"
-    await tab.fill("#username", "d002")
-    await tab.fill("#password", demo.PASSWORD)
-    await tab.click("#submit")
     await tab.wait_for_selector("#user-name")
     assert await tab.evaluate("window.largeAtFirstBody") is True
     assert await tab.evaluate(root_px) == 20
+    assert await tab.get_attribute("#text-size", "aria-pressed") == "true"
     await tab.close()
 
     await page.click("#logout")
     await page.wait_for_selector("#username")
+    assert await page.evaluate("window.largeAtFirstBody") is True  # the login page
+    assert await page.get_attribute("#text-size", "aria-pressed") == "true"
     await page.fill("#username", "d001")
     await page.fill("#password", demo.PASSWORD)
     await page.click("#submit")

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.browser.conftest import Demo, open_as
+from tests.browser.conftest import Demo, open_as, wait_until
 
 SESSION = "JSON.parse(sessionStorage.getItem('hub:session')).token"
 
@@ -50,9 +50,12 @@ async def test_pages_run_under_the_csp_and_links_carry_no_session_token(
 async def test_password_form_and_logout_revoke_tokens_on_the_server(
     browser: Any, demo_hub: Demo
 ) -> None:
-    """The header's password form changes the password (a mismatch is caught first) and
-    sends the user to log in again with the old token dead; logout kills the token too."""
+    """The header's password form changes the password (a mismatch is caught first): the
+    old token is dead, this browser stays logged in with a new one (said in Chinese) and
+    its live connection comes back, another browser of the person goes to the login page;
+    logout kills the token too."""
     page = await open_as(browser, demo_hub.url, "daibiao1")
+    other = await open_as(browser, demo_hub.url, "daibiao1")
     token = await page.evaluate(SESSION)
     await page.click("#password-change")
     await page.fill("#pw-current", "demo2026")
@@ -62,10 +65,17 @@ async def test_password_form_and_logout_revoke_tokens_on_the_server(
     await page.wait_for_selector("#password-form .error-line:not([hidden])")
     await page.fill("#pw-confirm", "Lantern-Quay-2026")
     await page.click("#password-form button[type=submit]")
-    await page.wait_for_url("**/static/index.html?reason=passwordChanged")
+    await page.wait_for_selector("#flash :text('密码已修改。其他设备已退出登录')")
     assert await _me(demo_hub.url, token) == 401
-    assert page.js_errors == []
+    assert await _me(demo_hub.url, await page.evaluate(SESSION)) == 200
+    await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
+    await other.wait_for_url("**/static/index.html?reason=*")
+    await page.reload()
+    await wait_until(page, "window.hubClient && window.hubClient.state === 'online'")
+    assert "/static/deputy.html" in page.url
+    assert page.js_errors == [] and other.js_errors == []
     await page.context.close()
+    await other.context.close()
 
     page = await open_as(browser, demo_hub.url, "mishu")
     token = await page.evaluate(SESSION)

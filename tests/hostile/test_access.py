@@ -447,10 +447,12 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("PUT", "/api/admin/calendar/{year}", "year", ADMIN),
     ("GET", "/api/deadline-rules", None, ALL),
     ("PUT", "/api/admin/deadline-rules/{name}", "rule", ADMIN),
+    ("POST", "/api/users/{id}/devices/sign-out", "deputy", ADMIN),
 ]
 # Covered elsewhere: the channel table (test_channel_table_*); the caller's own account and
 # login (tests/test_security.py: logout, password change, download links); the caller's own
-# push devices, another's refused 403 (tests/reach/test_subscriptions.py).
+# push devices, another's refused 403 (tests/reach/test_subscriptions.py); the caller's own
+# signed-in browsers, another's 404 (tests/test_devices.py).
 NOT_IN_TABLE = {
     ("GET", "/api/push/key"),
     ("GET", "/api/push/subscriptions"),
@@ -463,6 +465,8 @@ NOT_IN_TABLE = {
     ("POST", "/api/logout"),
     ("POST", "/api/password"),
     ("POST", "/api/downloads"),
+    ("GET", "/api/devices"),
+    ("POST", "/api/devices/{id}/sign-out"),
 }
 NAMED = {"dataset": "messages", "year": "2026", "rule": "reply"}
 # Query parameters an operation needs besides the documented required ones.

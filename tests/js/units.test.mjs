@@ -91,3 +91,14 @@ test("searchIn finds entries holding every word typed, at most 20", () => {
   assert.deepEqual(search("普陀"), ["王建华"]);
   assert.equal(search("王").length, 20);
 });
+
+test("deviceName names a browser by its browser and system in words", async () => {
+  const { deviceName } = await import(join(JS, "devices.js"));
+  const android = "Mozilla/5.0 (Linux; Android 13; V2203A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0 Mobile Safari/537.36";
+  const wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.44";
+  const edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+  assert.equal(deviceName(android), "Chrome · Android");
+  assert.equal(deviceName(edge), "Edge · Windows");
+  assert.equal(deviceName(wechat), `${i18n.t("devices.wechat")} · iOS`);
+  assert.equal(deviceName("curl/8.0"), i18n.t("devices.unknown"));
+});

@@ -125,6 +125,26 @@ async def test_attachment_round_trip(hub: RunningHub, world: World) -> None:
         assert (await c.get(f"/api/registrations/{reg['id']}/attachment")).status_code == 403
 
 
+async def test_the_same_attachment_again_is_stored_once(hub: RunningHub, world: World) -> None:
+    """An upload sent again (same name, same bytes: an outbox after a lost answer) answers
+    the registration and appends nothing; another file is recorded as usual."""
+    d0 = world.deputies[0]
+    reg = await register(hub, world, d0)
+    path = f"/api/registrations/{reg['id']}/attachment"
+    async with http(hub, world, d0) as c:
+        answers = [
+            await c.put(path, params={"filename": name}, content=data)
+            for name, data in [("照片.jpg", b"one"), ("照片.jpg", b"one"), ("照片.jpg", b"two")]
+        ]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        assert answers[0].json() == answers[1].json()
+        assert answers[2].json()["attachment"]["size"] == 3
+        r = await c.get(f"/api/channels/deputy:{d0}/messages", params={"limit": 50})
+        assert r.status_code == 200, r.text
+        kinds = [m["kind"] for m in r.json()["messages"]]
+    assert kinds.count("registration.attached") == 2
+
+
 async def test_bad_registrations_are_refused(hub: RunningHub, world: World) -> None:
     """Unknown kind, a future date, an empty text: 400; only deputies register."""
     future = (date.today() + timedelta(days=3)).isoformat()
