@@ -97,6 +97,7 @@ async def _idle_in_transaction(pg_url: str) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # its bound is a chain of idle-transaction timeouts: no CPU contention
 async def test_node_frozen_mid_publish_releases_the_channel(
     start_node: StartNode, pg_world: World, pg_url: str
 ) -> None:
