@@ -28,7 +28,7 @@ from hub.errors import BadRequest, Forbidden, NotFound
 from hub.protocol import iso_or_none
 from hub.reach import Device
 from hub.session.members import Member
-from hub.shapes import Body, Label, Shape, Timestamp
+from hub.shapes import NO_NUL, Body, Label, Shape, Timestamp
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ push_subscriptions = sa.Table(
 )
 
 
-Key = Annotated[str, Meta(min_length=1, max_length=100, description="base64url")]
+Key = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL, description="base64url")]
 
 
 class PushKeys(Body):
@@ -63,7 +63,7 @@ class PushKeys(Body):
 class SubscribeInput(Body):
     """A browser's PushSubscription, and the name its owner gives the device."""
 
-    endpoint: Annotated[str, Meta(min_length=1, max_length=MAX_ENDPOINT)]
+    endpoint: Annotated[str, Meta(min_length=1, max_length=MAX_ENDPOINT, pattern=NO_NUL)]
     keys: PushKeys
     label: Annotated[Label, Meta(description="the device's name")] | None = None
 

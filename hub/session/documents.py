@@ -30,7 +30,7 @@ from hub.protocol import iso_or_none
 from hub.session.common import check_meeting_reader, meeting_row, person, require_role
 from hub.session.members import Member
 from hub.session.schema import users
-from hub.shapes import Body, Named, Shape, Timestamp, Title
+from hub.shapes import NO_NUL, Body, Named, Shape, Timestamp, Title
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-FileName = Annotated[str, Meta(max_length=4096, description="the file's name")]
+FileName = Annotated[str, Meta(max_length=4096, pattern=NO_NUL, description="the file's name")]
 """An uploaded file's name as the query gives it (:func:`clean_filename` makes it safe)."""
 
 

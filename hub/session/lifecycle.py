@@ -45,7 +45,7 @@ from hub.clock import Clock
 from hub.errors import BadRequest, Conflict, Forbidden
 from hub.params import parse_deadline
 from hub.protocol import iso
-from hub.shapes import DISTINCT, Body, Id, MaybeShortText, ShortText, Text, Title
+from hub.shapes import DISTINCT, NO_NUL, Body, Id, MaybeShortText, ShortText, Text, Title
 
 COMMIT, SUGGESTION = "commit", "suggestion"
 Kind = Literal["commit", "suggestion"]
@@ -245,7 +245,7 @@ class Transition:
 DEADLINE = (
     "YYYY-MM-DD (the end of that day in HUB_TIMEZONE) or an ISO datetime with offset; in the future"
 )
-Deadline = Annotated[str, Meta(max_length=64, description=DEADLINE)]
+Deadline = Annotated[str, Meta(max_length=64, pattern=NO_NUL, description=DEADLINE)]
 DistinctIds = Annotated[list[Id], Meta(extra=DISTINCT)]
 
 

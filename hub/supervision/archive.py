@@ -34,7 +34,7 @@ from hub.params import check_id, parse_when
 from hub.protocol import Message
 from hub.session.channels import parse_congress_channel
 from hub.session.schema import users
-from hub.shapes import Body, Id, Named, Shape, Timestamp
+from hub.shapes import NO_NUL, Body, Id, Named, Shape, Timestamp
 from hub.store.log import COLUMNS, stored_message
 from hub.store.schema import messages, receipts
 from hub.supervision.delivery import receipts_of
@@ -50,7 +50,7 @@ sa.Index(
 
 MAX_PAGE = 200
 
-When = Annotated[str, Meta(max_length=64)]
+When = Annotated[str, Meta(max_length=64, pattern=NO_NUL)]
 
 
 class FilterQuery(Body):
@@ -59,7 +59,10 @@ class FilterQuery(Body):
     channel: (
         Annotated[str, Meta(max_length=64, description="one channel, e.g. meeting:1")] | None
     ) = None
-    kind: Annotated[str, Meta(max_length=64, description="message kind, e.g. notice")] | None = None
+    kind: (
+        Annotated[str, Meta(max_length=64, pattern=NO_NUL, description="message kind, e.g. notice")]
+        | None
+    ) = None
     sender: Annotated[Id, Meta(description="sender's user id")] | None = None
     unit: Annotated[Id, Meta(description="the unit's channel unit:<id>")] | None = None
     deputy: (
@@ -89,7 +92,12 @@ class FilterQuery(Body):
         ]
         | None
     ) = None
-    q: Annotated[str, Meta(max_length=200, description="text contained in the body")] | None = None
+    q: (
+        Annotated[
+            str, Meta(max_length=200, pattern=NO_NUL, description="text contained in the body")
+        ]
+        | None
+    ) = None
 
 
 class MessagesQuery(FilterQuery):

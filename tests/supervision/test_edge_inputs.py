@@ -1,6 +1,6 @@
 """The edge inputs that were server errors are refused with 400 `bad_request` naming the
 parameter: dates at the ends of the calendar, a cursor holding a boolean or a number past
-BIGINT, a user id past 64 bits."""
+BIGINT, a user id past 64 bits, a search text holding NUL."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ CASES = [
     ("/api/statistics", {"to": "9999-12-31"}, "to"),
     ("/api/archive/export/receipts", {"user": str(2**64)}, "user"),
     ("/api/archive/export/receipts", {"user": str(2**63)}, "user"),
+    ("/api/archive/messages", {"q": "通知\x00"}, "q"),  # PostgreSQL refuses NUL in text
+    ("/api/archive/export/messages", {"q": "\x00"}, "q"),
+    ("/api/archive/messages", {"kind": "notice\x00"}, "kind"),
 ]
 
 
