@@ -79,9 +79,10 @@ if TYPE_CHECKING:
 
 MAX_DEPUTIES = 5000
 TALLY_NAMES = 50  # names of missing deputies carried in a notice.tally message
-WITHDRAWN = (
-    "notice_withdrawn"  # the conflict's reason: a withdrawn notice is not changed or re-sent
-)
+CHANGE_KINDS = {"correct": "notice.corrected", "withdraw": "notice.withdrawn"}
+"""The message each change of a sent notice appends."""
+WITHDRAWN = "notice_withdrawn"
+"""The conflict's reason: a withdrawn notice is not changed or sent again."""
 
 notices = sa.Table(
     "notices",
@@ -773,6 +774,30 @@ async def own_receipts(
     return out
 
 
+async def standing(conn: AsyncConnection, notice_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """How each notice stands, for a page that shows its messages (the archive): ``status``
+    (``changed_at`` and ``reason`` once changed) and its figures, :meth:`Tally.counts`, the
+    very numbers of its tally. Unknown ids are left out."""
+    ids = sorted(set(notice_ids))
+    rows = [
+        r
+        for part in in_chunks(ids)
+        for r in await conn.execute(sa.select(notices).where(notices.c.id.in_(part)))
+    ]
+    changes = await changes_of(conn, ids)
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        v = Version.of(r, changes.get(int(r.id), ()))
+        out[int(r.id)] = {
+            "id": int(r.id),
+            "status": v.status,
+            "changed_at": iso_or_none(v.changed_at),
+            "reason": v.reason,
+            **(await compute_tally(conn, r)).counts(),
+        }
+    return out
+
+
 async def _check_reader(conn: AsyncConnection, me: Member, notice_id: int) -> Any:
     require_role(me, *sorted(READERS_OF_ALL))
     return await notice_row(conn, notice_id)
@@ -1057,14 +1082,12 @@ async def _change(
         await w.lock(*channels, desk)
         body: dict[str, Any] = {"notice": int(n.id), "meeting": int(n.meeting_id)}
         if action == "correct":
-            kind = "notice.corrected"
             body |= {"title": new.title, "text": new.text, "reason": new.reason}
             body["corrected_at"] = iso_or_none(ts)
         else:
-            kind = "notice.withdrawn"
             body |= {"reason": new.reason, "withdrawn_at": iso_or_none(ts)}
         for channel in [*channels, desk]:
-            await w.append(channel, kind, me, body)
+            await w.append(channel, CHANGE_KINDS[action], me, body)
         return notice_dict(n, new)
 
 
