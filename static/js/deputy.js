@@ -193,7 +193,7 @@ async function loadReceipts() {
   for (const l of lists)
     for (const x of l.notices) {
       readElsewhere.set(x.id, x.read_at);
-      if (x.status !== "sent") noteChange(x.id, { status: x.status, title: x.status === "corrected" ? x.title : undefined, text: x.status === "corrected" ? x.text : undefined, reason: x.reason, at: x.changed_at, original: x.original });
+      if (x.status !== "sent") noteChange(x.id, { status: x.status, title: x.title, text: x.text, reason: x.reason, at: x.changed_at, original: x.original });
     }
   for (const n of notices.values()) updateNotice(n);
   updateBadge();
