@@ -692,23 +692,27 @@ def _earliest(*ts: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-def _with_receipts(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+def _with_receipts(*where: sa.ColumnElement[bool], times: bool = True) -> sa.Select[Any]:
     """The deliveries matching ``where`` (id, notice_id, user_id), each with the time of the
     addressee's first ``ack`` on its channel at or past its seq (``acked``) and of their
     first ``read`` of exactly its seq (``read``): the receipts that make it delivered and
-    read."""
+    read. **The one rule of delivered and read**: the tally, a deputy's own list, the
+    archive (through the tally), the statistics and the export all count through it.
+    With ``times=False`` ``acked`` only says whether there is such an ack (the delivery's
+    own time, or null): one index probe instead of reading every later ack."""
     d = notice_deliveries
     r = receipts
-    acked = (
-        sa.select(sa.func.min(r.c.ts))
-        .where(
-            r.c.user_id == d.c.user_id,
-            r.c.channel == d.c.channel,
-            r.c.kind == "ack",
-            r.c.seq >= d.c.seq,
-        )
-        .scalar_subquery()
+    covers = (
+        r.c.user_id == d.c.user_id,
+        r.c.channel == d.c.channel,
+        r.c.kind == "ack",
+        r.c.seq >= d.c.seq,
     )
+    acked: sa.ColumnElement[Any]
+    if times:
+        acked = sa.select(sa.func.min(r.c.ts)).where(*covers).scalar_subquery()
+    else:
+        acked = sa.case((sa.select(r.c.seq).where(*covers).exists(), d.c.ts), else_=sa.null())
     read = (
         sa.select(sa.func.min(r.c.ts))
         .where(
@@ -722,6 +726,48 @@ def _with_receipts(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
     return sa.select(
         d.c.id, d.c.notice_id, d.c.user_id, acked.label("acked"), read.label("read")
     ).where(*where)
+
+
+def per_addressee(*where: sa.ColumnElement[bool]) -> sa.Subquery:
+    """One row per addressee of each notice matching ``where`` (on ``notices``):
+    ``notice_id``, ``user_id``, ``sent`` (the notice's time), ``delivered`` (1 or 0) and
+    ``read_at`` (null when not read), by :func:`_with_receipts` over all their deliveries
+    (a re-push is another delivery of the same notice). What :meth:`Tally.counts` counts,
+    set-based for many notices at once (statistics, the export)."""
+    d = notice_deliveries
+    x = _with_receipts(
+        d.c.notice_id.in_(sa.select(notices.c.id).where(*where)), times=False
+    ).subquery("x")
+    delivered = sa.case((sa.or_(x.c.acked.is_not(None), x.c.read.is_not(None)), 1), else_=0)
+    return (
+        sa.select(
+            x.c.notice_id,
+            x.c.user_id,
+            sa.func.min(notices.c.created_at).label("sent"),
+            sa.func.max(delivered).label("delivered"),
+            sa.func.min(x.c.read).label("read_at"),
+        )
+        .join(notices, notices.c.id == x.c.notice_id)
+        .group_by(x.c.notice_id, x.c.user_id)
+        .subquery("per")
+    )
+
+
+def figures_by_notice(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Per notice matching ``where``: ``addressees``, ``delivered``, ``read``, ``missing``,
+    ``unread`` — :meth:`Tally.counts`, for many notices in one statement (the export)."""
+    p = per_addressee(*where)
+    addressees = sa.func.count()
+    delivered = sa.func.coalesce(sa.func.sum(p.c.delivered), 0)
+    read = sa.func.count(p.c.read_at)
+    return sa.select(
+        p.c.notice_id,
+        addressees.label("addressees"),
+        delivered.label("delivered"),
+        read.label("read"),
+        (addressees - delivered).label("missing"),
+        (delivered - read).label("unread"),
+    ).group_by(p.c.notice_id)
 
 
 def _delivered_read(x: Any) -> tuple[datetime | None, datetime | None]:

@@ -404,7 +404,7 @@ function drawArchive(dir) {
   const drawExports = () => {
     const q = params();
     const links = [];
-    for (const ds of ["messages", "receipts", "attendance"]) {
+    for (const ds of ["messages", "receipts", "notices", "attendance"]) {
       for (const fmt of ["csv", "jsonl"]) {
         const p = new URLSearchParams(q);
         p.set("format", fmt);
