@@ -32,8 +32,8 @@ async def test_correction_reaches_every_addressee_where_the_notice_went(
     open receives it live, the lists show the corrected text with 已更正's time and the
     original, and the notice's stored row and messages are unchanged."""
     m = world.meeting
-    d1, d2 = world.delegations
-    one = world.deputies[1]  # of d2, named alone
+    d1 = world.delegations[0]
+    one = world.deputies[1]  # of the second delegation, named alone
     sent = await _send(hub, world, title="会场", text="在一楼", delegations=[d1], deputies=[one])
     nid = sent["id"]
     async with http(hub.url, world.tok(world.secretariat)) as sec:
