@@ -3,8 +3,6 @@ where they got the notice; who may, with exact codes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from hub.session.members import add_participants, create_user
@@ -13,15 +11,7 @@ from hub.store.engine import make_engine
 from tests.utils.client import Client
 from tests.utils.factories import World, tokens
 from tests.utils.servers import RunningHub
-from tests.utils.session import history, http, wait_for
-
-
-async def _send(hub: RunningHub, world: World, **payload: Any) -> dict[str, Any]:
-    async with http(hub.url, world.tok(world.secretariat)) as sec:
-        r = await sec.post(f"/api/meetings/{world.meeting}/notices", json=payload)
-        assert r.status_code == 201, r.text
-        out: dict[str, Any] = r.json()
-        return out
+from tests.utils.session import history, http, send_notice, wait_for
 
 
 async def test_correction_reaches_every_addressee_where_the_notice_went(
@@ -34,7 +24,9 @@ async def test_correction_reaches_every_addressee_where_the_notice_went(
     m = world.meeting
     d1 = world.delegations[0]
     one = world.deputies[1]  # of the second delegation, named alone
-    sent = await _send(hub, world, title="会场", text="在一楼", delegations=[d1], deputies=[one])
+    sent = await send_notice(
+        hub, world, title="会场", text="在一楼", delegations=[d1], deputies=[one]
+    )
     nid = sent["id"]
     async with http(hub.url, world.tok(world.secretariat)) as sec:
         r = await sec.post(f"/api/notices/{nid}/repush", json={"who": "missing"})
@@ -99,7 +91,7 @@ async def test_correction_reaches_every_addressee_where_the_notice_went(
 async def test_withdrawal_is_final_and_keeps_the_record(hub: RunningHub, world: World) -> None:
     """A withdrawn notice reads 撤回 with its reason everywhere; its text and tally stay;
     it is not corrected, withdrawn or re-pushed again (409 conflict, notice_withdrawn)."""
-    sent = await _send(hub, world, title="分组讨论", text="下午三点")
+    sent = await send_notice(hub, world, title="分组讨论", text="下午三点")
     nid = sent["id"]
     async with http(hub.url, world.tok(world.secretariat)) as sec:
         r = await sec.post(f"/api/notices/{nid}/withdraw", json={"reason": "日程取消"})
@@ -142,7 +134,7 @@ async def test_who_may_correct_or_withdraw(hub: RunningHub, world: World, db_url
             await add_participants(conn, world.other_meeting, [other])
     finally:
         await engine.dispose()
-    sent = await _send(hub, world, title="通知", text="正文")
+    sent = await send_notice(hub, world, title="通知", text="正文")
     nid = sent["id"]
     cases = [
         (tokens.issue(other, 0), nid, 403, "forbidden"),
