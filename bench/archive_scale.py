@@ -44,6 +44,8 @@ import asyncpg
 import httpx
 import orjson
 
+from bench.common import write_section
+
 REPO = Path(__file__).resolve().parent.parent
 PG = os.environ.get("HUB_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 DB = "hub_archive_bench"
@@ -775,18 +777,6 @@ def section(r: dict[str, Any]) -> str:
     return "\n".join(L)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it); leave the rest alone."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_START in old and MARK_END in old:
-        head, rest = old.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
-        new = head + text + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def cli() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -796,7 +786,7 @@ def cli() -> None:
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args()
     result = asyncio.run(run(args.messages, args.seed, args.keep))
-    write_section(args.out, section(result))
+    write_section(args.out, section(result), MARK_START, MARK_END)
     if args.json:
         args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     print(f"wrote the archive section of {args.out}")

@@ -7,6 +7,7 @@ import resource
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 SERVER_CORE = 0
 LOADGEN_CORE = 1
@@ -145,3 +146,16 @@ def other_load(seconds: float = 1.0) -> float:
     b0, o0 = machine_busy_seconds(), own_seconds()
     time.sleep(seconds)
     return max(0.0, (machine_busy_seconds() - b0) - (own_seconds() - o0)) / seconds
+
+
+def write_section(path: Path, text: str, start: str, end: str) -> None:
+    """Replace the section of ``path`` between the markers ``start`` and ``end`` with
+    ``text`` (which carries them), or append it; leave the rest of the file alone."""
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
+        new = head + text + tail
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(new)

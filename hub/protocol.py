@@ -7,20 +7,59 @@ one). The authoritative description is ``docs/protocol.md``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
+from msgspec import Meta
 
 from hub.channels import Channel, parse_channel
 from hub.errors import BadRequest, HubError
 from hub.params import MAX_ID
+from hub.shapes import KIND, NO_NUL, Body, Shape, Timestamp, bad_request
 
 MAX_SEQ = MAX_ID  # a seq is a BIGINT, as ids are
 MAX_DEPTH = 64  # nesting of a `body`; JSON encoders (and readers of the log) have limits
-_KIND = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
+
+
+class Sender(Shape):
+    id: int
+    name: str
+    role: str
+
+
+class Message(Shape):
+    """A stored message as a subscriber receives it (a ``message`` frame without its type)."""
+
+    channel: str
+    seq: int
+    id: int
+    kind: str
+    sender: Sender
+    body: dict[str, Any]
+    ts: Timestamp
+
+
+class PublishFields(Body):
+    """What a publish carries besides its channel (a ``publish`` frame's fields, or the
+    body of ``POST /api/channels/{channel}/messages``)."""
+
+    kind: Annotated[str, Meta(pattern=KIND, description="the message's kind")]
+    body: dict[str, Any] = msgspec.field(default_factory=dict)
+    key: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=128,
+                pattern=NO_NUL,
+                description="idempotency key: a second publish with it stores nothing new",
+            ),
+        ]
+        | None
+    ) = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +112,8 @@ FRAME_TYPES = ("auth", "subscribe", "unsubscribe", "publish", "ack", "read", "pi
 class FrameError(BadRequest):
     """A malformed frame; ``ref`` is the frame's ref when it had a valid one."""
 
-    def __init__(self, message: str, ref: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, ref: str | None = None, **extra: Any) -> None:
+        super().__init__(message, **extra)
         self.ref = ref
 
 
@@ -119,21 +158,35 @@ def _depth(value: Any) -> int:
 
 
 def parse_publish(d: dict[str, Any], ref: str | None = None) -> Publish:
-    """Validate a publish (a WebSocket frame or an HTTP body with ``channel`` set)."""
-    kind = d.get("kind")
-    if not isinstance(kind, str) or not _KIND.match(kind):
-        raise FrameError(
-            "`kind` must be a lowercase name of 1-64 characters (letters, digits, _ . -)", ref
-        )
-    body = d.get("body", {})
-    if not isinstance(body, dict):
-        raise FrameError("`body` must be a JSON object", ref)
-    if _depth(body) > MAX_DEPTH:
+    """Validate a publish frame."""
+    return publish(_channel(d, ref), _publish_fields(d, ref), ref)
+
+
+def parse_publish_body(raw: bytes, channel: Channel) -> Publish:
+    """An HTTP publish on ``channel``: its body read as a frame is (an integer past 64 bits
+    becomes a float, which the log can store) and checked as a frame's fields are."""
+    try:
+        d = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body is not valid JSON: {e.msg}") from None
+    if not isinstance(d, dict):
+        raise BadRequest("body must be a JSON object")
+    return publish(channel, _publish_fields(d, None))
+
+
+def _publish_fields(d: dict[str, Any], ref: str | None) -> PublishFields:
+    try:
+        return msgspec.convert(d, PublishFields)
+    except msgspec.ValidationError as e:
+        err = bad_request(e, PublishFields)
+        raise FrameError(err.message, ref, **err.extra) from None
+
+
+def publish(channel: Channel, f: PublishFields, ref: str | None = None) -> Publish:
+    """A publish of ``f`` on ``channel``, its body nested no deeper than MAX_DEPTH."""
+    if _depth(f.body) > MAX_DEPTH:
         raise FrameError(f"`body` nests deeper than {MAX_DEPTH} levels", ref)
-    key = d.get("key")
-    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key):
-        raise FrameError("`key` must be a string of 1-128 characters (no NUL)", ref)
-    return Publish(_channel(d, ref), kind, body, key, ref)
+    return Publish(channel, f.kind, f.body, f.key, ref)
 
 
 def parse(data: str | bytes) -> Frame:

@@ -26,21 +26,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import Meta
 
 from hub.errors import BadRequest
-from hub.params import MAX_ID
+from hub.params import FIRST_DAY, LAST_DAY, MAX_ID
 
 # A text holds no NUL (PostgreSQL cannot store it); a filled one has a character besides
 # blanks. :class:`Body` checks both once it has stripped the text (faster than msgspec's
 # regular expressions); the patterns only show the rule in the JSON Schema.
 NO_NUL = r"^[^\x00]*$"
 FILLED = r"^\s*[^\s\x00][^\x00]*$"
-_PATTERNS = {NO_NUL: "must not contain NUL characters"}
+KIND = r"^[a-z][a-z0-9_.\-]{0,63}$"  # a message's kind
+_PATTERNS = {
+    NO_NUL: "must not contain NUL characters",
+    KIND: "must be a lowercase name of 1-64 characters (letters, digits, _ . -)",
+}
 FILLED_TEXT = {"text": "filled"}
 ANY_TEXT = {"text": "any"}
 _FILLED = {"pattern": FILLED}
@@ -70,6 +74,8 @@ ShortText = Annotated[
 """A reason or a note: 1-2,000 characters, not blank."""
 MaybeShortText = Annotated[str, Meta(max_length=2_000, extra_json_schema=_NO_NUL, extra=ANY_TEXT)]
 """A reason or a note that may be left empty: at most 2,000 characters."""
+Verbatim = Annotated[str, Meta(pattern=NO_NUL)]
+"""A string taken as sent, nothing stripped (a username, a password, a path): no NUL."""
 Words = Annotated[
     str,
     Meta(
@@ -93,6 +99,15 @@ Instant = Annotated[
 """An instant as a request gives it (``hub.session.common.parse_ts`` reads it)."""
 Day = Annotated[str, Meta(extra_json_schema={"format": "date"})]
 """A calendar day, ``YYYY-MM-DD``."""
+Date = Annotated[
+    date,
+    Meta(
+        extra={"day": "in range"},
+        description=f"a date from {FIRST_DAY} to {LAST_DAY}",
+    ),
+]
+"""A calendar day in a request, ``YYYY-MM-DD``, from FIRST_DAY to LAST_DAY (so its local
+midnight and the day after it are representable)."""
 Limit = Annotated[int, Meta(ge=1, le=500, description="how many at most; default 100")]
 """A page's size."""
 Offset = Annotated[int, Meta(ge=0, le=2**62, description="how many to skip; default 0")]
@@ -113,10 +128,11 @@ class Named(Shape):
 class Body(msgspec.Struct, kw_only=True):
     """A request body or a set of query parameters: unknown fields are ignored; after
     decoding, text fields (``Meta(extra=FILLED_TEXT or ANY_TEXT)``) are stripped and
-    checked, and lists marked :data:`DISTINCT` are checked for repeats."""
+    checked, lists marked :data:`DISTINCT` are checked for repeats and :data:`Date` fields
+    for their range."""
 
     def __post_init__(self) -> None:
-        texts, distinct = _RULES.get(type(self)) or _rules(type(self))
+        texts, distinct, days = _RULES.get(type(self)) or _rules(type(self))
         for name, filled in texts:
             v = getattr(self, name)
             if v is None:
@@ -132,16 +148,24 @@ class Body(msgspec.Struct, kw_only=True):
             v = getattr(self, name)
             if v is not None and len(set(v)) != len(v):
                 raise BadRequest(f"`{name}` must not hold the same id twice", field=name)
+        for name, shown in days:
+            v = getattr(self, name)
+            if v is not None and not FIRST_DAY <= v <= LAST_DAY:
+                raise BadRequest(
+                    f"`{shown}` must be a date between {FIRST_DAY} and {LAST_DAY}", field=shown
+                )
 
 
-_RULES: dict[type, tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]] = {}
+_Rules = tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[tuple[str, str], ...]]
+_RULES: dict[type, _Rules] = {}
 
 
-def _rules(cls: type[Body]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
-    """``cls``'s text fields (each with whether it must be filled) and its lists of
-    distinct ids."""
+def _rules(cls: type[Body]) -> _Rules:
+    """``cls``'s text fields (each with whether it must be filled), its lists of distinct
+    ids and its dates (each with its name in the request)."""
     texts: list[tuple[str, bool]] = []
     distinct: list[str] = []
+    days: list[tuple[str, str]] = []
     info = msgspec.inspect.type_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
     for f in info.fields:
@@ -150,7 +174,9 @@ def _rules(cls: type[Body]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ..
                 texts.append((f.name, extra["text"] == "filled"))
             if extra.get("distinct"):
                 distinct.append(f.name)
-    got = _RULES[cls] = (tuple(texts), tuple(distinct))
+            if "day" in extra:
+                days.append((f.name, f.encode_name))
+    got = _RULES[cls] = (tuple(texts), tuple(distinct), tuple(days))
     return got
 
 
@@ -207,6 +233,8 @@ def decode(raw: bytes, shape: type[B]) -> B:
         raise bad_request(e, shape) from None
     except msgspec.DecodeError as e:
         raise BadRequest(f"body is not valid JSON: {_unprefixed(str(e))}") from None
+    except RecursionError:  # msgspec's own bound on nesting, skipped fields included
+        raise BadRequest("body nests arrays and objects too deeply") from None
     return got
 
 
@@ -226,6 +254,12 @@ _BOUND = re.compile(r"^Expected `(?P<want>[^`]+)` (?P<op>[<>]=?) (?P<n>-?\d+)$")
 _LENGTH = re.compile(r"^Expected `(?P<want>[^`]+)` of length (?P<op>[<>]=?) (?P<n>\d+)$")
 _REGEX = re.compile(r"^Expected `str` matching regex (?P<re>.*)$", re.S)
 _ENUM = re.compile(r"^Invalid enum value ")
+_RFC3339 = re.compile(r"^Invalid RFC3339 encoded (?P<kind>date|datetime|time)$")
+_LIKE = {
+    "date": "a date like 2026-03-01",
+    "datetime": "a time with its zone like 2026-03-01T09:00:00+08:00",
+    "time": "a time like 09:00:00",
+}
 _MEASURES = {"str": "characters", "array": "items", "object": "fields"}
 _OPS = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}
 
@@ -251,6 +285,8 @@ def bad_request(e: msgspec.ValidationError, shape: type) -> BadRequest:
         must = f"must hold {_OPS[n['op']]} {n['n']} {_MEASURES.get(n['want'], 'items')}"
     elif r := _REGEX.match(what):
         must = next((t for p, t in _PATTERNS.items() if repr(p) == r["re"]), "has a bad form")
+    elif d := _RFC3339.match(what):
+        must = f"must be {_LIKE[d['kind']]}"
     elif _ENUM.match(what):
         allowed = _allowed(shape, path)
         must = f"must be one of {', '.join(allowed)}" if allowed else "has no such value"

@@ -42,7 +42,8 @@ async def test_login_rejects_malformed_bodies(hub: RunningHub, world: World) -> 
 
 async def test_http_publish_and_history(hub: RunningHub, world: World) -> None:
     """POST publishes (idempotent with a key) and live subscribers get it; GET returns the
-    history after `since`, with the same permissions as /ws."""
+    history after `since`, with the same permissions as /ws; a body is checked as a frame
+    is, its field at fault named."""
     ch = f"meeting:{world.meeting}"
     dep = await Client.connect(hub.ws_url, world.tok(world.deputies[0]))
     await dep.subscribe(ch)
@@ -78,6 +79,13 @@ async def test_http_publish_and_history(hub: RunningHub, world: World) -> None:
         assert r.status_code == 400 and "malformed channel" in r.json()["message"]
         r = await http.get(url, params={"limit": 0}, headers=sec)
         assert r.status_code == 400 and "`limit`" in r.json()["message"]
+        # Read as a frame is: an integer past 64 bits is stored as a float, not a 500.
+        big = b'{"kind": "bulletin", "body": {"n": -7948877838739785971222446080}}'
+        r = await http.post(url, content=big, headers=sec)
+        assert r.status_code == 201, r.text
+        r = await http.post(url, json={"kind": "Bulletin", "key": "k"}, headers=sec)
+        assert (r.status_code, r.json()["field"]) == (400, "kind"), r.text
+        assert "lowercase name" in r.json()["message"]
 
 
 async def test_revoked_token_stops_working(hub: RunningHub, world: World) -> None:

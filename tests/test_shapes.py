@@ -4,6 +4,7 @@ what /openapi.json shows."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 import msgspec
@@ -14,6 +15,7 @@ from hub.errors import BadRequest
 from hub.shapes import (
     DISTINCT,
     Body,
+    Date,
     Id,
     MaybeShortText,
     Title,
@@ -28,6 +30,7 @@ from hub.shapes import (
 class Rule(Body):
     event: Literal["signed", "replied"]
     points: Annotated[int, Meta(ge=0, le=100)]
+    on: date | None = None
 
 
 class Form(Body):
@@ -40,6 +43,7 @@ class Form(Body):
 
 class Search(Body):
     q: Words | None = None
+    start: Date | None = msgspec.field(default=None, name="from")
     limit: Annotated[int, Meta(ge=1, le=500)] = 100
     order: Literal["oldest", "newest"] = "oldest"
 
@@ -76,6 +80,11 @@ def test_a_good_body_is_decoded_with_its_texts_stripped() -> None:
             "rules[0].event",
             "one of replied, signed",
         ),
+        (
+            b'{"meeting_id": 1, "title": "t", "rules": [{"event": "signed", "points": 1, "on": "2026-13-01"}]}',
+            "rules[0].on",
+            "a date like 2026-03-01",
+        ),
     ],
 )
 def test_a_bad_field_is_named(raw: bytes, field: str, words: str) -> None:
@@ -87,19 +96,23 @@ def test_a_bad_field_is_named(raw: bytes, field: str, words: str) -> None:
 
 
 def test_a_body_that_is_no_object_says_so() -> None:
-    """Malformed JSON and a JSON array are refused with a message and no field."""
+    """Malformed JSON, a JSON array and nesting past msgspec's bound (even in a field the
+    shape ignores) are refused with a message and no field."""
     assert "not valid JSON" in str(_refused(b"{")["message"])
     err = _refused(b"[1]")
     assert "field" not in err and "JSON object" in str(err["message"])
     assert "missing `meeting_id`" in str(_refused(b"")["message"])  # empty body: {}
+    deep = b'{"meeting_id": 1, "title": "t", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert "too deeply" in str(_refused(deep)["message"])
 
 
 def test_query_parameters_are_converted_from_strings() -> None:
-    """Query strings become typed values; an empty one counts as absent; a bad one names
-    the parameter."""
-    got = convert({"q": " a b ", "limit": "7", "order": ""}, Search)
-    assert (got.q, got.limit, got.order) == ("a b", 7, "oldest")
-    for bad, name in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"order": "z"}, "order")):  # fmt: skip
+    """Query strings become typed values; an empty one counts as absent; a bad one (a date
+    outside 2000-2100 too) names the parameter as the query spells it."""
+    got = convert({"q": " a b ", "limit": "7", "order": "", "from": "2026-03-01"}, Search)
+    assert (got.q, got.limit, got.order, str(got.start)) == ("a b", 7, "oldest", "2026-03-01")
+    for bad, name in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"order": "z"}, "order"),
+                      ({"from": "1999-12-31"}, "from"), ({"from": "2026-02-30"}, "from")):  # fmt: skip
         with pytest.raises(BadRequest) as e:
             convert(bad, Search)
         assert e.value.extra["field"] == name

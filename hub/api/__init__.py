@@ -4,7 +4,6 @@ machine-readable parameters such as ``field``, from which the pages build their 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date
 from typing import Any
 
 import orjson
@@ -15,7 +14,6 @@ from starlette.routing import Route
 
 from hub import shapes
 from hub.errors import (
-    BadRequest,
     Forbidden,
     HubError,
     NotFound,
@@ -23,7 +21,7 @@ from hub.errors import (
     TooLarge,
     Unauthorized,
 )
-from hub.params import MAX_ID, parse_date, parse_id
+from hub.params import MAX_ID
 from hub.services import Services
 from hub.session.members import Member, member
 from hub.shapes import B
@@ -84,21 +82,6 @@ def query(request: Request, shape: type[B]) -> B:
     return shapes.convert(request.query_params, shape)
 
 
-async def body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
-    """The request's JSON object body, or :class:`BadRequest` saying what is wrong;
-    :class:`TooLarge` past ``limit`` bytes, read no further than that."""
-    raw = await raw_body(request, limit)
-    if not raw:
-        return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise BadRequest(f"body is not valid JSON: {e.msg}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    return data
-
-
 # The GET routes a download token opens (declared with :func:`download_route`).
 DOWNLOADS: list[Route] = []
 
@@ -143,52 +126,6 @@ async def principal(request: Request, roles: Iterable[str] | None = None) -> Mem
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def field(
-    d: dict[str, Any], name: str, kind: type | tuple[type, ...], required: bool = True
-) -> Any:
-    """``d[name]`` checked against ``kind`` (bool is never an int here)."""
-    if name not in d or d[name] is None:
-        if required:
-            raise BadRequest(f"missing `{name}`", field=name)
-        return None
-    v = d[name]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(v, bool) and bool not in kinds:
-        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}", field=name)
-    if not isinstance(v, kinds):
-        raise BadRequest(f"`{name}` must be {' or '.join(k.__name__ for k in kinds)}", field=name)
-    if isinstance(v, int) and not -MAX_ID <= v <= MAX_ID:
-        raise BadRequest(f"`{name}` must be between {-MAX_ID} and {MAX_ID}", field=name)
-    if isinstance(v, str) and "\x00" in v:
-        raise BadRequest(f"`{name}` must not contain NUL characters", field=name)
-    return v
-
-
-def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise BadRequest(f"`{name}` must be an integer", field=name) from None
-    if not lo <= v <= hi:
-        raise BadRequest(f"`{name}` must be between {lo} and {hi}", field=name)
-    return v
-
-
-def query_id(request: Request, name: str) -> int | None:
-    """An id in the query (:func:`hub.params.parse_id`), or None when absent or empty."""
-    raw = request.query_params.get(name)
-    return None if raw is None or raw == "" else parse_id(raw, name)
-
-
-def query_date(request: Request, name: str) -> date | None:
-    """A date in the query (:func:`hub.params.parse_date`), or None when absent or empty."""
-    raw = request.query_params.get(name)
-    return None if raw is None or raw == "" else parse_date(raw, name)
 
 
 def path_int(request: Request, name: str = "id") -> int:

@@ -3,18 +3,22 @@ their passwords."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlalchemy as sa
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, principal, services
-from hub.api.openapi import AUTH_ERRORS, BOOL, INT, STR, error_responses, json_body, obj, ok
+from hub.api import JSON, decode, principal, services
+from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok, path_id
 from hub.auth import check_password_policy
 from hub.errors import Close
 from hub.identity import set_active, set_password, username_of
-from hub.session.members import CONTACTS, create_user
+from hub.session.members import Contact, Role, create_user
 from hub.session.schema import users
+from hub.shapes import Body, Id, Shape, Verbatim
 from hub.store.log import db_errors
 
 
@@ -39,24 +43,22 @@ async def list_users(request: Request) -> Response:
 
 async def add_user(request: Request) -> Response:
     await principal(request, roles=("admin",))
-    d = await body(request)
+    d = await decode(request, NewAccount)
     s = services(request)
-    username = field(d, "username", str)
-    password = field(d, "password", str, required=False)
-    if password is not None:
-        check_password_policy(password, username)
+    if d.password is not None:
+        check_password_policy(d.password, d.username)
     async with db_errors(), s.engine.begin() as conn:
         uid = await create_user(
             conn,
-            username=username,
-            name=field(d, "name", str),
-            role=field(d, "role", str),
-            password=password,
-            delegation_id=field(d, "delegation_id", int, required=False),
-            unit_id=field(d, "unit_id", int, required=False),
+            username=d.username,
+            name=d.name,
+            role=d.role,
+            password=d.password,
+            delegation_id=d.delegation_id,
+            unit_id=d.unit_id,
             now=s.clock.now(),
-            phone=field(d, "phone", str, required=False),
-            preferred_contact=field(d, "preferred_contact", str, required=False),
+            phone=d.phone,
+            preferred_contact=d.preferred_contact,
         )
     return JSON({"id": uid}, status_code=201)
 
@@ -85,7 +87,7 @@ async def reset_password(request: Request) -> Response:
     await principal(request, roles=("admin",))
     uid = int(request.path_params["id"])
     s = services(request)
-    password = field(await body(request), "password", str)
+    password = (await decode(request, PasswordReset)).password
     check_password_policy(password, await username_of(s.engine, uid))
     await set_password(s.engine, uid, password)
     for c in list(s.connections):
@@ -102,55 +104,97 @@ routes = [
     Route("/api/admin/users/{id:int}/password", reset_password, methods=["POST"]),
 ]
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-ACTIVE = ok(obj(["id", "active"], id=INT, active=BOOL))
+
+class AccountRow(Shape):
+    """An account as the list shows it (never its phone)."""
+
+    id: int
+    username: str
+    name: str
+    role: Role
+    active: bool
+    delegation_id: int | None
+    unit_id: int | None
+
+
+class Accounts(Shape):
+    users: list[AccountRow]
+
+
+class NewAccount(Body):
+    """An account to create."""
+
+    username: Verbatim
+    name: Verbatim
+    role: Role
+    password: Annotated[Verbatim, Meta(description="meets the password policy")] | None = None
+    delegation_id: Annotated[Id, Meta(description="a deputy's delegation")] | None = None
+    unit_id: Annotated[Id, Meta(description="a unit account's unit")] | None = None
+    phone: (
+        Annotated[
+            Verbatim,
+            Meta(
+                description="the roster's mobile (11 digits, +86 optional) or a landline with "
+                "its area code; shown to the secretariat and admins only"
+            ),
+        ]
+        | None
+    ) = None
+    preferred_contact: (
+        Annotated[
+            Contact,
+            Meta(
+                description="how the deputy prefers to be contacted (电话, 短信, 微信, 当面); "
+                "shown with the phone to the units of the deputy's items"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class PasswordReset(Body):
+    password: Annotated[Verbatim, Meta(description="meets the password policy")]
+
+
+class Created(Shape):
+    id: int
+
+
+class Activity(Shape):
+    id: int
+    active: bool
+
+
+class Reset(Shape):
+    id: int
+    reset: bool
+
+
+ID = path_id("id", "user id")
 spec = {
     "/api/admin/users": {
         "get": {
             "summary": "List accounts (admin, secretariat, supervisor)",
-            "responses": {**ok(obj(["users"], users={"type": "array"})), **AUTH_ERRORS},
+            "responses": {**ok(Accounts), **AUTH_ERRORS},
         },
         "post": {
             "summary": "Create an account (admin); a password must meet the password policy",
-            "requestBody": json_body(
-                obj(
-                    ["username", "name", "role"],
-                    username=STR,
-                    name=STR,
-                    role={"enum": ["deputy", "secretariat", "unit", "supervisor", "admin"]},
-                    password=STR,
-                    delegation_id=INT,
-                    unit_id=INT,
-                    phone={
-                        **STR,
-                        "description": "the roster's mobile (11 digits, +86 optional) or a "
-                        "landline with its area code; shown to the secretariat and admins only",
-                    },
-                    preferred_contact={
-                        "enum": list(CONTACTS),
-                        "description": "how the deputy prefers to be contacted (电话, 短信, "
-                        "微信, 当面); shown with the phone to the units of the deputy's items",
-                    },
-                )
-            ),
-            "responses": {
-                **ok(obj(["id"], id=INT), 201),
-                **error_responses(400, 401, 403, 404, 409),
-            },
+            "requestBody": json_body(NewAccount),
+            "responses": {**ok(Created, 201), **error_responses(400, 401, 403, 404, 409)},
         },
     },
     "/api/admin/users/{id}/deactivate": {
         "post": {
             "summary": "Deactivate an account: its tokens stop working, its sockets close 4403",
             "parameters": [ID],
-            "responses": {**ACTIVE, **error_responses(401, 403, 404)},
+            "responses": {**ok(Activity), **error_responses(401, 403, 404)},
         }
     },
     "/api/admin/users/{id}/activate": {
         "post": {
             "summary": "Reactivate an account (it must log in again)",
             "parameters": [ID],
-            "responses": {**ACTIVE, **error_responses(401, 403, 404)},
+            "responses": {**ok(Activity), **error_responses(401, 403, 404)},
         }
     },
     "/api/admin/users/{id}/password": {
@@ -158,11 +202,8 @@ spec = {
             "summary": "Reset an account's password (admin; the password policy applies): "
             "every earlier token stops working, its sockets close with 4401",
             "parameters": [ID],
-            "requestBody": json_body(obj(["password"], password=STR)),
-            "responses": {
-                **ok(obj(["id", "reset"], id=INT, reset=BOOL)),
-                **error_responses(400, 401, 403, 404),
-            },
+            "requestBody": json_body(PasswordReset),
+            "responses": {**ok(Reset), **error_responses(400, 401, 403, 404)},
         }
     },
 }

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, tzinfo
+from typing import Annotated
 
 import sqlalchemy as sa
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from hub.api import JSON, download_route, principal, query_int, services
-from hub.api.channels import MESSAGE
-from hub.api.openapi import BOOL, INT, PERSON, STR, error_responses, obj, ok
-from hub.errors import BadRequest
+from hub.api import JSON, download_route, principal, query, services
+from hub.api.openapi import error_responses, ok
 from hub.session.channels import parse_congress_channel
+from hub.shapes import Body, Id, Query
 from hub.store.log import db_errors
 from hub.supervision import export
-from hub.supervision.archive import MAX_PAGE, Filters, search
-from hub.supervision.verify import PROBLEMS, verify_log
+from hub.supervision.archive import ArchivePage, FilterQuery, Filters, MessagesQuery, search
+from hub.supervision.verify import VerifyReport, verify_log
 
 AUDITORS = ("supervisor", "admin")
 
@@ -35,32 +35,19 @@ def now(request: Request) -> datetime:
 
 async def archive_messages(request: Request) -> Response:
     await principal(request, roles=AUDITORS)
-    f = Filters.parse(request.query_params, congress_tz(request))
-    limit = query_int(request, "limit", 50, 1, MAX_PAGE)
-    order = request.query_params.get("order", "asc")
-    if order not in ("asc", "desc"):
-        raise BadRequest("`order` must be asc (oldest first) or desc")
-    with_receipts = request.query_params.get("receipts", "1") != "0"
+    q = query(request, MessagesQuery)
+    f = Filters.of(q, congress_tz(request))
     async with services(request).log.reading() as conn:
-        page = await search(
-            conn,
-            f,
-            limit,
-            request.query_params.get("cursor") or None,
-            order == "desc",
-            with_receipts,
-        )
+        page = await search(conn, f, q.limit, q.cursor, q.order == "desc", q.receipts == "1")
     return JSON(page.as_dict())
 
 
 async def export_dataset(request: Request) -> Response:
     await principal(request, roles=AUDITORS)
     name = request.path_params["dataset"]
-    fmt = request.query_params.get("format", "csv")
-    if fmt not in export.FORMATS:
-        raise BadRequest("`format` must be csv or jsonl")
-    f = Filters.parse(request.query_params, congress_tz(request))
-    ds = export.dataset(name, request.query_params, f, fmt)
+    q = query(request, ExportQuery)
+    fmt = q.format
+    ds = export.dataset(name, Filters.of(q, congress_tz(request)), fmt, q.user)
     engine = services(request).engine
     # Fail with 503 before the 200 is sent if the database cannot be reached.
     async with db_errors(), engine.connect() as conn:
@@ -74,7 +61,7 @@ async def export_dataset(request: Request) -> Response:
 
 async def verify(request: Request) -> Response:
     await principal(request, roles=AUDITORS)
-    channel = request.query_params.get("channel") or None
+    channel = query(request, VerifyQuery).channel
     if channel is not None:
         channel = parse_congress_channel(channel).name
     report = await verify_log(services(request).engine, channel)
@@ -88,69 +75,25 @@ routes = [
 ]
 
 
-def _q(name: str, schema: Mapping[str, object], description: str) -> dict[str, object]:
-    return {"name": name, "in": "query", "schema": schema, "description": description}
+class ExportQuery(FilterQuery):
+    """An export: the archive's filters, the format, and (receipts) whose."""
+
+    format: Annotated[export.Format, Meta(description="csv (default) or jsonl")] = "csv"
+    user: Annotated[Id, Meta(description="receipts: of this user")] | None = None
 
 
-ID = {"type": "integer", "minimum": 1}
-FILTERS = [
-    _q("channel", STR, "one channel, e.g. meeting:1"),
-    _q("kind", STR, "message kind, e.g. notice"),
-    _q("sender", ID, "sender's user id"),
-    _q("unit", ID, "the unit's channel unit:<id>"),
-    _q("deputy", ID, "the deputy's inbox deputy:<id>, or sent by the deputy"),
-    _q(
-        "delegation",
-        ID,
-        "the delegation's channel delegation:<id>, its deputies' inboxes, or sent by them",
-    ),
-    _q("meeting", ID, "meeting:<id> and desk:<id>"),
-    _q("since", STR, "from (inclusive): 2026-03-01 or an ISO timestamp with zone"),
-    _q("until", STR, "to (exclusive): 2026-03-02 or an ISO timestamp with zone"),
-    _q("q", STR, "text contained in the body"),
-]
-RECEIPT = obj(
-    ["user", "delivered_at", "read_at"],
-    user=PERSON,
-    delivered_at={"type": ["string", "null"]},
-    read_at={"type": ["string", "null"]},
-)
-ARCHIVED = {
-    **MESSAGE,
-    "properties": {
-        **MESSAGE["properties"],
-        "recipients": {"type": ["integer", "null"]},
-        "receipts": {"type": "array", "items": RECEIPT},
-    },
-}
-BREAK = obj(
-    ["channel", "seq", "problem", "detail"],
-    channel=STR,
-    seq=INT,
-    problem={"enum": list(PROBLEMS)},
-    detail=STR,
-    id={"type": ["integer", "null"]},
-)
+class VerifyQuery(Body):
+    channel: Annotated[str, Meta(max_length=64, description="only this channel")] | None = None
+
+
 spec = {
     "/api/archive/messages": {
         "get": {
             "summary": "Find stored messages, each with who has and who read it "
             "(supervisor, admin)",
-            "parameters": [
-                *FILTERS,
-                _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "page size"),
-                _q("cursor", STR, "`next` of the previous page"),
-                _q("order", {"enum": ["asc", "desc"]}, "by message id; asc is oldest first"),
-                _q("receipts", {"enum": ["0", "1"]}, "0 leaves the receipts out"),
-            ],
+            "parameters": [Query(MessagesQuery)],
             "responses": {
-                **ok(
-                    obj(
-                        ["messages", "next"],
-                        messages={"type": "array", "items": ARCHIVED},
-                        next={"type": ["string", "null"]},
-                    )
-                ),
+                **ok(ArchivePage),
                 **error_responses(400, 401, 403, 503),
             },
         }
@@ -166,9 +109,7 @@ spec = {
                     "required": True,
                     "schema": {"enum": list(export.DATASETS)},
                 },
-                _q("format", {"enum": list(export.FORMATS)}, "csv (default) or jsonl"),
-                _q("user", ID, "receipts: of this user"),
-                *FILTERS,
+                Query(ExportQuery),
             ],
             "responses": {
                 "200": {
@@ -183,18 +124,9 @@ spec = {
         "get": {
             "summary": "Recompute the hash chains; the first broken link of each channel "
             "(supervisor, admin)",
-            "parameters": [_q("channel", STR, "only this channel")],
+            "parameters": [Query(VerifyQuery)],
             "responses": {
-                **ok(
-                    obj(
-                        ["ok", "channels", "messages", "anchor", "breaks"],
-                        ok=BOOL,
-                        channels=INT,
-                        messages=INT,
-                        anchor=STR,
-                        breaks={"type": "array", "items": BREAK},
-                    )
-                ),
+                **ok(VerifyReport),
                 **error_responses(400, 401, 403, 503),
             },
         }

@@ -8,10 +8,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, field, principal, services
-from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
+from hub.api import JSON, decode, principal, services
+from hub.api.openapi import error_responses, json_body, ok, path_id
 from hub.errors import BadRequest
-from hub.session.calendar import DayEntry, parse_entries, replace_year, year_entries
+from hub.session.calendar import (
+    CalendarYear,
+    DayEntry,
+    YearInput,
+    parse_entries,
+    replace_year,
+    year_entries,
+)
 
 
 def _year(request: Request) -> int:
@@ -39,12 +46,7 @@ async def get_year(request: Request) -> Response:
 async def put_year(request: Request) -> Response:
     await principal(request, roles=("admin",))
     year = _year(request)
-    d = await body(request)
-    entries = parse_entries(
-        year,
-        field(d, "holidays", list, required=False) or [],
-        field(d, "workdays", list, required=False) or [],
-    )
+    entries = parse_entries(year, await decode(request, YearInput))
     async with services(request).node.writing() as w:
         await replace_year(w.conn, year, entries)
     return JSON(_shape(year, entries))
@@ -55,19 +57,14 @@ routes = [
     Route("/api/admin/calendar/{year:int}", put_year, methods=["PUT"]),
 ]
 
-DAYS = {
-    "type": "array",
-    "items": obj(["date"], date={"type": "string", "format": "date"}, name=STR),
-}
-YEAR_DOC = obj(["year", "holidays", "workdays"], year=INT, holidays=DAYS, workdays=DAYS)
-YEAR = {"name": "year", "in": "path", "required": True, "schema": INT}
+YEAR = path_id("year", "a year from 2000 to 2100")
 spec = {
     "/api/calendar/{year}": {
         "get": {
             "summary": "A year's public holidays and make-up working days (调休); other days "
             "follow the week (Monday–Friday working)",
             "parameters": [YEAR],
-            "responses": {**ok(YEAR_DOC), **error_responses(400, 401)},
+            "responses": {**ok(CalendarYear), **error_responses(400, 401)},
         }
     },
     "/api/admin/calendar/{year}": {
@@ -75,14 +72,8 @@ spec = {
             "summary": "Load a year's holidays and make-up working days, replacing the year's "
             "entries (admin); deadlines computed afterwards use them",
             "parameters": [YEAR],
-            "requestBody": json_body(
-                obj(
-                    [],
-                    holidays={**DAYS, "description": "non-working days (法定节假日)"},
-                    workdays={**DAYS, "description": "weekend days worked (调休上班)"},
-                )
-            ),
-            "responses": {**ok(YEAR_DOC), **error_responses(400, 401, 403, 503)},
+            "requestBody": json_body(YearInput),
+            "responses": {**ok(CalendarYear), **error_responses(400, 401, 403, 503)},
         }
     },
 }

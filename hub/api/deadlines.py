@@ -6,9 +6,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, principal, services
-from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.session.deadline_rules import DEFAULTS, UNITS, load_rules, save_rule, validate
+from hub.api import JSON, decode, principal, services
+from hub.api.openapi import error_responses, json_body, ok
+from hub.session.deadline_rules import (
+    DEFAULTS,
+    DeadlineRule,
+    DeadlineRules,
+    RuleChange,
+    load_rules,
+    save_rule,
+    validate,
+)
 
 
 async def list_rules(request: Request) -> Response:
@@ -20,8 +28,8 @@ async def list_rules(request: Request) -> Response:
 
 async def put_rule(request: Request) -> Response:
     me = await principal(request, roles=("admin",))
-    d = await body(request)
-    rule = validate(request.path_params["name"], d.get("amount"), d.get("unit"))
+    d = await decode(request, RuleChange)
+    rule = validate(request.path_params["name"], d)
     s = services(request)
     async with s.node.writing() as w:
         await save_rule(w.conn, rule, me.id, s.clock.now())
@@ -33,20 +41,13 @@ routes = [
     Route("/api/admin/deadline-rules/{name}", put_rule, methods=["PUT"]),
 ]
 
-RULE = obj(
-    ["name", "amount", "unit", "description"],
-    name={"enum": list(DEFAULTS)},
-    amount=INT,
-    unit={"enum": list(UNITS)},
-    description=STR,
-)
 spec = {
     "/api/deadline-rules": {
         "get": {
             "summary": "The deadline rules in force (sign, reply, co-unit opinion, second "
             "reply, the deputies' evaluation, due-soon window; per item kind)",
             "responses": {
-                **ok(obj(["rules"], rules={"type": "array", "items": RULE})),
+                **ok(DeadlineRules),
                 **error_responses(401),
             },
         }
@@ -57,14 +58,8 @@ spec = {
             "parameters": [
                 {"name": "name", "in": "path", "required": True, "schema": {"enum": list(DEFAULTS)}}
             ],
-            "requestBody": json_body(
-                obj(
-                    ["amount", "unit"],
-                    amount={"type": "integer", "minimum": 0},
-                    unit={"enum": list(UNITS)},
-                )
-            ),
-            "responses": {**ok(RULE), **error_responses(400, 401, 403, 404, 503)},
+            "requestBody": json_body(RuleChange),
+            "responses": {**ok(DeadlineRule), **error_responses(400, 401, 403, 404, 503)},
         }
     },
 }

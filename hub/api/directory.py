@@ -11,8 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, principal, services
-from hub.api.openapi import AUTH_ERRORS, INT, STR, obj, ok
+from hub.api.openapi import AUTH_ERRORS, ok
 from hub.session.members import list_delegations, list_units
+from hub.shapes import Named, Shape
 
 
 async def delegations(request: Request) -> Response:
@@ -32,19 +33,27 @@ routes = [
     Route("/api/units", units, methods=["GET"]),
 ]
 
-NAMED = {"type": "array", "items": obj(["id", "name"], id=INT, name=STR)}
+
+class Delegations(Shape):
+    delegations: list[Named]
+
+
+class Units(Shape):
+    units: list[Named]
+
+
 spec = {
     "/api/delegations": {
         "get": {
             "summary": "Every delegation (代表团) with its name, by id (any signed-in user)",
-            "responses": {**ok(obj(["delegations"], delegations=NAMED)), **AUTH_ERRORS},
+            "responses": {**ok(Delegations), **AUTH_ERRORS},
         }
     },
     "/api/units": {
         "get": {
             "summary": "Every undertaking unit (承办单位) with its name, by id (any signed-in "
             "user)",
-            "responses": {**ok(obj(["units"], units=NAMED)), **AUTH_ERRORS},
+            "responses": {**ok(Units), **AUTH_ERRORS},
         }
     },
 }

@@ -60,14 +60,23 @@ async def open_document(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
     d = await docs.open_document(s.node, me, path_int(request))
-    path = docs.blob_path(s.settings.data_dir, d["sha256"])
+    missing = f"the file of document {d['id']} is missing from the store"
+    return stored_file(request, d["sha256"], d["content_type"], d["filename"], "inline", missing)
+
+
+def stored_file(
+    request: Request, sha256: str, content_type: str, name: str, how: str, missing: str
+) -> FileResponse:
+    """An uploaded file from the store, opened ``inline`` or saved (``attachment``) as
+    ``name``; :class:`NotFound` saying ``missing`` when its blob is gone."""
+    path = docs.blob_path(services(request).settings.data_dir, sha256)
     if not path.is_file():
-        raise NotFound(f"the file of document {d['id']} is missing from the store")
+        raise NotFound(missing)
     return FileResponse(
         path,
-        media_type=d["content_type"],
+        media_type=content_type,
         headers={
-            "content-disposition": f"inline; filename*=utf-8''{quote(d['filename'])}",
+            "content-disposition": f"{how}; filename*=utf-8''{quote(name)}",
             "x-content-type-options": "nosniff",
             # an uploaded HTML or SVG file opened in the browser runs no script here
             "content-security-policy": "sandbox",

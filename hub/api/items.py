@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, decode, principal, query, raw_body, services
-from hub.api.openapi import INT, error_responses, json_body, ok
+from hub.api.openapi import error_responses, json_body, ok, path_id
 from hub.session import items as it
 from hub.session import lifecycle as lc
 from hub.shapes import Query
@@ -81,7 +81,7 @@ routes = [
 
 # -- OpenAPI -------------------------------------------------------------------------------
 
-ID = {"name": "id", "in": "path", "required": True, "schema": INT}
+ID = path_id("id", "item id")
 CONFLICT = {"409": {**error_responses(409)["409"], "description": "not allowed now; see `allowed`"}}
 # (who, summary); the request body is the action's ``input`` (hub.session.lifecycle)
 ACTION_DOCS: dict[str, tuple[str, str]] = {

@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import Annotated
 from urllib.parse import urlsplit
 
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hub import demo
-from hub.api import JSON, body, field, is_download, principal, services
-from hub.api.openapi import AUTH_ERRORS, INT, STR, error_responses, json_body, obj, ok
+from hub.api import JSON, decode, is_download, principal, services
+from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
 from hub.errors import BadRequest, Close, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
@@ -27,6 +29,8 @@ from hub.identity import (
     set_password,
     username_of,
 )
+from hub.session.members import Role
+from hub.shapes import Body, Shape, Verbatim
 
 WINDOW = 60.0
 FORGET = 900.0  # a username+address pair with no failure for this long starts afresh
@@ -95,9 +99,8 @@ async def login(request: Request) -> Response:
     """One answer, after one argon2 verification, for an unknown username, a wrong
     password and a deactivated account: neither the reply nor its timing tells them apart."""
     s = services(request)
-    d = await body(request)
-    username = field(d, "username", str)
-    password = field(d, "password", str)
+    d = await decode(request, Credentials)
+    username, password = d.username, d.password
     limiter: LoginLimiter = request.app.state.login_limiter
     address = _address(request)
     limiter.check(username, address)
@@ -137,9 +140,8 @@ async def change_password(request: Request) -> Response:
     policy; every token issued before (every device, this one too) stops working."""
     s = services(request)
     me = await principal(request)
-    d = await body(request)
-    current = field(d, "current", str)
-    new = field(d, "new", str)
+    d = await decode(request, NewPassword)
+    current, new = d.current, d.new
     limiter: LoginLimiter = request.app.state.login_limiter
     username = await username_of(s.engine, me.id)
     address = _address(request)
@@ -159,7 +161,7 @@ async def download_token(request: Request) -> Response:
     s = services(request)
     await principal(request)
     claims: TokenClaims = request.state.claims
-    link = field(await body(request), "path", str)
+    link = (await decode(request, DownloadFor)).path
     parts = urlsplit(link)
     if parts.scheme or parts.netloc or not is_download(parts.path):
         raise BadRequest(
@@ -205,7 +207,69 @@ routes = [
     Route("/api/me", whoami, methods=["GET"]),
 ]
 
-USER = obj(["id", "name", "role"], id=INT, name=STR, role=STR)
+
+class Credentials(Body):
+    username: Verbatim
+    password: Verbatim
+
+
+class NewPassword(Body):
+    current: Annotated[Verbatim, Meta(description="the password in use")]
+    new: Annotated[Verbatim, Meta(description="the password from now on (the policy applies)")]
+
+
+class DownloadFor(Body):
+    path: Annotated[Verbatim, Meta(description="a download route's path, e.g. /api/documents/1")]
+
+
+class Account(Shape):
+    id: int
+    name: str
+    role: Role
+
+
+class LoggedIn(Shape):
+    token: str
+    expires_in: Annotated[int, Meta(description="seconds")]
+    user: Account
+
+
+class DemoAccount(Shape):
+    username: str
+    who: str
+
+
+class DemoLogins(Shape):
+    password: str
+    accounts: list[DemoAccount]
+
+
+class LoggedOut(Shape):
+    logged_out: bool
+
+
+class PasswordChanged(Shape):
+    changed: bool
+
+
+class DownloadLink(Shape):
+    url: str
+    expires_in: Annotated[int, Meta(description="seconds")]
+
+
+class Me(Account):
+    delegation_id: int | None
+    unit_id: int | None
+    meetings: list[int]
+    timezone: Annotated[
+        str,
+        Meta(
+            description="HUB_TIMEZONE: the zone dates and deadlines are counted in (a date "
+            "deadline is the end of that day there)"
+        ),
+    ]
+
+
 spec = {
     "/api/login": {
         "post": {
@@ -213,48 +277,30 @@ spec = {
             "one device). A wrong username, a wrong password and a deactivated account get "
             "the same 401",
             "security": [],
-            "requestBody": json_body(obj(["username", "password"], username=STR, password=STR)),
-            "responses": {
-                **ok(obj(["token", "expires_in", "user"], token=STR, expires_in=INT, user=USER)),
-                **error_responses(400, 401, 413, 429),
-            },
+            "requestBody": json_body(Credentials),
+            "responses": {**ok(LoggedIn), **error_responses(400, 401, 413, 429)},
         }
     },
     "/api/login/demo": {
         "get": {
             "summary": "The demo accounts and their password (only under `hub serve --demo`)",
             "security": [],
-            "responses": {
-                **ok(
-                    obj(
-                        ["password", "accounts"],
-                        password=STR,
-                        accounts={
-                            "type": "array",
-                            "items": obj(["username", "who"], username=STR, who=STR),
-                        },
-                    )
-                ),
-                "204": {"description": "this hub runs no demo"},
-            },
+            "responses": {**ok(DemoLogins), "204": {"description": "this hub runs no demo"}},
         }
     },
     "/api/logout": {
         "post": {
             "summary": "Log out this device: its token and download links stop working on "
             "every node, its sockets close with 4401",
-            "responses": {**ok(obj(["logged_out"], logged_out={"type": "boolean"})), **AUTH_ERRORS},
+            "responses": {**ok(LoggedOut), **AUTH_ERRORS},
         }
     },
     "/api/password": {
         "post": {
             "summary": "Change one's own password (the current one is required); every "
             "earlier token stops working, so every device logs in again",
-            "requestBody": json_body(obj(["current", "new"], current=STR, new=STR)),
-            "responses": {
-                **ok(obj(["changed"], changed={"type": "boolean"})),
-                **error_responses(400, 401, 403, 429),
-            },
+            "requestBody": json_body(NewPassword),
+            "responses": {**ok(PasswordChanged), **error_responses(400, 401, 403, 429)},
         }
     },
     "/api/downloads": {
@@ -262,35 +308,14 @@ spec = {
             "summary": f"A link for one GET download route (a document, an attachment, an "
             f"export), valid {DOWNLOAD_TTL} s: `url` carries `?download=<token>` that opens "
             f"that path only, with GET only",
-            "requestBody": json_body(obj(["path"], path=STR)),
-            "responses": {
-                **ok(obj(["url", "expires_in"], url=STR, expires_in=INT)),
-                **error_responses(400, 401, 403),
-            },
+            "requestBody": json_body(DownloadFor),
+            "responses": {**ok(DownloadLink), **error_responses(400, 401, 403)},
         }
     },
     "/api/me": {
         "get": {
             "summary": "The caller's account and memberships",
-            "responses": {
-                **ok(
-                    obj(
-                        ["id", "name", "role"],
-                        id=INT,
-                        name=STR,
-                        role=STR,
-                        delegation_id={"type": ["integer", "null"]},
-                        unit_id={"type": ["integer", "null"]},
-                        meetings={"type": "array", "items": INT},
-                        timezone={
-                            "type": "string",
-                            "description": "HUB_TIMEZONE: the zone dates and deadlines are "
-                            "counted in (a date deadline is the end of that day there)",
-                        },
-                    )
-                ),
-                **AUTH_ERRORS,
-            },
+            "responses": {**ok(Me), **AUTH_ERRORS},
         }
     },
 }

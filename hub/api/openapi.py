@@ -10,9 +10,10 @@ route exists, and schemathesis checks responses against it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,9 +21,38 @@ from starlette.routing import Route
 from hub import __version__
 from hub.api import JSON
 from hub.errors import HTTP_STATUS
-from hub.shapes import Query, Schema, parameters, schemas
+from hub.shapes import Query, Schema, Shape, parameters, schemas
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+
+class Error(Shape):
+    """Every error's body: a code, a message for a developer, and machine-readable
+    parameters from which a client builds its own text."""
+
+    code: Annotated[str, Meta(extra_json_schema={"enum": list(HTTP_STATUS)})]
+    message: str
+    field: Annotated[str, Meta(description="bad_request: the field or parameter")] | None = None
+    allowed: Annotated[list[str], Meta(description="conflict: next actions")] | None = None
+    resets: Annotated[str, Meta(description="quota_exceeded: when it resets")] | None = None
+    retry_after: Annotated[int, Meta(description="rate_limited: seconds to wait")] | None = None
+    reason: (
+        Annotated[
+            str,
+            Meta(
+                description="conflict, bad_request: why, for the client's text "
+                "(sitting_closed, roster_errors, roster_no_header …)"
+            ),
+        ]
+        | None
+    ) = None
+    report: (
+        Annotated[
+            dict[str, Any], Meta(description="conflict roster_errors: the roster import's report")
+        ]
+        | None
+    ) = None
+
+
+ERROR = Schema(Error)
 
 
 def error_responses(*codes: int) -> dict[str, Any]:
@@ -37,40 +67,26 @@ def error_responses(*codes: int) -> dict[str, Any]:
     }
 
 
-def json_body(schema: dict[str, Any] | type, required: bool | None = None) -> dict[str, Any]:
-    """A JSON request body: a schema, or the Struct it is decoded into (required when the
-    Struct has a required field, as an absent body counts as ``{}``)."""
-    if isinstance(schema, type):
-        if required is None:
-            info = msgspec.inspect.type_info(schema)
-            assert isinstance(info, msgspec.inspect.StructType), schema
-            required = any(f.required for f in info.fields)
-        return {"required": required, "content": {"application/json": {"schema": Schema(schema)}}}
-    return {"required": required is not False, "content": {"application/json": {"schema": schema}}}
+def json_body(shape: type, required: bool | None = None) -> dict[str, Any]:
+    """A JSON request body: the Struct it is decoded into (required when the Struct has a
+    required field, as an absent body counts as ``{}``)."""
+    if required is None:
+        info = msgspec.inspect.type_info(shape)
+        assert isinstance(info, msgspec.inspect.StructType), shape
+        required = any(f.required for f in info.fields)
+    return {"required": required, "content": {"application/json": {"schema": Schema(shape)}}}
 
 
-def ok(schema: Any, status: int = 200, description: str = "OK") -> dict[str, Any]:
-    """A JSON answer: a schema, or the Struct (or ``list[Struct]`` …) it is."""
-    if not isinstance(schema, dict | Schema):
-        schema = Schema(schema)
+def ok(shape: Any, status: int = 200, description: str = "OK") -> dict[str, Any]:
+    """A JSON answer: the Struct (or ``list[Struct]`` …) it is."""
     return {
         str(status): {
             "description": description,
-            "content": {"application/json": {"schema": schema}},
+            "content": {"application/json": {"schema": Schema(shape)}},
         }
     }
 
 
-def obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        d["required"] = required
-    return d
-
-
-INT = {"type": "integer"}
-STR = {"type": "string"}
-BOOL = {"type": "boolean"}
 AUTH_ERRORS = error_responses(401, 403)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -121,10 +137,6 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     for spec in specs:
         for path, ops in spec.items():
             paths.setdefault(path, {}).update(ops)
-    found: dict[Any, None] = {}
-    _shapes(paths, found)
-    refs, components = schemas(list(found))
-    paths = _filled(paths, dict(zip(found, refs, strict=True)), components)
     for path, ops in paths.items():
         for method, op in ops.items():
             extra: dict[str, Any] = {}
@@ -139,6 +151,10 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
             ops[method] = {**op, "parameters": params, "responses": {**extra, **op["responses"]}}
             if not params:
                 del ops[method]["parameters"]
+    found: dict[Any, None] = {}
+    _shapes(paths, found)
+    refs, components = schemas(list(found))
+    paths = _filled(paths, dict(zip(found, refs, strict=True)), components)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -147,32 +163,7 @@ def document(specs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
             "description": "HTTP API of Session Hub. The WebSocket protocol is in docs/protocol.md.",
         },
         "components": {
-            "schemas": {
-                "Error": obj(
-                    ["code", "message"],
-                    code={"type": "string", "enum": list(HTTP_STATUS)},
-                    message=STR,
-                    # Machine-readable parameters, from which a client builds its own text.
-                    field={"type": "string", "description": "bad_request: the field or parameter"},
-                    allowed={
-                        "type": "array",
-                        "items": STR,
-                        "description": "conflict: next actions",
-                    },
-                    resets={"type": "string", "description": "quota_exceeded: when it resets"},
-                    retry_after={"type": "integer", "description": "rate_limited: seconds to wait"},
-                    reason={
-                        "type": "string",
-                        "description": "conflict, bad_request: why, for the client's text "
-                        "(sitting_closed, roster_errors, roster_no_header …)",
-                    },
-                    report={
-                        "type": "object",
-                        "description": "conflict roster_errors: the roster import's report",
-                    },
-                ),
-                **components,
-            },
+            "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -197,9 +188,3 @@ def path_id(name: str = "id", what: str = "") -> dict[str, Any]:
         "description": what,
         "schema": {"type": "integer"},
     }
-
-
-TS = {"type": "string", "format": "date-time"}
-NULL_TS = {"type": ["string", "null"], "format": "date-time"}
-NULL_INT = {"type": ["integer", "null"]}
-PERSON = obj(["id", "name"], id=INT, name=STR)

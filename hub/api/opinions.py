@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, decode, principal, query, services
-from hub.api.openapi import error_responses, json_body, ok
+from hub.api.openapi import error_responses, json_body, ok, path_id
 from hub.session import opinions as op
 from hub.shapes import Query
 
@@ -48,7 +48,7 @@ routes = [
     Route("/api/opinions/{id:int}/merge", merge, methods=["POST"]),
 ]
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ID = path_id("id", "opinion id")
 CONFLICT = {"409": {**error_responses(409)["409"], "description": "not allowed now; see `allowed`"}}
 spec = {
     "/api/opinions": {

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.api import JSON, services
+from hub.api.openapi import ok
 from hub.errors import Forbidden, Unauthorized
+from hub.shapes import Shape
 
 DB_PROBE_TIMEOUT = 1.5  # seconds: a database that hangs makes /readyz answer 503 in time
 
@@ -73,6 +77,17 @@ async def metrics(request: Request) -> Response:
     return Response(services(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+class Health(Shape):
+    status: Literal["ok"]
+
+
+class Readiness(Shape):
+    status: Literal["ok", "unavailable"]
+    database: Annotated[bool, Meta(description="the database answers")]
+    broker: Annotated[bool, Meta(description="the broker answers and its listener listens")]
+    listener: Annotated[str, Meta(description="the broker listener's state")]
+
+
 routes = [
     Route("/healthz", healthz),
     Route("/readyz", readyz),
@@ -84,7 +99,7 @@ spec = {
         "get": {
             "summary": "The process is up",
             "security": [],
-            "responses": {"200": {"description": "OK"}},
+            "responses": ok(Health),
         }
     },
     "/readyz": {
@@ -92,11 +107,13 @@ spec = {
             "summary": "The database and the broker are reachable, and the broker listener listens",
             "security": [],
             "responses": {
-                "200": {"description": "ready"},
-                "503": {
-                    "description": "database or broker unreachable, broker listener not"
-                    " listening (reconnecting or stopped), or draining"
-                },
+                **ok(Readiness, description="ready"),
+                **ok(
+                    Readiness,
+                    503,
+                    "database or broker unreachable, broker listener not listening "
+                    "(reconnecting or stopped), or draining",
+                ),
             },
         }
     },

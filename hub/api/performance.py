@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from urllib.parse import quote
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import Meta
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import (
-    JSON,
-    body,
-    download_route,
-    path_int,
-    principal,
-    query_date,
-    query_id,
-    query_int,
-    services,
-)
+from hub.api import JSON, decode, download_route, path_int, principal, query, services
 from hub.api.archive import congress_tz, now
-from hub.api.documents import check_upload_headers
-from hub.api.openapi import INT, STR, error_responses, json_body, obj, ok
-from hub.errors import BadRequest, NotFound
+from hub.api.documents import check_upload_headers, stored_file
+from hub.api.openapi import error_responses, json_body, ok, path_id
+from hub.errors import BadRequest
 from hub.params import FIRST_DAY, LAST_DAY
-from hub.session.documents import blob_path, clean_filename, staged_blob
+from hub.session.documents import FileName, clean_filename, staged_blob
+from hub.shapes import Body, Date, Named, Query, Shape
 from hub.supervision import performance, registrations
 from hub.supervision.points import local_midnight
+from hub.supervision.registrations import (
+    Decision,
+    NewRegistration,
+    Registration,
+    Registrations,
+    RegistrationsQuery,
+)
 
 
 async def register(request: Request) -> Response:
     me = await principal(request, roles=("deputy",))
     tz = congress_tz(request)
-    fields = registrations.parse_new(await body(request), now(request).astimezone(tz).date())
+    d = await decode(request, NewRegistration)
+    fields = registrations.parse_new(d, now(request).astimezone(tz).date())
     out = await registrations.register(services(request).node, me, fields, now(request))
     return JSON(out, status_code=201)
 
@@ -43,7 +44,7 @@ async def attach(request: Request) -> Response:
     s = services(request)
     rid = path_int(request)
     limit = s.settings.upload_limit
-    name = clean_filename(request.query_params.get("filename", ""))
+    name = clean_filename(query(request, AttachQuery).filename)
     check_upload_headers(request, limit)
     await registrations.check_can_attach(s.node, me, rid)
     async with staged_blob(s.settings.data_dir, request.stream(), limit) as blob:
@@ -62,29 +63,15 @@ async def attachment(request: Request) -> Response:
     me = await principal(request)
     s = services(request)
     a = await registrations.attachment_of(s.node, me, path_int(request))
-    path = blob_path(s.settings.data_dir, a["sha256"])
-    if not path.is_file():
-        raise NotFound("the attached file is missing from the store")
-    return FileResponse(
-        path,
-        media_type=a["content_type"],
-        headers={
-            "content-disposition": f"attachment; filename*=utf-8''{quote(a['name'])}",
-            "x-content-type-options": "nosniff",
-        },
-    )
+    missing = "the attached file is missing from the store"
+    return stored_file(request, a["sha256"], a["content_type"], a["name"], "attachment", missing)
 
 
 async def list_registrations(request: Request) -> Response:
     me = await principal(request)
-    p = request.query_params
-    deputy = query_id(request, "deputy")
-    after = query_id(request, "cursor")
-    limit = query_int(request, "limit", 50, 1, 200)
+    q = query(request, RegistrationsQuery)
     async with services(request).log.reading() as conn:
-        page, nxt = await registrations.listing(
-            conn, me, deputy, p.get("state") or None, after, limit
-        )
+        page, nxt = await registrations.listing(conn, me, q.deputy, q.state, q.cursor, q.limit)
     return JSON({"registrations": page, "next": None if nxt is None else str(nxt)})
 
 
@@ -96,10 +83,7 @@ async def get_registration(request: Request) -> Response:
 
 async def _decide(request: Request, confirm: bool) -> Response:
     me = await principal(request, roles=("supervisor",))
-    d = await body(request)
-    reason = d.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise BadRequest("`reason` must be a string")
+    reason = (await decode(request, Decision)).reason
     out = await registrations.decide(
         services(request).node, me, path_int(request), confirm, reason, now(request)
     )
@@ -114,16 +98,30 @@ async def reject(request: Request) -> Response:
     return await _decide(request, False)
 
 
-def period(request: Request, tz: tzinfo, today: date) -> tuple[datetime, datetime]:
-    """``year`` (default: this year), or ``from`` and ``to`` dates (``to`` inclusive)."""
-    start, end = query_date(request, "from"), query_date(request, "to")
-    if start is not None or end is not None:
-        start = start or date(today.year, 1, 1)
-        end = end or today
+class PeriodQuery(Body):
+    """A period: ``year`` (default: this year), or ``from`` and ``to`` dates."""
+
+    year: (
+        Annotated[int, Meta(ge=FIRST_DAY.year, le=LAST_DAY.year, description="default: this year")]
+        | None
+    ) = None
+    start: Annotated[Date, Meta(description="from this day (default: 1 January)")] | None = (
+        msgspec.field(default=None, name="from")
+    )
+    end: Annotated[Date, Meta(description="to this day, inclusive (default: today)")] | None = (
+        msgspec.field(default=None, name="to")
+    )
+
+
+def period(q: PeriodQuery, tz: tzinfo, today: date) -> tuple[datetime, datetime]:
+    """``q``'s period as local midnights (the end exclusive)."""
+    if q.start is not None or q.end is not None:
+        start = q.start or date(today.year, 1, 1)
+        end = q.end or today
         if end < start:
-            raise BadRequest("`to` is before `from`")
+            raise BadRequest("`to` is before `from`", field="to")
         return local_midnight(start, tz), local_midnight(date.fromordinal(end.toordinal() + 1), tz)
-    year = query_int(request, "year", today.year, FIRST_DAY.year, LAST_DAY.year)
+    year = q.year or today.year
     return local_midnight(date(year, 1, 1), tz), local_midnight(date(year + 1, 1, 1), tz)
 
 
@@ -131,7 +129,7 @@ async def performance_file(request: Request) -> Response:
     me = await principal(request)
     tz = congress_tz(request)
     t = now(request)
-    start, end = period(request, tz, t.astimezone(tz).date())
+    start, end = period(query(request, PeriodQuery), tz, t.astimezone(tz).date())
     out = await performance.performance_file(
         services(request).node, me, path_int(request), start, end, t, tz
     )
@@ -149,68 +147,56 @@ routes = [
     Route("/api/deputies/{id:int}/file", performance_file, methods=["GET"]),
 ]
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-NULL_STR = {"type": ["string", "null"]}
-REGISTRATION = obj(
-    ["id", "deputy", "kind", "activity_date", "title", "text", "state", "created_at"],
-    id=INT,
-    deputy=obj(["id", "name"], id=INT, name=STR),
-    kind={"enum": list(registrations.KINDS)},
-    activity_date=STR,
-    title=STR,
-    text=STR,
-    attachment={"type": ["object", "null"]},
-    state={"enum": list(registrations.STATES)},
-    created_at=STR,
-    decided_by={"type": ["integer", "null"]},
-    decided_at=NULL_STR,
-    reason=NULL_STR,
-)
-PERIOD = [
-    {"name": "year", "in": "query", "schema": {"type": "integer"}},
-    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-]
+
+class AttachQuery(Body):
+    filename: FileName
+
+
+class Period(Shape):
+    start: str = msgspec.field(name="from")
+    end: str = msgspec.field(name="to")
+
+
+class FileDeputy(Named):
+    delegation: Named | None
+
+
+class PerformanceFile(Shape):
+    """A deputy's performance file of a period."""
+
+    deputy: FileDeputy
+    period: Period
+    registrations: list[Registration]
+    points: dict[str, Any]
+    attendance: dict[str, Any]
+    speeches: list[dict[str, Any]]
+    opinions: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    views: dict[str, Any]
+
+
+ID = path_id("id", "registration id")
 spec = {
     "/api/registrations": {
         "get": {
             "summary": "Performance registrations, newest first (a deputy: only their own)",
-            "parameters": [
-                {"name": "deputy", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                {"name": "state", "in": "query", "schema": {"enum": list(registrations.STATES)}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},
-            ],
+            "parameters": [Query(RegistrationsQuery)],
             "responses": {
-                **ok(
-                    obj(
-                        ["registrations", "next"],
-                        registrations={"type": "array", "items": REGISTRATION},
-                        next=NULL_STR,
-                    )
-                ),
+                **ok(Registrations),
                 **error_responses(400, 401, 403),
             },
         },
         "post": {
             "summary": "Register an activity (the deputy); the inbox gets registration.submitted",
-            "requestBody": json_body(
-                obj(
-                    ["kind", "activity_date", "title", "text"],
-                    kind={"enum": list(registrations.KINDS)},
-                    activity_date={"type": "string", "format": "date"},
-                    title=STR,
-                    text=STR,
-                )
-            ),
-            "responses": {**ok(REGISTRATION, 201), **error_responses(400, 401, 403, 503)},
+            "requestBody": json_body(NewRegistration),
+            "responses": {**ok(Registration, 201), **error_responses(400, 401, 403, 503)},
         },
     },
     "/api/registrations/{id}": {
         "get": {
             "summary": "One registration, with its view count (the read is recorded)",
             "parameters": [ID],
-            "responses": {**ok(REGISTRATION), **error_responses(401, 403, 404)},
+            "responses": {**ok(Registration), **error_responses(401, 403, 404)},
         }
     },
     "/api/registrations/{id}/attachment": {
@@ -225,15 +211,12 @@ spec = {
         "put": {
             "summary": "Attach the evidence (the deputy, before the decision): the file's "
             "bytes as the body, `filename` in the query",
-            "parameters": [
-                ID,
-                {"name": "filename", "in": "query", "required": True, "schema": STR},
-            ],
+            "parameters": [ID, Query(AttachQuery)],
             "requestBody": {
                 "required": True,
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
             },
-            "responses": {**ok(REGISTRATION), **error_responses(400, 401, 403, 404, 409, 413)},
+            "responses": {**ok(Registration), **error_responses(400, 401, 403, 404, 409, 413)},
         },
     },
     "/api/registrations/{id}/confirm": {
@@ -241,7 +224,7 @@ spec = {
             "summary": "Confirm a submitted registration (supervisor); the deputy's inbox "
             "gets registration.confirmed",
             "parameters": [ID],
-            "responses": {**ok(REGISTRATION), **error_responses(401, 403, 404, 409)},
+            "responses": {**ok(Registration), **error_responses(401, 403, 404, 409)},
         }
     },
     "/api/registrations/{id}/reject": {
@@ -249,30 +232,17 @@ spec = {
             "summary": "Reject a submitted registration with a reason (supervisor); the "
             "deputy's inbox gets registration.rejected",
             "parameters": [ID],
-            "requestBody": json_body(obj(["reason"], reason=STR)),
-            "responses": {**ok(REGISTRATION), **error_responses(400, 401, 403, 404, 409)},
+            "requestBody": json_body(Decision, required=True),
+            "responses": {**ok(Registration), **error_responses(400, 401, 403, 404, 409)},
         }
     },
     "/api/deputies/{id}/file": {
         "get": {
             "summary": "A deputy's performance file: registrations, points of the period, "
             "attendance, speeches, opinions, items, views (the read is recorded)",
-            "parameters": [ID, *PERIOD],
+            "parameters": [path_id("id", "deputy id"), Query(PeriodQuery)],
             "responses": {
-                **ok(
-                    obj(
-                        ["deputy", "registrations", "points", "attendance", "views"],
-                        deputy={"type": "object"},
-                        period={"type": "object"},
-                        registrations={"type": "array", "items": REGISTRATION},
-                        points={"type": "object"},
-                        attendance={"type": "object"},
-                        speeches={"type": "array"},
-                        opinions={"type": "array"},
-                        items={"type": "array"},
-                        views={"type": "object"},
-                    )
-                ),
+                **ok(PerformanceFile),
                 **error_responses(400, 401, 403, 404),
             },
         }

@@ -3,19 +3,33 @@ disputes (``hub.supervision.points``)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 import sqlalchemy as sa
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, body, path_int, principal, query_id, services
+from hub.api import JSON, decode, path_int, principal, query, services
 from hub.api.archive import congress_tz, now
-from hub.api.openapi import BOOL, INT, STR, error_responses, json_body, obj, ok
-from hub.api.performance import PERIOD, period
-from hub.errors import BadRequest
+from hub.api.openapi import error_responses, json_body, ok, path_id
+from hub.api.performance import PeriodQuery, period
 from hub.session.schema import delegations, users
+from hub.shapes import Id, Named, Query, Shape, Timestamp
 from hub.supervision import points
 from hub.supervision.performance import deputy_row
+from hub.supervision.points import (
+    Dispute,
+    DisputesQuery,
+    Entry,
+    NewDispute,
+    Period,
+    Resolution,
+    RuleSetInput,
+    RuleSetShape,
+)
 
 READERS = ("secretariat", "supervisor", "admin")
 
@@ -38,8 +52,9 @@ async def list_rules(request: Request) -> Response:
 
 async def add_rules(request: Request) -> Response:
     me = await principal(request, roles=("admin",))
+    d = await decode(request, RuleSetInput)
     out = await points.add_ruleset(
-        services(request).node, me, await body(request), now(request), congress_tz(request)
+        services(request).node, me, d, now(request), congress_tz(request)
     )
     return JSON(out, status_code=201)
 
@@ -56,8 +71,9 @@ async def evaluation_list(request: Request) -> Response:
     await principal(request, roles=READERS)
     tz = congress_tz(request)
     t = now(request)
-    start, end = period(request, tz, t.astimezone(tz).date())
-    delegation = query_id(request, "delegation")
+    asked = query(request, EvaluationQuery)
+    start, end = period(asked, tz, t.astimezone(tz).date())
+    delegation = asked.delegation
     async with services(request).log.reading() as conn:
         q = (
             sa.select(users.c.id, users.c.name, users.c.delegation_id, delegations.c.name)
@@ -91,7 +107,7 @@ async def deputy_points(request: Request) -> Response:
     points.check_points_reader(me, did)
     tz = congress_tz(request)
     t = now(request)
-    start, end = period(request, tz, t.astimezone(tz).date())
+    start, end = period(query(request, PeriodQuery), tz, t.astimezone(tz).date())
     async with services(request).log.reading() as conn:
         d = await deputy_row(conn, did)
         tl = (await points.tally(conn, {did}, start, end, t, tz)).get(did) or points.Tally.empty()
@@ -108,34 +124,24 @@ async def deputy_points(request: Request) -> Response:
 async def list_disputes(request: Request) -> Response:
     me = await principal(request)
     async with services(request).log.reading() as conn:
-        out = await points.list_disputes(conn, me, request.query_params.get("state") or None)
+        out = await points.list_disputes(conn, me, query(request, DisputesQuery).state)
     return JSON({"disputes": out})
 
 
 async def open_dispute(request: Request) -> Response:
     me = await principal(request, roles=("deputy",))
-    d = await body(request)
-    entry, reason = d.get("entry"), d.get("reason")
-    if not isinstance(entry, str) or not entry or len(entry) > 120:
-        raise BadRequest("`entry` must be the key of one of your points entries, e.g. speech:17")
-    if not isinstance(reason, str):
-        raise BadRequest("`reason` must be a string: say what is wrong")
+    d = await decode(request, NewDispute)
     out = await points.dispute(
-        services(request).node, me, entry, reason, now(request), congress_tz(request)
+        services(request).node, me, d.entry, d.reason, now(request), congress_tz(request)
     )
     return JSON(out, status_code=201)
 
 
 async def resolve_dispute(request: Request) -> Response:
     me = await principal(request, roles=("admin",))
-    d = await body(request)
-    upheld, resolution = d.get("upheld"), d.get("resolution")
-    if not isinstance(upheld, bool):
-        raise BadRequest("`upheld` must be true (the entry counts 0) or false (it stands)")
-    if not isinstance(resolution, str):
-        raise BadRequest("`resolution` must be a string: tell the deputy why")
+    d = await decode(request, Resolution)
     out = await points.resolve(
-        services(request).node, me, path_int(request), upheld, resolution, now(request)
+        services(request).node, me, path_int(request), d.upheld, d.resolution, now(request)
     )
     return JSON(out)
 
@@ -151,147 +157,103 @@ routes = [
     Route("/api/points/disputes/{id:int}/resolve", resolve_dispute, methods=["POST"]),
 ]
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-NUM = {"type": "number"}
-RULE = obj(
-    ["event", "points"],
-    event={"enum": list(points.EVENTS)},
-    points=NUM,
-    cap={"type": ["number", "null"]},
-    period={"enum": list(points.PERIODS)},
-)
-RULESET = obj(
-    ["id", "valid_from", "rules"],
-    id=INT,
-    valid_from=STR,
-    rules={"type": "array", "items": RULE},
-    note=STR,
-    created_by=INT,
-    created_at=STR,
-)
-ENTRY = obj(
-    ["key", "event", "rule", "ts", "points", "ruleset"],
-    key=STR,
-    event=STR,
-    rule=STR,
-    title=STR,
-    ts=STR,
-    points=NUM,
-    rule_points=NUM,
-    capped=BOOL,
-    voided=BOOL,
-    ruleset=INT,
-    dispute={"type": ["object", "null"]},
-)
-DISPUTE = obj(
-    ["id", "deputy_id", "entry", "reason", "state"],
-    id=INT,
-    deputy_id=INT,
-    entry=STR,
-    reason=STR,
-    state={"enum": ["open", "upheld", "rejected"]},
-    resolution={"type": ["string", "null"]},
-)
+
+class EvaluationQuery(PeriodQuery):
+    delegation: Annotated[Id, Meta(description="only this delegation's deputies")] | None = None
+
+
+class Rules(Shape):
+    events: Annotated[dict[str, str], Meta(description="each event a rule may name, explained")]
+    periods: list[Period]
+    in_force: Annotated[int | None, Meta(description="the version in force now")]
+    rulesets: list[RuleSetShape]
+
+
+class Withdrawn(Shape):
+    id: int
+    withdrawn: bool
+
+
+class Totals(Shape):
+    total: float
+    by_event: dict[str, float]
+
+
+class Ranked(Totals):
+    deputy: Named
+    delegation: Named | None
+
+
+class EvaluationList(Shape):
+    start: Timestamp = msgspec.field(name="from")
+    end: Timestamp = msgspec.field(name="to")
+    deputies: Annotated[list[Ranked], Meta(description="highest first")]
+
+
+class DeputyPoints(Totals):
+    deputy: Named
+    start: Timestamp = msgspec.field(name="from")
+    end: Timestamp = msgspec.field(name="to")
+    entries: list[Entry]
+
+
+class Disputes(Shape):
+    disputes: list[Dispute]
+
+
 spec = {
     "/api/points/rules": {
         "get": {
             "summary": "The points rules: every version, and the one in force now",
-            "responses": {
-                **ok(
-                    obj(
-                        ["rulesets", "in_force"],
-                        events={"type": "object"},
-                        periods={"type": "array"},
-                        in_force={"type": ["integer", "null"]},
-                        rulesets={"type": "array", "items": RULESET},
-                    )
-                ),
-                **error_responses(401),
-            },
+            "responses": {**ok(Rules), **error_responses(401)},
         },
         "post": {
             "summary": "Add a version of the rules from `valid_from` on (admin)",
-            "requestBody": json_body(
-                obj(
-                    ["valid_from", "rules"],
-                    valid_from=STR,
-                    rules={"type": "array", "items": RULE},
-                    note=STR,
-                )
-            ),
-            "responses": {**ok(RULESET, 201), **error_responses(400, 401, 403, 409)},
+            "requestBody": json_body(RuleSetInput),
+            "responses": {**ok(RuleSetShape, 201), **error_responses(400, 401, 403, 409)},
         },
     },
     "/api/points/rules/{id}": {
         "delete": {
             "summary": "Withdraw a version not yet in force (admin)",
-            "parameters": [ID],
-            "responses": {
-                **ok(obj(["id", "withdrawn"], id=INT, withdrawn=BOOL)),
-                **error_responses(401, 403, 404, 409),
-            },
+            "parameters": [path_id("id", "rule set id")],
+            "responses": {**ok(Withdrawn), **error_responses(401, 403, 404, 409)},
         }
     },
     "/api/points": {
         "get": {
             "summary": "The evaluation list: each deputy's points of the period, highest "
             "first (secretariat, supervisor, admin)",
-            "parameters": [
-                *PERIOD,
-                {"name": "delegation", "in": "query", "schema": {"type": "integer"}},
-            ],
-            "responses": {
-                **ok(obj(["deputies"], deputies={"type": "array"}, **{"from": STR, "to": STR})),
-                **error_responses(400, 401, 403),
-            },
+            "parameters": [Query(EvaluationQuery)],
+            "responses": {**ok(EvaluationList), **error_responses(400, 401, 403)},
         }
     },
     "/api/deputies/{id}/points": {
         "get": {
             "summary": "A deputy's points of the period with every entry (the deputy, or "
             "secretariat, supervisor, admin)",
-            "parameters": [ID, *PERIOD],
-            "responses": {
-                **ok(
-                    obj(
-                        ["deputy", "total", "by_event", "entries"],
-                        deputy={"type": "object"},
-                        total=NUM,
-                        by_event={"type": "object"},
-                        entries={"type": "array", "items": ENTRY},
-                    )
-                ),
-                **error_responses(400, 401, 403, 404),
-            },
+            "parameters": [path_id("id", "deputy id"), Query(PeriodQuery)],
+            "responses": {**ok(DeputyPoints), **error_responses(400, 401, 403, 404)},
         }
     },
     "/api/points/disputes": {
         "get": {
             "summary": "Disputes (a deputy: their own)",
-            "parameters": [
-                {
-                    "name": "state",
-                    "in": "query",
-                    "schema": {"enum": ["open", "upheld", "rejected"]},
-                }
-            ],
-            "responses": {
-                **ok(obj(["disputes"], disputes={"type": "array", "items": DISPUTE})),
-                **error_responses(400, 401, 403),
-            },
+            "parameters": [Query(DisputesQuery)],
+            "responses": {**ok(Disputes), **error_responses(400, 401, 403)},
         },
         "post": {
             "summary": "Dispute one of your points entries (the deputy)",
-            "requestBody": json_body(obj(["entry", "reason"], entry=STR, reason=STR)),
-            "responses": {**ok(DISPUTE, 201), **error_responses(400, 401, 403, 404, 409)},
+            "requestBody": json_body(NewDispute),
+            "responses": {**ok(Dispute, 201), **error_responses(400, 401, 403, 404, 409)},
         },
     },
     "/api/points/disputes/{id}/resolve": {
         "post": {
             "summary": "Uphold (the entry counts 0) or reject a dispute (admin)",
-            "parameters": [ID],
-            "requestBody": json_body(obj(["upheld", "resolution"], upheld=BOOL, resolution=STR)),
-            "responses": {**ok(DISPUTE), **error_responses(400, 401, 403, 404, 409)},
+            "parameters": [path_id("id", "dispute id")],
+            "requestBody": json_body(Resolution),
+            "responses": {**ok(Dispute), **error_responses(400, 401, 403, 404, 409)},
         }
     },
 }

@@ -4,22 +4,24 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, path_int, principal, services
+from hub.api import JSON, path_int, principal, query, services
 from hub.api.documents import check_upload_headers
 from hub.api.meetings import MEETING_ID
-from hub.api.openapi import BOOL, INT, STR, error_responses, obj, ok
+from hub.api.openapi import error_responses, ok
 from hub.errors import BadRequest, TooLarge
 from hub.node import Node
 from hub.session import roster
-from hub.session.documents import clean_filename
+from hub.session.documents import FileName, clean_filename
 from hub.session.members import Member
 from hub.session.roster_sheet import MAX_BYTES
+from hub.shapes import Body, Query, Shape
 
 Step = Callable[[Node, Member, int, bytes, str], Awaitable[dict[str, Any]]]
 
@@ -44,7 +46,7 @@ def _endpoint(step: Step) -> Callable[[Request], Awaitable[Response]]:
         mid = path_int(request)
         # Who may, before a byte of the file is read.
         await roster.check_importer(s.node, me, mid)
-        raw_name = request.query_params.get("filename", "")
+        raw_name = query(request, RosterQuery).filename
         filename = clean_filename(raw_name) if raw_name else ""
         data = await _file(request)
         if not data:
@@ -61,68 +63,69 @@ routes = [
     ),
 ]
 
-STRS = {"type": "array", "items": STR}
-ROW = obj(
-    ["row", "username", "name", "result", "changes", "errors"],
-    row={**INT, "description": "the row's number as the spreadsheet shows it"},
-    username=STR,
-    name=STR,
-    result={"enum": ["new", "updated", "unchanged", "error"]},
-    changes={
-        "type": "array",
-        "items": {"enum": list(roster.FIELDS)},
-        "description": "what an update changes (names of fields, never their values)",
-    },
-    errors={
-        "type": "array",
-        "items": obj(["code"], code=STR),
-        "description": "each with its parameters (column, role, first, value …)",
-    },
-)
-REPORT = obj(
-    [
-        "meeting",
-        "filename",
-        "sha256",
-        "format",
-        "columns",
-        "unknown_columns",
-        "ignored_columns",
-        "counts",
-        "created_delegations",
-        "created_units",
-        "rows",
-        "imported",
-        "written",
-    ],
-    meeting=obj(["id", "title"], id=INT, title=STR),
-    filename=STR,
-    sha256=STR,
-    format={"enum": ["csv", "xlsx"]},
-    encoding={"type": ["string", "null"]},
-    sheet={"type": ["string", "null"]},
-    header_row=INT,
-    columns={"type": "object", "additionalProperties": STR},
-    unknown_columns=STRS,
-    ignored_columns=STRS,
-    counts=obj(
-        ["new", "updated", "unchanged", "error"], new=INT, updated=INT, unchanged=INT, error=INT
-    ),
-    created_delegations=STRS,
-    created_units=STRS,
-    rows={"type": "array", "items": ROW},
-    imported=BOOL,
-    written=BOOL,
-)
-PARAMS = [
-    MEETING_ID,
-    {
-        "name": "filename",
-        "in": "query",
-        "schema": STR,
-        "description": "the file's name, kept in the report and the log",
-    },
-]
+
+class RosterQuery(Body):
+    filename: (
+        Annotated[FileName, Meta(description="the file's name, kept in the report and the log")]
+        | None
+    ) = None
+
+
+Result = Literal["new", "updated", "unchanged", "error"]
+
+
+class RosterRow(Shape):
+    row: Annotated[int, Meta(description="the row's number as the spreadsheet shows it")]
+    username: str
+    name: str
+    result: Result
+    changes: Annotated[
+        list[str],
+        Meta(
+            description="what an update changes (names of fields, never their values): "
+            + ", ".join(roster.FIELDS)
+        ),
+    ]
+    errors: Annotated[
+        list[dict[str, Any]],
+        Meta(description="each a `code` with its parameters (column, role, first, value …)"),
+    ]
+
+
+class RosterMeeting(Shape):
+    id: int
+    title: str
+
+
+class RosterCounts(Shape):
+    new: int
+    updated: int
+    unchanged: int
+    error: int
+
+
+class RosterReport(Shape):
+    """What an import does (or, previewed, would do), row by row."""
+
+    meeting: RosterMeeting
+    filename: str
+    sha256: str
+    format: Literal["csv", "xlsx"]
+    encoding: str | None
+    sheet: str | None
+    header_row: int | None
+    columns: Annotated[dict[str, str], Meta(description="each column's header and its field")]
+    unknown_columns: list[str]
+    ignored_columns: list[str]
+    counts: RosterCounts
+    created_delegations: list[str]
+    created_units: list[str]
+    rows: list[RosterRow]
+    imported: bool
+    written: bool
+
+
+PARAMS = [MEETING_ID, Query(RosterQuery)]
 BODY = {
     "required": True,
     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
@@ -139,7 +142,7 @@ spec = {
             "nothing. " + WHO,
             "parameters": PARAMS,
             "requestBody": BODY,
-            "responses": {**ok(REPORT), **error_responses(400, 401, 403, 404, 413)},
+            "responses": {**ok(RosterReport), **error_responses(400, 401, 403, 404, 413)},
         }
     },
     "/api/meetings/{id}/roster/import": {
@@ -150,7 +153,7 @@ spec = {
             "appends roster.imported on desk:<id>. " + WHO,
             "parameters": PARAMS,
             "requestBody": BODY,
-            "responses": {**ok(REPORT), **error_responses(400, 401, 403, 404, 409, 413, 503)},
+            "responses": {**ok(RosterReport), **error_responses(400, 401, 403, 404, 409, 413, 503)},
         }
     },
 }

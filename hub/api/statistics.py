@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, path_int, principal, query_date, query_id, services
+from hub.api import JSON, path_int, principal, query, services
 from hub.api.archive import congress_tz, now
-from hub.api.openapi import INT, STR, error_responses, obj, ok
+from hub.api.openapi import error_responses, ok, path_id
 from hub.errors import BadRequest
+from hub.shapes import Body, Date, Id, Named, Query, Shape, Timestamp
 from hub.supervision.points import local_midnight
 from hub.supervision.statistics import statistics_of
 from hub.supervision.timelines import timeline
@@ -20,11 +24,10 @@ from hub.supervision.timelines import timeline
 async def get_statistics(request: Request) -> Response:
     await principal(request, roles=("secretariat", "supervisor", "admin"))
     tz = congress_tz(request)
-    meeting = query_id(request, "meeting")
-    start_day = query_date(request, "from")
-    end_day = query_date(request, "to")
+    q = query(request, StatisticsQuery)
+    meeting, start_day, end_day = q.meeting, q.start, q.end
     if start_day and end_day and end_day < start_day:
-        raise BadRequest("`to` is before `from`")
+        raise BadRequest("`to` is before `from`", field="to")
     start = None if start_day is None else local_midnight(start_day, tz)
     end = None if end_day is None else local_midnight(date.fromordinal(end_day.toordinal() + 1), tz)
     async with services(request).log.reading() as conn:
@@ -49,64 +52,70 @@ routes = [
     Route("/api/items/{id:int}/timeline", item_timeline, methods=["GET"]),
 ]
 
-NUM_OR_NULL = {"type": ["number", "null"]}
-COUNTS = {"type": "object", "additionalProperties": {"type": ["integer", "number", "null"]}}
+
+class StatisticsQuery(Body):
+    meeting: Annotated[Id, Meta(description="only this meeting")] | None = None
+    start: Annotated[Date, Meta(description="from this day")] | None = msgspec.field(
+        default=None, name="from"
+    )
+    end: Annotated[Date, Meta(description="to this day (inclusive)")] | None = msgspec.field(
+        default=None, name="to"
+    )
+
+
+Counts = dict[str, int | float | None]
+
+
+class Scope(Shape):
+    meeting: int | None
+    start: Timestamp | None = msgspec.field(name="from")
+    end: Timestamp | None = msgspec.field(name="to")
+
+
+class UnitTimes(Shape):
+    unit: Named
+    assigned: int
+    signed: int
+    median_sign_s: float | None
+    replied: int
+    median_reply_s: float | None
+    deadlines: dict[str, int]
+    on_time_rate: float | None
+
+
+class Statistics(Shape):
+    """Each part says what it counts; a rate with nothing to count is null."""
+
+    scope: Scope
+    suggestions: Counts
+    commit_items: Counts
+    item_states: Counts
+    evaluations: Counts
+    overdue: Counts
+    deadlines: Counts
+    units: list[UnitTimes]
+    opinions: Counts
+    notices: Counts
+    attendance: dict[str, int | float | bool | None]
+    as_of: Timestamp
+
+
+class Timeline(Shape):
+    item: dict[str, Any]
+    steps: list[dict[str, Any]]
+    stages: dict[str, Any]
+    deadlines: list[dict[str, Any]]
+
+
 spec = {
     "/api/statistics": {
         "get": {
             "summary": "Suggestions, commit-to-do items, items by state, evaluations, "
             "deadlines, units, opinions, notices and attendance of a meeting and/or period, "
             "each saying what it counts and leaves out (secretariat, supervisor, admin)",
-            "parameters": [
-                {"name": "meeting", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-            ],
+            "parameters": [Query(StatisticsQuery)],
             "responses": {
-                **ok(
-                    obj(
-                        [
-                            "scope",
-                            "suggestions",
-                            "commit_items",
-                            "item_states",
-                            "evaluations",
-                            "overdue",
-                            "deadlines",
-                            "units",
-                            "opinions",
-                            "notices",
-                            "attendance",
-                            "as_of",
-                        ],
-                        scope={"type": "object"},
-                        suggestions=COUNTS,
-                        commit_items=COUNTS,
-                        item_states=COUNTS,
-                        evaluations=COUNTS,
-                        overdue=COUNTS,
-                        deadlines=COUNTS,
-                        units={
-                            "type": "array",
-                            "items": obj(
-                                ["unit", "median_sign_s", "median_reply_s", "on_time_rate"],
-                                unit=obj(["id", "name"], id=INT, name=STR),
-                                median_sign_s=NUM_OR_NULL,
-                                median_reply_s=NUM_OR_NULL,
-                                on_time_rate=NUM_OR_NULL,
-                            ),
-                        },
-                        opinions=COUNTS,
-                        notices=COUNTS,
-                        attendance={
-                            "type": "object",
-                            "additionalProperties": {
-                                "type": ["integer", "number", "boolean", "null"]
-                            },
-                        },
-                        as_of=STR,
-                    )
-                ),
+                **ok(Statistics),
                 **error_responses(400, 401, 403, 503),
             },
         }
@@ -115,17 +124,9 @@ spec = {
         "get": {
             "summary": "Every step of an item with who and when, the time each stage took "
             "and its deadlines met or missed (its deputies, its units, staff)",
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": INT}],
+            "parameters": [path_id("id", "item id")],
             "responses": {
-                **ok(
-                    obj(
-                        ["item", "steps", "stages", "deadlines"],
-                        item={"type": "object"},
-                        steps={"type": "array"},
-                        stages={"type": "object"},
-                        deadlines={"type": "array"},
-                    )
-                ),
+                **ok(Timeline),
                 **error_responses(401, 403, 404),
             },
         }

@@ -13,14 +13,18 @@ deadline arithmetic can be tested without a database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Annotated
 
+import msgspec
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import BadRequest
+from hub.shapes import Body, Day, Label, Shape
 from hub.store.schema import metadata
 
 calendar_days = sa.Table(
@@ -104,27 +108,47 @@ async def year_entries(conn: AsyncConnection, year: int) -> list[DayEntry]:
     return [DayEntry(r.day, bool(r.working), r.name) for r in rows]
 
 
-def parse_entries(
-    year: int, holidays: Iterable[object], workdays: Iterable[object]
-) -> list[DayEntry]:
-    """Validate ``[{"date": "YYYY-MM-DD", "name": "..."}]`` lists for ``year``."""
+class DayInput(Body):
+    """A holiday or make-up working day as the admin loads it."""
+
+    date: date
+    name: Label = ""
+
+
+class YearInput(Body):
+    """A year's holidays and make-up working days."""
+
+    holidays: Annotated[list[DayInput], Meta(description="non-working days (法定节假日)")] = (
+        msgspec.field(default_factory=list)
+    )
+    workdays: Annotated[list[DayInput], Meta(description="weekend days worked (调休上班)")] = (
+        msgspec.field(default_factory=list)
+    )
+
+
+class DayName(Shape):
+    date: Day
+    name: str
+
+
+class CalendarYear(Shape):
+    year: int
+    holidays: list[DayName]
+    workdays: list[DayName]
+
+
+def parse_entries(year: int, d: YearInput) -> list[DayEntry]:
+    """The entries of ``year`` the admin loads: each date in that year, and once."""
     out: dict[date, DayEntry] = {}
-    for what, items, working in (("holidays", holidays, False), ("workdays", workdays, True)):
+    for what, items, working in (("holidays", d.holidays, False), ("workdays", d.workdays, True)):
         for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("date"), str):
-                raise BadRequest(f'`{what}[{i}]` must be {{"date": "YYYY-MM-DD", "name": "..."}}')
-            try:
-                day = date.fromisoformat(item["date"])
-            except ValueError:
-                raise BadRequest(f"`{what}[{i}].date` is not a date like 2026-10-01") from None
-            if day.year != year:
-                raise BadRequest(f"`{what}[{i}].date` {day} is not in {year}")
-            name = item.get("name", "")
-            if not isinstance(name, str) or len(name) > 100:
-                raise BadRequest(f"`{what}[{i}].name` must be a string of at most 100 characters")
-            if day in out:
-                raise BadRequest(f"{day} is listed twice")
-            out[day] = DayEntry(day, working, name)
+            if item.date.year != year:
+                raise BadRequest(
+                    f"`{what}[{i}].date` {item.date} is not in {year}", field=f"{what}[{i}].date"
+                )
+            if item.date in out:
+                raise BadRequest(f"{item.date} is listed twice", field=f"{what}[{i}].date")
+            out[item.date] = DayEntry(item.date, working, item.name)
     return sorted(out.values(), key=lambda e: e.day)
 
 

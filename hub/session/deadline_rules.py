@@ -40,16 +40,20 @@ from __future__ import annotations
 import calendar as _cal
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal, get_args
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock
 from hub.errors import BadRequest, NotFound
 from hub.session.calendar import WorkingCalendar, load_calendar
+from hub.shapes import Body, Shape
 from hub.store.schema import BigId, metadata
 
-UNITS = ("hours", "days", "working_days", "months")
+Unit = Literal["hours", "days", "working_days", "months"]
+UNITS: tuple[str, ...] = get_args(Unit)
 # Upper bounds keep every deadline within the calendar horizon (hub.session.calendar).
 LIMITS = {"hours": 24 * 365, "days": 730, "working_days": 400, "months": 24}
 
@@ -100,18 +104,42 @@ DEFAULTS: dict[str, Rule] = {
 }
 
 
-def validate(name: str, amount: object, unit: object) -> Rule:
+class RuleChange(Body):
+    """A deadline rule's new length."""
+
+    amount: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=max(LIMITS.values()),
+            description="at most " + ", ".join(f"{n} {u}" for u, n in LIMITS.items()),
+        ),
+    ]
+    unit: Unit
+
+
+class DeadlineRule(Shape):
+    name: str
+    amount: int
+    unit: Unit
+    description: str
+
+
+class DeadlineRules(Shape):
+    rules: list[DeadlineRule]
+
+
+def validate(name: str, d: RuleChange) -> Rule:
     """A rule from admin input, or BadRequest/NotFound saying what is wrong."""
     if name not in DEFAULTS:
         raise NotFound(f"no deadline rule {name!r}: expected one of {', '.join(DEFAULTS)}")
-    if unit not in UNITS:
-        raise BadRequest(f"`unit` must be one of {', '.join(UNITS)}")
-    assert isinstance(unit, str)
-    if name.endswith(".due_soon") and unit not in ("hours", "days"):
-        raise BadRequest("a due_soon window is counted in `hours` or `days`")
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= LIMITS[unit]:
-        raise BadRequest(f"`amount` must be an integer from 0 to {LIMITS[unit]} {unit}")
-    return Rule(name, amount, unit, DEFAULTS[name].description)
+    if name.endswith(".due_soon") and d.unit not in ("hours", "days"):
+        raise BadRequest("a due_soon window is counted in `hours` or `days`", field="unit")
+    if d.amount > LIMITS[d.unit]:
+        raise BadRequest(
+            f"`amount` must be an integer from 0 to {LIMITS[d.unit]} {d.unit}", field="amount"
+        )
+    return Rule(name, d.amount, d.unit, DEFAULTS[name].description)
 
 
 async def load_rules(conn: AsyncConnection) -> dict[str, Rule]:

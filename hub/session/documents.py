@@ -143,10 +143,14 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+FileName = Annotated[str, Meta(max_length=4096, description="the file's name")]
+"""An uploaded file's name as the query gives it (:func:`clean_filename` makes it safe)."""
+
+
 class UploadQuery(Body):
     """An upload's name and title (its bytes are the request body)."""
 
-    filename: Annotated[str, Meta(max_length=4096, description="the file's name")]
+    filename: FileName
     title: Annotated[Title, Meta(description="defaults to the file name")] | None = None
 
 

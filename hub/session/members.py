@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +21,13 @@ from hub.errors import BadRequest, Conflict, NotFound
 from hub.identity import Loaded, account, load_principal
 from hub.session.schema import delegations, meeting_participants, meetings, units, users
 
-ROLES = ("deputy", "secretariat", "unit", "supervisor", "admin")
+Role = Literal["deputy", "secretariat", "unit", "supervisor", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
 MOBILE = re.compile(r"1[3-9][0-9]{9}")  # a mainland mobile number: 11 digits
 LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")  # an area code (3-4 digits) and 7-8 digits
-CONTACTS = ("phone", "sms", "wechat", "in_person")
+Contact = Literal["phone", "sms", "wechat", "in_person"]
 """How a deputy prefers to be contacted (首选联系方式): 电话, 短信, 微信, 当面."""
+CONTACTS: tuple[str, ...] = get_args(Contact)
 
 
 async def create_delegation(conn: AsyncConnection, name: str) -> int:

@@ -24,17 +24,21 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import BadRequest
-from hub.params import check_id, parse_id, parse_when
+from hub.params import check_id, parse_when
+from hub.protocol import Message
 from hub.session.channels import parse_congress_channel
 from hub.session.notices import standing
 from hub.session.schema import users
+from hub.shapes import Body, Id, Named, Shape, Timestamp
 from hub.store.log import COLUMNS, stored_message
 from hub.store.schema import messages, receipts
 from hub.supervision.delivery import receipts_of
@@ -49,6 +53,78 @@ sa.Index(
 )
 
 MAX_PAGE = 200
+
+When = Annotated[str, Meta(max_length=64)]
+
+
+class FilterQuery(Body):
+    """The archive's filters as the query gives them (all optional, combined with AND)."""
+
+    channel: (
+        Annotated[str, Meta(max_length=64, description="one channel, e.g. meeting:1")] | None
+    ) = None
+    kind: Annotated[str, Meta(max_length=64, description="message kind, e.g. notice")] | None = None
+    sender: Annotated[Id, Meta(description="sender's user id")] | None = None
+    unit: Annotated[Id, Meta(description="the unit's channel unit:<id>")] | None = None
+    deputy: (
+        Annotated[Id, Meta(description="the deputy's inbox deputy:<id>, or sent by the deputy")]
+        | None
+    ) = None
+    delegation: (
+        Annotated[
+            Id,
+            Meta(
+                description="the delegation's channel delegation:<id>, its deputies' "
+                "inboxes, or sent by them"
+            ),
+        ]
+        | None
+    ) = None
+    meeting: Annotated[Id, Meta(description="meeting:<id> and desk:<id>")] | None = None
+    since: (
+        Annotated[
+            When, Meta(description="from (inclusive): 2026-03-01 or an ISO timestamp with zone")
+        ]
+        | None
+    ) = None
+    until: (
+        Annotated[
+            When, Meta(description="to (exclusive): 2026-03-02 or an ISO timestamp with zone")
+        ]
+        | None
+    ) = None
+    q: Annotated[str, Meta(max_length=200, description="text contained in the body")] | None = None
+
+
+class MessagesQuery(FilterQuery):
+    """``GET /api/archive/messages``: the filters, then the page."""
+
+    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE, description="page size; default 50")] = 50
+    cursor: (
+        Annotated[str, Meta(max_length=200, description="`next` of the previous page")] | None
+    ) = None
+    order: Annotated[
+        Literal["asc", "desc"], Meta(description="by message id; asc (default) is oldest first")
+    ] = "asc"
+    receipts: Annotated[Literal["0", "1"], Meta(description="0 leaves the receipts out")] = "1"
+
+
+class Receipt(Shape):
+    user: Named
+    delivered_at: Timestamp | None
+    read_at: Timestamp | None
+
+
+class ArchivedMessage(Message):
+    """A stored message with, unless left out, who has and who read it."""
+
+    recipients: Annotated[int | None, Meta(description="how many should have it")] = None
+    receipts: list[Receipt] = msgspec.field(default_factory=list)
+
+
+class ArchivePage(Shape):
+    messages: list[ArchivedMessage]
+    next: Annotated[str | None, Meta(description="the cursor of the next page")]
 
 
 @dataclass(frozen=True)
@@ -65,35 +141,19 @@ class Filters:
     q: str | None = None
 
     @classmethod
-    def parse(cls, params: Any, tz: tzinfo) -> Filters:
-        """From query parameters (a mapping of str to str)."""
-
-        def get(name: str) -> str | None:
-            v = params.get(name)
-            return v if v not in (None, "") else None
-
-        channel = get("channel")
-        kind = get("kind")
-        q = get("q")
-        if kind is not None and len(kind) > 64:
-            raise BadRequest("`kind` is at most 64 characters")
-        if q is not None and len(q) > 200:
-            raise BadRequest("`q` is at most 200 characters")
-        raw = {
-            n: get(n)
-            for n in ("sender", "unit", "deputy", "delegation", "meeting", "since", "until")
-        }
+    def of(cls, q: FilterQuery, tz: tzinfo) -> Filters:
+        """From the query's filters; a bare date starts at midnight in ``tz``."""
         return cls(
-            channel=parse_congress_channel(channel).name if channel is not None else None,
-            kind=kind,
-            sender=parse_id(raw["sender"], "sender") if raw["sender"] else None,
-            unit=parse_id(raw["unit"], "unit") if raw["unit"] else None,
-            deputy=parse_id(raw["deputy"], "deputy") if raw["deputy"] else None,
-            delegation=parse_id(raw["delegation"], "delegation") if raw["delegation"] else None,
-            meeting=parse_id(raw["meeting"], "meeting") if raw["meeting"] else None,
-            since=parse_when(raw["since"], "since", tz) if raw["since"] else None,
-            until=parse_when(raw["until"], "until", tz) if raw["until"] else None,
-            q=q,
+            channel=None if q.channel is None else parse_congress_channel(q.channel).name,
+            kind=q.kind,
+            sender=q.sender,
+            unit=q.unit,
+            deputy=q.deputy,
+            delegation=q.delegation,
+            meeting=q.meeting,
+            since=None if q.since is None else parse_when(q.since, "since", tz),
+            until=None if q.until is None else parse_when(q.until, "until", tz),
+            q=q.q,
         )
 
     def where(self) -> list[sa.ColumnElement[bool]]:

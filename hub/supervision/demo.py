@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import msgspec
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,8 +17,14 @@ from hub.clock import Clock
 from hub.node import Writer
 from hub.session.members import Member
 from hub.session.schema import users
-from hub.supervision.points import local_midnight, parse_rules, points_rulesets
-from hub.supervision.registrations import decide_in, parse_new, register_in
+from hub.supervision.points import RuleInput, local_midnight, parse_rules, points_rulesets
+from hub.supervision.registrations import (
+    Kind,
+    NewRegistration,
+    decide_in,
+    parse_new,
+    register_in,
+)
 
 RULES = [
     {"event": "attendance", "points": 1},
@@ -32,7 +39,8 @@ RULES = [
     {"event": "registration.inspection", "points": 3, "cap": 12, "period": "quarter"},
     {"event": "registration.research", "points": 3, "cap": 12, "period": "quarter"},
 ]
-REGISTRATIONS = (  # (deputy index, kind, days ago, title, text, confirmed)
+# (deputy index, kind, days ago, title, text, confirmed)
+REGISTRATIONS: tuple[tuple[int, Kind, int, str, str, bool | None], ...] = (
     (0, "inspection", 20, "视察定海区公交枢纽建设", "随市人大常委会视察团察看三个站点，听取交通局汇报。", True),
     (0, "constituents", 9, "走访东港社区选民", "在代表联络站接待选民12人次，收集停车难、助餐点等意见。", True),
     (3, "research", 4, "海岛养老服务专题调研", "赴两个海岛乡镇调研居家养老服务，形成调研报告一份。", None),
@@ -45,7 +53,7 @@ async def seed_supervision(
     clock = Clock()
     now = clock.now()
     year_start = local_midnight(date(clock.today().year, 1, 1), clock.tz)
-    rules = [r.as_dict() for r in parse_rules(RULES)]
+    rules = [r.as_dict() for r in parse_rules(msgspec.convert(RULES, list[RuleInput]))]
     ruleset = (
         await conn.execute(
             points_rulesets.insert()
@@ -67,10 +75,8 @@ async def seed_supervision(
     for who, kind, days, title, text, confirmed in REGISTRATIONS:
         dep = Member(deputy_ids[who], names[deputy_ids[who]], "deputy")
         day = (now - timedelta(days=days)).astimezone(clock.tz).date()
-        fields = parse_new(
-            {"kind": kind, "activity_date": day.isoformat(), "title": title, "text": text},
-            clock.today(),
-        )
+        new = NewRegistration(kind=kind, activity_date=day, title=title, text=text)
+        fields = parse_new(new, clock.today())
         reg = await register_in(w, dep, fields, now)
         if confirmed:
             await decide_in(w, jiandu, reg["id"], True, None, now)

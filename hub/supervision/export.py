@@ -27,7 +27,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
@@ -35,7 +35,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import BadRequest
-from hub.params import parse_id
 from hub.protocol import iso_or_none
 from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
@@ -51,7 +50,8 @@ BATCH_BYTES = 1 << 20
 FETCH = 4
 FETCH_MAX = 256
 BOM = "\ufeff"
-FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+Format = Literal["csv", "jsonl"]
+FORMATS: dict[Format, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def _receipt_rows(
 RECEIPT_COLUMNS = ("id", "channel", "seq", "kind", "user_id", "user_name", "ts")
 
 
-def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
+def receipts_where(f: Filters, user: int | None) -> list[sa.ColumnElement[bool]]:
     r = receipts.c
     out: list[sa.ColumnElement[bool]] = []
     if f.channel is not None:
@@ -218,9 +218,8 @@ def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(r.user_id == f.deputy)
     if f.delegation is not None:
         out.append(r.user_id.in_(f.delegation_deputies()))
-    user = params.get("user")
-    if user:
-        out.append(r.user_id == parse_id(user, "user"))
+    if user is not None:
+        out.append(r.user_id == user)
     if f.since is not None:
         out.append(r.ts >= f.since)
     if f.until is not None:
@@ -228,13 +227,14 @@ def receipts_where(params: Any, f: Filters) -> list[sa.ColumnElement[bool]]:
     return out
 
 
-def dataset(name: str, params: Any, f: Filters, fmt: str = "csv") -> Dataset:
-    """The dataset ``name`` with the request's filters applied, read for ``fmt``."""
+def dataset(name: str, f: Filters, fmt: str = "csv", user: int | None = None) -> Dataset:
+    """The dataset ``name`` with the request's filters applied (receipts: of ``user`` if
+    given), read for ``fmt``."""
     if name == "messages":
         rows = _message_rows(f, fmt)
         return Dataset(name, MESSAGE_COLUMNS, rows, _from_db_cells, _from_db_json)
     if name == "receipts":
-        rows = _receipt_rows(receipts_where(params, f), fmt)
+        rows = _receipt_rows(receipts_where(f, user), fmt)
         return Dataset(name, RECEIPT_COLUMNS, rows, _from_db_cells, _from_db_json)
     if name == "items":
         return Dataset(name, ITEM_COLUMNS, item_rows(f), *_as_dict(ITEM_COLUMNS))

@@ -30,11 +30,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import orjson
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -47,6 +48,7 @@ from hub.session.meetings import ended_clause, sittings
 from hub.session.members import Member
 from hub.session.opinions import opinions
 from hub.session.speakers import speech_requests
+from hub.shapes import Body, Instant, MaybeShortText, Shape, ShortText, Timestamp
 from hub.store.engine import in_chunks
 from hub.store.schema import BigId, metadata
 from hub.supervision.attendance import marks
@@ -97,8 +99,89 @@ EVENTS: dict[str, str] = {
     "registration": "a confirmed performance registration of any kind (履职登记)",
     **{f"registration.{k}": f"a confirmed registration of kind {k}" for k in REGISTRATION_KINDS},
 }
-PERIODS = ("year", "quarter", "month")
+Period = Literal["year", "quarter", "month"]
+PERIODS: tuple[str, ...] = get_args(Period)
 MAX_RULES = 100
+DisputeState = Literal["open", "upheld", "rejected"]
+
+
+class RuleInput(Body):
+    """One rule of a version: what an event earns, capped per period."""
+
+    event: Annotated[str, Meta(max_length=64, extra_json_schema={"enum": list(EVENTS)})]
+    points: Annotated[float, Meta(ge=-1000, le=1000, description="at most 2 decimals")]
+    cap: (
+        Annotated[float, Meta(ge=0, le=100_000, description="at most this many a period")] | None
+    ) = None
+    period: Period = "year"
+
+
+class RuleSetInput(Body):
+    """A version of the rules, in force from ``valid_from`` on."""
+
+    valid_from: Annotated[Instant, Meta(description="a date (its local midnight) or a timestamp")]
+    rules: Annotated[list[RuleInput], Meta(min_length=1, max_length=MAX_RULES)]
+    note: MaybeShortText = ""
+
+
+class NewDispute(Body):
+    entry: Annotated[
+        str, Meta(min_length=1, max_length=120, description="the entry's key, e.g. speech:17")
+    ]
+    reason: Annotated[ShortText, Meta(description="what is wrong")]
+
+
+class Resolution(Body):
+    upheld: Annotated[bool, Meta(description="true: the entry counts 0; false: it stands")]
+    resolution: Annotated[ShortText, Meta(description="why, for the deputy")]
+
+
+class DisputesQuery(Body):
+    state: DisputeState | None = None
+
+
+class RuleShape(Shape):
+    event: str
+    points: float
+    cap: float | None
+    period: Period
+
+
+class RuleSetShape(Shape):
+    id: int
+    valid_from: Timestamp
+    rules: list[RuleShape]
+    note: str
+    created_by: int
+    created_at: Timestamp
+
+
+class Dispute(Shape):
+    id: int
+    deputy_id: int
+    entry: str
+    reason: str
+    state: DisputeState
+    created_at: Timestamp
+    resolved_by: int | None
+    resolved_at: Timestamp | None
+    resolution: str | None
+
+
+class Entry(Shape):
+    """One event's points, under the rule in force when it happened."""
+
+    key: str
+    event: str
+    rule: str
+    title: str
+    ts: Timestamp
+    points: float
+    rule_points: float
+    capped: bool
+    voided: Annotated[bool, Meta(description="an upheld dispute: counts 0")]
+    ruleset: int
+    dispute: Dispute | None
 
 
 @dataclass(frozen=True)
@@ -153,41 +236,31 @@ def number(d: Decimal) -> int | float:
     return int(d) if d == d.to_integral_value() else float(d)
 
 
-def _decimal(v: object, name: str, lo: Decimal, hi: Decimal) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, int | float | str):
-        raise BadRequest(f"`{name}` must be a number")
-    try:
-        d = Decimal(str(v))
-    except InvalidOperation:
-        raise BadRequest(f"`{name}` must be a number") from None
-    if not d.is_finite() or not lo <= d <= hi or d != d.quantize(Decimal("0.01")):
-        raise BadRequest(f"`{name}` must be between {lo} and {hi}, with at most 2 decimals")
+def _decimal(v: float, name: str) -> Decimal:
+    d = Decimal(str(v))
+    if d != d.quantize(Decimal("0.01")):
+        raise BadRequest(f"`{name}` must have at most 2 decimals", field=name)
     return d
 
 
-def parse_rules(raw: object) -> list[Rule]:
-    """Validate a list of rules; errors name the rule and the field."""
-    if not isinstance(raw, list) or not raw or len(raw) > MAX_RULES:
-        raise BadRequest(f"`rules` must be a list of 1-{MAX_RULES} rules")
+def parse_rules(raw: list[RuleInput]) -> list[Rule]:
+    """The rules of a version: each of a known event, once; errors name the rule's field."""
     out: list[Rule] = []
     seen: set[str] = set()
     for i, r in enumerate(raw):
         where = f"rules[{i}]"
-        if not isinstance(r, dict):
-            raise BadRequest(f"`{where}` must be an object with event, points, cap, period")
-        event = r.get("event")
-        if not isinstance(event, str) or event not in EVENTS:
-            raise BadRequest(f"`{where}.event` must be one of {', '.join(EVENTS)}")
-        if event in seen:
-            raise BadRequest(f"`{where}.event`: {event} has two rules in this set")
-        seen.add(event)
-        points = _decimal(r.get("points"), f"{where}.points", Decimal(-1000), Decimal(1000))
-        cap = r.get("cap")
-        capd = None if cap is None else _decimal(cap, f"{where}.cap", Decimal(0), Decimal(100000))
-        period = r.get("period", "year")
-        if not isinstance(period, str) or period not in PERIODS:
-            raise BadRequest(f"`{where}.period` must be one of {', '.join(PERIODS)}")
-        out.append(Rule(event, points, capd, period))
+        if r.event not in EVENTS:
+            raise BadRequest(
+                f"`{where}.event` must be one of {', '.join(EVENTS)}", field=f"{where}.event"
+            )
+        if r.event in seen:
+            raise BadRequest(
+                f"`{where}.event`: {r.event} has two rules in this set", field=f"{where}.event"
+            )
+        seen.add(r.event)
+        points = _decimal(r.points, f"{where}.points")
+        cap = None if r.cap is None else _decimal(r.cap, f"{where}.cap")
+        out.append(Rule(r.event, points, cap, r.period))
     return out
 
 
@@ -221,16 +294,14 @@ def in_force(rulesets: list[RuleSet], ts: datetime) -> RuleSet | None:
 
 
 async def add_ruleset(
-    node: Node, me: Member, raw: dict[str, Any], now: datetime, tz: tzinfo
+    node: Node, me: Member, d: RuleSetInput, now: datetime, tz: tzinfo
 ) -> dict[str, Any]:
     """An admin adds a version (see the module docstring for what may start when)."""
     if me.role != "admin":
         raise Forbidden("only an admin edits the points rules")
-    rules = parse_rules(raw.get("rules"))
-    valid_from = parse_instant(raw.get("valid_from"), "valid_from", tz)
-    note = raw.get("note") or ""
-    if not isinstance(note, str) or len(note) > 2000:
-        raise BadRequest("`note` must be a string of at most 2000 characters")
+    rules = parse_rules(d.rules)
+    valid_from = parse_when(d.valid_from, "valid_from", tz)
+    note = d.note
     async with node.writing() as w:
         latest = (
             await w.conn.execute(sa.select(sa.func.max(points_rulesets.c.valid_from)))
@@ -276,13 +347,6 @@ async def withdraw_ruleset(node: Node, me: Member, ruleset_id: int, now: datetim
                 "were earned under it; add a new version instead"
             )
         await w.conn.execute(points_rulesets.delete().where(points_rulesets.c.id == ruleset_id))
-
-
-def parse_instant(raw: object, name: str, tz: tzinfo) -> datetime:
-    """A date (local midnight) or an ISO timestamp with a zone."""
-    if not isinstance(raw, str):
-        raise BadRequest(f"`{name}` must be a date like 2026-07-01 or a timestamp with a zone")
-    return parse_when(raw, name, tz)
 
 
 def local_midnight(day: date, tz: tzinfo) -> datetime:
@@ -623,8 +687,6 @@ async def dispute(
     """A deputy disputes one of their own entries; one open dispute per entry."""
     if me.role != "deputy":
         raise Forbidden("only the deputy whose points they are disputes an entry")
-    if not reason.strip() or len(reason) > 2000:
-        raise BadRequest("`reason` is required (1-2000 characters): say what is wrong")
     async with node.writing() as w:
         mine = await collect(w.conn, {me.id}, datetime(1970, 1, 1, tzinfo=UTC), now, now, tz)
         if entry not in {e.key for e in mine}:
@@ -667,8 +729,6 @@ async def resolve(
     """An admin upholds (the entry counts 0) or rejects an open dispute, saying why."""
     if me.role != "admin":
         raise Forbidden("only an admin resolves points disputes")
-    if not resolution.strip() or len(resolution) > 2000:
-        raise BadRequest("`resolution` is required (1-2000 characters): tell the deputy why")
     async with node.writing() as w:
         r = (
             await w.conn.execute(
@@ -710,7 +770,5 @@ async def list_disputes(
     elif me.role not in READERS_OF_ALL:
         raise Forbidden(f"a {me.role} may not read points disputes")
     if state is not None:
-        if state not in ("open", "upheld", "rejected"):
-            raise BadRequest("`state` must be open, upheld or rejected")
         q = q.where(points_disputes.c.state == state)
     return [dispute_dict(r) for r in await conn.execute(q.order_by(points_disputes.c.id))]

@@ -15,9 +15,10 @@ every read of a deputy's performance file (``hub.supervision.performance``).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -25,15 +26,78 @@ from hub.protocol import iso, utc
 from hub.session.channels import READERS_OF_ALL
 from hub.session.members import Member
 from hub.session.schema import users
+from hub.shapes import (
+    Body,
+    Date,
+    Day,
+    Id,
+    MaybeShortText,
+    Named,
+    Shape,
+    Text,
+    Timestamp,
+    Title,
+)
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
     from hub.node import Node, Writer
     from hub.session.documents import StagedBlob
 
-KINDS = ("inspection", "research", "constituents", "training", "other")
-STATES = ("submitted", "confirmed", "rejected")
-MAX_TEXT = 20_000
+Kind = Literal["inspection", "research", "constituents", "training", "other"]
+KINDS: tuple[str, ...] = get_args(Kind)
+State = Literal["submitted", "confirmed", "rejected"]
+STATES: tuple[str, ...] = get_args(State)
+
+
+class NewRegistration(Body):
+    """An activity a deputy registers."""
+
+    kind: Kind
+    activity_date: Annotated[Date, Meta(description="when it was done: today or before")]
+    title: Title
+    text: Annotated[Text, Meta(description="what was done")]
+
+
+class Decision(Body):
+    """A supervisor's decision: a reason is required to reject."""
+
+    reason: MaybeShortText | None = None
+
+
+class RegistrationsQuery(Body):
+    deputy: Annotated[Id, Meta(description="only this deputy's")] | None = None
+    state: State | None = None
+    cursor: Annotated[Id, Meta(description="`next` of the previous page")] | None = None
+    limit: Annotated[int, Meta(ge=1, le=200, description="how many at most; default 50")] = 50
+
+
+class Attachment(Shape):
+    name: str
+    content_type: str
+    size: int
+
+
+class Registration(Shape):
+    id: int
+    deputy: Named
+    kind: Kind
+    activity_date: Day
+    title: str
+    text: str
+    attachment: Attachment | None
+    state: State
+    created_at: Timestamp
+    decided_by: int | None
+    decided_at: Timestamp | None
+    reason: str | None
+    views: Annotated[int, Meta(description="one registration: how often it was read")] = 0
+
+
+class Registrations(Shape):
+    registrations: list[Registration]
+    next: Annotated[str | None, Meta(description="the cursor of the next page")]
+
 
 registrations = sa.Table(
     "registrations",
@@ -95,29 +159,14 @@ def registration_dict(r: Any, deputy_name: str | None = None) -> dict[str, Any]:
     }
 
 
-def parse_new(d: dict[str, Any], today: date) -> dict[str, Any]:
-    """Validate a new registration's fields: kind, activity_date, title, text."""
-    kind = d.get("kind")
-    if kind not in KINDS:
-        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}", field="kind")
-    raw = d.get("activity_date")
-    try:
-        day = date.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise BadRequest("`activity_date` must be a date like 2026-03-01", field="activity_date")
-    if day > today:
+def parse_new(d: NewRegistration, today: date) -> dict[str, Any]:
+    """A new registration's columns; its activity is done by ``today``."""
+    if d.activity_date > today:
         raise BadRequest(
             "`activity_date` is in the future: register an activity once done",
             field="activity_date",
         )
-    title, text = d.get("title"), d.get("text")
-    if not isinstance(title, str) or not title.strip() or len(title) > 300:
-        raise BadRequest("`title` must be 1-300 characters", field="title")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-        raise BadRequest(f"`text` must be 1-{MAX_TEXT} characters: say what was done", field="text")
-    return {"kind": kind, "activity_date": day, "title": title.strip(), "text": text.strip()}
+    return {"kind": d.kind, "activity_date": d.activity_date, "title": d.title, "text": d.text}
 
 
 async def _row(conn: AsyncConnection, reg_id: int, lock: bool = False) -> Any:
@@ -220,8 +269,6 @@ async def decide_in(
         raise Forbidden("only a supervisor (代表工委) confirms or rejects registrations")
     if not confirm and (reason is None or not reason.strip()):
         raise BadRequest("`reason` is required to reject: tell the deputy what is missing")
-    if reason is not None and len(reason) > 2000:
-        raise BadRequest("`reason` must be at most 2000 characters")
     r = await _row(w.conn, reg_id, lock=True)
     if r.state != "submitted":
         raise Conflict(f"registration {reg_id} is already {r.state}", state=r.state)
@@ -287,8 +334,6 @@ async def listing(
         deputy_id = me.id
     elif me.role not in READERS_OF_ALL:
         raise Forbidden(f"a {me.role} may not read performance registrations")
-    if state is not None and state not in STATES:
-        raise BadRequest(f"`state` must be one of {', '.join(STATES)}")
     q = sa.select(registrations, users.c.name).join(users, users.c.id == registrations.c.deputy_id)
     if deputy_id is not None:
         q = q.where(registrations.c.deputy_id == deputy_id)

@@ -34,18 +34,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.protocol import MAX_SEQ, iso
+from hub.shapes import Shape
 from hub.store.log import GENESIS, chain_hash, db_errors
 from hub.store.schema import channels, messages
 
 BATCH = 5000
 
-PROBLEMS = ("hash_mismatch", "missing_seq", "out_of_order", "head_mismatch")
+Problem = Literal["hash_mismatch", "missing_seq", "out_of_order", "head_mismatch"]
+PROBLEMS: tuple[str, ...] = get_args(Problem)
+
+
+class Broken(Shape):
+    """The first broken link of a channel's chain."""
+
+    channel: str
+    seq: int
+    problem: Problem
+    detail: str
+    id: int | None
+
+
+class VerifyReport(Shape):
+    ok: bool
+    channels: int
+    messages: int
+    anchor: Annotated[
+        str, Meta(description="one hash over every channel's head and last hash: keep it")
+    ]
+    breaks: list[Broken]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@
 //
 // A page costs what it shows: the list holds at most the pages asked for, and a message
 // about an opinion updates (or puts on top) the one row it concerns; nothing rebuilds it.
+// A new opinion on top pushes the oldest row shown off the bottom ("more" brings it back),
+// so a console left open through a sitting stays the same size.
 
 import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
@@ -22,6 +24,7 @@ let ui = null;
 const rows = new Map(); // id -> {o, li}: the rows shown, newest first in the list
 const filters = { words: "", status: "open", deputy: null, delegation: "", agenda: "" };
 let total = 0;
+let shown = PAGE; // rows the list keeps: the pages asked for
 let loading = 0; // the latest list request; older answers are dropped
 const pending = new Set(); // opinion ids to read again from the server
 const picked = new Map(); // id -> opinion chosen for an item, shown or not
@@ -117,6 +120,7 @@ async function reload() {
   if (mine !== loading) return;
   rows.clear();
   fill(ui.list);
+  shown = PAGE;
   total = r.total;
   for (const o of r.opinions) append(o);
   drawCount();
@@ -130,6 +134,7 @@ async function loadMore() {
   if (mine !== loading) return;
   total = r.total;
   for (const o of r.opinions) if (!rows.has(o.id)) append(o);
+  shown = Math.max(shown, rows.size);
   drawCount();
 }
 
@@ -201,17 +206,33 @@ function upsert(o, live) {
     const li = row(o, had.li.classList.contains("fresh"));
     had.li.replaceWith(li);
     rows.set(o.id, { o, li });
-  } else if (matches(o) && (!rows.size || o.id > Math.max(...rows.keys()))) {
+  } else if (matches(o) && (!rows.size || o.id > Math.min(...rows.keys()))) {
+    // In its place, newest first: usually on top, but the opinions a burst read again
+    // can come back after a newer one.
     const li = row(o, live);
     if (!rows.size) fill(ui.list);
-    ui.list.prepend(li);
+    const next = [...ui.list.children].find((x) => Number(x.dataset.opinion) < o.id);
+    ui.list.insertBefore(li, next ?? null);
     rows.set(o.id, { o, li });
     total += 1;
+    trim();
     drawCount();
   } else {
     countLater(); // an opinion not shown changed: the total may have
   }
   if (!OPEN.includes(o.status) && ctx.selection.delete(o.id)) ctx.bus.dispatchEvent(new Event("selection"));
+}
+
+/** Drop the oldest rows past the pages asked for, bottom first; none while the secretariat
+ * works in the oldest row (the focus inside it): the list waits until the focus leaves it. */
+function trim() {
+  while (rows.size > shown) {
+    const last = ui.list.lastElementChild;
+    const id = Number(last?.dataset.opinion);
+    if (!rows.has(id) || last.contains(document.activeElement)) return;
+    last.remove();
+    rows.delete(id);
+  }
 }
 
 /** Refresh the total (one small request after a burst), not the rows. */

@@ -8,6 +8,7 @@ test, so every test starts from the same city (``city`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hub import demo
@@ -59,6 +60,42 @@ async def test_one_new_opinion_changes_one_row(browser: Any, city: Demo) -> None
     await page.wait_for_timeout(1500)  # any re-read or redraw the message prompts
     changed = await page.evaluate("window.changed")
     assert 0 < changed <= MAX_CHANGED_NODES, changed
+    assert page.js_errors == []
+    await page.context.close()
+
+
+async def test_a_burst_of_opinions_keeps_one_page_newest_first(browser: Any, city: Demo) -> None:
+    """Sixty opinions posted at once by six deputies while the console is open: it shows
+    the newest fifty, newest first, none missing or out of place (the rows a burst reads
+    again can come back after a newer one), and the list stays one page long; "more"
+    brings the next page, which goes on where the first one ends."""
+    page = await console(browser, city)
+    deputies = [await api(city, f"d{i:03d}") for i in range(21, 27)]
+
+    async def post(i: int) -> int:
+        r = await deputies[i % len(deputies)].post(
+            "/api/opinions",
+            json={"meeting_id": city.ids["meeting_id"], "text": f"第{i + 1}条：建议增设公交站点。"},
+        )
+        r.raise_for_status()
+        return int(r.json()["id"])
+
+    try:
+        posted = sorted(await asyncio.gather(*(post(i) for i in range(60))), reverse=True)
+    finally:
+        for d in deputies:
+            await d.aclose()
+    shown = "#opinion-list li[data-opinion]"
+    await page.wait_for_selector(f'{shown}[data-opinion="{posted[0]}"]')
+    await page.wait_for_timeout(1500)  # the last rows read again, the total counted
+    ids = [int(x) for x in await page.locator(shown).evaluate_all(
+        "rows => rows.map(r => r.dataset.opinion)")]  # fmt: skip
+    assert ids == posted[:50], ids
+    await page.click("#op-more")
+    await page.wait_for_function("sel => document.querySelectorAll(sel).length === 100", arg=shown)
+    ids = [int(x) for x in await page.locator(shown).evaluate_all(
+        "rows => rows.map(r => r.dataset.opinion)")]  # fmt: skip
+    assert ids[:60] == posted and ids == sorted(ids, reverse=True), ids
     assert page.js_errors == []
     await page.context.close()
 

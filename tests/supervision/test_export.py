@@ -80,7 +80,7 @@ async def test_export_streams_in_batches(hub: RunningHub, world: World) -> None:
     ch = f"meeting:{world.meeting}"
     for i in range(5):
         await publish(hub, world, ch, {"i": i})
-    ds = export.dataset("messages", {}, Filters(channel=ch))
+    ds = export.dataset("messages", Filters(channel=ch))
     chunks = [c async for c in export.stream(hub.services.engine, ds, "csv", batch=2)]
     assert len(chunks) == 1 + 3
     rows = _csv(b"".join(chunks))

@@ -149,7 +149,7 @@ async def test_a_batch_of_large_rows_is_cut_by_bytes(db_url: str, world: World) 
         async with engine.begin() as conn:
             for i in range(12):
                 await append(conn, ch, "notice", sec, {"i": i, "text": "x" * 300_000})
-        ds = export.dataset("messages", {}, Filters(channel=ch))
+        ds = export.dataset("messages", Filters(channel=ch))
         chunks = [c async for c in export.stream(engine, ds, "csv")]
     finally:
         await engine.dispose()
