@@ -820,6 +820,20 @@ async def own_receipts(
     return out
 
 
+class NoticeStanding(Shape):
+    """How a notice stands, and its figures: the tally's (:meth:`Tally.counts`)."""
+
+    id: int
+    status: Literal["sent", "corrected", "withdrawn"]
+    changed_at: Timestamp | None
+    reason: str | None
+    addressees: int
+    delivered: int
+    read: int
+    missing: Annotated[int, Meta(description="addressees with neither receipt")]
+    unread: Annotated[int, Meta(description="delivered but not read")]
+
+
 async def standing(conn: AsyncConnection, notice_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """How each notice stands, for a page that shows its messages (the archive): ``status``
     (``changed_at`` and ``reason`` once changed) and its figures, :meth:`Tally.counts`, the

@@ -36,7 +36,7 @@ from hub.errors import BadRequest
 from hub.params import check_id, parse_when
 from hub.protocol import Message
 from hub.session.channels import parse_congress_channel
-from hub.session.notices import standing
+from hub.session.notices import NoticeStanding, standing
 from hub.session.schema import users
 from hub.shapes import Body, Id, Named, Shape, Timestamp
 from hub.store.log import COLUMNS, stored_message
@@ -119,7 +119,16 @@ class ArchivedMessage(Message):
     """A stored message with, unless left out, who has and who read it."""
 
     recipients: Annotated[int | None, Meta(description="how many should have it")] = None
-    receipts: list[Receipt] = msgspec.field(default_factory=list)
+    receipts: Annotated[
+        list[Receipt], Meta(description="of everyone but the sender who has it or read it")
+    ] = msgspec.field(default_factory=list)
+    notice: (
+        Annotated[
+            NoticeStanding,
+            Meta(description="a message about a notice (with receipts): the notice's standing"),
+        ]
+        | None
+    ) = None
 
 
 class ArchivePage(Shape):
