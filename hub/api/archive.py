@@ -100,7 +100,7 @@ spec = {
     },
     "/api/archive/export/{dataset}": {
         "get": {
-            "summary": "Download messages, receipts, items, item events or attendance as CSV "
+            "summary": "Download messages, receipts, items, item events, attendance or notices as CSV "
             "(UTF-8 with BOM) or JSON Lines, streamed (supervisor, admin)",
             "parameters": [
                 {

@@ -1,5 +1,5 @@
-"""Notices: send, list, the exact tally, the follow-up and its call list, re-push
-(``hub.session.notices``)."""
+"""Notices: send, list, the exact tally, the follow-up and its call list, re-push,
+correct and withdraw (``hub.session.notices``)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,21 @@ async def repush(request: Request) -> Response:
     return JSON(out)
 
 
+async def correct(request: Request) -> Response:
+    me = await principal(request)
+    d = await decode(request, n.CorrectionInput)
+    out = await n.correct_notice(
+        services(request).node, me, path_int(request), d.title, d.text, d.reason
+    )
+    return JSON(out)
+
+
+async def withdraw(request: Request) -> Response:
+    me = await principal(request)
+    d = await decode(request, n.WithdrawalInput)
+    return JSON(await n.withdraw_notice(services(request).node, me, path_int(request), d.reason))
+
+
 routes = [
     Route("/api/meetings/{id:int}/notices", list_notices, methods=["GET"]),
     Route("/api/meetings/{id:int}/notices", send, methods=["POST"]),
@@ -75,6 +90,8 @@ routes = [
     Route("/api/notices/{id:int}/followup", follow_up, methods=["GET"]),
     Route("/api/notices/{id:int}/calls", call_list, methods=["GET"]),
     Route("/api/notices/{id:int}/repush", repush, methods=["POST"]),
+    Route("/api/notices/{id:int}/correct", correct, methods=["POST"]),
+    Route("/api/notices/{id:int}/withdraw", withdraw, methods=["POST"]),
 ]
 
 NOTICE_ID = path_id("id", "notice id")
@@ -128,7 +145,29 @@ spec = {
             "(who=unread); publishes notice.repushed on desk:<meeting>",
             "parameters": [NOTICE_ID],
             "requestBody": json_body(n.RepushInput),
-            "responses": {**ok(n.RepushAnswer), **error_responses(400, 401, 403, 404, 503)},
+            "responses": {**ok(n.RepushAnswer), **error_responses(400, 401, 403, 404, 409, 503)},
+        }
+    },
+    "/api/notices/{id}/correct": {
+        "post": {
+            "summary": "Correct a sent notice (the secretariat of its meeting): its new title "
+            "and/or text and why; publishes notice.corrected on every channel the notice went "
+            "to and on desk:<meeting>. Answers the notice as it now stands. Withdrawn: 409 "
+            "conflict (reason notice_withdrawn); nothing changed: 400 (reason notice_unchanged)",
+            "parameters": [NOTICE_ID],
+            "requestBody": json_body(n.CorrectionInput),
+            "responses": {**ok(n.Notice), **error_responses(400, 401, 403, 404, 409, 503)},
+        }
+    },
+    "/api/notices/{id}/withdraw": {
+        "post": {
+            "summary": "Withdraw a sent notice (the secretariat of its meeting), with the "
+            "reason; publishes notice.withdrawn on every channel the notice went to and on "
+            "desk:<meeting>. Final: a withdrawn notice is not corrected, withdrawn or re-pushed "
+            "again (409 conflict, reason notice_withdrawn)",
+            "parameters": [NOTICE_ID],
+            "requestBody": json_body(n.WithdrawalInput),
+            "responses": {**ok(n.Notice), **error_responses(400, 401, 403, 404, 409, 503)},
         }
     },
 }

@@ -18,7 +18,8 @@ from __future__ import annotations
 from hub.errors import Forbidden
 
 FAMILIES: dict[str, str] = {
-    "notice": "use POST /api/meetings/{id}/notices and /api/notices/{id}/repush",
+    "notice": "use POST /api/meetings/{id}/notices and /api/notices/{id}/repush, /correct "
+    "or /withdraw",
     "opinion": "use POST /api/opinions and /api/opinions/{id}/note or /merge",
     "suggestion": "use POST /api/suggestions and /api/suggestions/{id}/{action}",
     "item": "use POST /api/items and /api/items/{id}/{action}",

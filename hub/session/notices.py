@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.errors import BadRequest, Forbidden, NotFound
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.loops import run_forever
 from hub.protocol import iso_or_none, utc
 from hub.reach.dispatch import queue, reach_of, rounds_of, summary
@@ -58,7 +58,17 @@ from hub.session.common import (
 )
 from hub.session.members import Member
 from hub.session.schema import delegations, users
-from hub.shapes import Body, Id, MaybeText, Named, Shape, Timestamp, Title
+from hub.shapes import (
+    Body,
+    Id,
+    MaybeShortText,
+    MaybeText,
+    Named,
+    Shape,
+    ShortText,
+    Timestamp,
+    Title,
+)
 from hub.store.engine import in_chunks
 from hub.store.schema import BigId, metadata, receipts
 
@@ -69,6 +79,10 @@ if TYPE_CHECKING:
 
 MAX_DEPUTIES = 5000
 TALLY_NAMES = 50  # names of missing deputies carried in a notice.tally message
+CHANGE_KINDS = {"correct": "notice.corrected", "withdraw": "notice.withdrawn"}
+"""The message each change of a sent notice appends."""
+WITHDRAWN = "notice_withdrawn"
+"""The conflict's reason: a withdrawn notice is not changed or sent again."""
 
 notices = sa.Table(
     "notices",
@@ -108,6 +122,24 @@ notice_deliveries = sa.Table(
     sa.Index("ix_notice_deliveries_channel", "channel", "user_id", "seq"),
 )
 
+notice_changes = sa.Table(
+    "notice_changes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),  # correct | withdraw
+    # a correction's whole new title and text; null for a withdrawal
+    sa.Column("title", sa.String(300), nullable=True),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("changed_by", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_notice_changes_notice", "notice_id", "id"),
+)
+"""Append-only: a notice's row keeps what was sent; each correction or withdrawal is a new
+row here (and a message on every channel the notice went to). The notice as it stands is
+its row with the last correction applied (:class:`Version`)."""
+
 
 # -- the shapes of what the API takes and sends about notices -------------------------------
 
@@ -137,10 +169,30 @@ class RepushInput(Body):
     who: Literal["missing", "unread"] | None = None
 
 
+class CorrectionInput(Body):
+    """A sent notice's corrected title and text (each left out stays as it stands), and
+    why."""
+
+    title: Title | None = None
+    text: MaybeText | None = None
+    reason: MaybeShortText | None = None
+
+
+class WithdrawalInput(Body):
+    """Why a sent notice is withdrawn (shown to every addressee)."""
+
+    reason: ShortText
+
+
 class Audience(Shape):
     meeting: bool
     delegations: list[int]
     deputies: list[int]
+
+
+class Titled(Shape):
+    title: str
+    text: str
 
 
 class Notice(Shape):
@@ -155,6 +207,21 @@ class Notice(Shape):
     audience: Audience
     created_at: Timestamp | None
     addressees: int
+    status: Annotated[
+        Literal["sent", "corrected", "withdrawn"],
+        Meta(
+            description="withdrawn after any correction; corrected: title and text are the last correction's"
+        ),
+    ] = "sent"
+    changed_at: (
+        Annotated[Timestamp, Meta(description="when it was last corrected, or withdrawn")] | None
+    ) = None
+    reason: (
+        Annotated[str, Meta(description="the last correction's or the withdrawal's reason")] | None
+    ) = None
+    original: (
+        Annotated[Titled, Meta(description="what was sent, once corrected or withdrawn")] | None
+    ) = None
     delivered: (
         Annotated[int, Meta(description="staff only: delivered count of the last tally")] | None
     ) = None
@@ -240,6 +307,10 @@ class NoticeCounts(Shape):
     delivered: int
     read: int
     missing: Annotated[int, Meta(description="addressees with neither receipt")]
+    unread: Annotated[int, Meta(description="delivered but not read (delivered - read)")]
+    status: Annotated[
+        Literal["sent", "corrected", "withdrawn"], Meta(description="as the notice stands")
+    ] = "sent"
 
 
 class TallyReport(NoticeCounts, kw_only=True):
@@ -267,7 +338,6 @@ class DelegationFollowUp(Shape):
 class FollowUp(NoticeCounts, kw_only=True):
     """Who to follow up, by delegation."""
 
-    unread: Annotated[int, Meta(description="delivered but not read")]
     delegations: list[DelegationFollowUp]
 
 
@@ -303,30 +373,79 @@ class RepushAnswer(Shape):
     reach: Reach | None = None
 
 
-def notice_dict(r: Any) -> dict[str, Any]:
-    return {
+@dataclass(frozen=True)
+class Version:
+    """A notice as it stands: what was sent, with its corrections and withdrawal applied
+    in the order they were appended."""
+
+    status: Literal["sent", "corrected", "withdrawn"]
+    title: str
+    text: str
+    changed_at: datetime | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, r: Any, changes: Sequence[Any] = ()) -> Version:
+        v = cls("sent", r.title, r.text)
+        for c in changes:
+            if c.action == "correct":
+                v = cls("corrected", c.title, c.text, utc(c.changed_at), c.reason)
+            else:
+                v = cls("withdrawn", v.title, v.text, utc(c.changed_at), c.reason)
+        return v
+
+
+async def changes_of(conn: AsyncConnection, notice_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Each notice's corrections and withdrawal, in the order they were appended."""
+    out: dict[int, list[Any]] = {}
+    c = notice_changes.c
+    for part in in_chunks(sorted(set(notice_ids))):
+        for r in await conn.execute(
+            sa.select(notice_changes).where(c.notice_id.in_(part)).order_by(c.id)
+        ):
+            out.setdefault(int(r.notice_id), []).append(r)
+    return out
+
+
+async def version_of(conn: AsyncConnection, r: Any) -> Version:
+    return Version.of(r, (await changes_of(conn, [int(r.id)])).get(int(r.id), ()))
+
+
+def notice_dict(r: Any, v: Version | None = None) -> dict[str, Any]:
+    v = v or Version.of(r)
+    out = {
         "id": int(r.id),
         "meeting_id": int(r.meeting_id),
-        "title": r.title,
-        "text": r.text,
+        "title": v.title,
+        "text": v.text,
         "urgent": bool(r.urgent),
         "confirm": bool(r.confirm),
         "audience": orjson.loads(r.audience),
         "created_at": iso_or_none(r.created_at),
         "addressees": int(r.addressees),
+        "status": v.status,
     }
+    if v.status != "sent":
+        out["changed_at"] = iso_or_none(v.changed_at)
+        out["reason"] = v.reason
+        out["original"] = {"title": r.title, "text": r.text}
+    return out
 
 
-def message_body(r: Any, repush: bool = False) -> dict[str, Any]:
-    """The body of the ``notice`` message an addressee receives."""
-    body = {
+def message_body(r: Any, repush: bool = False, v: Version | None = None) -> dict[str, Any]:
+    """The body of the ``notice`` message an addressee receives: the notice as it stands
+    (a re-push of a corrected notice carries the correction and ``corrected_at``)."""
+    v = v or Version.of(r)
+    body: dict[str, Any] = {
         "notice": int(r.id),
         "meeting": int(r.meeting_id),
-        "title": r.title,
-        "text": r.text,
+        "title": v.title,
+        "text": v.text,
         "urgent": bool(r.urgent),
         "confirm": bool(r.confirm),
     }
+    if v.status == "corrected":
+        body["corrected_at"] = iso_or_none(v.changed_at)
     if repush:
         body["repush"] = True
     return body
@@ -513,16 +632,14 @@ class Tally:
         return [p for p in self.people if p.delivered_at is None]
 
     def unread(self) -> list[Addressee]:
-        """Addressees who have not read it (whether or not it reached them)."""
-        return [p for p in self.people if p.read_at is None]
-
-    def delivered_unread(self) -> list[Addressee]:
-        """Addressees it reached who have not read it (the tally's ``unread_people``)."""
+        """Addressees it reached who have not read it: the one meaning of *unread* (the
+        tally's ``unread_people``, the follow-up's, the re-push to ``unread``, the
+        statistics' ``unread`` and the export's), so missing and unread never overlap."""
         return [p for p in self.people if p.delivered_at is not None and p.read_at is None]
 
     def by_delegation(self) -> list[tuple[int | None, int, list[Addressee], list[Addressee]]]:
         """Who to follow up, per delegation with anyone missing or unread: (delegation id,
-        its addressees, :meth:`missing`, :meth:`delivered_unread`); the delegations with
+        its addressees, :meth:`missing`, :meth:`unread`); the delegations with
         the most missing first, then the most unread, then by id (none last)."""
         groups: dict[int | None, tuple[list[Addressee], list[Addressee], list[Addressee]]] = {}
         for p in self.people:
@@ -537,11 +654,15 @@ class Tally:
         return out
 
     def counts(self) -> dict[str, int]:
+        """The figures of a notice, as every surface shows them (tally, follow-up, the
+        archive, statistics, the export): ``missing`` + ``unread`` + ``read`` =
+        ``addressees``."""
         return {
             "addressees": len(self.people),
             "delivered": self.delivered,
             "read": self.read,
             "missing": len(self.people) - self.delivered,
+            "unread": self.delivered - self.read,
         }
 
     def message(self) -> dict[str, Any]:
@@ -561,7 +682,7 @@ class Tally:
             "meeting_id": self.meeting_id,
             **self.counts(),
             "missing_people": [person(p.id, p.name) for p in self.missing()],
-            "unread_people": [person(p.id, p.name) for p in self.delivered_unread()],
+            "unread_people": [person(p.id, p.name) for p in self.unread()],
             "people": [p.public() for p in self.people],
         }
 
@@ -571,23 +692,27 @@ def _earliest(*ts: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-def _with_receipts(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+def _with_receipts(*where: sa.ColumnElement[bool], times: bool = True) -> sa.Select[Any]:
     """The deliveries matching ``where`` (id, notice_id, user_id), each with the time of the
     addressee's first ``ack`` on its channel at or past its seq (``acked``) and of their
     first ``read`` of exactly its seq (``read``): the receipts that make it delivered and
-    read."""
+    read. **The one rule of delivered and read**: the tally, a deputy's own list, the
+    archive (through the tally), the statistics and the export all count through it.
+    With ``times=False`` ``acked`` only says whether there is such an ack (the delivery's
+    own time, or null): one index probe instead of reading every later ack."""
     d = notice_deliveries
     r = receipts
-    acked = (
-        sa.select(sa.func.min(r.c.ts))
-        .where(
-            r.c.user_id == d.c.user_id,
-            r.c.channel == d.c.channel,
-            r.c.kind == "ack",
-            r.c.seq >= d.c.seq,
-        )
-        .scalar_subquery()
+    covers = (
+        r.c.user_id == d.c.user_id,
+        r.c.channel == d.c.channel,
+        r.c.kind == "ack",
+        r.c.seq >= d.c.seq,
     )
+    acked: sa.ColumnElement[Any]
+    if times:
+        acked = sa.select(sa.func.min(r.c.ts)).where(*covers).scalar_subquery()
+    else:
+        acked = sa.case((sa.select(r.c.seq).where(*covers).exists(), d.c.ts), else_=sa.null())
     read = (
         sa.select(sa.func.min(r.c.ts))
         .where(
@@ -601,6 +726,48 @@ def _with_receipts(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
     return sa.select(
         d.c.id, d.c.notice_id, d.c.user_id, acked.label("acked"), read.label("read")
     ).where(*where)
+
+
+def per_addressee(*where: sa.ColumnElement[bool]) -> sa.Subquery:
+    """One row per addressee of each notice matching ``where`` (on ``notices``):
+    ``notice_id``, ``user_id``, ``sent`` (the notice's time), ``delivered`` (1 or 0) and
+    ``read_at`` (null when not read), by :func:`_with_receipts` over all their deliveries
+    (a re-push is another delivery of the same notice). What :meth:`Tally.counts` counts,
+    set-based for many notices at once (statistics, the export)."""
+    d = notice_deliveries
+    x = _with_receipts(
+        d.c.notice_id.in_(sa.select(notices.c.id).where(*where)), times=False
+    ).subquery("x")
+    delivered = sa.case((sa.or_(x.c.acked.is_not(None), x.c.read.is_not(None)), 1), else_=0)
+    return (
+        sa.select(
+            x.c.notice_id,
+            x.c.user_id,
+            sa.func.min(notices.c.created_at).label("sent"),
+            sa.func.max(delivered).label("delivered"),
+            sa.func.min(x.c.read).label("read_at"),
+        )
+        .join(notices, notices.c.id == x.c.notice_id)
+        .group_by(x.c.notice_id, x.c.user_id)
+        .subquery("per")
+    )
+
+
+def figures_by_notice(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Per notice matching ``where``: ``addressees``, ``delivered``, ``read``, ``missing``,
+    ``unread`` — :meth:`Tally.counts`, for many notices in one statement (the export)."""
+    p = per_addressee(*where)
+    addressees = sa.func.count()
+    delivered = sa.func.coalesce(sa.func.sum(p.c.delivered), 0)
+    read = sa.func.count(p.c.read_at)
+    return sa.select(
+        p.c.notice_id,
+        addressees.label("addressees"),
+        delivered.label("delivered"),
+        read.label("read"),
+        (addressees - delivered).label("missing"),
+        (delivered - read).label("unread"),
+    ).group_by(p.c.notice_id)
 
 
 def _delivered_read(x: Any) -> tuple[datetime | None, datetime | None]:
@@ -653,6 +820,44 @@ async def own_receipts(
     return out
 
 
+class NoticeStanding(Shape):
+    """How a notice stands, and its figures: the tally's (:meth:`Tally.counts`)."""
+
+    id: int
+    status: Literal["sent", "corrected", "withdrawn"]
+    changed_at: Timestamp | None
+    reason: str | None
+    addressees: int
+    delivered: int
+    read: int
+    missing: Annotated[int, Meta(description="addressees with neither receipt")]
+    unread: Annotated[int, Meta(description="delivered but not read")]
+
+
+async def standing(conn: AsyncConnection, notice_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """How each notice stands, for a page that shows its messages (the archive): ``status``
+    (``changed_at`` and ``reason`` once changed) and its figures, :meth:`Tally.counts`, the
+    very numbers of its tally. Unknown ids are left out."""
+    ids = sorted(set(notice_ids))
+    rows = [
+        r
+        for part in in_chunks(ids)
+        for r in await conn.execute(sa.select(notices).where(notices.c.id.in_(part)))
+    ]
+    changes = await changes_of(conn, ids)
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        v = Version.of(r, changes.get(int(r.id), ()))
+        out[int(r.id)] = {
+            "id": int(r.id),
+            "status": v.status,
+            "changed_at": iso_or_none(v.changed_at),
+            "reason": v.reason,
+            **(await compute_tally(conn, r)).counts(),
+        }
+    return out
+
+
 async def _check_reader(conn: AsyncConnection, me: Member, notice_id: int) -> Any:
     require_role(me, *sorted(READERS_OF_ALL))
     return await notice_row(conn, notice_id)
@@ -664,6 +869,7 @@ async def tally(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     and the counts of those states per channel."""
     async with node.log.reading() as conn:
         n = await _check_reader(conn, me, notice_id)
+        v = await version_of(conn, n)
         report = (await compute_tally(conn, n)).report()
         per = await reach_of(conn, int(n.id))
     by_channel: dict[str, list[str]] = {}
@@ -672,7 +878,8 @@ async def tally(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
     for p in report["people"]:
         p["reach"] = per.get(p["id"])
     return {
-        "notice_title": n.title,
+        "notice_title": v.title,
+        "status": v.status,
         **report,
         "reach": {c: summary(states) for c, states in sorted(by_channel.items())},
     }
@@ -700,14 +907,15 @@ async def _follow_up(conn: AsyncConnection, n: Any) -> dict[str, Any]:
     """The tally's missing and delivered-but-unread addressees grouped by delegation
     (:meth:`Tally.by_delegation`), with the delegations' names and the totals."""
     t = await compute_tally(conn, n)
+    v = await version_of(conn, n)
     groups = t.by_delegation()
     names = await _delegation_names(conn, [g[0] for g in groups])
     return {
         "notice": t.notice_id,
-        "notice_title": n.title,
+        "notice_title": v.title,
+        "status": v.status,
         "meeting_id": t.meeting_id,
         **t.counts(),
-        "unread": len(t.delivered_unread()),
         "delegations": [
             {
                 "delegation_id": d,
@@ -825,9 +1033,14 @@ async def repush(
     require_role(me, "secretariat")
     async with node.writing() as w:
         n = await notice_row(w.conn, notice_id, lock=True)
+        v = await version_of(w.conn, n)
+        if v.status == "withdrawn":
+            raise Conflict(
+                f"notice {notice_id} was withdrawn: it is not sent again", reason=WITHDRAWN
+            )
         t = await compute_tally(w.conn, n)
         targets = t.missing() if who == "missing" else t.unread()
-        body = message_body(n, repush=True)
+        body = message_body(n, repush=True, v=v)
         ts = node.clock.now()
         out: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
@@ -874,6 +1087,93 @@ async def repush(
     return result
 
 
+async def _change(
+    node: Node,
+    me: Member,
+    notice_id: int,
+    action: Literal["correct", "withdraw"],
+    title: str | None = None,
+    text: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Append a correction or the withdrawal of a sent notice: a ``notice_changes`` row,
+    and ``notice.corrected`` / ``notice.withdrawn`` on every channel the notice (and its
+    re-pushes) went to, so each addressee gets it where they got the notice, and on the
+    desk. The notice's row and its messages are never rewritten."""
+    require_role(me, "secretariat")
+    async with node.writing() as w:
+        n = await notice_row(w.conn, notice_id, lock=True)
+        if int(n.meeting_id) not in me.meetings:
+            raise Forbidden(f"secretariat {me.id} does not run meeting {n.meeting_id}")
+        v = await version_of(w.conn, n)
+        if v.status == "withdrawn":
+            raise Conflict(f"notice {notice_id} was withdrawn: it cannot change", reason=WITHDRAWN)
+        ts = node.clock.now()
+        if action == "correct":
+            title = v.title if title is None else title
+            text = v.text if text is None else text
+            if (title, text) == (v.title, v.text):
+                raise BadRequest(
+                    "nothing to correct: give the new `title` or `text`",
+                    field="text",
+                    reason="notice_unchanged",
+                )
+            new = Version("corrected", title, text, ts, reason or None)
+        else:
+            new = Version("withdrawn", v.title, v.text, ts, reason)
+        await w.conn.execute(
+            notice_changes.insert().values(
+                notice_id=n.id,
+                action=action,
+                title=title if action == "correct" else None,
+                text=text if action == "correct" else None,
+                reason=new.reason,
+                changed_by=me.id,
+                changed_at=ts,
+            )
+        )
+        d = notice_deliveries.c
+        channels = sorted(
+            (await w.conn.execute(sa.select(d.channel).where(d.notice_id == n.id).distinct()))
+            .scalars()
+            .all()
+        )
+        desk = f"desk:{n.meeting_id}"
+        await w.lock(*channels, desk)
+        body: dict[str, Any] = {"notice": int(n.id), "meeting": int(n.meeting_id)}
+        if action == "correct":
+            body |= {"title": new.title, "text": new.text, "reason": new.reason}
+            body["corrected_at"] = iso_or_none(ts)
+        else:
+            body |= {"reason": new.reason, "withdrawn_at": iso_or_none(ts)}
+        for channel in [*channels, desk]:
+            await w.append(channel, CHANGE_KINDS[action], me, body)
+        return notice_dict(n, new)
+
+
+async def correct_notice(
+    node: Node,
+    me: Member,
+    notice_id: int,
+    title: str | None = None,
+    text: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Correct a sent notice (the secretariat of its meeting): its new title and text
+    (either left out stays), and why. Every addressee receives ``notice.corrected``; the
+    notice then reads as corrected everywhere it is shown. A withdrawn notice is
+    ``conflict``; a correction that changes nothing ``bad_request``."""
+    return await _change(node, me, notice_id, "correct", title, text, reason)
+
+
+async def withdraw_notice(node: Node, me: Member, notice_id: int, reason: str) -> dict[str, Any]:
+    """Withdraw a sent notice (the secretariat of its meeting), saying why. Every addressee
+    receives ``notice.withdrawn``; the notice reads as withdrawn everywhere it is shown, its
+    text still there to read. Final: it is not corrected, withdrawn or re-pushed again
+    (``conflict``). Its tally stays: who had it and who read it is part of the record."""
+    return await _change(node, me, notice_id, "withdraw", reason=reason)
+
+
 async def list_notices(node: Node, me: Member, meeting_id: int) -> list[dict[str, Any]]:
     """Readers of all see every notice of the meeting with its last tallied counts; a
     deputy sees the notices addressed to them, each with when it reached them and when
@@ -890,9 +1190,11 @@ async def list_notices(node: Node, me: Member, meeting_id: int) -> list[dict[str
             q = q.where(notices.c.id.in_(mine))
         staff = me.role in READERS_OF_ALL
         own = {} if staff else await own_receipts(conn, me.id, meeting_id)
+        rows = (await conn.execute(q)).all()
+        changes = await changes_of(conn, [int(r.id) for r in rows])
         out = []
-        for r in await conn.execute(q):
-            d = notice_dict(r)
+        for r in rows:
+            d = notice_dict(r, Version.of(r, changes.get(int(r.id), ())))
             if staff:
                 d["delivered"] = int(r.delivered_count)
                 d["read"] = int(r.read_count)

@@ -12,7 +12,10 @@ or descending, and continue with an opaque cursor: a page never repeats or skips
 message, however many are stored meanwhile.
 
 Receipts: for each message, who has it and who read it, and when
-(``hub.supervision.delivery``).
+(``hub.supervision.delivery``). A message about a notice (``notice``, ``notice.*``) also
+carries how that notice stands: corrected or withdrawn, and its figures counted by the
+notice's tally (``hub.session.notices.standing``), so the archive and the tally never show
+two numbers for one notice.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from hub.errors import BadRequest
 from hub.params import check_id, parse_when
 from hub.protocol import Message
 from hub.session.channels import parse_congress_channel
+from hub.session.notices import NoticeStanding, standing
 from hub.session.schema import users
 from hub.shapes import NO_NUL, Body, Id, Named, Shape, Timestamp
 from hub.store.log import COLUMNS, stored_message
@@ -123,7 +127,16 @@ class ArchivedMessage(Message):
     """A stored message with, unless left out, who has and who read it."""
 
     recipients: Annotated[int | None, Meta(description="how many should have it")] = None
-    receipts: list[Receipt] = msgspec.field(default_factory=list)
+    receipts: Annotated[
+        list[Receipt], Meta(description="of everyone but the sender who has it or read it")
+    ] = msgspec.field(default_factory=list)
+    notice: (
+        Annotated[
+            NoticeStanding,
+            Meta(description="a message about a notice (with receipts): the notice's standing"),
+        ]
+        | None
+    ) = None
 
 
 class ArchivePage(Shape):
@@ -285,5 +298,17 @@ async def search(
             recipients, people = got[(m.channel, m.seq)]
             d["recipients"] = recipients
             d["receipts"] = people
+    about = [
+        (d["body"]["notice"], d)
+        for d in out
+        if d["kind"].split(".", 1)[0] == "notice"
+        and isinstance(d["body"], dict)
+        and type(d["body"].get("notice")) is int
+    ]
+    if about and with_receipts:
+        notes = await standing(conn, [nid for nid, _ in about])
+        for nid, d in about:
+            if nid in notes:
+                d["notice"] = notes[nid]
     nxt = encode_cursor(msgs[-1].id, desc) if more and msgs else None
     return Page(out, nxt)

@@ -211,8 +211,8 @@ async def receipts_of(
     conn: AsyncConnection, wanted: list[tuple[str, int, int]]
 ) -> dict[Pair, tuple[int | None, list[dict[str, Any]]]]:
     """For messages ``(channel, seq, sender id)``: the number of intended recipients (None
-    if the channel has no fixed audience, less the sender) and, per user who has it or
-    read it, ``{"user", "delivered_at", "read_at"}``, by user id."""
+    if the channel has no fixed audience, less the sender) and, per user other than the
+    sender who has it or read it, ``{"user", "delivered_at", "read_at"}``, by user id."""
     seqs: dict[str, list[int]] = defaultdict(list)
     sender: dict[Pair, int] = {}
     for ch, sq, by in wanted:
@@ -267,8 +267,8 @@ async def receipts_of(
                     j += 1
                 a = mine[j][1] if j < len(mine) else None
                 r = read_at.get(s)
-                if a is None and r is None:
-                    continue
+                if (a is None and r is None) or u == sender[(ch, s)]:
+                    continue  # the sender's own copy is no delivery of what they sent
                 delivered = r if a is None or (r is not None and r < a) else a
                 lists[k].append(
                     {"user": who, "delivered_at": stamp(delivered), "read_at": stamp(r)}

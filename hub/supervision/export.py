@@ -5,7 +5,9 @@ Datasets: ``messages`` (the archive's filters), ``receipts`` (``channel``, ``mee
 ``user``, ``since``, ``until``), ``items`` (one row per commit-to-do item or suggestion
 as it stands) and ``item_events`` (every step of those items) by ``meeting``, ``unit``,
 ``deputy``, ``since``, ``until`` (of the item's creation), ``attendance`` (``meeting``:
-one row per sitting and expected deputy). Rows are read in keyset batches in short read
+one row per sitting and expected deputy), ``notices`` (``meeting``, ``since``, ``until``
+of the sending: one row per notice as it stands, with its figures counted by the notices'
+one rule, ``hub.session.notices.figures_by_notice``, the tally's). Rows are read in keyset batches in short read
 transactions, a batch ending at :data:`BATCH` rows or :data:`BATCH_BYTES` of text,
 whichever comes first (the rows are fetched from a cursor in chunks sized to the
 budget, so a batch of large rows is cut before it is all in memory); each batch is encoded in a
@@ -36,6 +38,7 @@ from hub.errors import BadRequest
 from hub.protocol import iso_or_none
 from hub.session.items import item_deputies, item_events, item_units, items
 from hub.session.meetings import sittings
+from hub.session.notices import Version, changes_of, figures_by_notice, notices
 from hub.session.schema import units, users
 from hub.store.log import db_errors
 from hub.store.schema import messages, receipts
@@ -243,10 +246,66 @@ def dataset(name: str, f: Filters, fmt: str = "csv", user: int | None = None) ->
             raise BadRequest("the attendance export needs `meeting`")
         rows = attendance_rows(f.meeting)
         return Dataset(name, ATTENDANCE_COLUMNS, rows, *_as_dict(ATTENDANCE_COLUMNS))
+    if name == "notices":
+        return Dataset(name, NOTICE_COLUMNS, notice_rows(f), *_as_dict(NOTICE_COLUMNS))
     raise BadRequest(f"unknown export {name!r}: expected one of {', '.join(DATASETS)}")
 
 
-DATASETS = ("messages", "receipts", "items", "item_events", "attendance")
+DATASETS = ("messages", "receipts", "items", "item_events", "attendance", "notices")
+
+NOTICE_COLUMNS = (
+    "id", "meeting_id", "title", "created_at", "status", "changed_at", "reason",
+    "addressees", "delivered", "read", "missing", "unread",
+)  # fmt: skip
+
+
+def notice_rows(f: Filters) -> Callable[[AsyncConnection, Any, int], Any]:
+    """Each notice as it stands (corrected or withdrawn) with the tally's figures."""
+
+    async def read(conn: AsyncConnection, after: Any, batch: int) -> Batch:
+        n = notices.c
+        where: list[sa.ColumnElement[bool]] = []
+        if f.meeting is not None:
+            where.append(n.meeting_id == f.meeting)
+        if f.since is not None:
+            where.append(n.created_at >= f.since)
+        if f.until is not None:
+            where.append(n.created_at < f.until)
+        if after is not None:
+            where.append(n.id > after)
+        rows = (
+            await conn.execute(sa.select(notices).where(*where).order_by(n.id).limit(batch))
+        ).all()
+        if not rows:
+            return Batch([], after, False)
+        ids = [int(r.id) for r in rows]
+        figures = {
+            int(x.notice_id): x for x in await conn.execute(figures_by_notice(n.id.in_(ids)))
+        }
+        changes = await changes_of(conn, ids)
+        out = []
+        for r in rows:
+            v = Version.of(r, changes.get(int(r.id), ()))
+            x = figures.get(int(r.id))
+            out.append(
+                {
+                    "id": int(r.id),
+                    "meeting_id": int(r.meeting_id),
+                    "title": v.title,
+                    "created_at": iso_or_none(r.created_at),
+                    "status": v.status,
+                    "changed_at": iso_or_none(v.changed_at),
+                    "reason": v.reason,
+                    **{
+                        k: 0 if x is None else int(getattr(x, k))
+                        for k in ("addressees", "delivered", "read", "missing", "unread")
+                    },
+                }
+            )
+        return Batch(out, ids[-1], len(rows) == batch)
+
+    return read
+
 
 ITEM_COLUMNS = (
     "id", "kind", "meeting_id", "title", "state", "round", "lead_unit_id", "lead_unit",

@@ -12,9 +12,10 @@ Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start
   ``replied``, ``closed``, and ``same_day``: first replied on the local date of their
   first hand-over.
 * **item_states**: the items in scope (both kinds) by their state now.
-* **evaluations** of the items in scope, every round: counts per rating,
-  ``satisfaction_rate`` = (satisfied + basically satisfied) / all, ``satisfied_rate`` =
-  satisfied / all. ``no_evaluation``: items the secretariat closed after the evaluation
+* **evaluations** of the items in scope, each deputy's last rating of each item
+  (:func:`last_ratings`; a re-handled item counts once per deputy, with the rating of the
+  last round they evaluated): counts per rating, ``satisfaction_rate`` = (satisfied +
+  basically satisfied) / all, ``satisfied_rate`` = satisfied / all. ``no_evaluation``: items the secretariat closed after the evaluation
   deadline without every evaluation; a missing evaluation is no rating, neither
   satisfied nor unsatisfied, and counts in no rate (the ratings given before still do).
 * **overdue**: ``now`` — items whose current deadline (signing, or the reply) has passed;
@@ -26,7 +27,10 @@ Scope: ``meeting`` (items, notices and sittings of that meeting) and/or ``[start
   and on-time rate.
 * **notices**: addressees (per notice and deputy), ``delivered`` (an ack of the
   addressee's channel up to the notice's seq or later, or a read), ``read`` (a read of
-  that seq), their rates, and the median time from sending to reading (seconds).
+  that seq), ``missing`` (neither), ``unread`` (delivered, not read), the rates, and the
+  median time from sending to reading (seconds): the notices' own rule
+  (``hub.session.notices.per_addressee``), the one the tally, the archive and the export
+  count by.
 * **opinions** (审议意见) submitted in scope: ``total`` and per status now (``submitted``:
   not handled yet; ``noted``, ``merged``, ``committed``).
 * **attendance** at the sittings that have begun: those that ended (closed by the
@@ -56,12 +60,11 @@ from hub.protocol import iso, utc
 from hub.session import lifecycle as lc
 from hub.session.items import RATINGS, SUGGESTION, due_expr, item_evaluations, items
 from hub.session.meetings import sitting_ended, sittings
-from hub.session.notices import notice_deliveries, notices
+from hub.session.notices import notices, per_addressee
 from hub.session.opinions import STATUSES as OPINION_STATUSES
 from hub.session.opinions import opinions
 from hub.session.schema import units
 from hub.store.engine import in_chunks
-from hub.store.schema import receipts
 from hub.supervision.attendance import marks
 from hub.supervision.timelines import analyse, load_events
 
@@ -177,14 +180,7 @@ async def item_statistics(
         q2 = q2.where(*scope(items.c.meeting_id, meeting, items.c.created_at, start, end))
         overdue_now = int((await conn.execute(q2)).scalar_one())
 
-    ratings = dict.fromkeys(RATINGS, 0)
-    for part in in_chunks(ids):
-        for r in await conn.execute(
-            sa.select(item_evaluations.c.rating, sa.func.count())
-            .where(item_evaluations.c.item_id.in_(part))
-            .group_by(item_evaluations.c.rating)
-        ):
-            ratings[r[0]] += int(r[1])
+    ratings = await last_ratings(conn, ids)
     total_eval = sum(ratings.values())
     no_evaluation = sum(r.state == lc.CLOSED and r.closed_reason == lc.NO_EVALUATION for r in rows)
 
@@ -230,56 +226,43 @@ async def item_statistics(
     }
 
 
+async def last_ratings(conn: AsyncConnection, item_ids: list[int]) -> dict[str, int]:
+    """**Satisfaction, the one definition**: per item and deputy, the rating of the last
+    round that deputy evaluated — a deputy's standing verdict on the item, counted once
+    however many times it was re-handled (an unsatisfied first reply followed by a
+    satisfied second counts as satisfied). Counts per rating over ``item_ids``."""
+    e = item_evaluations.c
+    ratings = dict.fromkeys(RATINGS, 0)
+    for part in in_chunks(item_ids):
+        last = (
+            sa.select(e.item_id, e.deputy_id, sa.func.max(e.round).label("round"))
+            .where(e.item_id.in_(part))
+            .group_by(e.item_id, e.deputy_id)
+            .subquery("last")
+        )
+        q = (
+            sa.select(e.rating, sa.func.count())
+            .join(
+                last,
+                sa.and_(
+                    e.item_id == last.c.item_id,
+                    e.deputy_id == last.c.deputy_id,
+                    e.round == last.c.round,
+                ),
+            )
+            .group_by(e.rating)
+        )
+        for rating, n in await conn.execute(q):
+            ratings[rating] += int(n)
+    return ratings
+
+
 async def notice_statistics(
     conn: AsyncConnection, meeting: int | None, start: datetime | None, end: datetime | None
 ) -> dict[str, Any]:
-    """Set-based, whatever the number of acks: an addressee has a delivery at (channel,
-    seq) when their highest ack on the channel (one index probe per addressee and
-    channel) is >= seq, or they read it; reads are looked up at the deliveries' seqs."""
-    nd, r = notice_deliveries, receipts
-    q = sa.select(nd.c.notice_id, nd.c.user_id, nd.c.channel, nd.c.seq, notices.c.created_at).join(
-        notices, notices.c.id == nd.c.notice_id
-    )
-    q = q.where(*scope(notices.c.meeting_id, meeting, notices.c.created_at, start, end))
-    d = q.cte("d")
-    pairs = sa.select(d.c.user_id, d.c.channel).distinct().subquery("pairs")
-    top = (
-        sa.select(sa.func.max(r.c.seq))
-        .where(r.c.user_id == pairs.c.user_id, r.c.channel == pairs.c.channel, r.c.kind == "ack")
-        .scalar_subquery()
-    )
-    acks = sa.select(pairs.c.user_id, pairs.c.channel, top.label("top")).cte("acks")
-    spots = sa.select(d.c.channel, d.c.seq).distinct().subquery("spots")
-    reads = (
-        sa.select(r.c.user_id, r.c.channel, r.c.seq, sa.func.min(r.c.ts).label("ts"))
-        .join(spots, sa.and_(r.c.channel == spots.c.channel, r.c.seq == spots.c.seq))
-        .where(r.c.kind == "read")
-        .group_by(r.c.user_id, r.c.channel, r.c.seq)
-        .cte("reads")
-    )
-    delivered = sa.case((sa.or_(acks.c.top >= d.c.seq, reads.c.ts.is_not(None)), 1), else_=0)
-    per = (
-        sa.select(
-            d.c.notice_id,
-            sa.func.min(d.c.created_at).label("sent"),
-            sa.func.max(delivered).label("delivered"),
-            sa.func.min(reads.c.ts).label("read_at"),
-        )
-        .select_from(
-            d.outerjoin(
-                acks, sa.and_(acks.c.user_id == d.c.user_id, acks.c.channel == d.c.channel)
-            ).outerjoin(
-                reads,
-                sa.and_(
-                    reads.c.user_id == d.c.user_id,
-                    reads.c.channel == d.c.channel,
-                    reads.c.seq == d.c.seq,
-                ),
-            )
-        )
-        .group_by(d.c.notice_id, d.c.user_id)  # a re-push is another delivery of the notice
-    )
-    p = per.subquery("per")
+    """Counted per addressee by the notices' own rule (``hub.session.notices.per_addressee``,
+    the rule of the tally), summed over the notices in scope."""
+    p = per_addressee(*scope(notices.c.meeting_id, meeting, notices.c.created_at, start, end))
     counts: list[sa.ColumnElement[Any]] = [
         sa.func.count(sa.distinct(p.c.notice_id)),
         sa.func.count(),
@@ -303,6 +286,8 @@ async def notice_statistics(
         "addressees": int(addressees),
         "delivered": int(delivered_n),
         "read": int(read_n),
+        "missing": int(addressees) - int(delivered_n),
+        "unread": int(delivered_n) - int(read_n),
         "delivery_rate": rate(int(delivered_n), int(addressees)),
         "read_rate": rate(int(read_n), int(addressees)),
         "median_time_to_read_s": median_read,

@@ -15,13 +15,35 @@ const ctx = { me, client, meetingId };
 
 // -- notices -------------------------------------------------------------------------
 
-/** notice id -> {body, sender, ts, deliveries: [{channel, seq}], open, li, parts} */
+/** notice id -> {body, sender, ts, deliveries: [{channel, seq}], open, li, parts, change} */
 const notices = new Map();
 const list = document.getElementById("notices");
 /** notice id -> read_at, from the server: read on any device (this browser may be new). */
 const readElsewhere = new Map();
+/** notice id -> its last correction or its withdrawal {status, title, text, reason, at, original},
+ * from notice.corrected / notice.withdrawn or the server's list, whichever came first. */
+const changes = new Map();
+
+/** Keep the latest change of a notice: a withdrawal is final, else the later correction. */
+function noteChange(id, c) {
+  const before = changes.get(id);
+  if (before && (before.status === "withdrawn" || (c.status !== "withdrawn" && before.at > c.at))) return;
+  changes.set(id, { ...before, ...c, title: c.title ?? before?.title, text: c.text ?? before?.text, original: c.original ?? before?.original });
+  const n = notices.get(id);
+  if (n) {
+    updateNotice(n);
+    updateBadge();
+  }
+}
+
+function onChange(m) {
+  const b = m.body;
+  if (m.kind === "notice.corrected") noteChange(b.notice, { status: "corrected", title: b.title, text: b.text, reason: b.reason, at: b.corrected_at });
+  else noteChange(b.notice, { status: "withdrawn", reason: b.reason, at: b.withdrawn_at });
+}
 
 function readState(n) {
+  if (changes.get(n.body.notice)?.status === "withdrawn") return "withdrawn";
   if (readElsewhere.get(n.body.notice)) return "read";
   if (n.deliveries.some((d) => client.isRead(d.channel, d.seq))) return "read";
   if (n.deliveries.some((d) => client.isReadPending(d.channel, d.seq))) return "pending";
@@ -46,6 +68,17 @@ function buildNotice(n) {
   );
   const confirm = el("button", { type: "button", class: "primary confirm", hidden: true }, t("notice.confirm"));
   const state = el("span", { class: "state meta", "aria-live": "polite" });
+  // A correction or the withdrawal: its chip and reason; what was sent, on request.
+  const title = el("span", { class: "notice-title grow" }, b.title || "");
+  const changed = el("span", { class: "changed" });
+  const reason = el("p", { class: "change-reason meta", hidden: true });
+  const originalId = `notice-original-${b.notice}`;
+  const original = el("p", { class: "original", id: originalId, hidden: true });
+  const showOriginal = el("button", { type: "button", class: "link show-original", hidden: true, "aria-expanded": "false", "aria-controls": originalId }, t("notice.showOriginal"));
+  showOriginal.addEventListener("click", () => {
+    n.originalOpen = !n.originalOpen;
+    updateNotice(n);
+  });
   toggle.addEventListener("click", () => {
     n.open = !n.open;
     text.hidden = !n.open;
@@ -62,14 +95,45 @@ function buildNotice(n) {
       { class: "row" },
       b.urgent ? chip(t("notice.urgent"), "urgent") : null,
       b.confirm ? chip(t("notice.confirmRequired"), "info") : null,
-      el("span", { class: "notice-title grow" }, b.title || ""),
+      title,
     ),
-    el("div", { class: "meta" }, `${n.sender?.name || ""} · ${when(n.ts)}`),
+    el("div", { class: "meta" }, `${n.sender?.name || ""} · ${when(n.ts)} `, changed),
+    reason,
     text,
-    el("div", { class: "row" }, toggle, confirm, state),
+    original,
+    el("div", { class: "row" }, toggle, confirm, showOriginal, state),
   );
   n.li = li;
-  n.parts = { toggle, confirm, state, text };
+  n.parts = { toggle, confirm, state, text, title, changed, reason, original, showOriginal };
+}
+
+/** The card's title and text as the notice stands, its change's chip and reason, and the
+ * original (what was first sent) behind 查看原文. A withdrawn notice keeps its text to read
+ * on request, and asks for no reading or confirmation. */
+function showChange(n) {
+  const c = changes.get(n.body.notice);
+  const p = n.parts;
+  const sent = n.body.corrected_at ? null : { title: n.body.title, text: n.body.text };
+  const first = c?.original ?? sent;
+  const now = { title: c?.title ?? n.body.title, text: c?.text ?? n.body.text };
+  p.title.textContent = now.title || "";
+  p.text.textContent = now.text || "";
+  const withdrawn = c?.status === "withdrawn";
+  n.li.classList.toggle("withdrawn", withdrawn);
+  n.li.dataset.status = c?.status ?? (n.body.corrected_at ? "corrected" : "sent");
+  const at = c?.at ?? n.body.corrected_at;
+  fill(p.changed, at ? chip(t(withdrawn ? "notice.withdrawnAt" : "notice.correctedAt", { time: when(at) }), withdrawn ? "bad" : "warn") : null);
+  p.reason.hidden = !c?.reason;
+  p.reason.textContent = c?.reason ? t(withdrawn ? "notice.withdrawnReason" : "notice.correctReason", { reason: c.reason }) : "";
+  // withdrawn: the text as it stood is the original to read on request; corrected: what was sent
+  const hidden = withdrawn ? now : first && (first.title !== now.title || first.text !== now.text) ? first : null;
+  p.showOriginal.hidden = !hidden;
+  p.showOriginal.textContent = t(n.originalOpen ? "notice.hideOriginal" : "notice.showOriginal");
+  p.showOriginal.setAttribute("aria-expanded", String(!!n.originalOpen));
+  p.original.hidden = !(hidden && n.originalOpen);
+  p.original.textContent = hidden ? `${t("notice.originalLabel")}${hidden.title}${hidden.text ? ` — ${hidden.text}` : ""}` : "";
+  p.toggle.hidden = withdrawn;
+  if (withdrawn) p.text.hidden = true;
 }
 
 function updateNotice(n) {
@@ -85,7 +149,10 @@ function updateNotice(n) {
       ? t(n.body.confirm ? "notice.confirmed" : "notice.read")
       : s === "pending"
         ? t("notice.readPending")
-        : "";
+        : s === "withdrawn"
+          ? t("notice.withdrawn")
+          : "";
+  showChange(n);
 }
 
 function updateBadge() {
@@ -123,7 +190,11 @@ function onNotice(m) {
 /** My notices' read receipts as the server holds them, from any of my devices. */
 async function loadReceipts() {
   const lists = await Promise.all(me.meetings.map((m) => get(`/api/meetings/${m}/notices`, { quiet: true }).catch(() => ({ notices: [] }))));
-  for (const l of lists) for (const x of l.notices) readElsewhere.set(x.id, x.read_at);
+  for (const l of lists)
+    for (const x of l.notices) {
+      readElsewhere.set(x.id, x.read_at);
+      if (x.status !== "sent") noteChange(x.id, { status: x.status, title: x.title, text: x.text, reason: x.reason, at: x.changed_at, original: x.original });
+    }
   for (const n of notices.values()) updateNotice(n);
   updateBadge();
 }
@@ -146,6 +217,7 @@ const handlers = [meetingPart, itemsPart, perfPart];
 client.addEventListener("message", (ev) => {
   const m = ev.detail;
   if (m.kind === "notice" && m.body && m.body.notice != null) onNotice(m);
+  if ((m.kind === "notice.corrected" || m.kind === "notice.withdrawn") && m.body && m.body.notice != null) onChange(m);
   for (const h of handlers) h.onMessage?.(m, ctx);
 });
 client.addEventListener("read", () => {

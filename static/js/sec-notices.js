@@ -59,6 +59,14 @@ export function onMessage(m) {
     s.counts = { addressees, delivered, read, missing };
     update(s);
     if (open?.s === s && !m.cached) scheduleFollowUp();
+  } else if (m.kind === "notice.corrected" || m.kind === "notice.withdrawn") {
+    const s = state.get(m.body.notice);
+    if (!s || s.notice.status === "withdrawn") return;
+    const b = m.body;
+    s.notice = b.title !== undefined
+      ? { ...s.notice, status: "corrected", title: b.title, text: b.text, reason: b.reason, changed_at: b.corrected_at, original: s.notice.original ?? { title: s.notice.title, text: s.notice.text } }
+      : { ...s.notice, status: "withdrawn", reason: b.reason, changed_at: b.withdrawn_at, original: s.notice.original ?? { title: s.notice.title, text: s.notice.text } };
+    update(s);
   } else if (m.kind === "notice.repushed") {
     const s = state.get(m.body.notice);
     if (s && !m.cached) {
@@ -236,7 +244,11 @@ function build(s) {
   const follow = el("button", { type: "button", class: "follow-up", "aria-haspopup": "dialog" }, t("notice.followUp"));
   const repushMissing = el("button", { type: "button", class: "repush" }, t("notice.repush"));
   const repushUnread = el("button", { type: "button", class: "repush-unread" }, t("notice.repushUnread"));
+  const correct = el("button", { type: "button", class: "correct", "aria-haspopup": "dialog" }, t("notice.correctBtn"));
+  const withdraw = el("button", { type: "button", class: "withdraw danger", "aria-haspopup": "dialog" }, t("notice.withdrawBtn"));
   follow.addEventListener("click", () => openFollowUp(s, follow));
+  correct.addEventListener("click", () => openChange(s, "correct", correct));
+  withdraw.addEventListener("click", () => openChange(s, "withdraw", withdraw));
   repushMissing.addEventListener("click", () => repush(s, "missing", repushMissing));
   repushUnread.addEventListener("click", () => repush(s, "unread", repushUnread));
   s.li = el(
@@ -248,13 +260,28 @@ function build(s) {
       n.urgent ? chip(t("notice.urgent"), "urgent") : null,
       n.confirm ? chip(t("notice.confirmRequired"), "info") : null,
       el("strong", { class: "grow notice-title" }, n.title),
+      el("span", { class: "changed" }),
     ),
     el("div", { class: "meta" }, `${when(n.created_at)} · ${audienceText(n)} · `, el("span", { class: "recipients" })),
+    el("p", { class: "change-reason meta", hidden: true }),
     el("div", { class: "tally", "aria-live": "polite" }, num("t-delivered", "notice.delivered"), num("t-read read", "notice.readCount"), num("t-missing missing", "notice.missing")),
     el("div", { class: "bar", "aria-hidden": "true" }, el("span", { class: "b-read" }), el("span", { class: "b-delivered" })),
     el("p", { class: "follow-counts meta" }),
-    el("div", { class: "row" }, follow, repushMissing, repushUnread, el("span", { class: "repush-note meta", "aria-live": "polite" })),
+    el("div", { class: "row" }, follow, repushMissing, repushUnread, correct, withdraw, el("span", { class: "repush-note meta", "aria-live": "polite" })),
   );
+}
+
+/** How the notice stands on its card: its title, 已更正 / 已撤回 with the time and reason. */
+function showStanding(s) {
+  const n = s.notice;
+  const q = (sel) => s.li.querySelector(sel);
+  const withdrawn = n.status === "withdrawn";
+  q(".notice-title").textContent = n.title;
+  fill(q(".changed"), n.status && n.status !== "sent" ? chip(t(withdrawn ? "notice.withdrawnAt" : "notice.correctedAt", { time: when(n.changed_at) }), withdrawn ? "bad" : "warn") : null);
+  q(".change-reason").hidden = !n.reason;
+  q(".change-reason").textContent = n.reason ? t(withdrawn ? "notice.withdrawnReason" : "notice.correctReason", { reason: n.reason }) : "";
+  s.li.dataset.status = n.status || "sent";
+  for (const sel of [".correct", ".withdraw"]) q(sel).hidden = withdrawn;
 }
 
 /** The counts a card shows; the unread are those it reached who have not read it (a read
@@ -272,8 +299,10 @@ function update(s) {
   q(".b-delivered").style.width = pct(c.delivered - c.read);
   const unread = c.delivered - c.read;
   q(".follow-counts").textContent = c.missing || unread ? t("notice.followCounts", { missing: c.missing, unread }) : t("notice.allRead");
-  q(".repush").disabled = c.missing === 0;
-  q(".repush-unread").disabled = c.read >= c.addressees;
+  showStanding(s);
+  const withdrawn = s.notice.status === "withdrawn";
+  q(".repush").disabled = withdrawn || c.missing === 0;
+  q(".repush-unread").disabled = withdrawn || unread === 0;
   s.li.dataset.delivered = String(c.delivered);
   s.li.dataset.read = String(c.read);
 }
@@ -288,7 +317,12 @@ function openFollowUp(s, opener) {
   const dialog = el(
     "dialog",
     { class: "card", id: "followup", "aria-labelledby": "fu-title", "data-notice": s.notice.id },
-    el("div", { class: "row spread" }, el("h2", { id: "fu-title", class: "grow" }, t("notice.followTitle", { title: s.notice.title })), close),
+    el(
+      "div",
+      { class: "row spread" },
+      el("h2", { id: "fu-title", class: "grow" }, t("notice.followTitle", { title: s.notice.title }), " ", el("span", { class: "fu-status" })),
+      close,
+    ),
     body,
   );
   close.addEventListener("click", () => dialog.close());
@@ -332,6 +366,8 @@ async function loadFollowUp() {
   const s = shown.s;
   s.counts = { addressees: f.addressees, delivered: f.delivered, read: f.read, missing: f.missing };
   update(s);
+  const st = shown.dialog.querySelector(".fu-status");
+  fill(st, f.status !== "sent" ? chip(t(f.status === "withdrawn" ? "notice.withdrawn" : "notice.corrected"), f.status === "withdrawn" ? "bad" : "warn") : null);
   const list = callList(f);
   fill(shown.body, list ? el("div", { class: "row fu-actions" }, list.actions) : null, followUpView(f), list?.table);
 }
@@ -425,4 +461,57 @@ async function repush(s, who, btn) {
     s.li.querySelector(".repush-note").textContent = note;
     flash(note);
   });
+}
+
+// -- correct or withdraw -------------------------------------------------------------------
+
+/** A dialog to correct a sent notice (its title and text as they stand, and why) or to
+ * withdraw it (why); sent, every addressee receives it and the card shows how it stands. */
+function openChange(s, action, opener) {
+  const n = s.notice;
+  const correcting = action === "correct";
+  const title = el("input", { id: "nc-title", maxlength: 300, value: n.title });
+  const text = el("textarea", { id: "nc-text", rows: 4 });
+  text.value = n.text || "";
+  const reason = el("input", { id: "nc-reason", maxlength: 2000, required: !correcting });
+  const problem = el("p", { class: "form-problem", role: "alert", hidden: true });
+  const send = el("button", { type: "submit", class: correcting ? "primary" : "primary danger", id: "nc-send" }, t(correcting ? "notice.correctSend" : "notice.withdrawSend"));
+  const cancel = el("button", { type: "button", class: "ghost" }, t("common.close"));
+  const form = el(
+    "form",
+    { novalidate: true },
+    correcting ? [field("notice.titleField", title), field("notice.body", text)] : el("p", {}, n.title),
+    field("notice.reasonField", reason),
+    problem,
+    el("div", { class: "row" }, send, cancel),
+  );
+  const dialog = el(
+    "dialog",
+    { class: "card", id: "notice-change", "aria-labelledby": "nc-heading", "data-notice": n.id },
+    el("h2", { id: "nc-heading" }, t(correcting ? "notice.correctTitle" : "notice.withdrawTitle")),
+    form,
+  );
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    opener.focus();
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    problem.hidden = true;
+    if (!correcting && !reason.value.trim()) {
+      reason.focus();
+      return;
+    }
+    const body = correcting ? { title: title.value.trim(), text: text.value, reason: reason.value.trim() || undefined } : { reason: reason.value.trim() };
+    busy(send, async () => {
+      s.notice = { ...s.notice, ...(await post(`/api/notices/${n.id}/${action}`, body)) };
+      update(s);
+      flash(t(correcting ? "notice.correctedOk" : "notice.withdrawnOk"));
+      dialog.close();
+    });
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  (correcting ? text : reason).focus();
 }

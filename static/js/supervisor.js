@@ -250,10 +250,31 @@ function summarize(body) {
   return main ? String(main) : JSON.stringify(body).slice(0, 160);
 }
 
-function archiveRow(m) {
-  const rs = m.receipts || [];
+/** A message about a notice shows that notice's figures (the tally's, from the server)
+ * and whether it was corrected or withdrawn; any other message its own receipts, the
+ * sender's own copy not counted (the server leaves it out). */
+function receiptsText(m, rs) {
+  const nt = m.notice;
+  if (nt) return `${t("notice.delivered")} ${nt.delivered}/${nt.addressees} · ${t("notice.readCount")} ${nt.read}`;
   const got = rs.filter((r) => r.delivered_at || r.read_at).length;
   const readN = rs.filter((r) => r.read_at).length;
+  return m.recipients ? `${t("notice.delivered")} ${got}/${m.recipients} · ${t("notice.readCount")} ${readN}` : "—";
+}
+
+function noticeStanding(m) {
+  const nt = m.notice;
+  if (!nt || nt.status === "sent") return null;
+  const withdrawn = nt.status === "withdrawn";
+  return el(
+    "div",
+    { class: "notice-standing", "data-status": nt.status },
+    chip(t(withdrawn ? "notice.withdrawnAt" : "notice.correctedAt", { time: when(nt.changed_at) }), withdrawn ? "bad" : "warn"),
+    nt.reason ? el("span", { class: "meta" }, ` ${t(withdrawn ? "notice.withdrawnReason" : "notice.correctReason", { reason: nt.reason })}`) : null,
+  );
+}
+
+function archiveRow(m) {
+  const rs = m.receipts || [];
   const who = el("button", { type: "button", class: "link", title: t("arch.onlySender", { name: m.sender.name }) }, m.sender.name);
   who.addEventListener("click", () => choose("sender", { id: m.sender.id, label: m.sender.name }));
   return el(
@@ -265,11 +286,11 @@ function archiveRow(m) {
     // Who really sent it: the hub stamps the sender from the account that stored it, never
     // from the body; role `system` is the hub itself.
     el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, who, el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)} #${m.sender.id}`)),
-    el("td", { class: "text" }, summarize(m.body)),
+    el("td", { class: "text" }, summarize(m.body), noticeStanding(m)),
     el(
       "td",
-      {},
-      m.recipients ? `${t("notice.delivered")} ${got}/${m.recipients} · ${t("notice.readCount")} ${readN}` : "—",
+      { class: "receipts" },
+      receiptsText(m, rs),
       rs.length
         ? el(
             "details",
@@ -383,7 +404,7 @@ function drawArchive(dir) {
   const drawExports = () => {
     const q = params();
     const links = [];
-    for (const ds of ["messages", "receipts", "attendance"]) {
+    for (const ds of ["messages", "receipts", "notices", "attendance"]) {
       for (const fmt of ["csv", "jsonl"]) {
         const p = new URLSearchParams(q);
         p.set("format", fmt);

@@ -379,6 +379,9 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/notices/{id}/followup", "notice", STAFF),
     ("GET", "/api/notices/{id}/calls", "notice", SEC | ADMIN),  # phone numbers
     ("POST", "/api/notices/{id}/repush", "notice", SEC),
+    # the secretariat of the notice's meeting (another meeting's: tests/session/test_notice_changes.py)
+    ("POST", "/api/notices/{id}/correct", "notice", SEC),
+    ("POST", "/api/notices/{id}/withdraw", "notice", SEC),
     ("POST", "/api/sittings/{id}/checkin", "sitting", NOBODY),
     ("POST", "/api/sittings/{id}/leave", "sitting", NOBODY),
     ("POST", "/api/leave/{id}/approve", "leave", SEC),

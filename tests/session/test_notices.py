@@ -19,16 +19,9 @@ from tests.utils.session import (
     head,
     history,
     http,
+    send_notice,
     wait_for,
 )
-
-
-async def _send(hub: RunningHub, world: World, **payload: Any) -> dict[str, Any]:
-    async with http(hub.url, world.tok(world.secretariat)) as sec:
-        r = await sec.post(f"/api/meetings/{world.meeting}/notices", json=payload)
-        assert r.status_code == 201, r.text
-        out: dict[str, Any] = r.json()
-        return out
 
 
 async def _tally(hub: RunningHub, world: World, notice: int) -> dict[str, Any]:
@@ -65,7 +58,9 @@ async def test_notice_to_200_deputies_live_tally_and_repush(
     clients = await connect_many(hub.ws_url, [bulk[u] for u in online])
     await asyncio.gather(*(c.subscribe(f"meeting:{m}") for c in clients))
 
-    sent = await _send(hub, world, title="会场变更", text="下午全体会议改在大礼堂", confirm=True)
+    sent = await send_notice(
+        hub, world, title="会场变更", text="下午全体会议改在大礼堂", confirm=True
+    )
     assert sent["addressees"] == 204 and sent["confirm"] is True
     assert sent["channels"] == [{"channel": f"meeting:{m}", "seq": 1}]
     nid = sent["id"]
@@ -148,7 +143,7 @@ async def test_notice_to_delegations_and_listed_deputies(hub: RunningHub, world:
     listed = in_d2[0]
     dep = await Client.connect(hub.ws_url, world.tok(listed))
     await dep.subscribe(f"deputy:{listed}")
-    sent = await _send(
+    sent = await send_notice(
         hub, world, title="代表团会议", urgent=True, delegations=[d1], deputies=[listed, in_d1[0]]
     )
     assert sent["addressees"] == len(in_d1) + 1
@@ -204,7 +199,7 @@ async def test_a_deputys_notice_list_carries_their_own_receipts(
     await dev_a.subscribe(f"deputy:{a}")
     await dev_c.subscribe(f"meeting:{m}")
 
-    n1 = await _send(hub, world, title="全体通知")
+    n1 = await send_notice(hub, world, title="全体通知")
     seq1 = (await wait_for(dev_a, "notice", f"meeting:{m}"))["seq"]
     r = await dev_a.request({"type": "ack", "channel": f"meeting:{m}", "seq": seq1})
     assert r["type"] == "receipt"
@@ -213,7 +208,7 @@ async def test_a_deputys_notice_list_carries_their_own_receipts(
     got = await wait_for(dev_c, "notice", f"meeting:{m}")
     r = await dev_c.request({"type": "read", "channel": f"meeting:{m}", "seq": got["seq"]})
     assert r["type"] == "receipt"
-    n2 = await _send(hub, world, title="个人通知", deputies=[a])
+    n2 = await send_notice(hub, world, title="个人通知", deputies=[a])
     inbox1 = await wait_for(dev_a, "notice", f"deputy:{a}")
 
     mine = await _mine(hub, world, a)
@@ -228,7 +223,7 @@ async def test_a_deputys_notice_list_carries_their_own_receipts(
 
     # a notice a's device missed on the meeting channel reaches them re-pushed on the inbox:
     # the ack there covers the re-push and the earlier inbox notice, and reads neither
-    n3 = await _send(hub, world, title="再次通知")
+    n3 = await send_notice(hub, world, title="再次通知")
     async with http(hub.url, world.tok(world.secretariat)) as sec:
         r = await sec.post(f"/api/notices/{n3['id']}/repush", json={"who": "missing"})
         assert a in {p["id"] for p in r.json()["repushed"]}
@@ -294,7 +289,7 @@ async def test_refused_notice_actions_write_nothing(hub: RunningHub, world: Worl
     for ch, h in heads.items():
         assert await head(hub.url, sec_tok, ch) == h
 
-    sent = await _send(hub, world, title="通知")
+    sent = await send_notice(hub, world, title="通知")
     for who, status in ((world.deputies[0], 403), (world.admin, 403)):
         async with http(hub.url, world.tok(who)) as c:
             assert (await c.post(f"/api/notices/{sent['id']}/repush")).status_code == status
@@ -329,7 +324,7 @@ async def test_tally_with_receipts_on_two_nodes(
             *await connect_many(nb.ws_url, [bulk[u] for u in ids[20:]]),
         ]
         await asyncio.gather(*(c.subscribe(f"meeting:{m}") for c in clients))
-        sent = await _send(na, world, title="两个节点")
+        sent = await send_notice(na, world, title="两个节点")
         await asyncio.gather(
             *(_receive_and_ack(c, f"meeting:{m}", i % 2 == 0) for i, c in enumerate(clients))
         )
@@ -358,8 +353,8 @@ async def test_tally_finds_exactly_the_notices_a_receipt_newly_covers(
     to its seq, a read only that seq; receipts for other users, later seqs or other
     channels change nothing."""
     m = world.meeting
-    first = (await _send(hub, world, title="一", body="第一"))["id"]
-    second = (await _send(hub, world, title="二", body="第二"))["id"]
+    first = (await send_notice(hub, world, title="一", body="第一"))["id"]
+    second = (await send_notice(hub, world, title="二", body="第二"))["id"]
     tally = hub.workflows.notice_tally
     ch = f"meeting:{m}"
     d0, d1 = world.deputies[0], world.deputies[1]

@@ -19,6 +19,7 @@ from hub.config import Settings
 from hub.session.attendance import request_leave
 from hub.session.meetings import create_sitting
 from hub.session.members import load_member
+from hub.session.notices import send_notice
 from hub.session.schema import units, users
 from hub.store.engine import make_engine
 from hub.store.log import append
@@ -89,6 +90,11 @@ async def _attendance(hub: RunningHub, world: World) -> None:
     await request_leave(node, dep, s["id"], LEAVE)
 
 
+async def _notices(hub: RunningHub, world: World) -> None:
+    sec = await load_member(hub.services.engine, world.secretariat)
+    await send_notice(hub.services.node, sec, world.meeting, TITLE, "正文")
+
+
 # dataset: (what puts hostile text in it, the column and the hostile value it must hold)
 CASES: dict[str, tuple[Callable[[RunningHub, World], Awaitable[None]], str, str]] = {
     "messages": (_messages, "sender_name", SEC_NAME),
@@ -96,6 +102,7 @@ CASES: dict[str, tuple[Callable[[RunningHub, World], Awaitable[None]], str, str]
     "items": (_items, "title", TITLE),
     "item_events": (_items, "actor_name", UNIT_USER_NAME),
     "attendance": (_attendance, "leave_reason", LEAVE),
+    "notices": (_notices, "title", TITLE),
 }
 
 

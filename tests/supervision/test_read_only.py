@@ -133,6 +133,7 @@ def _valid_request(method: str, path: str, ids: dict[str, int], world: World) ->
         "/api/meetings/{id:int}/sittings": {
             "kind": "plenary", "title": "t", "starts_at": "2030-03-04T09:00:00+08:00",
         },
+        "/api/notices/{id:int}/withdraw": {"reason": "取消"},
         "/api/opinions": {"meeting_id": m, "text": "意见"},
         "/api/opinions/{id:int}/merge": {"into": ids["opinion"] - 1},
         "/api/sittings/{id:int}/leave": {"reason": "出差"},

@@ -68,8 +68,8 @@ async def test_statistics_of_a_small_meeting(hub: RunningHub, world: World) -> N
         },
     ]
     assert got["notices"] == {
-        "count": 2, "addressees": 8, "delivered": 4, "read": 2, "delivery_rate": 0.5,
-        "read_rate": 0.25, "median_time_to_read_s": 120.0,
+        "count": 2, "addressees": 8, "delivered": 4, "read": 2, "missing": 4, "unread": 2,
+        "delivery_rate": 0.5, "read_rate": 0.25, "median_time_to_read_s": 120.0,
     }  # fmt: skip
     # A and B ended; C has not begun: left out, and counted as such.
     assert got["attendance"] == {
@@ -176,3 +176,21 @@ async def test_timeline_of_an_item(hub: RunningHub, world: World) -> None:
     assert t["deadlines"][0]["due"] == "2030-03-05T15:59:59.999999Z"
     assert s1["stages"]["review_s"] == 86400.0 and s1["stages"]["sign_s"] == 7200.0
     assert [d["status"] for d in s1["deadlines"]] == ["met", "pending"]
+
+
+async def test_satisfaction_is_each_deputys_last_rating(hub: RunningHub, world: World) -> None:
+    """An item rated unsatisfied, re-handled and then rated satisfied counts once, as
+    satisfied: the deputy's last rating (docs/workflows.md), not every round's."""
+    async with Api(hub, world) as api:
+        ids = await items_scenario(hub, world, api)
+        c2 = ids["c2"]
+        uu2 = world.unit_users[1]
+        hub.services.clock.set(at("2030-03-13 10:00"))
+        await api.post(uu2, f"/api/items/{c2}/reply", {"grade": "A", "text": "已落实"})
+        hub.services.clock.set(at("2030-03-13 11:00"))
+        await api.post(world.deputies[1], f"/api/items/{c2}/evaluate", {"rating": "satisfied"})
+        got = await api.get(world.supervisor, "/api/statistics", meeting=world.meeting)
+    assert got["evaluations"] == {
+        "total": 2, "satisfied": 2, "basically_satisfied": 0, "unsatisfied": 0,
+        "satisfaction_rate": 1.0, "satisfied_rate": 1.0, "no_evaluation": 0,
+    }  # fmt: skip

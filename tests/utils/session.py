@@ -15,7 +15,8 @@ from hub.session.schema import meeting_participants, users
 from hub.store.engine import make_engine
 from tests.utils import TIMEOUT
 from tests.utils.client import Client
-from tests.utils.factories import tokens
+from tests.utils.factories import World, tokens
+from tests.utils.servers import RunningHub
 
 
 async def add_deputies(
@@ -62,6 +63,15 @@ def http(base_url: str, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url, headers={"authorization": f"Bearer {token}"}, timeout=TIMEOUT
     )
+
+
+async def send_notice(hub: RunningHub, world: World, **payload: Any) -> dict[str, Any]:
+    """Send a notice to the world's meeting as its secretariat, over HTTP; the answer."""
+    async with http(hub.url, world.tok(world.secretariat)) as sec:
+        r = await sec.post(f"/api/meetings/{world.meeting}/notices", json=payload)
+        assert r.status_code == 201, r.text
+        out: dict[str, Any] = r.json()
+        return out
 
 
 def soon(hours: float = 0) -> str:
