@@ -311,7 +311,7 @@ async def add_ruleset(
                 f"`valid_from` is before the latest version's ({iso(utc(latest))}): past "
                 "points keep the rules that were in force; start the new version from then on"
             )
-        rid = (
+        row = (
             await w.conn.execute(
                 points_rulesets.insert()
                 .values(
@@ -321,11 +321,8 @@ async def add_ruleset(
                     created_by=me.id,
                     created_at=now,
                 )
-                .returning(points_rulesets.c.id)
+                .returning(*points_rulesets.c)
             )
-        ).scalar_one()
-        row = (
-            await w.conn.execute(sa.select(points_rulesets).where(points_rulesets.c.id == rid))
         ).one()
     return _ruleset(row).as_dict()
 
@@ -702,7 +699,7 @@ async def dispute(
         ).first()
         if open_ is not None:
             raise Conflict(f"entry {entry} is already disputed (dispute {open_.id})")
-        did = (
+        row = (
             await w.conn.execute(
                 points_disputes.insert()
                 .values(
@@ -712,11 +709,8 @@ async def dispute(
                     state="open",
                     created_at=now,
                 )
-                .returning(points_disputes.c.id)
+                .returning(*points_disputes.c)
             )
-        ).scalar_one()
-        row = (
-            await w.conn.execute(sa.select(points_disputes).where(points_disputes.c.id == did))
         ).one()
         out = dispute_dict(row)
         await w.append(f"deputy:{me.id}", "points.disputed", me, {"dispute": out})
