@@ -22,13 +22,15 @@ from tests.utils.items import Api
 from tests.utils.servers import RunningHub
 
 # Writes a supervisor may make: logging in and out, its own password, download links,
-# its own devices for Web Push, and deciding registrations.
+# its own devices for Web Push and its own browsers' logins, and deciding registrations.
 THEIRS = {
     ("POST", "/api/login"),
     ("POST", "/api/push/subscriptions"),
     ("DELETE", "/api/push/subscriptions/{id:int}"),
     ("POST", "/api/logout"),
     ("POST", "/api/password"),
+    ("POST", "/api/devices/refresh"),  # their own browsers' lasting logins
+    ("POST", "/api/devices/{id:int}/sign-out"),
     ("POST", "/api/downloads"),
     ("POST", "/api/registrations/{id:int}/confirm"),
     ("POST", "/api/registrations/{id:int}/reject"),
