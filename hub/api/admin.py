@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, decode, principal, services
+from hub.api import JSON, decode, devices, principal, services
 from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok, path_id
 from hub.auth import check_password_policy
 from hub.errors import Close
@@ -90,9 +90,7 @@ async def reset_password(request: Request) -> Response:
     password = (await decode(request, PasswordReset)).password
     check_password_policy(password, await username_of(s.engine, uid))
     await set_password(s.engine, uid, password)
-    for c in list(s.connections):
-        if c.principal is not None and c.principal.id == uid:
-            c.close_soon(Close.UNAUTHENTICATED, "password reset: log in again")
+    devices.close_sockets(request, uid, None, "password reset: log in again")
     return JSON({"id": uid, "reset": True})
 
 

@@ -5,6 +5,7 @@ browsers, ``POST /api/devices/{id}/sign-out`` signs one out, and
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated
 
 from msgspec import Meta
@@ -40,12 +41,15 @@ def clear_cookie(response: Response) -> None:
     )
 
 
-def close_sockets(request: Request, user_id: int, sessions: list[str], reason: str) -> None:
-    """Close this node's sockets of those logins with 4401; other nodes close theirs at
-    their next account check (``HUB_ACCOUNT_CHECK``)."""
+def close_sockets(
+    request: Request, user_id: int, sessions: Collection[str] | None, reason: str
+) -> None:
+    """Close this node's sockets of ``user_id`` (of those logins, or all if ``sessions``
+    is None) with 4401; other nodes close theirs at their next account check
+    (``HUB_ACCOUNT_CHECK``)."""
     for c in list(services(request).connections):
         p = c.principal
-        if p is not None and p.id == user_id and p.session in sessions:
+        if p is not None and p.id == user_id and (sessions is None or p.session in sessions):
             c.close_soon(Close.UNAUTHENTICATED, reason)
 
 

@@ -22,7 +22,7 @@ from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
 from hub.devices import keep as keep_device
 from hub.devices import open_device, sign_out
-from hub.errors import BadRequest, Close, Forbidden, RateLimited, Unauthorized
+from hub.errors import BadRequest, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
     check_password,
     find_login,
@@ -124,15 +124,6 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _close_sockets(request: Request, user_id: int, session: str | None, reason: str) -> None:
-    """Close this node's sockets of ``user_id`` (of one login if ``session``) with 4401;
-    other nodes close theirs at their next account check (``HUB_ACCOUNT_CHECK``)."""
-    for c in list(services(request).connections):
-        p = c.principal
-        if p is not None and p.id == user_id and (session is None or p.session == session):
-            c.close_soon(Close.UNAUTHENTICATED, reason)
-
-
 async def logout(request: Request) -> Response:
     """Revoke this device's token (and its download links) on every node."""
     s = services(request)
@@ -140,7 +131,7 @@ async def logout(request: Request) -> Response:
     claims: TokenClaims = request.state.claims
     await log_out(s.engine, claims)
     await sign_out(s.engine, me.id, s.tokens.ttl, s.clock.now(), session=claims.session)
-    _close_sockets(request, me.id, claims.session, "logged out")
+    devices.close_sockets(request, me.id, [claims.session], "logged out")
     response = JSON({"logged_out": True})
     devices.clear_cookie(response)
     return response
@@ -167,7 +158,7 @@ async def change_password(request: Request) -> Response:
     await set_password(s.engine, me.id, new)
     claims: TokenClaims = request.state.claims
     kept = await keep_device(s.engine, me.id, claims.session, s.clock.now())
-    _close_sockets(request, me.id, None, "password changed: log in again")
+    devices.close_sockets(request, me.id, None, "password changed: log in again")
     if kept is None:
         return JSON({"changed": True})
     token = s.tokens.issue(me.id, kept, session=claims.session)  # this browser stays
