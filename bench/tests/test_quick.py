@@ -33,6 +33,7 @@ def bench_env() -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # its reconnect storm has a deadline: no other test beside it
 def test_quick_run_covers_every_system_and_scenario(tmp_path: Path) -> None:
     """The whole harness runs at N=50 on every system, with no message lost and in order."""
     need(PG_URL, "PostgreSQL")
