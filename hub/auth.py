@@ -39,6 +39,20 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# A temporary password is random (:func:`temporary_password`, about 59 bits), so it needs
+# no slow hash against guessing offline; a light one lets a roster's thousand first
+# passwords be issued in seconds. Verified like any other (argon2 keeps its parameters).
+_light_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
+_TEMPORARY_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # none that reads as another
+
+
+def temporary_password() -> tuple[str, str]:
+    """A new temporary password, read aloud or off a slip without confusion
+    (``xxxx-xxxx-xxxx``: no 0/o, 1/l/i), and its hash."""
+    text = "-".join("".join(secrets.choice(_TEMPORARY_LETTERS) for _ in range(4)) for _ in range(3))
+    return text, _light_hasher.hash(text)
+
+
 def verify_password(stored: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored``. With no stored hash (unknown user,
     deactivated or password-less account) it verifies against a dummy hash and says no,
@@ -71,14 +85,21 @@ def check_password_policy(password: str, username: str) -> None:
     password (creating an account, a reset, a change) goes through here.
     """
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise BadRequest(f"the password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+        raise BadRequest(
+            f"the password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters",
+            reason="password_length",
+            min=MIN_PASSWORD,
+            max=MAX_PASSWORD,
+        )
     if len(set(password)) < 5:
-        raise BadRequest("the password must use at least 5 different characters")
+        raise BadRequest(
+            "the password must use at least 5 different characters", reason="password_variety"
+        )
     low = password.lower()
     if username and len(username) >= 3 and username.lower() in low:
-        raise BadRequest("the password must not contain the username")
+        raise BadRequest("the password must not contain the username", reason="password_username")
     if low in _WEAK or any(low.startswith(w) for w in _WEAK):
-        raise BadRequest("this password is too common: choose another")
+        raise BadRequest("this password is too common: choose another", reason="password_common")
 
 
 def _b64(data: bytes) -> str:

@@ -169,16 +169,28 @@ class PrincipalLoader:
             self._runner = None
 
 
-async def find_login(engine: AsyncEngine, username: str) -> tuple[int, str | None, bool] | None:
+@dataclasses.dataclass(frozen=True)
+class Login:
+    """What logging in reads of an account."""
+
+    id: int
+    password_hash: str | None
+    active: bool
+    temporary: bool  # the password was issued: it only lets its holder choose their own
+
+
+async def find_login(engine: AsyncEngine, username: str) -> Login | None:
     async with db_errors(), engine.connect() as conn:
         r = (
             await conn.execute(
-                sa.select(users.c.id, users.c.password_hash, users.c.active).where(
-                    users.c.username == username
-                )
+                sa.select(
+                    users.c.id, users.c.password_hash, users.c.active, users.c.password_temporary
+                ).where(users.c.username == username)
             )
         ).first()
-        return None if r is None else (int(r.id), r.password_hash, bool(r.active))
+        if r is None:
+            return None
+        return Login(int(r.id), r.password_hash, bool(r.active), bool(r.password_temporary))
 
 
 def check_password(stored: str | None, password: str) -> bool:
@@ -204,7 +216,11 @@ async def set_password(engine: AsyncEngine, user_id: int, password: str) -> None
         r = await conn.execute(
             users.update()
             .where(users.c.id == user_id)
-            .values(password_hash=hashed, token_version=users.c.token_version + 1)
+            .values(
+                password_hash=hashed,
+                password_temporary=False,
+                token_version=users.c.token_version + 1,
+            )
         )
         if r.rowcount == 0:
             raise NotFound(f"no user {user_id}")

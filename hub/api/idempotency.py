@@ -14,7 +14,8 @@ of it. Keys are per account: ``(account, key)`` names one request.
 - The same request while the first is still running waits for the first's answer (up to
   :data:`WAIT` seconds), then answers 409 ``conflict`` with reason ``key_in_flight``.
 - An answer that says nothing was done, or that a retry may do it (5xx, 401, 408, 429),
-  is not kept: the key is released and a retry runs the request.
+  is not kept: the key is released and a retry runs the request. Nor is an answer marked
+  ``Cache-Control: no-store`` (issued passwords): a repeat runs the request again.
 - A key lives :data:`LIFETIME`; a claim still ``pending`` after :data:`STALE` (its node
   died) is given to the next request with that key.
 
@@ -122,8 +123,19 @@ class _Answer:
         return Headers(raw=self.start["headers"]).get("content-type", "") if self.start else ""
 
     def keep(self) -> bool:
+        """Whether to store the answer for a repeat: not one that says nothing was done,
+        nor one too large, nor one marked ``Cache-Control: no-store`` (it carries secrets,
+        such as issued passwords, that must not rest in the database)."""
         size = sum(len(b) for b in self.body)
-        return 200 <= self.status < 500 and self.status not in NOT_KEPT and size <= MAX_ANSWER
+        secret = "no-store" in (
+            Headers(raw=self.start["headers"]).get("cache-control", "") if self.start else ""
+        )
+        return (
+            200 <= self.status < 500
+            and self.status not in NOT_KEPT
+            and size <= MAX_ANSWER
+            and not secret
+        )
 
     async def forward(self, send: Send) -> None:
         if self.start is None:

@@ -22,8 +22,9 @@ from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok
 from hub.auth import DOWNLOAD_TTL, TokenClaims, check_password_policy
 from hub.devices import keep as keep_device
 from hub.devices import open_device, sign_out
-from hub.errors import BadRequest, Forbidden, RateLimited, Unauthorized
+from hub.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
 from hub.identity import (
+    Login,
     check_password,
     find_login,
     load_principal,
@@ -97,23 +98,33 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-async def login(request: Request) -> Response:
-    """One answer, after one argon2 verification, for an unknown username, a wrong
-    password and a deactivated account: neither the reply nor its timing tells them apart."""
+async def _checked(request: Request, username: str, password: str) -> Login:
+    """The account whose username and password these are, after one full argon2
+    verification whatever the account (so neither the reply nor its timing tells an
+    unknown username, a wrong password, a deactivated account or a temporary password
+    apart); :class:`Unauthorized` otherwise, slowed by the limiter."""
     s = services(request)
-    d = await decode(request, Credentials)
-    username, password = d.username, d.password
     limiter: LoginLimiter = request.app.state.login_limiter
     address = _address(request)
     limiter.check(username, address)
     found = await find_login(s.engine, username)
-    stored = found[1] if found is not None and found[2] else None
+    usable = found is not None and found.active
+    stored = found.password_hash if found is not None and usable else None
     right = await asyncio.to_thread(check_password, stored, password)  # always: same time
+    if usable and found is not None and found.temporary:
+        # a temporary password's hash is light: spend what a full one costs
+        await asyncio.to_thread(check_password, None, password)
     if found is None or not right:
         limiter.failed(username, address)
         raise Unauthorized(WRONG)
     limiter.succeeded(username, address)
-    me = await load_principal(s.engine, found[0])
+    return found
+
+
+async def _logged_in(request: Request, user_id: int) -> Response:
+    """The answer of a login: an access token, and this browser's lasting login."""
+    s = services(request)
+    me = await load_principal(s.engine, user_id)
     agent, ttl = request.headers.get("user-agent", ""), s.settings.device_ttl
     session, credential = await open_device(
         s.engine, me.id, me.token_version, agent, ttl, s.clock.now()
@@ -122,6 +133,38 @@ async def login(request: Request) -> Response:
     response = JSON({"token": token, "expires_in": s.tokens.ttl, "user": me.public()})
     devices.set_cookie(response, request, credential)  # this browser's lasting login
     return response
+
+
+async def login(request: Request) -> Response:
+    """One answer, after one argon2 verification, for an unknown username, a wrong
+    password and a deactivated account. A right temporary password logs nobody in: its
+    holder is told to choose their own (``/api/login/first``)."""
+    d = await decode(request, Credentials)
+    found = await _checked(request, d.username, d.password)
+    if found.temporary:
+        raise Conflict(
+            "this password was issued to you: choose your own with POST /api/login/first",
+            reason="password_temporary",
+        )
+    return await _logged_in(request, found.id)
+
+
+async def first_login(request: Request) -> Response:
+    """The holder of a temporary password (issued with the roster) chooses their own and
+    is logged in: the temporary one stops working."""
+    s = services(request)
+    d = await decode(request, FirstLogin)
+    found = await _checked(request, d.username, d.password)
+    if not found.temporary:
+        raise Conflict(
+            "this account's password is its own already: log in with POST /api/login",
+            reason="password_not_temporary",
+        )
+    if d.new == d.password:
+        raise BadRequest("the new password must not be the issued one", field="new")
+    check_password_policy(d.new, d.username)
+    await set_password(s.engine, found.id, d.new)
+    return await _logged_in(request, found.id)
 
 
 async def logout(request: Request) -> Response:
@@ -209,6 +252,7 @@ async def whoami(request: Request) -> Response:
 
 routes = [
     Route("/api/login", login, methods=["POST"]),
+    Route("/api/login/first", first_login, methods=["POST"]),
     Route("/api/login/demo", demo_logins, methods=["GET"]),
     Route("/api/logout", logout, methods=["POST"]),
     Route("/api/password", change_password, methods=["POST"]),
@@ -220,6 +264,12 @@ routes = [
 class Credentials(Body):
     username: Verbatim
     password: Verbatim
+
+
+class FirstLogin(Body):
+    username: Verbatim
+    password: Annotated[Verbatim, Meta(description="the temporary password issued")]
+    new: Annotated[Verbatim, Meta(description="the password from now on (the policy applies)")]
 
 
 class NewPassword(Body):
@@ -274,10 +324,22 @@ spec = {
         "post": {
             "summary": "Exchange a username and password for an access token (one login, "
             "one device). A wrong username, a wrong password and a deactivated account get "
-            "the same 401",
+            "the same 401; a right temporary password gets 409 `conflict` with reason "
+            "`password_temporary` (choose one's own: `/api/login/first`)",
             "security": [],
             "requestBody": json_body(Credentials),
-            "responses": {**ok(LoggedIn), **error_responses(400, 401, 413, 429)},
+            "responses": {**ok(LoggedIn), **error_responses(400, 401, 409, 413, 429)},
+        }
+    },
+    "/api/login/first": {
+        "post": {
+            "summary": "The holder of a temporary password (issued with the roster, "
+            "`POST /api/meetings/{id}/roster/passwords`) chooses their own and is logged in, "
+            "as by `/api/login`; the temporary one stops working. 409 `conflict` with reason "
+            "`password_not_temporary` for an account whose password is its own",
+            "security": [],
+            "requestBody": json_body(FirstLogin),
+            "responses": {**ok(LoggedIn), **error_responses(400, 401, 409, 413, 429)},
         }
     },
     "/api/login/demo": {

@@ -11,17 +11,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, path_int, principal, query, services
+from hub.api import JSON, decode, path_int, principal, query, services
 from hub.api.documents import check_upload_headers
 from hub.api.meetings import MEETING_ID
-from hub.api.openapi import error_responses, ok
+from hub.api.openapi import error_responses, json_body, ok
 from hub.errors import BadRequest, TooLarge
 from hub.node import Node
 from hub.session import roster
 from hub.session.documents import FileName, clean_filename
 from hub.session.members import Member
 from hub.session.roster_sheet import MAX_BYTES
-from hub.shapes import Body, Query, Shape
+from hub.shapes import Body, Query, Shape, Verbatim
 
 Step = Callable[[Node, Member, int, bytes, str], Awaitable[dict[str, Any]]]
 
@@ -56,7 +56,19 @@ def _endpoint(step: Step) -> Callable[[Request], Awaitable[Response]]:
     return handle
 
 
+async def issue_passwords(request: Request) -> Response:
+    """Temporary passwords for the named accounts, answered once and never kept."""
+    me = await principal(request)
+    s = services(request)
+    mid = path_int(request)
+    await roster.check_importer(s.node, me, mid)
+    d = await decode(request, PasswordsFor)
+    out = await roster.issue_passwords(s.node, me, mid, d.usernames)
+    return JSON(out, headers={"Cache-Control": "no-store"})
+
+
 routes = [
+    Route("/api/meetings/{id:int}/roster/passwords", issue_passwords, methods=["POST"]),
     Route("/api/meetings/{id:int}/roster/preview", _endpoint(roster.preview), methods=["POST"]),
     Route(
         "/api/meetings/{id:int}/roster/import", _endpoint(roster.import_roster), methods=["POST"]
@@ -125,6 +137,48 @@ class RosterReport(Shape):
     written: bool
 
 
+class PasswordsFor(Body):
+    usernames: Annotated[
+        list[Verbatim],
+        Meta(
+            max_length=roster.ISSUE_MAX,
+            description="the accounts (usernames) to give a temporary password, e.g. those "
+            "an import created",
+        ),
+    ]
+
+
+IssueSkip = Literal["not_found", "not_allowed", "inactive", "has_password"]
+
+
+class IssuedPassword(Shape):
+    username: str
+    name: str
+    role: str
+    delegation: str | None
+    unit: str | None
+    password: Annotated[
+        str, Meta(description="the temporary password: shown here once, never stored in clear")
+    ]
+
+
+class SkippedAccount(Shape):
+    username: str
+    reason: Annotated[
+        IssueSkip,
+        Meta(
+            description="no such account; not one the caller may give a password to; "
+            "deactivated; or it has its own password already"
+        ),
+    ]
+
+
+class IssuedPasswords(Shape):
+    meeting: RosterMeeting
+    issued: list[IssuedPassword]
+    skipped: list[SkippedAccount]
+
+
 PARAMS = [MEETING_ID, Query(RosterQuery)]
 BODY = {
     "required": True,
@@ -135,6 +189,19 @@ WHO = (
     f"bytes: CSV (UTF-8, UTF-16 or GBK) or XLSX, at most {MAX_BYTES} bytes."
 )
 spec = {
+    "/api/meetings/{id}/roster/passwords": {
+        "post": {
+            "summary": "Give each named account that has no password of its own a temporary "
+            "password, answered here once (`Cache-Control: no-store`; never stored in clear, "
+            "never logged, not kept for an `Idempotency-Key` repeat): it only lets its holder "
+            "choose their own (`POST /api/login/first`). An admin, for any account but an "
+            "admin's; the secretariat, for the deputies of its meeting. Appends "
+            "roster.passwords_issued on desk:<id> naming the accounts",
+            "parameters": [MEETING_ID],
+            "requestBody": json_body(PasswordsFor),
+            "responses": {**ok(IssuedPasswords), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
     "/api/meetings/{id}/roster/preview": {
         "post": {
             "summary": "Preview a roster import: each row's result (new, updated, unchanged, "

@@ -33,7 +33,7 @@ FAMILIES: dict[str, str] = {
     "registration": "use POST /api/registrations and /api/registrations/{id}/{action}",
     "points": "use POST /api/points/disputes and /api/points/disputes/{id}/resolve",
     "reach": "the hub appends it itself as it sends a notice through Web Push",
-    "roster": "use POST /api/meetings/{id}/roster/import",
+    "roster": "use POST /api/meetings/{id}/roster/import and /roster/passwords",
 }
 """Each reserved family, and what to use instead of publishing its kinds raw."""
 

@@ -16,8 +16,11 @@ the accounts the hub holds and says what importing it would do, then does it.
   (listed in the report before anything is written).
 * **Meeting**: deputies and the secretariat become participants of the meeting unless
   ``参加会议`` says 否.
-* **Passwords** are never imported: a new account has no password and cannot log in
-  until an admin sets one (``POST /api/admin/users/{id}/password``).
+* **Passwords** are never imported: a new account has no password and cannot log in.
+  :func:`issue_passwords` gives the accounts without one of their own a **temporary
+  password** each, answered once (printed and handed out, never stored in clear nor
+  logged): it only lets its holder choose their own (``POST /api/login/first``). Who: an
+  admin, for any account but an admin's; the secretariat, for the deputies of its meeting.
 * **One transaction**, refused whole (``conflict``, reason ``roster_errors``, with the
   report) if any row has an error; the preview (:func:`preview`) writes nothing and
   reports every error at once. Importing the same file again finds every row
@@ -44,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth import temporary_password
 from hub.errors import BadRequest, Conflict, Forbidden
 from hub.session.common import meeting_row
 from hub.session.members import Member, check_phone
@@ -462,6 +466,149 @@ async def import_roster(
             reason="roster_changed",
         ) from None
     return report
+
+
+ISSUE_MAX = 2000  # accounts per request (each takes a few ms to hash)
+
+
+async def issue_passwords(
+    node: Node, me: Member, meeting_id: int, usernames: Sequence[str]
+) -> dict[str, Any]:
+    """A temporary password for each of ``usernames`` that has no password of its own (none
+    yet, or an earlier temporary one not used): the passwords, once, and for the others why
+    not (``not_found``, ``inactive``, ``has_password``, ``not_allowed``). One transaction;
+    appends ``roster.passwords_issued`` on ``desk:<meeting id>`` naming the accounts."""
+    async with node.log.reading() as conn:
+        meeting = await meeting_row(conn, meeting_id)
+    _check_role(me, meeting_id)
+    wanted = list(dict.fromkeys(usernames))
+    if not 1 <= len(wanted) <= ISSUE_MAX:
+        raise BadRequest(f"name 1 to {ISSUE_MAX} usernames", field="usernames")
+    found = await _accounts_by_username(node, meeting_id, wanted)
+    skipped: list[dict[str, Any]] = []
+    chosen: list[Any] = []
+    for name in wanted:
+        r = found.get(name)
+        reason = _why_not(me, r)
+        if reason:
+            skipped.append({"username": name, "reason": reason})
+        else:
+            chosen.append(r)
+    # Hashed before the transaction (a few ms each), which then takes only those that
+    # still have no password of their own.
+    made = await asyncio.to_thread(lambda: [temporary_password() for _ in chosen])
+    issued: list[dict[str, Any]] = []
+    async with node.writing() as w:
+        await w.lock(f"desk:{meeting_id}")
+        still: set[int] = set()
+        for chunk in in_chunks([int(r.id) for r in chosen]):
+            still.update(
+                int(i)
+                for i in (
+                    await w.conn.execute(
+                        sa.select(users.c.id).where(
+                            users.c.id.in_(chunk),
+                            users.c.active,
+                            users.c.password_hash.is_(None) | users.c.password_temporary,
+                        )
+                    )
+                ).scalars()
+            )
+        for r, (text, hashed) in zip(chosen, made, strict=True):
+            if int(r.id) not in still:  # changed meanwhile
+                skipped.append({"username": r.username, "reason": "has_password"})
+                continue
+            issued.append(
+                {
+                    "uid": int(r.id),
+                    "hashed": hashed,
+                    "username": r.username,
+                    "name": r.name,
+                    "role": r.role,
+                    "delegation": r.delegation,
+                    "unit": r.unit,
+                    "password": text,
+                }
+            )
+        if issued:
+            await w.conn.execute(
+                users.update()
+                .where(users.c.id == sa.bindparam("uid"))
+                .values(
+                    password_hash=sa.bindparam("hashed"),
+                    password_temporary=True,
+                    token_version=users.c.token_version + 1,
+                ),
+                [{"uid": x["uid"], "hashed": x["hashed"]} for x in issued],
+            )
+            body = {
+                "meeting_id": meeting_id,
+                "accounts": [x["username"] for x in issued],
+                "skipped": len(skipped),
+            }
+            await w.append(f"desk:{meeting_id}", "roster.passwords_issued", me, {"passwords": body})
+    for x in issued:
+        del x["uid"], x["hashed"]
+    return {
+        "meeting": {"id": int(meeting.id), "title": meeting.title},
+        "issued": issued,
+        "skipped": skipped,
+    }
+
+
+async def _accounts_by_username(
+    node: Node, meeting_id: int, names: Sequence[str]
+) -> dict[str, Any]:
+    """The accounts named, with their delegation's and unit's names and whether they take
+    part in the meeting."""
+    out: dict[str, Any] = {}
+    async with node.log.reading() as conn:
+        for chunk in in_chunks(names):
+            rows = await conn.execute(
+                sa.select(
+                    users.c.id,
+                    users.c.username,
+                    users.c.name,
+                    users.c.role,
+                    users.c.active,
+                    users.c.password_hash,
+                    users.c.password_temporary,
+                    delegations.c.name.label("delegation"),
+                    units.c.name.label("unit"),
+                    meeting_participants.c.user_id.label("participant"),
+                )
+                .outerjoin(delegations, delegations.c.id == users.c.delegation_id)
+                .outerjoin(units, units.c.id == users.c.unit_id)
+                .outerjoin(
+                    meeting_participants,
+                    (meeting_participants.c.user_id == users.c.id)
+                    & (meeting_participants.c.meeting_id == meeting_id),
+                )
+                .where(users.c.username.in_(chunk))
+            )
+            out.update({r.username: r for r in rows})
+    return out
+
+
+def _why_not(me: Member, r: Any) -> str | None:
+    """Why ``me`` may not give the account ``r`` a temporary password, or None."""
+    if r is None:
+        return "not_found"
+    if not _may_issue(me, r):
+        return "not_allowed"
+    if not r.active:
+        return "inactive"
+    if r.password_hash and not r.password_temporary:
+        return "has_password"
+    return None
+
+
+def _may_issue(me: Member, account: Any) -> bool:
+    """An admin gives first passwords to any account but an admin's; the secretariat to
+    the deputies of its meeting (:func:`_check_role` has checked it runs the meeting)."""
+    if me.role == "admin":
+        return bool(account.role != "admin")
+    return account.role == "deputy" and account.participant is not None
 
 
 def _log_body(p: Plan, report: dict[str, Any], joined: int) -> dict[str, Any]:

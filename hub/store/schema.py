@@ -25,6 +25,9 @@ users = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("password_hash", sa.String(200), nullable=True),
+    # an issued password (a roster's first passwords): it only lets its holder choose their
+    # own (``POST /api/login/first``), never log in
+    sa.Column("password_temporary", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("token_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -50,15 +50,12 @@ form.addEventListener("submit", async (ev) => {
   const say = (text) => problem.replaceChildren(Object.assign(document.createElement("p"), { className: "error-line", textContent: text }));
   problem.replaceChildren();
   try {
-    const r = await api("POST", "/api/login", { username, password }, { quiet: true });
-    const page = PAGES[r.user.role];
-    if (!page) {
-      say(t("login.noPage"));
+    enter(await api("POST", "/api/login", { username, password }, { quiet: true }), say);
+  } catch (e) {
+    if (e.code === "conflict" && e.params?.reason === "password_temporary") {
+      chooseOwn(username, password);
       return;
     }
-    session.save(r);
-    location.replace(page);
-  } catch (e) {
     form.password.value = "";
     form.password.focus();
     // One answer for an unknown user and a wrong password: the server does not tell them apart.
@@ -68,6 +65,50 @@ form.addEventListener("submit", async (ev) => {
     submit.textContent = t("login.submit");
   }
 });
+
+/** Logged in: to the page of the user's role. */
+function enter(r, say) {
+  const page = PAGES[r.user.role];
+  if (!page) {
+    say(t("login.noPage"));
+    return;
+  }
+  session.save(r);
+  location.replace(page);
+}
+
+// A temporary password (issued with the roster) logs nobody in: its holder chooses their
+// own here, and is then logged in with it.
+const first = document.getElementById("first");
+
+function chooseOwn(username, temporary) {
+  form.hidden = true;
+  first.hidden = false;
+  first.new.focus();
+  const problem = document.getElementById("errors");
+  const say = (text) => problem.replaceChildren(Object.assign(document.createElement("p"), { className: "error-line", textContent: text }));
+  problem.replaceChildren();
+  first.onsubmit = async (ev) => {
+    ev.preventDefault();
+    problem.replaceChildren();
+    if (!first.new.value) return first.new.focus();
+    if (first.new.value !== first.again.value) {
+      say(t("login.mismatch"));
+      first.again.focus();
+      return;
+    }
+    const button = document.getElementById("first-submit");
+    button.disabled = true;
+    try {
+      enter(await api("POST", "/api/login/first", { username, password: temporary, new: first.new.value }, { quiet: true }), say);
+    } catch (e) {
+      say(errorText(e));
+      first.new.focus();
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
 
 // Logged in already, in this tab or (the lasting login's cookie) in this browser: to the
 // page. Asked after the form is wired, so that the form never waits for the answer.

@@ -106,6 +106,8 @@ export function mountRoster(box, meetingId) {
       else if (!changes) lines.push(el("p", { class: "meta", id: "roster-nothing" }, t("roster.nothing")));
       else lines.push(el("p", { class: "meta", id: "roster-ready" }, t("roster.ready", { n: changes })));
     }
+    const made = report.rows.filter((r) => r.result === "new").map((r) => r.username);
+    if (imported && report.written && made.length) lines.push(passwords(made));
     fill(summary, lines);
     state.canImport = !imported && c.error === 0 && changes > 0;
     importBtn.disabled = !state.canImport;
@@ -160,6 +162,59 @@ export function mountRoster(box, meetingId) {
       drawRows();
     });
     fill(pager, pages > 1 ? [prev, el("span", { class: "meta", id: "roster-page" }, t("roster.page", { page: state.page + 1, pages, n: rows.length })), next] : el("span", { class: "meta", id: "roster-page" }, t("roster.total", { n: rows.length })));
+  }
+
+  // The new accounts' first passwords: temporary, shown once, printed as slips or saved
+  // as a spreadsheet to hand out; each only lets its holder choose their own.
+  function passwords(usernames) {
+    const box = el("div", { id: "roster-passwords" });
+    const issue = el("button", { type: "button", id: "roster-issue", class: "primary" }, t("roster.issue", { n: usernames.length }));
+    issue.addEventListener("click", () =>
+      busy(issue, async () => {
+        const r = await fetch(`/api/meetings/${meetingId}/roster/passwords`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${session.get().token}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ usernames }),
+        });
+        if (!r.ok) return showError(await failed(r));
+        const out = await r.json();
+        fill(box, slips(out));
+      }),
+    );
+    fill(box, el("p", { class: "meta" }, t("roster.issueHelp")), issue);
+    return box;
+  }
+
+  function slips(out) {
+    const rows = out.issued.map((a) => [a.username, a.name, a.delegation || a.unit || "", a.password]);
+    const head = ["username", "name", "group", "password"].map((k) => t(`roster.slip.${k}`));
+    const save = el("button", { type: "button", id: "roster-slips-csv" }, t("roster.slipsCsv"));
+    save.addEventListener("click", () => {
+      const quote = (v) => `"${String(v).replaceAll('"', '""')}"`;
+      const text = [head, ...rows].map((r) => r.map(quote).join(",")).join("\r\n");
+      const a = el("a", { href: URL.createObjectURL(new Blob(["\ufeff" + text], { type: "text/csv" })), download: t("roster.slipsFile", { meeting: out.meeting.title }) });
+      a.click();
+      URL.revokeObjectURL(a.href);
+    });
+    const print = el("button", { type: "button", id: "roster-slips-print" }, t("roster.slipsPrint"));
+    print.addEventListener("click", () => {
+      document.body.classList.add("printing-slips");
+      window.print();
+      document.body.classList.remove("printing-slips");
+    });
+    const skipped = out.skipped.length ? el("p", { class: "meta", id: "roster-skipped" }, t("roster.skipped", { n: out.skipped.length })) : null;
+    return [
+      el("p", { class: "error-line", id: "roster-once" }, t("roster.once", { n: rows.length })),
+      skipped,
+      el("div", { class: "row" }, print, save),
+      el(
+        "div",
+        { id: "roster-slips" },
+        el("h3", {}, t("roster.slipsTitle", { meeting: out.meeting.title })),
+        el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.map((r) => el("tr", { "data-username": r[0] }, r.map((v, i) => el("td", i === 3 ? { class: "secret" } : {}, v)))))),
+        el("p", { class: "meta" }, t("roster.slipsHow")),
+      ),
+    ];
   }
 
   filter.addEventListener("change", () => {
