@@ -191,7 +191,7 @@ async def archive_rows(page: Any) -> list[dict[str, Any]]:
     await page.wait_for_function("() => !document.querySelector('#ar-search').disabled")
     rows: list[dict[str, Any]] = await page.evaluate(
         """() => [...document.querySelectorAll('#archive-rows tr[data-message]')].map((r) => ({
-            channel: r.cells[1].textContent.split(' #')[0],
+            channel: r.dataset.channel,
             sender: Number(r.querySelector('td.sender').dataset.sender)}))"""
     )
     return rows
