@@ -320,6 +320,39 @@ async def places(conn: AsyncConnection, channels: Iterable[str]) -> dict[str, di
     }
 
 
+class Person(Shape):
+    """An account as the archive's sender filter offers it: by name, with its role and its
+    unit's or delegation's name."""
+
+    id: int
+    name: str
+    role: str
+    unit: str | None
+    delegation: str | None
+
+
+class People(Shape):
+    people: list[Person]
+
+
+async def people(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every account, by role then name (no phone, nothing but names): what the sender
+    filter picks from by name. One query; an account per row, a few hundred in a city."""
+    rows = await conn.execute(
+        sa.select(users.c.id, users.c.name, users.c.role, units.c.name, delegations.c.name)
+        .select_from(
+            users.outerjoin(units, units.c.id == users.c.unit_id).outerjoin(
+                delegations, delegations.c.id == users.c.delegation_id
+            )
+        )
+        .order_by(users.c.role, users.c.name, users.c.id)
+    )
+    return [
+        {"id": int(r[0]), "name": r[1], "role": r[2], "unit": r[3], "delegation": r[4]}
+        for r in rows
+    ]
+
+
 @dataclass
 class Page:
     messages: list[dict[str, Any]]

@@ -96,3 +96,27 @@ async def test_item_steps_name_who_acted(hub: RunningHub, world: World) -> None:
             assert a["name"].endswith("承办员"), a
         else:
             assert a["name"] == names[a["role"]], a
+
+
+async def test_people_to_pick_a_sender_from(hub: RunningHub, world: World) -> None:
+    """Every account by name, role and unit or delegation — nothing else (no phone) — for
+    supervisors and admins; a deputy or a unit is `forbidden`."""
+    async with http(hub, world, world.supervisor) as c:
+        r = await c.get("/api/archive/people")
+    assert r.status_code == 200, r.text
+    got = {p["id"]: p for p in r.json()["people"]}
+    assert got[world.unit_users[0]] == {
+        "id": world.unit_users[0], "name": "交通局承办员", "role": "unit", "unit": "交通局",
+        "delegation": None,
+    }  # fmt: skip
+    assert got[world.deputies[1]] == {
+        "id": world.deputies[1], "name": "代表1", "role": "deputy", "unit": None,
+        "delegation": "二团",
+    }  # fmt: skip
+    assert got[world.secretariat]["name"] == "秘书处" and len(got) == 4 + 1 + 3 + 2
+    async with http(hub, world, world.admin) as c:
+        assert (await c.get("/api/archive/people")).status_code == 200
+    for who in (world.deputies[0], world.unit_users[0]):
+        async with http(hub, world, who) as c:
+            r = await c.get("/api/archive/people")
+        assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
