@@ -818,6 +818,7 @@ const zh = {
   "arch.withdrawn": "撤回原因：{reason}",
   "arch.corrected": "更正：{title}",
   "arch.noText": "（无正文）",
+  "spk.withdrawnState": "已撤回",
   // The performance file (supervisor.js, deputy-perf.js): the lists, not only counts;
   // who viewed it; print and export.
   "perf.opinions": "审议意见",
@@ -1638,6 +1639,7 @@ const en = {
   "arch.withdrawn": "Withdrawn because: {reason}",
   "arch.corrected": "Corrected: {title}",
   "arch.noText": "(no text)",
+  "spk.withdrawnState": "Withdrawn",
   "perf.opinions": "Opinions",
   "perf.items": "Suggestions and commit-to-do items",
   "perf.attendance": "Attendance",

@@ -21,10 +21,12 @@ export function kindLabel(kind) {
   return s === key ? t("kind.raw", { kind }) : s;
 }
 
+const GONE = { meeting: "shell.meeting", desk: "arch.deskChannel", delegation: "arch.delegation", deputy: "arch.deputy", unit: "arch.unit" };
+
 /** The channel by name: 会议“…”, 代表团“…”, 代表 张三, 单位 交通局, 秘书处工作台（…）. */
 export function placeText(place) {
   if (!place) return "—";
-  if (place.name === null || place.name === undefined) return t("arch.place.gone", { what: t(`arch.${place.kind === "desk" ? "deskChannel" : place.kind}`) });
+  if (place.name === null || place.name === undefined) return t("arch.place.gone", { what: t(GONE[place.kind] || "arch.channel") });
   return t(`arch.place.${place.kind}`, { name: place.name });
 }
 
@@ -39,7 +41,7 @@ const names = (people, max = 8) => {
 };
 
 const LEAVE = { pending: "arch.leave.pending", approved: "arch.leave.approved", refused: "arch.leave.refused" };
-const SPEAKER = { waiting: "spk.waiting", speaking: "spk.speaking", done: "spk.done", withdrawn: "spk.withdraw" };
+const SPEAKER = { waiting: "spk.waiting", speaking: "spk.speaking", done: "spk.done", withdrawn: "spk.withdrawnState" };
 
 /**
  * What a message says, as text: {title, text} (either may be empty).

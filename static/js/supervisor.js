@@ -214,8 +214,8 @@ const refreshStats = throttle(drawStats, STATS_EVERY);
 // -- archive and export ------------------------------------------------------------------------
 //
 // People, delegations and units are found by name (or pinyin initials) with the shared
-// picker; the page sends their ids, and shows only names. A sender is chosen by clicking
-// a sender in the results.
+// picker; the page sends their ids, and shows only names. A sender is picked the same way
+// among every account (GET /api/archive/people), or by clicking a sender in the results.
 
 const archive = { deputy: null, delegation: null, unit: null, kind: null, sender: null }; // {id, label}
 const PICKED = [
@@ -365,6 +365,20 @@ function drawArchive(dir) {
       choose("kind", c);
     },
   });
+  const sender = picker({
+    id: "ar-sender",
+    label: t("arch.sender"),
+    placeholder: t("arch.nameHint"),
+    search: searchIn(
+      () => dir.people,
+      (p) => `${p.name} ${t(`role.${p.role}`)} ${p.unit || p.delegation || ""}`,
+      (p) => ({ id: p.id, label: p.name, meta: [t(`role.${p.role}`), p.unit || p.delegation].filter(Boolean).join(" · ") }),
+    ),
+    onPick: (c) => {
+      sender.clear();
+      choose("sender", c);
+    },
+  });
   const picked = el("div", { class: "row", id: "ar-picked", "aria-live": "polite" });
   drawPicked = () => {
     fill(
@@ -390,6 +404,7 @@ function drawArchive(dir) {
       pickerField("arch.unit", unit),
       field("arch.channel", channel),
       pickerField("arch.kind", kind),
+      pickerField("arch.sender", sender),
       field("common.from", since),
       field("common.to", until),
       field("arch.text", text),
@@ -671,13 +686,15 @@ if (me.role === "admin" && meetingId !== null) {
   mountRoster(document.querySelector("#roster .body"), meetingId);
 }
 
-/** The directory the archive's pickers search: the meeting's deputies, every delegation. */
+/** The directory the archive's pickers search: the meeting's deputies, every delegation,
+ * every account (the sender). */
 async function archiveDirectory() {
-  const [d, g] = await Promise.all([
+  const [d, g, p] = await Promise.all([
     meetingId === null ? { deputies: [] } : get(`/api/meetings/${meetingId}/deputies`, { quiet: true }).catch(() => ({ deputies: [] })),
     get("/api/delegations", { quiet: true }).catch(() => ({ delegations: [] })),
+    get("/api/archive/people", { quiet: true }).catch(() => ({ people: [] })),
   ]);
-  return { deputies: d.deputies, delegations: g.delegations };
+  return { deputies: d.deputies, delegations: g.delegations, people: p.people };
 }
 
 drawArchive(await archiveDirectory());

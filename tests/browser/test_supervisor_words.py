@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,99 @@ from tests.browser.test_errors_zh import CJK, foreign
 from tests.browser.test_supervisor import seed_activity
 
 RAW = re.compile(r"^[a-z_]+(\.[a-z_]+)*$")  # a kind, state or role code as the API has it
+
+
+async def more_kinds(demo: Demo, meeting: int) -> None:
+    """Through the HTTP API, steps of most workflows, so the archive holds their kinds: a
+    sitting and an agenda item, a speech, a check-in, a leave approved, registrations
+    confirmed and rejected, a suggestion, a notice corrected and one withdrawn, the
+    sitting closed."""
+    sec, sup = await api(demo, "mishu"), await api(demo, "jiandu")
+    d1, d2, d3 = [await api(demo, f"daibiao{i}") for i in (1, 2, 3)]
+
+    async def ok(r: Any) -> dict[str, Any]:
+        assert r.status_code < 300, (r.request.url, r.text)
+        out: dict[str, Any] = r.json()
+        return out
+
+    try:
+        now = datetime.now(UTC)
+        sitting = await ok(
+            await sec.post(
+                f"/api/meetings/{meeting}/sittings",
+                json={"kind": "plenary", "title": "第三次全体会议", "place": "大礼堂",
+                      "starts_at": (now - timedelta(minutes=30)).isoformat(),
+                      "ends_at": (now + timedelta(hours=2)).isoformat()},
+            )
+        )  # fmt: skip
+        sid = sitting["id"]
+        group = (await ok(await d1.get("/api/me")))["delegation_id"]
+        deliberation = await ok(
+            await sec.post(
+                f"/api/meetings/{meeting}/sittings",
+                json={"kind": "group", "title": "分组审议", "delegation_id": group,
+                      "starts_at": (now - timedelta(minutes=30)).isoformat(),
+                      "ends_at": (now + timedelta(hours=2)).isoformat()},
+            )
+        )  # fmt: skip
+        agenda = await ok(
+            await sec.post(f"/api/meetings/{meeting}/agenda", json={"title": "审议计划报告"})
+        )
+        speech = await ok(
+            await d1.post(
+                f"/api/sittings/{deliberation['id']}/speakers",
+                json={"agenda_item_id": agenda["id"]},
+            )
+        )
+        speech_id = speech.get("id") or speech["request"]["id"]
+        await ok(await sec.post(f"/api/speakers/{speech_id}/start"))
+        await ok(await sec.post(f"/api/speakers/{speech_id}/end"))
+        await ok(await d3.post(f"/api/sittings/{sid}/checkin"))
+        leave = await ok(await d2.post(f"/api/sittings/{sid}/leave", json={"reason": "出差在外"}))
+        await ok(await sec.post(f"/api/leave/{leave['id']}/approve"))
+        for title, decision in (("社区走访", "confirm"), ("企业调研", "reject")):
+            reg = await ok(
+                await d1.post(
+                    "/api/registrations",
+                    json={"kind": "research", "activity_date": now.date().isoformat(),
+                          "title": title, "text": "走访了三个社区。"},
+                )
+            )  # fmt: skip
+            body = {"reason": "缺少佐证材料"} if decision == "reject" else None
+            await ok(await sup.post(f"/api/registrations/{reg['id']}/{decision}", json=body))
+        await ok(
+            await d1.post(
+                "/api/suggestions",
+                json={
+                    "meeting_id": meeting,
+                    "title": "关于增设公交线路的建议",
+                    "text": "建议增设。",
+                },
+            )
+        )
+        notices = []
+        for title in ("会场调整", "用餐安排"):
+            notices.append(
+                await ok(
+                    await sec.post(
+                        f"/api/meetings/{meeting}/notices",
+                        json={"title": title, "text": "请留意。"},
+                    )
+                )
+            )
+        await ok(
+            await sec.post(
+                f"/api/notices/{notices[0]['id']}/correct",
+                json={"text": "改在 2 号会议室。", "reason": "会场有误"},
+            )
+        )
+        await ok(
+            await sec.post(f"/api/notices/{notices[1]['id']}/withdraw", json={"reason": "取消"})
+        )
+        await ok(await sec.post(f"/api/sittings/{sid}/close"))
+    finally:
+        for c in (sec, sup, d1, d2, d3):
+            await c.aclose()
 
 
 async def in_lang(page: Any, lang: str) -> None:
@@ -64,6 +158,7 @@ async def test_archive_speaks_the_users_language(browser: Any, demo_hub: Demo, l
     who handed the item over."""
     meeting = demo_hub.ids["meeting_id"]
     await seed_activity(demo_hub.url, meeting)
+    await more_kinds(demo_hub, meeting)
     sec, dep = await me(demo_hub, "mishu"), await me(demo_hub, "daibiao1")
     c = await api(demo_hub, "mishu")
     try:
@@ -86,7 +181,46 @@ async def test_archive_speaks_the_users_language(browser: Any, demo_hub: Demo, l
             assert foreign(r["label"] + r["sender"], lang) == [], r
         else:
             assert not CJK.search(r["label"]), r
-    notice = next(r for r in got if r["kind"] == "notice" and r["channel"] == f"meeting:{meeting}")
+    # every message stored so far (every kind the demo and the seed made), through the
+    # page's own rendering: a label, a place by name, a text — no code, no JSON
+    rendered = await page.evaluate(
+        """async () => {
+          const { get } = await import("/static/js/api.js");
+          const m = await import("/static/js/messages.js");
+          const out = [];
+          for (let cursor = null; ; ) {
+            const q = `/api/archive/messages?receipts=0&limit=200${cursor ? `&cursor=${cursor}` : ""}`;
+            const r = await get(q);
+            for (const x of r.messages) {
+              const said = m.messageText(x, new Map());
+              out.push({ kind: x.kind, label: m.kindLabel(x.kind), place: m.placeText(x.place),
+                         title: said.title, text: said.text, sender: m.senderName(x.sender) });
+            }
+            if (!r.next) return out;
+            cursor = r.next;
+          }
+        }"""
+    )
+    kinds = {r["kind"] for r in rendered}
+    assert len(kinds) >= 20, sorted(kinds)  # the workflows', not a handful
+    for r in rendered:
+        said = r["title"] + r["text"]
+        assert r["label"] == s[f"kind.{r['kind']}"] and r["title"], r
+        assert "{" not in said and "undefined" not in said and "null" not in said, r
+        assert "[object" not in said and "NaN" not in said, r
+        assert not re.search(r"[a-z]+\.[a-z_]+|\b[a-z]+_[a-z_]+\b", said), r  # no raw code
+        assert r["place"] != "—" and "{" not in r["place"], r
+        if lang == "zh-CN":
+            assert foreign(r["label"] + r["place"] + r["sender"], lang) == [], r
+        else:
+            assert not CJK.search(r["label"]), r
+    notice = next(
+        r
+        for r in got
+        if r["kind"] == "notice"
+        and r["channel"] == f"meeting:{meeting}"
+        and "分组审议地点调整" in r["text"]
+    )
     assert notice["place"] == s["arch.place.meeting"].replace("{name}", title)
     assert "分组审议地点调整" in notice["text"] and "改在 3 号会议室。" in notice["text"]
     assert notice["sender"] == f"{sec['name']} · {s['role.secretariat']}"
@@ -111,6 +245,20 @@ async def test_archive_speaks_the_users_language(browser: Any, demo_hub: Demo, l
     )
     href = await page.get_attribute('[data-export="messages.csv"]', "href")
     assert "kind=opinion.submitted" in (href or "")
+    await page.click('#ar-picked [data-filter="kind"] button')
+
+    # the sender by name among every account: only what the secretariat's clerk sent
+    await page.type("#ar-sender", sec["name"], delay=30)
+    await page.click(f"#ar-sender ~ .picker-list li[data-id='{sec['id']}']")
+    chip = await page.text_content('#ar-picked [data-filter="sender"]')
+    assert chip == f"{s['arch.sender']}：{sec['name']}×", chip
+    await wait_until(
+        page,
+        "[...document.querySelectorAll('#archive-rows tr[data-message]')].length > 0 && "
+        "[...document.querySelectorAll('#archive-rows tr[data-message] td.sender')]"
+        f".every(c => c.dataset.sender === '{sec['id']}')",
+    )
+    await page.click('#ar-picked [data-filter="sender"] button')
 
     # the timeline names the clerk who handed the item over, not only the role
     step = page.locator('#tl-out .timeline li[data-action="hand_over"]')
@@ -197,7 +345,13 @@ async def test_performance_file_lists_views_prints_and_exports(
     await box.locator('[data-action="print"]').click()
     assert await page.evaluate("window.printed === true")
     await page.emulate_media(media="print")
+    await page.evaluate("window.scrollTo(0, 0)")
     assert await page.locator("#file-out .file-name").is_visible()
+    top = await page.evaluate(
+        "document.querySelector('#file-out .perf-file').getBoundingClientRect().top"
+    )
+    assert top < 50, top  # from the top of the first page, nothing printed before it
+    assert not await page.locator("#files h2").is_visible()
     assert not await page.locator("#stat-tiles").is_visible()
     assert not await page.locator("#archive-table").is_visible()
     assert not await box.locator('[data-action="print"]').is_visible()
