@@ -91,12 +91,12 @@ export function messageText(m, units) {
       return { title: b.document?.title || "", text: b.document?.filename || "" };
     case "registration": {
       const r = b.registration || {};
-      return { title: `${r.deputy?.name || ""} · ${t(`perf.activity.${r.kind}`)} · ${r.title || ""}`, text: r.reason ? `${t("common.reason")}：${r.reason}` : "" };
+      return { title: [r.deputy?.name, r.kind ? t(`perf.activity.${r.kind}`) : "", r.title].filter(Boolean).join(" · "), text: r.reason ? `${t("common.reason")}：${r.reason}` : "" };
     }
     case "points": {
       const d = b.dispute || {};
       if (m.kind === "points.disputed") return { title: t("arch.dispute", { reason: d.reason || "" }), text: "" };
-      return { title: t("arch.disputeResolved", { state: t(`arch.dispute.${d.state}`), resolution: d.resolution || "" }), text: d.reason || "" };
+      return { title: t("arch.disputeResolved", { state: d.state ? t(`arch.dispute.${d.state}`) : "", resolution: d.resolution || "" }), text: d.reason || "" };
     }
     case "presence":
       return { title: t("arch.presence", { on: (b.online || []).length, off: (b.offline || []).length }), text: names(b.online) };
@@ -107,7 +107,7 @@ export function messageText(m, units) {
     case "roster": {
       const r = b.roster || {};
       const made = [...(r.created_delegations || []), ...(r.created_units || [])];
-      return { title: t("roster.logLine", { file: r.filename || "—", new: r.new, updated: r.updated, joined: r.joined }), text: made.length ? t("roster.logCreated", { names: made.join("、") }) : "" };
+      return { title: t("roster.logLine", { file: r.filename || "—", new: r.new ?? 0, updated: r.updated ?? 0, joined: r.joined ?? 0 }), text: made.length ? t("roster.logCreated", { names: made.join("、") }) : "" };
     }
     default: {
       // a raw publish: its own title or text, if it has one
