@@ -304,7 +304,7 @@ async def places(conn: AsyncConnection, channels: Iterable[str]) -> dict[str, di
     wanted: dict[str, set[int]] = {}  # table name -> ids
     for name in set(channels):
         kind, _, raw = name.partition(":")
-        if kind in NAME_OF and raw.isdigit():
+        if kind in NAME_OF and raw.isascii() and raw.isdigit():
             parsed[name] = (kind, int(raw))
             wanted.setdefault(NAME_OF[kind].table.name, set()).add(int(raw))
     found: dict[tuple[str, int], str] = {}
