@@ -17,7 +17,15 @@ from hub.session.channels import parse_congress_channel
 from hub.shapes import Body, Id, Query
 from hub.store.log import db_errors
 from hub.supervision import export
-from hub.supervision.archive import ArchivePage, FilterQuery, Filters, MessagesQuery, search
+from hub.supervision.archive import (
+    ArchivePage,
+    FilterQuery,
+    Filters,
+    MessagesQuery,
+    People,
+    people,
+    search,
+)
 from hub.supervision.verify import VerifyReport, verify_log
 
 AUDITORS = ("supervisor", "admin")
@@ -40,6 +48,12 @@ async def archive_messages(request: Request) -> Response:
     async with services(request).log.reading() as conn:
         page = await search(conn, f, q.limit, q.cursor, q.order == "desc", q.receipts == "1")
     return JSON(page.as_dict())
+
+
+async def archive_people(request: Request) -> Response:
+    await principal(request, roles=AUDITORS)
+    async with services(request).log.reading() as conn:
+        return JSON({"people": await people(conn)})
 
 
 async def export_dataset(request: Request) -> Response:
@@ -70,6 +84,7 @@ async def verify(request: Request) -> Response:
 
 routes = [
     Route("/api/archive/messages", archive_messages, methods=["GET"]),
+    Route("/api/archive/people", archive_people, methods=["GET"]),
     download_route("/api/archive/export/{dataset}", export_dataset),
     Route("/api/archive/verify", verify, methods=["GET"]),
 ]
@@ -96,6 +111,13 @@ spec = {
                 **ok(ArchivePage),
                 **error_responses(400, 401, 403, 503),
             },
+        }
+    },
+    "/api/archive/people": {
+        "get": {
+            "summary": "Every account by name, role and unit or delegation: what the archive's "
+            "sender filter is picked from (supervisor, admin)",
+            "responses": {**ok(People), **error_responses(401, 403, 503)},
         }
     },
     "/api/archive/export/{dataset}": {

@@ -20,6 +20,7 @@ from hub.params import FIRST_DAY, LAST_DAY
 from hub.session.documents import FileName, clean_filename, staged_blob
 from hub.shapes import Body, Date, Named, Query, Shape
 from hub.supervision import performance, registrations
+from hub.supervision.export import BOM, FORMATS, csv_text
 from hub.supervision.points import local_midnight
 from hub.supervision.registrations import (
     Decision,
@@ -125,15 +126,30 @@ def period(q: PeriodQuery, tz: tzinfo, today: date) -> tuple[datetime, datetime]
     return local_midnight(date(year, 1, 1), tz), local_midnight(date(year + 1, 1, 1), tz)
 
 
-async def performance_file(request: Request) -> Response:
+async def _file(request: Request) -> dict[str, Any]:
     me = await principal(request)
     tz = congress_tz(request)
     t = now(request)
     start, end = period(query(request, PeriodQuery), tz, t.astimezone(tz).date())
-    out = await performance.performance_file(
+    return await performance.performance_file(
         services(request).node, me, path_int(request), start, end, t, tz
     )
-    return JSON(out)
+
+
+async def performance_file(request: Request) -> Response:
+    return JSON(await _file(request))
+
+
+async def performance_file_csv(request: Request) -> Response:
+    """The file as CSV (UTF-8 with a BOM, formula-safe: :func:`export.csv_text`)."""
+    f = await _file(request)
+    text = BOM + csv_text([performance.FILE_COLUMNS, *performance.file_rows(f)])
+    name = f"file-{f['deputy']['id']}.csv"
+    return Response(
+        text.encode(),
+        media_type=FORMATS["csv"],
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 routes = [
@@ -145,6 +161,7 @@ routes = [
     Route("/api/registrations/{id:int}/confirm", confirm, methods=["POST"]),
     Route("/api/registrations/{id:int}/reject", reject, methods=["POST"]),
     Route("/api/deputies/{id:int}/file", performance_file, methods=["GET"]),
+    download_route("/api/deputies/{id:int}/file.csv", performance_file_csv),
 ]
 
 
@@ -243,6 +260,18 @@ spec = {
             "parameters": [path_id("id", "deputy id"), Query(PeriodQuery)],
             "responses": {
                 **ok(PerformanceFile),
+                **error_responses(400, 401, 403, 404),
+            },
+        }
+    },
+    "/api/deputies/{id}/file.csv": {
+        "get": {
+            "summary": "The performance file as CSV (UTF-8 with BOM): one row per points event, "
+            "registration, sitting, speech, opinion, item and view by others (the read is "
+            "recorded as a view of the file)",
+            "parameters": [path_id("id", "deputy id"), Query(PeriodQuery)],
+            "responses": {
+                "200": {"description": "the rows", "content": {"text/csv": {}}},
                 **error_responses(400, 401, 403, 404),
             },
         }

@@ -1166,17 +1166,19 @@ async def deputy_contacts(conn: AsyncConnection, me: Member, ctx: Ctx) -> list[A
 
 
 async def events(s: Services, me: Member, item_id: int) -> list[dict[str, Any]]:
-    """The item's timeline, oldest first."""
+    """The item's timeline, oldest first; each actor by name (the system, actor 0, has
+    none)."""
     async with s.log.reading() as conn:
         ctx = await load(conn, item_id)
         if not can_read(me, ctx):
             raise Forbidden(f"item {item_id} is not yours")
         rows = await conn.execute(
-            sa.select(item_events)
+            sa.select(item_events, users.c.name.label("actor_name"))
+            .outerjoin(users, users.c.id == item_events.c.actor_id)
             .where(item_events.c.item_id == item_id)
             .order_by(item_events.c.id)
         )
-        return [item_event(e) for e in rows]
+        return [item_event(e, e.actor_name) for e in rows]
 
 
 def due_expr() -> sa.ColumnElement[Any]:

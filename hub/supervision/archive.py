@@ -11,6 +11,9 @@ Pages are in the stable order of message ids (the order the hub stored them), as
 or descending, and continue with an opaque cursor: a page never repeats or skips a
 message, however many are stored meanwhile.
 
+Names: each message carries its channel by name (``place``: the meeting's title, the
+delegation's, deputy's or unit's name), resolved in one query per table for the page.
+
 Receipts: for each message, who has it and who read it, and when
 (``hub.supervision.delivery``). A message about a notice (``notice``, ``notice.*``) also
 carries how that notice stands: corrected or withdrawn, and its figures counted by the
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
@@ -37,7 +41,7 @@ from hub.params import check_id, parse_when
 from hub.protocol import Message
 from hub.session.channels import parse_congress_channel
 from hub.session.notices import NoticeStanding, standing
-from hub.session.schema import users
+from hub.session.schema import delegations, meetings, units, users
 from hub.shapes import NO_NUL, Body, Id, Named, Shape, Timestamp
 from hub.store.log import COLUMNS, stored_message
 from hub.store.schema import messages, receipts
@@ -123,8 +127,25 @@ class Receipt(Shape):
     read_at: Timestamp | None
 
 
+ChannelKind = Literal["meeting", "desk", "delegation", "deputy", "unit"]
+
+
+class Place(Shape):
+    """A message's channel by name: the meeting (its title; ``desk`` is the secretariat's
+    desk of that meeting), the delegation, the deputy or the unit."""
+
+    kind: ChannelKind
+    id: int
+    name: Annotated[str | None, Meta(description="None: the row is gone")]
+
+
 class ArchivedMessage(Message):
-    """A stored message with, unless left out, who has and who read it."""
+    """A stored message with its channel by name and, unless left out, who has and who
+    read it."""
+
+    place: Annotated[
+        Place | None, Meta(description="the channel by name (None: not a congress channel)")
+    ]
 
     recipients: Annotated[int | None, Meta(description="how many should have it")] = None
     receipts: Annotated[
@@ -267,6 +288,71 @@ def ordered(q: sa.Select[Any], after: int | None, desc: bool) -> sa.Select[Any]:
     return q.order_by(messages.c.id.desc() if desc else messages.c.id)
 
 
+# Where each kind of channel finds its name.
+NAME_OF: dict[str, sa.Column[Any]] = {
+    "meeting": meetings.c.title,
+    "desk": meetings.c.title,
+    "delegation": delegations.c.name,
+    "deputy": users.c.name,
+    "unit": units.c.name,
+}
+
+
+async def places(conn: AsyncConnection, channels: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each channel by name (:class:`Place`): one query per table, whatever the count."""
+    parsed: dict[str, tuple[str, int]] = {}
+    wanted: dict[str, set[int]] = {}  # table name -> ids
+    for name in set(channels):
+        kind, _, raw = name.partition(":")
+        if kind in NAME_OF and raw.isascii() and raw.isdigit():
+            parsed[name] = (kind, int(raw))
+            wanted.setdefault(NAME_OF[kind].table.name, set()).add(int(raw))
+    found: dict[tuple[str, int], str] = {}
+    for col in {c.table.name: c for c in NAME_OF.values()}.values():
+        ids = wanted.get(col.table.name)
+        if ids:
+            table = col.table
+            rows = await conn.execute(sa.select(table.c.id, col).where(table.c.id.in_(sorted(ids))))
+            found.update({(table.name, int(r[0])): r[1] for r in rows})
+    return {
+        ch: {"kind": kind, "id": i, "name": found.get((NAME_OF[kind].table.name, i))}
+        for ch, (kind, i) in parsed.items()
+    }
+
+
+class Person(Shape):
+    """An account as the archive's sender filter offers it: by name, with its role and its
+    unit's or delegation's name."""
+
+    id: int
+    name: str
+    role: str
+    unit: str | None
+    delegation: str | None
+
+
+class People(Shape):
+    people: list[Person]
+
+
+async def people(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every account, by role then name (no phone, nothing but names): what the sender
+    filter picks from by name. One query; an account per row, a few hundred in a city."""
+    rows = await conn.execute(
+        sa.select(users.c.id, users.c.name, users.c.role, units.c.name, delegations.c.name)
+        .select_from(
+            users.outerjoin(units, units.c.id == users.c.unit_id).outerjoin(
+                delegations, delegations.c.id == users.c.delegation_id
+            )
+        )
+        .order_by(users.c.role, users.c.name, users.c.id)
+    )
+    return [
+        {"id": int(r[0]), "name": r[1], "role": r[2], "unit": r[3], "delegation": r[4]}
+        for r in rows
+    ]
+
+
 @dataclass
 class Page:
     messages: list[dict[str, Any]]
@@ -292,6 +378,9 @@ async def search(
     more = len(rows) > limit
     msgs = [stored_message(r) for r in rows[:limit]]
     out = [m.as_dict() for m in msgs]
+    named = await places(conn, [m.channel for m in msgs])
+    for d in out:
+        d["place"] = named.get(d["channel"])
     if with_receipts and msgs:
         got = await receipts_of(conn, [(m.channel, m.seq, m.sender_id) for m in msgs])
         for d, m in zip(out, msgs, strict=True):

@@ -2,10 +2,12 @@
 
 A file gathers, for one deputy: their registrations, their duty points of a period with
 every entry, their attendance at sittings, their speeches, their opinions, their
-suggestions and commit-to-do items, and the view count of the file and of their
-registrations. Every read of a file is recorded in
-``performance_views`` (viewer, time) before it is answered. A deputy reads only their own
-file; the secretariat, supervisors and admins read every file; units none.
+suggestions and commit-to-do items, and who viewed the file and their registrations,
+and when. Every read of a file by someone else (its export too) is recorded in
+``performance_views`` (viewer, time) before it is answered; a deputy reading their own
+file is not recorded, and is not counted (nor are such rows stored before this rule). A
+deputy reads only their own file; the secretariat, supervisors and admins read every
+file; units none.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hub.errors import NotFound
 from hub.protocol import iso, utc
 from hub.session.attendance import checkins, leave_requests
 from hub.session.items import item_deputies, items
-from hub.session.meetings import sitting_ended, sittings
+from hub.session.meetings import agenda_items, sitting_ended, sittings
 from hub.session.members import Member
 from hub.session.opinions import opinions
 from hub.session.schema import delegations, meeting_participants, users
@@ -30,6 +32,7 @@ from hub.supervision import points
 from hub.supervision.attendance import status as attendance_status
 from hub.supervision.registrations import (
     check_reader,
+    is_own,
     performance_views,
     registration_dict,
     registrations,
@@ -120,8 +123,9 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
 
 async def speeches_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        sa.select(speech_requests, sittings.c.title)
+        sa.select(speech_requests, sittings.c.title, agenda_items.c.title.label("agenda"))
         .join(sittings, sittings.c.id == speech_requests.c.sitting_id)
+        .outerjoin(agenda_items, agenda_items.c.id == speech_requests.c.agenda_item_id)
         .where(speech_requests.c.user_id == deputy_id, speech_requests.c.status == "done")
         .order_by(speech_requests.c.started_at)
     )
@@ -130,6 +134,7 @@ async def speeches_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, A
             "id": int(r.id),
             "sitting": {"id": int(r.sitting_id), "title": r.title},
             "agenda_item_id": int(r.agenda_item_id),
+            "agenda_item": {"id": int(r.agenda_item_id), "title": r.agenda or ""},
             "started_at": iso(utc(r.started_at)),
             "duration_s": None if r.duration_ms is None else r.duration_ms / 1000,
         }
@@ -180,27 +185,35 @@ async def opinions_of(conn: AsyncConnection, deputy_id: int) -> list[dict[str, A
     ]
 
 
+def counted(deputy_id: int) -> sa.ColumnElement[bool]:
+    """The views that count: the deputy's file's and registrations', by anyone else."""
+    v = performance_views.c
+    return sa.and_(v.deputy_id == deputy_id, v.viewer_id != deputy_id)
+
+
 async def views_of(conn: AsyncConnection, deputy_id: int) -> dict[str, Any]:
-    """How often the file and the deputy's registrations were viewed, and the latest views."""
+    """How often others viewed the file and the deputy's registrations, and who and when
+    (the latest :data:`RECENT_VIEWS`)."""
     v = performance_views.c
     file_views, file_viewers = (
         await conn.execute(
             sa.select(sa.func.count(), sa.func.count(sa.distinct(v.viewer_id))).where(
-                v.deputy_id == deputy_id, v.registration_id.is_(None)
+                counted(deputy_id), v.registration_id.is_(None)
             )
         )
     ).one()
     reg_views = (
         await conn.execute(
-            sa.select(sa.func.count()).where(
-                v.deputy_id == deputy_id, v.registration_id.is_not(None)
-            )
+            sa.select(sa.func.count()).where(counted(deputy_id), v.registration_id.is_not(None))
         )
     ).scalar_one()
     recent = await conn.execute(
-        sa.select(v.viewer_id, users.c.name, users.c.role, v.registration_id, v.ts)
+        sa.select(
+            v.viewer_id, users.c.name, users.c.role, v.registration_id, registrations.c.title, v.ts
+        )
         .join(users, users.c.id == v.viewer_id)
-        .where(v.deputy_id == deputy_id)
+        .outerjoin(registrations, registrations.c.id == v.registration_id)
+        .where(counted(deputy_id))
         .order_by(v.id.desc())
         .limit(RECENT_VIEWS)
     )
@@ -212,6 +225,7 @@ async def views_of(conn: AsyncConnection, deputy_id: int) -> dict[str, Any]:
             {
                 "viewer": {"id": int(r.viewer_id), "name": r.name, "role": r.role},
                 "registration_id": None if r.registration_id is None else int(r.registration_id),
+                "registration_title": r.title,
                 "ts": iso(utc(r.ts)),
             }
             for r in recent
@@ -228,13 +242,15 @@ async def performance_file(
     now: datetime,
     tz: tzinfo,
 ) -> dict[str, Any]:
-    """The deputy's whole file, with points of ``[start, end)``; records the view first."""
+    """The deputy's whole file, with points of ``[start, end)``; records the view first
+    (unless it is the deputy's own)."""
     check_reader(me, deputy_id)
     async with node.writing() as w:
         await deputy_row(w.conn, deputy_id)
-        await w.conn.execute(
-            performance_views.insert().values(deputy_id=deputy_id, viewer_id=me.id, ts=now)
-        )
+        if not is_own(me, deputy_id):
+            await w.conn.execute(
+                performance_views.insert().values(deputy_id=deputy_id, viewer_id=me.id, ts=now)
+            )
     async with node.log.reading() as conn:
         d = await deputy_row(conn, deputy_id)
         regs = await conn.execute(
@@ -261,3 +277,40 @@ async def performance_file(
             "items": await items_of(conn, deputy_id),
             "views": await views_of(conn, deputy_id),
         }
+
+
+FILE_COLUMNS = ("section", "date", "title", "text", "state", "detail")
+"""The export's columns: which list a row is of, its date, what, and how it stands."""
+
+
+def file_rows(f: dict[str, Any]) -> list[list[Any]]:
+    """The file as the export's rows (:data:`FILE_COLUMNS`), list by list, as codes (the
+    states, kinds and roles of the API): the points by event, then registrations,
+    attendance, speeches, opinions, items, and the views by others."""
+    rows: list[list[Any]] = [
+        ["points", f["period"]["from"], event, "", "", n]
+        for event, n in f["points"].get("by_event", {}).items()
+    ]
+    rows += [
+        ["registration", r["activity_date"], r["title"], r["text"], r["state"], r["kind"]]
+        for r in f["registrations"]
+    ]
+    rows += [
+        ["attendance", a["starts_at"], a["sitting"]["title"], "", a["status"], a["checked_in_at"]]
+        for a in f["attendance"]["sittings"]
+    ]
+    rows += [
+        ["speech", s["started_at"], s["sitting"]["title"], s["agenda_item"]["title"], "done",
+         s["duration_s"]]
+        for s in f["speeches"]
+    ]  # fmt: skip
+    rows += [["opinion", o["created_at"], "", o["text"], o["status"], ""] for o in f["opinions"]]
+    rows += [
+        ["item", i["created_at"], i["title"], i["kind"], i["state"], i["role"]] for i in f["items"]
+    ]
+    rows += [
+        ["view", v["ts"], v["viewer"]["name"], v["registration_title"] or "", "",
+         v["viewer"]["role"]]
+        for v in f["views"]["recent"]
+    ]  # fmt: skip
+    return rows

@@ -8,8 +8,10 @@ inbox ``deputy:<id>`` in the same transaction (``registration.submitted``,
 ``registration.confirmed``, ``registration.rejected``), so the deputy's devices hear of
 the decision and the log keeps it. Only confirmed registrations earn duty points.
 
-Every read of one registration is recorded in ``performance_views`` (who, when), as is
-every read of a deputy's performance file (``hub.supervision.performance``).
+Every read of one registration by someone else than its deputy is recorded in
+``performance_views`` (who, when), as is every such read of a deputy's performance file
+(``hub.supervision.performance``); the deputy's own reads are neither recorded nor
+counted.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ Kind = Literal["inspection", "research", "constituents", "training", "other"]
 KINDS: tuple[str, ...] = get_args(Kind)
 State = Literal["submitted", "confirmed", "rejected"]
 STATES: tuple[str, ...] = get_args(State)
+DECIDED_KIND = {"confirmed": "registration.confirmed", "rejected": "registration.rejected"}
+"""The message a decision appends to the deputy's inbox."""
 
 
 class NewRegistration(Body):
@@ -190,6 +194,11 @@ def check_reader(me: Member, deputy_id: int) -> None:
     raise Forbidden(f"a {me.role} may read only their own performance record")
 
 
+def is_own(me: Member, deputy_id: int) -> bool:
+    """A deputy reading their own record: not a view (neither recorded nor counted)."""
+    return me.role == "deputy" and me.id == deputy_id
+
+
 async def register(node: Node, me: Member, fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A deputy records an activity (``fields`` from :func:`parse_new`)."""
     async with node.writing() as w:
@@ -288,23 +297,28 @@ async def decide_in(
         )
     )
     out = registration_dict(await _row(w.conn, reg_id), r.name)
-    await w.append(f"deputy:{r.deputy_id}", f"registration.{state}", me, {"registration": out})
+    await w.append(f"deputy:{r.deputy_id}", DECIDED_KIND[state], me, {"registration": out})
     return out
 
 
 async def get(node: Node, me: Member, reg_id: int, now: datetime) -> dict[str, Any]:
-    """One registration; the read is recorded as a view of it."""
+    """One registration; the read is recorded as a view of it, unless the deputy reads
+    their own (not recorded, and not counted)."""
+    v = performance_views.c
     async with node.writing() as w:
         r = await _row(w.conn, reg_id)
         check_reader(me, int(r.deputy_id))
-        await w.conn.execute(
-            performance_views.insert().values(
-                deputy_id=r.deputy_id, viewer_id=me.id, registration_id=reg_id, ts=now
+        if not is_own(me, int(r.deputy_id)):
+            await w.conn.execute(
+                performance_views.insert().values(
+                    deputy_id=r.deputy_id, viewer_id=me.id, registration_id=reg_id, ts=now
+                )
             )
-        )
         views = (
             await w.conn.execute(
-                sa.select(sa.func.count()).where(performance_views.c.registration_id == reg_id)
+                sa.select(sa.func.count()).where(
+                    v.registration_id == reg_id, v.viewer_id != r.deputy_id
+                )
             )
         ).scalar_one()
         return {**registration_dict(r, r.name), "views": int(views)}

@@ -1,10 +1,11 @@
 // Deputy, "duties" tab: duty points with their breakdown (and a dispute per entry),
-// performance registration with evidence, and the performance file. The file is read
-// only when the tab is opened: every read is recorded as a view.
+// performance registration with evidence, and the performance file (js/perf-file.js). The
+// deputy's own reads of the file are not recorded as views.
 
 import { get } from "./api.js";
 import { t } from "./i18n.js";
 import { outbox, submit } from "./outbox.js";
+import { fileView, pointsLabel } from "./perf-file.js";
 import { busy, chip, day, el, field, fill, flash, today } from "./ui.js";
 
 let ctx = null;
@@ -51,11 +52,7 @@ async function loadAll() {
 
 // -- points ------------------------------------------------------------------------------
 
-function eventLabel(key) {
-  const k = `points.${key}`;
-  const s = t(k);
-  return s === k ? key : s;
-}
+const eventLabel = pointsLabel;
 
 async function loadPoints() {
   const box = document.querySelector("#points .body");
@@ -187,29 +184,5 @@ async function loadFile() {
   } catch {
     return fill(box, el("p", { class: "meta" }, t("common.empty")));
   }
-  const a = f.attendance?.counts || {};
-  const stat = (n, key) => el("div", { class: "stat" }, el("b", {}, String(n ?? 0)), el("span", {}, t(key)));
-  fill(
-    box,
-    el("p", { class: "meta" }, `${f.deputy.name}${f.deputy.delegation ? ` · ${f.deputy.delegation.name}` : ""}`),
-    el(
-      "div",
-      { class: "stat-grid", id: "file-stats" },
-      stat(a.checked_in, "att.checkedIn"),
-      stat(a.on_leave, "att.onLeave"),
-      stat(a.absent, "att.absent"),
-      stat((f.speeches || []).length, "perf.speeches"),
-      stat((f.registrations || []).length, "perf.register"),
-      stat(f.points?.total, "perf.points"),
-    ),
-    el("p", { class: "meta" }, t("perf.views", { n: f.views?.file ?? 0 })),
-    (f.attendance?.sittings || []).length
-      ? el(
-          "details",
-          {},
-          el("summary", {}, t("att.sittings")),
-          el("ul", { class: "list" }, f.attendance.sittings.map((s) => el("li", { class: "row spread" }, el("span", {}, `${day(s.starts_at)} ${s.sitting.title}`), chip(t(`attStatus.${s.status}`), s.status === "checked_in" ? "ok" : s.status === "absent" ? "bad" : "")))),
-        )
-      : null,
-  );
+  fill(box, fileView(f));
 }

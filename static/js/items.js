@@ -83,7 +83,10 @@ export function unitChooser(units, { labelKey, id, multiple = false }) {
 /** A human line for one event of the timeline. */
 export function eventText(e, units) {
   const a = e.actor || {};
-  const who = a.name || a.unit_name || (a.unit_id && units?.get(a.unit_id)) || t(`role.${a.role || "system"}`);
+  // The person who acted, by name (and their unit's); the hub itself by its role.
+  const unit = a.unit_name || (a.unit_id && units?.get(a.unit_id)) || "";
+  const person = a.role === "system" || a.id === 0 ? "" : a.name || "";
+  const who = person && unit ? t("act.by", { name: person, unit }) : person || unit || t(`role.${a.role || "system"}`);
   const p = e.payload || {};
   const bits = [t(`act.${e.action}`)];
   if (p.grade) bits.push(t(`item.grade.${p.grade}`));

@@ -10,6 +10,8 @@ import { bars, ring } from "./charts.js";
 import { lang, t } from "./i18n.js";
 import { eventText } from "./items.js";
 import { chooseMeeting } from "./meeting.js";
+import { kindChoices, kindLabel, messageText, placeText, senderName } from "./messages.js";
+import { fileView } from "./perf-file.js";
 import { picker, searchIn } from "./picker.js";
 import { mountRoster } from "./roster.js";
 import { busy, chip, day, deadlineText, el, field, fill, flash, startPage, throttle, when } from "./ui.js";
@@ -212,14 +214,15 @@ const refreshStats = throttle(drawStats, STATS_EVERY);
 // -- archive and export ------------------------------------------------------------------------
 //
 // People, delegations and units are found by name (or pinyin initials) with the shared
-// picker; the page sends their ids, and shows only names. A sender is chosen by clicking
-// a sender in the results.
+// picker; the page sends their ids, and shows only names. A sender is picked the same way
+// among every account (GET /api/archive/people), or by clicking a sender in the results.
 
-const archive = { deputy: null, delegation: null, unit: null, sender: null }; // {id, label}
+const archive = { deputy: null, delegation: null, unit: null, kind: null, sender: null }; // {id, label}
 const PICKED = [
   ["deputy", "arch.deputy"],
   ["delegation", "arch.delegation"],
   ["unit", "arch.unit"],
+  ["kind", "arch.kind"],
   ["sender", "arch.sender"],
 ];
 let runArchive = () => {};
@@ -235,19 +238,6 @@ function choose(name, choice) {
   archive[name] = choice ? { id: choice.id, label: choice.label } : null;
   drawPicked();
   runArchive();
-}
-
-function summarize(body) {
-  if (!body || typeof body !== "object") return String(body ?? "");
-  if (body.roster && typeof body.roster === "object") {
-    const r = body.roster;
-    const made = [...(r.created_delegations || []), ...(r.created_units || [])];
-    return t("roster.logLine", { file: r.filename || "—", new: r.new, updated: r.updated, joined: r.joined }) + (made.length ? ` · ${t("roster.logCreated", { names: made.join("、") })}` : "");
-  }
-  const inner = [body.item, body.opinion, body.notice, body.leave, body.registration, body.document, body.sitting, body.agenda_item];
-  const b = inner.find((x) => x && typeof x === "object") || body;
-  const main = b.title || b.text || b.reason || "";
-  return main ? String(main) : JSON.stringify(body).slice(0, 160);
 }
 
 /** A message about a notice shows that notice's figures (the tally's, from the server)
@@ -275,18 +265,20 @@ function noticeStanding(m) {
 
 function archiveRow(m) {
   const rs = m.receipts || [];
-  const who = el("button", { type: "button", class: "link", title: t("arch.onlySender", { name: m.sender.name }) }, m.sender.name);
-  who.addEventListener("click", () => choose("sender", { id: m.sender.id, label: m.sender.name }));
+  const name = senderName(m.sender);
+  const who = el("button", { type: "button", class: "link", title: t("arch.onlySender", { name }) }, name);
+  who.addEventListener("click", () => choose("sender", { id: m.sender.id, label: name }));
+  const said = messageText(m, units);
   return el(
     "tr",
-    { "data-message": m.id },
+    { "data-message": m.id, "data-kind": m.kind, "data-channel": m.channel },
     el("td", {}, when(m.ts)),
-    el("td", {}, `${m.channel} #${m.seq}`),
-    el("td", {}, m.kind),
+    el("td", { class: "place" }, placeText(m.place)),
+    el("td", { class: "kind" }, kindLabel(m.kind)),
     // Who really sent it: the hub stamps the sender from the account that stored it, never
     // from the body; role `system` is the hub itself.
-    el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, who, el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)} #${m.sender.id}`)),
-    el("td", { class: "text" }, summarize(m.body), noticeStanding(m)),
+    el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, who, m.sender.role === "system" ? null : el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)}`)),
+    el("td", { class: "text" }, said.title ? el("strong", {}, said.title) : null, said.text ? el("div", { class: "body-text" }, said.text) : null, noticeStanding(m)),
     el(
       "td",
       { class: "receipts" },
@@ -305,7 +297,6 @@ function archiveRow(m) {
 
 function drawArchive(dir) {
   const box = document.querySelector("#archive .body");
-  const kind = el("input", { name: "kind", type: "text", id: "ar-kind" });
   const channel = el(
     "select",
     { name: "channel", id: "ar-channel" },
@@ -315,7 +306,7 @@ function drawArchive(dir) {
   const since = el("input", { name: "since", type: "date", id: "ar-since" });
   const until = el("input", { name: "until", type: "date", id: "ar-until" });
   const text = el("input", { name: "q", type: "search", id: "ar-q" });
-  const plain = { kind, channel, since, until, q: text };
+  const plain = { channel, since, until, q: text };
   const deputy = picker({
     id: "ar-deputy",
     label: t("arch.deputy"),
@@ -358,6 +349,36 @@ function drawArchive(dir) {
       choose("unit", c);
     },
   });
+  // The kind by its label (typed in Chinese, or its pinyin initials), never its code.
+  const kind = picker({
+    id: "ar-kind",
+    label: t("arch.kind"),
+    placeholder: t("arch.kindHint"),
+    empty: true,
+    search: searchIn(
+      () => kindChoices(),
+      (k) => k.label,
+      (k) => k,
+    ),
+    onPick: (c) => {
+      kind.clear();
+      choose("kind", c);
+    },
+  });
+  const sender = picker({
+    id: "ar-sender",
+    label: t("arch.sender"),
+    placeholder: t("arch.nameHint"),
+    search: searchIn(
+      () => dir.people,
+      (p) => `${p.name} ${t(`role.${p.role}`)} ${p.unit || p.delegation || ""}`,
+      (p) => ({ id: p.id, label: p.name, meta: [t(`role.${p.role}`), p.unit || p.delegation].filter(Boolean).join(" · ") }),
+    ),
+    onPick: (c) => {
+      sender.clear();
+      choose("sender", c);
+    },
+  });
   const picked = el("div", { class: "row", id: "ar-picked", "aria-live": "polite" });
   drawPicked = () => {
     fill(
@@ -382,7 +403,8 @@ function drawArchive(dir) {
       pickerField("arch.delegation", delegation),
       pickerField("arch.unit", unit),
       field("arch.channel", channel),
-      field("arch.kind", kind),
+      pickerField("arch.kind", kind),
+      pickerField("arch.sender", sender),
       field("common.from", since),
       field("common.to", until),
       field("arch.text", text),
@@ -539,23 +561,7 @@ async function drawFiles() {
   const out = el("div", { id: "file-out", "aria-live": "polite" });
   const show = async () => {
     const f = await get(`/api/deputies/${chosen.id}/file`);
-    const a = f.attendance?.counts || {};
-    const pts = Object.entries(f.points?.by_event || {});
-    fill(
-      out,
-      el("h3", {}, chosen.label),
-      el("div", { class: "stat-grid" }, [
-        [a.checked_in, "att.checkedIn"],
-        [a.on_leave, "att.onLeave"],
-        [a.absent, "att.absent"],
-        [(f.speeches || []).length, "perf.speeches"],
-        [(f.registrations || []).length, "perf.register"],
-        [f.points?.total ?? 0, "perf.points"],
-      ].map(([n, k]) => el("div", { class: "stat" }, el("b", {}, String(n ?? 0)), el("span", {}, t(k))))),
-      pts.length ? el("div", { class: "chart" }, bars(pts.map(([k, v]) => ({ label: pointsLabel(k), value: Number(v) })), { title: t("perf.points") })) : null,
-      el("p", { class: "meta" }, t("perf.views", { n: f.views?.file ?? 0 })),
-      (f.registrations || []).length ? el("ul", { class: "list" }, f.registrations.map((r) => el("li", {}, chip(t(`regState.${r.state}`), r.state === "confirmed" ? "ok" : r.state === "rejected" ? "bad" : "warn"), " ", `${day(r.activity_date)} ${t(`perf.activity.${r.kind}`)} · `, el("span", { class: "text" }, r.title)))) : null,
-    );
+    fill(out, fileView(f));
   };
   // Opening a file is recorded as a view: only on request, never on page load or on
   // choosing whose it is.
@@ -581,11 +587,6 @@ async function drawFiles() {
   });
   const top = ranking.slice(0, 10).map((r) => ({ label: r.deputy.name, value: Number(r.total) }));
   fill(box, el("div", { class: "chart", id: "chart-points" }, el("h3", {}, t("stat.pointsTop")), bars(top, { title: t("stat.pointsTop") })), pickerField("sup.pickDeputy", p), el("div", { class: "row" }, who, open), out);
-}
-
-function pointsLabel(k) {
-  const s = t(`points.${k}`);
-  return s === `points.${k}` ? k : s;
 }
 
 // -- registrations to review ------------------------------------------------------------------
@@ -685,13 +686,15 @@ if (me.role === "admin" && meetingId !== null) {
   mountRoster(document.querySelector("#roster .body"), meetingId);
 }
 
-/** The directory the archive's pickers search: the meeting's deputies, every delegation. */
+/** The directory the archive's pickers search: the meeting's deputies, every delegation,
+ * every account (the sender). */
 async function archiveDirectory() {
-  const [d, g] = await Promise.all([
+  const [d, g, p] = await Promise.all([
     meetingId === null ? { deputies: [] } : get(`/api/meetings/${meetingId}/deputies`, { quiet: true }).catch(() => ({ deputies: [] })),
     get("/api/delegations", { quiet: true }).catch(() => ({ delegations: [] })),
+    get("/api/archive/people", { quiet: true }).catch(() => ({ people: [] })),
   ]);
-  return { deputies: d.deputies, delegations: g.delegations };
+  return { deputies: d.deputies, delegations: g.delegations, people: p.people };
 }
 
 drawArchive(await archiveDirectory());

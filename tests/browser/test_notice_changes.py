@@ -86,8 +86,8 @@ async def test_correction_and_withdrawal_reach_the_open_phone(browser: Any, demo
 
     # The supervisor's archive: the notice's messages say it was withdrawn, and why.
     sup = await open_as(browser, demo_hub.url, "jiandu")
-    await sup.fill("#ar-kind", "notice")
-    await sup.click("#ar-search")
+    await sup.type("#ar-kind", "会议通知", delay=30)
+    await sup.click("#ar-kind ~ .picker-list li[data-id='notice']")
     row = sup.locator('#archive-rows tr:has(.notice-standing[data-status="withdrawn"])').first
     await row.wait_for()
     assert "撤回原因：分组审议取消" in await row.inner_text()

@@ -68,15 +68,16 @@ async def test_supervisor_sees_statistics_archive_timeline_and_verification(
     assert await page.inner_text("#st-notices b") == str(totals["notices"])
     assert await page.locator("#chart-states svg[role=img]").count() == 1
 
-    await page.fill("#ar-kind", "notice")
-    await page.click("#ar-search")
-    row = page.locator("#archive-rows tr[data-message]", has_text="分组审议地点调整").filter(
-        has_text=f"meeting:{meeting} #"
+    await page.type("#ar-kind", "会议通知", delay=30)
+    await page.click("#ar-kind ~ .picker-list li[data-id='notice']")
+    row = page.locator(
+        f'#archive-rows tr[data-message][data-channel="meeting:{meeting}"]',
+        has_text="分组审议地点调整",
     )
     await row.wait_for()
     await wait_until(
         page,
-        "[...document.querySelectorAll('#archive-rows tr')].every(r => r.innerText.includes('notice'))",
+        "[...document.querySelectorAll('#archive-rows tr')].every(r => r.dataset.kind === 'notice' && r.querySelector('td.kind').innerText === '会议通知')",
     )
     assert "0/9" in await row.inner_text()
 

@@ -191,7 +191,7 @@ async def archive_rows(page: Any) -> list[dict[str, Any]]:
     await page.wait_for_function("() => !document.querySelector('#ar-search').disabled")
     rows: list[dict[str, Any]] = await page.evaluate(
         """() => [...document.querySelectorAll('#archive-rows tr[data-message]')].map((r) => ({
-            channel: r.cells[1].textContent.split(' #')[0],
+            channel: r.dataset.channel, place: r.querySelector('td.place').innerText,
             sender: Number(r.querySelector('td.sender').dataset.sender)}))"""
     )
     return rows
@@ -251,6 +251,7 @@ async def test_people_delegations_units_and_items_are_found_by_name(
     await pick(page, "#ar-unit", "交通运输", unit["id"])
     rows = await archive_rows(page)
     assert rows and {r["channel"] for r in rows} == {f"unit:{unit['id']}"}, rows
+    assert {r["place"] for r in rows} == {"单位 市交通运输局"}, rows  # by name, not unit:<id>
     picked = await page.text_content("#ar-picked")
     assert picked == "承办单位：市交通运输局×" and not re.search(r"\d", picked)
     # the export links carry the same filter

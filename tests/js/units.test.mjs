@@ -102,3 +102,22 @@ test("deviceName names a browser by its browser and system in words", async () =
   assert.equal(deviceName(wechat), `${i18n.t("devices.wechat")} · iOS`);
   assert.equal(deviceName("curl/8.0"), i18n.t("devices.unknown"));
 });
+
+test("messageText says every kind in words, whatever the body holds", async () => {
+  // A body may be a raw publish or a stored row from before a field existed: never
+  // "undefined", "[object …]" or JSON, and a label for every kind the hub appends.
+  const m = await import(join(JS, "messages.js"));
+  const kinds = m.kindChoices().map((k) => k.id);
+  assert.ok(kinds.length >= 45, `only ${kinds.length} kinds labelled`);
+  for (const kind of [...kinds, "bulletin"]) {
+    for (const body of [{}, { item: {}, event: { action: "sign", actor: {}, payload: {} } }, { opinion: null }]) {
+      const said = m.messageText({ kind, body }, new Map());
+      const text = `${said.title}|${said.text}|${m.kindLabel(kind)}`;
+      assert.ok(!/undefined|\[object|null|NaN|\{"/.test(text), `${kind}: ${text}`);
+    }
+  }
+  assert.equal(m.kindLabel("bulletin"), "自定义消息（bulletin）");
+  assert.equal(m.placeText({ kind: "unit", id: 3, name: "交通局" }), "单位 交通局");
+  assert.equal(m.placeText({ kind: "meeting", id: 3, name: null }), "已删除的会议");
+  assert.equal(m.senderName({ id: 0, name: "会议系统", role: "system" }), "系统");
+});

@@ -1,12 +1,19 @@
-"""Performance files: one view of a deputy's record, every read counted, own file only."""
+"""Performance files: one view of a deputy's record, every read by others recorded and
+counted (the deputy's own not), own file only, exported as CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
 
 from hub.session.attendance import check_in, decide_leave, request_leave
 from hub.session.meetings import create_sitting
 from hub.session.members import load_member
+from hub.supervision.registrations import performance_views
 from tests.supervision.helpers import http
 from tests.supervision.scenario import items_scenario
 from tests.utils.factories import World
@@ -88,7 +95,7 @@ async def test_file_gathers_the_record_and_counts_views(hub: RunningHub, world: 
     }  # fmt: skip
     async with http(hub, world, d0) as c:
         own = (await c.get(f"/api/deputies/{d0}/file")).json()
-    assert own["views"]["file"] == 3 and own["views"]["file_viewers"] == 2
+    assert own["views"]["file"] == 2 and own["views"]["file_viewers"] == 1  # own: not counted
 
 
 async def test_file_access(hub: RunningHub, world: World) -> None:
@@ -120,3 +127,72 @@ async def test_file_lists_the_deputys_items_and_opinions(hub: RunningHub, world:
     ]
     assert got["items"][0]["id"] == ids["c1"]
     assert [(o["status"], o["item_id"]) for o in got["opinions"]] == [("committed", ids["c1"])]
+
+
+async def _register(hub: RunningHub, world: World, deputy: int, title: str) -> dict[str, Any]:
+    async with http(hub, world, deputy) as c:
+        body = {"kind": "research", "activity_date": "2026-01-05", "title": title, "text": "做了"}
+        r = await c.post("/api/registrations", json=body)
+        assert r.status_code == 201, r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+
+async def test_own_views_are_neither_recorded_nor_counted(hub: RunningHub, world: World) -> None:
+    """The deputy opening their own file and registration stores no view; a view stored
+    before this rule (the deputy's own) is not counted; others' views are, each shown with
+    who and when (and which registration)."""
+    d0 = world.deputies[0]
+    reg = await _register(hub, world, d0, "走访选民")
+    async with http(hub, world, d0) as c:
+        for _ in range(2):
+            assert (await c.get(f"/api/deputies/{d0}/file")).status_code == 200
+            assert (await c.get(f"/api/registrations/{reg['id']}")).json()["views"] == 0
+    async with hub.services.engine.begin() as conn:
+        v = performance_views.c
+        stored = (await conn.execute(sa.select(sa.func.count()).where(v.viewer_id == d0))).scalar()
+        assert stored == 0
+        # an own view stored before the rule: kept (nothing is deleted), not counted
+        await conn.execute(
+            performance_views.insert().values(deputy_id=d0, viewer_id=d0, ts=datetime.now(UTC))
+        )
+    async with http(hub, world, world.secretariat) as c:
+        assert (await c.get(f"/api/registrations/{reg['id']}")).json()["views"] == 1
+    async with http(hub, world, world.supervisor) as c:
+        got = (await c.get(f"/api/deputies/{d0}/file")).json()["views"]
+    assert (got["file"], got["file_viewers"], got["registrations"]) == (1, 1, 1)
+    assert [
+        (x["viewer"]["name"], x["viewer"]["role"], x["registration_title"]) for x in got["recent"]
+    ] == [("工委", "supervisor", None), ("秘书处", "secretariat", "走访选民")]
+    assert all(x["ts"].endswith("Z") for x in got["recent"])
+    async with http(hub, world, d0) as c:
+        own = (await c.get(f"/api/deputies/{d0}/file")).json()["views"]
+    assert (own["file"], own["registrations"]) == (1, 1)
+
+
+async def test_file_exports_as_csv(hub: RunningHub, world: World) -> None:
+    """The file as CSV with a BOM: its registrations, opinions and items and the views by
+    others, each a row; the export is a view; another deputy's export is `forbidden`."""
+    d0, d1 = world.deputies[:2]
+    async with Api(hub, world) as api:
+        await items_scenario(hub, world, api)
+    await _register(hub, world, d0, "=HYPERLINK(1)")
+    async with http(hub, world, world.supervisor) as c:
+        await c.get(f"/api/deputies/{d0}/file")
+        r = await c.get(f"/api/deputies/{d0}/file.csv")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0] == ["section", "date", "title", "text", "state", "detail"]
+    sections = [x[0] for x in rows[1:]]
+    assert {"registration", "opinion", "item", "view"} <= set(sections), sections
+    reg = next(x for x in rows if x[0] == "registration")
+    assert reg[2] == "'=HYPERLINK(1)" and reg[4] == "submitted"  # a formula is text
+    assert [x[2] for x in rows if x[0] == "view"] == ["工委", "工委"]  # this export, the read
+    async with http(hub, world, world.supervisor) as c:
+        views = (await c.get(f"/api/deputies/{d0}/file")).json()["views"]
+    assert views["file"] == 3  # the read, the export, this read
+    async with http(hub, world, d1) as c:
+        r = await c.get(f"/api/deputies/{d0}/file.csv")
+    assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
