@@ -105,6 +105,11 @@ export function messageText(m, units) {
       return { title: t(t(key) === key ? "arch.reach.failed" : key, { name: b.person?.name || "" }), text: "" };
     }
     case "roster": {
+      if (m.kind === "roster.passwords_issued") {
+        const p = b.passwords || {};
+        const who = p.accounts || [];
+        return { title: t("roster.logPasswords", { n: who.length }), text: who.join("、") };
+      }
       const r = b.roster || {};
       const made = [...(r.created_delegations || []), ...(r.created_units || [])];
       return { title: t("roster.logLine", { file: r.filename || "—", new: r.new ?? 0, updated: r.updated ?? 0, joined: r.joined ?? 0 }), text: made.length ? t("roster.logCreated", { names: made.join("、") }) : "" };
