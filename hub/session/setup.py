@@ -295,7 +295,7 @@ async def reset_password(node: Node, me: Member, user_id: int, hashed: str) -> N
 async def _name_free(conn: AsyncConnection, table: sa.Table, name: str, what: str) -> None:
     r = await conn.execute(sa.select(table.c.id).where(table.c.name == name))
     if r.first() is not None:
-        raise Conflict(f"a {what} named {name!r} exists already", field="name")
+        raise Conflict(f"a {what} named {name!r} exists already", field="name", reason="name_taken")
 
 
 async def add_group(node: Node, me: Member, what: str, name: str) -> dict[str, Any]:
