@@ -30,7 +30,9 @@ from hub.identity import store_active, store_password
 from hub.session.common import meeting_row, require_role
 from hub.session.meetings import meeting_dict
 from hub.session.members import (
+    Contact,
     Member,
+    Role,
     check_phone,
     create_delegation,
     create_meeting,
@@ -117,12 +119,12 @@ class AccountDetail(Shape):
     id: int
     username: str
     name: str
-    role: str
+    role: Role
     active: bool
     delegation_id: int | None
     unit_id: int | None
     phone: str | None
-    preferred_contact: str | None
+    preferred_contact: Contact | None
     meetings: list[int]
 
 
@@ -206,13 +208,16 @@ async def change_account(node: Node, me: Member, user_id: int, d: AccountChange)
         conn = w.conn
         r = await _account(conn, user_id, lock=True)
         values: dict[str, Any] = {}
-        body: dict[str, Any] = {}
+        body: dict[str, Any] = {}  # the new value of each field changed (never the phone)
+        changed: list[str] = []
         if d.name is not None and d.name != r.name:
             values["name"] = body["name"] = d.name
+            changed.append("name")
         if d.phone is not None:
             phone = check_phone(d.phone)
             if phone != r.phone:
                 values["phone"] = phone
+                changed.append("phone")
         if d.delegation_id is not None:
             if r.role != "deputy":
                 raise BadRequest(
@@ -223,6 +228,7 @@ async def change_account(node: Node, me: Member, user_id: int, d: AccountChange)
             if d.delegation_id != r.delegation_id:
                 values["delegation_id"] = d.delegation_id
                 body["delegation"] = named
+                changed.append("delegation")
         if d.unit_id is not None:
             if r.role != "unit":
                 raise BadRequest(
@@ -233,14 +239,11 @@ async def change_account(node: Node, me: Member, user_id: int, d: AccountChange)
             if d.unit_id != r.unit_id:
                 values["unit_id"] = d.unit_id
                 body["unit"] = named
+                changed.append("unit")
         if d.meetings is not None:
             wanted = sorted(set(d.meetings))
-            found = (
-                await conn.execute(
-                    sa.select(meetings.c.id, meetings.c.title).where(meetings.c.id.in_(wanted))
-                )
-            ).all()
-            titles = {int(m.id): m.title for m in found}
+            q = sa.select(meetings.c.id, meetings.c.title).where(meetings.c.id.in_(wanted))
+            titles = {int(m.id): m.title for m in await conn.execute(q)}
             missing = [m for m in wanted if m not in titles]
             if missing:
                 raise NotFound(f"no meeting {missing[0]}")
@@ -254,11 +257,9 @@ async def change_account(node: Node, me: Member, user_id: int, d: AccountChange)
                         [{"meeting_id": m, "user_id": user_id} for m in wanted],
                     )
                 body["meetings"] = [{"id": m, "title": titles[m]} for m in wanted]
+                changed.append("meetings")
         if values:
             await conn.execute(users.update().where(users.c.id == user_id).values(**values))
-        changed = [k for k in ("name", "phone", "delegation", "unit", "meetings") if k in body]
-        if "phone" in values:
-            changed.insert(1 if "name" in body else 0, "phone")
         if changed:
             who = _who(r) | ({"name": values["name"]} if "name" in values else {})
             await record(w, me, "account_changed", {"account": who, "changed": changed, **body})
