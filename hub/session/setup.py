@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.devices import sign_out_on
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.identity import store_active, store_password
 from hub.session.common import meeting_row, require_role
@@ -54,6 +55,7 @@ KINDS: dict[str, str] = {
     "account_deactivated": "setup.account_deactivated",
     "account_activated": "setup.account_activated",
     "password_reset": "setup.password_reset",
+    "devices_signed_out": "setup.devices_signed_out",
     "delegation_created": "setup.delegation_created",
     "delegation_renamed": "setup.delegation_renamed",
     "unit_created": "setup.unit_created",
@@ -288,6 +290,17 @@ async def reset_password(node: Node, me: Member, user_id: int, hashed: str) -> N
         r = await _account(w.conn, user_id, lock=True)
         await store_password(w.conn, user_id, hashed)
         await record(w, me, "password_reset", {"account": _who(r)})
+
+
+async def sign_out_devices(node: Node, me: Member, user_id: int, ttl: int) -> list[str]:
+    """Sign out every browser of an account (:func:`hub.devices.sign_out_on`), logged with
+    how many; the logins signed out, for closing their sockets."""
+    require_role(me, "admin")
+    async with node.writing() as w:
+        r = await _account(w.conn, user_id)
+        out = await sign_out_on(w.conn, user_id, ttl, w.clock.now())
+        await record(w, me, "devices_signed_out", {"account": _who(r), "signed_out": len(out)})
+    return out
 
 
 # -- delegations and units ------------------------------------------------------------

@@ -48,6 +48,8 @@ function changeText(m) {
       return t("adm.log.accountActivated", p);
     case "setup.password_reset":
       return t("adm.log.passwordReset", p);
+    case "setup.devices_signed_out":
+      return t("adm.log.devicesSignedOut", { ...p, n: b.signed_out });
     case "setup.delegation_created":
       return t("adm.log.delegationCreated", { who, name: groupName(b.delegation) });
     case "setup.delegation_renamed":

@@ -154,6 +154,14 @@ async def test_each_setup_action_logs_one_message_with_who_and_what(
             "POST", f"/api/admin/users/{uid}/deactivate", None, 200, "setup.account_deactivated"
         )
         await step("POST", f"/api/admin/users/{uid}/activate", None, 200, "setup.account_activated")
+        await step(
+            "POST",
+            f"/api/users/{uid}/devices/sign-out",
+            None,
+            200,
+            "setup.devices_signed_out",
+            signed_out=0,
+        )
         rules = {"valid_from": "2099-01-01", "rules": [{"event": "speech", "points": 2}]}
         rs = await step("POST", "/api/points/rules", rules, 201, "setup.points_rules_added")
         await step(
@@ -187,7 +195,7 @@ async def test_each_setup_action_logs_one_message_with_who_and_what(
     for kind, body in steps:
         text = str(body)
         assert STRONG not in text and "1390580" not in text, (kind, body)
-    assert len(steps) == 16
+    assert len(steps) == 17
 
 
 async def test_setup_log_readers_and_no_raw_publish(hub: RunningHub, world: World) -> None:
