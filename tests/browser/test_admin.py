@@ -176,3 +176,41 @@ async def test_secretariat_edits_an_agenda_item_and_closes_a_sitting(
     assert not LATIN.search(text), text
     assert page.js_errors == []
     await page.context.close()
+
+
+async def test_admin_resolves_a_dispute_and_versions_the_points_rules(
+    browser: Any, demo_hub: Demo
+) -> None:
+    """A deputy's dispute shows by the deputy's name and the entry's activity in Chinese,
+    and is upheld with a decision; a version of the points rules from next year is added
+    from the rules in force and withdrawn; the recent changes say both by name."""
+    dep = await api(demo_hub, "daibiao1")
+    try:
+        me = (await dep.get("/api/me")).json()
+        entries = (await dep.get(f"/api/deputies/{me['id']}/points")).json()["entries"]
+        key = next(e["key"] for e in entries if e["key"].startswith("registration:"))
+        r = await dep.post("/api/points/disputes", json={"entry": key, "reason": "日期登记有误"})
+        assert r.status_code == 201, r.text
+    finally:
+        await dep.aclose()
+    page = await open_as(browser, demo_hub.url, "admin", width=WIDTH)
+    item = page.locator("#dispute-list li").first
+    await item.wait_for()
+    text = await item.inner_text()
+    assert me["name"] in text and "履职登记" in text and "日期登记有误" in text, text
+    assert not LATIN.search(text), text
+    await item.locator("input").fill("核实后同意")
+    await item.locator("button.primary").click()
+    await page.wait_for_selector("#disputes-none")
+
+    year = await page.evaluate("new Date().getFullYear()")
+    await page.fill("#points-from", f"{year + 1}-01-01")
+    await page.locator("#points-form input[data-event='speech']").fill("2")
+    await page.click("#points-add")
+    await wait_change(page, f"{ADMIN} 新增了积分规则版本（自 {year + 1}/01/01 起施行）")
+    version = page.locator("#points-versions li:has-text('尚未施行')")
+    await version.locator("button").click()
+    await wait_change(page, f"{ADMIN} 撤回了自 {year + 1}/01/01 起施行的积分规则版本")
+    await page.wait_for_selector("#points-versions li:has-text('尚未施行')", state="detached")
+    assert page.js_errors == []
+    await page.context.close()
