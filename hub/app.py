@@ -40,6 +40,7 @@ from hub.api import (
     points,
     push,
     roster,
+    setup,
     speakers,
     statistics,
     suggestions,
@@ -170,7 +171,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     api_modules = [ops, login, devices, channels, admin, meetings, documents, notices]
     api_modules += [attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
-    api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster]
+    api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster, setup]
     routes = [
         Route("/", _index),
         openapi.route([m.spec for m in api_modules]),

@@ -219,6 +219,20 @@ async def sign_out(
     """Sign out ``user_id``'s device ``device_id`` (:class:`NotFound` if it has none such
     signed in), the device of login ``session``, or (neither given) all of them. Returns
     the sessions signed out, for closing their sockets."""
+    async with db_errors(), engine.begin() as conn:
+        return await sign_out_on(conn, user_id, ttl, now, device_id=device_id, session=session)
+
+
+async def sign_out_on(
+    conn: AsyncConnection,
+    user_id: int,
+    ttl: int,
+    now: datetime,
+    *,
+    device_id: int | None = None,
+    session: str | None = None,
+) -> list[str]:
+    """:func:`sign_out` in the caller's transaction (one that also records who did it)."""
     q = sa.select(devices.c.id, devices.c.session).where(
         devices.c.user_id == user_id, devices.c.signed_out_at.is_(None), devices.c.expires_at > now
     )
@@ -226,11 +240,10 @@ async def sign_out(
         q = q.where(devices.c.id == device_id)
     if session is not None:
         q = q.where(devices.c.session == session)
-    async with db_errors(), engine.begin() as conn:
-        found = [r.session for r in await conn.execute(q)]
-        if device_id is not None and not found:
-            raise NotFound(f"you have no signed-in device {device_id}")
-        await _sign_out(conn, found, user_id, ttl, now)
+    found = [r.session for r in await conn.execute(q)]
+    if device_id is not None and not found:
+        raise NotFound(f"you have no signed-in device {device_id}")
+    await _sign_out(conn, found, user_id, ttl, now)
     return found
 
 

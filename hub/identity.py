@@ -198,14 +198,20 @@ def check_password(stored: str | None, password: str) -> bool:
 
 
 async def set_active(engine: AsyncEngine, user_id: int, active: bool) -> None:
-    """(De)activate; deactivation also bumps the token version, revoking every token."""
+    """(De)activate in a transaction of its own (:func:`store_active`)."""
     async with db_errors(), engine.begin() as conn:
-        values: dict[str, object] = {"active": active}
-        if not active:
-            values["token_version"] = users.c.token_version + 1
-        r = await conn.execute(users.update().where(users.c.id == user_id).values(**values))
-        if r.rowcount == 0:
-            raise NotFound(f"no user {user_id}")
+        await store_active(conn, user_id, active)
+
+
+async def store_active(conn: AsyncConnection, user_id: int, active: bool) -> None:
+    """(De)activate, in the caller's transaction; deactivation also bumps the token
+    version, revoking every token."""
+    values: dict[str, object] = {"active": active}
+    if not active:
+        values["token_version"] = users.c.token_version + 1
+    r = await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+    if r.rowcount == 0:
+        raise NotFound(f"no user {user_id}")
 
 
 async def set_password(engine: AsyncEngine, user_id: int, password: str) -> None:
@@ -213,17 +219,23 @@ async def set_password(engine: AsyncEngine, user_id: int, password: str) -> None
     The caller has checked the password policy."""
     hashed = await asyncio.to_thread(hash_password, password)
     async with db_errors(), engine.begin() as conn:
-        r = await conn.execute(
-            users.update()
-            .where(users.c.id == user_id)
-            .values(
-                password_hash=hashed,
-                password_temporary=False,
-                token_version=users.c.token_version + 1,
-            )
+        await store_password(conn, user_id, hashed)
+
+
+async def store_password(conn: AsyncConnection, user_id: int, hashed: str) -> None:
+    """Store a password hash (the account's own: no longer a temporary one) and revoke
+    every token issued before, in the caller's transaction."""
+    r = await conn.execute(
+        users.update()
+        .where(users.c.id == user_id)
+        .values(
+            password_hash=hashed,
+            password_temporary=False,
+            token_version=users.c.token_version + 1,
         )
-        if r.rowcount == 0:
-            raise NotFound(f"no user {user_id}")
+    )
+    if r.rowcount == 0:
+        raise NotFound(f"no user {user_id}")
 
 
 async def username_of(engine: AsyncEngine, user_id: int) -> str:

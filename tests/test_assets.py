@@ -21,7 +21,14 @@ from hub.app import STATIC
 from tests.utils.factories import World, make_world
 from tests.utils.servers import RunningHub, running_hub, settings_for
 
-PAGES = ("index.html", "deputy.html", "unit.html", "secretariat.html", "supervisor.html")
+PAGES = (
+    "index.html",
+    "deputy.html",
+    "unit.html",
+    "secretariat.html",
+    "supervisor.html",
+    "admin.html",
+)
 IMPORT_MAP = re.compile(r'<script type="importmap">(.*?)</script>', re.S)
 
 

@@ -1,9 +1,10 @@
-"""Account management (admins): create, list, deactivate, reactivate users, and reset
-their passwords."""
+"""Account management (admins): create, list, edit, deactivate, reactivate users, and
+reset their passwords; every change is logged on the set-up log (``hub.session.setup``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from msgspec import Meta
@@ -11,22 +12,45 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.api import JSON, decode, devices, principal, services
-from hub.api.openapi import AUTH_ERRORS, error_responses, json_body, ok, path_id
-from hub.auth import check_password_policy
+from hub.api import JSON, decode, devices, path_int, principal, query, services
+from hub.api.openapi import error_responses, json_body, ok, path_id
+from hub.auth import check_password_policy, hash_password
 from hub.errors import Close
-from hub.identity import set_active, set_password, username_of
-from hub.session.members import Contact, Role, create_user
+from hub.identity import username_of
+from hub.session import setup
+from hub.session.members import Contact, Role
 from hub.session.schema import users
-from hub.shapes import Body, Id, Shape, Verbatim
+from hub.shapes import Body, Id, Limit, Offset, Query, Shape, Verbatim, Words
 from hub.store.log import db_errors
 
 
 async def list_users(request: Request) -> Response:
+    """Every account matching the filters, by id, a page at a time if ``limit`` is given;
+    ``total`` counts every match."""
     await principal(request, roles=("admin", "secretariat", "supervisor"))
+    q = query(request, AccountsQuery)
+    where: list[sa.ColumnElement[bool]] = []
+    for word in (q.q or "").split():
+        like = f"%{word.lower()}%"
+        where.append(
+            sa.or_(
+                sa.func.lower(users.c.username).like(like), sa.func.lower(users.c.name).like(like)
+            )
+        )
+    if q.role is not None:
+        where.append(users.c.role == q.role)
+    if q.delegation is not None:
+        where.append(users.c.delegation_id == q.delegation)
+    if q.unit is not None:
+        where.append(users.c.unit_id == q.unit)
+    if q.active is not None:
+        where.append(users.c.active == (q.active == "1"))
     s = services(request)
     async with db_errors(), s.engine.connect() as conn:
-        rows = await conn.execute(
+        total = (
+            await conn.execute(sa.select(sa.func.count()).select_from(users).where(*where))
+        ).scalar_one()
+        page = (
             sa.select(
                 users.c.id,
                 users.c.username,
@@ -35,39 +59,57 @@ async def list_users(request: Request) -> Response:
                 users.c.active,
                 users.c.delegation_id,
                 users.c.unit_id,
-            ).order_by(users.c.id)
+            )
+            .where(*where)
+            .order_by(users.c.id)
+            .offset(q.offset)
         )
+        if q.limit is not None:
+            page = page.limit(q.limit)
+        rows = await conn.execute(page)
         # Column keys are str subclasses (quoted_name), which orjson refuses as keys.
-        return JSON({"users": [{str(k): v for k, v in r._mapping.items()} for r in rows]})
+        listed = [{str(k): v for k, v in r._mapping.items()} for r in rows]
+    return JSON({"users": listed, "total": int(total)})
+
+
+async def get_user(request: Request) -> Response:
+    await principal(request, roles=("admin",))
+    async with services(request).log.reading() as conn:
+        return JSON(await setup.account_detail(conn, path_int(request)))
 
 
 async def add_user(request: Request) -> Response:
-    await principal(request, roles=("admin",))
+    me = await principal(request, roles=("admin",))
     d = await decode(request, NewAccount)
     s = services(request)
     if d.password is not None:
         check_password_policy(d.password, d.username)
-    async with db_errors(), s.engine.begin() as conn:
-        uid = await create_user(
-            conn,
-            username=d.username,
-            name=d.name,
-            role=d.role,
-            password=d.password,
-            delegation_id=d.delegation_id,
-            unit_id=d.unit_id,
-            now=s.clock.now(),
-            phone=d.phone,
-            preferred_contact=d.preferred_contact,
-        )
+    uid = await setup.add_account(
+        s.node,
+        me,
+        username=d.username,
+        name=d.name,
+        role=d.role,
+        password=d.password,
+        delegation_id=d.delegation_id,
+        unit_id=d.unit_id,
+        phone=d.phone,
+        preferred_contact=d.preferred_contact,
+    )
     return JSON({"id": uid}, status_code=201)
 
 
+async def change_user(request: Request) -> Response:
+    me = await principal(request, roles=("admin",))
+    d = await decode(request, setup.AccountChange)
+    return JSON(await setup.change_account(services(request).node, me, path_int(request), d))
+
+
 async def deactivate(request: Request) -> Response:
-    await principal(request, roles=("admin",))
-    uid = int(request.path_params["id"])
+    me = await principal(request, roles=("admin",))
+    uid = path_int(request)
     s = services(request)
-    await set_active(s.engine, uid, False)
+    await setup.set_account_active(s.node, me, uid, False)
     for c in list(s.connections):
         if c.principal is not None and c.principal.id == uid:
             c.close_soon(Close.DEACTIVATED, "account deactivated")
@@ -75,21 +117,22 @@ async def deactivate(request: Request) -> Response:
 
 
 async def activate(request: Request) -> Response:
-    await principal(request, roles=("admin",))
-    uid = int(request.path_params["id"])
-    await set_active(services(request).engine, uid, True)
+    me = await principal(request, roles=("admin",))
+    uid = path_int(request)
+    await setup.set_account_active(services(request).node, me, uid, True)
     return JSON({"id": uid, "active": True})
 
 
 async def reset_password(request: Request) -> Response:
     """Set an account's password (policy checked); every token issued before stops
     working, and its sockets on this node close with 4401 (elsewhere at the next check)."""
-    await principal(request, roles=("admin",))
-    uid = int(request.path_params["id"])
+    me = await principal(request, roles=("admin",))
+    uid = path_int(request)
     s = services(request)
     password = (await decode(request, PasswordReset)).password
     check_password_policy(password, await username_of(s.engine, uid))
-    await set_password(s.engine, uid, password)
+    hashed = await asyncio.to_thread(hash_password, password)
+    await setup.reset_password(s.node, me, uid, hashed)
     devices.close_sockets(request, uid, None, "password reset: log in again")
     return JSON({"id": uid, "reset": True})
 
@@ -97,6 +140,8 @@ async def reset_password(request: Request) -> Response:
 routes = [
     Route("/api/admin/users", list_users, methods=["GET"]),
     Route("/api/admin/users", add_user, methods=["POST"]),
+    Route("/api/admin/users/{id:int}", get_user, methods=["GET"]),
+    Route("/api/admin/users/{id:int}", change_user, methods=["PATCH"]),
     Route("/api/admin/users/{id:int}/deactivate", deactivate, methods=["POST"]),
     Route("/api/admin/users/{id:int}/activate", activate, methods=["POST"]),
     Route("/api/admin/users/{id:int}/password", reset_password, methods=["POST"]),
@@ -117,6 +162,21 @@ class AccountRow(Shape):
 
 class Accounts(Shape):
     users: list[AccountRow]
+    total: Annotated[int, Meta(description="every account the filters match")]
+
+
+class AccountsQuery(Body):
+    """The account list's filters (combined with AND) and page."""
+
+    q: Annotated[Words, Meta(description="words in the username or name")] | None = None
+    role: Role | None = None
+    delegation: Annotated[Id, Meta(description="a delegation's deputies")] | None = None
+    unit: Annotated[Id, Meta(description="a unit's accounts")] | None = None
+    active: Annotated[Literal["0", "1"], Meta(description="1: active, 0: deactivated")] | None = (
+        None
+    )
+    limit: Annotated[Limit, Meta(description="how many at most; default all")] | None = None
+    offset: Offset = 0
 
 
 class NewAccount(Body):
@@ -172,13 +232,33 @@ ID = path_id("id", "user id")
 spec = {
     "/api/admin/users": {
         "get": {
-            "summary": "List accounts (admin, secretariat, supervisor)",
-            "responses": {**ok(Accounts), **AUTH_ERRORS},
+            "summary": "List accounts by id, filtered, a page at a time with `limit` "
+            "(admin, secretariat, supervisor)",
+            "parameters": [Query(AccountsQuery)],
+            "responses": {**ok(Accounts), **error_responses(400, 401, 403)},
         },
         "post": {
-            "summary": "Create an account (admin); a password must meet the password policy",
+            "summary": "Create an account (admin); a password must meet the password policy; "
+            "logged as setup.account_created on setup:1",
             "requestBody": json_body(NewAccount),
-            "responses": {**ok(Created, 201), **error_responses(400, 401, 403, 404, 409)},
+            "responses": {**ok(Created, 201), **error_responses(400, 401, 403, 404, 409, 503)},
+        },
+    },
+    "/api/admin/users/{id}": {
+        "get": {
+            "summary": "An account with its phone and meetings (admin)",
+            "parameters": [ID],
+            "responses": {**ok(setup.AccountDetail), **error_responses(401, 403, 404)},
+        },
+        "patch": {
+            "summary": "Change an account's name, phone, delegation (a deputy), unit (a unit "
+            "account) or meetings (admin); logged as setup.account_changed on setup:1",
+            "parameters": [ID],
+            "requestBody": json_body(setup.AccountChange),
+            "responses": {
+                **ok(setup.AccountDetail),
+                **error_responses(400, 401, 403, 404, 503),
+            },
         },
     },
     "/api/admin/users/{id}/deactivate": {

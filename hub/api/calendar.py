@@ -11,6 +11,7 @@ from starlette.routing import Route
 from hub.api import JSON, decode, principal, services
 from hub.api.openapi import error_responses, json_body, ok, path_id
 from hub.errors import BadRequest
+from hub.session import setup
 from hub.session.calendar import (
     CalendarYear,
     DayEntry,
@@ -44,11 +45,14 @@ async def get_year(request: Request) -> Response:
 
 
 async def put_year(request: Request) -> Response:
-    await principal(request, roles=("admin",))
+    me = await principal(request, roles=("admin",))
     year = _year(request)
     entries = parse_entries(year, await decode(request, YearInput))
     async with services(request).node.writing() as w:
+        was = await year_entries(w.conn, year)
         await replace_year(w.conn, year, entries)
+        if was != entries:
+            await setup.record(w, me, "calendar_changed", _shape(year, entries))
     return JSON(_shape(year, entries))
 
 
@@ -70,7 +74,8 @@ spec = {
     "/api/admin/calendar/{year}": {
         "put": {
             "summary": "Load a year's holidays and make-up working days, replacing the year's "
-            "entries (admin); deadlines computed afterwards use them",
+            "entries (admin); deadlines computed afterwards use them; a change is logged as "
+            "setup.calendar_changed on setup:1 with the year's new entries",
             "parameters": [YEAR],
             "requestBody": json_body(YearInput),
             "responses": {**ok(CalendarYear), **error_responses(400, 401, 403, 503)},

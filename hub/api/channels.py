@@ -56,7 +56,7 @@ CHANNEL = {
     "required": True,
     "schema": {
         "type": "string",
-        "pattern": "^(meeting|delegation|desk|deputy|unit):[1-9][0-9]{0,17}$",
+        "pattern": "^(meeting|delegation|desk|deputy|unit|setup):[1-9][0-9]{0,17}$",
     },
 }
 

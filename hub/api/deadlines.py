@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from hub.api import JSON, decode, principal, services
 from hub.api.openapi import error_responses, json_body, ok
+from hub.session import setup
 from hub.session.deadline_rules import (
     DEFAULTS,
     DeadlineRule,
@@ -32,7 +33,11 @@ async def put_rule(request: Request) -> Response:
     rule = validate(request.path_params["name"], d)
     s = services(request)
     async with s.node.writing() as w:
+        was = (await load_rules(w.conn))[rule.name]
         await save_rule(w.conn, rule, me.id, s.clock.now())
+        if (was.amount, was.unit) != (rule.amount, rule.unit):
+            body = {"rule": rule.as_dict(), "was": {"amount": was.amount, "unit": was.unit}}
+            await setup.record(w, me, "deadline_rule_changed", body)
     return JSON(rule.as_dict())
 
 
@@ -54,7 +59,8 @@ spec = {
     },
     "/api/admin/deadline-rules/{name}": {
         "put": {
-            "summary": "Change a deadline rule (admin); applies to deadlines set afterwards",
+            "summary": "Change a deadline rule (admin); applies to deadlines set afterwards; "
+            "logged as setup.deadline_rule_changed on setup:1 with what it was",
             "parameters": [
                 {"name": "name", "in": "path", "required": True, "schema": {"enum": list(DEFAULTS)}}
             ],

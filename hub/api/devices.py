@@ -17,6 +17,7 @@ from hub import devices
 from hub.api import JSON, path_int, principal, services
 from hub.api.openapi import error_responses, ok, path_id
 from hub.errors import Close, Unauthorized
+from hub.session import setup
 from hub.session.members import Role
 from hub.shapes import Shape
 
@@ -95,10 +96,10 @@ async def sign_out_device(request: Request) -> Response:
 
 
 async def sign_out_all(request: Request) -> Response:
-    await principal(request, roles=("admin",))
+    me = await principal(request, roles=("admin",))
     s = services(request)
     user_id = path_int(request)
-    out = await devices.sign_out(s.engine, user_id, s.tokens.ttl, s.clock.now())
+    out = await setup.sign_out_devices(s.node, me, user_id, s.tokens.ttl)
     close_sockets(request, user_id, out, "signed out by an administrator")
     return JSON({"signed_out": len(out)})
 
@@ -156,9 +157,10 @@ spec = {
     },
     "/api/users/{id}/devices/sign-out": {
         "post": {
-            "summary": "Sign out every device of a person (admin)",
+            "summary": "Sign out every device of a person (admin); logged as "
+            "setup.devices_signed_out on setup:1",
             "parameters": [path_id("id", "user id")],
-            "responses": {**ok(devices.SignedOut), **error_responses(401, 403)},
+            "responses": {**ok(devices.SignedOut), **error_responses(401, 403, 404, 503)},
         }
     },
 }

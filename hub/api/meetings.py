@@ -70,12 +70,20 @@ async def add_agenda_item(request: Request) -> Response:
     return JSON(out, status_code=201)
 
 
+async def change_agenda_item(request: Request) -> Response:
+    me = await principal(request)
+    d = await decode(request, m.AgendaInput)
+    s = services(request)
+    return JSON(await m.change_agenda_item(s.node, me, path_int(request), d.title, d.position))
+
+
 routes = [
     Route("/api/meetings", list_meetings, methods=["GET"]),
     Route("/api/meetings/{id:int}", overview, methods=["GET"]),
     Route("/api/meetings/{id:int}/deputies", deputies, methods=["GET"]),
     Route("/api/meetings/{id:int}/sittings", add_sitting, methods=["POST"]),
     Route("/api/meetings/{id:int}/agenda", add_agenda_item, methods=["POST"]),
+    Route("/api/agenda/{id:int}", change_agenda_item, methods=["PUT"]),
     Route("/api/sittings/{id:int}/close", close_sitting, methods=["POST"]),
 ]
 
@@ -162,6 +170,15 @@ spec = {
             "parameters": [MEETING_ID],
             "requestBody": json_body(m.AgendaInput),
             "responses": {**ok(m.AgendaItem, 201), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
+    "/api/agenda/{id}": {
+        "put": {
+            "summary": "Change an agenda item's title (and position, if given; the "
+            "secretariat of its meeting); publishes agenda.changed on meeting:<id>",
+            "parameters": [path_id("id", "agenda item id")],
+            "requestBody": json_body(m.AgendaInput),
+            "responses": {**ok(m.AgendaItem), **error_responses(400, 401, 403, 404, 503)},
         }
     },
 }

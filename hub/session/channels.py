@@ -11,7 +11,12 @@ delegation:<id>     its deputies, secretariat, supervisors      secretariat
 desk:<meeting id>   secretariat, supervisors                    secretariat
 deputy:<id>         that deputy, secretariat, supervisors       secretariat
 unit:<id>           that unit's accounts, secretariat, sup.     secretariat
+setup:1             secretariat, supervisors, admins            nobody
 ==================  =========================================  ==============================
+
+``setup:1`` is the congress's set-up log (:mod:`hub.session.setup`): accounts,
+delegations, units, meetings, rules and the calendar as the admins change them. Only the
+hub appends to it.
 
 Admins manage accounts; like supervisors they read everything and publish nothing.
 
@@ -44,6 +49,7 @@ SUBSCRIBE: dict[str, MaySubscribe] = {
     "desk": _reader(lambda p, id_: False),
     "deputy": _reader(lambda p, id_: p.role == "deputy" and p.id == id_),
     "unit": _reader(lambda p, id_: p.role == "unit" and member(p).unit_id == id_),
+    "setup": _reader(lambda p, id_: False),
 }
 
 
@@ -65,6 +71,16 @@ def check_raw_publish(p: Principal, ch: Channel, kind: str) -> None:
     check_reserved(kind)
 
 
+def refuse_raw_publish(p: Principal, ch: Channel, kind: str) -> None:
+    """Nobody publishes raw on a channel only the hub appends to (the set-up log)."""
+    raise Forbidden(f"only the hub appends to {ch.name}; nobody publishes on it, {p.role} {p.id}")
+
+
+PUBLISH = {"setup": refuse_raw_publish}
+"""The kinds of channel whose raw publishes another rule than :func:`check_raw_publish`
+decides."""
+
+
 def register(rules: ChannelRules) -> None:
     for kind, may_subscribe in SUBSCRIBE.items():
-        rules.register(kind, may_subscribe, check_raw_publish)
+        rules.register(kind, may_subscribe, PUBLISH.get(kind, check_raw_publish))

@@ -1,4 +1,5 @@
-"""The demo meeting's structure (``hub demo``): sittings, agenda items and a document.
+"""The demo meeting's structure (``hub demo``): sittings, agenda items and a document,
+each added through the secretariat's own workflow step (its message on ``meeting:<id>``).
 
 Sittings are placed on the day of seeding (Beijing time) and left open-ended
 (``ends_at`` null), so check-in, leave and speakers can be tried whenever the demo runs.
@@ -8,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.session.documents import blob_path, documents
-from hub.session.meetings import agenda_items, sittings
+from hub.clock import Clock
+from hub.node import Writer
+from hub.session.documents import blob_path, record_document
+from hub.session.meetings import add_agenda_item, add_sitting
+from hub.session.members import Member
+from hub.session.schema import users
 
 BEIJING = timezone(timedelta(hours=8))
 AGENDA = (
@@ -41,6 +48,12 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), BEIJING).astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class _Blob:
+    size: int
+    sha256: str
+
+
 async def seed_session(
     conn: AsyncConnection,
     meeting_id: int,
@@ -49,71 +62,45 @@ async def seed_session(
     secretariat_id: int,
     data_dir: Path,
 ) -> dict[str, Any]:
-    """A plenary, a group deliberation per delegation, the agenda and the agenda document."""
-    now = datetime.now(UTC)
-    today = now.astimezone(BEIJING).date()
-    rows = [
-        {
-            "meeting_id": meeting_id,
-            "kind": "plenary",
-            "title": "第一次全体会议",
-            "starts_at": _at(today, 9),
-            "place": "市人民大会堂",
-            "delegation_id": None,
-        }
-    ]
-    rows += [
-        {
-            "meeting_id": meeting_id,
-            "kind": "group",
-            "title": f"{name}分组审议政府工作报告",
-            "starts_at": _at(today, 14, 30),
-            "place": f"会议中心第{i + 1}会议室",
-            "delegation_id": d,
-        }
-        for i, (d, name) in enumerate(zip(delegation_ids, delegation_names, strict=True))
-    ]
-    sitting_ids = [
-        int(
-            (
-                await conn.execute(
-                    sittings.insert().values(**r, created_at=now).returning(sittings.c.id)
-                )
-            ).scalar_one()
+    """A plenary, a group deliberation per delegation, the agenda and the agenda document,
+    added by the secretariat through the workflows' own steps, so the meeting's channel
+    holds their messages as if the secretariat had set the meeting up in the browser."""
+    clock = Clock()
+    today = clock.now().astimezone(BEIJING).date()
+    name = (
+        await conn.execute(sa.select(users.c.name).where(users.c.id == secretariat_id))
+    ).scalar_one()
+    sec = Member(secretariat_id, name, "secretariat", meetings=frozenset({meeting_id}))
+    w = Writer(conn, clock)
+    plenary = await add_sitting(
+        w, sec, meeting_id, "plenary", "第一次全体会议", _at(today, 9), place="市人民大会堂"
+    )
+    sitting_ids = [plenary["id"]]
+    for i, (d, dname) in enumerate(zip(delegation_ids, delegation_names, strict=True)):
+        s = await add_sitting(
+            w,
+            sec,
+            meeting_id,
+            "group",
+            f"{dname}分组审议政府工作报告",
+            _at(today, 14, 30),
+            place=f"会议中心第{i + 1}会议室",
+            delegation_id=d,
         )
-        for r in rows
-    ]
-    agenda_ids = [
-        int(
-            (
-                await conn.execute(
-                    agenda_items.insert()
-                    .values(meeting_id=meeting_id, position=i, title=t, created_at=now)
-                    .returning(agenda_items.c.id)
-                )
-            ).scalar_one()
-        )
-        for i, t in enumerate(AGENDA, start=1)
-    ]
+        sitting_ids.append(s["id"])
+    agenda_ids = [(await add_agenda_item(w, sec, meeting_id, t))["id"] for t in AGENDA]
     content = AGENDA_TEXT.encode()
     sha = hashlib.sha256(content).hexdigest()
     path = blob_path(data_dir, sha)
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     await asyncio.to_thread(path.write_bytes, content)
-    doc = (
-        await conn.execute(
-            documents.insert()
-            .values(
-                meeting_id=meeting_id,
-                title="大会议程",
-                filename="大会议程.txt",
-                content_type="text/plain; charset=utf-8",
-                size=len(content),
-                sha256=sha,
-                uploaded_by=secretariat_id,
-                created_at=now,
-            )
-            .returning(documents.c.id)
-        )
-    ).scalar_one()
-    return {"sitting_ids": sitting_ids, "agenda_item_ids": agenda_ids, "document_ids": [int(doc)]}
+    doc = await record_document(
+        w,
+        sec,
+        meeting_id,
+        "大会议程",
+        "大会议程.txt",
+        "text/plain; charset=utf-8",
+        _Blob(len(content), sha),
+    )
+    return {"sitting_ids": sitting_ids, "agenda_item_ids": agenda_ids, "document_ids": [doc["id"]]}

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import sqlalchemy as sa
 from msgspec import Meta
@@ -34,7 +34,18 @@ from hub.shapes import NO_NUL, Body, Named, Shape, Timestamp, Title
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
-    from hub.node import Node
+    from hub.node import Node, Writer
+
+
+class StoredBlob(Protocol):
+    """What a document records of its bytes."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
+
 
 documents = sa.Table(
     "documents",
@@ -214,27 +225,42 @@ async def add_document(
     """Record an uploaded blob as a document of the meeting, keep it, and announce it."""
     require_role(me, "secretariat")
     async with node.writing() as w:
-        await meeting_row(w.conn, meeting_id)
-        did = (
-            await w.conn.execute(
-                documents.insert()
-                .values(
-                    meeting_id=meeting_id,
-                    title=title,
-                    filename=filename,
-                    content_type=content_type[:200] or "application/octet-stream",
-                    size=blob.size,
-                    sha256=blob.sha256,
-                    uploaded_by=me.id,
-                    created_at=node.clock.now(),
-                )
-                .returning(documents.c.id)
-            )
-        ).scalar_one()
-        row = (await w.conn.execute(sa.select(documents).where(documents.c.id == did))).one()
-        out = document_dict(row)
-        await w.append(f"meeting:{meeting_id}", "document.added", me, {"document": out})
+        out = await record_document(w, me, meeting_id, title, filename, content_type, blob)
         await blob.keep()
+    return out
+
+
+async def record_document(
+    w: Writer,
+    me: Member,
+    meeting_id: int,
+    title: str,
+    filename: str,
+    content_type: str,
+    blob: StoredBlob,
+) -> dict[str, Any]:
+    """Record a blob as a document of the meeting inside the transaction ``w`` (the demo's
+    seeding composes several) and announce it as ``document.added``."""
+    await meeting_row(w.conn, meeting_id)
+    did = (
+        await w.conn.execute(
+            documents.insert()
+            .values(
+                meeting_id=meeting_id,
+                title=title,
+                filename=filename,
+                content_type=content_type[:200] or "application/octet-stream",
+                size=blob.size,
+                sha256=blob.sha256,
+                uploaded_by=me.id,
+                created_at=w.clock.now(),
+            )
+            .returning(documents.c.id)
+        )
+    ).scalar_one()
+    row = (await w.conn.execute(sa.select(documents).where(documents.c.id == did))).one()
+    out = document_dict(row)
+    await w.append(f"meeting:{meeting_id}", "document.added", me, {"document": out})
     return out
 
 

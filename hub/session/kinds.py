@@ -28,12 +28,14 @@ FAMILIES: dict[str, str] = {
     "speaker": "use POST /api/sittings/{id}/speakers and /api/speakers/{id}/{action}",
     "speakers": "use PUT /api/sittings/{id}/speakers/order",
     "sitting": "use POST /api/meetings/{id}/sittings and /api/sittings/{id}/close",
-    "agenda": "use POST /api/meetings/{id}/agenda",
+    "agenda": "use POST /api/meetings/{id}/agenda and PUT /api/agenda/{id}",
     "document": "use POST /api/meetings/{id}/documents",
     "registration": "use POST /api/registrations and /api/registrations/{id}/{action}",
     "points": "use POST /api/points/disputes and /api/points/disputes/{id}/resolve",
     "reach": "the hub appends it itself as it sends a notice through Web Push",
     "roster": "use POST /api/meetings/{id}/roster/import and /roster/passwords",
+    "setup": "the hub appends it to setup:1 as an admin changes accounts, delegations, "
+    "units, meetings, rules or the calendar (/api/admin/…)",
 }
 """Each reserved family, and what to use instead of publishing its kinds raw."""
 

@@ -2,7 +2,8 @@
 items. The secretariat creates them; participants list them.
 
 Each creation publishes on ``meeting:<id>`` (every participant sees the schedule):
-``sitting.created`` ``{"sitting": …}`` and ``agenda.created`` ``{"agenda_item": …}``.
+``sitting.created`` ``{"sitting": …}`` and ``agenda.created`` ``{"agenda_item": …}``; an
+agenda item edited by the meeting's secretariat, ``agenda.changed`` ``{"agenda_item": …}``.
 
 A sitting **ends** when the secretariat of its meeting closes it (``closed_at``, who in
 ``closed_by``; ``sitting.closed`` ``{"sitting": …}`` on ``meeting:<id>``), or when its
@@ -36,7 +37,7 @@ from hub.shapes import Body, Day, Id, Instant, MaybeTitle, Shape, Timestamp, Tit
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
-    from hub.node import Node
+    from hub.node import Node, Writer
 
 SittingKind = Literal["plenary", "group"]
 SITTING_KINDS: tuple[str, ...] = get_args(SittingKind)
@@ -195,38 +196,57 @@ async def create_sitting(
 ) -> dict[str, Any]:
     """A plenary or a group deliberation (``kind="group"`` with its ``delegation_id``)."""
     require_role(me, "secretariat")
+    async with node.writing() as w:
+        return await add_sitting(
+            w, me, meeting_id, kind, title, starts_at, ends_at, place, delegation_id
+        )
+
+
+async def add_sitting(
+    w: Writer,
+    me: Member,
+    meeting_id: int,
+    kind: str,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    place: str = "",
+    delegation_id: int | None = None,
+) -> dict[str, Any]:
+    """:func:`create_sitting` inside the transaction ``w`` (the demo's seeding composes
+    several): checked, stored and announced as ``sitting.created``."""
+    require_role(me, "secretariat")
     if kind == "group" and delegation_id is None:
         raise BadRequest("a group deliberation needs `delegation_id`", field="delegation_id")
     if kind == "plenary" and delegation_id is not None:
         raise BadRequest("a plenary sitting has no `delegation_id`", field="delegation_id")
     if ends_at is not None and ends_at <= starts_at:
         raise BadRequest("`ends_at` must be after `starts_at`", field="ends_at")
-    async with node.writing() as w:
-        await meeting_row(w.conn, meeting_id)
-        if delegation_id is not None:
-            found = await w.conn.execute(
-                sa.select(delegations.c.id).where(delegations.c.id == delegation_id)
+    await meeting_row(w.conn, meeting_id)
+    if delegation_id is not None:
+        found = await w.conn.execute(
+            sa.select(delegations.c.id).where(delegations.c.id == delegation_id)
+        )
+        if found.first() is None:
+            raise NotFound(f"no delegation {delegation_id}")
+    sid = (
+        await w.conn.execute(
+            sittings.insert()
+            .values(
+                meeting_id=meeting_id,
+                kind=kind,
+                title=title,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                place=place,
+                delegation_id=delegation_id,
+                created_at=w.clock.now(),
             )
-            if found.first() is None:
-                raise NotFound(f"no delegation {delegation_id}")
-        sid = (
-            await w.conn.execute(
-                sittings.insert()
-                .values(
-                    meeting_id=meeting_id,
-                    kind=kind,
-                    title=title,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    place=place,
-                    delegation_id=delegation_id,
-                    created_at=node.clock.now(),
-                )
-                .returning(sittings.c.id)
-            )
-        ).scalar_one()
-        out = sitting_dict(await sitting_row(w.conn, int(sid)))
-        await w.append(f"meeting:{meeting_id}", "sitting.created", me, {"sitting": out})
+            .returning(sittings.c.id)
+        )
+    ).scalar_one()
+    out = sitting_dict(await sitting_row(w.conn, int(sid)))
+    await w.append(f"meeting:{meeting_id}", "sitting.created", me, {"sitting": out})
     return out
 
 
@@ -236,30 +256,62 @@ async def create_agenda_item(
     """An agenda item; without ``position`` it goes last."""
     require_role(me, "secretariat")
     async with node.writing() as w:
-        await meeting_row(w.conn, meeting_id)
-        if position is None:
-            last = (
-                await w.conn.execute(
-                    sa.select(sa.func.max(agenda_items.c.position)).where(
-                        agenda_items.c.meeting_id == meeting_id
-                    )
-                )
-            ).scalar()
-            position = int(last or 0) + 1
-        iid = (
+        return await add_agenda_item(w, me, meeting_id, title, position)
+
+
+async def add_agenda_item(
+    w: Writer, me: Member, meeting_id: int, title: str, position: int | None = None
+) -> dict[str, Any]:
+    """:func:`create_agenda_item` inside the transaction ``w``: stored and announced as
+    ``agenda.created``."""
+    require_role(me, "secretariat")
+    await meeting_row(w.conn, meeting_id)
+    if position is None:
+        last = (
             await w.conn.execute(
-                agenda_items.insert()
-                .values(
-                    meeting_id=meeting_id,
-                    position=position,
-                    title=title,
-                    created_at=node.clock.now(),
+                sa.select(sa.func.max(agenda_items.c.position)).where(
+                    agenda_items.c.meeting_id == meeting_id
                 )
-                .returning(agenda_items.c.id)
             )
-        ).scalar_one()
-        out = agenda_dict(await agenda_row(w.conn, int(iid)))
-        await w.append(f"meeting:{meeting_id}", "agenda.created", me, {"agenda_item": out})
+        ).scalar()
+        position = int(last or 0) + 1
+    iid = (
+        await w.conn.execute(
+            agenda_items.insert()
+            .values(
+                meeting_id=meeting_id,
+                position=position,
+                title=title,
+                created_at=w.clock.now(),
+            )
+            .returning(agenda_items.c.id)
+        )
+    ).scalar_one()
+    out = agenda_dict(await agenda_row(w.conn, int(iid)))
+    await w.append(f"meeting:{meeting_id}", "agenda.created", me, {"agenda_item": out})
+    return out
+
+
+async def change_agenda_item(
+    node: Node, me: Member, item_id: int, title: str, position: int | None = None
+) -> dict[str, Any]:
+    """The secretariat of the item's meeting changes its title (and its position, if
+    given); ``agenda.changed`` on ``meeting:<id>``."""
+    require_role(me, "secretariat")
+    async with node.writing() as w:
+        a = await agenda_row(w.conn, item_id)
+        if int(a.meeting_id) not in me.meetings:
+            raise Forbidden(
+                f"secretariat {me.id} does not run meeting {a.meeting_id} of agenda item {item_id}"
+            )
+        values: dict[str, Any] = {"title": title}
+        if position is not None:
+            values["position"] = position
+        await w.conn.execute(
+            agenda_items.update().where(agenda_items.c.id == item_id).values(**values)
+        )
+        out = agenda_dict(await agenda_row(w.conn, item_id))
+        await w.append(f"meeting:{a.meeting_id}", "agenda.changed", me, {"agenda_item": out})
     return out
 
 

@@ -36,14 +36,15 @@ Pair = tuple[str, int]  # (channel, seq)
 
 async def audiences(conn: AsyncConnection, channels: set[str]) -> dict[str, list[int] | None]:
     """Who each channel's messages are meant for: a deputy's inbox that deputy, a meeting
-    its participants, a delegation its deputies, a unit its accounts; None for a desk."""
+    its participants, a delegation its deputies, a unit its accounts; None for a desk and
+    the set-up log (staff read them, no one is their addressee)."""
     out: dict[str, list[int] | None] = {}
     want: dict[str, dict[int, str]] = defaultdict(dict)
     for name in channels:
         ch = parse_channel(name)
         if ch.kind == "deputy":
             out[name] = [ch.id]
-        elif ch.kind == "desk":
+        elif ch.kind in ("desk", "setup"):
             out[name] = None
         else:
             out[name] = []

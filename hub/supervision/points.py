@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.params import parse_when
 from hub.protocol import iso, utc
+from hub.session import setup
 from hub.session.attendance import checkins
 from hub.session.channels import READERS_OF_ALL
 from hub.session.items import SUGGESTION, item_deputies, item_evaluations, item_events, items
@@ -324,7 +325,9 @@ async def add_ruleset(
                 .returning(*points_rulesets.c)
             )
         ).one()
-    return _ruleset(row).as_dict()
+        out = _ruleset(row).as_dict()
+        await setup.record(w, me, "points_rules_added", {"ruleset": out})
+    return out
 
 
 async def withdraw_ruleset(node: Node, me: Member, ruleset_id: int, now: datetime) -> None:
@@ -344,6 +347,8 @@ async def withdraw_ruleset(node: Node, me: Member, ruleset_id: int, now: datetim
                 "were earned under it; add a new version instead"
             )
         await w.conn.execute(points_rulesets.delete().where(points_rulesets.c.id == ruleset_id))
+        body = {"ruleset": {"id": ruleset_id, "valid_from": iso(utc(r.valid_from))}}
+        await setup.record(w, me, "points_rules_withdrawn", body)
 
 
 def local_midnight(day: date, tz: tzinfo) -> datetime:

@@ -13,7 +13,7 @@ export const PAGES = {
   secretariat: "/static/secretariat.html",
   unit: "/static/unit.html",
   supervisor: "/static/supervisor.html",
-  admin: "/static/supervisor.html",
+  admin: "/static/admin.html",
 };
 
 export const session = {

@@ -103,6 +103,11 @@ export function onMessage(m) {
     } else if (m.kind === "sitting.closed" && b.sitting && replaceSitting(overview.sittings, b.sitting)) {
       drawAttendance();
       drawSpeak();
+    } else if (m.kind === "agenda.changed" && overview.agenda.some((a) => a.id === b.agenda_item.id)) {
+      overview.agenda = overview.agenda.map((a) => (a.id === b.agenda_item.id ? b.agenda_item : a));
+      overview.agenda.sort((x, y) => x.position - y.position || x.id - y.id);
+      drawSpeak();
+      drawOpinionForm();
     } else if (m.kind === "agenda.created" && !overview.agenda.some((a) => a.id === b.agenda_item.id)) {
       overview.agenda.push(b.agenda_item);
       overview.agenda.sort((x, y) => x.position - y.position || x.id - y.id);

@@ -1,9 +1,12 @@
-// Secretariat: the meeting's schedule (sittings, agenda) and its documents.
+// Secretariat: the meeting's schedule (sittings, agenda) and its documents. The meeting's
+// own secretariat edits an agenda item in place (agenda.changed comes back to every
+// console) and closes a sitting that has started (a second click confirms; sitting.closed
+// comes back), as the attendance board does.
 
-import { authUrl, failed, get, post, session, showError } from "./api.js";
+import { api, authUrl, failed, get, post, session, showError } from "./api.js";
 import { t, zonedIso } from "./i18n.js";
 import { busy, el, field, fill, flash } from "./ui.js";
-import { sittingOption } from "./sittings.js";
+import { sittingEnded, sittingOption } from "./sittings.js";
 
 let ctx = null;
 let lists = null;
@@ -44,9 +47,59 @@ export function onMessage(m) {
   }
 }
 
+function runs() {
+  return (ctx.me.meetings || []).includes(ctx.meetingId);
+}
+
+function closeButton(s) {
+  if (!runs() || Date.parse(s.starts_at) > Date.now()) return null;
+  const btn = el("button", { type: "button", class: "danger", "data-close": s.id }, t("setup.closeSitting"));
+  let armed = false;
+  btn.addEventListener("click", () => {
+    if (!armed) {
+      armed = true;
+      btn.textContent = t("setup.confirmClose");
+      return;
+    }
+    busy(btn, async () => {
+      await post(`/api/sittings/${s.id}/close`);
+      flash(t("common.done"));
+    });
+  });
+  return btn;
+}
+
+function sittingItem(s) {
+  // An ended one says so in its label (sittingOption); one that may be closed offers it.
+  const close = sittingEnded(s) ? null : closeButton(s);
+  return el("li", { "data-sitting": s.id }, el("div", { class: "row" }, el("span", { class: "grow" }, sittingOption(s)), close), s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null);
+}
+
+function agendaItem(a) {
+  const li = el("li", { "data-agenda": a.id });
+  const show = () => fill(li, el("div", { class: "row" }, el("span", { class: "grow" }, `${a.position}. ${a.title}`), runs() ? el("button", { type: "button", class: "ghost", onclick: edit }, t("setup.editAgenda")) : null));
+  function edit() {
+    const title = el("input", { value: a.title, maxlength: 300, "aria-label": t("common.title"), class: "grow" });
+    const save = el("button", { type: "submit", class: "primary" }, t("adm.save"));
+    const form = el("form", { class: "row" }, title, save, el("button", { type: "button", onclick: show }, t("common.cancel")));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!title.value.trim()) return title.focus();
+      busy(save, async () => {
+        await api("PUT", `/api/agenda/${a.id}`, { title: title.value.trim() });
+        flash(t("common.done"));
+      });
+    });
+    fill(li, form);
+    title.focus();
+  }
+  show();
+  return li;
+}
+
 function draw() {
-  fill(lists.sittings, ctx.overview.sittings.map((s) => el("li", { "data-sitting": s.id }, sittingOption(s), s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null)));
-  fill(lists.agenda, ctx.overview.agenda.map((a) => el("li", { "data-agenda": a.id }, `${a.position}. ${a.title}`)));
+  fill(lists.sittings, ctx.overview.sittings.map(sittingItem));
+  fill(lists.agenda, ctx.overview.agenda.map(agendaItem));
 }
 
 function drawDocs() {

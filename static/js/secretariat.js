@@ -49,6 +49,10 @@ if (!chosen) {
         ctx.bus.dispatchEvent(new Event("overview"));
       } else if (m.kind === "sitting.closed" && replaceSitting(o.sittings, m.body.sitting)) {
         ctx.bus.dispatchEvent(new Event("overview"));
+      } else if (m.kind === "agenda.changed") {
+        o.agenda = o.agenda.map((a) => (a.id === m.body.agenda_item.id ? m.body.agenda_item : a));
+        o.agenda.sort((a, b) => a.position - b.position || a.id - b.id);
+        ctx.bus.dispatchEvent(new Event("overview"));
       } else if (m.kind === "agenda.created" && !o.agenda.some((a) => a.id === m.body.agenda_item.id)) {
         o.agenda.push(m.body.agenda_item);
         o.agenda.sort((a, b) => a.position - b.position || a.id - b.id);

@@ -39,6 +39,7 @@ async def test_login_lands_on_the_role_page_and_logout_returns(
         ("mishu", "/static/secretariat.html"),
         ("jiaotong", "/static/unit.html"),
         ("jiandu", "/static/supervisor.html"),
+        ("admin", "/static/admin.html"),
     ]:
         page = await open_as(browser, demo_hub.url, user)
         assert page.url.split("#")[0].endswith(path)

@@ -12,6 +12,7 @@ PAGES = (
     ("mishu", "secretariat"),
     ("jiaotong", "unit"),
     ("jiandu", "supervisor"),
+    ("admin", "admin"),
 )
 
 

@@ -22,7 +22,7 @@ async def test_pages_run_under_the_csp_and_links_carry_no_session_token(
 ) -> None:
     """Every role's page loads under the CSP without a violation; a deputy's document link
     opens the document through a download token, and no URL holds the session token."""
-    for user in ("daibiao1", "mishu", "jiaotong", "jiandu"):
+    for user in ("daibiao1", "mishu", "jiaotong", "jiandu", "admin"):
         page = await open_as(browser, demo_hub.url, user)
         refused: list[str] = []
         page.on(

@@ -63,6 +63,7 @@ def channels(w: World) -> dict[str, tuple[set[str], set[str]]]:
         f"deputy:{w.deputies[1]}": (staff, {"secretariat"}),
         f"unit:{w.units[0]}": (staff | {"unit"}, {"secretariat"}),
         f"unit:{w.units[1]}": (staff, {"secretariat"}),
+        "setup:1": (staff, set()),
     }
 
 
@@ -339,6 +340,8 @@ def theirs(target: Target) -> dict[str, int]:
             "registration": registration,
             "ruleset": ruleset,
             "dispute": dispute,
+            "delegation": w.delegations[1],
+            "unit": w.units[1],
         }
 
 
@@ -361,11 +364,21 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/admin/users/{id}/deactivate", "user", ADMIN),
     ("POST", "/api/admin/users/{id}/activate", "user", ADMIN),
     ("POST", "/api/admin/users/{id}/password", "user", ADMIN),
+    ("GET", "/api/admin/users/{id}", "user", ADMIN),  # with the phone
+    ("PATCH", "/api/admin/users/{id}", "user", ADMIN),
+    ("POST", "/api/admin/meetings", None, ADMIN),
+    ("PUT", "/api/admin/meetings/{id}", "meeting", ADMIN),
+    ("POST", "/api/admin/delegations", None, ADMIN),
+    ("PUT", "/api/admin/delegations/{id}", "delegation", ADMIN),
+    ("POST", "/api/admin/units", None, ADMIN),
+    ("PUT", "/api/admin/units/{id}", "unit", ADMIN),
     ("GET", "/api/meetings/{id}", "meeting", STAFF | {"deputy"}),
     ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
     ("POST", "/api/sittings/{id}/close", "sitting", SEC),
     ("POST", "/api/meetings/{id}/agenda", "meeting", SEC),
+    # the secretariat of the item's meeting (another meeting's: tests/session/test_meetings.py)
+    ("PUT", "/api/agenda/{id}", "agenda", SEC),
     ("GET", "/api/meetings/{id}/documents", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/documents", "meeting", SEC),
     # the meeting's secretariat imports its deputies; admins any roster (tests/session/test_roster.py)

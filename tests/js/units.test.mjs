@@ -1,5 +1,5 @@
 // The web client's parts, imported and exercised without a page (node --test). Run by
-// tests/test_js_units.py. Every module of static/js except the five page entry points
+// tests/test_js_units.py. Every module of static/js except the six page entry points
 // (one per HTML page) must import without a DOM and leave no timer behind.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 const JS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "static", "js");
-const PAGES = new Set(["deputy.js", "login.js", "secretariat.js", "supervisor.js", "unit.js"]);
+const PAGES = new Set(["admin.js", "deputy.js", "login.js", "secretariat.js", "supervisor.js", "unit.js"]);
 const parts = readdirSync(JS).filter((f) => f.endsWith(".js") && !PAGES.has(f));
 
 test("every page part imports without a page and starts no timer", async () => {

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from hub.config import Settings
 from hub.session.documents import document_opens, documents
 from hub.session.meetings import agenda_items, sittings
+from hub.session.members import add_participants, create_user
 from tests.utils.client import Client
-from tests.utils.factories import World
+from tests.utils.factories import World, tokens
 from tests.utils.servers import RunningHub, running_hub
 from tests.utils.session import head, http, soon, wait_for
 
@@ -278,3 +279,40 @@ async def test_meeting_deputies_are_listed_with_their_delegation(
         async with http(hub.url, world.tok(who)) as c:
             r = await c.get(f"/api/meetings/{m}/deputies")
             assert r.status_code == 403 and r.json()["code"] == "forbidden"
+
+
+async def test_only_the_meetings_secretariat_edits_an_agenda_item(
+    hub: RunningHub, world: World
+) -> None:
+    """An agenda item of the other meeting, made by that meeting's own secretariat: this
+    meeting's secretariat, a participant of that meeting, the supervisor and the admin get
+    403 `forbidden` and nothing changes; its own secretariat renames it, and
+    agenda.changed reaches meeting:<id> live."""
+    other = world.other_meeting
+    async with hub.services.engine.begin() as conn:
+        sec2 = await create_user(conn, "sec2", "另一会议秘书处", "secretariat")
+        await add_participants(conn, other, [sec2])
+    tok2 = tokens.issue(sec2, 0)
+    async with http(hub.url, tok2) as c:
+        r = await c.post(f"/api/meetings/{other}/agenda", json={"title": "政府工作报告"})
+        assert r.status_code == 201, r.text
+        item = r.json()
+    h = await head(hub.url, tok2, f"meeting:{other}")
+    for who in (world.secretariat, world.outsider, world.supervisor, world.admin):
+        async with http(hub.url, world.tok(who)) as c:
+            r = await c.put(f"/api/agenda/{item['id']}", json={"title": "改"})
+            assert (r.status_code, r.json()["code"]) == (403, "forbidden"), (who, r.text)
+    assert await head(hub.url, tok2, f"meeting:{other}") == h
+    watcher = await Client.connect(hub.ws_url, tok2)
+    await watcher.subscribe(f"meeting:{other}", since=h)
+    async with http(hub.url, tok2) as c:
+        r = await c.put(
+            f"/api/agenda/{item['id']}", json={"title": "审议政府工作报告", "position": 3}
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["title"], r.json()["position"]) == ("审议政府工作报告", 3)
+        r = await c.put("/api/agenda/999999", json={"title": "无"})
+        assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    m = await wait_for(watcher, "agenda.changed", f"meeting:{other}")
+    assert m["body"]["agenda_item"]["title"] == "审议政府工作报告"
+    await watcher.close()

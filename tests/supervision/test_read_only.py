@@ -101,6 +101,8 @@ async def _objects(hub: RunningHub, world: World) -> dict[str, int]:
         "agenda": agenda["id"],
         "user": world.deputies[3],
         "meeting": world.meeting,
+        "delegation": world.delegations[0],
+        "unit": world.units[0],
     }
 
 
@@ -110,7 +112,8 @@ def _concrete(path: str, ids: dict[str, int], world: World) -> str:
         "items": "item", "suggestions": "suggestion", "opinions": "opinion",
         "notices": "notice", "sittings": "sitting", "speakers": "speaker", "leave": "leave",
         "rules": "ruleset", "registrations": "registration", "users": "user",
-        "meetings": "meeting", "disputes": "dispute",
+        "meetings": "meeting", "disputes": "dispute", "agenda": "agenda",
+        "delegations": "delegation", "units": "unit",
     }  # fmt: skip
     parts = path.split("/")
     for i, p in enumerate(parts):
@@ -131,6 +134,7 @@ def _valid_request(method: str, path: str, ids: dict[str, int], world: World) ->
         "/api/items": {"opinion_ids": [ids["opinion"]], "title": "t", "lead_unit_id": world.units[0]},
         "/api/items/seen": {"item_ids": [ids["item"]]},
         "/api/meetings/{id:int}/agenda": {"title": "议程"},
+        "/api/agenda/{id:int}": {"title": "议程"},
         "/api/meetings/{id:int}/notices": {"title": "通知", "text": "x"},
         "/api/meetings/{id:int}/sittings": {
             "kind": "plenary", "title": "t", "starts_at": "2030-03-04T09:00:00+08:00",
