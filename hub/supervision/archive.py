@@ -127,12 +127,13 @@ class Receipt(Shape):
     read_at: Timestamp | None
 
 
-ChannelKind = Literal["meeting", "desk", "delegation", "deputy", "unit"]
+ChannelKind = Literal["meeting", "desk", "delegation", "deputy", "unit", "setup"]
 
 
 class Place(Shape):
     """A message's channel by name: the meeting (its title; ``desk`` is the secretariat's
-    desk of that meeting), the delegation, the deputy or the unit."""
+    desk of that meeting), the delegation, the deputy or the unit; ``setup`` is the
+    congress's set-up log (``setup:1``), named by the pages, ``name`` empty."""
 
     kind: ChannelKind
     id: int
@@ -302,9 +303,12 @@ async def places(conn: AsyncConnection, channels: Iterable[str]) -> dict[str, di
     """Each channel by name (:class:`Place`): one query per table, whatever the count."""
     parsed: dict[str, tuple[str, int]] = {}
     wanted: dict[str, set[int]] = {}  # table name -> ids
+    fixed: dict[str, dict[str, Any]] = {}
     for name in set(channels):
         kind, _, raw = name.partition(":")
-        if kind in NAME_OF and raw.isascii() and raw.isdigit():
+        if kind == "setup" and raw.isascii() and raw.isdigit():
+            fixed[name] = {"kind": kind, "id": int(raw), "name": ""}
+        elif kind in NAME_OF and raw.isascii() and raw.isdigit():
             parsed[name] = (kind, int(raw))
             wanted.setdefault(NAME_OF[kind].table.name, set()).add(int(raw))
     found: dict[tuple[str, int], str] = {}
@@ -314,7 +318,7 @@ async def places(conn: AsyncConnection, channels: Iterable[str]) -> dict[str, di
             table = col.table
             rows = await conn.execute(sa.select(table.c.id, col).where(table.c.id.in_(sorted(ids))))
             found.update({(table.name, int(r[0])): r[1] for r in rows})
-    return {
+    return fixed | {
         ch: {"kind": kind, "id": i, "name": found.get((NAME_OF[kind].table.name, i))}
         for ch, (kind, i) in parsed.items()
     }

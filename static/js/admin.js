@@ -8,6 +8,7 @@
 
 import { get, post, api } from "./api.js";
 import { day, t, when } from "./i18n.js";
+import { setupText as changeText } from "./messages.js";
 import { mountRoster } from "./roster.js";
 import { busy, el, field, fill, flash, startPage } from "./ui.js";
 import * as accounts from "./admin-accounts.js";
@@ -22,58 +23,6 @@ const ctx = { meetings: [], delegations: [], units: [], bus: new EventTarget() }
 
 const changes = el("ol", { class: "list", id: "changes-list" });
 const shownIds = new Set();
-
-function groupName(x) {
-  return x ? x.name : "";
-}
-
-function ruleText(r) {
-  return t("adm.amount", { n: r.amount, unit: t(`adm.unit.${r.unit}`) });
-}
-
-/** One set-up message as a sentence: who changed what. */
-function changeText(m) {
-  const b = m.body || {};
-  const who = m.sender.name;
-  const a = b.account || {};
-  const p = { who, name: a.name, username: a.username, role: a.role ? t(`role.${a.role}`) : "" };
-  switch (m.kind) {
-    case "setup.account_created":
-      return t("adm.log.accountCreated", p);
-    case "setup.account_changed":
-      return t("adm.log.accountChanged", { ...p, fields: (b.changed || []).map((f) => t(`adm.field.${f}`)).join("、") });
-    case "setup.account_deactivated":
-      return t("adm.log.accountDeactivated", p);
-    case "setup.account_activated":
-      return t("adm.log.accountActivated", p);
-    case "setup.password_reset":
-      return t("adm.log.passwordReset", p);
-    case "setup.devices_signed_out":
-      return t("adm.log.devicesSignedOut", { ...p, n: b.signed_out });
-    case "setup.delegation_created":
-      return t("adm.log.delegationCreated", { who, name: groupName(b.delegation) });
-    case "setup.delegation_renamed":
-      return t("adm.log.delegationRenamed", { who, name: groupName(b.delegation), was: b.was });
-    case "setup.unit_created":
-      return t("adm.log.unitCreated", { who, name: groupName(b.unit) });
-    case "setup.unit_renamed":
-      return t("adm.log.unitRenamed", { who, name: groupName(b.unit), was: b.was });
-    case "setup.meeting_created":
-      return t("adm.log.meetingCreated", { who, title: b.meeting.title });
-    case "setup.meeting_changed":
-      return t("adm.log.meetingChanged", { who, title: b.meeting.title });
-    case "setup.points_rules_added":
-      return t("adm.log.pointsAdded", { who, date: day(b.ruleset.valid_from) });
-    case "setup.points_rules_withdrawn":
-      return t("adm.log.pointsWithdrawn", { who, date: day(b.ruleset.valid_from) });
-    case "setup.deadline_rule_changed":
-      return t("adm.log.deadlineChanged", { who, rule: t(`dl.${b.rule.name}`), was: ruleText(b.was), now: ruleText(b.rule) });
-    case "setup.calendar_changed":
-      return t("adm.log.calendarChanged", { who, year: b.year, h: b.holidays.length, w: b.workdays.length });
-    default:
-      return t("adm.log.other", { who });
-  }
-}
 
 function addChange(m, top) {
   if (shownIds.has(m.id)) return;

@@ -4,7 +4,7 @@
 // label in every language (tests/supervision/test_labels.py); a kind published raw by the
 // secretariat is named as such.
 
-import { STRINGS, lang, t } from "./i18n.js";
+import { STRINGS, day, lang, t } from "./i18n.js";
 import { eventText } from "./items.js";
 
 /** The kinds the hub appends, each with its label in the page's language. */
@@ -39,6 +39,59 @@ const names = (people, max = 8) => {
   const list = (people || []).map((p) => p.name);
   return list.length > max ? `${list.slice(0, max).join("、")}…` : list.join("、");
 };
+
+function groupName(x) {
+  return x ? x.name : "";
+}
+
+function ruleText(r) {
+  if (!r) return "";
+  return t("adm.amount", { n: r.amount, unit: t(`adm.unit.${r.unit}`) });
+}
+
+/** One set-up message (setup:1) as a sentence: who changed what. */
+export function setupText(m) {
+  const b = m.body || {};
+  const who = m.sender?.name || "";
+  const a = b.account || {};
+  const p = { who, name: a.name || "", username: a.username || "", role: a.role ? t(`role.${a.role}`) : "" };
+  switch (m.kind) {
+    case "setup.account_created":
+      return t("adm.log.accountCreated", p);
+    case "setup.account_changed":
+      return t("adm.log.accountChanged", { ...p, fields: (b.changed || []).map((f) => t(`adm.field.${f}`)).join("、") });
+    case "setup.account_deactivated":
+      return t("adm.log.accountDeactivated", p);
+    case "setup.account_activated":
+      return t("adm.log.accountActivated", p);
+    case "setup.password_reset":
+      return t("adm.log.passwordReset", p);
+    case "setup.devices_signed_out":
+      return t("adm.log.devicesSignedOut", { ...p, n: b.signed_out ?? 0 });
+    case "setup.delegation_created":
+      return t("adm.log.delegationCreated", { who, name: groupName(b.delegation) });
+    case "setup.delegation_renamed":
+      return t("adm.log.delegationRenamed", { who, name: groupName(b.delegation), was: b.was || "" });
+    case "setup.unit_created":
+      return t("adm.log.unitCreated", { who, name: groupName(b.unit) });
+    case "setup.unit_renamed":
+      return t("adm.log.unitRenamed", { who, name: groupName(b.unit), was: b.was || "" });
+    case "setup.meeting_created":
+      return t("adm.log.meetingCreated", { who, title: b.meeting?.title || "" });
+    case "setup.meeting_changed":
+      return t("adm.log.meetingChanged", { who, title: b.meeting?.title || "" });
+    case "setup.points_rules_added":
+      return t("adm.log.pointsAdded", { who, date: b.ruleset?.valid_from ? day(b.ruleset.valid_from) : "" });
+    case "setup.points_rules_withdrawn":
+      return t("adm.log.pointsWithdrawn", { who, date: b.ruleset?.valid_from ? day(b.ruleset.valid_from) : "" });
+    case "setup.deadline_rule_changed":
+      return t("adm.log.deadlineChanged", { who, rule: b.rule?.name ? t(`dl.${b.rule.name}`) : "", was: ruleText(b.was), now: ruleText(b.rule) });
+    case "setup.calendar_changed":
+      return t("adm.log.calendarChanged", { who, year: b.year ?? "", h: (b.holidays || []).length, w: (b.workdays || []).length });
+    default:
+      return t("adm.log.other", { who });
+  }
+}
 
 const LEAVE = { pending: "arch.leave.pending", approved: "arch.leave.approved", refused: "arch.leave.refused" };
 const SPEAKER = { waiting: "spk.waiting", speaking: "spk.speaking", done: "spk.done", withdrawn: "spk.withdrawnState" };
@@ -87,6 +140,8 @@ export function messageText(m, units) {
       return { title: b.sitting?.title || "", text: b.sitting?.place || "" };
     case "agenda":
       return { title: b.agenda_item?.title || "", text: "" };
+    case "setup":
+      return { title: setupText(m), text: "" };
     case "document":
       return { title: b.document?.title || "", text: b.document?.filename || "" };
     case "registration": {
