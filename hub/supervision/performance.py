@@ -98,7 +98,8 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
         status = attendance_status(int(s.id) in ins, leaves.get(int(s.id)))
         ended = sitting_ended(s, now)
         if status == "absent" and not ended:
-            status = "upcoming"
+            # an open sitting: not checked in *yet* once it has begun, never absent
+            status = "not_checked_in" if utc(s.starts_at) <= now else "upcoming"
         checked = ins.get(int(s.id))
         out.append(
             {
@@ -112,7 +113,14 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
     return {
         "counts": {
             k: counts.get(k, 0)
-            for k in ("checked_in", "on_leave", "leave_pending", "absent", "upcoming")
+            for k in (
+                "checked_in",
+                "on_leave",
+                "leave_pending",
+                "absent",
+                "not_checked_in",
+                "upcoming",
+            )
         },
         "sittings": out,
     }
