@@ -20,6 +20,8 @@ Messages, all on ``desk:<meeting>``: ``attendance.checked_in`` ``{"sitting", "de
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
@@ -27,11 +29,13 @@ from msgspec import Meta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.errors import Conflict, Forbidden, NotFound
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.protocol import iso_or_none
 from hub.session.common import meeting_deputies, person, require_role
 from hub.session.meetings import (
     Sitting,
+    checkin_closes_at,
+    checkin_opens_at,
     refuse_if_ended,
     sitting_dict,
     sitting_ended,
@@ -40,7 +44,7 @@ from hub.session.meetings import (
 from hub.session.members import Member
 from hub.session.presence import online_users
 from hub.session.schema import delegations, users
-from hub.shapes import Body, MaybeShortText, Named, Shape, ShortText, Timestamp
+from hub.shapes import Body, Label, MaybeShortText, Named, Shape, ShortText, Timestamp
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -79,6 +83,12 @@ class LeaveInput(Body):
     """A deputy's leave request for a sitting."""
 
     reason: ShortText
+
+
+class CheckInInput(Body):
+    """A check-in: the code shown in the hall, when the sitting asks for one."""
+
+    code: Annotated[Label, Meta(description="the sitting's check-in code")] | None = None
 
 
 class DecisionInput(Body):
@@ -135,6 +145,13 @@ class Board(Shape):
 
     sitting: Sitting
     open: bool
+    checkin_code: Annotated[
+        str | None,
+        Meta(
+            description="the code deputies type to check in, to show in the hall (staff "
+            "only; null: none)"
+        ),
+    ]
     expected: int
     counts: Counts
     deputies: list[BoardDeputy]
@@ -197,7 +214,59 @@ async def _checked_in(conn: AsyncConnection, sitting_id: int, user_id: int) -> A
     ).first()
 
 
-async def check_in(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
+CHECKIN_WINDOW_REASONS = ("checkin_not_open", "checkin_over")
+"""The ``reason`` of a ``conflict`` for a check-in outside the sitting's window: before it
+opens (``opens_at``) or after it has closed (``closes_at``)."""
+
+CHECKIN_CODE_REASONS = ("checkin_code_needed", "checkin_code_wrong")
+"""The ``reason`` of a ``bad_request`` (``field`` ``code``) for a check-in to a sitting
+that asks for its code: none given, or not the one shown in the hall."""
+
+
+def refuse_outside_window(s: Any, at: datetime) -> None:
+    """Conflict if ``at`` is outside the sitting's check-in window, with the moment it
+    opens or closed (the pages say "签到将于 08:30 开始" / "签到已于 09:30 截止")."""
+    opens, closes = checkin_opens_at(s), checkin_closes_at(s)
+    if opens is not None and at < opens:
+        raise Conflict(
+            f"check-in to sitting {s.id} opens at {iso_or_none(opens)}",
+            allowed=["check_in"],
+            reason="checkin_not_open",
+            opens_at=iso_or_none(opens),
+        )
+    if closes is not None and at > closes:
+        raise Conflict(
+            f"check-in to sitting {s.id} closed at {iso_or_none(closes)}",
+            allowed=[],
+            reason="checkin_over",
+            closes_at=iso_or_none(closes),
+        )
+
+
+def refuse_wrong_code(s: Any, code: str | None) -> None:
+    """BadRequest unless ``code`` is the sitting's check-in code (if it has one)."""
+    if s.checkin_code is None:
+        return
+    if not code:
+        raise BadRequest(
+            f"sitting {s.id} asks for the check-in code shown in the hall: send it as `code`",
+            field="code",
+            reason="checkin_code_needed",
+        )
+    if not secrets.compare_digest(code.strip().encode(), s.checkin_code.encode()):
+        raise BadRequest(
+            "this is not the sitting's check-in code: type the one shown in the hall",
+            field="code",
+            reason="checkin_code_wrong",
+        )
+
+
+async def check_in(
+    node: Node, me: Member, sitting_id: int, code: str | None = None
+) -> dict[str, Any]:
+    """The deputy checks in: refused once checked in, once the sitting has ended, outside
+    its check-in window (:func:`refuse_outside_window`), and without its code when it
+    asks for one (:func:`refuse_wrong_code`)."""
     async with node.writing() as w:
         s = await _expected_deputy(w.conn, me, sitting_id)
         if await _checked_in(w.conn, sitting_id, me.id):
@@ -206,6 +275,8 @@ async def check_in(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
             )
         ts = node.clock.now()
         refuse_if_ended(s, "check-in", ts)
+        refuse_outside_window(s, ts)
+        refuse_wrong_code(s, code)
         try:
             await w.conn.execute(
                 checkins.insert().values(sitting_id=sitting_id, user_id=me.id, ts=ts)
@@ -364,6 +435,7 @@ async def board(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
     return {
         "sitting": sitting_dict(s),
         "open": not sitting_ended(s, node.clock.now()),
+        "checkin_code": s.checkin_code,
         "expected": len(people),
         "counts": counts,
         "deputies": people,
