@@ -551,8 +551,6 @@ async def edit_sitting(
     already past is a ``bad_request`` (close the sitting instead). Nothing changed is
     no edit: the sitting as it is, nothing appended."""
     require_role(me, "secretariat")
-    if ends_at is not None and ends_at <= starts_at:
-        raise BadRequest("`ends_at` must be after `starts_at`", field="ends_at")
     async with node.writing() as w:
         s = await sitting_row(w.conn, sitting_id, lock=True)
         if int(s.meeting_id) not in me.meetings:
@@ -561,6 +559,8 @@ async def edit_sitting(
             )
         at = node.clock.now()
         refuse_if_ended(s, "editing it", at)
+        if ends_at is not None and ends_at <= starts_at:
+            raise BadRequest("`ends_at` must be after `starts_at`", field="ends_at")
         if ends_at is not None and ends_at <= at:
             raise BadRequest(
                 "`ends_at` is already past: to end the sitting now, close it",

@@ -365,6 +365,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
     ("POST", "/api/sittings/{id}/close", "sitting", SEC),
+    ("PUT", "/api/sittings/{id}", "sitting", SEC),
     ("POST", "/api/meetings/{id}/agenda", "meeting", SEC),
     ("GET", "/api/meetings/{id}/documents", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/documents", "meeting", SEC),
