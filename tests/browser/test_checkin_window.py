@@ -129,6 +129,13 @@ async def test_window_code_timer_and_my_speeches(browser: Any, demo_hub: Demo, l
     await open_li.wait_for()
     text = await open_li.inner_text()
     assert words["not_yet"] in text and words["absent"] not in text, text
+    # ... and in the deputy's own file (履职), which the supervisor reads too.
+    await dep.click("#tab-perf")
+    row = dep.locator("#file li", has_text="第二次全体会议")
+    await row.wait_for(state="attached")
+    filed = await row.text_content()
+    assert words["not_yet"] in filed and words["absent"] not in filed, filed
+    await dep.click("#tab-meeting")
     await sec.select_option("#att-sitting", str(open_s["id"]))
     await sec.wait_for_selector("#att-counts")
     board = await sec.inner_text("#attendance")
