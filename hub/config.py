@@ -34,6 +34,13 @@ def _minutes(env: dict[str, str], name: str, default: int | None) -> int | None:
     return int(raw)
 
 
+def _speech_limit(env: dict[str, str]) -> int:
+    n = _int(env, "HUB_SPEECH_LIMIT", 300)
+    if not 10 <= n <= 7200:
+        raise SystemExit(f"HUB_SPEECH_LIMIT must be seconds from 10 to 7200, got {n}")
+    return n
+
+
 def _float(env: dict[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -160,7 +167,7 @@ class Settings:
             push_attempts=_int(e, "HUB_PUSH_ATTEMPTS", 8),
             checkin_opens_before=_minutes(e, "HUB_CHECKIN_OPENS_BEFORE", 60),
             checkin_closes_after=_minutes(e, "HUB_CHECKIN_CLOSES_AFTER", None),
-            speech_limit=_int(e, "HUB_SPEECH_LIMIT", 300),
+            speech_limit=_speech_limit(e),
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from hub.config import Settings
@@ -138,6 +139,10 @@ async def test_defaults_come_from_the_environment(settings: Settings, world: Wor
     )
     assert Settings.from_env({"HUB_CHECKIN_CLOSES_AFTER": "none"}).checkin_closes_after is None
     assert Settings.from_env({}).checkin_opens_before == 60
+    for bad in ({"HUB_CHECKIN_OPENS_BEFORE": "-5"}, {"HUB_CHECKIN_CLOSES_AFTER": "2000"},
+                {"HUB_SPEECH_LIMIT": "5"}):  # fmt: skip
+        with pytest.raises(SystemExit):
+            Settings.from_env(bad)
     tuned = settings.with_(checkin_opens_before=45, checkin_closes_after=15, speech_limit=240)
     async with running_hub(tuned) as hub:
         s = await _sitting(hub, world)
