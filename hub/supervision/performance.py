@@ -21,12 +21,13 @@ from hub.errors import NotFound
 from hub.protocol import iso, utc
 from hub.session.attendance import checkins, leave_requests
 from hub.session.items import item_deputies, items
-from hub.session.meetings import sitting_ended, sittings
+from hub.session.meetings import sittings
 from hub.session.members import Member
 from hub.session.opinions import opinions
 from hub.session.schema import delegations, meeting_participants, users
 from hub.session.speakers import speech_requests
 from hub.supervision import points
+from hub.supervision.attendance import as_of
 from hub.supervision.attendance import status as attendance_status
 from hub.supervision.registrations import (
     check_reader,
@@ -95,11 +96,7 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
     }
     out = []
     for s in rows:
-        status = attendance_status(int(s.id) in ins, leaves.get(int(s.id)))
-        ended = sitting_ended(s, now)
-        if status == "absent" and not ended:
-            # an open sitting: not checked in *yet* once it has begun, never absent
-            status = "not_checked_in" if utc(s.starts_at) <= now else "upcoming"
+        status = as_of(attendance_status(int(s.id) in ins, leaves.get(int(s.id))), s, now)
         checked = ins.get(int(s.id))
         out.append(
             {
