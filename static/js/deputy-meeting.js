@@ -138,6 +138,7 @@ function mySittings() {
 
 
 let windowTimer = null;
+const typed = new Map(); // sitting id -> the check-in code being typed
 /** Draw again when a sitting's check-in window opens or closes, or the sitting ends. */
 function redrawAtNextEdge(list) {
   clearTimeout(windowTimer);
@@ -178,6 +179,10 @@ function drawAttendance() {
         const win = windowState(s);
         const codeId = `checkin-code-${s.id}`;
         const code = s.checkin_code ? el("input", { id: codeId, class: "checkin-code", inputmode: "numeric", autocomplete: "off", maxlength: 12, size: 8, placeholder: t("att.codeHint") }) : null;
+        if (code) {
+          code.value = typed.get(s.id) || ""; // kept across a redraw (a message, the window's edge)
+          code.addEventListener("input", () => typed.set(s.id, code.value));
+        }
         const checkin = el("button", { type: "button", class: "primary checkin", disabled: win === "soon" ? true : null }, t("att.checkin"));
         checkin.addEventListener("click", () => {
           if (code && !code.value.trim()) return code.focus();

@@ -166,6 +166,9 @@ async def test_window_code_timer_and_my_speeches(browser: Any, demo_hub: Demo, l
     await code_in.wait_for()
     assert "会议中心大礼堂" in await open_li.inner_text()
     assert code not in await dep.inner_text("body")
+    box = await code_in.bounding_box()
+    assert box and box["height"] >= 44 and box["width"] >= 44, box  # a finger's size
+    assert await dep.evaluate("document.documentElement.scrollWidth") <= 360
     await code_in.fill(f"{(int(code) + 1) % 1_000_000:06d}")
     await open_li.locator("button.checkin").click()
     wrong = await shown(dep)
