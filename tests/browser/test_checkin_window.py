@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Demo, api, open_as, shot, wait_until
+from tests.browser.conftest import ARTIFACTS, Demo, api, open_as, shot, wait_until
 from tests.browser.test_errors_zh import CLEAR, call, foreign, shown
 
 RAW = re.compile(r"\[object|undefined|NaN|checkin_|not_checked_in|sitting_")
@@ -160,6 +160,7 @@ async def test_window_code_timer_and_my_speeches(browser: Any, demo_hub: Demo, l
     code = (await code_el.inner_text()).strip()
     assert re.fullmatch(r"\d{6}", code), code
     await shot(sec, f"secretariat-checkin-code-{lang}-1366")
+    await sec.locator("#attendance").screenshot(path=str(ARTIFACTS / f"board-code-{lang}.png"))
 
     # The phone learns of the edit live and asks for the code; a wrong one is refused.
     code_in = open_li.locator("input.checkin-code")
@@ -209,6 +210,7 @@ async def test_window_code_timer_and_my_speeches(browser: Any, demo_hub: Demo, l
     over = await timer.inner_text()
     assert words["over"] in over and not foreign(over, lang), over
     await shot(sec, f"secretariat-speech-timer-{lang}-1366")
+    await sec.locator("#speakers").screenshot(path=str(ARTIFACTS / f"speech-timer-{lang}.png"))
     await sec.locator(
         f'#spk-box [data-request="{request_id}"][data-status="speaking"] button'
     ).click()
