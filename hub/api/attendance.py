@@ -91,12 +91,13 @@ spec = {
             "window (else conflict with `reason` checkin_not_open and `opens_at`, or "
             "checkin_over and `closes_at`), with the code shown in the hall when the sitting "
             "asks for one (else bad_request, `field` code, `reason` checkin_code_needed / "
-            "checkin_code_wrong); publishes attendance.checked_in on desk:<meeting>",
+            "checkin_code_wrong; after 5 wrong codes in 10 minutes rate_limited with "
+            "`retry_after`); publishes attendance.checked_in on desk:<meeting>",
             "parameters": [SITTING_ID],
             "requestBody": json_body(a.CheckInInput),
             "responses": {
                 **ok(a.CheckIn, 201),
-                **error_responses(400, 401, 403, 404, 409, 503),
+                **error_responses(400, 401, 403, 404, 409, 429, 503),
             },
         }
     },

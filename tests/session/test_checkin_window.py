@@ -330,3 +330,30 @@ async def test_no_window_means_until_the_end(hub: RunningHub, world: World) -> N
         ).status_code == 201
     finally:
         clock.release()
+
+
+async def test_wrong_codes_are_limited(hub: RunningHub, world: World) -> None:
+    """Five wrong codes from one deputy within ten minutes: the sixth attempt, even with
+    the right code, is rate_limited with retry_after; ten minutes after the first miss the
+    right code checks in. Another deputy is not held back by them."""
+    clock = hub.services.clock
+    clock.set(START - timedelta(minutes=10))
+    try:
+        s = await _sitting(hub, world, checkin_code=True)
+        board = await _get(hub, world.tok(world.secretariat), f"/api/sittings/{s['id']}/attendance")
+        code = board["checkin_code"]
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        a, b = world.deputies[:2]
+        path = f"/api/sittings/{s['id']}/checkin"
+        for _ in range(5):
+            r = await _post(hub, world.tok(a), path, {"code": wrong})
+            _refused(r, 400, "bad_request", reason="checkin_code_wrong")
+            clock.advance(timedelta(seconds=30))
+        r = await _post(hub, world.tok(a), path, {"code": code})
+        body = _refused(r, 429, "rate_limited")
+        assert 0 < body["retry_after"] <= 600 - 150 + 1, body
+        assert (await _post(hub, world.tok(b), path, {"code": code})).status_code == 201
+        clock.advance(timedelta(seconds=body["retry_after"]))
+        assert (await _post(hub, world.tok(a), path, {"code": code})).status_code == 201
+    finally:
+        clock.release()
