@@ -22,6 +22,25 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _minutes(env: dict[str, str], name: str, default: int | None) -> int | None:
+    """Minutes from 0 to 1440; ``none`` means no limit, unset or empty the default."""
+    raw = (env.get(name) or "").strip()
+    if raw == "":
+        return default
+    if raw.lower() == "none":
+        return None
+    if not raw.isdigit() or int(raw) > 1440:
+        raise SystemExit(f"{name} must be minutes from 0 to 1440, or none; got {raw!r}")
+    return int(raw)
+
+
+def _speech_limit(env: dict[str, str]) -> int:
+    n = _int(env, "HUB_SPEECH_LIMIT", 300)
+    if not 10 <= n <= 7200:
+        raise SystemExit(f"HUB_SPEECH_LIMIT must be seconds from 10 to 7200, got {n}")
+    return n
+
+
 def _float(env: dict[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -84,6 +103,13 @@ class Settings:
     # Push service origins reached over plain http (the tests' local push service); never
     # from the environment: a real push service is always https.
     push_insecure_origins: tuple[str, ...] = ()
+    # A new sitting's defaults (hub/session/meetings.py), each overridable per sitting:
+    # check-in opens this many minutes before its start and closes this many after it
+    # (None: no limit on that side; check-in always ends with the sitting), and a speech's
+    # limit in seconds on the convenor's timer.
+    checkin_opens_before: int | None = 60
+    checkin_closes_after: int | None = None
+    speech_limit: int = 300
 
     @property
     def db_url(self) -> str:
@@ -139,6 +165,9 @@ class Settings:
             push_ttl=_int(e, "HUB_PUSH_TTL", 24 * 3600),
             push_retry=_float(e, "HUB_PUSH_RETRY", 5.0),
             push_attempts=_int(e, "HUB_PUSH_ATTEMPTS", 8),
+            checkin_opens_before=_minutes(e, "HUB_CHECKIN_OPENS_BEFORE", 60),
+            checkin_closes_after=_minutes(e, "HUB_CHECKIN_CLOSES_AFTER", None),
+            speech_limit=_speech_limit(e),
         )
 
 

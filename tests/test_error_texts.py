@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from hub.errors import HTTP_STATUS
+from hub.session.attendance import CHECKIN_CODE_REASONS, CHECKIN_WINDOW_REASONS
 from hub.session.meetings import ENDED_REASONS
 from hub.session.members import CONTACTS
 from hub.session.roster import FIELDS, ROW_ERRORS
@@ -40,7 +41,8 @@ def test_every_error_code_has_a_text_in_every_language() -> None:
 def test_every_conflict_reason_has_a_text_in_every_language() -> None:
     """A conflict about a sitting's end names its `reason`; the pages say which, in each
     language (`conflict.<reason>`), instead of the generic conflict text."""
-    wanted = {f"conflict.{r}" for r in ENDED_REASONS}
+    wanted = {f"conflict.{r}" for r in (*ENDED_REASONS, *CHECKIN_WINDOW_REASONS)}
+    wanted |= {f"bad_request.{r}" for r in CHECKIN_CODE_REASONS}
     for name, keys in tables().items():
         assert wanted <= keys, f"{name} lacks {sorted(wanted - keys)}"
     src = I18N.read_text(encoding="utf-8")

@@ -93,6 +93,12 @@ async def test_every_stored_time_comes_from_the_hubs_clock(hub: RunningHub, worl
             201,
         )
         await api.post(sec, f"/api/meetings/{world.meeting}/agenda", {"title": "审议报告"}, 201)
+        # an edit (its window checked against the frozen clock: open from 90 minutes before)
+        edit = {k: sitting[k] for k in ("title", "starts_at", "ends_at", "place",
+                                        "checkin_closes_after", "checkin_code",
+                                        "speech_limit_s")}  # fmt: skip
+        await api.call(sec, "PUT", f"/api/sittings/{sitting['id']}",
+                       {**edit, "checkin_opens_before": 90})  # fmt: skip
         await api.post(dep, f"/api/sittings/{sitting['id']}/checkin", None, 201)
         leave = await api.post(
             other, f"/api/sittings/{sitting['id']}/leave", {"reason": "出差"}, 201

@@ -61,7 +61,8 @@ async def export_dataset(request: Request) -> Response:
     name = request.path_params["dataset"]
     q = query(request, ExportQuery)
     fmt = q.format
-    ds = export.dataset(name, Filters.of(q, congress_tz(request)), fmt, q.user)
+    now = services(request).clock.now()
+    ds = export.dataset(name, Filters.of(q, congress_tz(request)), fmt, q.user, now)
     engine = services(request).engine
     # Fail with 503 before the 200 is sent if the database cannot be reached.
     async with db_errors(), engine.connect() as conn:

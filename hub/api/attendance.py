@@ -21,8 +21,9 @@ from hub.shapes import Query
 
 async def check_in(request: Request) -> Response:
     me = await principal(request)
+    d = await decode(request, a.CheckInInput)
     s = services(request)
-    out = await a.check_in(s.node, me, path_int(request))
+    out = await a.check_in(s.node, me, path_int(request), d.code)
     return JSON(out, status_code=201)
 
 
@@ -86,10 +87,18 @@ LEAVE_ID = path_id("id", "leave request id")
 spec = {
     "/api/sittings/{id}/checkin": {
         "post": {
-            "summary": "Check in to a sitting (a deputy expected there); publishes "
-            "attendance.checked_in on desk:<meeting>",
+            "summary": "Check in to a sitting (a deputy expected there), within its check-in "
+            "window (else conflict with `reason` checkin_not_open and `opens_at`, or "
+            "checkin_over and `closes_at`), with the code shown in the hall when the sitting "
+            "asks for one (else bad_request, `field` code, `reason` checkin_code_needed / "
+            "checkin_code_wrong; after 5 wrong codes in 10 minutes rate_limited with "
+            "`retry_after`); publishes attendance.checked_in on desk:<meeting>",
             "parameters": [SITTING_ID],
-            "responses": {**ok(a.CheckIn, 201), **error_responses(401, 403, 404, 409, 503)},
+            "requestBody": json_body(a.CheckInInput),
+            "responses": {
+                **ok(a.CheckIn, 201),
+                **error_responses(400, 401, 403, 404, 409, 429, 503),
+            },
         }
     },
     "/api/sittings/{id}/leave": {

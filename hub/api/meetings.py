@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from msgspec import Meta
+from msgspec import UNSET, Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,8 +52,41 @@ async def add_sitting(request: Request) -> Response:
         ends_at=None if d.ends_at is None else parse_ts(d.ends_at, "ends_at"),
         place=d.place or "",
         delegation_id=d.delegation_id,
+        # left out: the hub's defaults; null: no limit
+        checkin_opens_before=(
+            s.settings.checkin_opens_before
+            if d.checkin_opens_before is UNSET
+            else d.checkin_opens_before
+        ),
+        checkin_closes_after=(
+            s.settings.checkin_closes_after
+            if d.checkin_closes_after is UNSET
+            else d.checkin_closes_after
+        ),
+        checkin_code=d.checkin_code,
+        speech_limit_s=s.settings.speech_limit if d.speech_limit_s is UNSET else d.speech_limit_s,
     )
     return JSON(out, status_code=201)
+
+
+async def edit_sitting(request: Request) -> Response:
+    me = await principal(request)
+    d = await decode(request, m.SittingEdit)
+    s = services(request)
+    out = await m.edit_sitting(
+        s.node,
+        me,
+        path_int(request),
+        title=d.title,
+        starts_at=parse_ts(d.starts_at, "starts_at"),
+        ends_at=None if d.ends_at is None else parse_ts(d.ends_at, "ends_at"),
+        place=d.place or "",
+        checkin_opens_before=d.checkin_opens_before,
+        checkin_closes_after=d.checkin_closes_after,
+        checkin_code=d.checkin_code,
+        speech_limit_s=d.speech_limit_s,
+    )
+    return JSON(out)
 
 
 async def close_sitting(request: Request) -> Response:
@@ -84,6 +117,7 @@ routes = [
     Route("/api/meetings/{id:int}/sittings", add_sitting, methods=["POST"]),
     Route("/api/meetings/{id:int}/agenda", add_agenda_item, methods=["POST"]),
     Route("/api/agenda/{id:int}", change_agenda_item, methods=["PUT"]),
+    Route("/api/sittings/{id:int}", edit_sitting, methods=["PUT"]),
     Route("/api/sittings/{id:int}/close", close_sitting, methods=["POST"]),
 ]
 
@@ -151,6 +185,18 @@ spec = {
             "parameters": [MEETING_ID],
             "requestBody": json_body(m.SittingInput),
             "responses": {**ok(m.Sitting, 201), **error_responses(400, 401, 403, 404, 503)},
+        }
+    },
+    "/api/sittings/{id}": {
+        "put": {
+            "summary": "Edit a sitting (the secretariat of its meeting): title, times, place, "
+            "check-in window, check-in code on/off, speech limit, every field given; "
+            "publishes sitting.edited {sitting, changed} on meeting:<id> (nothing when "
+            "nothing changed). Once it has ended: conflict with `reason` sitting_closed / "
+            "sitting_ended",
+            "parameters": [path_id("id", "sitting id")],
+            "requestBody": json_body(m.SittingEdit),
+            "responses": {**ok(m.Sitting), **error_responses(400, 401, 403, 404, 409, 503)},
         }
     },
     "/api/sittings/{id}/close": {

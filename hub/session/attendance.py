@@ -20,6 +20,8 @@ Messages, all on ``desk:<meeting>``: ``attendance.checked_in`` ``{"sitting", "de
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
@@ -27,11 +29,14 @@ from msgspec import Meta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.errors import Conflict, Forbidden, NotFound
-from hub.protocol import iso_or_none
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
+from hub.node import Writer
+from hub.protocol import iso_or_none, utc
 from hub.session.common import meeting_deputies, person, require_role
 from hub.session.meetings import (
     Sitting,
+    checkin_closes_at,
+    checkin_opens_at,
     refuse_if_ended,
     sitting_dict,
     sitting_ended,
@@ -40,7 +45,7 @@ from hub.session.meetings import (
 from hub.session.members import Member
 from hub.session.presence import online_users
 from hub.session.schema import delegations, users
-from hub.shapes import Body, MaybeShortText, Named, Shape, ShortText, Timestamp
+from hub.shapes import Body, Label, MaybeShortText, Named, Shape, ShortText, Timestamp
 from hub.store.schema import BigId, metadata
 
 if TYPE_CHECKING:
@@ -69,6 +74,23 @@ leave_requests = sa.Table(
     sa.Index("ix_leave_requests_sitting", "sitting_id", "user_id"),
 )
 
+# Wrong check-in codes (not messages: a guess is nobody's business but the guard's), so that
+# a deputy away from the hall cannot try the codes one after another.
+checkin_code_misses = sa.Table(
+    "checkin_code_misses",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("sitting_id", BigId, sa.ForeignKey("sittings.id"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_checkin_code_misses", "sitting_id", "user_id", "at"),
+)
+
+CODE_MISSES = 5
+CODE_MISS_WINDOW = timedelta(minutes=10)
+"""At most ``CODE_MISSES`` wrong codes per deputy and sitting in ``CODE_MISS_WINDOW``: one
+more is ``rate_limited`` with ``retry_after`` (a million six-digit codes then take years)."""
+
 NEXT = {"pending": ["approve", "refuse"], "approved": [], "refused": []}
 
 
@@ -79,6 +101,12 @@ class LeaveInput(Body):
     """A deputy's leave request for a sitting."""
 
     reason: ShortText
+
+
+class CheckInInput(Body):
+    """A check-in: the code shown in the hall, when the sitting asks for one."""
+
+    code: Annotated[Label, Meta(description="the sitting's check-in code")] | None = None
 
 
 class DecisionInput(Body):
@@ -135,6 +163,13 @@ class Board(Shape):
 
     sitting: Sitting
     open: bool
+    checkin_code: Annotated[
+        str | None,
+        Meta(
+            description="the code deputies type to check in, to show in the hall (staff "
+            "only; null: none)"
+        ),
+    ]
     expected: int
     counts: Counts
     deputies: list[BoardDeputy]
@@ -197,7 +232,82 @@ async def _checked_in(conn: AsyncConnection, sitting_id: int, user_id: int) -> A
     ).first()
 
 
-async def check_in(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
+CHECKIN_WINDOW_REASONS = ("checkin_not_open", "checkin_over")
+"""The ``reason`` of a ``conflict`` for a check-in outside the sitting's window: before it
+opens (``opens_at``) or after it has closed (``closes_at``)."""
+
+CHECKIN_CODE_REASONS = ("checkin_code_needed", "checkin_code_wrong")
+"""The ``reason`` of a ``bad_request`` (``field`` ``code``) for a check-in to a sitting
+that asks for its code: none given, or not the one shown in the hall."""
+
+
+def refuse_outside_window(s: Any, at: datetime) -> None:
+    """Conflict if ``at`` is outside the sitting's check-in window, with the moment it
+    opens or closed (the pages say "签到将于 08:30 开始" / "签到已于 09:30 截止")."""
+    opens, closes = checkin_opens_at(s), checkin_closes_at(s)
+    if opens is not None and at < opens:
+        raise Conflict(
+            f"check-in to sitting {s.id} opens at {iso_or_none(opens)}",
+            allowed=["check_in"],
+            reason="checkin_not_open",
+            opens_at=iso_or_none(opens),
+        )
+    if closes is not None and at > closes:
+        raise Conflict(
+            f"check-in to sitting {s.id} closed at {iso_or_none(closes)}",
+            allowed=[],
+            reason="checkin_over",
+            closes_at=iso_or_none(closes),
+        )
+
+
+WRONG_CODE = "this is not the sitting's check-in code: type the one shown in the hall"
+
+
+async def code_is_wrong(
+    conn: AsyncConnection, s: Any, user_id: int, code: str | None, at: datetime
+) -> bool:
+    """Is ``code`` not the sitting's check-in code (when it has one)? BadRequest when none
+    is given; RateLimited after :data:`CODE_MISSES` wrong ones lately. A wrong code is
+    recorded here: the caller commits, then refuses it."""
+    if s.checkin_code is None:
+        return False
+    if not code:
+        raise BadRequest(
+            f"sitting {s.id} asks for the check-in code shown in the hall: send it as `code`",
+            field="code",
+            reason="checkin_code_needed",
+        )
+    m = checkin_code_misses.c
+    recent = [
+        utc(t)
+        for t in (
+            await conn.execute(
+                sa.select(m.at)
+                .where(m.sitting_id == s.id, m.user_id == user_id, m.at > at - CODE_MISS_WINDOW)
+                .order_by(m.at.desc())
+                .limit(CODE_MISSES)
+            )
+        ).scalars()
+    ]
+    if len(recent) >= CODE_MISSES:
+        wait = int((recent[-1] + CODE_MISS_WINDOW - at).total_seconds()) + 1
+        raise RateLimited(
+            f"{CODE_MISSES} wrong check-in codes in a row; try again in {wait} s",
+            retry_after=wait,
+        )
+    if secrets.compare_digest(code.strip().encode(), s.checkin_code.encode()):
+        return False
+    await conn.execute(checkin_code_misses.insert().values(sitting_id=s.id, user_id=user_id, at=at))
+    return True
+
+
+async def check_in(
+    node: Node, me: Member, sitting_id: int, code: str | None = None
+) -> dict[str, Any]:
+    """The deputy checks in: refused once checked in, once the sitting has ended, outside
+    its check-in window (:func:`refuse_outside_window`), and without its code when it
+    asks for one (:func:`code_is_wrong`: the wrong code is kept, then refused)."""
     async with node.writing() as w:
         s = await _expected_deputy(w.conn, me, sitting_id)
         if await _checked_in(w.conn, sitting_id, me.id):
@@ -206,16 +316,25 @@ async def check_in(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
             )
         ts = node.clock.now()
         refuse_if_ended(s, "check-in", ts)
-        try:
-            await w.conn.execute(
-                checkins.insert().values(sitting_id=sitting_id, user_id=me.id, ts=ts)
-            )
-        except IntegrityError:  # a concurrent check-in won (the sitting lock prevents it on PG)
-            raise Conflict(
-                f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
-            ) from None
-        body = {"sitting": sitting_id, "deputy": person(me.id, me.name), "ts": iso_or_none(ts)}
-        await w.append(f"desk:{s.meeting_id}", "attendance.checked_in", me, body)
+        refuse_outside_window(s, ts)
+        wrong = await code_is_wrong(w.conn, s, me.id, code, ts)
+        if not wrong:
+            body = await _check_in(w, me, s, ts)
+    if wrong:  # after the commit that kept the miss
+        raise BadRequest(WRONG_CODE, field="code", reason="checkin_code_wrong")
+    return body
+
+
+async def _check_in(w: Writer, me: Member, s: Any, ts: datetime) -> dict[str, Any]:
+    sitting_id = int(s.id)
+    try:
+        await w.conn.execute(checkins.insert().values(sitting_id=sitting_id, user_id=me.id, ts=ts))
+    except IntegrityError:  # a concurrent check-in won (the sitting lock prevents it on PG)
+        raise Conflict(
+            f"deputy {me.id} has already checked in to sitting {sitting_id}", allowed=[]
+        ) from None
+    body = {"sitting": sitting_id, "deputy": person(me.id, me.name), "ts": iso_or_none(ts)}
+    await w.append(f"desk:{s.meeting_id}", "attendance.checked_in", me, body)
     return body
 
 
@@ -364,6 +483,7 @@ async def board(node: Node, me: Member, sitting_id: int) -> dict[str, Any]:
     return {
         "sitting": sitting_dict(s),
         "open": not sitting_ended(s, node.clock.now()),
+        "checkin_code": s.checkin_code,
         "expected": len(people),
         "counts": counts,
         "deputies": people,

@@ -27,7 +27,8 @@ FAMILIES: dict[str, str] = {
     "attendance": "use POST /api/sittings/{id}/checkin or /leave and /api/leave/{id}/{action}",
     "speaker": "use POST /api/sittings/{id}/speakers and /api/speakers/{id}/{action}",
     "speakers": "use PUT /api/sittings/{id}/speakers/order",
-    "sitting": "use POST /api/meetings/{id}/sittings and /api/sittings/{id}/close",
+    "sitting": "use POST /api/meetings/{id}/sittings, PUT /api/sittings/{id} and "
+    "POST /api/sittings/{id}/close",
     "agenda": "use POST /api/meetings/{id}/agenda and PUT /api/agenda/{id}",
     "document": "use POST /api/meetings/{id}/documents",
     "registration": "use POST /api/registrations and /api/registrations/{id}/{action}",

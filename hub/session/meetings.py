@@ -4,6 +4,15 @@ items. The secretariat creates them; participants list them.
 Each creation publishes on ``meeting:<id>`` (every participant sees the schedule):
 ``sitting.created`` ``{"sitting": …}`` and ``agenda.created`` ``{"agenda_item": …}``; an
 agenda item edited by the meeting's secretariat, ``agenda.changed`` ``{"agenda_item": …}``.
+The secretariat may edit a sitting until it ends (:func:`edit_sitting`): the row takes the new
+values and ``sitting.edited`` ``{"sitting": …, "changed": […]}`` keeps each version in the
+log.
+
+A sitting has a check-in window (opens ``checkin_opens_before`` minutes before its start,
+closes ``checkin_closes_after`` minutes after; null: no limit on that side), optionally a
+check-in code the deputies type (shown in the hall; sent only on the attendance board,
+never in a sitting's shape, which deputies read), and a limit on one speech for the
+convenor's timer.
 
 A sitting **ends** when the secretariat of its meeting closes it (``closed_at``, who in
 ``closed_by``; ``sitting.closed`` ``{"sitting": …}`` on ``meeting:<id>``), or when its
@@ -15,11 +24,12 @@ without check-in or approved leave is absent (:func:`sitting_ended`, :func:`ende
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -59,6 +69,13 @@ sittings = sa.Table(
     # schedule)
     sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("closed_by", BigId, nullable=True),
+    # check-in opens this many minutes before ``starts_at`` and closes this many after it
+    # (null: no limit on that side); a check-in code the deputies must type (null: none;
+    # never sent to a deputy); the convenor's limit on one speech (null: none)
+    sa.Column("checkin_opens_before", sa.Integer, nullable=True),
+    sa.Column("checkin_closes_after", sa.Integer, nullable=True),
+    sa.Column("checkin_code", sa.String(12), nullable=True),
+    sa.Column("speech_limit_s", sa.Integer, nullable=True),
     sa.Index("ix_sittings_meeting", "meeting_id", "starts_at"),
 )
 
@@ -77,9 +94,15 @@ agenda_items = sa.Table(
 # -- the shapes of what the API takes and sends about meetings ------------------------------
 
 
+Minutes = Annotated[int, Meta(ge=0, le=1440, description="minutes (0-1440)")]
+SpeechLimit = Annotated[int, Meta(ge=10, le=7200, description="seconds (10-7200)")]
+
+
 class SittingInput(Body):
     """A sitting as the secretariat adds it: a plenary, or the group deliberation of a
-    delegation."""
+    delegation. The check-in window and the speech limit left out take the hub's defaults
+    (HUB_CHECKIN_OPENS_BEFORE, HUB_CHECKIN_CLOSES_AFTER, HUB_SPEECH_LIMIT); null is no
+    limit."""
 
     kind: SittingKind
     title: Title
@@ -87,6 +110,35 @@ class SittingInput(Body):
     ends_at: Instant | None = None
     place: MaybeTitle | None = None
     delegation_id: Annotated[Id, Meta(description="required for kind=group")] | None = None
+    checkin_opens_before: (
+        Annotated[Minutes, Meta(description="check-in opens this many minutes before the start")]
+        | UnsetType
+        | None
+    ) = UNSET
+    checkin_closes_after: (
+        Annotated[Minutes, Meta(description="check-in closes this many minutes after the start")]
+        | UnsetType
+        | None
+    ) = UNSET
+    checkin_code: Annotated[
+        bool, Meta(description="deputies must type a code the secretariat shows in the hall")
+    ] = False
+    speech_limit_s: SpeechLimit | UnsetType | None = UNSET
+
+
+class SittingEdit(Body):
+    """A sitting as the secretariat corrects it: every field given (null: none / no
+    limit). Its kind and delegation stay. ``checkin_code`` true keeps the code it has, or
+    makes one; false drops it."""
+
+    title: Title
+    starts_at: Instant
+    ends_at: Instant | None
+    place: MaybeTitle | None
+    checkin_opens_before: Minutes | None
+    checkin_closes_after: Minutes | None
+    checkin_code: bool
+    speech_limit_s: SpeechLimit | None
 
 
 class AgendaInput(Body):
@@ -120,6 +172,25 @@ class Sitting(Shape):
         Timestamp | None, Meta(description="when the secretariat closed it (null: not closed)")
     ]
     closed_by: Annotated[int | None, Meta(description="the secretariat account that closed it")]
+    checkin_opens_before: Annotated[
+        int | None, Meta(description="minutes before the start check-in opens (null: any time)")
+    ]
+    checkin_closes_after: Annotated[
+        int | None,
+        Meta(description="minutes after the start check-in closes (null: until it ends)"),
+    ]
+    checkin_opens_at: Annotated[Timestamp | None, Meta(description="null: no opening time")]
+    checkin_closes_at: Annotated[
+        Timestamp | None, Meta(description="null: check-in until the sitting ends")
+    ]
+    checkin_code: Annotated[
+        bool,
+        Meta(
+            description="check-in needs the code shown in the hall (the code itself only on "
+            "the attendance board)"
+        ),
+    ]
+    speech_limit_s: Annotated[int | None, Meta(description="a speech's limit (null: none)")]
 
 
 class AgendaItem(Shape):
@@ -152,7 +223,32 @@ def sitting_dict(r: Any) -> dict[str, Any]:
         "delegation_id": None if r.delegation_id is None else int(r.delegation_id),
         "closed_at": iso_or_none(r.closed_at),
         "closed_by": None if r.closed_by is None else int(r.closed_by),
+        "checkin_opens_before": r.checkin_opens_before,
+        "checkin_closes_after": r.checkin_closes_after,
+        "checkin_opens_at": iso_or_none(checkin_opens_at(r)),
+        "checkin_closes_at": iso_or_none(checkin_closes_at(r)),
+        "checkin_code": r.checkin_code is not None,
+        "speech_limit_s": r.speech_limit_s,
     }
+
+
+def checkin_opens_at(s: Any) -> datetime | None:
+    """When check-in to the sitting opens (None: it is open from the sitting's creation)."""
+    if s.checkin_opens_before is None:
+        return None
+    return utc(s.starts_at) - timedelta(minutes=int(s.checkin_opens_before))
+
+
+def checkin_closes_at(s: Any) -> datetime | None:
+    """When check-in closes before the sitting ends (None: only when it ends)."""
+    if s.checkin_closes_after is None:
+        return None
+    return utc(s.starts_at) + timedelta(minutes=int(s.checkin_closes_after))
+
+
+def new_code() -> str:
+    """A check-in code: six digits, shown large in the hall."""
+    return f"{secrets.randbelow(1_000_000):06d}"
 
 
 def agenda_dict(r: Any) -> dict[str, Any]:
@@ -193,12 +289,30 @@ async def create_sitting(
     ends_at: datetime | None = None,
     place: str = "",
     delegation_id: int | None = None,
+    checkin_opens_before: int | None = None,
+    checkin_closes_after: int | None = None,
+    checkin_code: bool = False,
+    speech_limit_s: int | None = None,
 ) -> dict[str, Any]:
-    """A plenary or a group deliberation (``kind="group"`` with its ``delegation_id``)."""
+    """A plenary or a group deliberation (``kind="group"`` with its ``delegation_id``),
+    with its check-in window (minutes around its start; None: no limit), whether
+    check-in needs a code (made here), and its speech limit."""
     require_role(me, "secretariat")
     async with node.writing() as w:
         return await add_sitting(
-            w, me, meeting_id, kind, title, starts_at, ends_at, place, delegation_id
+            w,
+            me,
+            meeting_id,
+            kind,
+            title,
+            starts_at,
+            ends_at,
+            place,
+            delegation_id,
+            checkin_opens_before=checkin_opens_before,
+            checkin_closes_after=checkin_closes_after,
+            checkin_code=checkin_code,
+            speech_limit_s=speech_limit_s,
         )
 
 
@@ -212,6 +326,10 @@ async def add_sitting(
     ends_at: datetime | None = None,
     place: str = "",
     delegation_id: int | None = None,
+    checkin_opens_before: int | None = None,
+    checkin_closes_after: int | None = None,
+    checkin_code: bool = False,
+    speech_limit_s: int | None = None,
 ) -> dict[str, Any]:
     """:func:`create_sitting` inside the transaction ``w`` (the demo's seeding composes
     several): checked, stored and announced as ``sitting.created``."""
@@ -241,6 +359,10 @@ async def add_sitting(
                 place=place,
                 delegation_id=delegation_id,
                 created_at=w.clock.now(),
+                checkin_opens_before=checkin_opens_before,
+                checkin_closes_after=checkin_closes_after,
+                checkin_code=new_code() if checkin_code else None,
+                speech_limit_s=speech_limit_s,
             )
             .returning(sittings.c.id)
         )
@@ -459,3 +581,81 @@ async def close_sitting(node: Node, me: Member, sitting_id: int) -> dict[str, An
         out = sitting_dict(await sitting_row(w.conn, sitting_id))
         await w.append(f"meeting:{s.meeting_id}", "sitting.closed", me, {"sitting": out})
     return out
+
+
+EDITABLE = (
+    "title",
+    "starts_at",
+    "ends_at",
+    "place",
+    "checkin_opens_before",
+    "checkin_closes_after",
+    "checkin_code",
+    "speech_limit_s",
+)
+"""What the secretariat may change in a sitting (its kind and delegation stay)."""
+
+
+async def edit_sitting(
+    node: Node,
+    me: Member,
+    sitting_id: int,
+    *,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    place: str,
+    checkin_opens_before: int | None,
+    checkin_closes_after: int | None,
+    checkin_code: bool,
+    speech_limit_s: int | None,
+) -> dict[str, Any]:
+    """The secretariat of the sitting's meeting corrects it: every field of
+    :data:`EDITABLE` given (``checkin_code`` a bool: true keeps the code or makes one,
+    false drops it). The row takes the new values and ``sitting.edited`` ``{"sitting": …,
+    "changed": [the fields that changed]}`` goes on ``meeting:<id>``, so the log keeps
+    each version. Refused once the sitting has ended (``conflict`` with ``reason``
+    ``sitting_closed`` / ``sitting_ended``): its attendance is final; an ``ends_at``
+    already past is a ``bad_request`` (close the sitting instead). Nothing changed is
+    no edit: the sitting as it is, nothing appended."""
+    require_role(me, "secretariat")
+    async with node.writing() as w:
+        s = await sitting_row(w.conn, sitting_id, lock=True)
+        if int(s.meeting_id) not in me.meetings:
+            raise Forbidden(
+                f"secretariat {me.id} does not run meeting {s.meeting_id} of sitting {sitting_id}"
+            )
+        at = node.clock.now()
+        refuse_if_ended(s, "editing it", at)
+        if ends_at is not None and ends_at <= starts_at:
+            raise BadRequest("`ends_at` must be after `starts_at`", field="ends_at")
+        if ends_at is not None and ends_at <= at:
+            raise BadRequest(
+                "`ends_at` is already past: to end the sitting now, close it",
+                field="ends_at",
+            )
+        row: dict[str, Any] = {
+            "title": title,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "place": place,
+            "checkin_opens_before": checkin_opens_before,
+            "checkin_closes_after": checkin_closes_after,
+            "checkin_code": (s.checkin_code or new_code()) if checkin_code else None,
+            "speech_limit_s": speech_limit_s,
+        }
+        changed = [k for k in EDITABLE if _stored(getattr(s, k)) != _stored(row[k])]
+        if not changed:
+            return sitting_dict(s)
+        await w.conn.execute(sittings.update().where(sittings.c.id == sitting_id).values(**row))
+        out = sitting_dict(await sitting_row(w.conn, sitting_id))
+        await w.append(
+            f"meeting:{s.meeting_id}", "sitting.edited", me, {"sitting": out, "changed": changed}
+        )
+    return out
+
+
+def _stored(v: Any) -> Any:
+    """A value as compared before and after an edit (times in UTC: SQLite gives them back
+    naive)."""
+    return utc(v) if isinstance(v, datetime) else v

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.protocol import utc
 from hub.session.attendance import checkins, leave_requests
+from hub.session.meetings import sitting_ended
 from hub.session.schema import meeting_participants, users
 
 
@@ -29,6 +30,14 @@ def status(checked_in: bool, leave: str | None) -> str:
     if leave == "pending":
         return "leave_pending"
     return "absent"
+
+
+def as_of(status_: str, sitting: Any, now: datetime) -> str:
+    """A status as it stands at ``now``: at a sitting that has not ended nobody is absent
+    yet — ``not_checked_in`` once it has begun (未签到), ``upcoming`` before (未开始)."""
+    if status_ != "absent" or sitting_ended(sitting, now):
+        return status_
+    return "not_checked_in" if utc(sitting.starts_at) <= now else "upcoming"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -43,7 +44,7 @@ from hub.session.schema import units, users
 from hub.store.log import db_errors
 from hub.store.schema import messages, receipts
 from hub.supervision.archive import Filters, id_window
-from hub.supervision.attendance import marks
+from hub.supervision.attendance import as_of, marks
 
 BATCH = 5000
 BATCH_BYTES = 1 << 20
@@ -227,9 +228,15 @@ def receipts_where(f: Filters, user: int | None) -> list[sa.ColumnElement[bool]]
     return out
 
 
-def dataset(name: str, f: Filters, fmt: str = "csv", user: int | None = None) -> Dataset:
+def dataset(
+    name: str,
+    f: Filters,
+    fmt: str = "csv",
+    user: int | None = None,
+    now: datetime | None = None,
+) -> Dataset:
     """The dataset ``name`` with the request's filters applied (receipts: of ``user`` if
-    given), read for ``fmt``."""
+    given), read for ``fmt``; attendance as it stands at ``now`` (the hub's clock)."""
     if name == "messages":
         rows = _message_rows(f, fmt)
         return Dataset(name, MESSAGE_COLUMNS, rows, _from_db_cells, _from_db_json)
@@ -244,7 +251,9 @@ def dataset(name: str, f: Filters, fmt: str = "csv", user: int | None = None) ->
     if name == "attendance":
         if f.meeting is None:
             raise BadRequest("the attendance export needs `meeting`")
-        rows = attendance_rows(f.meeting)
+        if now is None:
+            raise TypeError("the attendance export is read as of `now`, the hub's clock")
+        rows = attendance_rows(f.meeting, now)
         return Dataset(name, ATTENDANCE_COLUMNS, rows, *_as_dict(ATTENDANCE_COLUMNS))
     if name == "notices":
         return Dataset(name, NOTICE_COLUMNS, notice_rows(f), *_as_dict(NOTICE_COLUMNS))
@@ -454,9 +463,10 @@ ATTENDANCE_COLUMNS = (
 )  # fmt: skip
 
 
-def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], Any]:
+def attendance_rows(meeting_id: int, now: datetime) -> Callable[[AsyncConnection, Any, int], Any]:
     """One sitting per batch: each expected deputy checked in, on leave, leave pending or
-    absent (as the secretariat's board shows it)."""
+    absent — at a sitting not ended at ``now``, ``not_checked_in`` (begun) or ``upcoming``
+    instead of absent, as the pages say it."""
 
     async def read(conn: AsyncConnection, after: Any, batch: int) -> Batch:
         q = sa.select(sittings).where(sittings.c.meeting_id == meeting_id)
@@ -476,7 +486,7 @@ def attendance_rows(meeting_id: int) -> Callable[[AsyncConnection, Any, int], An
                 "deputy_id": m.deputy_id,
                 "deputy_name": m.deputy_name,
                 "delegation_id": m.delegation_id,
-                "status": m.status,
+                "status": as_of(m.status, s, now),
                 "checked_in_at": iso_or_none(m.checked_in_at),
                 "leave_reason": None if m.leave is None else m.leave.reason,
                 "leave_status": None if m.leave is None else m.leave.status,

@@ -29,6 +29,7 @@ from hub.session.opinions import opinions
 from hub.session.schema import delegations, meeting_participants, users
 from hub.session.speakers import speech_requests
 from hub.supervision import points
+from hub.supervision.attendance import as_of
 from hub.supervision.attendance import status as attendance_status
 from hub.supervision.registrations import (
     check_reader,
@@ -98,10 +99,7 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
     }
     out = []
     for s in rows:
-        status = attendance_status(int(s.id) in ins, leaves.get(int(s.id)))
-        ended = sitting_ended(s, now)
-        if status == "absent" and not ended:
-            status = "upcoming"
+        status = as_of(attendance_status(int(s.id) in ins, leaves.get(int(s.id))), s, now)
         checked = ins.get(int(s.id))
         out.append(
             {
@@ -115,7 +113,14 @@ async def attendance_of(conn: AsyncConnection, deputy_id: int, now: datetime) ->
     return {
         "counts": {
             k: counts.get(k, 0)
-            for k in ("checked_in", "on_leave", "leave_pending", "absent", "upcoming")
+            for k in (
+                "checked_in",
+                "on_leave",
+                "leave_pending",
+                "absent",
+                "not_checked_in",
+                "upcoming",
+            )
         },
         "sittings": out,
     }

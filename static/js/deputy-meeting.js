@@ -2,10 +2,10 @@
 // speak, and deliberation opinions on an agenda item.
 
 import { authUrl, get } from "./api.js";
-import { t } from "./i18n.js";
+import { t, timeOfDay } from "./i18n.js";
 import { outbox, submit } from "./outbox.js";
 import { busy, chip, draft, el, field, fill, flash, when } from "./ui.js";
-import { replaceSitting, sittingEnded, sittingLabel, sittingOption } from "./sittings.js";
+import { duration, replaceSitting, sittingEnded, sittingLabel, sittingOption, windowState, windowText } from "./sittings.js";
 
 let ctx = null;
 let overview = { sittings: [], agenda: [] };
@@ -100,7 +100,7 @@ export function onMessage(m) {
       overview.sittings.sort((x, y) => x.starts_at.localeCompare(y.starts_at) || x.id - y.id);
       drawAttendance();
       drawSpeak();
-    } else if (m.kind === "sitting.closed" && b.sitting && replaceSitting(overview.sittings, b.sitting)) {
+    } else if ((m.kind === "sitting.closed" || m.kind === "sitting.edited") && b.sitting && replaceSitting(overview.sittings, b.sitting)) {
       drawAttendance();
       drawSpeak();
     } else if (m.kind === "agenda.changed" && overview.agenda.some((a) => a.id === b.agenda_item.id)) {
@@ -142,9 +142,20 @@ function mySittings() {
 }
 
 
+let windowTimer = null;
+const typed = new Map(); // sitting id -> the check-in code being typed
+/** Draw again when a sitting's check-in window opens or closes, or the sitting ends. */
+function redrawAtNextEdge(list) {
+  clearTimeout(windowTimer);
+  const now = Date.now();
+  const next = Math.min(...list.flatMap((s) => [s.checkin_opens_at, s.checkin_closes_at, s.ends_at]).map((x) => (x ? Date.parse(x) : NaN)).filter((x) => x > now));
+  if (Number.isFinite(next) && next - now < 2 ** 31 - 1) windowTimer = setTimeout(() => (drawAttendance(), drawMySpeech()), next - now + 1000);
+}
+
 function drawAttendance() {
   const box = document.querySelector("#attendance .body");
   const list = mySittings();
+  redrawAtNextEdge(list);
   if (!list.length) return fill(box, el("p", { class: "meta" }, t("att.none")));
   fill(
     box,
@@ -167,14 +178,31 @@ function drawAttendance() {
                   ? chip(t("att.leaveRefused"), "bad")
                   : ended
                     ? chip(t("att.absent"), "bad")
-                    : null;
-        const checkin = el("button", { type: "button", class: "primary checkin" }, t("att.checkin"));
-        checkin.addEventListener("click", () =>
+                    : chip(t("att.notYet"), "warn"); // open: not checked in *yet*, never absent
+        // Check-in within the sitting's window only, with the code shown in the hall when
+        // the sitting asks for one (the server refuses otherwise, and says why).
+        const win = windowState(s);
+        const codeId = `checkin-code-${s.id}`;
+        const code = s.checkin_code ? el("input", { id: codeId, class: "checkin-code", inputmode: "numeric", autocomplete: "off", maxlength: 12, size: 8, placeholder: t("att.codeHint") }) : null;
+        if (code) {
+          code.value = typed.get(s.id) || ""; // kept across a redraw (a message, the window's edge)
+          code.addEventListener("input", () => typed.set(s.id, code.value));
+        }
+        const checkin = el("button", { type: "button", class: "primary checkin", disabled: win === "soon" ? true : null }, t("att.checkin"));
+        checkin.addEventListener("click", () => {
+          if (code && !code.value.trim()) return code.focus();
           busy(checkin, async () => {
-            const r = await submit("POST", `/api/sittings/${s.id}/checkin`, {}, "att.checkin");
+            const r = await submit("POST", `/api/sittings/${s.id}/checkin`, code ? { code: code.value.trim() } : {}, "att.checkin");
             flash(t(r.queued ? "outbox.queued" : "att.checkedIn")); // drawn by sent()
-          }),
-        );
+          });
+        });
+        const windowNote =
+          win === "soon"
+            ? el("div", { class: "meta window-note" }, t("att.windowSoon", { time: timeOfDay(s.checkin_opens_at) }))
+            : win === "over"
+              ? el("div", { class: "meta window-note" }, t("att.windowOver", { time: timeOfDay(s.checkin_closes_at) }))
+              : null;
+        const winText = windowText(s);
         const reasonId = `leave-reason-${s.id}`;
         const reason = el("textarea", { id: reasonId, rows: 2, maxlength: 2000 });
         const send = el("button", { type: "submit", class: "primary" }, t("common.submit"));
@@ -198,12 +226,16 @@ function drawAttendance() {
         });
         const done = mine === "checked_in" || ended;
         const asked = mine === "leave:pending" || mine === "leave:approved";
+        const canCheckIn = win !== "over";
         return el(
           "li",
-          { "data-sitting": s.id, "data-state": mine || "none", "data-ended": ended ? "true" : null },
+          { "data-sitting": s.id, "data-state": mine || "none", "data-ended": ended ? "true" : null, "data-window": win },
           el("div", { class: "row" }, el("strong", { class: "grow" }, sittingLabel(s)), ended ? chip(t("att.closed"), "info") : null, stateChip),
           s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null,
-          done ? null : el("div", { class: "row" }, checkin, asked ? null : leave),
+          winText && !done ? el("div", { class: "meta" }, winText) : null,
+          done ? null : windowNote,
+          done || !canCheckIn || !code ? null : field("att.codeLabel", code),
+          done ? null : el("div", { class: "row" }, canCheckIn ? checkin : null, asked ? null : leave),
           done ? null : form,
         );
       }),
@@ -278,7 +310,11 @@ async function loadMySpeech() {
 function drawMySpeech() {
   const box = document.getElementById("my-speech");
   if (!box) return;
-  const mine = [...speech.values()].filter((x) => x.status === "waiting" || x.status === "speaking");
+  const sittingOf = (x) => overview.sittings.find((s) => s.id === x.sitting_id);
+  const live = (x) => (x.status === "waiting" || x.status === "speaking") && !sittingEnded(sittingOf(x) || {});
+  const all = [...speech.values()].sort((a, b) => a.id - b.id);
+  const mine = all.filter(live);
+  const past = all.filter((x) => !live(x)).reverse();
   const agendaTitle = (id) => overview.agenda.find((a) => a.id === id)?.title || "";
   fill(
     box,
@@ -300,6 +336,30 @@ function drawMySpeech() {
         x.status === "waiting" ? withdraw : null,
       );
     }),
+    // After the fact: whether I spoke, and for how long, or why not.
+    el("h3", {}, t("spk.mine")),
+    past.length
+      ? el(
+          "ul",
+          { class: "list", id: "my-speeches" },
+          past.map((x) => {
+            const s = sittingOf(x);
+            const [text, kind] =
+              x.status === "done"
+                ? [t("spk.spoke", { time: duration(x.duration_s || 0) }), "ok"]
+                : x.status === "withdrawn"
+                  ? [t("spk.withdrawn"), ""]
+                  : [t("spk.notReached"), "warn"];
+            const over = x.status === "done" && s?.speech_limit_s && x.duration_s > s.speech_limit_s;
+            return el(
+              "li",
+              { "data-request": x.id, "data-status": x.status },
+              el("div", { class: "row" }, chip(text, kind), over ? chip(t("spk.overChip"), "bad") : null, el("span", { class: "grow" }, agendaTitle(x.agenda_item_id))),
+              el("div", { class: "meta" }, s ? sittingLabel(s) : "", x.started_at ? ` · ${when(x.started_at)}` : ""),
+            );
+          }),
+        )
+      : el("p", { class: "meta", id: "my-speeches-none" }, t("spk.mineNone")),
   );
 }
 

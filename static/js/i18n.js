@@ -270,7 +270,6 @@ const zh = {
   "notice.titleField": "通知标题",
   "notice.repushUnread": "重新推送给未读者",
   "notice.missingNames": "未送达：",
-  "common.seconds": "{n} 秒",
   "att.expected": "应到 {n} 人",
   "att.deputy": "代表",
   "setup.title": "会议安排",
@@ -512,6 +511,7 @@ const zh = {
   "attStatus.leave_pending": "请假待批",
   "attStatus.absent": "缺席",
   "attStatus.upcoming": "未开始",
+  "attStatus.not_checked_in": "未签到",
   "stat.suggestions": "代表建议",
   "stat.commits": "马上办事项",
   "stat.closed": "已办结",
@@ -784,6 +784,40 @@ const zh = {
   "bad_request.password_common": "这个密码太常见，请换一个。",
   "conflict.sitting_ended": "本场会议已按日程结束，不能再进行此操作。",
   "conflict.sitting_not_started": "本场会议尚未开始，不能结束。",
+  // The check-in window and code, editing a sitting, the speech timer, a deputy's own speeches.
+  "conflict.checkin_not_open": "签到将于 {time} 开始。",
+  "conflict.checkin_over": "签到已于 {time} 截止。",
+  "bad_request.checkin_code_needed": "请输入会场大屏上显示的签到码。",
+  "bad_request.checkin_code_wrong": "签到码不正确，请核对会场大屏上显示的签到码。",
+  "errf.code": "签到码",
+  "att.window": "签到时间：{from}至{to}",
+  "att.windowFrom": "签到时间：{from}起",
+  "att.windowTo": "签到截止：{to}",
+  "att.windowSoon": "签到将于 {time} 开始",
+  "att.windowOver": "签到已于 {time} 截止",
+  "att.codeLabel": "签到码",
+  "att.codeHint": "请输入会场大屏上显示的签到码",
+  "att.codeShow": "签到码（请在会场大屏显示）",
+  "setup.opensBefore": "开始前几分钟开放签到",
+  "setup.closesAfter": "开始后几分钟截止签到",
+  "setup.code": "签到需输入签到码（在会场大屏显示）",
+  "setup.speechLimit": "每人发言限时（分钟）",
+  "setup.hintDefault": "留空：按系统默认设置",
+  "setup.hintNoLimit": "留空：不限",
+  "setup.edit": "修改",
+  "setup.editTitle": "修改会议日程",
+  "setup.save": "保存修改",
+  "setup.codeOn": "需签到码",
+  "spk.limit": "限时 {time}",
+  "spk.noLimit": "不限时",
+  "spk.left": "剩余 {time}",
+  "spk.over": "超时 {time}",
+  "spk.overChip": "超时",
+  "spk.mine": "我的发言",
+  "spk.mineNone": "暂无发言记录。",
+  "spk.spoke": "已发言，用时 {time}",
+  "spk.withdrawn": "已撤回",
+  "spk.notReached": "未轮到发言",
   // The roster import (roster.js): its texts, each row error's reason, the file's problems.
   "roster.title": "代表名册导入",
   "roster.help": "表头（第一行或前 10 行中的一行）：用户名、姓名、角色、代表团、单位、手机、首选联系方式、参加会议；用户名和姓名必填。CSV（UTF-8 或 GBK）或 Excel（.xlsx），最多 5000 行。导入只新增和更新，不删除、不停用账号。",
@@ -1282,7 +1316,6 @@ const en = {
   "notice.titleField": "Title",
   "notice.repushUnread": "Push again to the unread",
   "notice.missingNames": "Not delivered: ",
-  "common.seconds": "{n} s",
   "att.expected": "{n} expected",
   "att.deputy": "Deputy",
   "setup.title": "Schedule and documents",
@@ -1524,6 +1557,7 @@ const en = {
   "attStatus.leave_pending": "Leave requested",
   "attStatus.absent": "Absent",
   "attStatus.upcoming": "Upcoming",
+  "attStatus.not_checked_in": "Not checked in yet",
   "stat.suggestions": "Suggestions",
   "stat.commits": "Commit-to-do items",
   "stat.closed": "Closed",
@@ -1792,6 +1826,40 @@ const en = {
   "bad_request.password_common": "This password is too common: choose another.",
   "conflict.sitting_ended": "This sitting ended as scheduled: this can no longer be done.",
   "conflict.sitting_not_started": "This sitting has not started yet: it cannot be ended.",
+  // The check-in window and code, editing a sitting, the speech timer, a deputy's own speeches.
+  "conflict.checkin_not_open": "Check-in opens at {time}.",
+  "conflict.checkin_over": "Check-in closed at {time}.",
+  "bad_request.checkin_code_needed": "Type the check-in code shown on the hall's screen.",
+  "bad_request.checkin_code_wrong": "That is not the check-in code: check the code shown on the hall's screen.",
+  "errf.code": "Check-in code",
+  "att.window": "Check-in: {from} to {to}",
+  "att.windowFrom": "Check-in from {from}",
+  "att.windowTo": "Check-in until {to}",
+  "att.windowSoon": "Check-in opens at {time}",
+  "att.windowOver": "Check-in closed at {time}",
+  "att.codeLabel": "Check-in code",
+  "att.codeHint": "Type the code shown on the hall's screen",
+  "att.codeShow": "Check-in code (show it on the hall's screen)",
+  "setup.opensBefore": "Check-in opens (minutes before the start)",
+  "setup.closesAfter": "Check-in closes (minutes after the start)",
+  "setup.code": "Check-in needs a code (shown on the hall's screen)",
+  "setup.speechLimit": "Speech limit per speaker (minutes)",
+  "setup.hintDefault": "Empty: the hub's default",
+  "setup.hintNoLimit": "Empty: no limit",
+  "setup.edit": "Edit",
+  "setup.editTitle": "Edit the sitting",
+  "setup.save": "Save changes",
+  "setup.codeOn": "Code needed",
+  "spk.limit": "Limit {time}",
+  "spk.noLimit": "No limit",
+  "spk.left": "{time} left",
+  "spk.over": "Over by {time}",
+  "spk.overChip": "Over time",
+  "spk.mine": "My speeches",
+  "spk.mineNone": "No speeches yet.",
+  "spk.spoke": "Spoke for {time}",
+  "spk.withdrawn": "Withdrawn",
+  "spk.notReached": "Not reached",
   // The roster import (roster.js): its texts, each row error's reason, the file's problems.
   "roster.title": "Roster import",
   "roster.help": "Header (the first row, or one of the first 10): username, name, role, delegation, unit, phone, preferred contact, attending (or 用户名、姓名、角色、代表团、单位、手机、首选联系方式、参加会议); username and name are required. CSV (UTF-8 or GBK) or Excel (.xlsx), at most 5,000 rows. An import adds and updates; it never deletes or deactivates an account.",
@@ -2120,6 +2188,25 @@ export function when(iso) {
   return format(d, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }
 
+/** "08:30" for a moment today in the hub's zone, else its date and time ("12/14 09:30"). */
+export function timeOfDay(iso) {
+  const d = parse(iso);
+  if (!d) return iso ? String(iso) : "";
+  const p = local(d);
+  const n = local(new Date());
+  if (p.year !== n.year || p.month !== n.month || p.day !== n.day) return when(iso);
+  return format(d, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+}
+
+/** A moment as a datetime-local input's value in the hub's zone ("2026-12-14T09:00"). */
+export function wallTime(iso) {
+  const d = parse(iso);
+  if (!d) return "";
+  const p = local(d);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
+}
+
 /** "2026/12/14": the date of a moment, or a calendar date ("2026-12-14") as it is. */
 export function day(iso) {
   const d = parse(iso);
@@ -2190,7 +2277,9 @@ export function errorText(err) {
   if (code === "bad_request" && typeof p.field === "string" && own(`errf.${p.field}`))
     return t("error.field", { field: t(`errf.${p.field}`) });
   // A conflict that names its reason (a sitting that has ended …) says which.
-  if (code === "conflict" && typeof p.reason === "string" && own(`conflict.${p.reason}`)) return t(`conflict.${p.reason}`);
+  // (a check-in outside its window: when it opens or closed)
+  if (code === "conflict" && typeof p.reason === "string" && own(`conflict.${p.reason}`))
+    return t(`conflict.${p.reason}`, { time: timeOfDay(p.opens_at || p.closes_at) });
   let s = t(typeof code === "string" && own(`error.${code}`) ? `error.${code}` : "error.unknown");
   if (Number.isInteger(p.retry_after) && p.retry_after > 0) s += ` ${t("error.retryAfter", { n: p.retry_after })}`;
   const resets = typeof p.resets === "string" ? new Date(p.resets) : null;

@@ -25,7 +25,7 @@
 import { get, post } from "./api.js";
 import { t } from "./i18n.js";
 import { busy, chip, el, field, fill, when } from "./ui.js";
-import { sittingPicker } from "./sittings.js";
+import { sittingPicker, windowText } from "./sittings.js";
 
 let ctx = null;
 let picker = null;
@@ -53,7 +53,7 @@ export async function mount(c) {
 
 export function onMessage(m) {
   if (!ctx || m.cached) return;
-  if (m.channel === `meeting:${ctx.meetingId}` && m.kind === "sitting.closed") {
+  if (m.channel === `meeting:${ctx.meetingId}` && (m.kind === "sitting.closed" || m.kind === "sitting.edited")) {
     if (picker?.get()?.id === m.body?.sitting?.id) refresh();
     return;
   }
@@ -118,6 +118,7 @@ function draw(r) {
   const onlyAbsent = el("input", { type: "checkbox", id: "att-only-absent" });
   const nodes = {
     close: el("div", { id: "att-close-box", class: "att-close" }),
+    code: el("div", { id: "att-code-box" }),
     counts: el(
       "div",
       { class: "stat-grid", id: "att-counts" },
@@ -152,6 +153,7 @@ function draw(r) {
   fill(
     board,
     nodes.close,
+    nodes.code,
     nodes.counts,
     nodes.rate,
     title,
@@ -163,6 +165,25 @@ function draw(r) {
   );
   counts(r);
   drawClose(r);
+  drawCode(r);
+}
+
+/**
+ * While the sitting is open: its check-in window, and its check-in code large, to show
+ * on the hall's screen (the board is the only answer that carries the code).
+ */
+function drawCode(r) {
+  const box = view.nodes.code;
+  const win = r.open ? windowText(r.sitting) : null;
+  const code = r.open ? r.checkin_code : null;
+  const mode = `${win}|${code}`;
+  if (box.dataset.mode === mode) return;
+  box.dataset.mode = mode;
+  fill(
+    box,
+    win ? el("p", { class: "meta", id: "att-window" }, win) : null,
+    code ? el("div", { class: "att-code", id: "att-code" }, el("span", { class: "meta" }, t("att.codeShow")), el("b", {}, code)) : null,
+  );
 }
 
 /**
@@ -234,6 +255,7 @@ function update(r) {
   }
   counts(r);
   drawClose(r);
+  drawCode(r);
 }
 
 const same = (a, b) => (a?.id ?? null) === (b?.id ?? null) && (a?.status ?? null) === (b?.status ?? null);

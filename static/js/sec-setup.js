@@ -4,9 +4,9 @@
 // comes back), as the attendance board does.
 
 import { api, authUrl, failed, get, post, session, showError } from "./api.js";
-import { t, zonedIso } from "./i18n.js";
-import { busy, el, field, fill, flash } from "./ui.js";
-import { sittingEnded, sittingOption } from "./sittings.js";
+import { t, wallTime, zonedIso } from "./i18n.js";
+import { busy, chip, el, field, fill, flash } from "./ui.js";
+import { duration, sittingEnded, sittingOption, windowText } from "./sittings.js";
 
 let ctx = null;
 let lists = null;
@@ -115,6 +115,16 @@ function iso(local) {
   return local ? zonedIso(local) : null; // typed in the hub's zone, as every time is shown
 }
 
+/** Minutes typed in a number input, or null when it is empty. */
+function minutes(input) {
+  return input.value === "" ? null : Number(input.value);
+}
+
+/**
+ * The sitting form: adds a sitting, or (修改 on a sitting not ended yet) edits one with PUT,
+ * every field sent. Adding, an empty check-in window or speech limit takes the hub's
+ * defaults; editing, empty means no limit.
+ */
 function sittingForm() {
   const kind = el("select", { id: "s-kind" }, el("option", { value: "plenary" }, t("att.plenary")), el("option", { value: "group" }, t("att.group")));
   const dele = el("select", { id: "s-delegation" }, [...ctx.dir.delegations].map(([id, name]) => el("option", { value: id }, name)));
@@ -127,26 +137,92 @@ function sittingForm() {
   const starts = el("input", { id: "s-starts", type: "datetime-local" });
   const ends = el("input", { id: "s-ends", type: "datetime-local" });
   const place = el("input", { id: "s-place", maxlength: 300 });
-  const btn = el("button", { type: "submit", class: "primary" }, t("setup.addSitting"));
-  const form = el("form", { id: "sitting-form" }, field("setup.kind", kind), delField, field("common.title", title), field("setup.starts", starts), field("setup.ends", ends), field("setup.place", place), btn);
+  const opens = el("input", { id: "s-opens", type: "number", min: 0, max: 1440, step: 1, inputmode: "numeric" });
+  const closes = el("input", { id: "s-closes", type: "number", min: 0, max: 1440, step: 1, inputmode: "numeric" });
+  const limit = el("input", { id: "s-limit", type: "number", min: 0.5, max: 120, step: 0.5, inputmode: "decimal" });
+  const code = el("input", { id: "s-code", type: "checkbox" });
+  const hints = [opens, closes, limit].map(() => el("small", { class: "hint" }));
+  const withHint = (key, control, hint) => {
+    const f = field(key, control);
+    f.append(hint);
+    return f;
+  };
+  const btn = el("button", { type: "submit", class: "primary", id: "s-save" }, t("setup.addSitting"));
+  const cancel = el("button", { type: "button", id: "s-cancel", hidden: true }, t("common.cancel"));
+  const heading = el("h4", { id: "s-form-title", hidden: true }, t("setup.editTitle"));
+  const form = el(
+    "form",
+    { id: "sitting-form" },
+    heading,
+    field("setup.kind", kind),
+    delField,
+    field("common.title", title),
+    field("setup.starts", starts),
+    field("setup.ends", ends),
+    field("setup.place", place),
+    withHint("setup.opensBefore", opens, hints[0]),
+    withHint("setup.closesAfter", closes, hints[1]),
+    el("label", { class: "row att-toggle" }, code, t("setup.code")),
+    withHint("setup.speechLimit", limit, hints[2]),
+    el("div", { class: "row" }, btn, cancel),
+  );
+  let editing = null; // the sitting being edited, or null: adding
+  const mode = (s) => {
+    editing = s;
+    heading.hidden = cancel.hidden = !s;
+    kind.disabled = dele.disabled = !!s;
+    btn.textContent = t(s ? "setup.save" : "setup.addSitting");
+    for (const h of hints) h.textContent = t(s ? "setup.hintNoLimit" : "setup.hintDefault");
+  };
+  const reset = () => {
+    form.reset();
+    delField.hidden = true;
+    mode(null);
+  };
+  mode(null);
+  cancel.addEventListener("click", reset);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (!title.value.trim() || !starts.value) {
       (title.value.trim() ? starts : title).focus();
       return;
     }
-    const body = { kind: kind.value, title: title.value.trim(), starts_at: iso(starts.value), place: place.value };
-    if (ends.value) body.ends_at = iso(ends.value);
-    if (kind.value === "group") body.delegation_id = Number(dele.value);
+    const body = { title: title.value.trim(), starts_at: iso(starts.value), place: place.value, checkin_code: code.checked };
+    const window = { checkin_opens_before: minutes(opens), checkin_closes_after: minutes(closes), speech_limit_s: limit.value === "" ? null : Math.round(Number(limit.value) * 60) };
     busy(btn, async () => {
-      await post(`/api/meetings/${ctx.meetingId}/sittings`, body);
-      form.reset();
-      delField.hidden = true;
+      if (editing) {
+        await api("PUT", `/api/sittings/${editing.id}`, { ...body, ends_at: ends.value ? iso(ends.value) : null, ...window });
+      } else {
+        body.kind = kind.value;
+        if (ends.value) body.ends_at = iso(ends.value);
+        if (kind.value === "group") body.delegation_id = Number(dele.value);
+        for (const [k, v] of Object.entries(window)) if (v !== null) body[k] = v; // empty: the hub's default
+        await post(`/api/meetings/${ctx.meetingId}/sittings`, body);
+      }
+      reset();
       flash(t("common.done"));
     });
   });
+  sittingEditor.edit = (s) => {
+    mode(s);
+    kind.value = s.kind;
+    delField.hidden = s.kind !== "group";
+    if (s.delegation_id !== null) dele.value = String(s.delegation_id);
+    title.value = s.title;
+    starts.value = wallTime(s.starts_at);
+    ends.value = wallTime(s.ends_at);
+    place.value = s.place || "";
+    opens.value = s.checkin_opens_before ?? "";
+    closes.value = s.checkin_closes_after ?? "";
+    limit.value = s.speech_limit_s ? String(s.speech_limit_s / 60) : "";
+    code.checked = !!s.checkin_code;
+    title.focus();
+  };
   return form;
 }
+
+/** Opens the sitting form on a sitting (set by sittingForm). */
+const sittingEditor = { edit: () => {} };
 
 function agendaForm() {
   const title = el("input", { id: "a-title", maxlength: 300 });

@@ -1,16 +1,20 @@
 // Secretariat (the convenor): the list of speakers of a group deliberation, per agenda
-// item: order the waiting list, start and end each speech. Live.
+// item: order the waiting list, start and end each speech. Live. The current speech has a
+// timer against the sitting's limit (speech_limit_s, set with the sitting): the time left,
+// then in red the time over; the start and end are the server's (speaker.started /
+// speaker.ended in the log), the timer only shows them.
 
 import { api, get, post } from "./api.js";
 import { t } from "./i18n.js";
 import { busy, chip, el, field, fill, when } from "./ui.js";
-import { sittingPicker } from "./sittings.js";
+import { duration, sittingPicker } from "./sittings.js";
 
 let ctx = null;
 let picker = null;
 let itemSel = null;
 let box = null;
 let timer = null;
+let tick = null; // the speech timer's interval
 
 export async function mount(c) {
   ctx = c;
@@ -57,6 +61,8 @@ async function refresh() {
   const speaking = r.requests.filter((x) => x.status === "speaking");
   const waiting = r.requests.filter((x) => x.status === "waiting").sort((a, b) => a.position - b.position);
   const done = r.requests.filter((x) => x.status === "done");
+  const limit = s.speech_limit_s || null;
+  const over = (x) => limit !== null && x.duration_s > limit;
   const act = (label, fn, cls = "") => {
     const b = el("button", { type: "button", class: cls }, t(label));
     b.addEventListener("click", () => busy(b, fn));
@@ -68,11 +74,22 @@ async function refresh() {
     await api("PUT", `/api/sittings/${s.id}/speakers/order`, { agenda_item_id: item, order: ids });
     refresh();
   };
+  clearInterval(tick);
+  const clocks = [];
   fill(
     box,
-    speaking.map((x) =>
-      el("div", { class: "card", "data-request": x.id, "data-status": "speaking" }, chip(t("spk.speaking"), "ok"), " ", el("strong", {}, x.deputy.name), " ", el("span", { class: "meta" }, when(x.started_at)), " ", act("spk.end", () => post(`/api/speakers/${x.id}/end`).then(refresh), "primary")),
-    ),
+    el("p", { class: "meta", id: "spk-limit" }, limit ? t("spk.limit", { time: duration(limit) }) : t("spk.noLimit")),
+    speaking.map((x) => {
+      const shown = el("div", { class: "spk-timer", id: "spk-timer", role: "timer", "aria-live": "off" });
+      clocks.push([shown, Date.parse(x.started_at)]);
+      return el(
+        "div",
+        { class: "card", "data-request": x.id, "data-status": "speaking" },
+        el("div", { class: "row" }, chip(t("spk.speaking"), "ok"), el("strong", { class: "grow" }, x.deputy.name), el("span", { class: "meta" }, when(x.started_at))),
+        shown,
+        act("spk.end", () => post(`/api/speakers/${x.id}/end`).then(refresh), "primary"),
+      );
+    }),
     waiting.length || speaking.length || done.length ? null : el("p", { class: "meta" }, t("spk.none")),
     el(
       "ol",
@@ -97,8 +114,20 @@ async function refresh() {
           "details",
           {},
           el("summary", {}, `${t("spk.done")} (${done.length})`),
-          el("ul", { class: "list" }, done.map((x) => el("li", { "data-request": x.id }, x.deputy.name, " · ", t("common.seconds", { n: Math.round(x.duration_s || 0) })))),
+          el("ul", { class: "list" }, done.map((x) => el("li", { "data-request": x.id }, x.deputy.name, " · ", duration(x.duration_s || 0), over(x) ? [" ", chip(t("spk.overChip"), "bad")] : null))),
         )
       : null,
   );
+  // The current speech's clock: time left against the limit, then time over (red).
+  const show = () => {
+    for (const [node, since] of clocks) {
+      const spent = (Date.now() - since) / 1000;
+      const late = limit !== null && spent > limit;
+      node.classList.toggle("over", late);
+      node.dataset.over = late ? "true" : "false";
+      node.textContent = limit === null ? duration(spent) : late ? t("spk.over", { time: duration(spent - limit) }) : t("spk.left", { time: duration(limit - spent) });
+    }
+  };
+  show();
+  if (clocks.length) tick = setInterval(show, 1000);
 }

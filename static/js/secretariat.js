@@ -47,7 +47,7 @@ if (!chosen) {
         o.sittings.push(m.body.sitting);
         o.sittings.sort((a, b) => a.starts_at.localeCompare(b.starts_at) || a.id - b.id);
         ctx.bus.dispatchEvent(new Event("overview"));
-      } else if (m.kind === "sitting.closed" && replaceSitting(o.sittings, m.body.sitting)) {
+      } else if ((m.kind === "sitting.closed" || m.kind === "sitting.edited") && replaceSitting(o.sittings, m.body.sitting)) {
         ctx.bus.dispatchEvent(new Event("overview"));
       } else if (m.kind === "agenda.changed") {
         o.agenda = o.agenda.map((a) => (a.id === m.body.agenda_item.id ? m.body.agenda_item : a));

@@ -1,7 +1,7 @@
 // A sitting picker shared by the attendance board, the speakers list and the deputy's
 // check-in: sittings in time order, the current or next one chosen first.
 
-import { t } from "./i18n.js";
+import { t, timeOfDay } from "./i18n.js";
 import { el, when } from "./ui.js";
 
 /** Has the sitting ended: closed by the secretariat, or past its scheduled end? (The
@@ -19,12 +19,40 @@ export function sittingOption(s) {
   return sittingEnded(s) ? `${sittingLabel(s)}（${t("att.closed")}）` : sittingLabel(s);
 }
 
-/** Put a sitting the server sent (sitting.closed) in place of the one the list holds. */
+/** Put a sitting the server sent (sitting.closed, sitting.edited) in place of the one the
+ * list holds, the list kept in time order (an edit may move it). */
 export function replaceSitting(sittings, s) {
   const i = sittings.findIndex((x) => x.id === s.id);
   if (i < 0) return false;
   sittings[i] = { ...sittings[i], ...s };
+  sittings.sort((a, b) => a.starts_at.localeCompare(b.starts_at) || a.id - b.id);
   return true;
+}
+
+/** The sitting's check-in window in words ("签到时间：08:30至09:30"), or null if it has none. */
+export function windowText(s) {
+  const from = s.checkin_opens_at ? timeOfDay(s.checkin_opens_at) : null;
+  const to = s.checkin_closes_at ? timeOfDay(s.checkin_closes_at) : null;
+  if (from && to) return t("att.window", { from, to });
+  if (from) return t("att.windowFrom", { from });
+  if (to) return t("att.windowTo", { to });
+  return null;
+}
+
+/** Where the check-in window stands now: "soon" (not open yet), "over" or "open". */
+export function windowState(s, now = Date.now()) {
+  if (s.checkin_opens_at && now < Date.parse(s.checkin_opens_at)) return "soon";
+  if (s.checkin_closes_at && now > Date.parse(s.checkin_closes_at)) return "over";
+  return "open";
+}
+
+/** Seconds as "5:00" (minutes:seconds; "1:05:00" from an hour). */
+export function duration(sec) {
+  const s = Math.max(0, Math.round(sec));
+  const two = (n) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
 }
 
 /** The sitting going on now, else the next one, else the last one. */

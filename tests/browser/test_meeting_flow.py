@@ -65,7 +65,9 @@ async def test_checkin_leave_and_speech_live(browser: Any, demo_hub: Demo) -> No
     await sec.locator(
         f'#spk-box [data-request="{request_id}"][data-status="speaking"] button'
     ).click()
-    await dep.wait_for_selector(f'#my-speech [data-request="{request_id}"]', state="detached")
+    # No longer current: it moves to the deputy's own speeches, as spoken.
+    await dep.wait_for_selector(f'#my-speech p[data-request="{request_id}"]', state="detached")
+    await dep.wait_for_selector(f'#my-speeches li[data-request="{request_id}"][data-status="done"]')
     await shot(dep, "deputy-meeting-after-360")
     for p in (sec, dep):
         assert p.js_errors == []

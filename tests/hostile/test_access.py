@@ -376,6 +376,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/meetings/{id}/deputies", "meeting", STAFF | {"deputy"}),
     ("POST", "/api/meetings/{id}/sittings", "meeting", SEC),
     ("POST", "/api/sittings/{id}/close", "sitting", SEC),
+    ("PUT", "/api/sittings/{id}", "sitting", SEC),
     ("POST", "/api/meetings/{id}/agenda", "meeting", SEC),
     # the secretariat of the item's meeting (another meeting's: tests/session/test_meetings.py)
     ("PUT", "/api/agenda/{id}", "agenda", SEC),

@@ -91,7 +91,8 @@ async def test_closing_makes_attendance_final_and_counted(hub: RunningHub, world
     board = await _get(hub, sec, f"/api/sittings/{sid}/attendance")
     assert board["open"] is True
     file_d = await _get(hub, world.tok(world.supervisor), f"/api/deputies/{d}/file")
-    assert [x["status"] for x in file_d["attendance"]["sittings"]] == ["upcoming"]
+    # begun and open: not checked in yet (未签到), neither absent nor upcoming
+    assert [x["status"] for x in file_d["attendance"]["sittings"]] == ["not_checked_in"]
 
     dev = await Client.connect(hub.ws_url, world.tok(d))
     await dev.subscribe(f"meeting:{m}")

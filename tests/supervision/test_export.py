@@ -110,7 +110,9 @@ async def test_receipts_export(hub: RunningHub, world: World) -> None:
 
 
 async def test_attendance_export(hub: RunningHub, world: World) -> None:
-    """One row per sitting and expected deputy: checked in, on leave, pending or absent."""
+    """One row per sitting and expected deputy: checked in, on leave, pending, absent at an
+    ended sitting; at one not ended nobody is absent yet: not_checked_in once it has
+    begun, upcoming before."""
     node = hub.services.node
     engine = hub.services.engine
     sec = await load_member(engine, world.secretariat)
@@ -123,6 +125,12 @@ async def test_attendance_export(hub: RunningHub, world: World) -> None:
     await decide_leave(node, sec, leave["id"], True)
     await request_leave(node, deps[2], s1["id"], "生病")
     await check_in(node, deps[3], s2["id"])
+    now = datetime.now(UTC)
+    s3 = await create_sitting(node, sec, world.meeting, "plenary", "开幕", now - timedelta(hours=1))
+    s4 = await create_sitting(
+        node, sec, world.meeting, "plenary", "预备会议", now - timedelta(hours=3), now
+    )
+    await check_in(node, deps[0], s3["id"])
     async with http(hub, world, world.supervisor) as c:
         r = await c.get("/api/archive/export/attendance", params={"meeting": world.meeting})
         missing = await c.get("/api/archive/export/attendance")
@@ -131,9 +139,13 @@ async def test_attendance_export(hub: RunningHub, world: World) -> None:
     d0, d1, d2, d3 = world.deputies
     assert got == [
         (s1["id"], d0, "checked_in"), (s1["id"], d1, "on_leave"),
-        (s1["id"], d2, "leave_pending"), (s1["id"], d3, "absent"),
-        (s2["id"], d0, "absent"), (s2["id"], d1, "absent"),
-        (s2["id"], d2, "absent"), (s2["id"], d3, "checked_in"),
+        (s1["id"], d2, "leave_pending"), (s1["id"], d3, "upcoming"),
+        (s2["id"], d0, "upcoming"), (s2["id"], d1, "upcoming"),
+        (s2["id"], d2, "upcoming"), (s2["id"], d3, "checked_in"),
+        (s3["id"], d0, "checked_in"), (s3["id"], d1, "not_checked_in"),
+        (s3["id"], d2, "not_checked_in"), (s3["id"], d3, "not_checked_in"),
+        (s4["id"], d0, "absent"), (s4["id"], d1, "absent"),
+        (s4["id"], d2, "absent"), (s4["id"], d3, "absent"),
     ]  # fmt: skip
 
 

@@ -82,7 +82,8 @@ async def test_file_gathers_the_record_and_counts_views(hub: RunningHub, world: 
     assert [r["id"] for r in first["registrations"]] == [reg["id"]]
     assert first["registrations"][0]["state"] == "confirmed"
     assert first["attendance"]["counts"] == {
-        "checked_in": 1, "on_leave": 1, "leave_pending": 0, "absent": 2, "upcoming": 0,
+        "checked_in": 1, "on_leave": 1, "leave_pending": 0, "absent": 2, "not_checked_in": 0,
+        "upcoming": 0,
     }  # fmt: skip
     by_sitting = {a["sitting"]["id"]: a["status"] for a in first["attendance"]["sittings"]}
     assert by_sitting[past["id"]] == "absent" and by_sitting[missed["id"]] == "absent"

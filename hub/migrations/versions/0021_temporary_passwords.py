@@ -1,7 +1,7 @@
 """Temporary passwords: an issued password that only lets its holder choose their own
 
 Revision ID: 0021_temporary_passwords
-Revises: 0015_notice_changes
+Revises: 0018_checkin_window
 Create Date: 2026-12-07 22:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_temporary_passwords"
-down_revision = "0015_notice_changes"
+down_revision = "0018_checkin_window"
 branch_labels = None
 depends_on = None
 
