@@ -23,7 +23,7 @@ from hub.errors import NotFound
 from hub.protocol import iso, utc
 from hub.session.attendance import checkins, leave_requests
 from hub.session.items import item_deputies, items
-from hub.session.meetings import agenda_items, sitting_ended, sittings
+from hub.session.meetings import agenda_items, sittings
 from hub.session.members import Member
 from hub.session.opinions import opinions
 from hub.session.schema import delegations, meeting_participants, users

@@ -70,9 +70,21 @@ function closeButton(s) {
 }
 
 function sittingItem(s) {
-  // An ended one says so in its label (sittingOption); one that may be closed offers it.
-  const close = sittingEnded(s) ? null : closeButton(s);
-  return el("li", { "data-sitting": s.id }, el("div", { class: "row" }, el("span", { class: "grow" }, sittingOption(s)), close), s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null);
+  // An ended one says so in its label (sittingOption); one not ended may be edited, and
+  // closed if it may be.
+  const ended = sittingEnded(s);
+  const close = ended ? null : closeButton(s);
+  const edit = ended ? null : el("button", { type: "button", class: "edit-sitting" }, t("setup.edit"));
+  edit?.addEventListener("click", () => sittingEditor.edit(s));
+  const win = windowText(s);
+  return el(
+    "li",
+    { "data-sitting": s.id },
+    el("div", { class: "row" }, el("span", { class: "grow" }, sittingOption(s)), s.checkin_code ? chip(t("setup.codeOn"), "info") : null, edit, close),
+    s.place ? el("div", { class: "meta" }, t("att.place", { place: s.place })) : null,
+    win ? el("div", { class: "meta" }, win) : null,
+    s.speech_limit_s ? el("div", { class: "meta" }, t("spk.limit", { time: duration(s.speech_limit_s) })) : null,
+  );
 }
 
 function agendaItem(a) {
