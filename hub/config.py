@@ -84,6 +84,23 @@ class Settings:
     # Push service origins reached over plain http (the tests' local push service); never
     # from the environment: a real push service is always https.
     push_insecure_origins: tuple[str, ...] = ()
+    # The second channel (docs/reach.md): text messages through a provider's HTTP API when
+    # one is configured (aliyun), else a channel that only logs; the escalation policy.
+    sms_provider: str = ""
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_region: str = "cn-hangzhou"
+    sms_key_id: str = field(default="", repr=False)
+    sms_key_secret: str = field(default="", repr=False)
+    sms_sign_name: str = ""
+    sms_template: str = ""
+    sms_timeout: float = 10.0
+    sms_retry: float = 30.0
+    sms_attempts: int = 8
+    escalate_after: float = 300.0  # seconds an urgent message may stay unread
+    escalate_interval: float = 30.0  # seconds between the cluster's escalation scans
+    escalate_all: bool = False  # also the messages that are not urgent (in waking hours)
+    quiet_hours: str = ""  # "22:00-07:00" in HUB_TIMEZONE: nothing but urgent is texted
+    reach_claim: float = 0.0  # seconds a node holds a send it took (0: from the timeouts)
 
     @property
     def db_url(self) -> str:
@@ -139,6 +156,21 @@ class Settings:
             push_ttl=_int(e, "HUB_PUSH_TTL", 24 * 3600),
             push_retry=_float(e, "HUB_PUSH_RETRY", 5.0),
             push_attempts=_int(e, "HUB_PUSH_ATTEMPTS", 8),
+            sms_provider=e.get("HUB_SMS_PROVIDER", "").strip().lower(),
+            sms_endpoint=e.get("HUB_SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
+            sms_region=e.get("HUB_SMS_REGION") or "cn-hangzhou",
+            sms_key_id=e.get("HUB_SMS_KEY_ID", ""),
+            sms_key_secret=e.get("HUB_SMS_KEY_SECRET", ""),
+            sms_sign_name=e.get("HUB_SMS_SIGN_NAME", ""),
+            sms_template=e.get("HUB_SMS_TEMPLATE", ""),
+            sms_timeout=_float(e, "HUB_SMS_TIMEOUT", 10.0),
+            sms_retry=_float(e, "HUB_SMS_RETRY", 30.0),
+            sms_attempts=_int(e, "HUB_SMS_ATTEMPTS", 8),
+            escalate_after=_float(e, "HUB_ESCALATE_AFTER", 300.0),
+            escalate_interval=_float(e, "HUB_ESCALATE_INTERVAL", 30.0),
+            escalate_all=e.get("HUB_ESCALATE_ALL", "").strip().lower() in ("1", "true", "yes"),
+            quiet_hours=e.get("HUB_QUIET_HOURS", "").strip(),
+            reach_claim=_float(e, "HUB_REACH_CLAIM", 0.0),
         )
 
 

@@ -10,6 +10,14 @@ demo runs with nothing set up. The channel is chosen by configuration, like the 
 A channel only sends: one payload to one device, and says what the provider answered
 (:class:`Result`). Who is sent what, when, how often, and what is recorded of it is the
 dispatcher's (``hub.reach.dispatch``), the same for every channel.
+
+The second kind of channel reaches a *person*, not a device: a text message to the
+roster's mobile number (:class:`Texter`: Alibaba Cloud SMS in ``hub.reach.sms``, or the
+channel that logs), used when an urgent notice is still unread after a delay
+(``hub.reach.escalate``). A text message cannot be recalled or replaced, so such a
+channel also answers whether the provider already accepted a send with a given key
+(:meth:`Texter.sent`): a node that died between the provider's acceptance and recording
+it never sends it twice.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ class Result:
     status: int | None = None  # the provider's HTTP status, if it answered
     reason: str = ""  # a short reason, never a secret nor the provider's body
     retry_after: float | None = None  # seconds the provider asked us to wait
+    ref: str = ""  # the provider's id of an accepted send (a receipt number), if any
 
 
 class Reach(Protocol):
@@ -74,3 +83,47 @@ def make_reach(settings: Settings) -> Reach:
     from hub.reach.logged import Logged
 
     return Logged()
+
+
+def mask(phone: str) -> str:
+    """A phone number as the log, the pages and the record show it: its first three and
+    last four digits (``138****5678``); the whole number is only ever sent to the
+    provider."""
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+class Texter(Protocol):
+    """A channel that reaches a person by a text message to their mobile number."""
+
+    name: str  # the channel's name in the log: "sms", or "smslog" when nothing is sent
+    provider: str  # "aliyun", or "log"
+
+    async def send(self, phone: str, params: dict[str, str], key: str) -> Result:
+        """Send the configured template with ``params`` to ``phone``, tagged with ``key``
+        (the provider keeps it with the send)."""
+        ...
+
+    async def sent(self, phone: str, key: str, since: float) -> Result | None:
+        """Whether the provider accepted a send tagged ``key`` to ``phone`` since the Unix
+        time ``since``: an ``accepted`` result if so, None if not; ``retry`` if the
+        provider cannot say now."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def make_texter(settings: Settings) -> Texter:
+    """The text message channel of ``HUB_SMS_PROVIDER`` (``aliyun``), else the one that
+    logs."""
+    if settings.sms_provider == "aliyun":
+        from hub.reach.sms import AliyunSms
+
+        return AliyunSms(settings)
+    if settings.sms_provider:
+        raise SystemExit(f"HUB_SMS_PROVIDER must be aliyun or empty, got {settings.sms_provider!r}")
+    from hub.reach.logged import LoggedText
+
+    return LoggedText()

@@ -15,7 +15,7 @@ from hub.store.migrate import alembic_config, upgrade
 def test_one_head() -> None:
     """The migration history has a single head (feature branches are merged)."""
     heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
-    assert heads == ["0015_notice_changes"]
+    assert heads == ["0019_escalation"]
 
 
 async def _check(url: str) -> None:
