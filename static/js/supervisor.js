@@ -11,6 +11,7 @@ import { lang, t } from "./i18n.js";
 import { eventText } from "./items.js";
 import { chooseMeeting } from "./meeting.js";
 import { picker, searchIn } from "./picker.js";
+import { attemptText } from "./reach.js";
 import { mountRoster } from "./roster.js";
 import { busy, chip, day, deadlineText, el, field, fill, flash, startPage, throttle, when } from "./ui.js";
 
@@ -237,8 +238,9 @@ function choose(name, choice) {
   runArchive();
 }
 
-function summarize(body) {
+function summarize(body, kind) {
   if (!body || typeof body !== "object") return String(body ?? "");
+  if (kind === "reach.attempted") return attemptText(body);
   if (body.roster && typeof body.roster === "object") {
     const r = body.roster;
     const made = [...(r.created_delegations || []), ...(r.created_units || [])];
@@ -286,7 +288,7 @@ function archiveRow(m) {
     // Who really sent it: the hub stamps the sender from the account that stored it, never
     // from the body; role `system` is the hub itself.
     el("td", { class: "sender", "data-sender": m.sender.id, "data-role": m.sender.role }, who, el("span", { class: "meta" }, ` · ${t(`role.${m.sender.role}`)} #${m.sender.id}`)),
-    el("td", { class: "text" }, summarize(m.body), noticeStanding(m)),
+    el("td", { class: "text" }, summarize(m.body, m.kind), noticeStanding(m)),
     el(
       "td",
       { class: "receipts" },
