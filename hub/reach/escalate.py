@@ -85,7 +85,7 @@ class Escalator:
         self.dispatcher = dispatcher
         self.after = timedelta(seconds=settings.escalate_after)
         self.interval = settings.escalate_interval
-        self.ttl = timedelta(seconds=max(3 * self.interval, 10.0))
+        self.ttl = timedelta(seconds=max(3 * self.interval, 1.0))
         self.every = settings.escalate_all
         self.quiet = quiet_hours(settings.quiet_hours)
         self.tz = ZoneInfo(settings.timezone)
