@@ -92,8 +92,20 @@ async def jobs(db_url: str, channel: str = "sms") -> dict[int, tuple[str, int]]:
 
 
 async def settled(db_url: str, n: int) -> bool:
-    js = await jobs(db_url)
-    return len(js) == n and all(st != "pending" for st, _ in js.values())
+    """``n`` text message jobs, none of them still pending."""
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            states = list(
+                (
+                    await conn.execute(
+                        sa.select(reach_jobs.c.state).where(reach_jobs.c.channel == "sms")
+                    )
+                ).scalars()
+            )
+    finally:
+        await engine.dispose()
+    return len(states) == n and "pending" not in states
 
 
 # -- the client against the provider's documented format -------------------------------------
@@ -418,3 +430,54 @@ async def test_in_doubt_and_not_sent_is_sent(
         await until(lambda: settled(sqlite_url, 1), "the job in doubt to settle")
         assert (await jobs(sqlite_url))[d] == ("accepted", 2)
         assert provider.tried("13600000001") == ["ok"] and len(provider.queries) == 1
+
+
+async def test_quiet_hours_hold_back_all_but_the_urgent(
+    sqlite_url: str, tmp_path: Path, provider: AliyunSmsServer
+) -> None:
+    """With HUB_ESCALATE_ALL the notices that are not urgent are texted too, but not in
+    the quiet hours: they wait, and whoever read meanwhile is not texted; urgent ones go
+    out at once whatever the hour."""
+    from zoneinfo import ZoneInfo
+
+    world = await make_world(sqlite_url, deputies=2)
+    a, b = world.deputies
+    await set_phones(sqlite_url, {a: "13500000001", b: "13500000002"})
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    around = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+    settings = sms_settings(
+        sqlite_url,
+        tmp_path,
+        provider,
+        escalate_interval=0,
+        escalate_all=True,
+        quiet_hours=around,
+    )
+    async with running_hub(settings) as hub:
+        esc = hub.workflows.escalator
+        page = await Client.connect(hub.ws_url, world.tok(b))
+        await page.subscribe(f"meeting:{world.meeting}")
+        async with http(hub.url, world.tok(world.secretariat)) as s:
+            r = await s.post(f"/api/meetings/{world.meeting}/notices", json={"title": "一般"})
+            plain = r.json()["id"]
+            r = await s.post(
+                f"/api/meetings/{world.meeting}/notices", json={"title": "紧急", "urgent": True}
+            )
+            urgent = r.json()["id"]
+        await asyncio.sleep(0.7)
+        assert await esc.run_once() == 2  # the urgent one: b has a page open but not read it
+        await until(lambda: settled(sqlite_url, 2), "the urgent texts")
+        assert {s.out_id for s in provider.sends} == {f"{urgent}:{a}:sms:1", f"{urgent}:{b}:sms:1"}
+        # b reads the plain notice during the quiet hours.
+        got = await wait_for(
+            page, "notice", f"meeting:{world.meeting}", lambda f: f["body"]["notice"] == plain
+        )
+        await page.send({"type": "read", "channel": f"meeting:{world.meeting}", "seq": got["seq"]})
+        await asyncio.sleep(0.3)
+        assert await esc.run_once() == 0
+        # Morning: the quiet hours are over; only a, who has not read it, is texted.
+        esc.quiet = None
+        assert await esc.run_once() == 1
+        await until(lambda: settled(sqlite_url, 3), "the plain notice's text")
+        assert provider.sends[-1].out_id == f"{plain}:{a}:sms:1"
+        await page.close()
