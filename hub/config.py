@@ -87,8 +87,9 @@ class Settings:
     # The second channel (docs/reach.md): text messages through a provider's HTTP API when
     # one is configured (aliyun), else a channel that only logs; the escalation policy.
     sms_provider: str = ""
-    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
-    sms_region: str = "cn-hangzhou"
+    sms_endpoint: str = ""  # empty: the provider's own
+    sms_region: str = ""  # empty: the provider's default
+    sms_app_id: str = ""  # tencent: the SmsSdkAppId
     sms_key_id: str = field(default="", repr=False)
     sms_key_secret: str = field(default="", repr=False)
     sms_sign_name: str = ""
@@ -157,8 +158,9 @@ class Settings:
             push_retry=_float(e, "HUB_PUSH_RETRY", 5.0),
             push_attempts=_int(e, "HUB_PUSH_ATTEMPTS", 8),
             sms_provider=e.get("HUB_SMS_PROVIDER", "").strip().lower(),
-            sms_endpoint=e.get("HUB_SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
-            sms_region=e.get("HUB_SMS_REGION") or "cn-hangzhou",
+            sms_endpoint=e.get("HUB_SMS_ENDPOINT", ""),
+            sms_region=e.get("HUB_SMS_REGION", ""),
+            sms_app_id=e.get("HUB_SMS_APP_ID", ""),
             sms_key_id=e.get("HUB_SMS_KEY_ID", ""),
             sms_key_secret=e.get("HUB_SMS_KEY_SECRET", ""),
             sms_sign_name=e.get("HUB_SMS_SIGN_NAME", ""),

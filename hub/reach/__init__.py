@@ -12,8 +12,8 @@ A channel only sends: one payload to one device, and says what the provider answ
 dispatcher's (``hub.reach.dispatch``), the same for every channel.
 
 The second kind of channel reaches a *person*, not a device: a text message to the
-roster's mobile number (:class:`Texter`: Alibaba Cloud SMS in ``hub.reach.sms``, or the
-channel that logs), used when an urgent notice is still unread after a delay
+roster's mobile number (:class:`Texter`: Alibaba Cloud SMS in ``hub.reach.sms``, Tencent
+Cloud SMS in ``hub.reach.tencent``, or the channel that logs), used when an urgent notice is still unread after a delay
 (``hub.reach.escalate``). A text message cannot be recalled or replaced, so such a
 channel also answers whether the provider already accepted a send with a given key
 (:meth:`Texter.sent`): a node that died between the provider's acceptance and recording
@@ -99,7 +99,7 @@ class Texter(Protocol):
     """A channel that reaches a person by a text message to their mobile number."""
 
     name: str  # the channel's name in the log: "sms", or "smslog" when nothing is sent
-    provider: str  # "aliyun", or "log"
+    provider: str  # "aliyun", "tencent", or "log"
 
     async def send(self, phone: str, params: dict[str, str], key: str) -> Result:
         """Send the configured template with ``params`` to ``phone``, tagged with ``key``
@@ -116,14 +116,20 @@ class Texter(Protocol):
 
 
 def make_texter(settings: Settings) -> Texter:
-    """The text message channel of ``HUB_SMS_PROVIDER`` (``aliyun``), else the one that
-    logs."""
+    """The text message channel of ``HUB_SMS_PROVIDER`` (``aliyun``, ``tencent``), else
+    the one that logs."""
     if settings.sms_provider == "aliyun":
         from hub.reach.sms import AliyunSms
 
         return AliyunSms(settings)
+    if settings.sms_provider == "tencent":
+        from hub.reach.tencent import TencentSms
+
+        return TencentSms(settings)
     if settings.sms_provider:
-        raise SystemExit(f"HUB_SMS_PROVIDER must be aliyun or empty, got {settings.sms_provider!r}")
+        raise SystemExit(
+            f"HUB_SMS_PROVIDER must be aliyun, tencent or empty, got {settings.sms_provider!r}"
+        )
     from hub.reach.logged import LoggedText
 
     return LoggedText()

@@ -27,8 +27,8 @@ still holding the first copy replaces it rather than showing it twice.
 A text message (``hub.reach.escalate`` queues them: channel ``sms``, or ``smslog`` when no
 provider is configured) cannot be replaced, so it is never sent twice: the claim counts
 the attempt (``attempts``) and the record counts what is known of it (``recorded``). A job
-claimed with an attempt neither recorded nor known (its node died after sending) is *in
-doubt*: before anything else the dispatcher asks the provider whether it accepted a send
+claimed with an attempt neither recorded nor known (its node died after sending, or the
+provider never answered: a timeout, a cut connection) is *in doubt*: before anything else the dispatcher asks the provider whether it accepted a send
 with the job's key (:meth:`~hub.reach.Texter.sent`); if so the job is ``accepted``
 without sending, if not it is sent now, and if the provider cannot say it is asked again
 after the back-off.
@@ -400,6 +400,9 @@ class Dispatcher:
                 result, known = found, False  # the provider cannot say: ask again later
         if result is None:
             result = await texter.send(phone, {"title": _short(job.title)}, job.key)
+            # No answer at all (a timeout, a connection cut): the provider may have taken
+            # it, so the next attempt asks first, like after a node's death.
+            known = result.outcome is not Outcome.RETRY or result.status is not None
         await self._record_text(job, who, texter, result, known)
 
     async def _record_text(

@@ -36,6 +36,8 @@ from hub.config import Settings
 from hub.reach import Outcome, Result
 
 VERSION = "2017-05-25"
+ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+REGION = "cn-hangzhou"
 THROTTLED = {
     "isv.BUSINESS_LIMIT_CONTROL",  # the per-number limits (per minute, hour, day)
     "Throttling",
@@ -93,8 +95,8 @@ class AliyunSms:
         ]
         if missing:
             raise SystemExit(f"HUB_SMS_PROVIDER=aliyun needs {', '.join(missing)}")
-        self.endpoint = check_endpoint(settings.sms_endpoint)
-        self.region = settings.sms_region
+        self.endpoint = check_endpoint(settings.sms_endpoint or ENDPOINT)
+        self.region = settings.sms_region or REGION
         self._key_id = settings.sms_key_id
         self._secret = settings.sms_key_secret
         self.sign_name = settings.sms_sign_name
