@@ -95,15 +95,35 @@ def mask(phone: str) -> str:
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 
+@dataclass(frozen=True)
+class Message:
+    """What a text message says: the notice's title and its number (never its text)."""
+
+    title: str
+    notice: int
+
+    def short(self, limit: int = 20) -> str:
+        """The title as a template parameter (providers take about 20 characters)."""
+        t = self.title
+        return t if len(t) <= limit else t[: limit - 1] + "…"
+
+    def text(self) -> str:
+        """The whole message, for channels that take free text (work IM): the same for
+        every attempt of one notice, so a provider's duplicate check can drop a repeat."""
+        return (
+            f"紧急会议通知：{self.title}（通知编号 {self.notice}）。请打开会议服务平台查看并确认。"
+        )
+
+
 class Texter(Protocol):
     """A channel that reaches a person by a text message to their mobile number."""
 
     name: str  # the channel's name in the log: "sms", or "smslog" when nothing is sent
     provider: str  # "aliyun", "tencent", or "log"
 
-    async def send(self, phone: str, params: dict[str, str], key: str) -> Result:
-        """Send the configured template with ``params`` to ``phone``, tagged with ``key``
-        (the provider keeps it with the send)."""
+    async def send(self, phone: str, message: Message, key: str) -> Result:
+        """Send ``message`` (through the configured template) to ``phone``, tagged with
+        ``key`` where the provider keeps one with the send."""
         ...
 
     async def sent(self, phone: str, key: str, since: float) -> Result | None:

@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from hub.loops import run_forever
-from hub.reach import Device, Outcome, Reach, Result, Texter, mask
+from hub.reach import Device, Message, Outcome, Reach, Result, Texter, mask
 from hub.reach.subscriptions import devices, push_subscriptions
 from hub.session.common import SYSTEM, person
 from hub.session.presence import online_users
@@ -399,7 +399,8 @@ class Dispatcher:
             elif found is not None:
                 result, known = found, False  # the provider cannot say: ask again later
         if result is None:
-            result = await texter.send(phone, {"title": _short(job.title)}, job.key)
+            message = Message(str(job.title), int(job.notice_id))
+            result = await texter.send(phone, message, job.key)
             # No answer at all (a timeout, a connection cut): the provider may have taken
             # it, so the next attempt asks first, like after a node's death.
             known = result.outcome is not Outcome.RETRY or result.status is not None
@@ -451,11 +452,6 @@ class Dispatcher:
             await w.append(desk, "reach.attempted", SYSTEM, body)
         if state == "pending":
             log.info("reach job %s: retrying in %.0f s", job.key, (next_at - now).total_seconds())
-
-
-def _short(title: str, limit: int = 20) -> str:
-    """A template parameter: the provider takes at most about 20 characters."""
-    return title if len(title) <= limit else title[: limit - 1] + "…"
 
 
 async def reach_of(conn: Any, notice_id: int) -> dict[int, list[dict[str, Any]]]:

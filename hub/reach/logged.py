@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.reach import Device, Outcome, Result, mask
+from hub.reach import Device, Message, Outcome, Result, mask
 
 log = logging.getLogger("hub.reach")
 
@@ -43,7 +43,7 @@ class LoggedText:
     name = "smslog"
     provider = "log"
 
-    async def send(self, phone: str, params: dict[str, str], key: str) -> Result:
+    async def send(self, phone: str, message: Message, key: str) -> Result:
         log.info("text message (not sent: no HUB_SMS_PROVIDER) to %s: %s", mask(phone), key)
         return Result(Outcome.ACCEPTED, None, "logged")
 

@@ -33,7 +33,7 @@ import aiohttp
 import orjson
 
 from hub.config import Settings
-from hub.reach import Outcome, Result
+from hub.reach import Message, Outcome, Result
 
 VERSION = "2017-05-25"
 ENDPOINT = "https://dysmsapi.aliyuncs.com/"
@@ -150,7 +150,7 @@ class AliyunSms:
             return Result(Outcome.RETRY, status, code or f"HTTP {status}")
         return Result(Outcome.FAILED, status, code or f"HTTP {status}")
 
-    async def send(self, phone: str, params: dict[str, str], key: str) -> Result:
+    async def send(self, phone: str, message: Message, key: str) -> Result:
         try:
             status, answer = await self._call(
                 "SendSms",
@@ -158,7 +158,7 @@ class AliyunSms:
                     "PhoneNumbers": phone,
                     "SignName": self.sign_name,
                     "TemplateCode": self.template,
-                    "TemplateParam": orjson.dumps(params).decode(),
+                    "TemplateParam": orjson.dumps({"title": message.short()}).decode(),
                     "OutId": key,
                 },
             )

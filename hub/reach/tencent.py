@@ -33,7 +33,7 @@ import aiohttp
 import orjson
 
 from hub.config import Settings
-from hub.reach import Outcome, Result
+from hub.reach import Message, Outcome, Result
 from hub.reach.sms import check_endpoint
 
 VERSION = "2021-01-11"
@@ -162,7 +162,7 @@ class TencentSms:
             return Result(Outcome.RETRY, status, code or f"HTTP {status}")
         return Result(Outcome.FAILED, status, code or f"HTTP {status}")
 
-    async def send(self, phone: str, params: dict[str, str], key: str) -> Result:
+    async def send(self, phone: str, message: Message, key: str) -> Result:
         try:
             status, answer = await self._call(
                 "SendSms",
@@ -171,7 +171,7 @@ class TencentSms:
                     "SmsSdkAppId": self.app_id,
                     "SignName": self.sign_name,
                     "TemplateId": self.template,
-                    "TemplateParamSet": [params.get("title", "")],
+                    "TemplateParamSet": [message.short()],
                     "SessionContext": key,
                 },
             )

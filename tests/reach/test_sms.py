@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.config import Settings
-from hub.reach import Outcome, mask
+from hub.reach import Message, Outcome, mask
 from hub.reach import dispatch as dispatch_module
 from hub.reach.dispatch import reach_jobs
 from hub.reach.escalate import is_quiet, quiet_hours
@@ -136,16 +136,16 @@ async def test_client_success_throttle_failure_and_outage(
             "13800000002": ["throttle"],
             "13800000003": ["down"],
         }
-        ok = await sms.send("13800000001", {"title": "紧急通知"}, "7:1:sms:1")
+        ok = await sms.send("13800000001", Message("紧急通知", 7), "7:1:sms:1")
         assert (ok.outcome, ok.status, ok.reason) == (Outcome.ACCEPTED, 200, "OK") and ok.ref
-        throttled = await sms.send("13800000002", {"title": "x"}, "7:2:sms:1")
+        throttled = await sms.send("13800000002", Message("x", 7), "7:2:sms:1")
         assert (throttled.outcome, throttled.reason) == (
             Outcome.RETRY,
             "isv.BUSINESS_LIMIT_CONTROL",
         )
-        down = await sms.send("13800000003", {"title": "x"}, "7:3:sms:1")
+        down = await sms.send("13800000003", Message("x", 7), "7:3:sms:1")
         assert (down.outcome, down.status) == (Outcome.RETRY, 503)
-        bad = await sms.send("2345", {"title": "x"}, "7:4:sms:1")
+        bad = await sms.send("2345", Message("x", 7), "7:4:sms:1")
         assert (bad.outcome, bad.reason) == (Outcome.FAILED, "isv.MOBILE_NUMBER_ILLEGAL")
         # What was received: the documented parameters, the key as OutId.
         first = provider.sends[0]
@@ -160,13 +160,13 @@ async def test_client_success_throttle_failure_and_outage(
         assert await sms.sent("13800000001", "7:9:sms:1", time.time() - 60) is None
         # A wrong secret is refused by the provider: signature checked, failed for good.
         wrong = AliyunSms(Settings(**{**provider.env(), "sms_key_secret": "nope"}))
-        r = await wrong.send("13800000001", {"title": "x"}, "7:5:sms:1")
+        r = await wrong.send("13800000001", Message("x", 7), "7:5:sms:1")
         assert (r.outcome, r.status, r.reason) == (Outcome.FAILED, 400, "SignatureDoesNotMatch")
         await wrong.close()
         # A provider that does not answer in time: retried, never blocking.
         provider.script["13800000004"] = ["hang"]
         t0 = time.monotonic()
-        hung = await sms.send("13800000004", {"title": "x"}, "7:6:sms:1")
+        hung = await sms.send("13800000004", Message("x", 7), "7:6:sms:1")
         assert hung.outcome is Outcome.RETRY and time.monotonic() - t0 < 3
         assert "nope" not in repr(wrong) and SECRET not in repr(sms) and SECRET not in repr(s)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import Settings
-from hub.reach import Outcome, tencent
+from hub.reach import Message, Outcome, tencent
 from hub.reach import dispatch as dispatch_module
 from hub.reach.tencent import TencentSms
 from tests.reach.tencentprovider import SECRET_KEY, TencentSmsServer
@@ -42,23 +42,23 @@ async def test_client_signs_and_reads_every_answer(
             "13800000003": ["down"],
             "13800000004": ["hang"],
         }
-        ok = await sms.send("13800000001", {"title": "紧急通知"}, "9:1:sms:1")
+        ok = await sms.send("13800000001", Message("紧急通知", 7), "9:1:sms:1")
         assert (ok.outcome, ok.reason) == (Outcome.ACCEPTED, "Ok") and ok.ref
         assert provider.sends[0].params == ["紧急通知"] and provider.sends[0].context == "9:1:sms:1"
-        r = await sms.send("13800000002", {"title": "x"}, "9:2:sms:1")
+        r = await sms.send("13800000002", Message("x", 7), "9:2:sms:1")
         assert (r.outcome, r.reason) == (
             Outcome.RETRY,
             "LimitExceeded.PhoneNumberThirtySecondLimit",
         )
-        r = await sms.send("13800000003", {"title": "x"}, "9:3:sms:1")
+        r = await sms.send("13800000003", Message("x", 7), "9:3:sms:1")
         assert (r.outcome, r.status) == (Outcome.RETRY, 502)
-        r = await sms.send("1380000", {"title": "x"}, "9:5:sms:1")
+        r = await sms.send("1380000", Message("x", 7), "9:5:sms:1")
         assert (r.outcome, r.reason) == (
             Outcome.FAILED,
             "InvalidParameterValue.IncorrectPhoneNumber",
         )
         t0 = time.monotonic()
-        r = await sms.send("13800000004", {"title": "x"}, "9:4:sms:1")
+        r = await sms.send("13800000004", Message("x", 7), "9:4:sms:1")
         assert (r.outcome, r.status) == (Outcome.RETRY, None) and time.monotonic() - t0 < 3
         # The reports name what the provider took, by key; none yet is "cannot say".
         since = time.time() - 30
@@ -70,7 +70,7 @@ async def test_client_signs_and_reads_every_answer(
         assert await sms.sent("13800000001", "9:7:sms:1", since) is None
         # A wrong key: the provider refuses the signature, for good.
         wrong = TencentSms(Settings(**{**provider.env(), "sms_key_secret": "nope"}))
-        r = await wrong.send("13800000001", {"title": "x"}, "9:6:sms:1")
+        r = await wrong.send("13800000001", Message("x", 7), "9:6:sms:1")
         assert (r.outcome, r.reason) == (Outcome.FAILED, "AuthFailure.SignatureFailure")
         await wrong.close()
         assert SECRET_KEY not in repr(sms)
