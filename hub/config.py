@@ -97,6 +97,12 @@ class Settings:
     sms_timeout: float = 10.0
     sms_retry: float = 30.0
     sms_attempts: int = 8
+    # work IM (dingtalk, wecom): the app's key (appkey / corpid), secret and agent id
+    im_provider: str = ""
+    im_endpoint: str = ""
+    im_key: str = ""
+    im_secret: str = field(default="", repr=False)
+    im_agent_id: str = ""
     escalate_after: float = 300.0  # seconds an urgent message may stay unread
     escalate_interval: float = 30.0  # seconds between the cluster's escalation scans
     escalate_all: bool = False  # also the messages that are not urgent (in waking hours)
@@ -168,6 +174,11 @@ class Settings:
             sms_timeout=_float(e, "HUB_SMS_TIMEOUT", 10.0),
             sms_retry=_float(e, "HUB_SMS_RETRY", 30.0),
             sms_attempts=_int(e, "HUB_SMS_ATTEMPTS", 8),
+            im_provider=e.get("HUB_IM_PROVIDER", "").strip().lower(),
+            im_endpoint=e.get("HUB_IM_ENDPOINT", ""),
+            im_key=e.get("HUB_IM_KEY", ""),
+            im_secret=e.get("HUB_IM_SECRET", ""),
+            im_agent_id=e.get("HUB_IM_AGENT_ID", ""),
             escalate_after=_float(e, "HUB_ESCALATE_AFTER", 300.0),
             escalate_interval=_float(e, "HUB_ESCALATE_INTERVAL", 30.0),
             escalate_all=e.get("HUB_ESCALATE_ALL", "").strip().lower() in ("1", "true", "yes"),

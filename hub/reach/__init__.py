@@ -13,7 +13,8 @@ dispatcher's (``hub.reach.dispatch``), the same for every channel.
 
 The second kind of channel reaches a *person*, not a device: a text message to the
 roster's mobile number (:class:`Texter`: Alibaba Cloud SMS in ``hub.reach.sms``, Tencent
-Cloud SMS in ``hub.reach.tencent``, or the channel that logs), used when an urgent notice is still unread after a delay
+Cloud SMS in ``hub.reach.tencent``, DingTalk or WeCom in ``hub.reach.workim``, or the
+channel that logs), used when an urgent notice is still unread after a delay
 (``hub.reach.escalate``). A text message cannot be recalled or replaced, so such a
 channel also answers whether the provider already accepted a send with a given key
 (:meth:`Texter.sent`): a node that died between the provider's acceptance and recording
@@ -118,8 +119,8 @@ class Message:
 class Texter(Protocol):
     """A channel that reaches a person by a text message to their mobile number."""
 
-    name: str  # the channel's name in the log: "sms", or "smslog" when nothing is sent
-    provider: str  # "aliyun", "tencent", or "log"
+    name: str  # the channel's name in the log: "sms", "dingtalk", "wecom", or "smslog"
+    provider: str  # "aliyun", "tencent", "dingtalk", "wecom", or "log"
 
     async def send(self, phone: str, message: Message, key: str) -> Result:
         """Send ``message`` (through the configured template) to ``phone``, tagged with
@@ -135,21 +136,33 @@ class Texter(Protocol):
     async def close(self) -> None: ...
 
 
-def make_texter(settings: Settings) -> Texter:
-    """The text message channel of ``HUB_SMS_PROVIDER`` (``aliyun``, ``tencent``), else
-    the one that logs."""
+def make_texters(settings: Settings) -> list[Texter]:
+    """The second channels: text messages of ``HUB_SMS_PROVIDER`` (``aliyun``,
+    ``tencent``) and work IM of ``HUB_IM_PROVIDER`` (``dingtalk``, ``wecom``), each when
+    configured; with neither, the text channel that logs."""
+    out: list[Texter] = []
     if settings.sms_provider == "aliyun":
         from hub.reach.sms import AliyunSms
 
-        return AliyunSms(settings)
-    if settings.sms_provider == "tencent":
+        out.append(AliyunSms(settings))
+    elif settings.sms_provider == "tencent":
         from hub.reach.tencent import TencentSms
 
-        return TencentSms(settings)
-    if settings.sms_provider:
+        out.append(TencentSms(settings))
+    elif settings.sms_provider:
         raise SystemExit(
             f"HUB_SMS_PROVIDER must be aliyun, tencent or empty, got {settings.sms_provider!r}"
         )
-    from hub.reach.logged import LoggedText
+    if settings.im_provider in ("dingtalk", "wecom"):
+        from hub.reach.workim import DingTalk, WeCom
 
-    return LoggedText()
+        out.append((DingTalk if settings.im_provider == "dingtalk" else WeCom)(settings))
+    elif settings.im_provider:
+        raise SystemExit(
+            f"HUB_IM_PROVIDER must be dingtalk, wecom or empty, got {settings.im_provider!r}"
+        )
+    if not out:
+        from hub.reach.logged import LoggedText
+
+        out.append(LoggedText())
+    return out

@@ -174,13 +174,13 @@ class Dispatcher:
         retry: float,
         attempts: int,
         claim: float,
-        texter: Texter | None = None,
+        texters: list[Texter] | None = None,
         text_retry: float = 30.0,
         text_attempts: int = 8,
     ) -> None:
         self.node = node
         self.reach = reach
-        self.texter = texter
+        self.texters = {t.name: t for t in texters or []}
         self.retry = retry
         self.attempts = max(1, attempts)
         self.text_retry = text_retry
@@ -203,12 +203,8 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.reach.close()
-        if self.texter is not None:
-            await self.texter.close()
-
-    @property
-    def text_channel(self) -> str | None:
-        return self.texter.name if self.texter is not None else None
+        for t in self.texters.values():
+            await t.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -265,8 +261,9 @@ class Dispatcher:
             if claimed is None:
                 return False
             job, who, found = claimed
-            if self.texter is not None and job.channel == self.texter.name:
-                await self._text(job, who, self.texter)
+            texter = self.texters.get(job.channel)
+            if texter is not None:
+                await self._text(job, who, texter)
                 return True
             payload = {
                 "type": "notice",
@@ -313,7 +310,7 @@ class Dispatcher:
                 )
             ).one()
             found: list[Device] = []
-            if job.channel != self.text_channel:
+            if job.channel not in self.texters:
                 found = (await devices(w.conn, [int(job.user_id)])).get(int(job.user_id), [])
         return job, str(job.name), found
 

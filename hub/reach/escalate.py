@@ -6,8 +6,9 @@ The policy, per notice (docs/reach.md):
 2. at once, Web Push to the registered devices of everyone with no page open
    (``hub.reach.dispatch``);
 3. an **urgent** notice still unread ``HUB_ESCALATE_AFTER`` seconds (default 300) after it
-   was sent: a text message to the roster's mobile number of each addressee who has not
-   read it, **once per person per notice** (the job's key: notice, person, channel,
+   was sent: through each configured second channel (a text message, work IM), to the
+   roster's mobile number of each addressee who has not read it, **once per person per
+   notice and channel** (the job's key: notice, person, channel,
    round 1 — unique in ``reach_jobs``). With ``HUB_ESCALATE_ALL`` the notices that are
    not urgent are escalated too, but never in the quiet hours (``HUB_QUIET_HOURS``, e.g.
    ``22:00-07:00`` in ``HUB_TIMEZONE``): they wait for the morning, and whoever read the
@@ -93,7 +94,7 @@ class Escalator:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self.interval > 0 and self.dispatcher.texter is not None:
+        if self.interval > 0 and self.dispatcher.texters:
             self._task = asyncio.create_task(
                 run_forever("escalation", self.run_once, self.interval), name="escalation"
             )
@@ -116,38 +117,39 @@ class Escalator:
 
     async def run_once(self) -> int:
         """Scan if this node holds (or can take) the lease; the jobs it queued."""
-        if self.dispatcher.texter is None or not await self.lease():
+        if not self.dispatcher.texters or not await self.lease():
             return 0
         now = self.s.clock.now()
         kinds = [notices.c.urgent.is_(True)]
         if self.every and not is_quiet(now, self.quiet, self.tz):
             kinds.append(notices.c.urgent.is_(False))
-        channel = self.dispatcher.texter.name
-        texted = (
-            sa.select(sa.func.count())
-            .where(reach_jobs.c.notice_id == notices.c.id, reach_jobs.c.channel == channel)
-            .scalar_subquery()
-        )
-        async with self.s.log.reading() as conn:
-            due = list(
-                (
-                    await conn.execute(
-                        sa.select(notices.c.id)
-                        .where(
-                            sa.or_(*kinds),
-                            notices.c.created_at <= now - self.after,
-                            notices.c.created_at > now - self.after - WINDOW,
-                            # someone may still be unread and not texted (read_count is
-                            # the last tally's: it can only be behind, never ahead)
-                            texted < notices.c.addressees - notices.c.read_count,
-                        )
-                        .order_by(notices.c.id)
-                    )
-                ).scalars()
-            )
         queued = 0
-        for nid in due:
-            queued += await self.escalate(int(nid), channel)
+        for channel in self.dispatcher.texters:
+            texted = (
+                sa.select(sa.func.count())
+                .where(reach_jobs.c.notice_id == notices.c.id, reach_jobs.c.channel == channel)
+                .scalar_subquery()
+            )
+            async with self.s.log.reading() as conn:
+                due = list(
+                    (
+                        await conn.execute(
+                            sa.select(notices.c.id)
+                            .where(
+                                sa.or_(*kinds),
+                                notices.c.created_at <= now - self.after,
+                                notices.c.created_at > now - self.after - WINDOW,
+                                # someone may still be unread and not reached on this
+                                # channel (read_count is the last tally's: it can only be
+                                # behind, never ahead)
+                                texted < notices.c.addressees - notices.c.read_count,
+                            )
+                            .order_by(notices.c.id)
+                        )
+                    ).scalars()
+                )
+            for nid in due:
+                queued += await self.escalate(int(nid), channel)
         if queued:
             self.dispatcher.wake()
         return queued

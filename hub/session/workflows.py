@@ -10,7 +10,7 @@ escalator (urgent notices still unread go out as text messages).
 
 from __future__ import annotations
 
-from hub.reach import make_reach, make_texter
+from hub.reach import make_reach, make_texters
 from hub.reach.dispatch import Dispatcher
 from hub.reach.escalate import Escalator
 from hub.services import Services
@@ -39,7 +39,7 @@ class Workflows:
             settings.push_retry,
             settings.push_attempts,
             claim=settings.reach_claim or max(settings.push_timeout, settings.sms_timeout) * 3 + 30,
-            texter=make_texter(settings),
+            texters=make_texters(settings),
             text_retry=settings.sms_retry,
             text_attempts=settings.sms_attempts,
         )

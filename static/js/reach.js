@@ -4,7 +4,7 @@
 
 import { t } from "./i18n.js";
 
-const KNOWN = new Set(["webpush", "log", "sms", "smslog"]);
+const KNOWN = new Set(["webpush", "log", "sms", "smslog", "dingtalk", "wecom"]);
 
 /** A channel's name for people ("短信"); an unknown one plainly as "其他渠道". */
 export function channelName(c) {
@@ -24,7 +24,7 @@ export function reachLine(tally) {
   return parts.join(" · ");
 }
 
-const order = (c) => ["webpush", "log", "sms", "smslog"].indexOf(c);
+const order = (c) => ["webpush", "log", "sms", "smslog", "dingtalk", "wecom"].indexOf(c);
 
 /** One person's channels (`channels` of a tally's person): "推送 已受理 · 短信 重试中". */
 export function personReach(channels) {
@@ -37,6 +37,6 @@ export function attemptText(b) {
   const outcome = ["accepted", "retried", "failed", "gone"].includes(b.outcome) ? t(`reach.outcome.${b.outcome}`) : t("reach.ch.other");
   // The provider's own code stays in the record (the export, the API): a page shows the
   // outcome, and the one reason it can say in words.
-  const why = b.reason === "no_mobile" ? t("reach.noMobile") : "";
+  const why = b.reason === "no_mobile" ? t("reach.noMobile") : b.reason === "no_account" ? t("reach.noAccount") : "";
   return [channelName(b.channel), b.person?.name, b.to, `${outcome}${why ? `（${why}）` : ""}`, t("reach.attempt", { n: b.attempt })].filter(Boolean).join(" · ");
 }
