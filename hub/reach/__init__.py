@@ -98,19 +98,26 @@ def mask(phone: str) -> str:
 
 @dataclass(frozen=True)
 class Message:
-    """What a text message says: the notice's title and its number (never its text)."""
+    """What a text message says: the title of a notice or an item and its number (never
+    its text); ``about`` is ``notice``, ``item`` (handed to the unit) or ``overdue``."""
 
     title: str
     notice: int
+    about: str = "notice"
 
     def short(self, limit: int = 20) -> str:
-        """The title as a template parameter (providers take about 20 characters)."""
-        t = self.title
+        """The title as a template parameter (providers take about 20 characters), an
+        item's marked 交办 or 逾期."""
+        t = {"item": "交办：", "overdue": "逾期："}.get(self.about, "") + self.title
         return t if len(t) <= limit else t[: limit - 1] + "…"
 
     def text(self) -> str:
         """The whole message, for channels that take free text (work IM): the same for
-        every attempt of one notice, so a provider's duplicate check can drop a repeat."""
+        every attempt of one job, so a provider's duplicate check can drop a repeat."""
+        if self.about == "item":
+            return f"交办事项：{self.title}（事项编号 {self.notice}）已交贵单位办理，请打开会议服务平台签收。"
+        if self.about == "overdue":
+            return f"交办事项逾期：{self.title}（事项编号 {self.notice}），请尽快办理。"
         return (
             f"紧急会议通知：{self.title}（通知编号 {self.notice}）。请打开会议服务平台查看并确认。"
         )

@@ -70,7 +70,11 @@ reach_jobs = sa.Table(
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("key", sa.String(100), nullable=False),
-    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id"), nullable=False),
+    # what the job is about: a notice, or an item handed to a unit ("item": its hand-over;
+    # "overdue": an overdue alert), with the one of notice_id / item_id that names it
+    sa.Column("about", sa.String(10), nullable=False, server_default="notice"),
+    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id"), nullable=True),
+    sa.Column("item_id", BigId, sa.ForeignKey("items.id"), nullable=True),
     sa.Column("meeting_id", BigId, nullable=False),
     sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
@@ -86,6 +90,7 @@ reach_jobs = sa.Table(
     sa.UniqueConstraint("key", name="uq_reach_jobs_key"),
     sa.Index("ix_reach_jobs_due", "state", "next_at"),
     sa.Index("ix_reach_jobs_notice", "notice_id", "user_id"),
+    sa.Index("ix_reach_jobs_item", "item_id", "user_id"),
 )
 
 FINAL = ("accepted", "gone", "failed")
@@ -266,8 +271,8 @@ class Dispatcher:
                 await self._text(job, who, texter)
                 return True
             payload = {
-                "type": "notice",
-                "notice": int(job.notice_id),
+                **subject(job),
+                "type": "notice" if job.about == "notice" else "item",
                 "meeting": int(job.meeting_id),
                 "title": job.title,
                 "urgent": bool(job.urgent),
@@ -282,6 +287,7 @@ class Dispatcher:
             return True
 
     async def _claim(self, job_id: int) -> tuple[Any, str, list[Device]] | None:
+        from hub.session.items import items
         from hub.session.notices import notices
 
         now = self.node.clock.now()
@@ -302,9 +308,14 @@ class Dispatcher:
             job = (
                 await w.conn.execute(
                     sa.select(
-                        reach_jobs, notices.c.title, notices.c.urgent, users.c.name, users.c.phone
+                        reach_jobs,
+                        sa.func.coalesce(notices.c.title, items.c.title).label("title"),
+                        sa.func.coalesce(notices.c.urgent, sa.false()).label("urgent"),
+                        users.c.name,
+                        users.c.phone,
                     )
-                    .join(notices, notices.c.id == reach_jobs.c.notice_id)
+                    .outerjoin(notices, notices.c.id == reach_jobs.c.notice_id)
+                    .outerjoin(items, items.c.id == reach_jobs.c.item_id)
                     .join(users, users.c.id == reach_jobs.c.user_id)
                     .where(reach_jobs.c.id == job_id)
                 )
@@ -337,7 +348,7 @@ class Dispatcher:
         )
         gone = [d.id for d, r in results if r.outcome is Outcome.GONE]
         base = {
-            "notice": int(job.notice_id),
+            **subject(job),
             "person": person(int(job.user_id), who),
             "channel": job.channel,
             "key": job.key,
@@ -396,7 +407,9 @@ class Dispatcher:
             elif found is not None:
                 result, known = found, False  # the provider cannot say: ask again later
         if result is None:
-            message = Message(str(job.title), int(job.notice_id))
+            message = Message(
+                str(job.title), int(job.notice_id or job.item_id), about=str(job.about)
+            )
             result = await texter.send(phone, message, job.key)
             # No answer at all (a timeout, a connection cut): the provider may have taken
             # it, so the next attempt asks first, like after a node's death.
@@ -420,7 +433,7 @@ class Dispatcher:
         )
         outcome = {"pending": "retried"}.get(state, state)
         body = {
-            "notice": int(job.notice_id),
+            **subject(job),
             "person": person(int(job.user_id), who),
             "channel": job.channel,
             "provider": texter.provider,
@@ -449,6 +462,13 @@ class Dispatcher:
             await w.append(desk, "reach.attempted", SYSTEM, body)
         if state == "pending":
             log.info("reach job %s: retrying in %.0f s", job.key, (next_at - now).total_seconds())
+
+
+def subject(job: Any) -> dict[str, Any]:
+    """What a job's record names: ``{"notice": id}``, or ``{"item": id, "about": …}``."""
+    if job.about == "notice":
+        return {"notice": int(job.notice_id)}
+    return {"item": int(job.item_id), "about": job.about}
 
 
 async def reach_of(conn: Any, notice_id: int) -> dict[int, list[dict[str, Any]]]:

@@ -24,6 +24,15 @@ nothing twice. The sends are the dispatcher's, on any node.
 Someone with no mobile number in the roster gets a job that ends ``failed`` at once with
 reason ``no_mobile``, recorded like every attempt: the secretariat sees whom nothing
 reached, and calls them.
+
+**Items handed to a unit, and overdue alerts**, take the same path to the unit's active
+accounts (:meth:`Escalator.units`, in the same scan): the unit's channel reaches open
+pages live; each account with no page open and a registered device gets a Web Push at
+once (the next scan); each account that has not seen the item since its hand-over
+(``item_seen``) gets a text message ``HUB_ESCALATE_AFTER`` after it; an overdue alert
+goes to every account of its unit as a text message at once. None of them is urgent: in
+the quiet hours their text messages wait. Each is once per account, hand-over (or alert)
+and channel: the key names the item and the hand-over's time, or the alert.
 """
 
 from __future__ import annotations
@@ -33,17 +42,22 @@ import contextlib
 import logging
 import secrets
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.loops import run_forever
 from hub.reach.dispatch import Dispatcher, job_key, reach_jobs
-from hub.session.common import SYSTEM, person
-from hub.session.deadlines import release_lease, take_lease
+from hub.reach.subscriptions import devices
+from hub.session.common import SYSTEM, aware, person
+from hub.session.deadlines import deadline_alerts, release_lease, take_lease
+from hub.session.items import item_seen, item_units, items
 from hub.session.members import MOBILE
 from hub.session.notices import compute_tally, notice_row, notices, version_of
+from hub.session.presence import online_users
 from hub.session.schema import users
 from hub.store.log import db_errors
 
@@ -150,6 +164,7 @@ class Escalator:
                 )
             for nid in due:
                 queued += await self.escalate(int(nid), channel)
+        queued += await self.units(now)
         if queued:
             self.dispatcher.wake()
         return queued
@@ -226,3 +241,135 @@ class Escalator:
                     )
         log.info("notice %s: %d text messages queued", notice_id, len(rows) - len(nobody))
         return len(rows) - len(nobody)
+
+    # -- items handed to a unit, overdue alerts ------------------------------------------------
+
+    async def units(self, now: datetime) -> int:
+        """Queue the reach jobs due for the units' accounts (see the module's doc); how
+        many were queued."""
+        quiet = is_quiet(now, self.quiet, self.tz)
+        push = self.dispatcher.channel
+        texts = list(self.dispatcher.texters)
+        since = now - WINDOW
+        async with self.s.log.reading() as conn:
+            handed = (
+                await conn.execute(
+                    sa.select(
+                        items.c.id,
+                        items.c.meeting_id,
+                        items.c.handed_over_at,
+                        users.c.id.label("user_id"),
+                        users.c.phone,
+                        item_seen.c.seen_at,
+                    )
+                    .join(item_units, item_units.c.item_id == items.c.id)
+                    .join(
+                        users,
+                        sa.and_(
+                            users.c.unit_id == item_units.c.unit_id,
+                            users.c.role == "unit",
+                            users.c.active.is_(True),
+                        ),
+                    )
+                    .outerjoin(
+                        item_seen,
+                        sa.and_(
+                            item_seen.c.item_id == items.c.id, item_seen.c.user_id == users.c.id
+                        ),
+                    )
+                    .where(items.c.handed_over_at > since, items.c.closed_at.is_(None))
+                )
+            ).all()
+            overdue = (
+                await conn.execute(
+                    sa.select(
+                        deadline_alerts.c.id,
+                        items.c.id.label("item_id"),
+                        items.c.meeting_id,
+                        users.c.id.label("user_id"),
+                        users.c.phone,
+                    )
+                    .join(items, items.c.id == deadline_alerts.c.item_id)
+                    .join(
+                        users,
+                        sa.and_(
+                            users.c.unit_id == deadline_alerts.c.unit_id,
+                            users.c.role == "unit",
+                            users.c.active.is_(True),
+                        ),
+                    )
+                    .where(
+                        deadline_alerts.c.level == "overdue", deadline_alerts.c.raised_at > since
+                    )
+                )
+            ).all()
+            accounts = sorted({int(r.user_id) for r in [*handed, *overdue]})
+            online = await online_users(conn, now, set(accounts))
+            have = await devices(conn, [u for u in accounts if u not in online])
+        rows: list[dict[str, Any]] = []
+
+        def job(about: str, tag: str, r: Any, item: int, channel: str) -> None:
+            rows.append(
+                {
+                    "key": f"{tag}:{int(r.user_id)}:{channel}:1",
+                    "about": about,
+                    "notice_id": None,
+                    "item_id": item,
+                    "meeting_id": int(r.meeting_id),
+                    "user_id": int(r.user_id),
+                    "channel": channel,
+                    "round": 1,
+                    "state": "pending",
+                    "attempts": 0,
+                    "recorded": 0,
+                    "next_at": now,
+                    "created_at": now,
+                    "done_at": None,
+                }
+            )
+
+        for r in handed:
+            at = aware(r.handed_over_at)
+            assert at is not None  # the query's condition
+            tag = f"item{int(r.id)}@{int(at.timestamp())}"
+            if int(r.user_id) in have:
+                job("item", tag, r, int(r.id), push)
+            seen_at = aware(r.seen_at)
+            seen = seen_at is not None and seen_at >= at
+            if (
+                not seen
+                and not quiet
+                and at <= now - self.after
+                and MOBILE.fullmatch(r.phone or "")
+            ):
+                for channel in texts:
+                    job("item", tag, r, int(r.id), channel)
+        for a in overdue:
+            tag = f"overdue{int(a.id)}"
+            if int(a.user_id) in have:
+                job("overdue", tag, a, int(a.item_id), push)
+            if not quiet and MOBILE.fullmatch(a.phone or ""):
+                for channel in texts:
+                    job("overdue", tag, a, int(a.item_id), channel)
+        if not rows:
+            return 0
+        async with self.s.node.writing(while_draining=True) as w:
+            return await _insert_new(w.conn, rows)
+
+
+async def _insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+    """Insert the jobs whose key is new; how many were."""
+    known = set(
+        (
+            await conn.execute(
+                sa.select(reach_jobs.c.key).where(reach_jobs.c.key.in_([r["key"] for r in rows]))
+            )
+        ).scalars()
+    )
+    new = [r for r in rows if r["key"] not in known]
+    if new:
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            reach_jobs
+        )
+        await conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]), new)
+    return len(new)

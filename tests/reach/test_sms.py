@@ -403,9 +403,10 @@ async def test_once_only_across_kill_9_after_the_provider_accepted(
 
 
 async def test_in_doubt_and_not_sent_is_sent(
-    sqlite_url: str, tmp_path: Path, provider: AliyunSmsServer
+    sqlite_url: str, tmp_path: Path, provider: AliyunSmsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A claim whose node died before the provider took anything: asked, not found, sent."""
+    monkeypatch.setattr(dispatch_module, "POLL", 3600)  # the dispatcher runs when woken
     world = await make_world(sqlite_url, deputies=1)
     [d] = world.deputies
     await set_phones(sqlite_url, {d: "13600000001"})
@@ -427,6 +428,7 @@ async def test_in_doubt_and_not_sent_is_sent(
                 )
             )
         await engine.dispose()
+        hub.workflows.reach.wake()
         await until(lambda: settled(sqlite_url, 1), "the job in doubt to settle")
         assert (await jobs(sqlite_url))[d] == ("accepted", 2)
         assert provider.tried("13600000001") == ["ok"] and len(provider.queries) == 1
