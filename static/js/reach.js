@@ -40,3 +40,17 @@ export function attemptText(b) {
   const why = b.reason === "no_mobile" ? t("reach.noMobile") : b.reason === "no_account" ? t("reach.noAccount") : "";
   return [channelName(b.channel), b.person?.name, b.to, `${outcome}${why ? `（${why}）` : ""}`, t("reach.attempt", { n: b.attempt })].filter(Boolean).join(" · ");
 }
+
+/** A re-push's `reach` answer: what it actually did beyond the pages, per channel
+ * ("在线 3 · 已推送 5 · 未达 1"); null without one. */
+export function repushLine(reach) {
+  if (!reach) return null;
+  const parts = [t("reach.live", { n: reach.live })];
+  for (const [c, v] of Object.entries(reach)) {
+    if (c === "live" || c === "unreached" || typeof v !== "object") continue;
+    parts.push(t("reach.pushed", { channel: channelName(c), n: v.accepted }));
+    if (v.pending) parts.push(t("reach.pending", { n: v.pending }));
+  }
+  parts.push(t("reach.unreached", { n: reach.unreached }));
+  return parts.join(" · ");
+}

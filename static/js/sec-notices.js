@@ -10,7 +10,7 @@ import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
 import { picker, searchIn } from "./picker.js";
-import { personReach, reachLine } from "./reach.js";
+import { personReach, reachLine, repushLine } from "./reach.js";
 import { busy, chip, el, field, fill, flash, when } from "./ui.js";
 
 const state = new Map(); // notice id -> {notice, counts, li}
@@ -493,7 +493,8 @@ function callList(r) {
 async function repush(s, who, btn) {
   await busy(btn, async () => {
     const r = await post(`/api/notices/${s.notice.id}/repush`, { who });
-    const note = t("notice.repushed", { n: r.repushed.length });
+    const done = repushLine(r.reach);
+    const note = t("notice.repushed", { n: r.repushed.length }) + (done ? ` ${done}` : "");
     s.li.querySelector(".repush-note").textContent = note;
     flash(note);
   });

@@ -73,6 +73,18 @@ async def test_text_messages_on_the_card_the_call_list_and_the_archive(
     assert (await ok.all_inner_texts())[-1] == "短信 已受理"
     assert (await refused.all_inner_texts())[-1] == "短信 未成功"
     await shot(sec, "secretariat-reach", full_page=False)
+    await sec.click("#followup .fu-close")
+
+    # A re-push says what it actually did beyond the pages, per channel.
+    await card.locator("button.repush").click()
+    note = card.locator(".repush-note")
+    await sec.wait_for_selector(
+        f'li.notice-sent[data-notice="{nid}"] .repush-note:has-text("未达")'
+    )
+    assert (
+        await note.inner_text()
+        == "已重新推送给 9 人。 在线 0 · 已推送（仅记录，未配置） 0 · 未达 9"
+    )
     assert sec.js_errors == []
     await sec.context.close()
 
@@ -80,7 +92,11 @@ async def test_text_messages_on_the_card_the_call_list_and_the_archive(
     sup = await open_as(browser, demo.url, "jiandu")
     await sup.fill("#ar-kind", "reach.attempted")
     await sup.click("#archive-form button[type=submit]")
-    await sup.wait_for_selector("#archive-rows tr")
+    # the filtered page replaces the first one: every row is an attempt
+    await sup.wait_for_function(
+        """() => { const rows = [...document.querySelectorAll('#archive-rows tr')];
+                   return rows.length === 9 && rows.every(r => r.cells[2].textContent === 'reach.attempted'); }"""
+    )
     texts = await sup.locator("#archive-rows td.text").all_inner_texts()
     assert len(texts) == 9
     assert "短信 · 王建国 · 139****1021 · 已受理 · 第 1 次" in texts
