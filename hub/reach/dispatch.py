@@ -24,14 +24,16 @@ A node that dies between a provider's acceptance and recording it sends again on
 claim lease is over; the push carries a ``Topic`` derived from the key, so a push service
 still holding the first copy replaces it rather than showing it twice.
 
-A text message (``hub.reach.escalate`` queues them: channel ``sms``, or ``smslog`` when no
-provider is configured) cannot be replaced, so it is never sent twice: the claim counts
-the attempt (``attempts``) and the record counts what is known of it (``recorded``). A job
-claimed with an attempt neither recorded nor known (its node died after sending, or the
-provider never answered: a timeout, a cut connection) is *in doubt*: before anything else the dispatcher asks the provider whether it accepted a send
-with the job's key (:meth:`~hub.reach.Texter.sent`); if so the job is ``accepted``
-without sending, if not it is sent now, and if the provider cannot say it is asked again
-after the back-off.
+A text message or work IM message (``hub.reach.escalate`` queues them: channels ``sms``,
+``dingtalk``, ``wecom``, or ``smslog`` when none is configured) cannot be replaced, so it is
+never sent twice: the claim counts the attempt (``attempts``) and the record counts what
+is known of it (``recorded``). A job claimed with an attempt neither recorded nor known
+(its node died after sending, or the provider never answered: a timeout, a cut
+connection) is *in doubt*: before anything else the dispatcher asks the provider whether
+it accepted a send with the job's key (:meth:`~hub.reach.Texter.sent`); if so the job is
+``accepted`` without sending, if not it is sent now, and if the provider cannot say it is
+asked again after the back-off (a work IM provider cannot be asked: it drops a repeat of
+the same text itself, ``hub.reach.workim``).
 """
 
 from __future__ import annotations
