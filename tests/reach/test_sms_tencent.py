@@ -140,3 +140,53 @@ async def test_escalation_through_tencent(
         }
         await asyncio.sleep(0.5)
         assert len(provider.sends) == 6
+
+
+async def test_once_only_across_kill_9_through_tencent(
+    pg_url: str, tmp_path: Path, provider: TencentSmsServer
+) -> None:
+    """A node sends through Tencent Cloud, the provider takes it, the node is killed before
+    it hears back; the next node finds the send in the delivery reports by its
+    SessionContext and records it: one message, never two."""
+    import httpx
+
+    from tests.utils.factories import SECRET as HUB_SECRET
+    from tests.utils.servers import HubProcess
+
+    world = await make_world(pg_url, deputies=1)
+    [a] = world.deputies
+    await set_phones(pg_url, {a: "13700000009"})
+    provider.script = {"13700000009": ["hang"]}
+    env = {
+        "HUB_DATABASE_URL": pg_url,
+        "HUB_SECRET": HUB_SECRET,
+        "HUB_DATA_DIR": str(tmp_path / "a"),
+        **{f"HUB_{k.upper()}": str(v) for k, v in provider.env().items()},
+        "HUB_SMS_TIMEOUT": "60",
+        "HUB_REACH_CLAIM": "3",
+        "HUB_ESCALATE_AFTER": "0.3",
+        "HUB_ESCALATE_INTERVAL": "0.2",
+    }
+    node = await HubProcess(env, log=tmp_path / "a.log").start()
+    try:
+        async with httpx.AsyncClient(
+            base_url=node.url, headers={"authorization": f"Bearer {world.tok(world.secretariat)}"}
+        ) as s:
+            r = await s.post(
+                f"/api/meetings/{world.meeting}/notices", json={"title": "紧急", "urgent": True}
+            )
+            assert r.status_code == 201, r.text
+
+        async def taken() -> bool:
+            return len(provider.accepted()) == 1
+
+        await until(taken, "the provider to take the message")
+    finally:
+        node.kill()
+    assert await jobs(pg_url) == {a: ("pending", 1)}
+    settings = settings_for(pg_url, tmp_path, **provider.env(), sms_retry=0.2, reach_claim=1.0)
+    async with running_hub(settings):
+        await until(lambda: settled(pg_url, 1), "the job in doubt to settle")
+        assert await jobs(pg_url) == {a: ("accepted", 2)}
+        assert provider.tried("13700000009") == ["hang"]
+        assert [p["PhoneNumber"] for p in provider.pulls] == ["+8613700000009"]
