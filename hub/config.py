@@ -110,6 +110,30 @@ class Settings:
     checkin_opens_before: int | None = 60
     checkin_closes_after: int | None = None
     speech_limit: int = 300
+    # The second channel (docs/reach.md): text messages through a provider's HTTP API when
+    # one is configured (aliyun), else a channel that only logs; the escalation policy.
+    sms_provider: str = ""
+    sms_endpoint: str = ""  # empty: the provider's own
+    sms_region: str = ""  # empty: the provider's default
+    sms_app_id: str = ""  # tencent: the SmsSdkAppId
+    sms_key_id: str = field(default="", repr=False)
+    sms_key_secret: str = field(default="", repr=False)
+    sms_sign_name: str = ""
+    sms_template: str = ""
+    sms_timeout: float = 10.0
+    sms_retry: float = 30.0
+    sms_attempts: int = 8
+    # work IM (dingtalk, wecom): the app's key (appkey / corpid), secret and agent id
+    im_provider: str = ""
+    im_endpoint: str = ""
+    im_key: str = ""
+    im_secret: str = field(default="", repr=False)
+    im_agent_id: str = ""
+    escalate_after: float = 300.0  # seconds an urgent message may stay unread
+    escalate_interval: float = 30.0  # seconds between the cluster's escalation scans
+    escalate_all: bool = False  # also the messages that are not urgent (in waking hours)
+    quiet_hours: str = ""  # "22:00-07:00" in HUB_TIMEZONE: nothing but urgent is texted
+    reach_claim: float = 0.0  # seconds a node holds a send it took (0: from the timeouts)
 
     @property
     def db_url(self) -> str:
@@ -168,6 +192,27 @@ class Settings:
             checkin_opens_before=_minutes(e, "HUB_CHECKIN_OPENS_BEFORE", 60),
             checkin_closes_after=_minutes(e, "HUB_CHECKIN_CLOSES_AFTER", None),
             speech_limit=_speech_limit(e),
+            sms_provider=e.get("HUB_SMS_PROVIDER", "").strip().lower(),
+            sms_endpoint=e.get("HUB_SMS_ENDPOINT", ""),
+            sms_region=e.get("HUB_SMS_REGION", ""),
+            sms_app_id=e.get("HUB_SMS_APP_ID", ""),
+            sms_key_id=e.get("HUB_SMS_KEY_ID", ""),
+            sms_key_secret=e.get("HUB_SMS_KEY_SECRET", ""),
+            sms_sign_name=e.get("HUB_SMS_SIGN_NAME", ""),
+            sms_template=e.get("HUB_SMS_TEMPLATE", ""),
+            sms_timeout=_float(e, "HUB_SMS_TIMEOUT", 10.0),
+            sms_retry=_float(e, "HUB_SMS_RETRY", 30.0),
+            sms_attempts=_int(e, "HUB_SMS_ATTEMPTS", 8),
+            im_provider=e.get("HUB_IM_PROVIDER", "").strip().lower(),
+            im_endpoint=e.get("HUB_IM_ENDPOINT", ""),
+            im_key=e.get("HUB_IM_KEY", ""),
+            im_secret=e.get("HUB_IM_SECRET", ""),
+            im_agent_id=e.get("HUB_IM_AGENT_ID", ""),
+            escalate_after=_float(e, "HUB_ESCALATE_AFTER", 300.0),
+            escalate_interval=_float(e, "HUB_ESCALATE_INTERVAL", 30.0),
+            escalate_all=e.get("HUB_ESCALATE_ALL", "").strip().lower() in ("1", "true", "yes"),
+            quiet_hours=e.get("HUB_QUIET_HOURS", "").strip(),
+            reach_claim=_float(e, "HUB_REACH_CLAIM", 0.0),
         )
 
 

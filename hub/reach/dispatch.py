@@ -23,6 +23,17 @@ person's devices outside any transaction, then records every device's answer as 
 A node that dies between a provider's acceptance and recording it sends again once its
 claim lease is over; the push carries a ``Topic`` derived from the key, so a push service
 still holding the first copy replaces it rather than showing it twice.
+
+A text message or work IM message (``hub.reach.escalate`` queues them: channels ``sms``,
+``dingtalk``, ``wecom``, or ``smslog`` when none is configured) cannot be replaced, so it is
+never sent twice: the claim counts the attempt (``attempts``) and the record counts what
+is known of it (``recorded``). A job claimed with an attempt neither recorded nor known
+(its node died after sending, or the provider never answered: a timeout, a cut
+connection) is *in doubt*: before anything else the dispatcher asks the provider whether
+it accepted a send with the job's key (:meth:`~hub.reach.Texter.sent`); if so the job is
+``accepted`` without sending, if not it is sent now, and if the provider cannot say it is
+asked again after the back-off (a work IM provider cannot be asked: it drops a repeat of
+the same text itself, ``hub.reach.workim``).
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from hub.loops import run_forever
-from hub.reach import Device, Outcome, Reach, Result
+from hub.reach import Device, Message, Outcome, Reach, Result, Texter, mask
 from hub.reach.subscriptions import devices, push_subscriptions
 from hub.session.common import SYSTEM, person
 from hub.session.presence import online_users
@@ -61,19 +72,27 @@ reach_jobs = sa.Table(
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("key", sa.String(100), nullable=False),
-    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id"), nullable=False),
+    # what the job is about: a notice, or an item handed to a unit ("item": its hand-over;
+    # "overdue": an overdue alert), with the one of notice_id / item_id that names it
+    sa.Column("about", sa.String(10), nullable=False, server_default="notice"),
+    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id"), nullable=True),
+    sa.Column("item_id", BigId, sa.ForeignKey("items.id"), nullable=True),
     sa.Column("meeting_id", BigId, nullable=False),
     sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("round", sa.Integer, nullable=False),
     sa.Column("state", sa.String(10), nullable=False),  # pending accepted gone failed
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # attempts whose outcome is known (recorded); fewer than the attempts before this one:
+    # the last claimant died after sending, the attempt is in doubt
+    sa.Column("recorded", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("key", name="uq_reach_jobs_key"),
     sa.Index("ix_reach_jobs_due", "state", "next_at"),
     sa.Index("ix_reach_jobs_notice", "notice_id", "user_id"),
+    sa.Index("ix_reach_jobs_item", "item_id", "user_id"),
 )
 
 FINAL = ("accepted", "gone", "failed")
@@ -155,11 +174,24 @@ def summary(states: list[str]) -> dict[str, int]:
 class Dispatcher:
     """Per node: does the due reach jobs; see the module's doc."""
 
-    def __init__(self, node: Node, reach: Reach, retry: float, attempts: int, claim: float) -> None:
+    def __init__(
+        self,
+        node: Node,
+        reach: Reach,
+        retry: float,
+        attempts: int,
+        claim: float,
+        texters: list[Texter] | None = None,
+        text_retry: float = 30.0,
+        text_attempts: int = 8,
+    ) -> None:
         self.node = node
         self.reach = reach
+        self.texters = {t.name: t for t in texters or []}
         self.retry = retry
         self.attempts = max(1, attempts)
+        self.text_retry = text_retry
+        self.text_attempts = max(1, text_attempts)
         self.claim = claim  # seconds a claimed job is left alone by other nodes
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -178,6 +210,8 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.reach.close()
+        for t in self.texters.values():
+            await t.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -234,9 +268,13 @@ class Dispatcher:
             if claimed is None:
                 return False
             job, who, found = claimed
+            texter = self.texters.get(job.channel)
+            if texter is not None:
+                await self._text(job, who, texter)
+                return True
             payload = {
-                "type": "notice",
-                "notice": int(job.notice_id),
+                **subject(job),
+                "type": "notice" if job.about == "notice" else "item",
                 "meeting": int(job.meeting_id),
                 "title": job.title,
                 "urgent": bool(job.urgent),
@@ -251,6 +289,7 @@ class Dispatcher:
             return True
 
     async def _claim(self, job_id: int) -> tuple[Any, str, list[Device]] | None:
+        from hub.session.items import items
         from hub.session.notices import notices
 
         now = self.node.clock.now()
@@ -270,17 +309,26 @@ class Dispatcher:
                 return None
             job = (
                 await w.conn.execute(
-                    sa.select(reach_jobs, notices.c.title, notices.c.urgent, users.c.name)
-                    .join(notices, notices.c.id == reach_jobs.c.notice_id)
+                    sa.select(
+                        reach_jobs,
+                        sa.func.coalesce(notices.c.title, items.c.title).label("title"),
+                        sa.func.coalesce(notices.c.urgent, sa.false()).label("urgent"),
+                        users.c.name,
+                        users.c.phone,
+                    )
+                    .outerjoin(notices, notices.c.id == reach_jobs.c.notice_id)
+                    .outerjoin(items, items.c.id == reach_jobs.c.item_id)
                     .join(users, users.c.id == reach_jobs.c.user_id)
                     .where(reach_jobs.c.id == job_id)
                 )
             ).one()
-            found = (await devices(w.conn, [int(job.user_id)])).get(int(job.user_id), [])
+            found: list[Device] = []
+            if job.channel not in self.texters:
+                found = (await devices(w.conn, [int(job.user_id)])).get(int(job.user_id), [])
         return job, str(job.name), found
 
-    def _backoff(self, attempts: int, asked: float | None) -> float:
-        delay = min(MAX_BACKOFF, self.retry * 2.0 ** max(0, attempts - 1))
+    def _backoff(self, attempts: int, asked: float | None, base: float | None = None) -> float:
+        delay = min(MAX_BACKOFF, (base or self.retry) * 2.0 ** max(0, attempts - 1))
         return max(delay, min(asked, MAX_BACKOFF)) if asked is not None else delay
 
     async def _record(self, job: Any, who: str, results: list[tuple[Device, Result]]) -> None:
@@ -302,7 +350,7 @@ class Dispatcher:
         )
         gone = [d.id for d, r in results if r.outcome is Outcome.GONE]
         base = {
-            "notice": int(job.notice_id),
+            **subject(job),
             "person": person(int(job.user_id), who),
             "channel": job.channel,
             "key": job.key,
@@ -336,6 +384,7 @@ class Dispatcher:
                 .where(reach_jobs.c.id == job.id, reach_jobs.c.state == "pending")
                 .values(
                     state=state,
+                    recorded=attempts,
                     next_at=next_at if state == "pending" else now,
                     done_at=None if state == "pending" else now,
                 )
@@ -347,21 +396,99 @@ class Dispatcher:
         if state == "pending":
             log.info("reach job %s: retrying in %.0f s", job.key, (next_at - now).total_seconds())
 
+    async def _text(self, job: Any, who: str, texter: Texter) -> None:
+        """One attempt of a text message job: ask first if the last attempt is in doubt."""
+        attempts = int(job.attempts)
+        phone = str(job.phone or "")
+        result: Result | None = None
+        known = True
+        if attempts - 1 > int(job.recorded):
+            found = await texter.sent(phone, job.key, job.created_at.timestamp())
+            if found is not None and found.outcome is Outcome.ACCEPTED:
+                result = Result(Outcome.ACCEPTED, found.status, "accepted before (in doubt)")
+            elif found is not None:
+                result, known = found, False  # the provider cannot say: ask again later
+        if result is None:
+            message = Message(
+                str(job.title), int(job.notice_id or job.item_id), about=str(job.about)
+            )
+            result = await texter.send(phone, message, job.key)
+            # No answer at all (a timeout, a connection cut): the provider may have taken
+            # it, so the next attempt asks first, like after a node's death.
+            known = result.outcome is not Outcome.RETRY or result.status is not None
+        await self._record_text(job, who, texter, result, known)
 
-async def reach_of(conn: Any, notice_id: int) -> dict[int, dict[str, Any]]:
-    """Per person of a notice: their last reach job's channel, state and attempts."""
+    async def _record_text(
+        self, job: Any, who: str, texter: Texter, r: Result, known: bool
+    ) -> None:
+        now = self.node.clock.now()
+        attempts = int(job.attempts)
+        last_try = attempts >= self.text_attempts
+        if r.outcome is Outcome.ACCEPTED:
+            state = "accepted"
+        elif r.outcome is Outcome.RETRY and not last_try:
+            state = "pending"
+        else:
+            state = "failed"
+        next_at = now + timedelta(
+            seconds=self._backoff(attempts, r.retry_after, base=self.text_retry)
+        )
+        outcome = {"pending": "retried"}.get(state, state)
+        body = {
+            **subject(job),
+            "person": person(int(job.user_id), who),
+            "channel": job.channel,
+            "provider": texter.provider,
+            "to": mask(str(job.phone or "")),
+            "key": job.key,
+            "attempt": attempts,
+            "outcome": outcome,
+            "status": r.status,
+            "reason": r.reason,
+            **({"receipt": r.ref} if r.ref else {}),
+            **({"retry_at": next_at.isoformat()} if outcome == "retried" else {}),
+        }
+        async with self.node.writing(while_draining=True) as w:
+            await w.conn.execute(
+                reach_jobs.update()
+                .where(reach_jobs.c.id == job.id, reach_jobs.c.state == "pending")
+                .values(
+                    state=state,
+                    recorded=attempts if known else reach_jobs.c.recorded,
+                    next_at=next_at if state == "pending" else now,
+                    done_at=None if state == "pending" else now,
+                )
+            )
+            desk = f"desk:{job.meeting_id}"
+            await w.lock(desk)
+            await w.append(desk, "reach.attempted", SYSTEM, body)
+        if state == "pending":
+            log.info("reach job %s: retrying in %.0f s", job.key, (next_at - now).total_seconds())
+
+
+def subject(job: Any) -> dict[str, Any]:
+    """What a job's record names: ``{"notice": id}``, or ``{"item": id, "about": …}``."""
+    if job.about == "notice":
+        return {"notice": int(job.notice_id)}
+    return {"item": int(job.item_id), "about": job.about}
+
+
+async def reach_of(conn: Any, notice_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Per person of a notice: on each channel, their last reach job's channel, state and
+    attempts, oldest channel first (the last is the person's latest reach)."""
     rows = await conn.execute(
         sa.select(
             reach_jobs.c.user_id,
             reach_jobs.c.channel,
             reach_jobs.c.state,
             reach_jobs.c.attempts,
-            reach_jobs.c.round,
         )
         .where(reach_jobs.c.notice_id == notice_id)
-        .order_by(reach_jobs.c.user_id, reach_jobs.c.round)
+        .order_by(reach_jobs.c.user_id, reach_jobs.c.id)
     )
-    return {
-        int(r.user_id): {"channel": r.channel, "state": r.state, "attempts": int(r.attempts)}
-        for r in rows
-    }
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        per = out.setdefault(int(r.user_id), {})
+        per.pop(r.channel, None)  # a later round replaces the earlier, and goes last
+        per[r.channel] = {"channel": r.channel, "state": r.state, "attempts": int(r.attempts)}
+    return {u: list(per.values()) for u, per in out.items()}

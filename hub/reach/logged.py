@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.reach import Device, Outcome, Result
+from hub.reach import Device, Message, Outcome, Result, mask
 
 log = logging.getLogger("hub.reach")
 
@@ -30,6 +30,25 @@ class Logged:
             payload.get("title", ""),
         )
         return Result(Outcome.ACCEPTED, None, "logged")
+
+    async def close(self) -> None:
+        return None
+
+
+class LoggedText:
+    """The text message channel with no provider configured: one log line per send (the
+    masked number, never the whole one), answered ``accepted``; its record says
+    channel ``smslog``, provider ``log``: nothing was sent."""
+
+    name = "smslog"
+    provider = "log"
+
+    async def send(self, phone: str, message: Message, key: str) -> Result:
+        log.info("text message (not sent: no HUB_SMS_PROVIDER) to %s: %s", mask(phone), key)
+        return Result(Outcome.ACCEPTED, None, "logged")
+
+    async def sent(self, phone: str, key: str, since: float) -> Result | None:
+        return None  # nothing is ever sent: sending again only logs again
 
     async def close(self) -> None:
         return None

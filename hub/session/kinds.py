@@ -33,7 +33,7 @@ FAMILIES: dict[str, str] = {
     "document": "use POST /api/meetings/{id}/documents",
     "registration": "use POST /api/registrations and /api/registrations/{id}/{action}",
     "points": "use POST /api/points/disputes and /api/points/disputes/{id}/resolve",
-    "reach": "the hub appends it itself as it sends a notice through Web Push",
+    "reach": "the hub appends it itself as it sends a notice through Web Push or a text message",
     "roster": "use POST /api/meetings/{id}/roster/import and /roster/passwords",
     "setup": "the hub appends it to setup:1 as an admin changes accounts, delegations, "
     "units, meetings, rules or the calendar (/api/admin/…)",

@@ -294,7 +294,10 @@ class TallyPerson(Shape):
     delegation_id: int | None
     delivered_at: Timestamp | None
     read_at: Timestamp | None
-    reach: PersonReach | None = None
+    reach: Annotated[PersonReach | None, Meta(description="the latest of `channels`")] = None
+    channels: Annotated[
+        list[PersonReach], Meta(description="the last reach on each channel, oldest first")
+    ] = msgspec.field(default_factory=list)
 
 
 class NoticeCounts(Shape):
@@ -321,8 +324,12 @@ class TallyReport(NoticeCounts, kw_only=True):
     people: list[TallyPerson]
     reach: Annotated[
         dict[str, ReachStates],
-        Meta(description="per channel, the states of the people's last reach"),
+        Meta(description="per channel, the states of the people's last reach on it"),
     ] = msgspec.field(default_factory=dict)
+    unreached: Annotated[
+        int,
+        Meta(description="addressees with no receipt whom no channel's provider accepted"),
+    ] = 0
 
 
 class DelegationFollowUp(Shape):
@@ -873,15 +880,22 @@ async def tally(node: Node, me: Member, notice_id: int) -> dict[str, Any]:
         report = (await compute_tally(conn, n)).report()
         per = await reach_of(conn, int(n.id))
     by_channel: dict[str, list[str]] = {}
-    for r in per.values():
-        by_channel.setdefault(r["channel"], []).append(r["state"])
+    for tries in per.values():
+        for r in tries:
+            by_channel.setdefault(r["channel"], []).append(r["state"])
+    unreached = 0
     for p in report["people"]:
-        p["reach"] = per.get(p["id"])
+        tries = per.get(p["id"], [])
+        p["reach"] = tries[-1] if tries else None
+        p["channels"] = tries
+        if p["delivered_at"] is None and not any(r["state"] == "accepted" for r in tries):
+            unreached += 1
     return {
         "notice_title": v.title,
         "status": v.status,
         **report,
         "reach": {c: summary(states) for c, states in sorted(by_channel.items())},
+        "unreached": unreached,
     }
 
 

@@ -6,6 +6,7 @@
 
 import { STRINGS, day, lang, t } from "./i18n.js";
 import { eventText } from "./items.js";
+import { attemptText } from "./reach.js";
 
 /** The kinds the hub appends, each with its label in the page's language. */
 export function kindChoices() {
@@ -155,10 +156,8 @@ export function messageText(m, units) {
     }
     case "presence":
       return { title: t("arch.presence", { on: (b.online || []).length, off: (b.offline || []).length }), text: names(b.online) };
-    case "reach": {
-      const key = `arch.reach.${b.outcome}`;
-      return { title: t(t(key) === key ? "arch.reach.failed" : key, { name: b.person?.name || "" }), text: "" };
-    }
+    case "reach":
+      return { title: attemptText(b), text: "" };
     case "roster": {
       if (m.kind === "roster.passwords_issued") {
         const p = b.passwords || {};

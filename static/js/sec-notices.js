@@ -10,6 +10,7 @@ import { get, post } from "./api.js";
 import { authoritative } from "./hub-client.js";
 import { t } from "./i18n.js";
 import { picker, searchIn } from "./picker.js";
+import { personReach, reachLine, repushLine } from "./reach.js";
 import { busy, chip, el, field, fill, flash, when } from "./ui.js";
 
 const state = new Map(); // notice id -> {notice, counts, li}
@@ -67,6 +68,12 @@ export function onMessage(m) {
       ? { ...s.notice, status: "corrected", title: b.title, text: b.text, reason: b.reason, changed_at: b.corrected_at, original: s.notice.original ?? { title: s.notice.title, text: s.notice.text } }
       : { ...s.notice, status: "withdrawn", reason: b.reason, changed_at: b.withdrawn_at, original: s.notice.original ?? { title: s.notice.title, text: s.notice.text } };
     update(s);
+  } else if (m.kind === "reach.attempted") {
+    // Another attempt beyond open pages: the card's line is re-read from the exact tally.
+    const s = state.get(m.body.notice);
+    if (!s) return;
+    scheduleReach(s);
+    if (open?.s === s && !m.cached) scheduleFollowUp();
   } else if (m.kind === "notice.repushed") {
     const s = state.get(m.body.notice);
     if (s && !m.cached) {
@@ -267,6 +274,7 @@ function build(s) {
     el("div", { class: "tally", "aria-live": "polite" }, num("t-delivered", "notice.delivered"), num("t-read read", "notice.readCount"), num("t-missing missing", "notice.missing")),
     el("div", { class: "bar", "aria-hidden": "true" }, el("span", { class: "b-read" }), el("span", { class: "b-delivered" })),
     el("p", { class: "follow-counts meta" }),
+    el("p", { class: "reach-line meta", "aria-live": "polite", hidden: true }),
     el("div", { class: "row" }, follow, repushMissing, repushUnread, correct, withdraw, el("span", { class: "repush-note meta", "aria-live": "polite" })),
   );
 }
@@ -305,6 +313,28 @@ function update(s) {
   q(".repush-unread").disabled = withdrawn || unread === 0;
   s.li.dataset.delivered = String(c.delivered);
   s.li.dataset.read = String(c.read);
+}
+
+/** Re-read the notice's exact tally for its reach line, at most once a second. */
+function scheduleReach(s) {
+  if (s.reachTimer) return;
+  s.reachTimer = setTimeout(async () => {
+    s.reachTimer = null;
+    try {
+      showReach(s, await get(`/api/notices/${s.notice.id}/tally`));
+    } catch {
+      // the next attempt's message tries again
+    }
+  }, 1000);
+}
+
+/** "已推送 5 · 短信 3 · 未达 1" on the card: what was actually done, per channel. */
+function showReach(s, tally) {
+  const line = s.li?.querySelector(".reach-line");
+  if (!line) return;
+  const text = reachLine(tally);
+  line.hidden = !text;
+  line.textContent = text || "";
 }
 
 // -- the follow-up ---------------------------------------------------------------------
@@ -356,16 +386,21 @@ function scheduleFollowUp() {
 async function loadFollowUp() {
   const shown = open;
   const id = shown.s.notice.id;
-  let f;
+  let f, tally;
   try {
-    f = await get(`/api/notices/${id}/calls`); // the follow-up with its call list
+    // the follow-up with its call list, and the exact tally with each person's channels
+    [f, tally] = await Promise.all([get(`/api/notices/${id}/calls`), get(`/api/notices/${id}/tally`)]);
   } catch {
     return;
   }
+  const channels = new Map(tally.people.map((p) => [p.id, p.channels]));
+  f.calls = f.calls.map((c) => ({ ...c, channels: channels.get(c.id) }));
+  f.reachLine = reachLine(tally);
   if (open !== shown) return;
   const s = shown.s;
   s.counts = { addressees: f.addressees, delivered: f.delivered, read: f.read, missing: f.missing };
   update(s);
+  showReach(s, tally);
   const st = shown.dialog.querySelector(".fu-status");
   fill(st, f.status !== "sent" ? chip(t(f.status === "withdrawn" ? "notice.withdrawn" : "notice.corrected"), f.status === "withdrawn" ? "bad" : "warn") : null);
   const list = callList(f);
@@ -380,6 +415,7 @@ function followUpView(f) {
     { class: "fu-summary" },
     el("strong", {}, t("notice.followCounts", { missing: f.missing, unread: f.unread })),
     ` · ${t("notice.followSummary", { n: f.addressees, delivered: f.delivered, read: f.read })}`,
+    f.reachLine ? el("span", { class: "fu-reach" }, ` · ${f.reachLine}`) : null,
   );
   if (!f.delegations.length) return [summary, el("p", { class: "meta" }, t("notice.nobodyToFollow"))];
   const names = (people) => people.map((p) => p.name).join("、");
@@ -411,8 +447,8 @@ const stateKey = { missing: "notice.missing", unread: "notice.unreadNames" };
  * dialog alone). Null when nobody is left to call. */
 function callList(r) {
   if (!r.calls.length) return null;
-  const cols = ["notice.colName", "notice.colDelegation", "notice.colState", "notice.colPhone"];
-  const cells = (c) => [c.name, c.delegation_name ?? t("att.noDelegation"), t(stateKey[c.state]), c.phone ?? t("notice.noPhone")];
+  const cols = ["notice.colName", "notice.colDelegation", "notice.colState", "notice.colPhone", "notice.colReach"];
+  const cells = (c) => [c.name, c.delegation_name ?? t("att.noDelegation"), t(stateKey[c.state]), c.phone ?? t("notice.noPhone"), personReach(c.channels)];
   const text = [cols.map((k) => t(k)), ...r.calls.map(cells)].map((row) => row.join("\t")).join("\n");
   const manual = el("textarea", { class: "fu-copy-text", readonly: true, rows: 6, hidden: true, "aria-label": t("notice.callList") });
   const copy = el("button", { type: "button", class: "fu-copy" }, t("notice.copy"));
@@ -457,7 +493,8 @@ function callList(r) {
 async function repush(s, who, btn) {
   await busy(btn, async () => {
     const r = await post(`/api/notices/${s.notice.id}/repush`, { who });
-    const note = t("notice.repushed", { n: r.repushed.length });
+    const done = repushLine(r.reach);
+    const note = t("notice.repushed", { n: r.repushed.length }) + (done ? ` ${done}` : "");
     s.li.querySelector(".repush-note").textContent = note;
     flash(note);
   });

@@ -227,7 +227,8 @@ async def test_oldest_notice_follow_up_is_complete(browser: Any, city: Demo) -> 
     )
     state = {"missing": "未送达", "unread": "未读"}
     assert rows == [
-        [c["id"], c["name"], c["delegation_name"], state[c["state"]], c["phone"]] for c in calls
+        [c["id"], c["name"], c["delegation_name"], state[c["state"]], c["phone"], "—"]
+        for c in calls
     ]
     text = await page.inner_text("#followup")
     assert f"未送达 {f['missing']} 人 · 未读 {f['unread']} 人" in text
@@ -251,13 +252,13 @@ async def test_call_list_copies_and_reads_in_english(browser: Any, city: Demo) -
     await page.locator(f'li.notice-sent[data-notice="{nid}"] button.follow-up').click()
     await page.wait_for_selector("#followup .fu-call-table tbody tr")
     heads = await page.locator("#followup .fu-call-table th").all_inner_texts()
-    assert heads == ["Name", "Delegation", "State", "Phone"]
+    assert heads == ["Name", "Delegation", "State", "Phone", "Reached by"]
     text = await page.inner_text("#followup")
     assert "Call list" in text and "not delivered" in text and "By delegation" in text
     await page.click("#followup .fu-copy")
     copied = await page.evaluate("() => navigator.clipboard.readText()")
     lines = copied.split("\n")
-    assert lines[0] == "Name\tDelegation\tState\tPhone"
+    assert lines[0] == "Name\tDelegation\tState\tPhone\tReached by"
     assert len(lines) == len(calls) + 1
     assert lines[1].split("\t")[0] == calls[0]["name"]
     assert lines[1].split("\t")[3] == calls[0]["phone"]

@@ -66,6 +66,7 @@ async def test_notice_tally_moves_from_delivered_to_read(browser: Any, demo_hub:
         "定海区代表团",
         "未读",
         "13905801021",
+        "—",
     ]
     await shot(sec, "secretariat-followup", full_page=False)
     await sec.click("#followup .fu-close")

@@ -1,7 +1,7 @@
 """Temporary passwords: an issued password that only lets its holder choose their own
 
 Revision ID: 0021_temporary_passwords
-Revises: 0018_checkin_window
+Revises: 0019_escalation
 Create Date: 2026-12-07 22:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_temporary_passwords"
-down_revision = "0018_checkin_window"
+down_revision = "0019_escalation"
 branch_labels = None
 depends_on = None
 
