@@ -176,12 +176,18 @@ function drawRoster() {
     fill(pick, ctx.meetings.map((m) => el("option", { value: m.id }, m.title)));
     if (was && ctx.meetings.some((m) => String(m.id) === was)) pick.value = was;
   };
+  let mounted = null; // the meeting whose import the box holds
   const mount = () => {
+    mounted = pick.value || null;
     if (pick.value) mountRoster(box, Number(pick.value));
     else fill(box, el("p", { class: "meta" }, t("adm.noMeetings")));
   };
   pick.addEventListener("change", mount);
-  ctx.bus.addEventListener("directory", draw);
+  // The first meeting created (or the chosen one gone): the import follows the choice.
+  ctx.bus.addEventListener("directory", () => {
+    draw();
+    if ((pick.value || null) !== mounted) mount();
+  });
   draw();
   fill(document.querySelector("#roster .body"), field("shell.meeting", pick), box);
   mount();
