@@ -310,6 +310,15 @@ async def day(browser: Any, url: str) -> None:
     await d1.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="closed"]')
     await shot(d1, 10, "deputy-item-rated")
 
+    # A suggestion from the other deputy, on the phone.
+    await d2.click("#tab-items")
+    await d2.fill("#sg-title", "关于延长地铁末班车时间的建议")
+    await d2.fill("#sg-text", "建议将地铁末班车延长至 23:30，方便夜间返程的群众。")
+    await d2.click("#sg-send")
+    sug = d2.locator("#my-items li.item", has_text="关于延长地铁末班车时间的建议")
+    await sug.wait_for()
+    no_raw_codes(await sug.inner_text(), "deputy's suggestion")
+
     # 5. The secretariat closes both sittings.
     for li in (plenary, group):
         close = li.locator("button[data-close]")
@@ -334,6 +343,8 @@ async def day(browser: Any, url: str) -> None:
     await wait_until(
         sup, "() => document.querySelector('#st-attendance b')?.textContent.trim() !== '—'"
     )
+    assert await sup.inner_text("#st-suggestions b") == "1"
+    await shot(sup, 13, "supervisor-statistics", "#stats")
     await sup.fill("#file-deputy", "")
     await sup.type("#file-deputy", "张建国", delay=30)
     await sup.locator("#file-deputy ~ .picker-list li", has_text="张建国").first.click()
