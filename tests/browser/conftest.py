@@ -224,11 +224,24 @@ def wire_messages(page: Any, channel: str) -> list[int]:
     ]
 
 
-async def shot(page: Any, name: str, full_page: bool = True) -> Path:
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+async def shot(
+    page: Any, name: str, full_page: bool = True, section: str | None = None, doc: bool = False
+) -> Path:
+    """A screenshot in ``test-artifacts/`` (of ``section`` alone if given); one the README
+    shows (``doc``) also goes to ``docs/img/`` when ``HUB_DOC_SCREENSHOTS`` is set."""
     ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=full_page)
-    return path
+    paths = [ARTIFACTS / f"{name}.png"]
+    if doc and os.environ.get("HUB_DOC_SCREENSHOTS"):
+        paths.append(DOC_IMAGES / f"{name}.png")
+    for path in paths:
+        if section:
+            await page.locator(section).screenshot(path=str(path))
+        else:
+            await page.screenshot(path=str(path), full_page=full_page)
+    return paths[0]
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from hub import demo
-from tests.browser.conftest import Demo, api, open_as, wait_until
+from tests.browser.conftest import Demo, api, open_as, shot, wait_until
 
 OP_TEXT = "离线时写的审议意见：建议增加无障碍通道"
 WORKER_READY = "navigator.serviceWorker.controller !== null"
@@ -111,6 +111,8 @@ async def test_an_offline_reload_shows_the_received_notices(browser: Any, demo_h
     await page.wait_for_selector("#my-docs li")
     await page.wait_for_selector("#conn[data-state=offline]")
     assert "显示的是" in await page.inner_text("#conn")
+    await page.click("#tab-notices")
+    await shot(page, "offline-deputy", full_page=False, doc=True)
     assert page.js_errors == []
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hub.reach import dispatch
-from tests.browser.conftest import Demo, api, open_as, seed_demo, shot
+from tests.browser.conftest import Demo, api, open_as, seed_demo, shot, wait_until
 from tests.reach.smsprovider import AliyunSmsServer
 from tests.utils.servers import running_hub, settings_for
 
@@ -72,7 +72,7 @@ async def test_text_messages_on_the_card_the_call_list_and_the_archive(
     refused = sec.locator(f'#followup tr[data-person="{demo.ids["deputy_ids"][1]}"] td')
     assert (await ok.all_inner_texts())[-1] == "短信 已受理"
     assert (await refused.all_inner_texts())[-1] == "短信 未成功"
-    await shot(sec, "secretariat-reach", full_page=False)
+    await shot(sec, "reach-detail", section="#followup", doc=True)
     await sec.click("#followup .fu-close")
 
     # A re-push says what it actually did beyond the pages, per channel.
@@ -90,13 +90,17 @@ async def test_text_messages_on_the_card_the_call_list_and_the_archive(
 
     # The supervisor's archive shows each attempt in words, the number masked.
     sup = await open_as(browser, demo.url, "jiandu")
-    await sup.fill("#ar-kind", "reach.attempted")
-    await sup.click("#archive-form button[type=submit]")
+    await sup.type("#ar-kind", "提醒发送", delay=30)
+    await sup.click("#ar-kind ~ .picker-list li[data-id='reach.attempted']")
     # the filtered page replaces the first one: every row is an attempt
-    await sup.wait_for_function(
-        """() => { const rows = [...document.querySelectorAll('#archive-rows tr')];
-                   return rows.length === 9 && rows.every(r => r.cells[2].textContent === 'reach.attempted'); }"""
+    await wait_until(
+        sup,
+        """() => { const rows = [...document.querySelectorAll('#archive-rows tr[data-message]')];
+                   return rows.length === 9 && rows.every(r => r.dataset.kind === 'reach.attempted'); }""",
     )
+    assert set(
+        await sup.locator("#archive-rows tr[data-message] td:nth-child(3)").all_inner_texts()
+    ) == {"提醒发送"}
     texts = await sup.locator("#archive-rows td.text").all_inner_texts()
     assert len(texts) == 9
     assert "短信 · 王建国 · 139****1021 · 已受理 · 第 1 次" in texts

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, need_chromium, wait_until
+from tests.browser.conftest import TIMEOUT_MS, need_chromium, shot, wait_until
 from tests.utils.databases import new_sqlite
 from tests.utils.servers import running_hub, settings_for
 
 ZONE = "Asia/Shanghai"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "img"
 ADMIN_PASSWORD = "管理员的开机密码2026"
 MEETING = "市第十六届人民代表大会第三次会议"
 ROSTER = (
@@ -61,20 +60,10 @@ ROSTER = (
 )
 OPINION = "建议在城东新区增设公交线路，方便群众出行。"
 LATIN = re.compile(r"\b[a-z_]{4,}\b")  # raw codes (state names, kinds) on a zh-CN page
-shots: list[str] = []
 
 
-async def shot(page: Any, n: int, name: str, section: str | None = None) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    paths = [ARTIFACTS / f"day-{n:02d}-{name}.png"]
-    if os.environ.get("HUB_DOC_SCREENSHOTS"):
-        paths.append(DOCS / f"day-{n:02d}-{name}.png")
-    for p in paths:
-        if section:
-            await page.locator(section).screenshot(path=str(p))
-        else:
-            await page.screenshot(path=str(p), full_page=False)
-    shots.append(name)
+async def step(page: Any, n: int, name: str, section: str | None = None) -> None:
+    await shot(page, f"day-{n:02d}-{name}", full_page=False, section=section, doc=True)
 
 
 async def context(browser: Any, url: str, width: int) -> Any:
@@ -170,7 +159,7 @@ async def day(browser: Any, url: str) -> None:
     await admin.wait_for_selector("#roster-ready")
     counts = await admin.locator("#roster-counts").inner_text()
     assert "新增 9" in counts and "错误 0" in counts, counts
-    await shot(admin, 1, "admin-roster-preview")
+    await step(admin, 1, "admin-roster-preview")
     await admin.click("#roster-import")
     await admin.wait_for_selector("#roster-done")
     await admin.click("#roster-issue")
@@ -180,7 +169,7 @@ async def day(browser: Any, url: str) -> None:
         cells = await row.locator("td").all_inner_texts()
         slips[cells[0]] = cells[3]
     assert sorted(slips) == ["d01", "d02", "d03", "d04", "d05", "d06", "gongwei", "jtj", "mishu"]
-    await shot(admin, 2, "admin-first-passwords", "#roster")
+    await step(admin, 2, "admin-first-passwords", "#roster")
     parts = {p for pw in slips.values() for p in pw.split("-")}
     no_raw_codes(await admin.locator("#main").inner_text(), "admin console", USERNAMES | parts)
     await admin.locator("#changes-list li", has_text="系统管理员").first.wait_for()
@@ -191,7 +180,7 @@ async def day(browser: Any, url: str) -> None:
     d1 = await first_login(browser, url, "d01", slips["d01"], 360)
     d2 = await first_login(browser, url, "d02", slips["d02"], 360)
     unit = await first_login(browser, url, "jtj", slips["jtj"], 360)
-    await shot(d1, 3, "deputy-first-login")
+    await step(d1, 3, "deputy-first-login")
 
     # 3. The secretariat's schedule and a notice to all.
     await sec.fill("#s-title", "第一次全体会议")
@@ -213,7 +202,7 @@ async def day(browser: Any, url: str) -> None:
     await sec.fill("#a-title", "审议政府工作报告")
     await sec.click("#agenda-form button[type=submit]")
     await sec.locator("#setup-agenda li", has_text="审议政府工作报告").wait_for()
-    await shot(sec, 4, "secretariat-schedule", "#setup")
+    await step(sec, 4, "secretariat-schedule", "#setup")
 
     await sec.fill("#n-title", "关于第一次全体会议的通知")
     await sec.fill("#n-text", "请各位代表今天上午准时出席，凭手机签到。")
@@ -228,7 +217,7 @@ async def day(browser: Any, url: str) -> None:
     notice = d1.locator("#notices li.notice", has_text="关于第一次全体会议的通知")
     await notice.wait_for()
     await notice.locator("button.open").click()
-    await shot(d1, 5, "deputy-notice")
+    await step(d1, 5, "deputy-notice")
     await d1.click("#tab-meeting")
     mine = d1.locator("#my-sittings li", has_text="第一次全体会议")
     await mine.locator("button.checkin").click()
@@ -252,7 +241,7 @@ async def day(browser: Any, url: str) -> None:
     await leave.locator("button.primary").click()
     await sec.wait_for_selector("#att-groups li[data-status='on_leave']")
     await d2.wait_for_selector("#my-sittings li[data-state='leave:approved']")
-    await shot(sec, 6, "secretariat-attendance", "#attendance")
+    await step(sec, 6, "secretariat-attendance", "#attendance")
 
     await d1.select_option("#spk-sitting", group_id)
     await d1.click("#spk-request")
@@ -265,7 +254,7 @@ async def day(browser: Any, url: str) -> None:
     await queued.wait_for()
     await queued.locator("button.primary").click()
     await d1.wait_for_selector(f'#my-speech [data-request="{request_id}"][data-status="speaking"]')
-    await shot(sec, 7, "secretariat-speech-timer", "#speakers")
+    await step(sec, 7, "secretariat-speech-timer", "#speakers")
     await sec.locator(
         f'#spk-box [data-request="{request_id}"][data-status="speaking"] button'
     ).click()
@@ -276,7 +265,7 @@ async def day(browser: Any, url: str) -> None:
     op = d1.locator("#my-opinions li[data-opinion]", has_text="城东新区")
     await op.wait_for()
     opinion_id = await op.get_attribute("data-opinion")
-    await shot(d1, 8, "deputy-meeting")
+    await step(d1, 8, "deputy-meeting")
 
     # The secretariat hands it to the unit; the unit signs and replies; the deputy rates.
     row = sec.locator(f'#opinion-list li[data-opinion="{opinion_id}"]')
@@ -292,7 +281,7 @@ async def day(browser: Any, url: str) -> None:
     item_id = await card.get_attribute("data-item")
     ucard = unit.locator(f'#todo li.item[data-item="{item_id}"]')
     await ucard.wait_for()
-    await shot(unit, 9, "unit-handover")
+    await step(unit, 9, "unit-handover")
     await ucard.locator("button.act-sign").click()
     await sec.wait_for_selector(
         f'#item-list li.item[data-item="{item_id}"][data-state="in_progress"]'
@@ -308,7 +297,7 @@ async def day(browser: Any, url: str) -> None:
     await dcard.locator("input[value=satisfied]").check()
     await dcard.locator("form.form-evaluate button[type=submit]").click()
     await d1.wait_for_selector(f'#my-items li.item[data-item="{item_id}"][data-state="closed"]')
-    await shot(d1, 10, "deputy-item-rated")
+    await step(d1, 10, "deputy-item-rated")
 
     # A suggestion from the other deputy, on the phone.
     await d2.click("#tab-items")
@@ -334,7 +323,7 @@ async def day(browser: Any, url: str) -> None:
     )
     rate = await sec.inner_text("#att-rate")
     assert rate == "出席率：33.3%", rate
-    await shot(sec, 11, "secretariat-closed", "#attendance")
+    await step(sec, 11, "secretariat-closed", "#attendance")
     no_raw_codes(await sec.locator("#main").inner_text(), "secretariat console")
 
     # 6. The supervisor: attendance, statistics, the deputy's file.
@@ -344,7 +333,7 @@ async def day(browser: Any, url: str) -> None:
         sup, "() => document.querySelector('#st-attendance b')?.textContent.trim() !== '—'"
     )
     assert await sup.inner_text("#st-suggestions b") == "1"
-    await shot(sup, 13, "supervisor-statistics", "#stats")
+    await step(sup, 13, "supervisor-statistics", "#stats")
     await sup.fill("#file-deputy", "")
     await sup.type("#file-deputy", "张建国", delay=30)
     await sup.locator("#file-deputy ~ .picker-list li", has_text="张建国").first.click()
@@ -355,7 +344,7 @@ async def day(browser: Any, url: str) -> None:
     for want in ("张建国", "城东新区", "第一次全体会议", "东城区代表团分组审议", "已办结"):
         assert want in text, (want, text)
     no_raw_codes(text, "performance file")
-    await shot(sup, 12, "supervisor-file", "#file-out")
+    await step(sup, 12, "supervisor-file", "#file-out")
 
     for p in (admin, sec, d1, d2, unit, sup):
         assert p.js_errors == [], p.js_errors
