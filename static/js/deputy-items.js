@@ -3,7 +3,7 @@
 
 import { get } from "./api.js";
 import { t } from "./i18n.js";
-import { ItemBoard, allowedActions } from "./items.js";
+import { ItemBoard, owedActions } from "./items.js";
 import { submit } from "./outbox.js";
 import { chooser } from "./picker.js";
 import { busy, draft, el, field, fill, flash } from "./ui.js";
@@ -27,7 +27,7 @@ export function onMessage(m) {
 }
 
 function drawBadge() {
-  const n = board.count((item) => allowedActions(item).length > 0);
+  const n = board.count((item) => owedActions(item).length > 0);
   const badge = document.getElementById("items-badge");
   badge.textContent = String(n);
   badge.hidden = n === 0;

@@ -62,7 +62,7 @@ def test_a_deputy_evaluates_once_per_round() -> None:
     f = Facts(deputies=frozenset({5, 6}), evaluated=frozenset({5}))
     with pytest.raises(Conflict) as e:
         check(lc.REPLIED, "evaluate", DEP, f, 5)
-    assert e.value.extra["allowed"] == ["evaluate"]  # deputy 6 still may
+    assert e.value.extra["allowed"] == ["ask", "evaluate"]  # deputy 6 still may evaluate
     assert "already evaluated" in e.value.message
 
 
