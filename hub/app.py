@@ -24,6 +24,7 @@ from hub.api import (
     attendance,
     calendar,
     channels,
+    conversations,
     deadlines,
     devices,
     directory,
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     api_modules += [attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
     api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster]
+    api_modules += [conversations]
     routes = [
         Route("/", _index),
         openapi.route([m.spec for m in api_modules]),

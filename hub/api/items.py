@@ -132,6 +132,11 @@ ACTION_DOCS: dict[str, tuple[str, str]] = {
         "lead unit",
         "Answer a deputy's follow-up question (question_id; default: the oldest waiting)",
     ),
+    "message": (
+        "a deputy of the item, a unit on it, the secretariat",
+        "Say something about the item to its deputies, units and the secretariat while it "
+        "is open (item.message, on its timeline)",
+    ),
     "evaluate": (
         "deputy of the item",
         "Evaluate the reply (满意度测评), once per round; when every deputy has: → closed, or "

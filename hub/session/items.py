@@ -360,7 +360,12 @@ class Ctx:
         return due is None or (now is not None and due <= now)
 
     def relations(self, me: Member) -> tuple[frozenset[str], int | None]:
-        """The caller's actor roles on this item and the id guards compare (deputy or unit)."""
+        """The caller's actor roles on this item and the id guards compare (deputy or unit);
+        with ``party`` when one of them is (``lifecycle.PARTIES``)."""
+        rel, key = self._relations(me)
+        return (rel | {"party"} if rel & lc.PARTIES else rel), key
+
+    def _relations(self, me: Member) -> tuple[frozenset[str], int | None]:
         if me.role == "secretariat":
             return frozenset({"secretariat"}), me.id
         if me.role == "deputy":
@@ -1255,6 +1260,10 @@ async def _answer(st: Step) -> dict[str, Any]:
     return {"question_id": q.id, "deputy_id": q.deputy_id, "text": st.args["text"]}
 
 
+async def _message(st: Step) -> dict[str, Any]:
+    return {"text": st.args["text"]}
+
+
 Effect = Callable[[Step], Awaitable[dict[str, Any]]]
 
 EFFECTS: dict[str, Effect] = {
@@ -1274,6 +1283,7 @@ EFFECTS: dict[str, Effect] = {
     "reply": _reply,
     "evaluate": _evaluate,
     "close_unevaluated": _close_unevaluated,
+    "message": _message,
     "confirm_contact": _confirm_contact,
     "dispute_contact": _dispute_contact,
     "ask": _ask,

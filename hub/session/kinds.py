@@ -34,6 +34,8 @@ FAMILIES: dict[str, str] = {
     "points": "use POST /api/points/disputes and /api/points/disputes/{id}/resolve",
     "reach": "the hub appends it itself as it sends a notice through Web Push",
     "roster": "use POST /api/meetings/{id}/roster/import",
+    "conversation": "use POST /api/conversations (a deputy and the secretariat), or "
+    "/api/items/{id}/message (about an item)",
 }
 """Each reserved family, and what to use instead of publishing its kinds raw."""
 

@@ -27,6 +27,8 @@ deputy          a deputy of the item: the author and confirmed co-signers of a
                 suggestion, the deputies of the opinions a commit-to-do item came from
 lead_unit       an account of the item's lead unit (主办)
 co_unit         an account of one of the item's co-units (协办)
+party           any of secretariat, deputy, lead_unit, co_unit: the people who talk
+                about the item (its ``message``)
 ==============  ===========================================================
 """
 
@@ -85,7 +87,9 @@ STATES = (
 )
 FINAL = frozenset({NOT_ACCEPTED, CLOSED})
 
-ACTORS = ("secretariat", "author", "cosigner", "deputy", "lead_unit", "co_unit")
+ACTORS = ("secretariat", "author", "cosigner", "deputy", "lead_unit", "co_unit", "party")
+PARTIES = frozenset({"secretariat", "deputy", "lead_unit", "co_unit"})
+"""The relations that make a caller a ``party`` of the item."""
 
 EVALUATED, NO_EVALUATION = "evaluated", "no_evaluation"
 CLOSED_REASONS = (EVALUATED, NO_EVALUATION)
@@ -554,9 +558,10 @@ class Action:
 
     @property
     def endpoint(self) -> str:
-        """Where it is posted: an action on a suggestion not yet handed over is under
-        ``/api/suggestions``, every other under ``/api/items``."""
-        return "suggestions" if set(self.from_states) & set(REVIEW) else "items"
+        """Where it is posted: an action only on a suggestion not yet handed over is under
+        ``/api/suggestions``, every other (one taken in any state too) under ``/api/items``."""
+        taken_in = {s for s in self.from_states if s is not None}
+        return "suggestions" if taken_in and taken_in <= set(REVIEW) else "items"
 
 
 A = Action
@@ -615,6 +620,10 @@ REGISTRY: tuple[Action, ...] = (
     # the deputies evaluate the reply
     A("evaluate", "deputy", (REPLIED,), (REPLIED, CLOSED, REHANDLING), "item.evaluated",
       EvaluationInput, _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
+    # the conversation about the item between its deputies, units and the secretariat,
+    # while it is open; every message on its timeline and in the log
+    A("message", "party", tuple(s for s in STATES if s not in FINAL), STAYS, "item.message",
+      TextInput, _text),
     # the evaluation deadline passed without every deputy's evaluation
     A("close_unevaluated", "secretariat", (REPLIED,), (CLOSED, REHANDLING),
       "item.closed_unevaluated", NoteInput, _note, guard=_evaluation_overdue,

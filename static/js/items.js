@@ -35,9 +35,13 @@ const METHODS = ["phone", "visit", "meeting", "message", "other"];
 /** The actions the caller may take on `item` now, as the server listed them. */
 export const allowedActions = (item) => (item.actions || []).filter((a) => a.allowed);
 
-/** The allowed actions the item waits on the caller for (a follow-up question is the
- * deputy's to ask when they wish: it is never owed, and counts in no badge). */
-export const owedActions = (item) => allowedActions(item).filter((a) => a.name !== "ask");
+/** The allowed actions the item waits on the caller for (counted in badges and to-do
+ * lists). */
+export const owedActions = (item) => allowedActions(item).filter((a) => !NEVER_OWED.has(a.name));
+
+/** What the caller may do when they wish, never waited on: a follow-up question, a
+ * message about the item. */
+const NEVER_OWED = new Set(["ask", "message"]);
 
 /** Why the caller may not take a listed action now, in the page's language. */
 export function whyNot(a, item) {
@@ -138,6 +142,7 @@ export class ItemBoard {
     this.compare = ORDERS[order];
     this.cards = new Map(); // id -> {item, events, detail, open, li}
     this.query = null;
+    this.listed = new Set();
     this.reloadTimer = null;
   }
 
@@ -145,8 +150,10 @@ export class ItemBoard {
     this.query = query;
     const order = this.order === "deadline" ? "&order=deadline" : "";
     const r = await get(`/api/items?${query}${order}&limit=500`);
+    this.listed = new Set(r.items.map((item) => item.id)); // what the server found for the query
     for (const item of r.items) this._upsert(item, null);
     this.render();
+    return r;
   }
 
   /** Apply a message; resolves true if it concerned an item this board shows (or may
@@ -423,6 +430,9 @@ export class ItemBoard {
       }
       case "ask":
         text("text", "item.question", true, 3);
+        break;
+      case "message":
+        text("text", "item.messageText", true, 3);
         break;
       case "answer": {
         const pick = el("select", { name: "question_id" });

@@ -9,7 +9,7 @@
 
 import { get, keepCopies, post } from "./api.js";
 import { t } from "./i18n.js";
-import { ItemBoard, allowedActions } from "./items.js";
+import { ItemBoard, allowedActions, owedActions } from "./items.js";
 import { startPage } from "./ui.js";
 
 keepCopies(); // offline, the inbox shows what it read last
@@ -121,7 +121,7 @@ function alertHandover() {
 // -- the boards -------------------------------------------------------------------------
 
 const units = new Map();
-const isTodo = (item) => allowedActions(item).length > 0;
+const isTodo = (item) => owedActions(item).length > 0;
 const onFresh = (item, event) => {
   for (const u of [item.lead_unit, ...item.co_units]) if (u) units.set(u.id, u.name);
   if (event && (event.action === "hand_over" || event.action === "reassign")) alertHandover();

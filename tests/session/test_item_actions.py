@@ -161,6 +161,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "dispute_contact": {"reason": "没有联系过我"},
     "ask": {"text": "何时完工？"},
     "answer": {"text": "月底完工"},
+    "message": {"text": "请问进展如何？"},
 }
 ON_ITEMS = [a.name for a in lc.REGISTRY if a.on_existing]
 # The matrix checks the registry's logic, which is the same on both databases: all of it
@@ -174,6 +175,10 @@ ON_POSTGRESQL = (
     "evaluation_overdue",
     "replied_asked",
 )
+
+
+def _with_party(rel: set[str]) -> set[str]:
+    return rel | {"party"} if rel & lc.PARTIES else rel
 
 
 class Cast:
@@ -203,6 +208,9 @@ class Cast:
 
     def relations(self, actor: str, kind: str, state: str) -> set[str]:
         """The roles the caller holds on the item (which decide forbidden vs conflict)."""
+        return _with_party(self._relations(actor, kind, state))
+
+    def _relations(self, actor: str, kind: str, state: str) -> set[str]:
         handed = state not in lc.REVIEW and state != lc.NOT_ACCEPTED
         if actor == "owner":
             return {"deputy"}
@@ -322,7 +330,21 @@ async def test_listed_actions_are_exactly_the_accepted_ones(hub: RunningHub, wor
     """For every state × caller, an action is listed allowed iff the server accepts it
     (on PostgreSQL, for the states of :data:`ON_POSTGRESQL`)."""
     on_postgresql = hub.services.settings.db_url.startswith("postgresql")
-    seen = await check_every_state_and_caller(hub, world, ON_POSTGRESQL if on_postgresql else STEPS)
+    every = await check_every_state_and_caller(
+        hub, world, ON_POSTGRESQL if on_postgresql else STEPS
+    )
+    # the item's conversation: every party, in every state but the final ones
+    for scenario, callers in every.items():
+        final = scenario in ("not_accepted", "closed", "closed_unevaluated")
+        for actor, ok in callers.items():
+            before_units = scenario in ("cosigning", "submitted", "accepted", "not_accepted")
+            party = (
+                actor in ("owner", "sec")
+                or (actor == "cosigner" and scenario != "cosigning")
+                or (actor in ("lead", "co") and not before_units)
+            )
+            assert ("message" in ok) == (party and not final), (scenario, actor)
+    seen = {s: {a: ok - {"message"} for a, ok in c.items()} for s, c in every.items()}
     assert "reply" not in seen["in_progress"]["lead"]  # a co-unit's opinion is pending
     assert "reply" in seen["in_progress_co_sent"]["lead"]
     assert "reply" in seen["rehandling"]["lead"]  # re-handling does not ask co-units again
@@ -375,6 +397,7 @@ async def test_a_refused_action_is_listed_with_its_reason(hub: RunningHub, world
             "contact": True,
             "request_extension": True,
             "reply": False,
+            "message": True,
         }
         reply = next(a for a in r["actions"] if a["name"] == "reply")
         assert reply["reason"] == {
