@@ -41,6 +41,7 @@ from hub.api import (
     points,
     push,
     roster,
+    search,
     speakers,
     statistics,
     suggestions,
@@ -172,7 +173,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     api_modules += [attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
     api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster]
-    api_modules += [conversations]
+    api_modules += [conversations, search]
     routes = [
         Route("/", _index),
         openapi.route([m.spec for m in api_modules]),

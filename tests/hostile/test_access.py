@@ -447,6 +447,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     # a deputy in their own thread, the secretariat to a deputy (tests/session/test_conversations.py)
     ("POST", "/api/conversations", None, SEC | {"deputy"}),
     ("GET", "/api/conversations", None, STAFF | DEPUTIES),  # a deputy: their own
+    ("GET", "/api/search", None, DEPUTIES | {"unit"}),  # their own; staff use the lists
     ("POST", "/api/suggestions", None, {"deputy"}),
     ("GET", "/api/suggestions", None, ALL),
     ("POST", "/api/suggestions/{id}/cosign", "suggestion", NOBODY),
