@@ -16,6 +16,7 @@ from hub.shapes import Query
 
 async def send(request: Request) -> Response:
     me = await principal(request)
+    cv.check_writer(me)
     d = await decode(request, cv.ConversationInput)
     return JSON(await cv.send(services(request), me, d), status_code=201)
 

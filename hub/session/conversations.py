@@ -103,20 +103,26 @@ def _message(m: Any) -> dict[str, Any]:
     }
 
 
+def check_writer(me: Member) -> None:
+    """Only a deputy and the secretariat write in conversations: anyone else is refused
+    before their request's body is read (a 403, not a 400 for what they sent)."""
+    if me.role not in ("deputy", "secretariat"):
+        raise Forbidden(f"a {me.role} has no conversation with the secretariat")
+
+
 async def send(s: Services, me: Member, d: ConversationInput) -> dict[str, Any]:
     """Write in a deputy's conversation; the message as the deputy's channel holds it."""
+    check_writer(me)
     if me.role == "deputy":
         if d.deputy_id not in (None, me.id):
             raise Forbidden("a deputy writes only in their own conversation with the secretariat")
         if d.meeting_id not in me.meetings:
             raise Forbidden(f"you do not take part in meeting {d.meeting_id}")
         deputy_id = me.id
-    elif me.role == "secretariat":
+    else:  # the secretariat
         if d.deputy_id is None:
             raise BadRequest("`deputy_id` is required: the deputy written to", field="deputy_id")
         deputy_id = d.deputy_id
-    else:
-        raise Forbidden(f"a {me.role} has no conversation with the secretariat")
     async with s.node.writing() as w:
         if (
             await w.conn.execute(sa.select(meetings.c.id).where(meetings.c.id == d.meeting_id))

@@ -28,6 +28,10 @@ Tables (the item timeline and statistics are built on ``item_events``):
   (``action``), when (``at``, from ``services.clock``), ``from_state``, ``to_state``,
   the handling ``round`` and the action's ``payload`` (JSON). The payload of each action
   is listed in ``docs/workflows.md``.
+* The deputies' feedback — the contacts the lead unit recorded with what each deputy said
+  of them, the follow-up questions and their answers — has no table: it is read from the
+  item's ``contact``, ``confirm_contact``, ``dispute_contact``, ``ask`` and ``answer``
+  events (:func:`threads`).
 * ``item_seen`` — when a unit's account last saw an item (opened it, acknowledged the
   hand-over alert, or acted on it): one row per person and item, moved forward each
   time. Not part of the log and not a workflow step (:func:`mark_seen`); an item counts
