@@ -41,8 +41,10 @@ export async function mountTalk(box, { me, meetingId, channel, query, console: d
       text.value = "";
       kept.clear();
       if (r.queued) return flash(t("outbox.queued"));
-      add(r.data);
+      // The answer is the copy on the deputy's channel; the console lists the desk's copy
+      // (another id), which comes live.
       if (desk) form.hidden = true;
+      else add(r.data);
       flash(t("talk.sent"));
     });
   });
@@ -56,7 +58,8 @@ export async function mountTalk(box, { me, meetingId, channel, query, console: d
 
   function line(m) {
     const mine = m.sender.id === me.id;
-    const who = m.sender.role === "secretariat" ? `${t("role.secretariat")} · ${m.sender.name}` : m.sender.name;
+    const staff = t("role.secretariat");
+    const who = m.sender.role === "secretariat" && !m.sender.name.includes(staff) ? `${staff} · ${m.sender.name}` : m.sender.name;
     const li = el(
       "li",
       { class: `talk ${mine ? "mine" : ""}`, "data-talk": m.id, "data-deputy": m.deputy.id },

@@ -62,9 +62,17 @@ async def test_deputy_confirms_a_contact_and_asks_the_unit_answers(
     await uform.locator("button[type=submit]").click()
     await card.locator(".chip.questions-open").wait_for(state="detached")
 
+    # a message about the item, heard live on the unit's card
+    await card.locator("button.act-message").click()
+    await card.locator("form.form-message textarea[name=text]").fill("谢谢，期待早日开通。")
+    await card.locator("form.form-message button[type=submit]").click()
+    await ucard.locator(".last-step", has_text="谢谢，期待早日开通。").wait_for()
+    assert "王建国" in await ucard.locator(".last-step").inner_text()
+    assert "留言" in await ucard.locator(".last-step").inner_text()
+
     # the timeline names each person, in zh-CN and in English
     await card.locator("button.details").click()
-    await card.locator('.timeline li[data-action="answer"]').wait_for()
+    await card.locator('.timeline li[data-action="message"]').wait_for()
     lines = await card.locator(".timeline li").all_inner_texts()
     steps = {
         a: t
@@ -81,6 +89,7 @@ async def test_deputy_confirms_a_contact_and_asks_the_unit_answers(
     assert "王建国" in steps["confirm_contact"] and "确认联系属实" in steps["confirm_contact"]
     assert "王建国" in steps["ask"] and "夜班车什么时候开通？" in steps["ask"]
     assert "答复追问" in steps["answer"] and "下月起开通21路夜班车。" in steps["answer"]
+    assert "王建国" in steps["message"] and "谢谢，期待早日开通。" in steps["message"]
     questions = await card.locator(".questions").inner_text()
     assert "王建国：" in questions and "下月起开通21路夜班车。" in questions
     contacts = await card.locator(".recorded-contacts").inner_text()
