@@ -123,3 +123,21 @@ async def test_talk_about_an_item_on_its_timeline(hub: RunningHub, world: World)
             ("交通局承办员", "已安排专人"),
             ("秘书处", "请按期答复"),
         ]
+
+
+async def test_a_message_sent_again_with_its_key_is_stored_once(
+    hub: RunningHub, world: World
+) -> None:
+    """The page's outbox sends a write again with the same Idempotency-Key when it did not
+    see the answer: the conversation keeps one message, and the retry gets the first answer."""
+    dep, m = world.deputies[0], world.meeting
+    headers = {"authorization": f"Bearer {world.tok(dep)}", "idempotency-key": "talk-1"}
+    body = {"meeting_id": m, "text": "同一条消息"}
+    async with Api(hub, world) as api:
+        first = await api.http.post("/api/conversations", json=body, headers=headers)
+        again = await api.http.post("/api/conversations", json=body, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert again.headers.get("idempotency-replayed") == "true"
+        assert again.json() == first.json()
+        page = await api.get(dep, "/api/conversations")
+        assert [x["text"] for x in page["messages"]] == ["同一条消息"]
