@@ -24,6 +24,7 @@ from hub.api import (
     attendance,
     calendar,
     channels,
+    conversations,
     deadlines,
     devices,
     directory,
@@ -41,6 +42,7 @@ from hub.api import (
     push,
     roster,
     setup,
+    search,
     speakers,
     statistics,
     suggestions,
@@ -172,6 +174,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None) -
     api_modules += [attendance, speakers]
     api_modules += [directory, archive, performance, points, statistics]
     api_modules += [opinions, items, suggestions, calendar, deadlines, push, roster, setup]
+    api_modules += [conversations, search]
     routes = [
         Route("/", _index),
         openapi.route([m.spec for m in api_modules]),

@@ -113,6 +113,30 @@ ACTION_DOCS: dict[str, tuple[str, str]] = {
         "evaluation (closed_reason no_evaluation: no rating is recorded for the missing "
         "ones); if a deputy rated it unsatisfied this round it goes to re-handling instead",
     ),
+    "confirm_contact": (
+        "deputy of the item",
+        "Confirm a contact the lead unit recorded with you (contact_id; default: the oldest "
+        "waiting for you)",
+    ),
+    "dispute_contact": (
+        "deputy of the item",
+        "Dispute a contact the lead unit recorded with you, with a reason (contact_id; "
+        "default: the oldest waiting for you)",
+    ),
+    "ask": (
+        "deputy of the item",
+        "Ask the lead unit a follow-up question (追问), one open at a time per deputy; the "
+        "item counts it in questions_open until answered",
+    ),
+    "answer": (
+        "lead unit",
+        "Answer a deputy's follow-up question (question_id; default: the oldest waiting)",
+    ),
+    "message": (
+        "a deputy of the item, a unit on it, the secretariat",
+        "Say something about the item to its deputies, units and the secretariat while it "
+        "is open (item.message, on its timeline)",
+    ),
     "evaluate": (
         "deputy of the item",
         "Evaluate the reply (满意度测评), once per round; when every deputy has: → closed, or "

@@ -28,6 +28,10 @@ Tables (the item timeline and statistics are built on ``item_events``):
   (``action``), when (``at``, from ``services.clock``), ``from_state``, ``to_state``,
   the handling ``round`` and the action's ``payload`` (JSON). The payload of each action
   is listed in ``docs/workflows.md``.
+* The deputies' feedback — the contacts the lead unit recorded with what each deputy said
+  of them, the follow-up questions and their answers — has no table: it is read from the
+  item's ``contact``, ``confirm_contact``, ``dispute_contact``, ``ask`` and ``answer``
+  events (:func:`threads`).
 * ``item_seen`` — when a unit's account last saw an item (opened it, acknowledged the
   hand-over alert, or acted on it): one row per person and item, moved forward each
   time. Not part of the log and not a workflow step (:func:`mark_seen`); an item counts
@@ -37,7 +41,7 @@ Tables (the item timeline and statistics are built on ``item_events``):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -176,6 +180,121 @@ item_seen = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# -- the deputies' feedback: recorded contacts and follow-up questions ------------------
+
+FEEDBACK = ("contact", "confirm_contact", "dispute_contact", "ask", "answer")
+"""The actions whose events make the contacts and questions of an item (:func:`threads`)."""
+
+
+@dataclass
+class ContactThread:
+    """A contact the lead unit recorded, and what each deputy it concerns said of it."""
+
+    id: int  # its event's id
+    at: datetime
+    unit_id: int | None
+    method: str
+    note: str
+    deputy_ids: list[int]  # the deputies it concerns
+    feedback: dict[int, tuple[bool, str | None, datetime]]  # deputy -> confirmed, reason, at
+
+    def waiting(self) -> list[int]:
+        """The deputies yet to confirm or dispute it."""
+        return [d for d in self.deputy_ids if d not in self.feedback]
+
+
+@dataclass
+class QuestionThread:
+    """A deputy's follow-up question and the lead unit's answer (None: still waiting)."""
+
+    id: int  # its event's id
+    at: datetime
+    deputy_id: int
+    text: str
+    answer: tuple[str, int | None, datetime] | None = None  # text, unit, at
+
+
+@dataclass
+class Threads:
+    contacts: list[ContactThread]
+    questions: list[QuestionThread]
+
+    def contact_for(self, me: int, contact_id: int | None) -> ContactThread:
+        """The contact ``me`` confirms or disputes: ``contact_id``, or the oldest waiting
+        for them; refused (``bad_request``, ``field: contact_id``) when it is none of the
+        item's or does not wait for them."""
+        if contact_id is None:
+            c = next((c for c in self.contacts if me in c.waiting()), None)
+            assert c is not None  # the guard saw one waiting
+            return c
+        c = next((c for c in self.contacts if c.id == contact_id), None)
+        if c is None:
+            raise BadRequest(
+                f"no recorded contact {contact_id} on this item",
+                field="contact_id",
+                reason="unknown_contact",
+            )
+        if me not in c.waiting():
+            raise BadRequest(
+                f"contact {contact_id} does not wait for your confirmation",
+                field="contact_id",
+                reason="contact_not_waiting",
+            )
+        return c
+
+    def question_for(self, question_id: int | None) -> QuestionThread:
+        """The question answered: ``question_id``, or the oldest waiting; refused
+        (``bad_request``, ``field: question_id``) when it is none of the item's or is
+        answered."""
+        open_ = [q for q in self.questions if q.answer is None]
+        if question_id is None:
+            assert open_  # the guard saw one waiting
+            return open_[0]
+        q = next((q for q in self.questions if q.id == question_id), None)
+        if q is None:
+            raise BadRequest(
+                f"no follow-up question {question_id} on this item",
+                field="question_id",
+                reason="unknown_question",
+            )
+        if q.answer is not None:
+            raise BadRequest(
+                f"question {question_id} is already answered",
+                field="question_id",
+                reason="question_answered",
+            )
+        return q
+
+
+def threads(events: Sequence[Any], deputies: Sequence[int]) -> Threads:
+    """The item's contacts and questions from its :data:`FEEDBACK` events (oldest first).
+    A contact without ``deputy_id`` concerns every confirmed deputy of the item."""
+    contacts: dict[int, ContactThread] = {}
+    questions: dict[int, QuestionThread] = {}
+    for e in events:
+        p = orjson.loads(e.payload)
+        at = utc(e.at)
+        if e.action == "contact":
+            who = [int(p["deputy_id"])] if p.get("deputy_id") is not None else list(deputies)
+            unit = None if e.actor_unit_id is None else int(e.actor_unit_id)
+            contacts[int(e.id)] = ContactThread(
+                int(e.id), at, unit, p["method"], p["note"], who, {}
+            )
+        elif e.action in ("confirm_contact", "dispute_contact"):
+            c = contacts.get(int(p["contact_id"]))
+            if c is not None:
+                ok = e.action == "confirm_contact"
+                c.feedback[int(e.actor_id)] = (ok, p.get("reason"), at)
+        elif e.action == "ask":
+            questions[int(e.id)] = QuestionThread(int(e.id), at, int(e.actor_id), p["text"])
+        elif e.action == "answer":
+            q = questions.get(int(p["question_id"]))
+            if q is not None:
+                unit = None if e.actor_unit_id is None else int(e.actor_unit_id)
+                q.answer = (p["text"], unit, at)
+    return Threads(list(contacts.values()), list(questions.values()))
+
+
 # -- reading one item -----------------------------------------------------------------
 
 
@@ -187,6 +306,7 @@ class Ctx:
     units: list[Any]
     deputies: list[Any]
     evaluations: list[Any]  # of the current round
+    feedback: list[Any] = field(default_factory=list)  # its FEEDBACK events, oldest first
 
     @property
     def id(self) -> int:
@@ -218,7 +338,10 @@ class Ctx:
             missing = frozenset(
                 int(u.unit_id) for u in self.units if u.role == "co" and u.opinion_at is None
             )
+        fb = self.threads()
         return lc.Facts(
+            contacts_waiting=frozenset(d for c in fb.contacts for d in c.waiting()),
+            asking=frozenset(q.deputy_id for q in fb.questions if q.answer is None),
             cosigners_pending=frozenset(self.deputy_ids("pending")),
             deputies=frozenset(self.deputy_ids("confirmed")),
             evaluated=frozenset(int(e.deputy_id) for e in self.evaluations),
@@ -229,6 +352,11 @@ class Ctx:
             evaluation_overdue=self.evaluation_overdue(now),
         )
 
+    def threads(self) -> Threads:
+        """The recorded contacts with the deputies' feedback, and the follow-up questions
+        with their answers (:func:`threads`)."""
+        return threads(self.feedback, self.deputy_ids("confirmed"))
+
     def evaluation_overdue(self, now: datetime | None) -> bool:
         """Has the deputies' evaluation deadline of this round passed at ``now``? (An item
         replied before the deadline existed has none: it has passed.)"""
@@ -236,7 +364,12 @@ class Ctx:
         return due is None or (now is not None and due <= now)
 
     def relations(self, me: Member) -> tuple[frozenset[str], int | None]:
-        """The caller's actor roles on this item and the id guards compare (deputy or unit)."""
+        """The caller's actor roles on this item and the id guards compare (deputy or unit);
+        with ``party`` when one of them is (``lifecycle.PARTIES``)."""
+        rel, key = self._relations(me)
+        return (rel | {"party"} if rel & lc.PARTIES else rel), key
+
+    def _relations(self, me: Member) -> tuple[frozenset[str], int | None]:
         if me.role == "secretariat":
             return frozenset({"secretariat"}), me.id
         if me.role == "deputy":
@@ -293,7 +426,14 @@ async def load(conn: AsyncConnection, item_id: int, lock: bool = False) -> Ctx:
             .order_by(item_evaluations.c.id)
         )
     ).all()
-    return Ctx(row, list(us), list(ds), list(es))
+    fb = (
+        await conn.execute(
+            sa.select(item_events)
+            .where(item_events.c.item_id == item_id, item_events.c.action.in_(FEEDBACK))
+            .order_by(item_events.c.id)
+        )
+    ).all()
+    return Ctx(row, list(us), list(ds), list(es), list(fb))
 
 
 async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
@@ -320,7 +460,14 @@ async def load_many(conn: AsyncConnection, ids: Sequence[int]) -> list[Ctx]:
         .where(item_evaluations.c.item_id.in_(ids), item_evaluations.c.round == items.c.round)
         .order_by(item_evaluations.c.id)
     )
-    out = {i: Ctx(rows[i], [], [], []) for i in ids}
+    fb = await conn.execute(
+        sa.select(item_events)
+        .where(item_events.c.item_id.in_(ids), item_events.c.action.in_(FEEDBACK))
+        .order_by(item_events.c.id)
+    )
+    out = {i: Ctx(rows[i], [], [], [], []) for i in ids}
+    for f in fb:
+        out[f.item_id].feedback.append(f)
     for u in us:
         out[u.item_id].units.append(u)
     for d in ds:
@@ -399,6 +546,10 @@ class Item(Shape):
         Timestamp | None, Meta(description="while replied: the deputies' evaluation deadline")
     ]
     updated_at: Timestamp
+    questions_open: Annotated[
+        int,
+        Meta(description="the deputies' follow-up questions waiting for the lead unit's answer"),
+    ] = 0
     seen: (
         Annotated[
             bool,
@@ -445,6 +596,42 @@ class DeputyContact(Shape):
     preferred_contact: Annotated[str, _one_of(CONTACTS)] | None
 
 
+class ContactFeedback(Shape):
+    deputy_id: int
+    confirmed: Annotated[bool, Meta(description="true: confirmed; false: disputed")]
+    reason: Annotated[str | None, Meta(description="why it is disputed")]
+    at: Timestamp
+
+
+class RecordedContact(Shape):
+    """A contact the lead unit recorded (``contact``) and the deputies' feedback on it."""
+
+    id: Annotated[int, Meta(description="the id of its event on the item's timeline")]
+    at: Timestamp
+    unit_id: int | None
+    method: lc.ContactMethod
+    note: str
+    deputy_ids: Annotated[list[int], Meta(description="the deputies it concerns")]
+    waiting: Annotated[list[int], Meta(description="the deputies yet to confirm or dispute it")]
+    feedback: list[ContactFeedback]
+
+
+class QuestionAnswer(Shape):
+    text: str
+    unit_id: int | None
+    at: Timestamp
+
+
+class Question(Shape):
+    """A deputy's follow-up question (``ask``) and the lead unit's answer."""
+
+    id: Annotated[int, Meta(description="the id of its event on the item's timeline")]
+    at: Timestamp
+    deputy_id: int
+    text: str
+    answer: Annotated[QuestionAnswer | None, Meta(description="null: waiting for the answer")]
+
+
 class ItemDetail(Item, kw_only=True):
     """The whole item: its text, the last reply, co-unit opinions, every evaluation."""
 
@@ -455,6 +642,8 @@ class ItemDetail(Item, kw_only=True):
     return_reason: str | None
     unit_opinions: list[UnitOpinion]
     evaluations: list[Evaluation]
+    recorded_contacts: list[RecordedContact]
+    questions: list[Question]
     contacts: (
         Annotated[
             list[DeputyContact],
@@ -565,6 +754,7 @@ def summary(
         "closed_reason": r.closed_reason,
         "evaluation_due": iso_or_none(r.evaluation_due) if r.state == lc.REPLIED else None,
         "updated_at": iso(r.updated_at),
+        "questions_open": sum(1 for q in ctx.threads().questions if q.answer is None),
         **({} if me is None else {"actions": actions(ctx, me, now)}),
         **({} if seen is None else {"seen": seen}),
     }
@@ -617,6 +807,41 @@ def detail(
                 "at": iso(e.at),
             }
             for e in evaluations
+        ],
+        **threads_out(ctx.threads()),
+    }
+
+
+def threads_out(fb: Threads) -> dict[str, Any]:
+    """The detail's ``recorded_contacts`` and ``questions``."""
+    return {
+        "recorded_contacts": [
+            {
+                "id": c.id,
+                "at": iso(c.at),
+                "unit_id": c.unit_id,
+                "method": c.method,
+                "note": c.note,
+                "deputy_ids": c.deputy_ids,
+                "waiting": c.waiting(),
+                "feedback": [
+                    {"deputy_id": d, "confirmed": ok, "reason": why, "at": iso(at)}
+                    for d, (ok, why, at) in c.feedback.items()
+                ],
+            }
+            for c in fb.contacts
+        ],
+        "questions": [
+            {
+                "id": q.id,
+                "at": iso(q.at),
+                "deputy_id": q.deputy_id,
+                "text": q.text,
+                "answer": None
+                if q.answer is None
+                else {"text": q.answer[0], "unit_id": q.answer[1], "at": iso(q.answer[2])},
+            }
+            for q in fb.questions
         ],
     }
 
@@ -697,6 +922,8 @@ async def record(
     """Store the event of an action already applied and announce it; the item after."""
     after = await load(w.conn, item_id)
     event = await insert_event(w.conn, after, action, actor, from_state, payload, now)
+    if action in FEEDBACK:  # the event itself is part of the item's contacts and questions
+        after = await load(w.conn, item_id)
     body = {"item": summary(after, now), "event": event}
     channels = audience(ctx_before, after)
     await w.lock(*channels)
@@ -1016,6 +1243,31 @@ async def _close_unevaluated(st: Step) -> dict[str, Any]:
     return {**_given(st.args), "missing": missing}
 
 
+async def _confirm_contact(st: Step) -> dict[str, Any]:
+    assert st.key is not None
+    c = st.ctx.threads().contact_for(st.key, st.args["contact_id"])
+    return {"contact_id": c.id, "method": c.method}
+
+
+async def _dispute_contact(st: Step) -> dict[str, Any]:
+    assert st.key is not None
+    c = st.ctx.threads().contact_for(st.key, st.args["contact_id"])
+    return {"contact_id": c.id, "method": c.method, "reason": st.args["reason"]}
+
+
+async def _ask(st: Step) -> dict[str, Any]:
+    return {"text": st.args["text"]}
+
+
+async def _answer(st: Step) -> dict[str, Any]:
+    q = st.ctx.threads().question_for(st.args["question_id"])
+    return {"question_id": q.id, "deputy_id": q.deputy_id, "text": st.args["text"]}
+
+
+async def _message(st: Step) -> dict[str, Any]:
+    return {"text": st.args["text"]}
+
+
 Effect = Callable[[Step], Awaitable[dict[str, Any]]]
 
 EFFECTS: dict[str, Effect] = {
@@ -1035,6 +1287,11 @@ EFFECTS: dict[str, Effect] = {
     "reply": _reply,
     "evaluate": _evaluate,
     "close_unevaluated": _close_unevaluated,
+    "message": _message,
+    "confirm_contact": _confirm_contact,
+    "dispute_contact": _dispute_contact,
+    "ask": _ask,
+    "answer": _answer,
 }
 """What each action of an existing item changes besides the state; its event payload.
 (``submit`` creates the item: ``hub.session.suggestions``.)"""

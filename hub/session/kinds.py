@@ -37,6 +37,8 @@ FAMILIES: dict[str, str] = {
     "roster": "use POST /api/meetings/{id}/roster/import and /roster/passwords",
     "setup": "the hub appends it to setup:1 as an admin changes accounts, delegations, "
     "units, meetings, rules or the calendar (/api/admin/…)",
+    "conversation": "use POST /api/conversations (a deputy and the secretariat), or "
+    "/api/items/{id}/message (about an item)",
 }
 """Each reserved family, and what to use instead of publishing its kinds raw."""
 

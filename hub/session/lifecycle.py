@@ -27,6 +27,8 @@ deputy          a deputy of the item: the author and confirmed co-signers of a
                 suggestion, the deputies of the opinions a commit-to-do item came from
 lead_unit       an account of the item's lead unit (主办)
 co_unit         an account of one of the item's co-units (协办)
+party           any of secretariat, deputy, lead_unit, co_unit: the people who talk
+                about the item (its ``message``)
 ==============  ===========================================================
 """
 
@@ -85,7 +87,9 @@ STATES = (
 )
 FINAL = frozenset({NOT_ACCEPTED, CLOSED})
 
-ACTORS = ("secretariat", "author", "cosigner", "deputy", "lead_unit", "co_unit")
+ACTORS = ("secretariat", "author", "cosigner", "deputy", "lead_unit", "co_unit", "party")
+PARTIES = frozenset({"secretariat", "deputy", "lead_unit", "co_unit"})
+"""The relations that make a caller a ``party`` of the item."""
 
 EVALUATED, NO_EVALUATION = "evaluated", "no_evaluation"
 CLOSED_REASONS = (EVALUATED, NO_EVALUATION)
@@ -112,6 +116,10 @@ class Facts:
     # passed (or the item has none: replied before the rule existed)
     evaluation_due: datetime | None = None
     evaluation_overdue: bool = False
+    # the deputies a recorded contact waits on to confirm or dispute it, and the deputies
+    # whose follow-up question waits for the lead unit's answer (deputy ids)
+    contacts_waiting: frozenset[int] = frozenset()
+    asking: frozenset[int] = frozenset()
 
 
 REASON_CODES = (
@@ -122,6 +130,9 @@ REASON_CODES = (
     "extension_pending",  # an extension request waits for a decision
     "no_extension_request",  # there is no extension request to decide
     "evaluation_not_due",  # the deputies still have time to evaluate (params: due)
+    "no_contact_waiting",  # no recorded contact waits for the caller's confirmation
+    "question_open",  # the caller's follow-up question still waits for the unit's answer
+    "no_question_open",  # no follow-up question waits for the unit's answer
 )
 """Every reason a guard gives; the pages have a string ``why.<code>`` for each."""
 
@@ -206,6 +217,29 @@ def _evaluation_overdue(f: Facts, me: int | None) -> Reason | None:
     return Reason("evaluation_not_due", f"the deputies have until {due} to evaluate", {"due": due})
 
 
+def _contact_waiting(f: Facts, me: int | None) -> Reason | None:
+    waiting = f.contacts_waiting if me is None else f.contacts_waiting & {me}
+    if waiting:
+        return None
+    return Reason("no_contact_waiting", "no recorded contact waits for a deputy's confirmation")
+
+
+def _no_question_of_mine(f: Facts, me: int | None) -> Reason | None:
+    if me is None:
+        if f.deputies - f.asking:
+            return None
+        return Reason("question_open", "every deputy's question waits for the unit's answer")
+    if me in f.asking:
+        return Reason("question_open", "your follow-up question waits for the unit's answer")
+    return None
+
+
+def _question_open(f: Facts, me: int | None) -> Reason | None:
+    if f.asking:
+        return None
+    return Reason("no_question_open", "no follow-up question waits for an answer")
+
+
 def _after_signatures(f: Facts) -> str:
     return COSIGNING if f.cosigners_pending else SUBMITTED
 
@@ -230,6 +264,7 @@ class Transition:
     by: str  # one of ACTORS
     guard: Guard | None = None
     resolver: Resolver | None = field(default=None, compare=False)
+    quiet: bool = False
 
     def resolve(self, after: Facts) -> str:
         """The next state, given the facts once the action's own effect is applied."""
@@ -329,6 +364,49 @@ class EvaluationInput(Body):
     reason: Annotated[MaybeShortText, Meta(description="required for unsatisfied")] | None = None
 
 
+class ContactFeedbackInput(Body):
+    """Which recorded contact the deputy confirms (default: the oldest waiting for them)."""
+
+    contact_id: (
+        Annotated[
+            Id,
+            Meta(
+                description="the id of the contact's event on the item's timeline; default: "
+                "the oldest recorded contact waiting for the caller's confirmation"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class ContactDisputeInput(ContactFeedbackInput, kw_only=True):
+    """Which recorded contact the deputy disputes, and why (required)."""
+
+    reason: ShortText
+
+
+class QuestionInput(Body):
+    """A deputy's follow-up question (追问) to the lead unit."""
+
+    text: ShortText
+
+
+class AnswerInput(Body, kw_only=True):
+    """The lead unit's answer to a follow-up question."""
+
+    question_id: (
+        Annotated[
+            Id,
+            Meta(
+                description="the id of the question's event on the item's timeline; default: "
+                "the oldest question waiting for an answer"
+            ),
+        ]
+        | None
+    ) = None
+    text: Text
+
+
 class SuggestionInput(Body):
     """A suggestion as its author submits it, with the deputies asked to co-sign."""
 
@@ -384,6 +462,22 @@ def _evaluation(d: EvaluationInput, clock: Clock, kind: str | None) -> dict[str,
     return {"rating": d.rating, "reason": d.reason or None}
 
 
+def _contact_feedback(d: ContactFeedbackInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"contact_id": d.contact_id}
+
+
+def _contact_dispute(d: ContactDisputeInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"contact_id": d.contact_id, "reason": d.reason}
+
+
+def _question(d: QuestionInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"text": d.text}
+
+
+def _answer(d: AnswerInput, clock: Clock, kind: str | None) -> dict[str, Any]:
+    return {"question_id": d.question_id, "text": d.text}
+
+
 def _submission(d: SuggestionInput, clock: Clock, kind: str | None) -> dict[str, Any]:
     return {
         "meeting_id": d.meeting_id,
@@ -434,7 +528,8 @@ class Action:
     one of them ``resolver`` picks when there are several. ``input`` is the shape of its
     request body, which ``parse`` turns into the effect's arguments; ``kind`` is the
     message it publishes. Its effect on the stored item is
-    ``hub.session.items.EFFECTS[name]``.
+    ``hub.session.items.EFFECTS[name]``. A ``quiet`` action is offered (:func:`options`)
+    only when its guard allows it: its refusal would only say there is nothing to answer.
     """
 
     name: str
@@ -446,6 +541,7 @@ class Action:
     parse: Parse
     guard: Guard | None = None
     resolver: Resolver | None = None
+    quiet: bool = False
 
     def args(self, d: Body | bytes, clock: Clock, kind: str | None) -> dict[str, Any]:
         """The effect's arguments from the input: a Struct, or the request's JSON body
@@ -462,13 +558,15 @@ class Action:
 
     @property
     def endpoint(self) -> str:
-        """Where it is posted: an action on a suggestion not yet handed over is under
-        ``/api/suggestions``, every other under ``/api/items``."""
-        return "suggestions" if set(self.from_states) & set(REVIEW) else "items"
+        """Where it is posted: an action only on a suggestion not yet handed over is under
+        ``/api/suggestions``, every other (one taken in any state too) under ``/api/items``."""
+        taken_in = {s for s in self.from_states if s is not None}
+        return "suggestions" if taken_in and taken_in <= set(REVIEW) else "items"
 
 
 A = Action
 _WORK = (IN_PROGRESS, REHANDLING)
+_FEEDBACK = (IN_PROGRESS, REHANDLING, REPLIED)  # a unit handles it, or has replied
 REVIEW = (COSIGNING, SUBMITTED, ACCEPTED)  # a suggestion before hand-over
 _SIGNED = (COSIGNING, SUBMITTED)
 STAYS: tuple[str, ...] = ()  # the action leaves the item in its state
@@ -509,9 +607,23 @@ REGISTRY: tuple[Action, ...] = (
     A("refuse_extension", "secretariat", _WORK, STAYS, "item.extension_refused",
       OptionalReasonInput, _optional_reason, guard=_extension_pending),
     A("reply", "lead_unit", _WORK, (REPLIED,), "item.replied", ReplyInput, _reply, guard=_co_opinions_in),
+    # the deputies' feedback on the handling: a recorded contact confirmed or disputed, a
+    # follow-up question (追问) the lead unit must answer
+    A("confirm_contact", "deputy", _FEEDBACK, STAYS, "item.contact_confirmed",
+      ContactFeedbackInput, _contact_feedback, guard=_contact_waiting, quiet=True),
+    A("dispute_contact", "deputy", _FEEDBACK, STAYS, "item.contact_disputed",
+      ContactDisputeInput, _contact_dispute, guard=_contact_waiting, quiet=True),
+    A("ask", "deputy", _FEEDBACK, STAYS, "item.asked", QuestionInput, _question,
+      guard=_no_question_of_mine),
+    A("answer", "lead_unit", _FEEDBACK, STAYS, "item.answered", AnswerInput, _answer,
+      guard=_question_open, quiet=True),
     # the deputies evaluate the reply
     A("evaluate", "deputy", (REPLIED,), (REPLIED, CLOSED, REHANDLING), "item.evaluated",
       EvaluationInput, _evaluation, guard=_not_evaluated, resolver=_after_evaluation),
+    # the conversation about the item between its deputies, units and the secretariat,
+    # while it is open; every message on its timeline and in the log
+    A("message", "party", tuple(s for s in STATES if s not in FINAL), STAYS, "item.message",
+      TextInput, _text),
     # the evaluation deadline passed without every deputy's evaluation
     A("close_unevaluated", "secretariat", (REPLIED,), (CLOSED, REHANDLING),
       "item.closed_unevaluated", NoteInput, _note, guard=_evaluation_overdue,
@@ -524,7 +636,7 @@ ACTION: dict[str, Action] = {a.name: a for a in REGISTRY}
 
 def _row(a: Action, state: str | None) -> Transition:
     stays = () if state is None else (state,)
-    return Transition(state, a.name, a.to or stays, a.by, a.guard, a.resolver)
+    return Transition(state, a.name, a.to or stays, a.by, a.guard, a.resolver, a.quiet)
 
 
 TABLE: tuple[Transition, ...] = tuple(_row(a, s) for a in REGISTRY for s in a.from_states)
@@ -590,14 +702,17 @@ def options(
 ) -> list[dict[str, object]]:
     """The actions of an existing item in play for a caller: each one the caller's
     relations make theirs and the item's state offers, in table order, with
-    ``allowed`` and, when refused by a guard, its ``reason``. Decided exactly as
-    :func:`check` decides: an action is listed allowed iff ``check`` accepts it."""
+    ``allowed`` and, when refused by a guard, its ``reason`` (a ``quiet`` one refused is
+    left out). Decided exactly as :func:`check` decides: an action is listed allowed iff
+    ``check`` accepts it."""
     out: list[dict[str, object]] = []
     for action in ACTIONS:
         t = _INDEX.get((state, action))
         if t is None or t.by not in relations:
             continue
         why = refusal(t, facts, me)
+        if why is not None and t.quiet:
+            continue
         out.append(
             {"name": action, "allowed": True}
             if why is None

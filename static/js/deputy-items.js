@@ -3,8 +3,9 @@
 
 import { get } from "./api.js";
 import { t } from "./i18n.js";
-import { ItemBoard, allowedActions } from "./items.js";
+import { ItemBoard, owedActions } from "./items.js";
 import { submit } from "./outbox.js";
+import { mountSearch } from "./search.js";
 import { chooser } from "./picker.js";
 import { busy, draft, el, field, fill, flash } from "./ui.js";
 
@@ -18,6 +19,7 @@ export async function mount(c) {
   fill(document.querySelector("#items .body"), list);
   await board.load("");
   drawBadge();
+  mountSearch(document.querySelector("#search .body"), ["notice", "document", "opinion", "suggestion", "item"]);
   await drawSuggest();
 }
 
@@ -27,7 +29,7 @@ export function onMessage(m) {
 }
 
 function drawBadge() {
-  const n = board.count((item) => allowedActions(item).length > 0);
+  const n = board.count((item) => owedActions(item).length > 0);
   const badge = document.getElementById("items-badge");
   badge.textContent = String(n);
   badge.hidden = n === 0;

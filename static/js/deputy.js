@@ -7,6 +7,7 @@ import { chip, drawParts, el, fill, startPage, tabs, when } from "./ui.js";
 import * as meetingPart from "./deputy-meeting.js";
 import * as itemsPart from "./deputy-items.js";
 import * as perfPart from "./deputy-perf.js";
+import * as talkPart from "./deputy-talk.js";
 
 keepCopies(); // offline, the page shows what it read last
 const { me, client, read } = await startPage(["deputy"], "page.deputy", { copiesFirst: true });
@@ -212,7 +213,7 @@ function dropChannel(channel) {
 
 // -- wiring --------------------------------------------------------------------------
 
-const handlers = [meetingPart, itemsPart, perfPart];
+const handlers = [meetingPart, itemsPart, perfPart, talkPart];
 
 client.addEventListener("message", (ev) => {
   const m = ev.detail;

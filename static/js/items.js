@@ -35,6 +35,14 @@ const METHODS = ["phone", "visit", "meeting", "message", "other"];
 /** The actions the caller may take on `item` now, as the server listed them. */
 export const allowedActions = (item) => (item.actions || []).filter((a) => a.allowed);
 
+/** The allowed actions the item waits on the caller for (counted in badges and to-do
+ * lists). */
+export const owedActions = (item) => allowedActions(item).filter((a) => !NEVER_OWED.has(a.name));
+
+/** What the caller may do when they wish, never waited on: a follow-up question, a
+ * message about the item. */
+const NEVER_OWED = new Set(["ask", "message"]);
+
 /** Why the caller may not take a listed action now, in the page's language. */
 export function whyNot(a, item) {
   const p = { ...(a.reason.params || {}) };
@@ -80,8 +88,9 @@ export function unitChooser(units, { labelKey, id, multiple = false }) {
   });
 }
 
-/** A human line for one event of the timeline. */
-export function eventText(e, units) {
+/** A human line for one event of the timeline (`people`: deputy id -> name, to name the
+ * deputy a contact was with). */
+export function eventText(e, units, people) {
   const a = e.actor || {};
   // The person who acted, by name (and their unit's); the hub itself by its role.
   const unit = a.unit_name || (a.unit_id && units?.get(a.unit_id)) || "";
@@ -92,6 +101,7 @@ export function eventText(e, units) {
   if (p.grade) bits.push(t(`item.grade.${p.grade}`));
   if (p.rating) bits.push(t(`rating.${p.rating}`));
   if (p.method) bits.push(t(`method.${p.method}`));
+  if (e.action === "contact") bits.push(t("item.contactWith", { who: p.deputy_id ? people?.get(p.deputy_id) || t("role.deputy") : t("item.allDeputies") }));
   if (p.until) bits.push(`${t("item.extensionUntil")} ${deadlineText(p.until)}`);
   if (p.reply_due && (e.action === "hand_over" || e.action === "reassign")) bits.push(`${t("item.deadline")} ${deadlineText(p.reply_due)}`);
   if (p.lead_unit_id && units) bits.push(`${t("item.lead")} ${units.get(p.lead_unit_id) || p.lead_unit_id}`);
@@ -135,6 +145,7 @@ export class ItemBoard {
     this.compare = ORDERS[order];
     this.cards = new Map(); // id -> {item, events, detail, open, li}
     this.query = null;
+    this.listed = new Set();
     this.reloadTimer = null;
   }
 
@@ -142,8 +153,10 @@ export class ItemBoard {
     this.query = query;
     const order = this.order === "deadline" ? "&order=deadline" : "";
     const r = await get(`/api/items?${query}${order}&limit=500`);
+    this.listed = new Set(r.items.map((item) => item.id)); // what the server found for the query
     for (const item of r.items) this._upsert(item, null);
     this.render();
+    return r;
   }
 
   /** Apply a message; resolves true if it concerned an item this board shows (or may
@@ -280,6 +293,7 @@ export class ItemBoard {
       it.overdue ? el("span", { class: "chip bad" }, t("item.isOverdue")) : null,
       it.grade ? el("span", { class: "chip" }, t(`item.grade.${it.grade}`)) : null,
       it.closed_reason === "no_evaluation" ? el("span", { class: "chip warn no-evaluation" }, t("item.closedNoEvaluation")) : null,
+      it.questions_open ? el("span", { class: "chip warn questions-open" }, t("item.questionsOpen")) : null,
     );
     q(".item-title").textContent = it.title;
     // While replied: the deputies' evaluation deadline (a unit's deadlines are `due`).
@@ -288,7 +302,7 @@ export class ItemBoard {
     const deputies = it.deputies.filter((d) => d.status !== "declined").map((d) => d.name);
     fill(q(".item-meta"), [...units, deputies.length ? `${t("item.deputies")}：${deputies.join("、")}` : null, `#${it.id}`].filter(Boolean).join(" · "));
     if (c.last) {
-      const e = eventText(c.last, this.units);
+      const e = eventText(c.last, this.units, people(it));
       fill(q(".last-step"), el("span", { class: "meta" }, `${when(c.last.at)} ${e.who}：`), e.what, e.text ? el("span", { class: "text" }, ` “${e.text}”`) : null);
     }
     this._drawActions(c);
@@ -403,6 +417,36 @@ export class ItemBoard {
         text("note", "item.contactText", true, 2);
         break;
       }
+      case "confirm_contact":
+      case "dispute_contact": {
+        // The contacts recorded with me that wait for my word, oldest first (the default).
+        const pick = el("select", { name: "contact_id" });
+        parts.push(field("item.whichContact", pick));
+        get_.contact_id = () => (pick.value ? Number(pick.value) : undefined);
+        this._choices(c, pick, (d) =>
+          d.recorded_contacts
+            .filter((x) => x.waiting.includes(this.me.id))
+            .map((x) => [x.id, `${when(x.at)} ${t(`method.${x.method}`)}：${x.note}`]),
+        );
+        if (action === "dispute_contact") text("reason", "item.disputeReason", true, 2);
+        break;
+      }
+      case "ask":
+        text("text", "item.question", true, 3);
+        break;
+      case "message":
+        text("text", "item.messageText", true, 3);
+        break;
+      case "answer": {
+        const pick = el("select", { name: "question_id" });
+        parts.push(field("item.whichQuestion", pick));
+        get_.question_id = () => (pick.value ? Number(pick.value) : undefined);
+        const names = people(c.item);
+        this._choices(c, pick, (d) => d.questions.filter((q) => !q.answer).map((q) => [q.id, `${names.get(q.deputy_id) || t("role.deputy")}：${q.text}`]));
+        // "text" is the answer's, not the question's (the form's draft key tells them apart)
+        text("text", "item.answerText", true, 4);
+        break;
+      }
       case "request_extension":
         date("until", "item.extensionUntil", true);
         text("reason", "common.reason", true, 2);
@@ -455,6 +499,15 @@ export class ItemBoard {
     return form;
   }
 
+  /** Fill `pick` with the choices `of(detail)` gives, read from the server now (the
+   * contacts and questions are in the item's detail, not in its summary). */
+  _choices(c, pick, of) {
+    get(`/api/items/${c.item.id}`, { quiet: true }).then(
+      (d) => fill(pick, of(d).map(([value, label]) => el("option", { value }, label))),
+      () => {},
+    );
+  }
+
   async _loadDetail(c) {
     try {
       const [detail, ev] = await Promise.all([get(`/api/items/${c.item.id}`), get(`/api/items/${c.item.id}/events`)]);
@@ -502,11 +555,13 @@ export class ItemBoard {
       d && d.return_reason ? el("p", { class: "meta" }, `${t("item.returnReason")}：`, el("span", { class: "text" }, d.return_reason)) : null,
       d && d.review_reason ? el("p", { class: "meta" }, `${t("common.reason")}：`, el("span", { class: "text" }, d.review_reason)) : null,
       d && d.extension_reason ? el("p", { class: "meta" }, `${t("item.extension")}：`, el("span", { class: "text" }, d.extension_reason)) : null,
+      d && d.recorded_contacts.length ? contactsBox(d) : null,
+      d && d.questions.length ? questionsBox(d) : null,
       el(
         "ol",
         { class: "timeline" },
         events.map((e) => {
-          const x = eventText(e, this.units);
+          const x = eventText(e, this.units, people(c.item));
           return el("li", { "data-event": e.id, "data-action": e.action }, el("span", { class: "meta" }, `${when(e.at)} · ${x.who}`), el("div", {}, x.what), x.text ? el("div", { class: "text" }, x.text) : null);
         }),
       ),
@@ -514,6 +569,58 @@ export class ItemBoard {
   }
 }
 
-const PRIMARY = new Set(["sign", "reply", "evaluate", "accept", "hand_over", "reassign", "approve_extension", "cosign", "co_opinion"]);
+/** Deputy id -> name, of the item's deputies. */
+const people = (item) => new Map(item.deputies.map((d) => [d.id, d.name]));
+
+/** The contacts the lead unit recorded, each with what its deputies said of it. */
+function contactsBox(d) {
+    const names = people(d);
+    const who = (id) => names.get(id) || t("role.deputy");
+    return el(
+      "div",
+      { class: "recorded-contacts" },
+      el("strong", {}, t("item.contactsTitle")),
+      el(
+        "ul",
+        { class: "people" },
+        d.recorded_contacts.map((x) =>
+          el(
+            "li",
+            { "data-recorded-contact": x.id },
+            `${when(x.at)} ${t(`method.${x.method}`)}：`,
+            el("span", { class: "text" }, x.note),
+            " ",
+            x.feedback.map((f) => [chip(t(f.confirmed ? "item.contactConfirmed" : "item.contactDisputed", { who: who(f.deputy_id) }), f.confirmed ? "ok" : "bad"), f.reason ? el("span", { class: "text" }, ` “${f.reason}” `) : " "]),
+            x.waiting.map((id) => [chip(t("item.contactWaiting", { who: who(id) }), "warn"), " "]),
+          ),
+        ),
+      ),
+    );
+}
+
+/** The deputies' follow-up questions, each with the unit's answer or "awaiting". */
+function questionsBox(d) {
+    const names = people(d);
+    return el(
+      "div",
+      { class: "questions" },
+      el("strong", {}, t("item.questionsTitle")),
+      el(
+        "ul",
+        { class: "people" },
+        d.questions.map((q) =>
+          el(
+            "li",
+            { "data-question": q.id },
+            el("span", { class: "meta" }, `${when(q.at)} ${names.get(q.deputy_id) || t("role.deputy")}：`),
+            el("span", { class: "text" }, q.text),
+            q.answer ? el("div", {}, el("span", { class: "meta" }, `${when(q.answer.at)} ${t("act.answer")}：`), el("span", { class: "text" }, q.answer.text)) : [" ", chip(t("item.waitingAnswer"), "warn")],
+          ),
+        ),
+      ),
+    );
+}
+
+const PRIMARY = new Set(["sign", "reply", "evaluate", "accept", "hand_over", "reassign", "approve_extension", "cosign", "co_opinion", "confirm_contact", "answer"]);
 const NO_INPUT = new Set(["sign", "accept", "cosign"]);
 

@@ -11,6 +11,7 @@ import * as notices from "./sec-notices.js";
 import * as opinions from "./sec-opinions.js";
 import * as setup from "./sec-setup.js";
 import * as speakers from "./sec-speakers.js";
+import * as talk from "./sec-talk.js";
 import { replaceSitting } from "./sittings.js";
 import { startPage } from "./ui.js";
 
@@ -38,7 +39,7 @@ if (!chosen) {
       if (runs) mountRoster(document.querySelector("#roster .body"), c.meetingId);
     },
   };
-  const parts = [notices, opinions, items, attendance, speakers, setup, roster];
+  const parts = [notices, opinions, items, attendance, speakers, talk, setup, roster];
   client.addEventListener("message", (ev) => {
     const m = ev.detail;
     if (m.channel === `meeting:${ctx.meetingId}`) {

@@ -9,7 +9,8 @@
 
 import { get, keepCopies, post } from "./api.js";
 import { t } from "./i18n.js";
-import { ItemBoard, allowedActions } from "./items.js";
+import { ItemBoard, allowedActions, owedActions } from "./items.js";
+import { mountSearch } from "./search.js";
 import { startPage } from "./ui.js";
 
 keepCopies(); // offline, the inbox shows what it read last
@@ -121,7 +122,7 @@ function alertHandover() {
 // -- the boards -------------------------------------------------------------------------
 
 const units = new Map();
-const isTodo = (item) => allowedActions(item).length > 0;
+const isTodo = (item) => owedActions(item).length > 0;
 const onFresh = (item, event) => {
   for (const u of [item.lead_unit, ...item.co_units]) if (u) units.set(u.id, u.name);
   if (event && (event.action === "hand_over" || event.action === "reassign")) alertHandover();
@@ -132,6 +133,7 @@ const onOpen = (item) => markSeen([item]);
 const board = { me, client, units, order: "deadline", onOpen };
 const todo = new ItemBoard({ ...board, list: document.getElementById("todo"), filter: isTodo, emptyKey: "unit.nothingToDo", onFresh });
 const others = new ItemBoard({ ...board, list: document.getElementById("others"), filter: (i) => !isTodo(i) });
+mountSearch(document.querySelector("#search .body"), ["suggestion", "item"]);
 
 function drawCount() {
   const n = todo.cards.size;

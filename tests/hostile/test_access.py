@@ -453,6 +453,15 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/items/{id}/evaluate", "item", NOBODY),
     ("POST", "/api/items/seen", None, NOBODY),  # the other unit's item, named in the body
     ("POST", "/api/items/{id}/close_unevaluated", "item", SEC),
+    ("POST", "/api/items/{id}/confirm_contact", "item", NOBODY),
+    ("POST", "/api/items/{id}/dispute_contact", "item", NOBODY),
+    ("POST", "/api/items/{id}/ask", "item", NOBODY),
+    ("POST", "/api/items/{id}/answer", "item", NOBODY),
+    ("POST", "/api/items/{id}/message", "item", SEC),  # a party of every item
+    # a deputy in their own thread, the secretariat to a deputy (tests/session/test_conversations.py)
+    ("POST", "/api/conversations", None, SEC | {"deputy"}),
+    ("GET", "/api/conversations", None, STAFF | DEPUTIES),  # a deputy: their own
+    ("GET", "/api/search", None, DEPUTIES | {"unit"}),  # their own; staff use the lists
     ("POST", "/api/suggestions", None, {"deputy"}),
     ("GET", "/api/suggestions", None, ALL),
     ("POST", "/api/suggestions/{id}/cosign", "suggestion", NOBODY),

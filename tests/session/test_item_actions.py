@@ -21,6 +21,7 @@ Step = tuple[str, str, dict[str, Any]]  # (actor, action, body)
 
 SAT = {"rating": "satisfied"}
 ASSIGN = "assign"  # placeholder body: the lead unit and co-unit of the world
+OWNER = -1  # placeholder deputy_id: the item's first deputy
 SUGGESTION_REPLIED: list[tuple[str, str, dict[str, Any]]] = [
     ("cosigner", "cosign", {}),
     ("sec", "accept", {}),
@@ -50,6 +51,38 @@ STEPS: dict[str, tuple[str, list[Step]]] = {
     "in_progress_co_sent": (
         "commit",
         [("lead", "sign", {}), ("co", "co_opinion", {"text": "协办意见"})],
+    ),
+    # the deputies' feedback: a contact recorded with both deputies, a question asked
+    "contacted": (
+        "commit",
+        [("lead", "sign", {}), ("lead", "contact", {"method": "visit", "note": "走访"})],
+    ),
+    "contact_confirmed": (
+        "commit",
+        [
+            ("lead", "sign", {}),
+            ("lead", "contact", {"method": "phone", "note": "电话沟通"}),
+            ("owner", "confirm_contact", {}),
+        ],
+    ),
+    "asked": ("commit", [("lead", "sign", {}), ("owner", "ask", {"text": "何时完工？"})]),
+    "asked_answered": (
+        "commit",
+        [
+            ("lead", "sign", {}),
+            ("owner", "ask", {"text": "何时完工？"}),
+            ("lead", "answer", {"text": "月底完工"}),
+        ],
+    ),
+    "replied_asked": (
+        "commit",
+        [
+            ("lead", "sign", {}),
+            ("co", "co_opinion", {"text": "协办意见"}),
+            ("lead", "contact", {"method": "meeting", "note": "座谈", "deputy_id": OWNER}),
+            ("lead", "reply", {"grade": "A", "text": "已解决"}),
+            ("owner", "ask", {"text": "还有遗留问题吗？"}),
+        ],
     ),
     "extension_requested": (
         "commit",
@@ -124,6 +157,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "reply": {"grade": "A", "text": "已解决"},
     "evaluate": SAT,
     "close_unevaluated": {},
+    "confirm_contact": {},
+    "dispute_contact": {"reason": "没有联系过我"},
+    "ask": {"text": "何时完工？"},
+    "answer": {"text": "月底完工"},
+    "message": {"text": "请问进展如何？"},
 }
 ON_ITEMS = [a.name for a in lc.REGISTRY if a.on_existing]
 # The matrix checks the registry's logic, which is the same on both databases: all of it
@@ -135,7 +173,12 @@ ON_POSTGRESQL = (
     "extension_requested",
     "rehandling",
     "evaluation_overdue",
+    "replied_asked",
 )
+
+
+def _with_party(rel: set[str]) -> set[str]:
+    return rel | {"party"} if rel & lc.PARTIES else rel
 
 
 class Cast:
@@ -159,10 +202,15 @@ class Cast:
     def body(self, action: str, given: dict[str, Any]) -> dict[str, Any]:
         if ASSIGN in given:
             return {"lead_unit_id": self.world.units[0], "co_unit_ids": [self.world.units[1]]}
+        if given.get("deputy_id") == OWNER:
+            return {**given, "deputy_id": self.users["owner"]}
         return given
 
     def relations(self, actor: str, kind: str, state: str) -> set[str]:
         """The roles the caller holds on the item (which decide forbidden vs conflict)."""
+        return _with_party(self._relations(actor, kind, state))
+
+    def _relations(self, actor: str, kind: str, state: str) -> set[str]:
         handed = state not in lc.REVIEW and state != lc.NOT_ACCEPTED
         if actor == "owner":
             return {"deputy"}
@@ -282,7 +330,21 @@ async def test_listed_actions_are_exactly_the_accepted_ones(hub: RunningHub, wor
     """For every state × caller, an action is listed allowed iff the server accepts it
     (on PostgreSQL, for the states of :data:`ON_POSTGRESQL`)."""
     on_postgresql = hub.services.settings.db_url.startswith("postgresql")
-    seen = await check_every_state_and_caller(hub, world, ON_POSTGRESQL if on_postgresql else STEPS)
+    every = await check_every_state_and_caller(
+        hub, world, ON_POSTGRESQL if on_postgresql else STEPS
+    )
+    # the item's conversation: every party, in every state but the final ones
+    for scenario, callers in every.items():
+        final = scenario in ("not_accepted", "closed", "closed_unevaluated")
+        for actor, ok in callers.items():
+            before_units = scenario in ("cosigning", "submitted", "accepted", "not_accepted")
+            party = (
+                actor in ("owner", "sec")
+                or (actor == "cosigner" and scenario != "cosigning")
+                or (actor in ("lead", "co") and not before_units)
+            )
+            assert ("message" in ok) == (party and not final), (scenario, actor)
+    seen = {s: {a: ok - {"message"} for a, ok in c.items()} for s, c in every.items()}
     assert "reply" not in seen["in_progress"]["lead"]  # a co-unit's opinion is pending
     assert "reply" in seen["in_progress_co_sent"]["lead"]
     assert "reply" in seen["rehandling"]["lead"]  # re-handling does not ask co-units again
@@ -293,15 +355,30 @@ async def test_listed_actions_are_exactly_the_accepted_ones(hub: RunningHub, wor
     # the cases the pages got wrong before, and that the table must keep
     assert "co_opinion" in seen["in_progress"]["co"]
     assert "co_opinion" not in seen["in_progress_co_sent"]["co"]
-    assert seen["replied_owner_evaluated"]["owner"] == set()
-    assert seen["replied_owner_evaluated"]["cosigner"] == {"evaluate"}
+    assert seen["replied_owner_evaluated"]["owner"] == {"ask"}  # a question after rating
+    assert seen["replied_owner_evaluated"]["cosigner"] == {"evaluate", "ask"}
     assert seen["cosigning"]["cosigner"] == {"cosign", "decline"}
     # closing without the evaluations: only once their deadline has passed, by the desk
     assert seen["replied"]["sec"] == set() and seen["evaluation_overdue"]["sec"] == {
         "close_unevaluated"
     }
-    assert seen["evaluation_overdue"]["owner"] == {"evaluate"}  # the deputies still may
+    assert seen["evaluation_overdue"]["owner"] == {"evaluate", "ask"}  # the deputies still may
     assert seen["evaluation_overdue_owner_evaluated"]["sec"] == {"close_unevaluated"}
+    # feedback: a contact waits on the deputies it concerns, once each; one open question
+    # per deputy, answered by the lead unit alone
+    assert "confirm_contact" not in seen["in_progress"]["owner"]
+    assert {"confirm_contact", "dispute_contact"} <= seen["contacted"]["owner"]
+    assert {"confirm_contact", "dispute_contact"} <= seen["contacted"]["cosigner"]
+    assert "confirm_contact" not in seen["contact_confirmed"]["owner"]
+    assert "dispute_contact" in seen["contact_confirmed"]["cosigner"]
+    assert "ask" in seen["in_progress"]["owner"] and "answer" not in seen["in_progress"]["lead"]
+    assert "ask" not in seen["asked"]["owner"] and "ask" in seen["asked"]["cosigner"]
+    assert "answer" in seen["asked"]["lead"] and "answer" not in seen["asked"]["co"]
+    assert "ask" in seen["asked_answered"]["owner"]
+    assert "answer" not in seen["asked_answered"]["lead"]
+    assert seen["replied_asked"]["owner"] == {"evaluate", "confirm_contact", "dispute_contact"}
+    assert seen["replied_asked"]["cosigner"] == {"evaluate", "ask"}  # the contact was not theirs
+    assert seen["replied_asked"]["lead"] == {"answer"}
     for scenario in ("not_accepted", "closed", "closed_unevaluated"):
         assert all(not ok for ok in seen[scenario].values()), scenario
     for nobody in ("other_deputy", "other_unit", "supervisor"):
@@ -320,6 +397,7 @@ async def test_a_refused_action_is_listed_with_its_reason(hub: RunningHub, world
             "contact": True,
             "request_extension": True,
             "reply": False,
+            "message": True,
         }
         reply = next(a for a in r["actions"] if a["name"] == "reply")
         assert reply["reason"] == {

@@ -91,7 +91,12 @@ async def test_opinion_to_closed_item_with_rehandling_seen_in_every_inbox(
         "reason": "班次仍然不够",
         "rereply_due": timeline[5]["payload"]["rereply_due"],
     }
-    assert timeline[1]["actor"] == {"id": unit_user, "role": "unit", "unit_id": unit}
+    assert timeline[1]["actor"] == {
+        "id": unit_user,
+        "role": "unit",
+        "unit_id": unit,
+        "name": "交通局承办员",  # each step names its person
+    }
 
     for name, (c, ch) in boxes.items():
         before = {"d0": 1, "d1": 1, "unit": 0, "desk": 2}[name]  # their opinions
@@ -242,7 +247,7 @@ async def test_refused_actions_answer_the_right_code_and_write_nothing(
             (sec, "reassign", {"lead_unit_id": world.units[1]}),  # not returned
         ]:
             err = await api.refused(user, f"{p}/{action}", body, "conflict")
-            assert err["allowed"] == ["sign", "return"] and err["state"] == "assigned"
+            assert err["allowed"] == ["sign", "return", "message"] and err["state"] == "assigned"
         await api.refused(sec, "/api/items/999999/reassign", {"lead_unit_id": 1}, "not_found")
         await api.refused(
             sec,
@@ -258,7 +263,7 @@ async def test_refused_actions_answer_the_right_code_and_write_nothing(
         await api.post(uu0, f"{p}/sign")
         before = await snapshot(hub)
         err = await api.refused(uu0, f"{p}/sign", {}, "conflict")
-        assert err["allowed"] == ["contact", "request_extension", "reply"]
+        assert err["allowed"] == ["contact", "request_extension", "reply", "ask", "message"]
         await api.refused(uu0, f"{p}/reply", {"grade": "E", "text": "x"}, "bad_request")
         await api.refused(uu0, f"{p}/reply", {"grade": "A"}, "bad_request")
         await api.refused(uu0, f"{p}/contact", {"method": "pigeon", "note": "x"}, "bad_request")

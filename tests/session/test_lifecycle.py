@@ -54,6 +54,7 @@ def test_evaluation_waits_for_every_deputy_then_rehandles_if_any_unsatisfied() -
         "contact",
         "request_extension",
         "reply",
+        "message",
     ]
 
 
@@ -62,7 +63,7 @@ def test_a_deputy_evaluates_once_per_round() -> None:
     f = Facts(deputies=frozenset({5, 6}), evaluated=frozenset({5}))
     with pytest.raises(Conflict) as e:
         check(lc.REPLIED, "evaluate", DEP, f, 5)
-    assert e.value.extra["allowed"] == ["evaluate"]  # deputy 6 still may
+    assert e.value.extra["allowed"] == ["ask", "evaluate", "message"]  # deputy 6 may evaluate
     assert "already evaluated" in e.value.message
 
 
@@ -87,6 +88,7 @@ def test_wrong_state_is_a_conflict_listing_allowed_actions() -> None:
         "approve_extension",
         "refuse_extension",
         "reply",
+        "message",
     ]
     assert e.value.extra["state"] == lc.IN_PROGRESS
 

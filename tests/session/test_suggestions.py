@@ -39,7 +39,11 @@ async def test_joint_suggestion_with_cosigners_to_closed(hub: RunningHub, world:
         r = await api.post(d1, f"/api/suggestions/{i}/cosign")
         assert r["state"] == "cosigning"
         err = await api.refused(d1, f"/api/suggestions/{i}/cosign", {}, "conflict")
-        assert "already answered" in err["message"] and err["allowed"] == ["cosign", "decline"]
+        assert "already answered" in err["message"] and err["allowed"] == [
+            "cosign",
+            "decline",
+            "message",
+        ]
         r = await api.post(d2, f"/api/suggestions/{i}/decline", {"reason": "不熟悉该领域"})
         assert r["state"] == "submitted"
         await api.refused(d0, f"/api/suggestions/{i}/accept", {}, "forbidden")
