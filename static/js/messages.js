@@ -143,6 +143,8 @@ export function messageText(m, units) {
       return { title: b.agenda_item?.title || "", text: "" };
     case "setup":
       return { title: setupText(m), text: "" };
+    case "conversation":
+      return { title: b.deputy?.name ? t("arch.conversation", { name: b.deputy.name }) : "", text: typeof b.text === "string" ? b.text : "" };
     case "document":
       return { title: b.document?.title || "", text: b.document?.filename || "" };
     case "registration": {
