@@ -385,6 +385,9 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     # the meeting's secretariat imports its deputies; admins any roster (tests/session/test_roster.py)
     ("POST", "/api/meetings/{id}/roster/preview", "meeting", SEC | ADMIN),
     ("POST", "/api/meetings/{id}/roster/import", "meeting", SEC | ADMIN),
+    # first passwords: the meeting's secretariat for its deputies, admins any account but an
+    # admin's (tests/test_temporary_passwords.py)
+    ("POST", "/api/meetings/{id}/roster/passwords", "meeting", SEC | ADMIN),
     ("GET", "/api/documents/{id}", "document", STAFF | {"deputy"}),
     ("GET", "/api/documents/{id}/opens", "document", STAFF),
     ("GET", "/api/meetings/{id}/notices", "meeting", STAFF | {"deputy"}),
@@ -413,6 +416,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("GET", "/api/archive/messages", None, ARCHIVE),
     ("GET", "/api/archive/export/{dataset}", "dataset", ARCHIVE),
     ("GET", "/api/archive/verify", None, ARCHIVE),
+    ("GET", "/api/archive/people", None, ARCHIVE),
     ("GET", "/api/registrations", None, STAFF | DEPUTIES),
     ("POST", "/api/registrations", None, DEPUTIES),
     ("GET", "/api/registrations/{id}", "registration", STAFF),
@@ -421,6 +425,7 @@ TABLE: list[tuple[str, str, str | None, frozenset[str]]] = [
     ("POST", "/api/registrations/{id}/confirm", "registration", SUP),
     ("POST", "/api/registrations/{id}/reject", "registration", SUP),
     ("GET", "/api/deputies/{id}/file", "deputy", STAFF),
+    ("GET", "/api/deputies/{id}/file.csv", "deputy", STAFF),
     ("GET", "/api/points/rules", None, ALL),
     ("POST", "/api/points/rules", None, ADMIN),
     ("DELETE", "/api/points/rules/{id}", "ruleset", ADMIN),

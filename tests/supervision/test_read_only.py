@@ -25,6 +25,7 @@ from tests.utils.servers import RunningHub
 # its own devices for Web Push and its own browsers' logins, and deciding registrations.
 THEIRS = {
     ("POST", "/api/login"),
+    ("POST", "/api/login/first"),  # choosing one's own password: a login, no token
     ("POST", "/api/push/subscriptions"),
     ("DELETE", "/api/push/subscriptions/{id:int}"),
     ("POST", "/api/logout"),
@@ -142,6 +143,11 @@ def _valid_request(method: str, path: str, ids: dict[str, int], world: World) ->
         "/api/notices/{id:int}/withdraw": {"reason": "取消"},
         "/api/opinions": {"meeting_id": m, "text": "意见"},
         "/api/opinions/{id:int}/merge": {"into": ids["opinion"] - 1},
+        "/api/sittings/{id:int}": {
+            "title": "t", "starts_at": "2030-03-04T09:00:00+08:00", "ends_at": None,
+            "place": None, "checkin_opens_before": None, "checkin_closes_after": None,
+            "checkin_code": False, "speech_limit_s": None,
+        },
         "/api/sittings/{id:int}/leave": {"reason": "出差"},
         "/api/sittings/{id:int}/speakers": {"agenda_item_id": ids["agenda"]},
         "/api/sittings/{id:int}/speakers/order": {
