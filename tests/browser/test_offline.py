@@ -11,9 +11,13 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from hub import demo
 from tests.browser.conftest import Demo, api, open_as, shot, wait_until
+
+# Lost answers, reloads and network cuts raced against the outbox: run by themselves.
+pytestmark = pytest.mark.alone
 
 OP_TEXT = "离线时写的审议意见：建议增加无障碍通道"
 WORKER_READY = "navigator.serviceWorker.controller !== null"

@@ -14,6 +14,8 @@ import re
 import time
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import Demo, api, open_as, shot, wait_until
 
 STREAM_S = 10.0  # how long messages keep coming
@@ -49,6 +51,7 @@ async def statistics(city: Demo) -> dict[str, Any]:
         await sup.aclose()
 
 
+@pytest.mark.alone  # a stream against the figures' refresh bound: no contention
 async def test_figures_refresh_while_messages_stream(browser: Any, city: Demo) -> None:
     """Opinions and suggestions arrive every half second for ten seconds: the figures are
     redrawn while they keep coming — the first within seconds, then at least every few

@@ -18,6 +18,7 @@ N = 300
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # a kill -9 timed against a child's acknowledgements: no contention
 async def test_receipts_before_kill_9_confirmed_means_stored(
     start_node: StartNode, pg_world: World, pg_url: str
 ) -> None:
