@@ -145,7 +145,11 @@ async def _check_meetings(conn: Any, meeting_ids: list[int]) -> None:
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     from hub.auth import Tokens, check_password_policy
+    from hub.clock import Clock
+    from hub.node import Writer
     from hub.services import load_secret
+    from hub.session import setup
+    from hub.session.common import SYSTEM
     from hub.session.members import add_participants, create_user
 
     if args.password is not None:
@@ -167,6 +171,8 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
             )
             for m in dict.fromkeys(args.meeting or []):  # a repeated --meeting once
                 await add_participants(conn, m, [uid])
+            # logged like an admin's on the console, sent by the hub itself
+            await setup.account_created(Writer(conn, Clock(settings.timezone)), SYSTEM, uid)
         tokens = Tokens(load_secret(settings), settings.token_ttl)
         return {"id": uid, "token": tokens.issue(uid, 0)}
 

@@ -10,10 +10,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 
 from hub import demo
+from hub.store.engine import make_engine
+from hub.store.log import MessageLog
 from tests.utils import TIMEOUT
 from tests.utils.client import Client
 
@@ -38,6 +42,35 @@ def test_user_add_and_token_print_json(tmp_path: Path) -> None:
     assert r.returncode == 2 and "not_found" in r.stderr
     r = _hub(tmp_path, "user", "add", "--username", "li", "--role", "admin")
     assert r.returncode == 2 and "taken" in r.stderr
+
+
+def test_user_add_is_in_the_setup_log(tmp_path: Path) -> None:
+    """An account made on the server is logged on setup:1 like one made on the console,
+    sent by the hub itself; a refused one leaves no message."""
+    assert _hub(tmp_path, "migrate").returncode == 0
+    assert (
+        _hub(
+            tmp_path, "user", "add", "--username", "wang", "--name", "王", "--role", "admin"
+        ).returncode
+        == 0
+    )
+    assert _hub(tmp_path, "user", "add", "--username", "wang", "--role", "admin").returncode == 2
+
+    async def read() -> list[Any]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}")
+        try:
+            return await MessageLog(engine).read("setup:1", 0, 100)
+        finally:
+            await engine.dispose()
+
+    (m,) = asyncio.run(read())
+    assert (m.kind, m.sender_id, m.sender_role) == ("setup.account_created", 0, "system")
+    assert orjson.loads(m.body)["account"] == {
+        "id": 1,
+        "username": "wang",
+        "name": "王",
+        "role": "admin",
+    }
 
 
 async def test_serve_demo_prints_url_and_logins_that_work(tmp_path: Path) -> None:

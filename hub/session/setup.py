@@ -191,14 +191,20 @@ async def add_account(node: Node, me: Member, **fields: Any) -> int:
     require_role(me, "admin")
     async with node.writing() as w:
         uid = await create_user(w.conn, now=node.clock.now(), **fields)
-        r = await _account(w.conn, uid)
-        body = {
-            "account": _who(r),
-            "delegation": await _named(w.conn, delegations, r.delegation_id),
-            "unit": await _named(w.conn, units, r.unit_id),
-        }
-        await record(w, me, "account_created", body)
+        await account_created(w, me, uid)
     return uid
+
+
+async def account_created(w: Writer, me: Member, uid: int) -> None:
+    """Log the account ``uid`` just created by ``me`` (an admin on the console, or
+    :data:`~hub.session.common.SYSTEM` for ``hub user add`` on the server)."""
+    r = await _account(w.conn, uid)
+    body = {
+        "account": _who(r),
+        "delegation": await _named(w.conn, delegations, r.delegation_id),
+        "unit": await _named(w.conn, units, r.unit_id),
+    }
+    await record(w, me, "account_created", body)
 
 
 async def change_account(node: Node, me: Member, user_id: int, d: AccountChange) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,7 +16,8 @@ from hub.clock import Clock
 from hub.node import Writer
 from hub.session.members import Member
 from hub.session.schema import users
-from hub.supervision.points import RuleInput, local_midnight, parse_rules, points_rulesets
+from hub.session.setup import SETUP_CHANNEL
+from hub.supervision.points import RuleInput, add_ruleset_in, local_midnight, parse_rules
 from hub.supervision.registrations import (
     Kind,
     NewRegistration,
@@ -53,24 +53,16 @@ async def seed_supervision(
     clock = Clock()
     now = clock.now()
     year_start = local_midnight(date(clock.today().year, 1, 1), clock.tz)
-    rules = [r.as_dict() for r in parse_rules(msgspec.convert(RULES, list[RuleInput]))]
-    ruleset = (
-        await conn.execute(
-            points_rulesets.insert()
-            .values(
-                valid_from=year_start,
-                rules=orjson.dumps(rules).decode(),
-                note="代表履职积分办法（演示）",
-                created_by=admin,
-                created_at=now,
-            )
-            .returning(points_rulesets.c.id)
-        )
-    ).scalar_one()
+    rules = parse_rules(msgspec.convert(RULES, list[RuleInput]))
     names = {int(u): n for u, n in await conn.execute(sa.select(users.c.id, users.c.name))}
     w = Writer(conn, clock)
+    deputies = (f"deputy:{deputy_ids[who]}" for who, *_ in REGISTRATIONS)
+    await w.lock(SETUP_CHANNEL, *deputies)  # every channel of the transaction in one call
+    # the admin adds the year's rules as on the console: stored and logged on setup:1
+    ruleset = await add_ruleset_in(
+        w, Member(admin, names[admin], "admin"), year_start, rules, "代表履职积分办法（演示）", now
+    )
     jiandu = Member(supervisor, names[supervisor], "supervisor")
-    await w.lock(*(f"deputy:{deputy_ids[who]}" for who, *_ in REGISTRATIONS))
     ids = []
     for who, kind, days, title, text, confirmed in REGISTRATIONS:
         dep = Member(deputy_ids[who], names[deputy_ids[who]], "deputy")
@@ -81,4 +73,4 @@ async def seed_supervision(
         if confirmed:
             await decide_in(w, jiandu, reg["id"], True, None, now)
         ids.append(reg["id"])
-    return {"points_ruleset_id": int(ruleset), "registration_ids": ids}
+    return {"points_ruleset_id": int(ruleset["id"]), "registration_ids": ids}

@@ -57,7 +57,7 @@ from hub.supervision.registrations import KINDS as REGISTRATION_KINDS
 from hub.supervision.registrations import registrations
 
 if TYPE_CHECKING:
-    from hub.node import Node
+    from hub.node import Node, Writer
 
 points_rulesets = sa.Table(
     "points_rulesets",
@@ -302,31 +302,36 @@ async def add_ruleset(
         raise Forbidden("only an admin edits the points rules")
     rules = parse_rules(d.rules)
     valid_from = parse_when(d.valid_from, "valid_from", tz)
-    note = d.note
     async with node.writing() as w:
-        latest = (
-            await w.conn.execute(sa.select(sa.func.max(points_rulesets.c.valid_from)))
-        ).scalar()
-        if latest is not None and valid_from < utc(latest):
-            raise Conflict(
-                f"`valid_from` is before the latest version's ({iso(utc(latest))}): past "
-                "points keep the rules that were in force; start the new version from then on"
+        return await add_ruleset_in(w, me, valid_from, rules, d.note, now)
+
+
+async def add_ruleset_in(
+    w: Writer, me: Member, valid_from: datetime, rules: list[Rule], note: str, now: datetime
+) -> dict[str, Any]:
+    """:func:`add_ruleset` inside the transaction ``w`` (the demo's seeding): stored, and
+    logged as ``setup.points_rules_added``."""
+    latest = (await w.conn.execute(sa.select(sa.func.max(points_rulesets.c.valid_from)))).scalar()
+    if latest is not None and valid_from < utc(latest):
+        raise Conflict(
+            f"`valid_from` is before the latest version's ({iso(utc(latest))}): past "
+            "points keep the rules that were in force; start the new version from then on"
+        )
+    row = (
+        await w.conn.execute(
+            points_rulesets.insert()
+            .values(
+                valid_from=valid_from,
+                rules=orjson.dumps([r.as_dict() for r in rules]).decode(),
+                note=note,
+                created_by=me.id,
+                created_at=now,
             )
-        row = (
-            await w.conn.execute(
-                points_rulesets.insert()
-                .values(
-                    valid_from=valid_from,
-                    rules=orjson.dumps([r.as_dict() for r in rules]).decode(),
-                    note=note,
-                    created_by=me.id,
-                    created_at=now,
-                )
-                .returning(*points_rulesets.c)
-            )
-        ).one()
-        out = _ruleset(row).as_dict()
-        await setup.record(w, me, "points_rules_added", {"ruleset": out})
+            .returning(*points_rulesets.c)
+        )
+    ).one()
+    out = _ruleset(row).as_dict()
+    await setup.record(w, me, "points_rules_added", {"ruleset": out})
     return out
 
 

@@ -325,7 +325,7 @@ async def test_account_list_filters_and_pages(hub: RunningHub, world: World) -> 
 async def test_demo_sets_up_through_the_logged_steps(db_url: str, tmp_path: Path) -> None:
     """`hub demo` adds its sittings, agenda and document through the secretariat's steps:
     meeting:<id> holds sitting.created, agenda.created and document.added, sent by the
-    secretariat."""
+    secretariat; its points rules are on setup:1, added by the admin."""
     engine = make_engine(db_url)
     try:
         seeded = await demo.seed(engine, tmp_path)
@@ -342,5 +342,8 @@ async def test_demo_sets_up_through_the_logged_steps(db_url: str, tmp_path: Path
             ).scalar_one()
         assert {m.sender_id for m in msgs if m.kind.startswith(("sitting", "agenda"))} == {sec}
         assert all(m.ts <= datetime.now(UTC) for m in msgs)
+        # the year's points rules, added by the admin as on the console
+        rules = [m for m in await log.read("setup:1", 0, 1000) if m.kind.startswith("setup.points")]
+        assert [(m.kind, m.sender_role) for m in rules] == [("setup.points_rules_added", "admin")]
     finally:
         await engine.dispose()
