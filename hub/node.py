@@ -154,6 +154,10 @@ class GroupCommit:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.waiting: dict[str, list[_Pending]] = {}
+        # Per channel, the seq and hash of the last message this node committed: the next
+        # batch continues the chain from it without reading it back (when no other node
+        # appended since).
+        self.tails: dict[str, tuple[int, str]] = {}
 
     async def publish(self, channel: str, draft: Draft) -> tuple[StoredMessage, bool]:
         p = _Pending(draft, asyncio.get_running_loop().create_future())
@@ -182,7 +186,10 @@ class GroupCommit:
         node = self.node
         try:
             async with db_errors(), node.log.engine.begin() as conn:
-                got = await append_many(conn, channel, [p.draft for p in batch], node.clock.now())
+                drafts = [p.draft for p in batch]
+                got = await append_many(
+                    conn, channel, drafts, node.clock.now(), self.tails.get(channel)
+                )
         except asyncio.CancelledError:
             _fail(batch, Unavailable("server shutting down: send it again (to another node)"))
             raise
@@ -191,7 +198,10 @@ class GroupCommit:
                 log.exception("publishing on %s failed", channel)
             _fail(batch, e)
             return
-        node.distribute([a[0] for a in got if not isinstance(a, HubError) and a[1]])
+        new = [a[0] for a in got if not isinstance(a, HubError) and a[1]]
+        if new:
+            self.tails[channel] = (new[-1].seq, new[-1].hash)
+        node.distribute(new)
         for p, a in zip(batch, got, strict=True):
             if not p.answer.done():
                 _answer(p.answer, a)

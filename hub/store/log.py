@@ -211,7 +211,7 @@ refused it alone."""
 
 def _lock_head(dialect: str, channel: str) -> sa.Executable:
     """Lock the channel's row (creating it at head 0) and read its head: the no-op update
-    takes the row lock, held until commit."""
+    takes the row lock, held until commit, and reads the head committed before it."""
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(channels)
     return (
         ins.values(name=channel, head=0)
@@ -220,30 +220,47 @@ def _lock_head(dialect: str, channel: str) -> sa.Executable:
     )
 
 
+def _among(
+    conn: AsyncConnection, senders: Sequence[int], keys: Sequence[str]
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """``sender_id`` among ``senders`` and ``idem_key`` among ``keys``: on PostgreSQL as
+    two arrays, so the statement is the same (prepared once) whatever their lengths."""
+    if conn.dialect.name == "postgresql":
+        return (
+            messages.c.sender_id
+            == sa.any_(
+                sa.bindparam("senders", list(senders), type_=postgresql.ARRAY(sa.BigInteger))
+            ),
+            messages.c.idem_key
+            == sa.any_(sa.bindparam("keys", list(keys), type_=postgresql.ARRAY(sa.String))),
+        )
+    return (messages.c.sender_id.in_(senders), messages.c.idem_key.in_(keys))
+
+
 async def append_many(
-    conn: AsyncConnection, channel: str, drafts: Sequence[Draft], now: datetime
+    conn: AsyncConnection,
+    channel: str,
+    drafts: Sequence[Draft],
+    now: datetime,
+    known_tail: tuple[int, str] | None = None,
 ) -> list[Appended]:
     """Append ``drafts`` to ``channel``, in their order, inside the caller's transaction:
     one row lock, one read of the head and of the last hash, one INSERT of the new rows,
     one update of the head. The seqs follow the head with no gap and the hash chain
     continues from one message to the next.
 
+    ``known_tail`` is a (seq, hash) of the channel known to be committed (the caller's
+    last commit): when the head is that seq, the hash is not read again.
+
     A draft whose (sender, key) is stored already, or came earlier in ``drafts``, is
     answered with that message and ``created`` False, storing nothing. One per draft,
     in order.
     """
     head = (await conn.execute(_lock_head(conn.dialect.name, channel))).scalar_one()
-    keys = {d.key for d in drafts if d.key is not None}
-    known: dict[tuple[int, str], StoredMessage] = {}
-    for part in in_chunks(sorted(keys)):
-        rows = await conn.execute(
-            sa.select(*COLUMNS, messages.c.idem_key).where(
-                messages.c.channel == channel, messages.c.idem_key.in_(part)
-            )
-        )
-        known.update({(r.sender_id, r.idem_key): stored_message(r) for r in rows})
     prev = GENESIS
-    if head > 0:
+    if known_tail is not None and known_tail[0] == head:
+        prev = known_tail[1]
+    elif head > 0:
         prev = (
             await conn.execute(
                 sa.select(messages.c.hash).where(
@@ -251,6 +268,16 @@ async def append_many(
                 )
             )
         ).scalar_one()
+    known: dict[tuple[int, str], StoredMessage] = {}
+    keys = sorted({d.key for d in drafts if d.key is not None})
+    senders = sorted({d.sender.id for d in drafts if d.key is not None})
+    for part in in_chunks(keys):
+        rows = await conn.execute(
+            sa.select(*COLUMNS, messages.c.idem_key).where(
+                messages.c.channel == channel, *_among(conn, senders, part)
+            )
+        )
+        known.update({(r.sender_id, r.idem_key): stored_message(r) for r in rows})
     out: list[Appended] = []
     new: list[StoredMessage] = []
     at: list[int] = []  # the index in ``out`` of each of ``new``
