@@ -169,42 +169,60 @@ class GroupCommit:
         return await p.answer
 
     async def _run(self, channel: str, queue: list[_Pending]) -> None:
-        """Commit the channel's queue batch by batch until it is empty. No await between
-        finding it empty and dropping it: a publish arriving later starts a new run."""
+        """Commit the channel's queue batch by batch until it is empty, on one connection
+        (checked out, and pinged, once per run; after a failure, a fresh one). No await
+        between finding the queue empty and dropping it: a publish arriving later starts a
+        new run."""
+        held: AsyncConnection | None = None
         try:
             while queue:
                 batch = [p for p in queue[:BATCH] if not p.answer.done()]  # done: cancelled
                 del queue[:BATCH]
-                if batch:
-                    await self._commit(channel, batch)
+                if not batch:
+                    continue
+                try:
+                    async with db_errors():
+                        if held is None:
+                            held = await self.node.log.engine.connect().start()
+                        await self._commit(held, channel, batch)
+                except asyncio.CancelledError:
+                    _fail(
+                        batch, Unavailable("server shutting down: send it again (to another node)")
+                    )
+                    raise
+                except Exception as e:
+                    if not isinstance(e, HubError):
+                        log.exception("publishing on %s failed", channel)
+                    _fail(batch, e)
+                    await _release(held)
+                    held = None
         finally:
             if self.waiting.get(channel) is queue:
                 del self.waiting[channel]
             _fail(queue, Unavailable("server shutting down: send it again (to another node)"))
+            await _release(held)
 
-    async def _commit(self, channel: str, batch: list[_Pending]) -> None:
-        node = self.node
-        try:
-            async with db_errors(), node.log.engine.begin() as conn:
-                drafts = [p.draft for p in batch]
-                got = await append_many(
-                    conn, channel, drafts, node.clock.now(), self.tails.get(channel)
-                )
-        except asyncio.CancelledError:
-            _fail(batch, Unavailable("server shutting down: send it again (to another node)"))
-            raise
-        except Exception as e:
-            if not isinstance(e, HubError):
-                log.exception("publishing on %s failed", channel)
-            _fail(batch, e)
-            return
+    async def _commit(self, conn: AsyncConnection, channel: str, batch: list[_Pending]) -> None:
+        """One transaction for ``batch``; after its commit, fan out and answer each."""
+        async with conn.begin():
+            drafts = [p.draft for p in batch]
+            got = await append_many(
+                conn, channel, drafts, self.node.clock.now(), self.tails.get(channel)
+            )
         new = [a[0] for a in got if not isinstance(a, HubError) and a[1]]
         if new:
             self.tails[channel] = (new[-1].seq, new[-1].hash)
-        node.distribute(new)
+        self.node.distribute(new)
         for p, a in zip(batch, got, strict=True):
             if not p.answer.done():
                 _answer(p.answer, a)
+
+
+async def _release(conn: AsyncConnection | None) -> None:
+    """Give ``conn`` back to the pool (which drops it if it was lost)."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            await conn.close()
 
 
 def _answer(f: asyncio.Future[tuple[StoredMessage, bool]], a: Appended) -> None:

@@ -209,32 +209,90 @@ Appended = tuple[StoredMessage, bool] | HubError
 refused it alone."""
 
 
-def _lock_head(dialect: str, channel: str) -> sa.Executable:
-    """Lock the channel's row (creating it at head 0) and read its head: the no-op update
-    takes the row lock, held until commit, and reads the head committed before it."""
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(channels)
+def _lock_head(
+    insert: Callable[[sa.Table], postgresql.Insert | sqlite.Insert],
+) -> sa.Executable:
+    """Lock the row of channel ``:channel`` (creating it at head 0) and read its head: the
+    no-op update takes the row lock, held until commit, and reads the head committed
+    before it."""
     return (
-        ins.values(name=channel, head=0)
+        insert(channels)
+        .values(name=sa.bindparam("channel"), head=0)
         .on_conflict_do_update(index_elements=[channels.c.name], set_={"head": channels.c.head})
         .returning(channels.c.head)
     )
 
 
-def _among(
-    conn: AsyncConnection, senders: Sequence[int], keys: Sequence[str]
-) -> tuple[sa.ColumnElement[bool], ...]:
-    """``sender_id`` among ``senders`` and ``idem_key`` among ``keys``: on PostgreSQL as
-    two arrays, so the statement is the same (prepared once) whatever their lengths."""
-    if conn.dialect.name == "postgresql":
-        return (
-            messages.c.sender_id
-            == sa.any_(
-                sa.bindparam("senders", list(senders), type_=postgresql.ARRAY(sa.BigInteger))
-            ),
-            messages.c.idem_key
-            == sa.any_(sa.bindparam("keys", list(keys), type_=postgresql.ARRAY(sa.String))),
+# The statements of append_many, built once (building one costs more than running it).
+LOCK_HEAD = {"postgresql": _lock_head(postgresql.insert), "sqlite": _lock_head(sqlite.insert)}
+HASH_AT = sa.select(messages.c.hash).where(
+    messages.c.channel == sa.bindparam("channel"), messages.c.seq == sa.bindparam("at")
+)
+INSERT = messages.insert().returning(messages.c.id, sort_by_parameter_order=True)
+SET_HEAD = (
+    channels.update()
+    .where(channels.c.name == sa.bindparam("channel"))
+    .values(head=sa.bindparam("new_head"))
+)
+
+
+def _twins_by_arrays() -> sa.Select[Any]:
+    """PostgreSQL's lookup of idempotency keys: the (sender, key) pairs as two arrays
+    (``:senders``, ``:keys``), each looked up in the unique index on (channel, sender,
+    key) by a LATERAL subquery whatever the table's statistics say (a fresh table's
+    would pick a scan of the channel). One statement whatever the number of keys,
+    prepared once."""
+    asked = (
+        sa.func.unnest(
+            sa.bindparam("senders", type_=postgresql.ARRAY(sa.BigInteger)),
+            sa.bindparam("keys", type_=postgresql.ARRAY(sa.String)),
         )
-    return (messages.c.sender_id.in_(senders), messages.c.idem_key.in_(keys))
+        .table_valued(sa.column("s", sa.BigInteger), sa.column("key", sa.String))
+        .render_derived(name="asked")
+    )
+    twin = (
+        sa.select(*COLUMNS, messages.c.idem_key)
+        .where(
+            messages.c.channel == sa.bindparam("channel"),
+            messages.c.sender_id == asked.c.s,
+            messages.c.idem_key == asked.c.key,
+        )
+        .limit(sa.literal_column("1"))  # keeps a lookup per pair (never flattened to a join)
+        .lateral("twin")
+    )
+    return sa.select(twin).select_from(asked).join(twin, sa.true())
+
+
+TWINS_BY_ARRAYS = _twins_by_arrays()
+
+
+async def _twins(
+    conn: AsyncConnection, channel: str, drafts: Sequence[Draft]
+) -> dict[tuple[int, str], StoredMessage]:
+    """The stored messages of ``channel`` with the (sender, key) of a draft, by that pair."""
+    pairs = sorted({(d.sender.id, d.key) for d in drafts if d.key is not None})
+    if not pairs:
+        return {}
+    if conn.dialect.name == "postgresql":
+        params = {
+            "channel": channel,
+            "senders": [s for s, _ in pairs],
+            "keys": [k for _, k in pairs],
+        }
+        results = [await conn.execute(TWINS_BY_ARRAYS, params)]
+    else:
+        senders = sorted({s for s, _ in pairs})
+        results = [
+            await conn.execute(
+                sa.select(*COLUMNS, messages.c.idem_key).where(
+                    messages.c.channel == channel,
+                    messages.c.sender_id.in_(senders),
+                    messages.c.idem_key.in_(part),
+                )
+            )
+            for part in in_chunks(sorted({k for _, k in pairs}))
+        ]
+    return {(r.sender_id, r.idem_key): stored_message(r) for rows in results for r in rows}
 
 
 async def append_many(
@@ -256,28 +314,13 @@ async def append_many(
     answered with that message and ``created`` False, storing nothing. One per draft,
     in order.
     """
-    head = (await conn.execute(_lock_head(conn.dialect.name, channel))).scalar_one()
+    head = (await conn.execute(LOCK_HEAD[conn.dialect.name], {"channel": channel})).scalar_one()
     prev = GENESIS
     if known_tail is not None and known_tail[0] == head:
         prev = known_tail[1]
     elif head > 0:
-        prev = (
-            await conn.execute(
-                sa.select(messages.c.hash).where(
-                    messages.c.channel == channel, messages.c.seq == head
-                )
-            )
-        ).scalar_one()
-    known: dict[tuple[int, str], StoredMessage] = {}
-    keys = sorted({d.key for d in drafts if d.key is not None})
-    senders = sorted({d.sender.id for d in drafts if d.key is not None})
-    for part in in_chunks(keys):
-        rows = await conn.execute(
-            sa.select(*COLUMNS, messages.c.idem_key).where(
-                messages.c.channel == channel, *_among(conn, senders, part)
-            )
-        )
-        known.update({(r.sender_id, r.idem_key): stored_message(r) for r in rows})
+        prev = (await conn.execute(HASH_AT, {"channel": channel, "at": head})).scalar_one()
+    known = await _twins(conn, channel, drafts)
     out: list[Appended] = []
     new: list[StoredMessage] = []
     at: list[int] = []  # the index in ``out`` of each of ``new``
@@ -308,7 +351,7 @@ async def append_many(
     if not new:
         return out
     ids = await conn.execute(
-        messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+        INSERT,
         [
             {
                 "channel": channel,
@@ -325,7 +368,7 @@ async def append_many(
             for i, m in zip(at, new, strict=True)
         ],
     )
-    await conn.execute(channels.update().where(channels.c.name == channel).values(head=head))
+    await conn.execute(SET_HEAD, {"channel": channel, "new_head": head})
     with_id = {m.seq: replace(m, id=r.id) for m, r in zip(new, ids, strict=True)}
     # A repeat within ``drafts`` gets the stored message too, with its id.
     return [
