@@ -256,3 +256,43 @@ async def test_two_nodes_on_one_channel_share_one_sequence(pg_url: str) -> None:
         for node in (a, b):
             await node.stop()
             await node.log.engine.dispose()
+
+
+REFUSE_AT_COMMIT = [
+    """CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.body LIKE '%"refuse"%' THEN
+            RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001';
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON messages
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()""",
+]
+
+
+async def test_a_batch_whose_commit_fails_answers_no_member_published(pg_url: str) -> None:
+    """PostgreSQL refuses the COMMIT itself (a deferred check, as a serialization failure
+    would): every publish of that batch gets `unavailable`, none was answered before the
+    commit, nothing is stored; the next batch is stored from seq 1."""
+    node = await _node(pg_url)
+    try:
+        async with node.log.engine.begin() as conn:
+            for ddl in REFUSE_AT_COMMIT:
+                await conn.execute(sa.text(ddl))
+        bodies = [{"i": i} for i in range(10)]
+        bodies[7] = {"refuse": 1}
+        got = await asyncio.wait_for(
+            asyncio.gather(
+                *(node.publish(CH, "notice", SEC, b, None) for b in bodies),
+                return_exceptions=True,
+            ),
+            TIMEOUT,
+        )
+        assert all(isinstance(g, Unavailable) for g in got), got
+        assert await _stored(node.log.engine) == []
+        ok = await node.publish(CH, "notice", SEC, {"i": 0}, None)
+        assert ok[0].seq == 1
+    finally:
+        await node.stop()
+        await node.log.engine.dispose()
