@@ -63,6 +63,7 @@ LINGER = 30.0  # seconds a channel stays served after its last subscriber left
 
 
 BATCH = 256  # the most publishes of one channel committed in one transaction
+SHUTTING_DOWN = "server shutting down: send it again (to another node)"
 
 Charge = Admit
 """Counts a new message against a limit inside its transaction (``hub.limits``)."""
@@ -184,11 +185,9 @@ class GroupCommit:
                     async with db_errors():
                         if held is None:
                             held = await self.node.log.engine.connect().start()
-                        await self._commit(held, channel, batch)
+                        got = await self._commit(held, channel, batch)
                 except asyncio.CancelledError:
-                    _fail(
-                        batch, Unavailable("server shutting down: send it again (to another node)")
-                    )
+                    _fail(batch, Unavailable(SHUTTING_DOWN))
                     raise
                 except Exception as e:
                     if not isinstance(e, HubError):
@@ -196,19 +195,26 @@ class GroupCommit:
                     _fail(batch, e)
                     await _release(held)
                     held = None
+                    continue
+                self._committed(channel, batch, got)
         finally:
             if self.waiting.get(channel) is queue:
                 del self.waiting[channel]
-            _fail(queue, Unavailable("server shutting down: send it again (to another node)"))
+            _fail(queue, Unavailable(SHUTTING_DOWN))
             await _release(held)
 
-    async def _commit(self, conn: AsyncConnection, channel: str, batch: list[_Pending]) -> None:
-        """One transaction for ``batch``; after its commit, fan out and answer each."""
+    async def _commit(
+        self, conn: AsyncConnection, channel: str, batch: list[_Pending]
+    ) -> list[Appended]:
+        """One transaction for ``batch``: what became of each, once committed."""
         async with conn.begin():
             drafts = [p.draft for p in batch]
-            got = await append_many(
+            return await append_many(
                 conn, channel, drafts, self.node.clock.now(), self.tails.get(channel)
             )
+
+    def _committed(self, channel: str, batch: list[_Pending], got: list[Appended]) -> None:
+        """Fan out what ``batch`` stored, then answer each of its publishers."""
         new = [a[0] for a in got if not isinstance(a, HubError) and a[1]]
         if new:
             self.tails[channel] = (new[-1].seq, new[-1].hash)
@@ -296,7 +302,7 @@ class Node:
         unless it may run ``while_draining``: the hub's own background work (presence,
         deadline alerts, tallies) and receipts, which are stored after the drain."""
         if self.draining and not while_draining:
-            raise Unavailable("server shutting down: send it again (to another node)")
+            raise Unavailable(SHUTTING_DOWN)
         self.inflight += 1
         self._idle.clear()
         try:
