@@ -25,11 +25,12 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth import Principal
@@ -38,7 +39,17 @@ from hub.clock import Clock
 from hub.connection import Outgoing
 from hub.errors import Close, HubError, Unavailable
 from hub.loops import run_forever
-from hub.store.log import MessageLog, StoredMessage, append, db_errors, lock_channels
+from hub.store.log import (
+    Admit,
+    Appended,
+    Draft,
+    MessageLog,
+    StoredMessage,
+    append,
+    append_many,
+    db_errors,
+    lock_channels,
+)
 
 if TYPE_CHECKING:
     from hub.connection import Connection
@@ -51,7 +62,10 @@ RECENT = 256  # frames each served channel keeps in memory for resuming clients
 LINGER = 30.0  # seconds a channel stays served after its last subscriber left
 
 
-Charge = Callable[[AsyncConnection, StoredMessage], Awaitable[None]]
+BATCH = 256  # the most publishes of one channel committed in one transaction
+SHUTTING_DOWN = "server shutting down: send it again (to another node)"
+
+Charge = Admit
 """Counts a new message against a limit inside its transaction (``hub.limits``)."""
 
 
@@ -119,6 +133,117 @@ class Writer:
         return msg
 
 
+@dataclass(eq=False, slots=True)
+class _Pending:
+    draft: Draft
+    answer: asyncio.Future[tuple[StoredMessage, bool]]
+
+
+class GroupCommit:
+    """Raw publishes, committed together per channel.
+
+    The first publish on a channel starts a transaction; those arriving on the channel
+    meanwhile wait and go together, in arrival order, in the next one (at most
+    :data:`BATCH`): one row lock, one INSERT, one commit for all of them, their seqs
+    consecutive and the hash chain continuing across them (:func:`append_many`). Each
+    publisher is answered only after the transaction holding its message committed, with
+    its own message. If the transaction fails, every publish in it fails with the same
+    error (``unavailable`` when the database could not serve) and none is stored; the
+    next batch starts afresh. Fan-out follows the commit, as for every write.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.waiting: dict[str, list[_Pending]] = {}
+        # Per channel, the seq and hash of the last message this node committed: the next
+        # batch continues the chain from it without reading it back (when no other node
+        # appended since).
+        self.tails: dict[str, tuple[int, str]] = {}
+
+    async def publish(self, channel: str, draft: Draft) -> tuple[StoredMessage, bool]:
+        p = _Pending(draft, asyncio.get_running_loop().create_future())
+        queue = self.waiting.get(channel)
+        if queue is None:
+            queue = self.waiting[channel] = []
+            self.node._spawn(self._run(channel, queue))
+        queue.append(p)
+        return await p.answer
+
+    async def _run(self, channel: str, queue: list[_Pending]) -> None:
+        """Commit the channel's queue batch by batch until it is empty, on one connection
+        (checked out, and pinged, once per run; after a failure, a fresh one). No await
+        between finding the queue empty and dropping it: a publish arriving later starts a
+        new run."""
+        held: AsyncConnection | None = None
+        try:
+            while queue:
+                batch = [p for p in queue[:BATCH] if not p.answer.done()]  # done: cancelled
+                del queue[:BATCH]
+                if not batch:
+                    continue
+                try:
+                    async with db_errors():
+                        if held is None:
+                            held = await self.node.log.engine.connect().start()
+                        got = await self._commit(held, channel, batch)
+                except asyncio.CancelledError:
+                    _fail(batch, Unavailable(SHUTTING_DOWN))
+                    raise
+                except Exception as e:
+                    if not isinstance(e, HubError):
+                        log.exception("publishing on %s failed", channel)
+                    _fail(batch, e)
+                    await _release(held)
+                    held = None
+                    continue
+                self._committed(channel, batch, got)
+        finally:
+            if self.waiting.get(channel) is queue:
+                del self.waiting[channel]
+            _fail(queue, Unavailable(SHUTTING_DOWN))
+            await _release(held)
+
+    async def _commit(
+        self, conn: AsyncConnection, channel: str, batch: list[_Pending]
+    ) -> list[Appended]:
+        """One transaction for ``batch``: what became of each, once committed."""
+        async with conn.begin():
+            drafts = [p.draft for p in batch]
+            return await append_many(
+                conn, channel, drafts, self.node.clock.now(), self.tails.get(channel)
+            )
+
+    def _committed(self, channel: str, batch: list[_Pending], got: list[Appended]) -> None:
+        """Fan out what ``batch`` stored, then answer each of its publishers."""
+        new = [a[0] for a in got if not isinstance(a, HubError) and a[1]]
+        if new:
+            self.tails[channel] = (new[-1].seq, new[-1].hash)
+        self.node.distribute(new)
+        for p, a in zip(batch, got, strict=True):
+            if not p.answer.done():
+                _answer(p.answer, a)
+
+
+async def _release(conn: AsyncConnection | None) -> None:
+    """Give ``conn`` back to the pool (which drops it if it was lost)."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+
+def _answer(f: asyncio.Future[tuple[StoredMessage, bool]], a: Appended) -> None:
+    if isinstance(a, HubError):
+        f.set_exception(a)
+    else:
+        f.set_result(a)
+
+
+def _fail(pending: list[_Pending], e: BaseException) -> None:
+    for p in pending:
+        if not p.answer.done():
+            p.answer.set_exception(e)
+
+
 class Node:
     def __init__(
         self,
@@ -144,6 +269,7 @@ class Node:
         self.inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.commits = GroupCommit(self)
 
     async def start(self) -> None:
         await self.broker.start(self.on_broker_message, self.catch_up_all)
@@ -176,7 +302,7 @@ class Node:
         unless it may run ``while_draining``: the hub's own background work (presence,
         deadline alerts, tallies) and receipts, which are stored after the drain."""
         if self.draining and not while_draining:
-            raise Unavailable("server shutting down: send it again (to another node)")
+            raise Unavailable(SHUTTING_DOWN)
         self.inflight += 1
         self._idle.clear()
         try:
@@ -213,27 +339,12 @@ class Node:
         key: str | None,
         charge: Charge | None = None,
     ) -> tuple[StoredMessage, bool]:
-        """Store one message (or find its idempotent twin), then fan it out. ``charge``
-        runs in the storing transaction for a new message; if it raises, nothing is stored."""
+        """Store one message (or find its idempotent twin), then fan it out; answered once
+        its own transaction has committed (see :class:`GroupCommit`). ``charge`` runs in
+        the storing transaction for a new message; if it raises, this one is not stored."""
+        draft = Draft(kind, sender, orjson.dumps(body).decode(), key, charge)
         with self.work():
-            async with db_errors(), self.log.engine.connect() as conn:
-                tx = await conn.begin()
-                try:
-                    msg, created = await append(
-                        conn, channel, kind, sender, body, key, self.clock.now()
-                    )
-                    if created and charge is not None:
-                        await charge(conn, msg)
-                except BaseException:
-                    await tx.rollback()
-                    raise
-                if created:
-                    await tx.commit()
-                else:
-                    await tx.rollback()
-        if created:
-            self.distribute([msg])
-        return msg, created
+            return await self.commits.publish(channel, draft)
 
     def distribute(self, msgs: list[StoredMessage]) -> None:
         """Committed messages: fan out here now, and tell the other nodes."""
