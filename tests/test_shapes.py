@@ -128,3 +128,36 @@ def test_the_schema_is_the_declaration() -> None:
     params = {p["name"]: p for p in parameters(components["Search"])}
     assert params["q"]["schema"]["maxLength"] == 100 and "anyOf" not in params["q"]["schema"]
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 500}
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+def test_every_body_with_checks_of_its_own_keeps_the_texts_checks() -> None:
+    """A request shape that adds checks of its own (``__post_init__``) runs Body's first:
+    without them a NUL in its text reaches the database (a 500 on PostgreSQL)."""
+    import inspect
+
+    import hub.app  # noqa: F401  (every API module, so every shape, is imported)
+    from hub.shapes import Body
+
+    own = [c for c in _subclasses(Body) if "__post_init__" in c.__dict__]
+    assert own, "no shape adds checks: this test looks at nothing"
+    for c in own:
+        source = inspect.getsource(c.__dict__["__post_init__"])
+        assert "super().__post_init__()" in source, f"{c.__module__}.{c.__name__}"
+        with pytest.raises(BadRequest):  # and a NUL is refused for it too
+            fields = {f: "\x00" for f, filled in _rules_of(c) if not filled}
+            if not fields:
+                raise BadRequest("no free text")
+            msgspec.convert(fields, c, strict=False)
+
+
+def _rules_of(c: type) -> tuple[tuple[str, bool], ...]:
+    from hub.shapes import _rules
+
+    return _rules(c)[0]

@@ -66,6 +66,7 @@ class SearchQuery(Body):
     offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.state is not None and self.state not in STATES:
             raise BadRequest(
                 f"`state` {self.state!r} is none of {', '.join(STATES)}", field="state"
