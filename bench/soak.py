@@ -178,6 +178,9 @@ class _Run:
             base_url=self.url.replace("ws", "http", 1).removesuffix("/ws"),
             headers={"Authorization": f"Bearer {token}"},
             timeout=TIMEOUT,
+            # Forget an idle connection before uvicorn's keep-alive timeout (5 s) closes it:
+            # a request sent on one the server is closing that instant ends in ReadError.
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
 
         def unfinished() -> bool:
