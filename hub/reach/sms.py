@@ -68,6 +68,20 @@ def sign(secret: str, method: str, params: dict[str, str]) -> str:
     return base64.b64encode(digest).decode()
 
 
+def require(provider: str, settings: Settings, *extra: tuple[str, str]) -> None:
+    """Exit with one line naming every setting the SMS ``provider`` needs and lacks."""
+    needed = (
+        ("HUB_SMS_KEY_ID", settings.sms_key_id),
+        ("HUB_SMS_KEY_SECRET", settings.sms_key_secret),
+        ("HUB_SMS_SIGN_NAME", settings.sms_sign_name),
+        ("HUB_SMS_TEMPLATE", settings.sms_template),
+        *extra,
+    )
+    missing = [env for env, value in needed if not value]
+    if missing:
+        raise SystemExit(f"HUB_SMS_PROVIDER={provider} needs {', '.join(missing)}")
+
+
 def check_endpoint(url: str) -> str:
     """The provider's endpoint: https, or http only to this machine (a test's server)."""
     u = urlsplit(url)
@@ -83,18 +97,7 @@ class AliyunSms:
     provider = "aliyun"
 
     def __init__(self, settings: Settings) -> None:
-        missing = [
-            env
-            for env, value in (
-                ("HUB_SMS_KEY_ID", settings.sms_key_id),
-                ("HUB_SMS_KEY_SECRET", settings.sms_key_secret),
-                ("HUB_SMS_SIGN_NAME", settings.sms_sign_name),
-                ("HUB_SMS_TEMPLATE", settings.sms_template),
-            )
-            if not value
-        ]
-        if missing:
-            raise SystemExit(f"HUB_SMS_PROVIDER=aliyun needs {', '.join(missing)}")
+        require("aliyun", settings)
         self.endpoint = check_endpoint(settings.sms_endpoint or ENDPOINT)
         self.region = settings.sms_region or REGION
         self._key_id = settings.sms_key_id

@@ -34,7 +34,7 @@ import orjson
 
 from hub.config import Settings
 from hub.reach import Message, Outcome, Result
-from hub.reach.sms import check_endpoint
+from hub.reach.sms import check_endpoint, require
 
 VERSION = "2021-01-11"
 SERVICE = "sms"
@@ -90,19 +90,7 @@ class TencentSms:
     provider = "tencent"
 
     def __init__(self, settings: Settings) -> None:
-        missing = [
-            env
-            for env, value in (
-                ("HUB_SMS_KEY_ID", settings.sms_key_id),
-                ("HUB_SMS_KEY_SECRET", settings.sms_key_secret),
-                ("HUB_SMS_SIGN_NAME", settings.sms_sign_name),
-                ("HUB_SMS_TEMPLATE", settings.sms_template),
-                ("HUB_SMS_APP_ID", settings.sms_app_id),
-            )
-            if not value
-        ]
-        if missing:
-            raise SystemExit(f"HUB_SMS_PROVIDER=tencent needs {', '.join(missing)}")
+        require("tencent", settings, ("HUB_SMS_APP_ID", settings.sms_app_id))
         self.endpoint = check_endpoint(settings.sms_endpoint or ENDPOINT)
         self.host = urlsplit(self.endpoint).netloc
         self.region = settings.sms_region or REGION

@@ -280,40 +280,15 @@ async def agenda_row(conn: AsyncConnection, item_id: int) -> Any:
 
 
 async def create_sitting(
-    node: Node,
-    me: Member,
-    meeting_id: int,
-    kind: str,
-    title: str,
-    starts_at: datetime,
-    ends_at: datetime | None = None,
-    place: str = "",
-    delegation_id: int | None = None,
-    checkin_opens_before: int | None = None,
-    checkin_closes_after: int | None = None,
-    checkin_code: bool = False,
-    speech_limit_s: int | None = None,
+    node: Node, me: Member, meeting_id: int, *args: Any, **fields: Any
 ) -> dict[str, Any]:
     """A plenary or a group deliberation (``kind="group"`` with its ``delegation_id``),
     with its check-in window (minutes around its start; None: no limit), whether
-    check-in needs a code (made here), and its speech limit."""
+    check-in needs a code (made here), and its speech limit: :func:`add_sitting` in a
+    transaction of its own."""
     require_role(me, "secretariat")
     async with node.writing() as w:
-        return await add_sitting(
-            w,
-            me,
-            meeting_id,
-            kind,
-            title,
-            starts_at,
-            ends_at,
-            place,
-            delegation_id,
-            checkin_opens_before=checkin_opens_before,
-            checkin_closes_after=checkin_closes_after,
-            checkin_code=checkin_code,
-            speech_limit_s=speech_limit_s,
-        )
+        return await add_sitting(w, me, meeting_id, *args, **fields)
 
 
 async def add_sitting(
